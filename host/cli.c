@@ -1,0 +1,324 @@
+/* cli.c: the command-line front. Every storage command is a protocol
+ * request run through the same code the browser reaches, so the command
+ * line and the host cannot disagree about what is stored. */
+#include "nmstore/cli.h"
+#include "nmstore/config.h"
+#include "nmstore/error.h"
+#include "nmstore/host.h"
+#include "nmstore/log.h"
+#include "nmstore/origin.h"
+#include "nmstore/proto.h"
+#include "nmstore/store.h"
+#include "nmstore/version.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#define EXIT_USAGE 2
+
+typedef struct {
+  const char *name;
+  const char *args;
+  const char *summary;
+  int (*run) (int argc, char **argv);
+} Command;
+
+static int
+fail_usage (GOptionContext *context, const char *message)
+{
+  g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
+
+  g_printerr ("nmstore: %s\n\n%s", message, help);
+  return EXIT_USAGE;
+}
+
+static int
+fail_error (const GError *error)
+{
+  g_printerr ("nmstore: %s\n", error->message);
+  return EXIT_FAILURE;
+}
+
+/* Loads the config of the data root and sets up logging. */
+static NmsConfig *
+load_config (GError **error)
+{
+  NmsConfig *config = nms_config_load (NULL, error);
+
+  if (config != NULL)
+    nms_log_init (config->log_file);
+  return config;
+}
+
+static void
+keep_reply (const char *id_json, const char *json, gsize len, gpointer user_data)
+{
+  *(char **) user_data = g_strndup (json, len);
+}
+
+/* Runs one request on origin's store and returns the reply's result
+ * object, or NULL with the reply's error. */
+static cJSON *
+run_request (const char *origin_text, cJSON *request, GError **error)
+{
+  g_autoptr(NmsConfig) config = NULL;
+  g_autoptr(NmsOrigin) origin = NULL;
+  g_autoptr(NmsProto) proto = NULL;
+  g_autofree char *text = cJSON_PrintUnformatted (request);
+  g_autofree char *reply_text = NULL;
+  NmsProtoInput input = { (guint8 *) text, strlen (text) };
+  cJSON *reply, *ok;
+
+  if ((origin = nms_origin_parse (origin_text, error)) == NULL
+      || (config = load_config (error)) == NULL)
+    return NULL;
+  proto = nms_proto_new (config, origin);
+  nms_proto_handle_batch (proto, &input, 1, keep_reply, &reply_text);
+
+  reply = cJSON_Parse (reply_text);
+  ok = cJSON_GetObjectItemCaseSensitive (reply, "ok");
+  if (!cJSON_IsTrue (ok))
+    {
+      const cJSON *err = cJSON_GetObjectItemCaseSensitive (reply, "error");
+      const cJSON *code = cJSON_GetObjectItemCaseSensitive (err, "code");
+      const cJSON *message = cJSON_GetObjectItemCaseSensitive (err, "message");
+
+      g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL, "%s: %s",
+                   cJSON_IsString (code) ? code->valuestring : "E_INTERNAL",
+                   cJSON_IsString (message) ? message->valuestring : reply_text);
+      cJSON_Delete (reply);
+      return NULL;
+    }
+  return reply;
+}
+
+static int
+print_member (cJSON *reply, const char *name)
+{
+  char *text = cJSON_Print (cJSON_GetObjectItemCaseSensitive (reply, name));
+
+  g_print ("%s\n", text);
+  cJSON_free (text);
+  cJSON_Delete (reply);
+  return EXIT_SUCCESS;
+}
+
+static int
+cmd_host (int argc, char **argv)
+{
+  g_autofree char *origin_text = NULL;
+  GOptionEntry entries[] = {
+    { "origin", 'o', 0, G_OPTION_ARG_STRING, &origin_text, "The caller's origin", "ORIGIN" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("- serve the native-messaging protocol on stdin/stdout");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NmsOrigin) origin = NULL;
+  g_autoptr(NmsConfig) config = NULL;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return fail_usage (context, error->message);
+  if (origin_text == NULL)
+    return fail_usage (context, "host needs --origin");
+  if ((origin = nms_origin_parse (origin_text, &error)) == NULL
+      || (config = load_config (&error)) == NULL)
+    return fail_error (error);
+  return nms_host_run (config, origin);
+}
+
+/* The storage commands share --origin and, where it applies, --prefix. */
+static GOptionContext *
+store_context (const char *args, char **origin, char **prefix)
+{
+  GOptionContext *context = g_option_context_new (args);
+  GOptionEntry entries[] = {
+    { "origin", 'o', 0, G_OPTION_ARG_STRING, origin, "The extension's origin, e.g. chrome-extension://ID/", "ORIGIN" },
+    { "prefix", 'p', 0, G_OPTION_ARG_STRING, prefix, "Only keys that start with PREFIX", "PREFIX" },
+    { NULL }
+  };
+  if (prefix == NULL)
+    entries[1].long_name = NULL;
+  g_option_context_add_main_entries (context, entries, NULL);
+  return context;
+}
+
+static int
+cmd_keys (int argc, char **argv)
+{
+  g_autofree char *origin = NULL, *prefix = NULL;
+  g_autoptr(GOptionContext) context = store_context ("- list the keys of an origin", &origin, &prefix);
+  g_autoptr(GError) error = NULL;
+  cJSON *request, *reply;
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return fail_usage (context, error->message);
+  if (origin == NULL || argc != 1)
+    return fail_usage (context, "keys takes --origin ORIGIN [--prefix PREFIX]");
+  request = cJSON_CreateObject ();
+  cJSON_AddStringToObject (request, "op", "getKeys");
+  if (prefix != NULL)
+    cJSON_AddStringToObject (request, "prefix", prefix);
+  reply = run_request (origin, request, &error);
+  cJSON_Delete (request);
+  return reply ? print_member (reply, "keys") : fail_error (error);
+}
+
+static int
+cmd_get (int argc, char **argv)
+{
+  g_autofree char *origin = NULL, *prefix = NULL;
+  g_autoptr(GOptionContext) context = store_context ("[KEY...] - print items as JSON (all of them without KEY)",
+                                                     &origin, &prefix);
+  g_autoptr(GError) error = NULL;
+  cJSON *request, *reply;
+  int i;
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return fail_usage (context, error->message);
+  if (origin == NULL)
+    return fail_usage (context, "get needs --origin");
+  if (prefix != NULL && argc > 1)
+    return fail_usage (context, "give KEYs or --prefix, not both");
+  request = cJSON_CreateObject ();
+  cJSON_AddStringToObject (request, "op", "get");
+  if (prefix != NULL)
+    cJSON_AddStringToObject (request, "prefix", prefix);
+  if (argc > 1)
+    {
+      cJSON *keys = cJSON_AddArrayToObject (request, "keys");
+      for (i = 1; i < argc; i++)
+        cJSON_AddItemToArray (keys, cJSON_CreateString (argv[i]));
+    }
+  reply = run_request (origin, request, &error);
+  cJSON_Delete (request);
+  return reply ? print_member (reply, "items") : fail_error (error);
+}
+
+static int
+cmd_set (int argc, char **argv)
+{
+  g_autofree char *origin = NULL;
+  g_autoptr(GOptionContext) context = store_context ("KEY [JSON] - store a JSON value (read from stdin without JSON)",
+                                                     &origin, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *stdin_text = NULL;
+  const char *text;
+  cJSON *request, *value, *reply;
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return fail_usage (context, error->message);
+  if (origin == NULL || argc < 2 || argc > 3)
+    return fail_usage (context, "set takes --origin ORIGIN KEY [JSON]");
+  if (argc == 3)
+    text = argv[2];
+  else
+    {
+      g_autoptr(GIOChannel) in = g_io_channel_unix_new (0);
+      gsize len;
+      if (g_io_channel_read_to_end (in, &stdin_text, &len, &error) != G_IO_STATUS_NORMAL)
+        return fail_error (error);
+      text = stdin_text;
+    }
+  value = cJSON_Parse (text);
+  if (value == NULL)
+    {
+      g_printerr ("nmstore: the value is not JSON; to store a string, quote it, as in '\"text\"'\n");
+      return EXIT_FAILURE;
+    }
+  request = cJSON_CreateObject ();
+  cJSON_AddStringToObject (request, "op", "set");
+  cJSON_AddItemToObject (cJSON_AddObjectToObject (request, "items"), argv[1], value);
+  reply = run_request (origin, request, &error);
+  cJSON_Delete (request);
+  cJSON_Delete (reply);
+  return reply ? EXIT_SUCCESS : fail_error (error);
+}
+
+static int
+cmd_rm (int argc, char **argv)
+{
+  g_autofree char *origin = NULL;
+  g_autoptr(GOptionContext) context = store_context ("KEY... - remove items", &origin, NULL);
+  g_autoptr(GError) error = NULL;
+  cJSON *request, *keys, *reply;
+  int i;
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return fail_usage (context, error->message);
+  if (origin == NULL || argc < 2)
+    return fail_usage (context, "rm takes --origin ORIGIN KEY...");
+  request = cJSON_CreateObject ();
+  cJSON_AddStringToObject (request, "op", "remove");
+  keys = cJSON_AddArrayToObject (request, "keys");
+  for (i = 1; i < argc; i++)
+    cJSON_AddItemToArray (keys, cJSON_CreateString (argv[i]));
+  reply = run_request (origin, request, &error);
+  cJSON_Delete (request);
+  cJSON_Delete (reply);
+  return reply ? EXIT_SUCCESS : fail_error (error);
+}
+
+static const Command commands[] = {
+  { "host", "--origin ORIGIN", "serve the native-messaging protocol on stdin and stdout", cmd_host },
+  { "keys", "--origin ORIGIN [--prefix P]", "list the keys of an origin as JSON", cmd_keys },
+  { "get", "--origin ORIGIN [--prefix P] [KEY...]", "print items as JSON", cmd_get },
+  { "set", "--origin ORIGIN KEY [JSON]", "store a JSON value (from stdin without JSON)", cmd_set },
+  { "rm", "--origin ORIGIN KEY...", "remove items", cmd_rm },
+};
+
+static void
+print_help (FILE *to)
+{
+  gsize i;
+
+  fprintf (to, "Usage: nmstore COMMAND [OPTION...]\n\n"
+               "A native-messaging host that keeps browser-extension data in SQLite.\n"
+               "A browser starts it as: nmstore chrome-extension://ID/  or  nmstore MANIFEST.json ADDON-ID\n\n"
+               "Commands:\n");
+  for (i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (to, "  %-6s %-40s %s\n", commands[i].name, commands[i].args, commands[i].summary);
+  fprintf (to, "\nData root: $NMSTORE_HOME, or $XDG_DATA_HOME/nmstore. Log level: NMSTORE_LOG=error|warning|info|debug.\n"
+               "Run 'nmstore COMMAND --help' for a command's options.\n");
+}
+
+static int
+run_browser_host (int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NmsOrigin) origin = nms_origin_from_argv (argc, argv, &error);
+  g_autoptr(NmsConfig) config = NULL;
+
+  if (origin == NULL || (config = load_config (&error)) == NULL)
+    return fail_error (error);
+  return nms_host_run (config, origin);
+}
+
+int
+nms_cli_main (int argc, char **argv)
+{
+  gsize i;
+
+  if (nms_origin_is_browser_argv (argc, argv))
+    return run_browser_host (argc, argv);
+  if (argc < 2 || g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h") || g_str_equal (argv[1], "help"))
+    {
+      print_help (argc < 2 ? stderr : stdout);
+      return argc < 2 ? EXIT_USAGE : EXIT_SUCCESS;
+    }
+  if (g_str_equal (argv[1], "--version"))
+    {
+      g_print ("nmstore %s (protocol %d, host name %s)\n", NMS_VERSION, NMS_PROTOCOL_VERSION, NMS_HOST_NAME);
+      g_print ("SQLite %s, cJSON %s, GLib %u.%u.%u\n", nms_store_engine_version (), cJSON_Version (),
+               glib_major_version, glib_minor_version, glib_micro_version);
+      return EXIT_SUCCESS;
+    }
+  for (i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (argv[1], commands[i].name))
+      return commands[i].run (argc - 1, argv + 1);
+
+  g_printerr ("nmstore: unknown command \"%s\"\n\n", argv[1]);
+  print_help (stderr);
+  return EXIT_USAGE;
+}

@@ -1,0 +1,94 @@
+/* config.c: the data root and nmstore.conf. */
+#include "nmstore/config.h"
+#include "nmstore/error.h"
+
+char *
+nms_config_default_root (void)
+{
+  const char *home = g_getenv ("NMSTORE_HOME");
+
+  if (home != NULL && *home != '\0')
+    return g_canonicalize_filename (home, NULL);
+  return g_build_filename (g_get_user_data_dir (), "nmstore", NULL);
+}
+
+static gboolean
+load_file (NmsConfig *config, GError **error)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autoptr(GError) local = NULL;
+  g_autofree char *durability = NULL;
+
+  if (!g_key_file_load_from_file (kf, config->file, G_KEY_FILE_NONE, &local))
+    {
+      if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CONFIG, "cannot read %s: %s", config->file, local->message);
+      return FALSE;
+    }
+
+  durability = g_key_file_get_string (kf, "store", "durability", NULL);
+  if (durability != NULL)
+    {
+      g_strstrip (durability);
+      if (g_str_equal (durability, "normal"))
+        config->durability = NMS_DURABILITY_NORMAL;
+      else if (g_str_equal (durability, "full"))
+        config->durability = NMS_DURABILITY_FULL;
+      else
+        {
+          g_set_error (error, NMS_ERROR, NMS_ERROR_CONFIG,
+                       "%s: [store] durability is \"%s\"; use normal or full", config->file, durability);
+          return FALSE;
+        }
+    }
+
+  if (g_key_file_has_key (kf, "store", "quota_bytes", NULL))
+    {
+      g_autofree char *text = g_key_file_get_string (kf, "store", "quota_bytes", NULL);
+      guint64 quota = 0;
+
+      if (text == NULL || !g_ascii_string_to_unsigned (g_strstrip (text), 10, 0, G_MAXINT64, &quota, NULL))
+        {
+          g_set_error (error, NMS_ERROR, NMS_ERROR_CONFIG,
+                       "%s: [store] quota_bytes must be a whole number of bytes (0 for unlimited)", config->file);
+          return FALSE;
+        }
+      config->quota_bytes = quota;
+    }
+
+  config->log_file = g_key_file_get_string (kf, "log", "file", NULL);
+  return TRUE;
+}
+
+/* Loads the configuration of the data root `root`, or of the default root
+ * when root is NULL. A missing nmstore.conf means the defaults. */
+NmsConfig *
+nms_config_load (const char *root, GError **error)
+{
+  g_autoptr(NmsConfig) config = g_new0 (NmsConfig, 1);
+
+  config->root = root ? g_canonicalize_filename (root, NULL) : nms_config_default_root ();
+  config->file = g_build_filename (config->root, NMS_CONFIG_FILE_NAME, NULL);
+  config->durability = NMS_DURABILITY_NORMAL;
+  if (!load_file (config, error))
+    return NULL;
+  return g_steal_pointer (&config);
+}
+
+void
+nms_config_free (NmsConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->root);
+  g_free (config->file);
+  g_free (config->log_file);
+  g_free (config);
+}
+
+char *
+nms_config_store_dir (const NmsConfig *config, const NmsOrigin *origin)
+{
+  return g_build_filename (config->root, origin->dirname, NULL);
+}

@@ -1,0 +1,201 @@
+/* host.c: the native-messaging host's main loop.
+ *
+ * Reads every frame already waiting on stdin, hands them to the protocol
+ * as one batch (one commit), and writes the replies back before reading
+ * again. stdout is written with blocking writes on purpose: a browser that
+ * stops reading makes the host wait, never buffer without bound. */
+#include "nmstore/host.h"
+#include "nmstore/error.h"
+#include "nmstore/frame.h"
+#include "nmstore/os.h"
+#include "nmstore/proto.h"
+
+#include <gio/gio.h>
+
+#define STDIN_FD  0
+#define STDOUT_FD 1
+/* Read at most this much before serving it, so that a flood of requests
+ * still gets replies at a steady pace. */
+#define BATCH_READ_LIMIT (8u * 1024u * 1024u)
+
+typedef struct {
+  NmsProto       *proto;
+  NmsFrameReader *reader;
+  GMainLoop      *loop;
+  GByteArray     *out;
+  int             exit_status;
+  gboolean        output_closed;
+  gboolean        done;
+} Host;
+
+static void
+finish (Host *host, int status)
+{
+  if (!host->done)
+    host->exit_status = status;
+  host->done = TRUE;
+  g_main_loop_quit (host->loop);
+}
+
+static void
+flush_output (Host *host)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (host->out->len == 0)
+    return;
+  if (!host->output_closed && !nms_os_write_all (STDOUT_FD, host->out->data, host->out->len, &error))
+    {
+      /* The browser has gone away: an ordinary end. What was committed
+       * stays committed; there is nobody left to tell. */
+      g_info ("the browser closed the pipe: %s", error->message);
+      host->output_closed = TRUE;
+    }
+  g_byte_array_set_size (host->out, 0);
+}
+
+static void
+emit_reply (const char *id_json, const char *json, gsize len, gpointer user_data)
+{
+  Host *host = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!nms_frame_append_message (host->out, id_json, json, len, NMS_FRAME_MAX_MESSAGE_BYTES, &error))
+    g_warning ("cannot frame a reply: %s", error->message);
+}
+
+/* Serves every complete frame in the buffer as one batch. Returns FALSE
+ * when the stream can no longer be trusted. */
+static gboolean
+serve_buffered (Host *host)
+{
+  g_autoptr(GArray) inputs = g_array_new (FALSE, FALSE, sizeof (NmsProtoInput));
+  NmsFrameStatus status;
+  NmsProtoInput input;
+
+  while ((status = nms_frame_reader_next (host->reader, &input.data, &input.len)) == NMS_FRAME_READY)
+    g_array_append_val (inputs, input);
+  if (inputs->len > 0)
+    nms_proto_handle_batch (host->proto, (NmsProtoInput *) inputs->data, inputs->len, emit_reply, host);
+
+  if (status == NMS_FRAME_OVERSIZED)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *reply = NULL;
+      gsize len;
+
+      g_set_error (&error, NMS_ERROR, NMS_ERROR_TOO_LARGE,
+                   "a request of %u bytes is over the limit of %u bytes; the connection cannot continue",
+                   nms_frame_reader_declared (host->reader), NMS_FRAME_MAX_REQUEST_BYTES);
+      g_warning ("%s", error->message);
+      reply = nms_proto_error_reply ("null", error, &len);
+      nms_frame_append (host->out, reply, len);
+    }
+  flush_output (host);
+  nms_frame_reader_release (host->reader);
+  return status != NMS_FRAME_OVERSIZED;
+}
+
+/* Reads what is waiting, without blocking after the first read. Returns
+ * FALSE at end of input. */
+static gboolean
+read_waiting (Host *host)
+{
+  gsize total = 0;
+
+  do
+    {
+      g_autoptr(GError) error = NULL;
+      gsize space, n;
+      guint8 *buf = nms_frame_reader_reserve (host->reader, &space);
+
+      if (!nms_os_read (STDIN_FD, buf, space, &n, &error))
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            return TRUE;
+          g_warning ("%s", error->message);
+          return FALSE;
+        }
+      if (n == 0)
+        return FALSE;
+      nms_frame_reader_advance (host->reader, n);
+      total += n;
+    }
+  while (total < BATCH_READ_LIMIT && nms_os_readable_now (STDIN_FD));
+  return TRUE;
+}
+
+static void
+end_of_input (Host *host)
+{
+  gsize pending = nms_frame_reader_pending (host->reader);
+
+  if (pending > 0)
+    {
+      g_warning ("the input ended inside a frame (%" G_GSIZE_FORMAT " bytes of it arrived); "
+                 "that request was not run", pending);
+      finish (host, 1);
+    }
+  else
+    finish (host, 0);
+}
+
+static gboolean
+on_input (int fd, GIOCondition condition, gpointer user_data)
+{
+  Host *host = user_data;
+  gboolean more = read_waiting (host);
+
+  if (!serve_buffered (host))
+    {
+      finish (host, 1);
+      return G_SOURCE_REMOVE;
+    }
+  if (!more)
+    {
+      end_of_input (host);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* SIGTERM or SIGINT: serve what has already arrived, then stop. */
+static gboolean
+on_terminate (gpointer user_data)
+{
+  Host *host = user_data;
+  gboolean more = TRUE;
+
+  g_info ("asked to stop; serving what has arrived first");
+  while (more && nms_os_readable_now (STDIN_FD))
+    more = read_waiting (host);
+  if (serve_buffered (host))
+    finish (host, 0);
+  else
+    finish (host, 1);
+  return G_SOURCE_REMOVE;
+}
+
+int
+nms_host_run (const NmsConfig *config, const NmsOrigin *origin)
+{
+  Host host = { 0 };
+
+  host.proto = nms_proto_new (config, origin);
+  host.reader = nms_frame_reader_new (NMS_FRAME_MAX_REQUEST_BYTES);
+  host.loop = g_main_loop_new (NULL, FALSE);
+  host.out = g_byte_array_new ();
+
+  g_info ("serving %s from %s", origin->canonical, config->root);
+  nms_os_add_input_watch (STDIN_FD, on_input, &host);
+  nms_os_add_termination_watch (on_terminate, &host);
+  g_main_loop_run (host.loop);
+  while (g_source_remove_by_user_data (&host))
+    ;
+
+  g_byte_array_unref (host.out);
+  g_main_loop_unref (host.loop);
+  nms_frame_reader_free (host.reader);
+  nms_proto_free (host.proto);
+  return host.exit_status;
+}

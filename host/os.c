@@ -1,0 +1,204 @@
+/* os.c: the POSIX implementation of the operating-system seam (os.h). */
+#define _POSIX_C_SOURCE 200809L
+
+#include "nmstore/os.h"
+#include "nmstore/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <glib-unix.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void
+set_errno_error (GError **error, int errsv, const char *what, const char *path)
+{
+  g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "%s %s: %s", what, path, g_strerror (errsv));
+}
+
+void
+nms_os_prepare_stdio (void)
+{
+  /* A browser that has gone away shows up as EPIPE on the next write and
+   * ends the host normally; the default SIGPIPE would kill it first. */
+  signal (SIGPIPE, SIG_IGN);
+}
+
+void
+nms_os_private_umask (void)
+{
+  /* SQLite creates its database, WAL and shm files with 0644 & ~umask;
+   * this makes them 0600 without a window where they are readable. */
+  umask (077);
+}
+
+gboolean
+nms_os_read (int fd, void *buf, gsize len, gsize *n_read, GError **error)
+{
+  for (;;)
+    {
+      ssize_t n = read (fd, buf, len);
+      if (n >= 0)
+        {
+          *n_read = (gsize) n;
+          return TRUE;
+        }
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN)
+        {
+          *n_read = 0;
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "no input ready");
+          return FALSE;
+        }
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                   "cannot read from the browser: %s", g_strerror (errno));
+      return FALSE;
+    }
+}
+
+gboolean
+nms_os_write_all (int fd, const void *buf, gsize len, GError **error)
+{
+  const guint8 *p = buf;
+
+  while (len > 0)
+    {
+      ssize_t n = write (fd, p, len);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                       "cannot write to the browser: %s", g_strerror (errno));
+          return FALSE;
+        }
+      p += n;
+      len -= (gsize) n;
+    }
+  return TRUE;
+}
+
+gboolean
+nms_os_readable_now (int fd)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+  int r;
+
+  do
+    r = poll (&pfd, 1, 0);
+  while (r < 0 && errno == EINTR);
+  return r > 0 && (pfd.revents & (POLLIN | POLLHUP)) != 0;
+}
+
+gboolean
+nms_os_make_private_dir (const char *path, GError **error)
+{
+  if (g_mkdir_with_parents (path, 0700) != 0)
+    {
+      set_errno_error (error, errno, "cannot create the directory", path);
+      return FALSE;
+    }
+  return nms_os_check_private (path, TRUE, error);
+}
+
+/* Tightens a file or directory that is ours to 0600/0700, and refuses one
+ * that belongs to somebody else rather than trusting it. */
+gboolean
+nms_os_check_private (const char *path, gboolean is_dir, GError **error)
+{
+  GStatBuf st;
+  mode_t want = is_dir ? 0700 : 0600;
+
+  if (g_stat (path, &st) != 0)
+    {
+      set_errno_error (error, errno, "cannot inspect", path);
+      return FALSE;
+    }
+  if (st.st_uid != geteuid ())
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
+                   "%s belongs to uid %u, not to this user (uid %u); fix its owner or choose another NMSTORE_HOME",
+                   path, (unsigned) st.st_uid, (unsigned) geteuid ());
+      return FALSE;
+    }
+  if ((st.st_mode & 07777) != want && g_chmod (path, want) != 0)
+    {
+      set_errno_error (error, errno, "cannot restrict the permissions of", path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+nms_os_fsync_dir (const char *path, GError **error)
+{
+  /* A directory descriptor holds no POSIX record locks, so opening and
+   * closing it cannot disturb SQLite's locks on the files inside. */
+  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int r;
+
+  if (fd < 0)
+    {
+      set_errno_error (error, errno, "cannot open the directory", path);
+      return FALSE;
+    }
+  r = fsync (fd);
+  if (r != 0)
+    {
+      int errsv = errno;
+      close (fd);
+      set_errno_error (error, errsv, "cannot sync the directory", path);
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
+guint
+nms_os_add_input_watch (int fd, NmsOsInputFunc func, gpointer user_data)
+{
+  return g_unix_fd_add (fd, G_IO_IN | G_IO_HUP | G_IO_ERR, func, user_data);
+}
+
+void
+nms_os_add_termination_watch (GSourceFunc func, gpointer user_data)
+{
+  g_unix_signal_add (SIGTERM, func, user_data);
+  g_unix_signal_add (SIGINT, func, user_data);
+}
+
+gboolean
+nms_os_disable_core_dumps (GError **error)
+{
+  struct rlimit none = { 0, 0 };
+
+  if (setrlimit (RLIMIT_CORE, &none) != 0)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot disable core dumps: %s", g_strerror (errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+int
+nms_os_pid (void)
+{
+  return (int) getpid ();
+}
+
+FILE *
+nms_os_fopen_private_append (const char *path)
+{
+  int fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+  if (fd < 0)
+    return NULL;
+  return fdopen (fd, "a");
+}

@@ -1,0 +1,366 @@
+/* proto-ops.c: the operations of protocol version 1, each checking its own
+ * parameters and calling down into the store. */
+#include "proto-private.h"
+#include "nmstore/error.h"
+#include "nmstore/frame.h"
+#include "nmstore/version.h"
+
+#include <string.h>
+
+static gboolean
+bad_param (GError **error, const char *op, const char *what)
+{
+  g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "%s: %s", op, what);
+  return FALSE;
+}
+
+/* A missing member and an explicit null both mean "not given". */
+static const cJSON *
+param (NmsRequest *req, const char *name)
+{
+  const cJSON *item = cJSON_GetObjectItemCaseSensitive (req->root, name);
+  return cJSON_IsNull (item) ? NULL : item;
+}
+
+static gboolean
+optional_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error)
+{
+  const cJSON *p = param (req, "prefix");
+
+  *prefix = NULL;
+  if (p == NULL)
+    return TRUE;
+  if (!cJSON_IsString (p))
+    return bad_param (error, op, "\"prefix\" must be a string");
+  if (p->valuestring[0] != '\0' && !nms_proto_check_key (req, p->valuestring, error))
+    return FALSE;
+  *prefix = p->valuestring;
+  return TRUE;
+}
+
+/* A string or an array of strings, each a valid key, each kept once. */
+static gboolean
+key_list (NmsRequest *req, const cJSON *keys, const char *op, GPtrArray **out, GError **error)
+{
+  g_autoptr(GPtrArray) list = g_ptr_array_new ();
+  g_autoptr(GHashTable) seen = NULL;
+  const cJSON *k;
+
+  if (cJSON_IsString (keys))
+    {
+      if (!nms_proto_check_key (req, keys->valuestring, error))
+        return FALSE;
+      g_ptr_array_add (list, keys->valuestring);
+      *out = g_steal_pointer (&list);
+      return TRUE;
+    }
+  if (!cJSON_IsArray (keys))
+    return bad_param (error, op, "\"keys\" must be a string or an array of strings");
+  seen = g_hash_table_new (g_str_hash, g_str_equal);
+  cJSON_ArrayForEach (k, keys)
+    {
+      if (!cJSON_IsString (k))
+        return bad_param (error, op, "every entry of \"keys\" must be a string");
+      if (!nms_proto_check_key (req, k->valuestring, error))
+        return FALSE;
+      if (g_hash_table_add (seen, k->valuestring))
+        g_ptr_array_add (list, k->valuestring);
+    }
+  *out = g_steal_pointer (&list);
+  return TRUE;
+}
+
+static void
+append_bytes_value (GString *out, const guint8 *data, gsize len)
+{
+  gint state = 0, save = 0;
+  gsize at, n;
+
+  g_string_append (out, "{\"$bytes\":\"");
+  at = out->len;
+  g_string_set_size (out, at + (len / 3 + 1) * 4 + 4);
+  n = g_base64_encode_step (data, len, FALSE, out->str + at, &state, &save);
+  n += g_base64_encode_close (FALSE, out->str + at + n, &state, &save);
+  g_string_truncate (out, at + n);
+  g_string_append (out, "\"}");
+}
+
+typedef struct {
+  GString *out;
+  gboolean first;
+  gboolean found;  /* set by every item written */
+} ItemWriter;
+
+/* Appends "key":value, splicing the stored JSON text without parsing it. */
+static gboolean
+write_item (const NmsItem *item, gpointer user_data, GError **error)
+{
+  ItemWriter *w = user_data;
+
+  if (!w->first)
+    g_string_append_c (w->out, ',');
+  w->first = FALSE;
+  w->found = TRUE;
+  nms_proto_append_string (w->out, item->key);
+  g_string_append_c (w->out, ':');
+  if (item->kind == NMS_VALUE_BYTES)
+    append_bytes_value (w->out, item->value, item->value_len);
+  else
+    g_string_append_len (w->out, (const char *) item->value, item->value_len);
+  return TRUE;
+}
+
+static gboolean
+write_key (const NmsItem *item, gpointer user_data, GError **error)
+{
+  ItemWriter *w = user_data;
+
+  if (!w->first)
+    g_string_append_c (w->out, ',');
+  w->first = FALSE;
+  nms_proto_append_string (w->out, item->key);
+  return TRUE;
+}
+
+static gboolean
+op_hello (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  g_string_append (result, "\"name\":\"" NMS_HOST_NAME "\",\"version\":\"" NMS_VERSION "\",");
+  g_string_append_printf (result, "\"protocol\":%d,\"origin\":", NMS_PROTOCOL_VERSION);
+  nms_proto_append_string (result, proto->origin->canonical);
+  g_string_append_printf (result, ",\"limits\":{\"maxRequestBytes\":%u,\"maxResponseBytes\":%u,"
+                          "\"maxKeyBytes\":%u,\"quotaBytes\":",
+                          NMS_FRAME_MAX_REQUEST_BYTES, NMS_FRAME_MAX_MESSAGE_BYTES, NMS_STORE_MAX_KEY_BYTES);
+  if (proto->config->quota_bytes > 0)
+    g_string_append_printf (result, "%" G_GUINT64_FORMAT "}", proto->config->quota_bytes);
+  else
+    g_string_append (result, "null}");
+  g_string_append (result, ",\"store\":");
+  if (proto->store != NULL)
+    nms_proto_append_string (result, nms_store_path (proto->store));
+  else
+    g_string_append (result, "null");
+  g_string_append (result, ",\"encrypted\":false,\"locked\":false");
+  return TRUE;
+}
+
+static gboolean
+op_get (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  const cJSON *keys = param (req, "keys");
+  const char *prefix;
+  ItemWriter w = { result, TRUE, FALSE };
+  gboolean ok = TRUE;
+
+  if (!optional_prefix (req, "get", &prefix, error))
+    return FALSE;
+  if (keys != NULL && prefix != NULL)
+    return bad_param (error, "get", "give \"keys\" or \"prefix\", not both");
+
+  g_string_append (result, "\"items\":{");
+  if (keys == NULL)
+    ok = nms_store_scan (proto->store, prefix, TRUE, write_item, &w, error);
+  else if (cJSON_IsObject (keys))
+    {
+      /* An object of defaults: stored values win over the defaults. */
+      const cJSON *d;
+      cJSON_ArrayForEach (d, keys)
+        {
+          w.found = FALSE;
+          if (!nms_proto_check_key (req, d->string, error)
+              || !nms_store_get (proto->store, d->string, strlen (d->string), write_item, &w, error))
+            return FALSE;
+          if (!w.found)
+            {
+              if (!w.first)
+                g_string_append_c (result, ',');
+              w.first = FALSE;
+              nms_proto_append_string (result, d->string);
+              g_string_append_c (result, ':');
+              ok = nms_proto_append_value (req, result, d, error);
+            }
+          if (!ok)
+            return FALSE;
+        }
+    }
+  else
+    {
+      g_autoptr(GPtrArray) list = NULL;
+      guint i;
+
+      if (!cJSON_IsString (keys) && !cJSON_IsArray (keys))
+        return bad_param (error, "get", "\"keys\" must be null, a string, an array of strings or an object");
+      if (!key_list (req, keys, "get", &list, error))
+        return FALSE;
+      for (i = 0; ok && i < list->len; i++)
+        {
+          const char *key = list->pdata[i];
+          ok = nms_store_get (proto->store, key, strlen (key), write_item, &w, error);
+        }
+    }
+  g_string_append_c (result, '}');
+  return ok;
+}
+
+static gboolean
+op_get_keys (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  const char *prefix;
+  ItemWriter w = { result, TRUE, FALSE };
+
+  if (!optional_prefix (req, "getKeys", &prefix, error))
+    return FALSE;
+  g_string_append (result, "\"keys\":[");
+  if (!nms_store_scan (proto->store, prefix, FALSE, write_key, &w, error))
+    return FALSE;
+  g_string_append_c (result, ']');
+  return TRUE;
+}
+
+/* Strict base64: the alphabet of RFC 4648, padded, nothing else; g_base64
+ * itself skips what it does not know, which would hide corrupt input. */
+static gboolean
+is_strict_base64 (const char *text)
+{
+  gsize len = strlen (text), i, pad = 0;
+
+  if (len % 4 != 0)
+    return FALSE;
+  for (i = 0; i < len; i++)
+    {
+      char c = text[i];
+      if (c == '=')
+        {
+          if (i < len - 2)
+            return FALSE;
+          pad++;
+        }
+      else if (pad > 0 || !(g_ascii_isalnum (c) || c == '+' || c == '/'))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static const cJSON *
+bytes_payload (const cJSON *value)
+{
+  const cJSON *only = cJSON_IsObject (value) ? value->child : NULL;
+
+  if (only == NULL || only->next != NULL || strcmp (only->string, "$bytes") != 0)
+    return NULL;
+  return only;
+}
+
+static gboolean
+op_set (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  const cJSON *items = cJSON_GetObjectItemCaseSensitive (req->root, "items");
+  g_autoptr(GPtrArray) buffers = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GArray) list = g_array_new (FALSE, FALSE, sizeof (NmsItem));
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  const cJSON *v;
+
+  if (!cJSON_IsObject (items))
+    return bad_param (error, "set", "\"items\" must be an object of key to value");
+  cJSON_ArrayForEach (v, items)
+    {
+      NmsItem item = { .key = v->string, .key_len = strlen (v->string) };
+      const cJSON *bytes = bytes_payload (v);
+      gsize len = 0;
+      guint8 *data;
+
+      if (!nms_proto_check_key (req, v->string, error))
+        return FALSE;
+      if (!g_hash_table_add (seen, v->string))
+        {
+          g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "set: \"items\" names a key twice");
+          return FALSE;
+        }
+      if (bytes != NULL)
+        {
+          if (!cJSON_IsString (bytes) || !is_strict_base64 (bytes->valuestring))
+            return bad_param (error, "set", "a {\"$bytes\": ...} value must hold padded standard base64 text");
+          data = g_base64_decode (bytes->valuestring, &len);
+          item.kind = NMS_VALUE_BYTES;
+        }
+      else
+        {
+          data = (guint8 *) nms_proto_print_value (req, v, &len, error);
+          if (data == NULL)
+            return FALSE;
+          item.kind = NMS_VALUE_JSON;
+        }
+      g_ptr_array_add (buffers, data);
+      item.value = data;
+      item.value_len = len;
+      g_array_append_val (list, item);
+    }
+  return nms_store_set (proto->store, (const NmsItem *) list->data, list->len, error);
+}
+
+static gboolean
+op_remove (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  const cJSON *keys = cJSON_GetObjectItemCaseSensitive (req->root, "keys");
+  g_autoptr(GPtrArray) list = NULL;
+
+  if (keys == NULL || cJSON_IsNull (keys))
+    return bad_param (error, "remove", "\"keys\" is required: a string or an array of strings");
+  if (!key_list (req, keys, "remove", &list, error))
+    return FALSE;
+  return nms_store_remove (proto->store, (const char *const *) list->pdata, list->len, error);
+}
+
+static gboolean
+op_clear (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  const char *prefix;
+
+  return optional_prefix (req, "clear", &prefix, error)
+         && nms_store_clear (proto->store, prefix, error);
+}
+
+static gboolean
+op_get_bytes_in_use (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  const cJSON *keys = param (req, "keys");
+  g_autoptr(GPtrArray) list = NULL;
+  guint64 bytes = 0;
+
+  if (keys != NULL && !key_list (req, keys, "getBytesInUse", &list, error))
+    return FALSE;
+  if (!nms_store_bytes_in_use (proto->store, list ? (const char *const *) list->pdata : NULL,
+                               list ? list->len : 0, &bytes, error))
+    return FALSE;
+  g_string_append_printf (result, "\"bytes\":%" G_GUINT64_FORMAT, bytes);
+  return TRUE;
+}
+
+static gboolean
+op_flush (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  return nms_store_flush (proto->store, error);
+}
+
+static const NmsOpDef ops[] = {
+  /* name            run                   writes uses_store barrier */
+  { "hello",         op_hello,             FALSE, FALSE, FALSE },
+  { "get",           op_get,               FALSE, TRUE,  FALSE },
+  { "getKeys",       op_get_keys,          FALSE, TRUE,  FALSE },
+  { "set",           op_set,               TRUE,  TRUE,  FALSE },
+  { "remove",        op_remove,            TRUE,  TRUE,  FALSE },
+  { "clear",         op_clear,             TRUE,  TRUE,  FALSE },
+  { "getBytesInUse", op_get_bytes_in_use,  FALSE, TRUE,  FALSE },
+  { "flush",         op_flush,             TRUE,  TRUE,  TRUE  },
+};
+
+const NmsOpDef *
+nms_proto_find_op (const char *name)
+{
+  gsize i;
+
+  for (i = 0; i < G_N_ELEMENTS (ops); i++)
+    if (strcmp (ops[i].name, name) == 0)
+      return &ops[i];
+  return NULL;
+}

@@ -1,0 +1,435 @@
+/* proto.c: parsing requests, running batches under one commit, and
+ * formatting replies. The operations themselves are in proto-ops.c. */
+#include "proto-private.h"
+#include "nmstore/error.h"
+#include "nmstore/frame.h"
+
+#include <string.h>
+
+/* The U+FFFF that stands in for a NUL while cJSON, which cannot hold NUL
+ * inside a string, parses and prints a request. */
+static const char sentinel_utf8[] = "\xEF\xBF\xBF";
+
+typedef struct {
+  NmsRequest      req;
+  const NmsOpDef *op;
+  char           *id_json;
+  GError         *error;   /* the request could not be parsed or failed */
+  GString        *result;  /* members after "ok":true */
+} Slot;
+
+static void
+slot_clear (Slot *slot)
+{
+  cJSON_Delete (slot->req.root);
+  g_free (slot->id_json);
+  g_clear_error (&slot->error);
+  if (slot->result != NULL)
+    g_string_free (slot->result, TRUE);
+}
+
+void
+nms_proto_append_string (GString *out, const char *text)
+{
+  cJSON *s = cJSON_CreateString (text);
+  char *printed = s ? cJSON_PrintUnformatted (s) : NULL;
+
+  /* Only allocation can fail here; an empty string keeps the JSON valid. */
+  g_string_append (out, printed ? printed : "\"\"");
+  cJSON_free (printed);
+  cJSON_Delete (s);
+}
+
+/* Puts back the \u0000 escapes that the sentinel stood in for. */
+static char *
+restore_nuls (const char *text, gsize *len)
+{
+  g_autoptr(GString) out = g_string_sized_new (*len + 16);
+  const char *p = text, *hit;
+
+  while ((hit = strstr (p, sentinel_utf8)) != NULL)
+    {
+      g_string_append_len (out, p, hit - p);
+      g_string_append (out, "\\u0000");
+      p = hit + strlen (sentinel_utf8);
+    }
+  g_string_append (out, p);
+  *len = out->len;
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+char *
+nms_proto_print_value (NmsRequest *req, const cJSON *value, gsize *len, GError **error)
+{
+  char *printed = cJSON_PrintUnformatted (value);
+  char *copy;
+
+  if (printed == NULL)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL, "out of memory while encoding a value");
+      return NULL;
+    }
+  *len = strlen (printed);
+  copy = req->nul_sentinel ? restore_nuls (printed, len) : g_strndup (printed, *len);
+  cJSON_free (printed);
+  return copy;
+}
+
+gboolean
+nms_proto_append_value (NmsRequest *req, GString *out, const cJSON *value, GError **error)
+{
+  gsize len;
+  g_autofree char *text = nms_proto_print_value (req, value, &len, error);
+
+  if (text == NULL)
+    return FALSE;
+  g_string_append_len (out, text, len);
+  return TRUE;
+}
+
+gboolean
+nms_proto_check_key (NmsRequest *req, const char *key, GError **error)
+{
+  if (req->nul_sentinel && strstr (key, sentinel_utf8) != NULL)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_KEY, "a key must not contain the character U+0000");
+      return FALSE;
+    }
+  return nms_store_check_key (key, strlen (key), error);
+}
+
+/* Validates the frame as UTF-8 and swaps each \u0000 escape for a \uFFFF
+ * escape of the same length, so that cJSON keeps the string whole. */
+static gboolean
+prepare_text (guint8 *text, gsize len, gboolean *nul_sentinel, GError **error)
+{
+  const char *end = (const char *) text + len;
+  const char *bad = NULL;
+  char *p = (char *) text;
+  g_autoptr(GArray) nuls = NULL;
+  gboolean has_ffff = FALSE;
+
+  *nul_sentinel = FALSE;
+  if (len == 0)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_JSON, "the request is an empty frame");
+      return FALSE;
+    }
+  if (!g_utf8_validate_len ((const char *) text, len, &bad))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
+                   "the request is not valid UTF-8 (first bad byte at offset %" G_GSIZE_FORMAT ")",
+                   (gsize) (bad - (const char *) text));
+      return FALSE;
+    }
+
+  while ((p = memchr (p, '\\', (gsize) (end - p))) != NULL)
+    {
+      if (end - p >= 6 && p[1] == 'u')
+        {
+          if (memcmp (p + 2, "0000", 4) == 0)
+            {
+              gsize at = (gsize) (p - (char *) text);
+              if (nuls == NULL)
+                nuls = g_array_new (FALSE, FALSE, sizeof (gsize));
+              g_array_append_val (nuls, at);
+            }
+          else if (g_ascii_strncasecmp (p + 2, "ffff", 4) == 0)
+            has_ffff = TRUE;
+          p += 6;
+        }
+      else
+        p += MIN (2, end - p);
+    }
+  if (nuls == NULL)
+    return TRUE;
+
+  if (has_ffff || g_strstr_len ((const char *) text, (gssize) len, sentinel_utf8) != NULL)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST,
+                   "this request holds both U+0000 and U+FFFF, which nmstore cannot store together; "
+                   "send binary data as {\"$bytes\":\"<base64>\"}");
+      return FALSE;
+    }
+  for (guint i = 0; i < nuls->len; i++)
+    memcpy (text + g_array_index (nuls, gsize, i) + 2, "FFFF", 4);
+  *nul_sentinel = TRUE;
+  return TRUE;
+}
+
+/* A hash set finds a repeated member without the quadratic walk that a
+ * request with many members would otherwise cost. */
+static const char *
+first_duplicate_member (const cJSON *object)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  const cJSON *child;
+
+  for (child = object->child; child != NULL; child = child->next)
+    if (!g_hash_table_add (seen, child->string))
+      return child->string;
+  return NULL;
+}
+
+static gboolean
+parse_request (Slot *slot, NmsProtoInput *input)
+{
+  const char *parse_end = NULL;
+  const cJSON *op, *id;
+  const char *dup;
+  GError **error = &slot->error;
+
+  if (!prepare_text (input->data, input->len, &slot->req.nul_sentinel, error))
+    return FALSE;
+  slot->req.root = cJSON_ParseWithLengthOpts ((const char *) input->data, input->len, &parse_end, FALSE);
+  if (slot->req.root == NULL)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
+                   "the request is not valid JSON (error near byte %" G_GSIZE_FORMAT ")",
+                   parse_end ? (gsize) (parse_end - (const char *) input->data) : (gsize) 0);
+      return FALSE;
+    }
+  for (; parse_end < (const char *) input->data + input->len; parse_end++)
+    if (!g_ascii_isspace (*parse_end))
+      {
+        g_set_error (error, NMS_ERROR, NMS_ERROR_JSON, "the request has text after its JSON value");
+        return FALSE;
+      }
+  if (!cJSON_IsObject (slot->req.root))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "a request must be a JSON object");
+      return FALSE;
+    }
+  if ((dup = first_duplicate_member (slot->req.root)) != NULL)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "the request names the member \"%s\" twice", dup);
+      return FALSE;
+    }
+
+  id = cJSON_GetObjectItemCaseSensitive (slot->req.root, "id");
+  if (id != NULL && !cJSON_IsNull (id))
+    {
+      gsize len;
+      g_autofree char *text = NULL;
+
+      if (!cJSON_IsString (id) && !cJSON_IsNumber (id))
+        {
+          g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "\"id\" must be a string or a number");
+          return FALSE;
+        }
+      text = nms_proto_print_value (&slot->req, id, &len, error);
+      if (text == NULL)
+        return FALSE;
+      if (len > NMS_PROTO_MAX_ID_BYTES)
+        {
+          g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "\"id\" is longer than %d bytes",
+                       NMS_PROTO_MAX_ID_BYTES);
+          return FALSE;
+        }
+      g_free (slot->id_json);
+      slot->id_json = g_steal_pointer (&text);
+    }
+
+  op = cJSON_GetObjectItemCaseSensitive (slot->req.root, "op");
+  if (!cJSON_IsString (op))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST,
+                   op == NULL ? "the request has no \"op\"" : "\"op\" must be a string");
+      return FALSE;
+    }
+  slot->op = nms_proto_find_op (op->valuestring);
+  if (slot->op == NULL)
+    {
+      g_autoptr(GString) name = g_string_new (NULL);
+      nms_proto_append_string (name, op->valuestring);
+      g_set_error (error, NMS_ERROR, NMS_ERROR_UNKNOWN_OP, "unknown op %s", name->str);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+ensure_store (NmsProto *proto)
+{
+  g_autofree char *dir = NULL;
+  NmsStoreOptions options = { 0 };
+
+  if (proto->store != NULL)
+    return TRUE;
+  g_clear_error (&proto->open_error);
+  dir = nms_config_store_dir (proto->config, proto->origin);
+  options.durability = proto->config->durability;
+  options.quota_bytes = proto->config->quota_bytes;
+  proto->store = nms_store_open (dir, proto->origin->canonical, &options, &proto->open_error);
+  if (proto->store == NULL)
+    g_warning ("cannot open the store of %s: %s", proto->origin->canonical, proto->open_error->message);
+  return proto->store != NULL;
+}
+
+NmsProto *
+nms_proto_new (const NmsConfig *config, const NmsOrigin *origin)
+{
+  NmsProto *proto = g_new0 (NmsProto, 1);
+
+  proto->config = g_new0 (NmsConfig, 1);
+  proto->config->root = g_strdup (config->root);
+  proto->config->file = g_strdup (config->file);
+  proto->config->durability = config->durability;
+  proto->config->quota_bytes = config->quota_bytes;
+  proto->config->log_file = g_strdup (config->log_file);
+  proto->origin = nms_origin_copy (origin);
+  ensure_store (proto);
+  return proto;
+}
+
+void
+nms_proto_free (NmsProto *proto)
+{
+  if (proto == NULL)
+    return;
+  nms_store_free (proto->store);
+  g_clear_error (&proto->open_error);
+  nms_config_free (proto->config);
+  nms_origin_free (proto->origin);
+  g_free (proto);
+}
+
+static void
+run_slot (NmsProto *proto, Slot *slot)
+{
+  if (slot->op == NULL)
+    return; /* a parse error, already in slot->error */
+  g_clear_error (&slot->error);
+  if (slot->result != NULL)
+    g_string_truncate (slot->result, 0);
+  else
+    slot->result = g_string_new (NULL);
+  if (slot->op->uses_store && proto->store == NULL)
+    {
+      g_set_error (&slot->error, NMS_ERROR, NMS_ERROR_IO, "%s", proto->open_error->message);
+      return;
+    }
+  if (!slot->op->run (proto, &slot->req, slot->result, &slot->error))
+    {
+      int level = slot->error->code == NMS_ERROR_IO || slot->error->code == NMS_ERROR_CORRUPT
+                  || slot->error->code == NMS_ERROR_INTERNAL ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_DEBUG;
+      g_log (G_LOG_DOMAIN, level, "%s failed: %s", slot->op->name, slot->error->message);
+    }
+}
+
+/* Runs slots[from..to) in one transaction. If the commit itself fails,
+ * every slot is run again in a transaction of its own, so that each reply
+ * says exactly what happened to that request. */
+static void
+run_group (NmsProto *proto, Slot *slots, gsize from, gsize to)
+{
+  gboolean needs_store = FALSE, writes = FALSE;
+  g_autoptr(GError) error = NULL;
+  gsize i;
+
+  for (i = from; i < to; i++)
+    if (slots[i].op != NULL && slots[i].op->uses_store)
+      {
+        needs_store = TRUE;
+        writes |= slots[i].op->writes;
+      }
+  if (!needs_store || proto->store == NULL)
+    {
+      for (i = from; i < to; i++)
+        run_slot (proto, &slots[i]);
+      return;
+    }
+
+  if (!nms_store_begin (proto->store, writes, &error))
+    {
+      for (i = from; i < to; i++)
+        if (slots[i].op != NULL && slots[i].op->uses_store)
+          {
+            g_clear_error (&slots[i].error);
+            slots[i].error = g_error_copy (error);
+          }
+        else
+          run_slot (proto, &slots[i]);
+      return;
+    }
+  for (i = from; i < to; i++)
+    run_slot (proto, &slots[i]);
+  if (nms_store_commit (proto->store, &error))
+    return;
+
+  g_warning ("a batch of %" G_GSIZE_FORMAT " requests failed to commit (%s); retrying them one by one",
+             to - from, error->message);
+  for (i = from; i < to; i++)
+    run_slot (proto, &slots[i]);
+}
+
+char *
+nms_proto_error_reply (const char *id_json, const GError *error, gsize *len)
+{
+  GString *out = g_string_new (NULL);
+  int code = error->domain == NMS_ERROR ? error->code : NMS_ERROR_INTERNAL;
+
+  g_string_append_printf (out, "{\"id\":%s,\"ok\":false,\"error\":{\"code\":\"%s\",\"message\":",
+                          id_json, nms_error_code_name (code));
+  nms_proto_append_string (out, error->message);
+  g_string_append (out, "}}");
+  *len = out->len;
+  return g_string_free (out, FALSE);
+}
+
+static void
+emit_slot (Slot *slot, NmsProtoReplyFunc emit, gpointer user_data)
+{
+  const char *id_json = slot->id_json ? slot->id_json : "null";
+  g_autofree char *text = NULL;
+  gsize len;
+
+  if (slot->error != NULL)
+    text = nms_proto_error_reply (id_json, slot->error, &len);
+  else
+    {
+      GString *out = g_string_sized_new (slot->result->len + 32);
+      g_string_append_printf (out, "{\"id\":%s,\"ok\":true", id_json);
+      if (slot->result->len > 0)
+        {
+          g_string_append_c (out, ',');
+          g_string_append_len (out, slot->result->str, slot->result->len);
+        }
+      g_string_append_c (out, '}');
+      len = out->len;
+      text = g_string_free (out, FALSE);
+    }
+  emit (id_json, text, len, user_data);
+}
+
+void
+nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
+                        NmsProtoReplyFunc emit, gpointer user_data)
+{
+  Slot *slots = g_new0 (Slot, n_inputs);
+  gsize i, from = 0;
+
+  for (i = 0; i < n_inputs; i++)
+    if (!parse_request (&slots[i], &inputs[i]))
+      slots[i].op = NULL;
+  ensure_store (proto);
+
+  /* A barrier (flush) must see everything before it committed, so the
+   * batch is cut into groups around it. */
+  for (i = 0; i <= n_inputs; i++)
+    {
+      if (i < n_inputs && (slots[i].op == NULL || !slots[i].op->barrier))
+        continue;
+      run_group (proto, slots, from, i);
+      if (i < n_inputs)
+        run_slot (proto, &slots[i]);
+      from = i + 1;
+    }
+
+  for (i = 0; i < n_inputs; i++)
+    {
+      emit_slot (&slots[i], emit, user_data);
+      slot_clear (&slots[i]);
+    }
+  g_free (slots);
+}

@@ -1,0 +1,668 @@
+/* store.c: the per-origin SQLite store behind store.h.
+ *
+ * The database runs in WAL mode so that the several host processes a
+ * browser starts for one origin (one per port) read without blocking each
+ * other and write one at a time. Writers always take the write lock up
+ * front (BEGIN IMMEDIATE): a read transaction that later upgrades can fail
+ * with SQLITE_BUSY_SNAPSHOT without ever calling the busy handler, and that
+ * would surface busy errors to the browser. */
+#include "nmstore/store.h"
+#include "nmstore/error.h"
+#include "nmstore/os.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+#define DEFAULT_BUSY_TIMEOUT_MS 30000
+/* A WAL larger than this is cut back after a checkpoint. */
+#define WAL_SIZE_LIMIT (16 * 1024 * 1024)
+
+enum {
+  STMT_GET,
+  STMT_UPSERT,
+  STMT_DELETE,
+  STMT_SCAN_ITEMS,
+  STMT_SCAN_ITEMS_RANGE,
+  STMT_SCAN_KEYS,
+  STMT_SCAN_KEYS_RANGE,
+  STMT_SIZE_OF,
+  STMT_TOTAL,
+  STMT_CLEAR,
+  STMT_CLEAR_RANGE,
+  N_STMTS
+};
+
+static const char *const stmt_sql[N_STMTS] = {
+  [STMT_GET] = "SELECT kind, value FROM items WHERE key = ?1",
+  [STMT_UPSERT] = "INSERT INTO items (key, kind, size, value) VALUES (?1, ?2, ?3, ?4) "
+                  "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, size = excluded.size, "
+                  "value = excluded.value",
+  [STMT_DELETE] = "DELETE FROM items WHERE key = ?1",
+  [STMT_SCAN_ITEMS] = "SELECT key, kind, value FROM items ORDER BY key",
+  [STMT_SCAN_ITEMS_RANGE] = "SELECT key, kind, value FROM items WHERE key >= ?1 AND key < ?2 ORDER BY key",
+  [STMT_SCAN_KEYS] = "SELECT key FROM items ORDER BY key",
+  [STMT_SCAN_KEYS_RANGE] = "SELECT key FROM items WHERE key >= ?1 AND key < ?2 ORDER BY key",
+  [STMT_SIZE_OF] = "SELECT size FROM items WHERE key = ?1",
+  [STMT_TOTAL] = "SELECT value FROM meta WHERE name = 'bytes_in_use'",
+  [STMT_CLEAR] = "DELETE FROM items",
+  [STMT_CLEAR_RANGE] = "DELETE FROM items WHERE key >= ?1 AND key < ?2",
+};
+
+/* The byte counter is kept by triggers so that every path that changes
+ * items, now or later, keeps getBytesInUse and the quota exact. */
+static const char schema_sql[] =
+  "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+  "CREATE TABLE IF NOT EXISTS items ("
+  "  id    INTEGER PRIMARY KEY,"
+  "  key   TEXT NOT NULL UNIQUE,"
+  "  kind  INTEGER NOT NULL,"
+  "  size  INTEGER NOT NULL,"
+  "  value BLOB NOT NULL);"
+  "CREATE TRIGGER IF NOT EXISTS items_bytes_insert AFTER INSERT ON items BEGIN"
+  "  UPDATE meta SET value = value + NEW.size WHERE name = 'bytes_in_use'; END;"
+  "CREATE TRIGGER IF NOT EXISTS items_bytes_delete AFTER DELETE ON items BEGIN"
+  "  UPDATE meta SET value = value - OLD.size WHERE name = 'bytes_in_use'; END;"
+  "CREATE TRIGGER IF NOT EXISTS items_bytes_update AFTER UPDATE OF size ON items BEGIN"
+  "  UPDATE meta SET value = value - OLD.size + NEW.size WHERE name = 'bytes_in_use'; END;"
+  "INSERT OR IGNORE INTO meta (name, value) VALUES ('bytes_in_use', 0), ('flushes', 0);";
+
+struct _NmsStore {
+  sqlite3        *db;
+  char           *dir;
+  char           *path;
+  NmsStoreOptions options;
+  sqlite3_stmt   *stmts[N_STMTS];
+  gboolean        in_batch;
+};
+
+/* Turns an SQLite failure into an NMS_ERROR a person can act on. */
+static gboolean
+fail (NmsStore *store, int rc, const char *doing, GError **error)
+{
+  int primary = rc & 0xff;
+  const char *detail = store->db ? sqlite3_errmsg (store->db) : sqlite3_errstr (rc);
+  const char *path = store->path ? store->path : "(unknown)";
+
+  switch (primary)
+    {
+    case SQLITE_FULL:
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
+                   "cannot %s: the disk holding %s is full or the file is at its size limit; "
+                   "free some space and try again", doing, path);
+      break;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
+                   "cannot %s: %s cannot be written or opened (%s); check that the directory exists, "
+                   "belongs to you and is writable", doing, path, detail);
+      break;
+    case SQLITE_IOERR:
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot %s: I/O error on %s (%s)", doing, path, detail);
+      break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
+                   "cannot %s: %s is damaged (%s); restore it from a backup", doing, path, detail);
+      break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      g_set_error (error, NMS_ERROR, NMS_ERROR_BUSY,
+                   "cannot %s: another process kept %s locked for over %u ms", doing, path,
+                   store->options.busy_timeout_ms);
+      break;
+    case SQLITE_TOOBIG:
+      g_set_error (error, NMS_ERROR, NMS_ERROR_TOO_LARGE, "cannot %s: the value is too large (%s)", doing, detail);
+      break;
+    default:
+      g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL, "cannot %s in %s: %s", doing, path, detail);
+      break;
+    }
+  return FALSE;
+}
+
+static gboolean
+exec (NmsStore *store, const char *sql, const char *doing, GError **error)
+{
+  int rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
+  return rc == SQLITE_OK || fail (store, rc, doing, error);
+}
+
+static sqlite3_stmt *
+stmt (NmsStore *store, int which)
+{
+  sqlite3_stmt *s = store->stmts[which];
+  sqlite3_reset (s);
+  sqlite3_clear_bindings (s);
+  return s;
+}
+
+gboolean
+nms_store_check_key (const char *key, gsize key_len, GError **error)
+{
+  if (key_len == 0)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_KEY, "a key must not be empty");
+      return FALSE;
+    }
+  if (key_len > NMS_STORE_MAX_KEY_BYTES)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_KEY, "a key of %" G_GSIZE_FORMAT " bytes is longer than the %u allowed",
+                   key_len, NMS_STORE_MAX_KEY_BYTES);
+      return FALSE;
+    }
+  if (memchr (key, '\0', key_len) != NULL)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_KEY, "a key must not contain the character U+0000");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Chrome's rule: UTF-8 key bytes plus the value's compact JSON text. Bytes
+ * count as their {"$bytes":"<base64>"} form. */
+guint64
+nms_store_item_bytes (NmsValueKind kind, gsize key_len, gsize value_len)
+{
+  if (kind == NMS_VALUE_BYTES)
+    return key_len + strlen ("{\"$bytes\":\"\"}") + 4 * ((value_len + 2) / 3);
+  return key_len + value_len;
+}
+
+/* The smallest string above every string that starts with prefix. UTF-8
+ * never contains 0xFF, so bumping the last byte cannot overflow. */
+static char *
+prefix_upper_bound (const char *prefix, gsize len)
+{
+  char *upper = g_strndup (prefix, len);
+  upper[len - 1] = (char) ((guint8) upper[len - 1] + 1);
+  return upper;
+}
+
+static gboolean
+open_db (NmsStore *store, GError **error)
+{
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
+  int rc = sqlite3_open_v2 (store->path, &store->db, flags, NULL);
+  int i;
+
+  if (rc != SQLITE_OK)
+    return fail (store, rc, "open the store", error);
+  sqlite3_extended_result_codes (store->db, 1);
+  sqlite3_busy_timeout (store->db, (int) store->options.busy_timeout_ms);
+  sqlite3_db_config (store->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+  sqlite3_db_config (store->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+
+  if (!exec (store, "PRAGMA journal_mode = WAL", "switch the store to WAL mode", error))
+    return FALSE;
+  if (!exec (store, store->options.durability == NMS_DURABILITY_FULL
+                      ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+             "set the durability", error))
+    return FALSE;
+  {
+    g_autofree char *limit = g_strdup_printf ("PRAGMA journal_size_limit = %d", WAL_SIZE_LIMIT);
+    if (!exec (store, limit, "limit the WAL size", error))
+      return FALSE;
+  }
+
+  /* Two hosts may create the same store at once: the schema is made under
+   * the write lock, and made only once. */
+  if (!exec (store, "BEGIN IMMEDIATE", "lock the new store", error))
+    return FALSE;
+  {
+    sqlite3_stmt *s = NULL;
+    int version = 0;
+
+    rc = sqlite3_prepare_v2 (store->db, "PRAGMA user_version", -1, &s, NULL);
+    if (rc == SQLITE_OK && sqlite3_step (s) == SQLITE_ROW)
+      version = sqlite3_column_int (s, 0);
+    else
+      rc = sqlite3_errcode (store->db);
+    sqlite3_finalize (s);
+    if (rc != SQLITE_OK)
+      {
+        exec (store, "ROLLBACK", "roll back", NULL);
+        return fail (store, rc, "read the store's schema version", error);
+      }
+    if (version > NMS_STORE_SCHEMA)
+      {
+        exec (store, "ROLLBACK", "roll back", NULL);
+        g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
+                     "%s has schema version %d, newer than this nmstore understands (%d); upgrade nmstore",
+                     store->path, version, NMS_STORE_SCHEMA);
+        return FALSE;
+      }
+    if (version == 0)
+      {
+        g_autofree char *user_version = g_strdup_printf ("PRAGMA user_version = %d", NMS_STORE_SCHEMA);
+        if (!exec (store, schema_sql, "create the store's tables", error)
+            || !exec (store, user_version, "record the schema version", error))
+          {
+            exec (store, "ROLLBACK", "roll back", NULL);
+            return FALSE;
+          }
+      }
+    if (!exec (store, "COMMIT", "create the store", error))
+      {
+        exec (store, "ROLLBACK", "roll back", NULL);
+        return FALSE;
+      }
+  }
+
+  for (i = 0; i < N_STMTS; i++)
+    {
+      rc = sqlite3_prepare_v3 (store->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &store->stmts[i], NULL);
+      if (rc != SQLITE_OK)
+        return fail (store, rc, "prepare the store's queries", error);
+    }
+  return TRUE;
+}
+
+/* Opens (creating when needed) the store in directory dir. origin_name is
+ * recorded in the database so that a copied file still says whose it is. */
+NmsStore *
+nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions *options, GError **error)
+{
+  g_autoptr(NmsStore) store = g_new0 (NmsStore, 1);
+  g_autofree char *parent = g_path_get_dirname (dir);
+  gboolean existed;
+
+  if (options != NULL)
+    store->options = *options;
+  if (store->options.busy_timeout_ms == 0)
+    store->options.busy_timeout_ms = DEFAULT_BUSY_TIMEOUT_MS;
+  store->dir = g_strdup (dir);
+  store->path = g_build_filename (dir, NMS_STORE_FILE_NAME, NULL);
+
+  if (!nms_os_make_private_dir (parent, error) || !nms_os_make_private_dir (dir, error))
+    return NULL;
+  existed = g_file_test (store->path, G_FILE_TEST_EXISTS);
+  if (!open_db (store, error))
+    return NULL;
+  if (!nms_os_check_private (store->path, FALSE, error))
+    return NULL;
+  if (!existed)
+    {
+      g_autofree char *sql = NULL;
+      char *quoted = sqlite3_mprintf ("%Q", origin_name ? origin_name : "");
+
+      sql = g_strdup_printf ("INSERT OR IGNORE INTO meta (name, value) VALUES ('origin', %s)", quoted);
+      sqlite3_free (quoted);
+      if (!exec (store, sql, "record the store's origin", error))
+        return NULL;
+      /* The new file's directory entry must itself reach the disk. */
+      if (!nms_os_fsync_dir (dir, error))
+        return NULL;
+    }
+  return g_steal_pointer (&store);
+}
+
+void
+nms_store_free (NmsStore *store)
+{
+  int i;
+
+  if (store == NULL)
+    return;
+  for (i = 0; i < N_STMTS; i++)
+    sqlite3_finalize (store->stmts[i]);
+  if (store->db != NULL)
+    sqlite3_close_v2 (store->db);
+  g_free (store->dir);
+  g_free (store->path);
+  g_free (store);
+}
+
+const char *
+nms_store_path (NmsStore *store)
+{
+  return store->path;
+}
+
+gboolean
+nms_store_begin (NmsStore *store, gboolean write, GError **error)
+{
+  g_return_val_if_fail (!store->in_batch, FALSE);
+  if (!exec (store, write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", "start a transaction", error))
+    return FALSE;
+  store->in_batch = TRUE;
+  return TRUE;
+}
+
+gboolean
+nms_store_commit (NmsStore *store, GError **error)
+{
+  int rc;
+
+  g_return_val_if_fail (store->in_batch, FALSE);
+  store->in_batch = FALSE;
+  rc = sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    return TRUE;
+  /* A failed COMMIT can leave the transaction open; nothing of it may
+   * stay behind to be committed by a later, unrelated write. */
+  if (!sqlite3_get_autocommit (store->db))
+    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  return fail (store, rc, "commit", error);
+}
+
+void
+nms_store_rollback (NmsStore *store)
+{
+  store->in_batch = FALSE;
+  if (!sqlite3_get_autocommit (store->db))
+    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Each mutating call runs in a savepoint inside a batch, or in its own
+ * write transaction outside one, so that it is atomic either way. */
+static gboolean
+op_begin (NmsStore *store, GError **error)
+{
+  return exec (store, store->in_batch ? "SAVEPOINT op" : "BEGIN IMMEDIATE", "start a write", error);
+}
+
+static gboolean
+op_end (NmsStore *store, gboolean ok, GError **error)
+{
+  int rc;
+
+  if (store->in_batch)
+    {
+      if (!ok)
+        {
+          sqlite3_exec (store->db, "ROLLBACK TO op", NULL, NULL, NULL);
+          sqlite3_exec (store->db, "RELEASE op", NULL, NULL, NULL);
+          return FALSE;
+        }
+      return exec (store, "RELEASE op", "finish a write", error);
+    }
+  if (!ok)
+    {
+      if (!sqlite3_get_autocommit (store->db))
+        sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+  rc = sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    return TRUE;
+  if (!sqlite3_get_autocommit (store->db))
+    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  return fail (store, rc, "commit", error);
+}
+
+static gboolean
+bind_prefix (sqlite3_stmt *s, const char *prefix, char **upper)
+{
+  gsize len = strlen (prefix);
+
+  *upper = prefix_upper_bound (prefix, len);
+  sqlite3_bind_text (s, 1, prefix, (int) len, SQLITE_STATIC);
+  sqlite3_bind_text (s, 2, *upper, (int) len, SQLITE_STATIC);
+  return TRUE;
+}
+
+static gboolean
+row_kind (NmsStore *store, sqlite3_stmt *s, int column, NmsValueKind *kind, GError **error)
+{
+  int k = sqlite3_column_int (s, column);
+
+  if (k != NMS_VALUE_JSON && k != NMS_VALUE_BYTES)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
+                   "an item in %s has an unknown value kind %d; restore the store from a backup",
+                   store->path, k);
+      return FALSE;
+    }
+  *kind = (NmsValueKind) k;
+  return TRUE;
+}
+
+gboolean
+nms_store_get (NmsStore *store, const char *key, gsize key_len,
+               NmsStoreVisitFunc visit, gpointer user_data, GError **error)
+{
+  sqlite3_stmt *s = stmt (store, STMT_GET);
+  NmsItem item = { .key = key, .key_len = key_len };
+  int rc;
+  gboolean ok = TRUE;
+
+  sqlite3_bind_text (s, 1, key, (int) key_len, SQLITE_STATIC);
+  rc = sqlite3_step (s);
+  if (rc == SQLITE_ROW)
+    {
+      ok = row_kind (store, s, 0, &item.kind, error);
+      if (ok)
+        {
+          item.value = sqlite3_column_blob (s, 1);
+          item.value_len = (gsize) sqlite3_column_bytes (s, 1);
+          ok = visit (&item, user_data, error);
+        }
+    }
+  else if (rc != SQLITE_DONE)
+    ok = fail (store, rc, "read an item", error);
+  sqlite3_reset (s);
+  return ok;
+}
+
+/* Visits every item whose key starts with prefix (every item when prefix
+ * is NULL or empty), in byte order of the keys. */
+gboolean
+nms_store_scan (NmsStore *store, const char *prefix, gboolean with_values,
+                NmsStoreVisitFunc visit, gpointer user_data, GError **error)
+{
+  gboolean ranged = prefix != NULL && *prefix != '\0';
+  int which = with_values ? (ranged ? STMT_SCAN_ITEMS_RANGE : STMT_SCAN_ITEMS)
+                          : (ranged ? STMT_SCAN_KEYS_RANGE : STMT_SCAN_KEYS);
+  sqlite3_stmt *s = stmt (store, which);
+  g_autofree char *upper = NULL;
+  gboolean ok = TRUE;
+  int rc;
+
+  if (ranged)
+    bind_prefix (s, prefix, &upper);
+  while (ok && (rc = sqlite3_step (s)) == SQLITE_ROW)
+    {
+      NmsItem item = { 0 };
+
+      item.key = (const char *) sqlite3_column_text (s, 0);
+      item.key_len = (gsize) sqlite3_column_bytes (s, 0);
+      if (with_values)
+        {
+          ok = row_kind (store, s, 1, &item.kind, error);
+          item.value = sqlite3_column_blob (s, 2);
+          item.value_len = (gsize) sqlite3_column_bytes (s, 2);
+        }
+      ok = ok && visit (&item, user_data, error);
+    }
+  if (ok && rc != SQLITE_DONE)
+    ok = fail (store, rc, "list the items", error);
+  sqlite3_reset (s);
+  return ok;
+}
+
+static gboolean
+read_total (NmsStore *store, guint64 *total, GError **error)
+{
+  sqlite3_stmt *s = stmt (store, STMT_TOTAL);
+  int rc = sqlite3_step (s);
+  gint64 value = rc == SQLITE_ROW ? sqlite3_column_int64 (s, 0) : 0;
+
+  sqlite3_reset (s);
+  if (rc != SQLITE_ROW)
+    return rc == SQLITE_DONE ? (*total = 0, TRUE) : fail (store, rc, "count the bytes in use", error);
+  *total = value > 0 ? (guint64) value : 0;
+  return TRUE;
+}
+
+gboolean
+nms_store_set (NmsStore *store, const NmsItem *items, gsize n_items, GError **error)
+{
+  guint64 before = 0, after = 0;
+  gboolean ok;
+  gsize i;
+
+  if (!op_begin (store, error))
+    return FALSE;
+  ok = store->options.quota_bytes == 0 || read_total (store, &before, error);
+  for (i = 0; ok && i < n_items; i++)
+    {
+      const NmsItem *item = &items[i];
+      sqlite3_stmt *s = stmt (store, STMT_UPSERT);
+      int rc;
+
+      sqlite3_bind_text (s, 1, item->key, (int) item->key_len, SQLITE_STATIC);
+      sqlite3_bind_int (s, 2, item->kind);
+      sqlite3_bind_int64 (s, 3, (gint64) nms_store_item_bytes (item->kind, item->key_len, item->value_len));
+      sqlite3_bind_blob64 (s, 4, item->value_len ? item->value : (const void *) "", item->value_len, SQLITE_STATIC);
+      rc = sqlite3_step (s);
+      sqlite3_reset (s);
+      if (rc != SQLITE_DONE)
+        ok = fail (store, rc, "write an item", error);
+    }
+  if (ok && store->options.quota_bytes > 0)
+    {
+      ok = read_total (store, &after, error);
+      /* A store already over a lowered quota may still shrink. */
+      if (ok && after > store->options.quota_bytes && after > before)
+        {
+          g_set_error (error, NMS_ERROR, NMS_ERROR_QUOTA,
+                       "this write would use %" G_GUINT64_FORMAT " bytes, over the origin's quota of %"
+                       G_GUINT64_FORMAT " bytes; remove items or raise quota_bytes in nmstore.conf",
+                       after, store->options.quota_bytes);
+          ok = FALSE;
+        }
+    }
+  return op_end (store, ok, error) && ok;
+}
+
+gboolean
+nms_store_remove (NmsStore *store, const char *const *keys, gsize n_keys, GError **error)
+{
+  gboolean ok;
+  gsize i;
+
+  if (!op_begin (store, error))
+    return FALSE;
+  ok = TRUE;
+  for (i = 0; ok && i < n_keys; i++)
+    {
+      sqlite3_stmt *s = stmt (store, STMT_DELETE);
+      int rc;
+
+      sqlite3_bind_text (s, 1, keys[i], -1, SQLITE_STATIC);
+      rc = sqlite3_step (s);
+      sqlite3_reset (s);
+      if (rc != SQLITE_DONE)
+        ok = fail (store, rc, "remove an item", error);
+    }
+  return op_end (store, ok, error) && ok;
+}
+
+gboolean
+nms_store_clear (NmsStore *store, const char *prefix, GError **error)
+{
+  gboolean ranged = prefix != NULL && *prefix != '\0';
+  sqlite3_stmt *s;
+  g_autofree char *upper = NULL;
+  gboolean ok = TRUE;
+  int rc;
+
+  if (!op_begin (store, error))
+    return FALSE;
+  s = stmt (store, ranged ? STMT_CLEAR_RANGE : STMT_CLEAR);
+  if (ranged)
+    bind_prefix (s, prefix, &upper);
+  rc = sqlite3_step (s);
+  sqlite3_reset (s);
+  if (rc != SQLITE_DONE)
+    ok = fail (store, rc, "clear items", error);
+  return op_end (store, ok, error) && ok;
+}
+
+/* Sums Chrome's byte count over keys that exist; keys == NULL means the
+ * whole store. The caller passes each key once. */
+gboolean
+nms_store_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys,
+                        guint64 *bytes, GError **error)
+{
+  guint64 sum = 0;
+  gsize i;
+
+  if (keys == NULL)
+    return read_total (store, bytes, error);
+  for (i = 0; i < n_keys; i++)
+    {
+      sqlite3_stmt *s = stmt (store, STMT_SIZE_OF);
+      int rc;
+
+      sqlite3_bind_text (s, 1, keys[i], -1, SQLITE_STATIC);
+      rc = sqlite3_step (s);
+      if (rc == SQLITE_ROW)
+        sum += (guint64) sqlite3_column_int64 (s, 0);
+      sqlite3_reset (s);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail (store, rc, "count the bytes in use", error);
+    }
+  *bytes = sum;
+  return TRUE;
+}
+
+/* In WAL mode a commit under synchronous=FULL syncs the whole WAL, and so
+ * every transaction committed before it by any process. A tiny counted
+ * write is that commit; the checkpoints that moved older frames into the
+ * database already synced them. */
+gboolean
+nms_store_flush (NmsStore *store, GError **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (!store->in_batch, FALSE);
+  if (store->options.durability != NMS_DURABILITY_FULL
+      && !exec (store, "PRAGMA synchronous = FULL", "make the next commit durable", error))
+    return FALSE;
+  ok = exec (store, "BEGIN IMMEDIATE", "start the flush", error);
+  if (ok && !exec (store, "UPDATE meta SET value = value + 1 WHERE name = 'flushes'", "flush", error))
+    {
+      sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      ok = FALSE;
+    }
+  if (ok)
+    ok = op_end (store, TRUE, error);
+  if (store->options.durability != NMS_DURABILITY_FULL)
+    exec (store, "PRAGMA synchronous = NORMAL", "restore the durability", NULL);
+  return ok && nms_os_fsync_dir (store->dir, error);
+}
+
+gboolean
+nms_store_check_integrity (NmsStore *store, GError **error)
+{
+  sqlite3_stmt *s = NULL;
+  g_autoptr(GString) problems = g_string_new (NULL);
+  int rc = sqlite3_prepare_v2 (store->db, "PRAGMA integrity_check", -1, &s, NULL);
+
+  if (rc != SQLITE_OK)
+    return fail (store, rc, "check the store", error);
+  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
+    {
+      const char *line = (const char *) sqlite3_column_text (s, 0);
+      if (line != NULL && !g_str_equal (line, "ok"))
+        g_string_append_printf (problems, "%s%s", problems->len ? "; " : "", line);
+    }
+  sqlite3_finalize (s);
+  if (rc != SQLITE_DONE)
+    return fail (store, rc, "check the store", error);
+  if (problems->len > 0)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "%s failed its integrity check: %s",
+                   store->path, problems->str);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+const char *
+nms_store_engine_version (void)
+{
+  return sqlite3_libversion ();
+}

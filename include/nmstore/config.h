@@ -1,0 +1,43 @@
+/* config.h: where the data lives and how it is kept.
+ *
+ * The data root is $NMSTORE_HOME, or $XDG_DATA_HOME/nmstore. An optional
+ * $NMSTORE_HOME/nmstore.conf (a GKeyFile) tunes the store:
+ *
+ *   [store]
+ *   durability = normal | full
+ *   quota_bytes = 0            (0: unlimited)
+ *
+ *   [log]
+ *   file = /path/to/nmstore.log
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "nmstore/origin.h"
+
+G_BEGIN_DECLS
+
+#define NMS_CONFIG_FILE_NAME "nmstore.conf"
+
+typedef enum {
+  NMS_DURABILITY_NORMAL,  /* survives a crash of the host or the browser */
+  NMS_DURABILITY_FULL,    /* survives power loss after every write */
+} NmsDurability;
+
+typedef struct {
+  char          *root;
+  char          *file;        /* the config file's path, present or not */
+  NmsDurability  durability;
+  guint64        quota_bytes; /* 0: unlimited */
+  char          *log_file;    /* NULL: stderr only */
+} NmsConfig;
+
+char      *nms_config_default_root (void);
+NmsConfig *nms_config_load         (const char *root, GError **error);
+void       nms_config_free         (NmsConfig *config);
+char      *nms_config_store_dir    (const NmsConfig *config, const NmsOrigin *origin);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsConfig, nms_config_free)
+
+G_END_DECLS

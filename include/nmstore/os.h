@@ -1,0 +1,30 @@
+/* os.h: the operating-system seam.
+ *
+ * Every call that is POSIX-only (or that needs a different spelling on
+ * Windows) lives behind this header, so that the rest of nmstore is plain
+ * C11 plus GLib and a Windows port touches one file. */
+#pragma once
+
+#include <glib.h>
+#include <stdio.h>
+
+G_BEGIN_DECLS
+
+/* Called when fd becomes readable or hangs up; FALSE removes the watch. */
+typedef gboolean (*NmsOsInputFunc) (int fd, GIOCondition condition, gpointer user_data);
+
+void     nms_os_prepare_stdio        (void);
+void     nms_os_private_umask        (void);
+gboolean nms_os_read                 (int fd, void *buf, gsize len, gsize *n_read, GError **error);
+gboolean nms_os_write_all            (int fd, const void *buf, gsize len, GError **error);
+gboolean nms_os_readable_now         (int fd);
+gboolean nms_os_make_private_dir     (const char *path, GError **error);
+gboolean nms_os_check_private        (const char *path, gboolean is_dir, GError **error);
+gboolean nms_os_fsync_dir            (const char *path, GError **error);
+guint    nms_os_add_input_watch      (int fd, NmsOsInputFunc func, gpointer user_data);
+void     nms_os_add_termination_watch(GSourceFunc func, gpointer user_data);
+gboolean nms_os_disable_core_dumps   (GError **error);
+int      nms_os_pid                  (void);
+FILE    *nms_os_fopen_private_append (const char *path);
+
+G_END_DECLS

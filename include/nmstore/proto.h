@@ -1,0 +1,36 @@
+/* proto.h: protocol version 1, from request text to reply text.
+ *
+ * A batch is every complete request that was waiting on the pipe. Its
+ * writes commit together in one transaction and only then are its replies
+ * handed out, in request order, one per request; so a reply ok:true to a
+ * write always describes committed data. Framing and chunking are the
+ * caller's (frame.h); this module never touches a file descriptor. */
+#pragma once
+
+#include <glib.h>
+
+#include "nmstore/config.h"
+#include "nmstore/origin.h"
+
+G_BEGIN_DECLS
+
+typedef struct _NmsProto NmsProto;
+
+typedef struct {
+  guint8 *data;  /* the request's JSON text; may be rewritten in place */
+  gsize   len;
+} NmsProtoInput;
+
+/* Receives each reply: id_json is the request id's JSON text ("null" when
+ * it had none), json[0..len) the whole reply. */
+typedef void (*NmsProtoReplyFunc) (const char *id_json, const char *json, gsize len, gpointer user_data);
+
+NmsProto *nms_proto_new          (const NmsConfig *config, const NmsOrigin *origin);
+void      nms_proto_free         (NmsProto *proto);
+void      nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
+                                  NmsProtoReplyFunc emit, gpointer user_data);
+char     *nms_proto_error_reply  (const char *id_json, const GError *error, gsize *len);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsProto, nms_proto_free)
+
+G_END_DECLS
