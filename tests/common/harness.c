@@ -1,0 +1,245 @@
+/* harness.c: temporary data roots and nmstore processes over pipes. */
+#include "harness.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+char *
+nmt_make_home (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("nmstore-test-XXXXXX", &error);
+
+  assert_non_null (dir);
+  return dir;
+}
+
+void
+nmt_remove_tree (const char *path)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (path);
+  g_autoptr(GFileEnumerator) children = NULL;
+  GFileInfo *info;
+
+  children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
+      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+        nmt_remove_tree (child);
+      else
+        g_unlink (child);
+      g_object_unref (info);
+    }
+  g_rmdir (path);
+}
+
+NmtHost *
+nmt_host_start_argv (const char *home, const char *const *args, const char *const *extra_env)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
+                                                                       | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  NmtHost *host = g_new0 (NmtHost, 1);
+
+  g_subprocess_launcher_setenv (launcher, "NMSTORE_HOME", home, TRUE);
+  if (g_getenv ("NMSTORE_LOG") == NULL)
+    g_subprocess_launcher_setenv (launcher, "NMSTORE_LOG", "error", TRUE);
+  for (; extra_env != NULL && *extra_env != NULL; extra_env += 2)
+    g_subprocess_launcher_setenv (launcher, extra_env[0], extra_env[1], TRUE);
+  g_ptr_array_add (argv, (gpointer) NMT_NMSTORE_BIN);
+  for (; *args != NULL; args++)
+    g_ptr_array_add (argv, (gpointer) *args);
+  g_ptr_array_add (argv, NULL);
+  host->proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  if (host->proc == NULL)
+    fail_msg ("cannot start nmstore: %s", error->message);
+  host->in = g_subprocess_get_stdin_pipe (host->proc);
+  host->out = g_subprocess_get_stdout_pipe (host->proc);
+  return host;
+}
+
+NmtHost *
+nmt_host_start (const char *home, const char *origin)
+{
+  const char *args[] = { "host", "--origin", origin, NULL };
+  return nmt_host_start_argv (home, args, NULL);
+}
+
+gboolean
+nmt_host_send_raw (NmtHost *host, const void *data, gsize len)
+{
+  return g_output_stream_write_all (host->in, data, len, NULL, NULL, NULL);
+}
+
+gboolean
+nmt_host_send_frame (NmtHost *host, const void *data, gsize len)
+{
+  guint32 header = (guint32) len;
+  return nmt_host_send_raw (host, &header, sizeof header) && nmt_host_send_raw (host, data, len);
+}
+
+gboolean
+nmt_host_send (NmtHost *host, const char *json)
+{
+  return nmt_host_send_frame (host, json, strlen (json));
+}
+
+/* One frame's body, NUL-terminated; NULL at end of output. */
+char *
+nmt_host_recv_frame (NmtHost *host, gsize *len)
+{
+  guint32 header;
+  gsize n = 0;
+  char *body;
+
+  if (!g_input_stream_read_all (host->out, &header, sizeof header, &n, NULL, NULL) || n != sizeof header)
+    return NULL;
+  assert_true (header <= 1024 * 1024); /* the browser's limit on a host message */
+  body = g_malloc (header + 1);
+  if (!g_input_stream_read_all (host->out, body, header, &n, NULL, NULL) || n != header)
+    {
+      g_free (body);
+      return NULL;
+    }
+  body[header] = '\0';
+  if (len != NULL)
+    *len = header;
+  return body;
+}
+
+/* One reply or event, with chunk frames put back together. */
+cJSON *
+nmt_host_recv (NmtHost *host)
+{
+  g_autofree char *body = nmt_host_recv_frame (host, NULL);
+  cJSON *msg, *chunks;
+  g_autoptr(GString) whole = NULL;
+  int n, i;
+
+  if (body == NULL)
+    return NULL;
+  msg = cJSON_Parse (body);
+  assert_non_null (msg);
+  chunks = cJSON_GetObjectItemCaseSensitive (msg, "chunks");
+  if (chunks == NULL)
+    return msg;
+
+  n = chunks->valueint;
+  assert_true (n >= 2);
+  whole = g_string_new (NULL);
+  for (i = 0; i < n; i++)
+    {
+      cJSON *part, *index;
+      if (i > 0)
+        {
+          g_autofree char *next = nmt_host_recv_frame (host, NULL);
+          assert_non_null (next);
+          cJSON_Delete (msg);
+          msg = cJSON_Parse (next);
+          assert_non_null (msg);
+        }
+      index = cJSON_GetObjectItemCaseSensitive (msg, "chunk");
+      part = cJSON_GetObjectItemCaseSensitive (msg, "part");
+      assert_true (cJSON_IsNumber (index) && index->valueint == i);
+      assert_true (cJSON_IsString (part));
+      g_string_append (whole, part->valuestring);
+    }
+  cJSON_Delete (msg);
+  msg = cJSON_Parse (whole->str);
+  assert_non_null (msg);
+  return msg;
+}
+
+cJSON *
+nmt_host_call (NmtHost *host, const char *json)
+{
+  assert_true (nmt_host_send (host, json));
+  return nmt_host_recv (host);
+}
+
+void
+nmt_host_close_input (NmtHost *host)
+{
+  g_output_stream_close (host->in, NULL, NULL);
+}
+
+int
+nmt_host_wait (NmtHost *host)
+{
+  g_autoptr(GError) error = NULL;
+
+  assert_true (g_subprocess_wait (host->proc, NULL, &error));
+  if (g_subprocess_get_if_signaled (host->proc))
+    return 128 + g_subprocess_get_term_sig (host->proc);
+  return g_subprocess_get_exit_status (host->proc);
+}
+
+void
+nmt_host_kill (NmtHost *host)
+{
+  g_subprocess_force_exit (host->proc);
+  g_subprocess_wait (host->proc, NULL, NULL);
+}
+
+void
+nmt_host_free (NmtHost *host)
+{
+  if (host == NULL)
+    return;
+  if (g_subprocess_get_identifier (host->proc) != NULL)
+    nmt_host_kill (host);
+  g_object_unref (host->proc);
+  g_free (host);
+}
+
+/* Runs `nmstore ARGS...` to completion; returns its exit status. */
+int
+nmt_run_cli (const char *home, const char *const *args, const char *stdin_text, char **out, char **err)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
+                                                                       | G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                                                       | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_launcher_setenv (launcher, "NMSTORE_HOME", home, TRUE);
+  g_ptr_array_add (argv, (gpointer) NMT_NMSTORE_BIN);
+  for (; *args != NULL; args++)
+    g_ptr_array_add (argv, (gpointer) *args);
+  g_ptr_array_add (argv, NULL);
+  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  assert_non_null (proc);
+  assert_true (g_subprocess_communicate_utf8 (proc, stdin_text ? stdin_text : "", NULL, out, err, &error));
+  return g_subprocess_get_exit_status (proc);
+}
+
+void
+nmt_assert_ok (const cJSON *reply)
+{
+  const cJSON *ok = cJSON_GetObjectItemCaseSensitive (reply, "ok");
+
+  if (!cJSON_IsTrue (ok))
+    {
+      char *text = cJSON_PrintUnformatted (reply);
+      fail_msg ("expected ok:true, got %s", text);
+    }
+}
+
+void
+nmt_assert_error (const cJSON *reply, const char *code)
+{
+  const cJSON *err = cJSON_GetObjectItemCaseSensitive (reply, "error");
+  const cJSON *c = cJSON_GetObjectItemCaseSensitive (err, "code");
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive (err, "message");
+
+  if (!cJSON_IsFalse (cJSON_GetObjectItemCaseSensitive (reply, "ok")) || !cJSON_IsString (c)
+      || strcmp (c->valuestring, code) != 0 || !cJSON_IsString (m) || m->valuestring[0] == '\0')
+    {
+      char *text = cJSON_PrintUnformatted (reply);
+      fail_msg ("expected error %s with a message, got %s", code, text);
+    }
+}
