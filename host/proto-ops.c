@@ -342,7 +342,7 @@ op_flush (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   return nms_store_flush (proto->store, error);
 }
 
-static const NmsOpDef ops[] = {
+const NmsOpDef nms_proto_core_ops[] = {
   /* name            run                   writes uses_store barrier */
   { "hello",         op_hello,             FALSE, FALSE, FALSE },
   { "get",           op_get,               FALSE, TRUE,  FALSE },
@@ -352,15 +352,5 @@ static const NmsOpDef ops[] = {
   { "clear",         op_clear,             TRUE,  TRUE,  FALSE },
   { "getBytesInUse", op_get_bytes_in_use,  FALSE, TRUE,  FALSE },
   { "flush",         op_flush,             TRUE,  TRUE,  TRUE  },
+  { NULL }
 };
-
-const NmsOpDef *
-nms_proto_find_op (const char *name)
-{
-  gsize i;
-
-  for (i = 0; i < G_N_ELEMENTS (ops); i++)
-    if (strcmp (ops[i].name, name) == 0)
-      return &ops[i];
-  return NULL;
-}

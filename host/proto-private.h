@@ -33,6 +33,9 @@ typedef struct {
   gboolean    barrier;    /* runs alone, after the batch before it commits */
 } NmsOpDef;
 
+/* Op tables end with an entry whose name is NULL. */
+extern const NmsOpDef nms_proto_core_ops[];
+
 const NmsOpDef *nms_proto_find_op (const char *name);
 
 /* Helpers for the ops. */

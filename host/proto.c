@@ -18,6 +18,25 @@ typedef struct {
   GString        *result;  /* members after "ok":true */
 } Slot;
 
+/* Each group of operations keeps its table in its own file; a new group
+ * adds its table here. */
+static const NmsOpDef *const op_tables[] = {
+  nms_proto_core_ops,
+};
+
+const NmsOpDef *
+nms_proto_find_op (const char *name)
+{
+  gsize t;
+  const NmsOpDef *op;
+
+  for (t = 0; t < G_N_ELEMENTS (op_tables); t++)
+    for (op = op_tables[t]; op->name != NULL; op++)
+      if (strcmp (op->name, name) == 0)
+        return op;
+  return NULL;
+}
+
 static void
 slot_clear (Slot *slot)
 {

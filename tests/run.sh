@@ -1,36 +1,34 @@
 #!/usr/bin/env bash
 # tests/run.sh: installs what the tests need, builds nmstore, and runs every
-# test through ctest. Exits non-zero on any failure.
+# test. Exits non-zero on any failure.
 #
-#   tests/run.sh            everything
-#   NMSTORE_TEST_JOBS=N     parallel ctest jobs (default 2)
+# The core suite (unit and integration tests through ctest) runs first; then
+# every tests/stages/NN-*.sh runs in order, each installing what it needs.
+#
+#   NMSTORE_TEST_JOBS=N   parallel ctest jobs (default 2)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-jobs=${NMSTORE_TEST_JOBS:-2}
+export NMT_TOP="$top"
+export NMT_JOBS=${NMSTORE_TEST_JOBS:-2}
+export NMT_BUILD="$top/build-tests"
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
 
-# --- dependencies -----------------------------------------------------------
-apt_packages=(build-essential cmake pkg-config libglib2.0-dev libcjson-dev libsodium-dev
-              libsqlite3-dev libcmocka-dev sqlite3)
+nmt_apt_install build-essential cmake pkg-config libglib2.0-dev libcjson-dev libsodium-dev \
+  libsqlite3-dev libcmocka-dev sqlite3
 
-missing=()
-for p in "${apt_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing: ${missing[*]}"
-  if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-
-# --- build and test ---------------------------------------------------------
-build="$top/build-tests"
-echo "== configuring in $build"
-cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+echo "== configuring in $NMT_BUILD"
+cmake -S "$top" -B "$NMT_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 echo "== building"
-cmake --build "$build" -j"$jobs"
-echo "== running the suite"
-cd "$build"
-ctest --output-on-failure -j"$jobs"
+cmake --build "$NMT_BUILD" -j"$NMT_JOBS"
+echo "== running the core suite"
+(cd "$NMT_BUILD" && ctest --output-on-failure -j"$NMT_JOBS")
+
+for stage in "$top"/tests/stages/[0-9]*.sh; do
+  [ -e "$stage" ] || continue
+  echo "== stage $(basename "$stage")"
+  bash "$stage"
+done
+echo "== all tests passed"
