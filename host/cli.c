@@ -36,7 +36,7 @@ fail_usage (GOptionContext *context, const char *message)
 static int
 fail_error (const GError *error)
 {
-  g_printerr ("nmstore: %s\n", error->message);
+  fprintf (stderr, "nmstore: %s\n", error->message);
   return EXIT_FAILURE;
 }
 
@@ -98,7 +98,10 @@ print_member (cJSON *reply, const char *name)
 {
   char *text = cJSON_Print (cJSON_GetObjectItemCaseSensitive (reply, name));
 
-  g_print ("%s\n", text);
+  /* JSON is UTF-8 whatever the locale; g_print would convert it to the
+   * locale's charset and turn every non-ASCII character into '?'. */
+  fputs (text, stdout);
+  fputc ('\n', stdout);
   cJSON_free (text);
   cJSON_Delete (reply);
   return EXIT_SUCCESS;
