@@ -105,7 +105,7 @@ function renderTorrents(rows) {
     name.textContent = r.name;
     name.title = r.infoHash;
     const size = document.createElement('td');
-    size.className = 'num';
+    size.className = r.size == null ? 'num muted' : 'num';
     size.textContent = r.size == null ? '—' : formatBytes(r.size);
     const prog = document.createElement('td');
     if (r.progress == null) {
