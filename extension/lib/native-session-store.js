@@ -309,24 +309,29 @@ export class NativeSessionStore {
    */
   _assemble(infoHash, entry, state, torrentfile, infodict, problems) {
     const base = this._k(`torrent:${infoHash}:`);
+    // The host may already have reported this problem; report each once.
+    /** @param {Problem} p */
+    const report = (p) => {
+      if (!problems.some((q) => q.infoHash === p.infoHash && q.key === p.key)) problems.push(p);
+    };
     /** @param {any} v @param {string} name */
     const decode = (v, name) => {
       if (v == null) return null;
       try {
         return bencodedBytes(v);
       } catch (e) {
-        problems.push({ infoHash, key: base + name, reason: `the ${name} is unreadable: ${/** @type {Error} */ (e).message}` });
+        report({ infoHash, key: base + name, reason: `the ${name} is unreadable: ${/** @type {Error} */ (e).message}` });
         return null;
       }
     };
     const torrentFile = decode(torrentfile, 'torrentfile');
     const infoDict = decode(infodict, 'infodict');
     if (entry?.source === 'file' && !torrentFile && !infoDict) {
-      if (torrentfile == null) problems.push({ infoHash, key: base + 'torrentfile', reason: 'a file torrent without its .torrent file' });
+      if (torrentfile == null) report({ infoHash, key: base + 'torrentfile', reason: 'a file torrent without its .torrent file' });
       return null;
     }
     if (entry?.source === 'magnet' && !entry.magnetUri && !infoDict) {
-      problems.push({ infoHash, key: this._k('torrents'), reason: 'a magnet torrent without its magnet URI or info dictionary' });
+      report({ infoHash, key: this._k('torrents'), reason: 'a magnet torrent without its magnet URI or info dictionary' });
       return null;
     }
     return { infoHash, entry, state, torrentFile, infoDict };

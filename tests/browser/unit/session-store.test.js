@@ -141,3 +141,15 @@ test('a migration whose read-back differs keeps the data in the fallback', async
   await assert.rejects(s.keys(), (e) => e.code === 'E_MIGRATE' && /stays in chrome.storage.local/.test(e.message));
   assert.ok(area.data.has('session:torrents'));
 });
+
+test('restoreSession() reports a problem once when the host lists it and also returns the torrent', async () => {
+  const host = new FakeHost({ ops: ['sessionRestore'] });
+  host.tamper = (req, reply) => (req.op === 'sessionRestore'
+    ? { ...reply, torrents: [...reply.torrents, { infoHash: H3, entry: { infoHash: H3, source: 'file', addedAt: 3 }, state: null, torrentfile: null, infodict: null }] }
+    : reply);
+  const s = new NativeSessionStore(wiring(NmstoreClient, host));
+  await writeEngineSession(s);
+  const r = await s.restoreSession();
+  assert.deepEqual(r.torrents.map((t) => t.infoHash), [H1, H2]);
+  assert.deepEqual(r.problems.map((p) => p.infoHash), [H3]);
+});
