@@ -89,7 +89,6 @@ test('20 torrents written as the engine does come back whole after a browser res
   assert.deepEqual(hostPids(profile), [], 'the hosts ended with the browser');
 
   ({ context, worker } = await launch(profile));
-  t.after(() => context.close());
   const restored = await worker.evaluate(async () => {
     const { sessions } = /** @type {any} */ (globalThis).nmstore;
     const r = await sessions.restoreSession();

@@ -10,7 +10,6 @@ test('a write from the service worker reaches the options page\'s onChanged list
   t.after(() => cleanup(profile));
   installHost(profile);
   const { context, worker } = await launch(profile);
-  t.after(() => context.close());
 
   const page = await openStatusPage(context);
   const subscribed = await page.evaluate(() => /** @type {any} */ (globalThis).nmstorePage.client.onChanged.whenSubscribed());

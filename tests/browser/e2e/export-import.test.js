@@ -12,7 +12,6 @@ test('export to a file, clear, import the file: the same items', { timeout: 1200
   t.after(() => cleanup(profile));
   installHost(profile);
   const { context, worker } = await launch(profile);
-  t.after(() => context.close());
   // Read back through the service worker's own client (its own host
   // process): today the command line prints non-ASCII text as "?".
   const stored = () => worker.evaluate(() => /** @type {any} */ (globalThis).nmstore.client.get(null));

@@ -12,7 +12,6 @@ test('no host: fallback to chrome.storage.local and an explanation; after instal
   t.after(() => cleanup(profile));
   const torrents = makeTorrents(profile.root, 3);
   const { context, worker } = await launch(profile);
-  t.after(() => context.close());
 
   const before = await worker.evaluate(async (list) => {
     const { sessions, client } = /** @type {any} */ (globalThis).nmstore;

@@ -24,7 +24,7 @@ if (!existsSync(HOST_BIN)) {
 /** A fresh profile directory and a fresh NMSTORE_HOME, removed by cleanup(). */
 export function makeProfile(name) {
   const root = mkdtempSync(join(tmpdir(), `nmstore-e2e-${name}-`));
-  const profile = { root, userDataDir: join(root, 'profile'), home: join(root, 'home') };
+  const profile = { root, userDataDir: join(root, 'profile'), home: join(root, 'home'), contexts: /** @type {any[]} */ ([]) };
   mkdirSync(profile.userDataDir);
   mkdirSync(profile.home);
   return profile;
@@ -60,6 +60,7 @@ export async function launch(profile) {
     ],
     viewport: { width: 1000, height: 900 },
   });
+  profile.contexts.push(context);
   let worker = context.serviceWorkers().find((w) => w.url().startsWith(`chrome-extension://${EXTENSION_ID}/`));
   if (!worker) {
     worker = await context.waitForEvent('serviceworker', {
@@ -164,6 +165,8 @@ function cutInfoDict(buf) {
   throw new Error('the .torrent file has no info dictionary');
 }
 
-export function cleanup(profile) {
+/** Closes the profile's browsers, then removes its directories. */
+export async function cleanup(profile) {
+  for (const c of profile.contexts) await c.close().catch(() => {});
   rmSync(profile.root, { recursive: true, force: true });
 }

@@ -19,7 +19,6 @@ test('a host killed in the middle of writes: reconnect, nothing lost', { timeout
   t.after(() => cleanup(profile));
   installHost(profile);
   const { context, worker } = await launch(profile);
-  t.after(() => context.close());
 
   await worker.evaluate(async () => {
     const g = /** @type {any} */ (globalThis);
