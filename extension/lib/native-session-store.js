@@ -1,0 +1,372 @@
+// native-session-store.js: NativeSessionStore, the BitTorrent engine's
+// ISessionStore over NmstoreClient, with restoreSession() and the one-time
+// move of session keys from the chrome.storage.local fallback to the host.
+// Drop-in file: it imports only nmstore-client.js.
+import { NmstoreClient, NmstoreError } from './nmstore-client.js';
+
+/**
+ * @typedef {object} IndexEntry  one entry of the engine's torrent index
+ * @property {string} infoHash
+ * @property {'file' | 'magnet'} source
+ * @property {string} [magnetUri]
+ * @property {number} addedAt
+ */
+
+/**
+ * @typedef {object} RestoredTorrent
+ * @property {string} infoHash
+ * @property {IndexEntry} entry
+ * @property {any} state  the parsed state object, or null when none is stored
+ * @property {Uint8Array | null} torrentFile  the .torrent file's bencoded bytes
+ * @property {Uint8Array | null} infoDict  the info dictionary's bencoded bytes
+ */
+
+/**
+ * @typedef {object} Problem
+ * @property {string | null} infoHash
+ * @property {string} key
+ * @property {string} reason
+ */
+
+/**
+ * @typedef {object} RestoredSession
+ * @property {any} index  the parsed index, or null when there is none
+ * @property {RestoredTorrent[]} torrents
+ * @property {Problem[]} problems  torrents that cannot be restored, and why
+ * @property {'sessionRestore' | 'get'} via  one-round-trip op, or per-key gets on an older host
+ */
+
+/** @param {Uint8Array} bytes */
+export function bytesToBase64(bytes) {
+  let bin = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    bin += String.fromCharCode.apply(null, /** @type {any} */ (bytes.subarray(i, i + 0x8000)));
+  }
+  return btoa(bin);
+}
+
+/** @param {string} b64 */
+export function base64ToBytes(b64) {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** @param {any} v */
+function isBytesValue(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) &&
+    typeof v.$bytes === 'string' && Object.keys(v).length === 1;
+}
+
+/**
+ * A stored value as bytes: {"$bytes"} decoded, any other JSON value as
+ * the UTF-8 of its JSON text (what the engine wrote with TextEncoder).
+ * @param {any} v
+ */
+function valueToBytes(v) {
+  if (isBytesValue(v)) return base64ToBytes(v.$bytes);
+  return new TextEncoder().encode(JSON.stringify(v));
+}
+
+/**
+ * A stored value as JSON: a JSON value as is, {"$bytes"} parsed from its
+ * UTF-8 text (the engine's TextEncoder(JSON.stringify(x)) form).
+ * @param {any} v
+ */
+function valueToJson(v) {
+  if (isBytesValue(v)) return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64ToBytes(v.$bytes)));
+  return v;
+}
+
+/**
+ * The bencoded bytes of a .torrent or info dictionary, from what was stored:
+ * raw bencode, or (the engine's form) the UTF-8 of its base64 text. A
+ * bencoded dictionary starts with "d"; base64 of one starts with "Z".
+ * @param {any} v  a {"$bytes"} value or a base64 string
+ * @returns {Uint8Array}
+ */
+export function bencodedBytes(v) {
+  const raw = typeof v === 'string' ? new TextEncoder().encode(v) : valueToBytes(v);
+  if (raw.length > 0 && raw[0] === 0x64) return raw;
+  let decoded;
+  try {
+    decoded = base64ToBytes(new TextDecoder('utf-8', { fatal: true }).decode(raw).trim());
+  } catch {
+    throw new Error('neither bencoded data nor base64 text');
+  }
+  if (decoded.length === 0 || decoded[0] !== 0x64) throw new Error('the decoded data is not a bencoded dictionary');
+  return decoded;
+}
+
+/**
+ * Structural equality of two JSON values, ignoring object member order.
+ * @param {any} a
+ * @param {any} b
+ * @returns {boolean}
+ */
+function jsonEqual(a, b) {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a), kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && jsonEqual(a[k], b[k]));
+}
+
+export class NativeSessionStore {
+  /**
+   * @param {NmstoreClient} [client]  default a new NmstoreClient()
+   * @param {{prefix?: string}} [options]  prefix default "session:"
+   */
+  constructor(client, options = {}) {
+    this.client = client ?? new NmstoreClient();
+    this.prefix = options.prefix ?? 'session:';
+    /** @type {Promise<{moved: number}> | null} */
+    this._migration = null;
+    /** What the last migration did, for the status page. */
+    this.lastMigration = /** @type {{moved: number} | null} */ (null);
+  }
+
+  /** @param {string} key */
+  _k(key) { return this.prefix + key; }
+
+  /**
+   * Connects, and on the first native connection moves session keys that
+   * the fallback holds to the host.
+   */
+  async ready() {
+    const conn = await this.client.ready();
+    if (conn.mode === 'native' && this.client.fallbackArea) {
+      this._migration ??= this.migrateFromFallback().catch((e) => {
+        this._migration = null; // try again on the next call
+        throw e;
+      });
+      await this._migration;
+    }
+    return conn;
+  }
+
+  /**
+   * @param {string} key
+   * @returns {Promise<Uint8Array | null>}
+   */
+  async get(key) {
+    await this.ready();
+    const items = await this.client.get([this._k(key)]);
+    return this._k(key) in items ? valueToBytes(items[this._k(key)]) : null;
+  }
+
+  /**
+   * @param {string} key
+   * @param {Uint8Array} value
+   */
+  async set(key, value) {
+    if (!(value instanceof Uint8Array)) throw new TypeError(`NativeSessionStore.set("${key}"): the value must be a Uint8Array; use setJson for other values`);
+    await this.ready();
+    await this.client.set({ [this._k(key)]: { $bytes: bytesToBase64(value) } });
+  }
+
+  /** @param {string} key */
+  async delete(key) {
+    await this.ready();
+    await this.client.remove(this._k(key));
+  }
+
+  /**
+   * Keys without this store's prefix, optionally only those under prefix.
+   * @param {string} [prefix]
+   * @returns {Promise<string[]>}
+   */
+  async keys(prefix = '') {
+    await this.ready();
+    const all = await this.client.getKeys(this._k(prefix));
+    return all.map((k) => k.slice(this.prefix.length));
+  }
+
+  /** Removes every key under this store's prefix, and nothing else. */
+  async clear() {
+    await this.ready();
+    await this.client.clear(this.prefix);
+  }
+
+  /**
+   * @param {string[]} keys
+   * @returns {Promise<Map<string, Uint8Array>>} only the keys that exist
+   */
+  async getMulti(keys) {
+    await this.ready();
+    const items = keys.length ? await this.client.get(keys.map((k) => this._k(k))) : {};
+    const out = new Map();
+    for (const k of keys) if (this._k(k) in items) out.set(k, valueToBytes(items[this._k(k)]));
+    return out;
+  }
+
+  /**
+   * @param {string} key
+   * @returns {Promise<any>} the value, or null when missing
+   */
+  async getJson(key) {
+    await this.ready();
+    const items = await this.client.get([this._k(key)]);
+    return this._k(key) in items ? valueToJson(items[this._k(key)]) : null;
+  }
+
+  /**
+   * @param {string} key
+   * @param {any} value  any JSON value; stored as JSON so the host can read it
+   */
+  async setJson(key, value) {
+    await this.ready();
+    await this.client.set({ [this._k(key)]: value });
+  }
+
+  /**
+   * Everything the engine needs to restore its session: the index, and per
+   * torrent its state and .torrent or info dictionary bytes. Uses the host's
+   * one-round-trip sessionRestore, or one multi-key get on an older host or
+   * in the fallback. Torrents that cannot be restored are in `problems`,
+   * never dropped silently.
+   * @returns {Promise<RestoredSession>}
+   */
+  async restoreSession() {
+    const conn = await this.ready();
+    if (conn.mode === 'native') {
+      try {
+        const reply = await this.client.request('sessionRestore', { prefix: this.prefix });
+        return this._fromHostRestore(reply);
+      } catch (e) {
+        if (/** @type {NmstoreError} */ (e).code !== 'E_UNKNOWN_OP') throw e;
+      }
+    }
+    return this._restoreByGets();
+  }
+
+  /** @param {any} reply */
+  _fromHostRestore(reply) {
+    /** @type {Problem[]} */
+    const problems = [...(reply.problems ?? [])];
+    /** @type {RestoredTorrent[]} */
+    const torrents = [];
+    const index = reply.index == null ? null : valueToJson(reply.index);
+    for (const t of reply.torrents ?? []) {
+      const restored = this._assemble(t.infoHash, t.entry, t.state == null ? null : valueToJson(t.state),
+        t.torrentfile ?? null, t.infodict ?? null, problems);
+      if (restored) torrents.push(restored);
+    }
+    return { index, torrents, problems, via: /** @type {const} */ ('sessionRestore') };
+  }
+
+  async _restoreByGets() {
+    /** @type {Problem[]} */
+    const problems = [];
+    const indexKey = this._k('torrents');
+    const first = await this.client.get([indexKey]);
+    if (!(indexKey in first)) return { index: null, torrents: [], problems, via: /** @type {const} */ ('get') };
+    let index;
+    try {
+      index = valueToJson(first[indexKey]);
+    } catch (e) {
+      problems.push({ infoHash: null, key: indexKey, reason: `the index does not parse: ${/** @type {Error} */ (e).message}` });
+      return { index: null, torrents: [], problems, via: /** @type {const} */ ('get') };
+    }
+    /** @type {IndexEntry[]} */
+    const entries = Array.isArray(index?.torrents) ? index.torrents : [];
+    const wanted = [];
+    for (const e of entries) {
+      const base = this._k(`torrent:${e.infoHash}:`);
+      wanted.push(base + 'state', base + 'torrentfile', base + 'infodict');
+    }
+    // One get for every torrent's keys, not three round trips per torrent.
+    const items = wanted.length ? await this.client.get(wanted) : {};
+    /** @type {RestoredTorrent[]} */
+    const torrents = [];
+    for (const e of entries) {
+      const base = this._k(`torrent:${e.infoHash}:`);
+      let state = null;
+      if (base + 'state' in items) {
+        try {
+          state = valueToJson(items[base + 'state']);
+        } catch (err) {
+          problems.push({ infoHash: e.infoHash, key: base + 'state', reason: `the state does not parse: ${/** @type {Error} */ (err).message}` });
+        }
+      }
+      const restored = this._assemble(e.infoHash, e, state, items[base + 'torrentfile'] ?? null,
+        items[base + 'infodict'] ?? null, problems);
+      if (restored) torrents.push(restored);
+    }
+    return { index, torrents, problems, via: /** @type {const} */ ('get') };
+  }
+
+  /**
+   * @param {string} infoHash
+   * @param {IndexEntry} entry
+   * @param {any} state
+   * @param {any} torrentfile  stored value or null
+   * @param {any} infodict  stored value or null
+   * @param {Problem[]} problems
+   * @returns {RestoredTorrent | null}
+   */
+  _assemble(infoHash, entry, state, torrentfile, infodict, problems) {
+    const base = this._k(`torrent:${infoHash}:`);
+    // The host may already have reported this problem; report each once.
+    /** @param {Problem} p */
+    const report = (p) => {
+      if (!problems.some((q) => q.infoHash === p.infoHash && q.key === p.key)) problems.push(p);
+    };
+    /** @param {any} v @param {string} name */
+    const decode = (v, name) => {
+      if (v == null) return null;
+      try {
+        return bencodedBytes(v);
+      } catch (e) {
+        report({ infoHash, key: base + name, reason: `the ${name} is unreadable: ${/** @type {Error} */ (e).message}` });
+        return null;
+      }
+    };
+    const torrentFile = decode(torrentfile, 'torrentfile');
+    const infoDict = decode(infodict, 'infodict');
+    if (entry?.source === 'file' && !torrentFile && !infoDict) {
+      if (torrentfile == null) report({ infoHash, key: base + 'torrentfile', reason: 'a file torrent without its .torrent file' });
+      return null;
+    }
+    if (entry?.source === 'magnet' && !entry.magnetUri && !infoDict) {
+      report({ infoHash, key: this._k('torrents'), reason: 'a magnet torrent without its magnet URI or info dictionary' });
+      return null;
+    }
+    return { infoHash, entry, state, torrentFile, infoDict };
+  }
+
+  /**
+   * Moves this store's keys from the chrome.storage.local fallback to the
+   * host: writes them in one atomic set, reads them back and compares, and
+   * only then removes them from the fallback. A Web Lock keeps two contexts
+   * of the extension from moving the same keys at once.
+   * @returns {Promise<{moved: number}>}
+   */
+  async migrateFromFallback() {
+    const area = this.client.fallbackArea;
+    if (!area) return { moved: 0 };
+    const run = async () => {
+      const all = await area.get(null);
+      const keys = Object.keys(all).filter((k) => k.startsWith(this.prefix));
+      if (keys.length === 0) return { moved: 0 };
+      /** @type {Record<string, any>} */
+      const items = {};
+      for (const k of keys) items[k] = all[k];
+      await this.client.set(items);
+      const back = await this.client.get(keys);
+      const bad = keys.filter((k) => !(k in back) || !jsonEqual(back[k], items[k]));
+      if (bad.length) {
+        throw new NmstoreError('E_MIGRATE', `moving session data from chrome.storage.local to nmstore failed: ` +
+          `${bad.length} key(s) read back differently (first: "${bad[0]}"); the data stays in chrome.storage.local`);
+      }
+      await area.remove(keys);
+      return { moved: keys.length };
+    };
+    const locks = /** @type {any} */ (globalThis).navigator?.locks;
+    const result = locks ? await locks.request(`nmstore-migrate:${this.prefix}`, run) : await run();
+    this.lastMigration = result;
+    return result;
+  }
+}
