@@ -115,29 +115,29 @@ nms_cli_install (int argc, char **argv)
       g_autofree char *what = describe_target (target);
 
       if (g_hash_table_contains (written, target->path))
-        g_print ("shared  %-16s %s\n", what, target->path);
+        printf ("shared  %-16s %s\n", what, target->path);
       else if (!target->detected && !named)
-        g_print ("skipped %-16s %s is not installed here; name it with --browser %s to write anyway\n",
+        printf ("skipped %-16s %s is not installed here; name it with --browser %s to write anyway\n",
                  what, nms_install_browser_title (target->browser), nms_install_browser_name (target->browser));
       else if (!nms_install_write (target, &manifest, &error))
         {
-          g_printerr ("nmstore: %s: %s\n", what, error->message);
+          fprintf (stderr, "nmstore: %s: %s\n", what, error->message);
           g_clear_error (&error);
           status = EXIT_FAILURE;
         }
       else
         {
           g_hash_table_add (written, target->path);
-          g_print ("wrote   %-16s %s\n", what, target->path);
+          printf ("wrote   %-16s %s\n", what, target->path);
           if (target->scope == NMS_INSTALL_FLATPAK)
-            g_print ("        the Flatpak app must be allowed to start nmstore outside its sandbox: "
+            printf ("        the Flatpak app must be allowed to start nmstore outside its sandbox: "
                      "flatpak override --user --talk-name=org.freedesktop.Flatpak %s\n",
                      nms_install_browser_flatpak_id (target->browser));
         }
     }
   if (status == EXIT_SUCCESS && g_hash_table_size (written) == 0)
     {
-      g_printerr ("nmstore: no browser found in the %s folders; name one with --browser NAME, or use --browser all\n",
+      fprintf (stderr, "nmstore: no browser found in the %s folders; name one with --browser NAME, or use --browser all\n",
                   nms_install_scope_name (scope));
       status = EXIT_FAILURE;
     }
@@ -173,18 +173,18 @@ nms_cli_uninstall (int argc, char **argv)
 
       if (!nms_install_remove (target, &removed, &error))
         {
-          g_printerr ("nmstore: %s: %s\n", what, error->message);
+          fprintf (stderr, "nmstore: %s: %s\n", what, error->message);
           g_clear_error (&error);
           status = EXIT_FAILURE;
         }
       else if (removed)
         {
           n_removed++;
-          g_print ("removed %-16s %s\n", what, target->path);
+          printf ("removed %-16s %s\n", what, target->path);
         }
     }
   if (n_removed == 0 && status == EXIT_SUCCESS)
-    g_print ("nothing to remove: no %s manifest of nmstore was found\n", nms_install_scope_name (scope));
+    printf ("nothing to remove: no %s manifest of nmstore was found\n", nms_install_scope_name (scope));
   return status;
 }
 
