@@ -2,6 +2,7 @@
  * request run through the same code the browser reaches, so the command
  * line and the host cannot disagree about what is stored. */
 #include "nmstore/cli.h"
+#include "cli-private.h"
 #include "nmstore/config.h"
 #include "nmstore/error.h"
 #include "nmstore/host.h"
@@ -38,6 +39,18 @@ fail_error (const GError *error)
 {
   fprintf (stderr, "nmstore: %s\n", error->message);
   return EXIT_FAILURE;
+}
+
+int
+nms_cli_fail_usage (GOptionContext *context, const char *message)
+{
+  return fail_usage (context, message);
+}
+
+int
+nms_cli_fail_error (const GError *error)
+{
+  return fail_error (error);
 }
 
 /* Loads the config of the data root and sets up logging. */
@@ -269,6 +282,9 @@ static const Command commands[] = {
   { "get", "--origin ORIGIN [--prefix P] [KEY...]", "print items as JSON", cmd_get },
   { "set", "--origin ORIGIN KEY [JSON]", "store a JSON value (from stdin without JSON)", cmd_set },
   { "rm", "--origin ORIGIN KEY...", "remove items", cmd_rm },
+  { "install", "[--user|--system] [--browser B,...]", "register the host with browsers (see --help)", nms_cli_install },
+  { "uninstall", "[--user|--system] [--browser B,...]", "remove the host's browser manifests", nms_cli_uninstall },
+  { "doctor", "[--browser B,...] [--json]", "find what stops a browser from reaching the host", nms_cli_doctor },
 };
 
 static void
@@ -281,7 +297,7 @@ print_help (FILE *to)
                "A browser starts it as: nmstore chrome-extension://ID/  or  nmstore MANIFEST.json ADDON-ID\n\n"
                "Commands:\n");
   for (i = 0; i < G_N_ELEMENTS (commands); i++)
-    fprintf (to, "  %-6s %-40s %s\n", commands[i].name, commands[i].args, commands[i].summary);
+    fprintf (to, "  %-9s %-38s %s\n", commands[i].name, commands[i].args, commands[i].summary);
   fprintf (to, "\nData root: $NMSTORE_HOME, or $XDG_DATA_HOME/nmstore. Log level: NMSTORE_LOG=error|warning|info|debug.\n"
                "Run 'nmstore COMMAND --help' for a command's options.\n");
 }

@@ -6,6 +6,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef _WIN32
+#include <io.h>
+#endif
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <glib-unix.h>
@@ -25,9 +28,16 @@ set_errno_error (GError **error, int errsv, const char *what, const char *path)
 void
 nms_os_prepare_stdio (void)
 {
+#ifdef _WIN32
+  /* Text mode would turn a length byte 0x0a into 0x0d 0x0a and end the
+   * input at 0x1a; frames are binary. */
+  _setmode (_fileno (stdin), _O_BINARY);
+  _setmode (_fileno (stdout), _O_BINARY);
+#else
   /* A browser that has gone away shows up as EPIPE on the next write and
    * ends the host normally; the default SIGPIPE would kill it first. */
   signal (SIGPIPE, SIG_IGN);
+#endif
 }
 
 void
@@ -201,4 +211,18 @@ nms_os_fopen_private_append (const char *path)
   if (fd < 0)
     return NULL;
   return fdopen (fd, "a");
+}
+
+guint
+nms_os_user_id (void)
+{
+  return (guint) geteuid ();
+}
+
+/* The running program's absolute path, which is what a manifest must
+ * name; NULL when the system cannot tell. */
+char *
+nms_os_executable_path (void)
+{
+  return g_file_read_link ("/proc/self/exe", NULL);
 }

@@ -2,22 +2,26 @@
 # packaging/install.sh: from a fresh clone to a working host.
 #
 # Installs the build dependencies with the system's package manager, builds a
-# release build, and installs nmstore under ~/.local (or /usr/local with
-# --system). What it runs is printed before it runs.
+# release build, installs nmstore under ~/.local (or /usr/local with
+# --system), registers it with every browser found (`nmstore install
+# --browser detected`, in the user's or, with --system, the system's
+# folders) and runs `nmstore doctor`. What it runs is printed before it runs.
 #
-#   packaging/install.sh [--system] [--prefix DIR] [--no-deps]
+#   packaging/install.sh [--system] [--prefix DIR] [--no-deps] [--extension-id ID]...
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 prefix="$HOME/.local"
 scope=user
 deps=1
+ids=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --system) prefix=/usr/local; scope=system ;;
     --prefix) prefix="$2"; shift ;;
     --no-deps) deps=0 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --extension-id) ids+=(--extension-id "$2"); shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -57,3 +61,17 @@ else
 fi
 echo "installed $prefix/bin/nmstore"
 "$prefix/bin/nmstore" --version
+
+# Register with the browsers that are here. Finding none is not an error of
+# the build: say so, and how to name a browser that is installed later.
+nmstore="$prefix/bin/nmstore"
+if [ "$scope" = system ]; then
+  register=($sudo "$nmstore" install --system --browser detected "${ids[@]}")
+else
+  register=("$nmstore" install --user --browser detected "${ids[@]}")
+fi
+if ! run "${register[@]}"; then
+  echo "install.sh: no browser registered; once one is installed, run: $nmstore install --browser NAME" >&2
+  exit 0
+fi
+run "$nmstore" doctor

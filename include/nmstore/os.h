@@ -26,5 +26,7 @@ void     nms_os_add_termination_watch(GSourceFunc func, gpointer user_data);
 gboolean nms_os_disable_core_dumps   (GError **error);
 int      nms_os_pid                  (void);
 FILE    *nms_os_fopen_private_append (const char *path);
+guint    nms_os_user_id              (void);
+char    *nms_os_executable_path      (void);
 
 G_END_DECLS

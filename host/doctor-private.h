@@ -1,0 +1,21 @@
+/* doctor-private.h: what doctor.c and doctor-launch.c share. */
+#pragma once
+
+#include "nmstore/doctor.h"
+
+G_BEGIN_DECLS
+
+/* How long the host may take to answer hello, or to exit once its
+ * stdin closes; far longer than it needs, so that only a hung host
+ * reaches it. */
+#define NMS_DOCTOR_LAUNCH_TIMEOUT_S 10
+
+/* Starts host_path as the browser of `family` would, for the manifest at
+ * manifest_path and the caller `caller` (an extension id or add-on id),
+ * exchanges hello, and says what happened. Returns TRUE when the host
+ * answered; otherwise *detail and *fix say why it did not. */
+gboolean nms_doctor_launch (NmsInstallFamily family, const char *host_path,
+                            const char *manifest_path, const char *caller,
+                            char **detail, char **fix);
+
+G_END_DECLS

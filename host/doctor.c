@@ -1,0 +1,487 @@
+/* doctor.c: the checks behind `nmstore doctor` and their report
+ * (doctor.h). Starting the host is doctor-launch.c's. */
+#include "doctor-private.h"
+
+#include "nmstore/config.h"
+#include "nmstore/error.h"
+#include "nmstore/os.h"
+#include "nmstore/store.h"
+#include "nmstore/version.h"
+
+#include <cjson/cJSON.h>
+#include <gio/gio.h>
+#include <string.h>
+
+/* Below this the store's next checkpoint may fail; below the warning
+ * level a large session restore may. */
+#define FREE_FAIL_BYTES (16u * 1024 * 1024)
+#define FREE_WARN_BYTES (256u * 1024 * 1024)
+
+struct _NmsDoctorReport {
+  GPtrArray *checks;
+};
+
+static void
+check_free (NmsDoctorCheck *check)
+{
+  g_free (check->subject);
+  g_free (check->check);
+  g_free (check->detail);
+  g_free (check->fix);
+  g_free (check);
+}
+
+G_GNUC_PRINTF (6, 7) static void
+add (NmsDoctorReport *report, const NmsInstallTarget *target, const char *check,
+     NmsDoctorStatus status, char *fix, const char *format, ...)
+{
+  NmsDoctorCheck *c = g_new0 (NmsDoctorCheck, 1);
+  va_list args;
+
+  c->subject = target ? g_strdup (nms_install_browser_name (target->browser)) : NULL;
+  c->scope = target ? nms_install_scope_name (target->scope) : NULL;
+  c->check = g_strdup (check);
+  c->status = status;
+  c->fix = fix;
+  va_start (args, format);
+  c->detail = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_ptr_array_add (report->checks, c);
+}
+
+static char *
+reinstall (const NmsInstallTarget *target)
+{
+  return g_strdup_printf ("run: %snmstore install%s --browser %s",
+                          target->scope == NMS_INSTALL_SYSTEM ? "sudo " : "",
+                          target->scope == NMS_INSTALL_SYSTEM ? " --system" : "",
+                          nms_install_browser_name (target->browser));
+}
+
+static const char *
+member_string (const cJSON *json, const char *name)
+{
+  const cJSON *item = cJSON_GetObjectItemCaseSensitive (json, name);
+
+  return cJSON_IsString (item) ? item->valuestring : NULL;
+}
+
+/* The caller the browser would name: the companion when it is allowed,
+ * else the first id allowed; NULL when none is well formed. */
+static char *
+allowed_caller (const NmsInstallTarget *target, const cJSON *json, gboolean *has_companion)
+{
+  gboolean firefox = nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY;
+  const cJSON *member = cJSON_GetObjectItemCaseSensitive (json, firefox ? "allowed_extensions" : "allowed_origins");
+  const cJSON *list = cJSON_IsArray (member) ? member : NULL;
+  g_autofree char *companion = firefox ? g_strdup (NMS_COMPANION_FIREFOX_ID)
+                                       : g_strdup_printf ("chrome-extension://%s/", NMS_COMPANION_EXTENSION_ID);
+  const cJSON *item;
+  char *first = NULL;
+
+  *has_companion = FALSE;
+  cJSON_ArrayForEach (item, list)
+    {
+      if (!cJSON_IsString (item))
+        continue;
+      if (g_str_equal (item->valuestring, companion))
+        *has_companion = TRUE;
+      if (first == NULL && firefox)
+        first = g_strdup (item->valuestring);
+      else if (first == NULL && g_str_has_prefix (item->valuestring, "chrome-extension://")
+               && strlen (item->valuestring) == strlen (companion))
+        first = g_strndup (item->valuestring + strlen ("chrome-extension://"), 32);
+    }
+  if (*has_companion)
+    {
+      g_free (first);
+      return g_strdup (firefox ? NMS_COMPANION_FIREFOX_ID : NMS_COMPANION_EXTENSION_ID);
+    }
+  return first;
+}
+
+static gboolean
+check_host_path (NmsDoctorReport *report, const NmsInstallTarget *target, const char *path)
+{
+  if (path == NULL || !g_path_is_absolute (path))
+    {
+      add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (target),
+           "\"%s\" is not an absolute path; Linux browsers need one", path ? path : "(missing)");
+      return FALSE;
+    }
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (target),
+           "%s does not exist (moved, or an old install?); the browser reports \"native host has exited\"", path);
+      return FALSE;
+    }
+  if (g_file_test (path, G_FILE_TEST_IS_DIR) || !g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      add (report, target, "path", NMS_DOCTOR_FAIL, g_strdup_printf ("run: chmod 755 %s", path),
+           "%s is not an executable file", path);
+      return FALSE;
+    }
+  add (report, target, "path", NMS_DOCTOR_OK, NULL, "%s is executable", path);
+  return TRUE;
+}
+
+/* One manifest, read the way the browser reads it, then the host it
+ * names started the way the browser starts it. */
+static void
+check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *caller = NULL;
+  g_autofree char *detail = NULL, *fix = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *name, *type, *path;
+  gboolean has_companion, path_ok;
+  cJSON *json;
+
+  if (!g_file_get_contents (target->path, &text, NULL, &error))
+    {
+      add (report, target, "manifest", NMS_DOCTOR_FAIL, reinstall (target), "%s", error->message);
+      return;
+    }
+  add (report, target, "manifest", NMS_DOCTOR_OK, NULL, "%s", target->path);
+  json = cJSON_Parse (text);
+  if (!cJSON_IsObject (json))
+    {
+      add (report, target, "json", NMS_DOCTOR_FAIL, reinstall (target),
+           "%s is not a valid JSON object; the browser ignores it", target->path);
+      cJSON_Delete (json);
+      return;
+    }
+  add (report, target, "json", NMS_DOCTOR_OK, NULL, "valid JSON");
+
+  name = member_string (json, "name");
+  if (name == NULL || !g_str_equal (name, NMS_HOST_NAME))
+    add (report, target, "name", NMS_DOCTOR_FAIL, reinstall (target),
+         "\"name\" is \"%s\" but the file is %s.json; the browser reports \"specified native messaging host not found\"",
+         name ? name : "(missing)", NMS_HOST_NAME);
+  else
+    add (report, target, "name", NMS_DOCTOR_OK, NULL, "\"%s\" matches the file name", name);
+
+  type = member_string (json, "type");
+  if (type == NULL || !g_str_equal (type, "stdio"))
+    add (report, target, "type", NMS_DOCTOR_FAIL, reinstall (target),
+         "\"type\" is \"%s\"; it must be \"stdio\"", type ? type : "(missing)");
+
+  path = member_string (json, "path");
+  path_ok = check_host_path (report, target, path);
+
+  caller = allowed_caller (target, json, &has_companion);
+  if (!has_companion)
+    add (report, target, "allowed", NMS_DOCTOR_FAIL,
+         g_strdup_printf ("%s (it allows the companion; add yours with --%s ID)", reinstall (target),
+                          nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY
+                            ? "firefox-id" : "extension-id"),
+         "the companion extension (%s) is not allowed; the browser refuses it access",
+         nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY
+           ? NMS_COMPANION_FIREFOX_ID : NMS_COMPANION_EXTENSION_ID);
+  else
+    add (report, target, "allowed", NMS_DOCTOR_OK, NULL, "the companion extension is allowed");
+
+  if (target->scope == NMS_INSTALL_FLATPAK)
+    add (report, target, "hello", NMS_DOCTOR_SKIP, NULL,
+         "not started: the manifest names a flatpak-spawn script that runs only inside the sandbox");
+  else if (!path_ok || caller == NULL)
+    add (report, target, "hello", NMS_DOCTOR_SKIP, NULL, "not started: fix the checks above first");
+  else if (nms_doctor_launch (nms_install_browser_family (target->browser), path, target->path, caller,
+                              &detail, &fix))
+    add (report, target, "hello", NMS_DOCTOR_OK, NULL, "%s", detail);
+  else
+    add (report, target, "hello", NMS_DOCTOR_FAIL, g_steal_pointer (&fix), "%s", detail);
+  cJSON_Delete (json);
+}
+
+static void
+check_browser (NmsDoctorReport *report, GPtrArray *targets, const NmsInstallBrowser *browser, gboolean named)
+{
+  g_autoptr(GString) looked = g_string_new (NULL);
+  const NmsInstallTarget *first = NULL;
+  gboolean detected = named, found = FALSE;
+  guint i;
+
+  for (i = 0; i < targets->len; i++)
+    {
+      const NmsInstallTarget *target = targets->pdata[i];
+
+      if (target->browser != browser)
+        continue;
+      first = first ? first : target;
+      detected = detected || target->detected;
+      if (!g_file_test (target->path, G_FILE_TEST_EXISTS))
+        {
+          g_string_append_printf (looked, "%s%s", looked->len ? ", " : "", target->dir);
+          continue;
+        }
+      found = TRUE;
+      if (target->shared)
+        add (report, target, "manifest", NMS_DOCTOR_OK, NULL, "%s (checked above: shared with another browser)",
+             target->path);
+      else
+        check_manifest (report, target);
+    }
+  if (found || first == NULL)
+    return;
+  if (detected)
+    add (report, first, "manifest", NMS_DOCTOR_FAIL,
+         g_strdup_printf ("run: nmstore install --browser %s", nms_install_browser_name (browser)),
+         "%s is here but has no %s.json in %s; it reports \"specified native messaging host not found\"",
+         nms_install_browser_title (browser), NMS_HOST_NAME, looked->str);
+  else
+    add (report, first, "manifest", NMS_DOCTOR_SKIP, NULL, "%s is not installed here",
+         nms_install_browser_title (browser));
+}
+
+static guint32
+file_mode (GFileInfo *info)
+{
+  return g_file_info_get_attribute_uint32 (info, G_FILE_ATTRIBUTE_UNIX_MODE) & 07777;
+}
+
+/* The nearest folder at or above path that exists. */
+static GFile *
+existing_ancestor (const char *path)
+{
+  GFile *file = g_file_new_for_path (path);
+
+  while (!g_file_query_exists (file, NULL))
+    {
+      GFile *parent = g_file_get_parent (file);
+      if (parent == NULL)
+        break;
+      g_object_unref (file);
+      file = parent;
+    }
+  return file;
+}
+
+static void
+check_data_root (NmsDoctorReport *report, const char *root)
+{
+  g_autoptr(GFile) file = g_file_new_for_path (root);
+  g_autoptr(GFileInfo) info = g_file_query_info (file, "standard::type,unix::mode,unix::uid,access::can-write",
+                                                 G_FILE_QUERY_INFO_NONE, NULL, NULL);
+  g_autoptr(GFile) near = NULL;
+  g_autoptr(GFileInfo) fs = NULL;
+  g_autofree char *size = NULL;
+  guint64 free_bytes;
+
+  if (info == NULL)
+    {
+      g_autoptr(GFileInfo) parent = NULL;
+      g_autofree char *near_path = NULL;
+
+      near = existing_ancestor (root);
+      near_path = g_file_get_path (near);
+      parent = g_file_query_info (near, "access::can-write", G_FILE_QUERY_INFO_NONE, NULL, NULL);
+      if (parent != NULL && g_file_info_get_attribute_boolean (parent, "access::can-write"))
+        add (report, NULL, "data-root", NMS_DOCTOR_OK, NULL, "%s does not exist yet; the host creates it", root);
+      else
+        add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
+             g_strdup_printf ("make %s writable for this user, or set NMSTORE_HOME to a folder that is", near_path),
+             "%s does not exist and %s is not writable, so the host cannot create it", root, near_path);
+    }
+  else if (g_file_info_get_file_type (info) != G_FILE_TYPE_DIRECTORY)
+    add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
+         g_strdup_printf ("move %s out of the way, or set NMSTORE_HOME to another folder", root),
+         "%s is not a folder", root);
+  else if (g_file_info_get_attribute_uint32 (info, G_FILE_ATTRIBUTE_UNIX_UID) != nms_os_user_id ())
+    add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
+         g_strdup_printf ("run: sudo chown -R %u %s", nms_os_user_id (), root),
+         "%s belongs to uid %u, not to this user (uid %u)", root,
+         g_file_info_get_attribute_uint32 (info, G_FILE_ATTRIBUTE_UNIX_UID), nms_os_user_id ());
+  else if ((file_mode (info) & 0700) != 0700 || !g_file_info_get_attribute_boolean (info, "access::can-write"))
+    add (report, NULL, "data-root", NMS_DOCTOR_FAIL, g_strdup_printf ("run: chmod 700 %s", root),
+         "%s is not writable (mode %04o): the host cannot save anything", root, file_mode (info));
+  else if ((file_mode (info) & 077) != 0)
+    add (report, NULL, "data-root", NMS_DOCTOR_WARN, g_strdup_printf ("run: chmod 700 %s", root),
+         "%s is open to other users (mode %04o); it should be 0700", root, file_mode (info));
+  else
+    add (report, NULL, "data-root", NMS_DOCTOR_OK, NULL, "%s is a private folder (0700) of this user", root);
+
+  if (near == NULL)
+    near = existing_ancestor (root);
+  fs = g_file_query_filesystem_info (near, G_FILE_ATTRIBUTE_FILESYSTEM_FREE, NULL, NULL);
+  if (fs == NULL || !g_file_info_has_attribute (fs, G_FILE_ATTRIBUTE_FILESYSTEM_FREE))
+    {
+      add (report, NULL, "disk-space", NMS_DOCTOR_WARN, g_strdup ("check the free space with: df -h"),
+           "cannot tell how much space is free under %s", root);
+      return;
+    }
+  free_bytes = g_file_info_get_attribute_uint64 (fs, G_FILE_ATTRIBUTE_FILESYSTEM_FREE);
+  size = g_format_size (free_bytes);
+  if (free_bytes < FREE_FAIL_BYTES)
+    add (report, NULL, "disk-space", NMS_DOCTOR_FAIL, g_strdup ("free some disk space; writes fail with E_IO"),
+         "only %s free under %s", size, root);
+  else if (free_bytes < FREE_WARN_BYTES)
+    add (report, NULL, "disk-space", NMS_DOCTOR_WARN, g_strdup ("free some disk space before large writes"),
+         "%s free under %s", size, root);
+  else
+    add (report, NULL, "disk-space", NMS_DOCTOR_OK, NULL, "%s free under %s", size, root);
+}
+
+static void
+check_stores (NmsDoctorReport *report, const char *root)
+{
+  g_autoptr(GDir) dir = g_dir_open (root, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *store_dir = g_build_filename (root, name, NULL);
+      g_autofree char *db = g_build_filename (store_dir, NMS_STORE_FILE_NAME, NULL);
+      g_autoptr(NmsStore) store = NULL;
+      g_autoptr(GError) error = NULL;
+
+      if (!g_file_test (db, G_FILE_TEST_IS_REGULAR))
+        continue;
+      n++;
+      if ((store = nms_store_open (store_dir, NULL, NULL, &error)) == NULL
+          || !nms_store_check_integrity (store, &error))
+        add (report, NULL, "store", NMS_DOCTOR_FAIL,
+             g_strdup_printf ("close the browser, copy %s away, then restore a backup or run: "
+                              "sqlite3 %s .recover | sqlite3 %s.recovered", store_dir, db, db),
+             "%s", error->message);
+      else
+        add (report, NULL, "store", NMS_DOCTOR_OK, NULL, "%s passed SQLite's integrity check", db);
+    }
+  if (n == 0)
+    add (report, NULL, "store", NMS_DOCTOR_OK, NULL, "no stores yet under %s", root);
+}
+
+NmsDoctorReport *
+nms_doctor_run (const NmsInstallEnv *env, GPtrArray *browsers, gboolean named)
+{
+  NmsDoctorReport *report = g_new0 (NmsDoctorReport, 1);
+  g_autoptr(GPtrArray) targets = nms_install_targets (env, browsers, NMS_INSTALL_USER);
+  g_autoptr(GPtrArray) system = nms_install_targets (env, browsers, NMS_INSTALL_SYSTEM);
+  g_autoptr(NmsConfig) config = NULL;
+  g_autoptr(GError) error = NULL;
+  guint i;
+
+  report->checks = g_ptr_array_new_with_free_func ((GDestroyNotify) check_free);
+  /* One list, so that a file two browsers share is checked once. */
+  for (i = 0; i < system->len; i++)
+    {
+      NmsInstallTarget *target = g_steal_pointer (&system->pdata[i]);
+      guint j;
+      for (j = 0; j < targets->len && !target->shared; j++)
+        target->shared = g_str_equal (((NmsInstallTarget *) targets->pdata[j])->path, target->path);
+      g_ptr_array_add (targets, target);
+    }
+  g_ptr_array_set_free_func (system, NULL);
+
+  config = nms_config_load (NULL, &error);
+  if (config == NULL)
+    add (report, NULL, "config", NMS_DOCTOR_FAIL, g_strdup ("edit or remove the file named above"),
+         "%s", error->message);
+  else
+    {
+      /* Before the launches: the host tightens the data root itself. */
+      check_data_root (report, config->root);
+    }
+  for (i = 0; i < browsers->len; i++)
+    check_browser (report, targets, browsers->pdata[i], named);
+  if (config != NULL)
+    check_stores (report, config->root);
+  return report;
+}
+
+void
+nms_doctor_report_free (NmsDoctorReport *report)
+{
+  if (report == NULL)
+    return;
+  g_ptr_array_unref (report->checks);
+  g_free (report);
+}
+
+gboolean
+nms_doctor_report_ok (const NmsDoctorReport *report)
+{
+  guint i;
+
+  for (i = 0; i < report->checks->len; i++)
+    if (((NmsDoctorCheck *) report->checks->pdata[i])->status == NMS_DOCTOR_FAIL)
+      return FALSE;
+  return TRUE;
+}
+
+GPtrArray *
+nms_doctor_report_checks (const NmsDoctorReport *report)
+{
+  return report->checks;
+}
+
+const char *
+nms_doctor_status_name (NmsDoctorStatus status)
+{
+  switch (status)
+    {
+    case NMS_DOCTOR_OK: return "ok";
+    case NMS_DOCTOR_WARN: return "warn";
+    case NMS_DOCTOR_FAIL: return "fail";
+    case NMS_DOCTOR_SKIP: return "skip";
+    }
+  return "?";
+}
+
+char *
+nms_doctor_report_text (const NmsDoctorReport *report)
+{
+  GString *out = g_string_new (NULL);
+  guint i, failed = 0;
+
+  for (i = 0; i < report->checks->len; i++)
+    {
+      const NmsDoctorCheck *c = report->checks->pdata[i];
+      g_autofree char *subject = c->subject ? g_strdup_printf ("%s/%s", c->subject, c->scope)
+                                            : g_strdup ("nmstore");
+      g_autofree char *status = g_ascii_strup (nms_doctor_status_name (c->status), -1);
+
+      failed += c->status == NMS_DOCTOR_FAIL;
+      g_string_append_printf (out, "%-4s %-16s %-10s %s", status, subject, c->check, c->detail);
+      if (c->fix != NULL)
+        g_string_append_printf (out, " -> fix: %s", c->fix);
+      g_string_append_c (out, '\n');
+    }
+  if (failed > 0)
+    g_string_append_printf (out, "%u check%s failed\n", failed, failed == 1 ? "" : "s");
+  else
+    g_string_append (out, "everything is in order\n");
+  return g_string_free (out, FALSE);
+}
+
+char *
+nms_doctor_report_json (const NmsDoctorReport *report)
+{
+  cJSON *root = cJSON_CreateObject ();
+  cJSON *checks;
+  char *text, *result;
+  guint i;
+
+  cJSON_AddBoolToObject (root, "ok", nms_doctor_report_ok (report));
+  checks = cJSON_AddArrayToObject (root, "checks");
+  for (i = 0; i < report->checks->len; i++)
+    {
+      const NmsDoctorCheck *c = report->checks->pdata[i];
+      cJSON *item = cJSON_CreateObject ();
+
+      cJSON_AddItemToObject (item, "browser", c->subject ? cJSON_CreateString (c->subject) : cJSON_CreateNull ());
+      cJSON_AddItemToObject (item, "scope", c->scope ? cJSON_CreateString (c->scope) : cJSON_CreateNull ());
+      cJSON_AddStringToObject (item, "check", c->check);
+      cJSON_AddStringToObject (item, "status", nms_doctor_status_name (c->status));
+      cJSON_AddStringToObject (item, "detail", c->detail);
+      cJSON_AddItemToObject (item, "fix", c->fix ? cJSON_CreateString (c->fix) : cJSON_CreateNull ());
+      cJSON_AddItemToArray (checks, item);
+    }
+  text = cJSON_Print (root);
+  cJSON_Delete (root);
+  result = g_strconcat (text, "\n", NULL);
+  cJSON_free (text);
+  return result;
+}

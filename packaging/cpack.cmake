@@ -1,0 +1,48 @@
+# cpack.cmake: the .deb and .rpm. Configure with -DCMAKE_INSTALL_PREFIX=/usr
+# and run `cpack -G DEB` or `cpack -G RPM` in the build directory. Their
+# maintainer scripts run the installed nmstore to write the system-wide
+# manifests, so the manifests are never files the package owns: they
+# always name the binary that is really installed.
+set(NMSTORE_PKG_DIR ${CMAKE_BINARY_DIR}/packaging)
+foreach(script postinst prerm rpm-post rpm-preun)
+  configure_file(${CMAKE_CURRENT_LIST_DIR}/linux/${script}.in ${NMSTORE_PKG_DIR}/${script} @ONLY
+                 FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+                                  WORLD_READ WORLD_EXECUTE)
+endforeach()
+
+# Debian policy: a copyright file and a compressed changelog in the doc folder.
+find_program(GZIP_PROGRAM gzip)
+if(GZIP_PROGRAM)
+  execute_process(COMMAND ${GZIP_PROGRAM} -9nc ${CMAKE_CURRENT_LIST_DIR}/linux/changelog
+                  OUTPUT_FILE ${NMSTORE_PKG_DIR}/changelog.gz)
+  install(FILES ${CMAKE_CURRENT_LIST_DIR}/linux/copyright ${NMSTORE_PKG_DIR}/changelog.gz
+          DESTINATION ${CMAKE_INSTALL_DOCDIR})
+endif()
+
+set(CPACK_PACKAGE_NAME nmstore)
+set(CPACK_PACKAGE_VENDOR nmstore)
+set(CPACK_PACKAGE_CONTACT "nmstore maintainers <maintainers@nmstore.org>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "durable key-value store for browser extensions")
+set(CPACK_PACKAGE_DESCRIPTION "nmstore is a native-messaging host (org.nmstore.host) that keeps
+browser-extension data in one SQLite database per extension, and a
+command line to inspect it. The package registers it with Chrome,
+Chromium, Edge and Firefox for every user.")
+set(CPACK_PACKAGE_HOMEPAGE_URL "https://nmstore.org/")
+set(CPACK_STRIP_FILES ON)
+
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION web)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${NMSTORE_PKG_DIR}/postinst ${NMSTORE_PKG_DIR}/prerm)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+
+set(CPACK_RPM_FILE_NAME RPM-DEFAULT)
+set(CPACK_RPM_PACKAGE_LICENSE "Proprietary")
+set(CPACK_RPM_PACKAGE_GROUP "Applications/Internet")
+set(CPACK_RPM_POST_INSTALL_SCRIPT_FILE ${NMSTORE_PKG_DIR}/rpm-post)
+set(CPACK_RPM_PRE_UNINSTALL_SCRIPT_FILE ${NMSTORE_PKG_DIR}/rpm-preun)
+# The folders above the package's own files belong to the filesystem package.
+set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION /usr/share/doc /usr/share/nmstore)
+
+include(CPack)

@@ -1,0 +1,364 @@
+/* test_doctor.c: `nmstore doctor` on a healthy set-up and on each way an
+ * installation breaks, checking that it names the right check and the
+ * right fix, and exits non-zero. */
+#include "harness.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#define OTHER_ID "abcdefghijklmnopabcdefghijklmnop"
+
+typedef struct {
+  char *top;
+  char *home;
+  char *data;
+  char *manifest;  /* Chromium's user manifest */
+} Fixture;
+
+static int
+setup (void **state)
+{
+  Fixture *f = g_new0 (Fixture, 1);
+  g_autofree char *root = NULL;
+
+  f->top = nmt_make_home ();
+  f->home = g_build_filename (f->top, "home", NULL);
+  f->data = g_build_filename (f->top, "data", NULL);
+  root = g_build_filename (f->top, "root", NULL);
+  f->manifest = g_build_filename (f->home, ".config", "chromium", "NativeMessagingHosts",
+                                  "org.nmstore.host.json", NULL);
+  g_mkdir (f->home, 0755);
+  g_mkdir (root, 0755);
+  g_setenv ("HOME", f->home, TRUE);
+  g_unsetenv ("XDG_CONFIG_HOME");
+  g_setenv ("NMSTORE_SYSTEM_ROOT", root, TRUE);
+  *state = f;
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  Fixture *f = *state;
+
+  g_chmod (f->data, 0700);
+  nmt_remove_tree (f->top);
+  g_free (f->top);
+  g_free (f->home);
+  g_free (f->data);
+  g_free (f->manifest);
+  g_free (f);
+  return 0;
+}
+
+static void
+install (Fixture *f, const char *browser)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  const char *args[] = { "install", "--browser", browser, NULL };
+
+  assert_int_equal (nmt_run_cli (f->data, args, NULL, &out, &err), 0);
+}
+
+/* Runs the doctor for `browser` and returns its JSON report. */
+static cJSON *
+doctor (Fixture *f, const char *browser, int expect_status)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  const char *args[] = { "doctor", "--json", "--browser", browser, NULL };
+  int status = nmt_run_cli (f->data, args, NULL, &out, &err);
+  cJSON *report = cJSON_Parse (out);
+
+  if (status != expect_status || report == NULL)
+    fail_msg ("doctor exited %d (expected %d):\n%s%s", status, expect_status, out, err);
+  assert_true (cJSON_IsBool (cJSON_GetObjectItem (report, "ok")));
+  assert_int_equal (cJSON_IsTrue (cJSON_GetObjectItem (report, "ok")), expect_status == 0);
+  return report;
+}
+
+/* The one check named (browser may be NULL for the global ones); fails
+ * the test unless its status is `status` and its fix mentions `fix`. */
+static const cJSON *
+assert_check (const cJSON *report, const char *browser, const char *check, const char *status, const char *fix,
+              const char *detail)
+{
+  const cJSON *c;
+  g_autofree char *text = cJSON_Print (report);
+
+  cJSON_ArrayForEach (c, cJSON_GetObjectItem (report, "checks"))
+    {
+      const cJSON *b = cJSON_GetObjectItem (c, "browser");
+      const cJSON *f = cJSON_GetObjectItem (c, "fix");
+      const cJSON *d = cJSON_GetObjectItem (c, "detail");
+
+      if (!g_str_equal (cJSON_GetObjectItem (c, "check")->valuestring, check)
+          || (browser == NULL) != cJSON_IsNull (b) || (browser != NULL && !g_str_equal (b->valuestring, browser)))
+        continue;
+      if (!g_str_equal (cJSON_GetObjectItem (c, "status")->valuestring, status))
+        continue;
+      if (fix != NULL && (!cJSON_IsString (f) || strstr (f->valuestring, fix) == NULL))
+        fail_msg ("check %s: fix \"%s\" does not mention \"%s\"", check,
+                  cJSON_IsString (f) ? f->valuestring : "(none)", fix);
+      if (!cJSON_IsString (f) && g_str_equal (status, "fail"))
+        fail_msg ("check %s failed without a fix:\n%s", check, text);
+      if (detail != NULL && strstr (d->valuestring, detail) == NULL)
+        fail_msg ("check %s: detail \"%s\" does not mention \"%s\"", check, d->valuestring, detail);
+      return c;
+    }
+  fail_msg ("no %s check \"%s\" with status %s in:\n%s", browser ? browser : "global", check, status, text);
+  return NULL;
+}
+
+/* Rewrites one member of the Chromium manifest. */
+static void
+edit_manifest (Fixture *f, const char *member, cJSON *value)
+{
+  g_autofree char *text = NULL;
+  char *out;
+  cJSON *json;
+
+  assert_true (g_file_get_contents (f->manifest, &text, NULL, NULL));
+  json = cJSON_Parse (text);
+  cJSON_ReplaceItemInObjectCaseSensitive (json, member, value);
+  out = cJSON_Print (json);
+  assert_true (g_file_set_contents (f->manifest, out, -1, NULL));
+  cJSON_free (out);
+  cJSON_Delete (json);
+}
+
+static char *
+write_script (Fixture *f, const char *name, const char *body, int mode)
+{
+  char *path = g_build_filename (f->top, name, NULL);
+
+  assert_true (g_file_set_contents (path, body, -1, NULL));
+  assert_int_equal (g_chmod (path, mode), 0);
+  return path;
+}
+
+static void
+test_healthy (void **state)
+{
+  Fixture *f = *state;
+  cJSON *report;
+  const cJSON *c;
+
+  install (f, "chromium,firefox");
+  report = doctor (f, "chromium,firefox", 0);
+  assert_check (report, "chromium", "hello", "ok", NULL, "answered hello: org.nmstore.host");
+  assert_check (report, "firefox", "hello", "ok", NULL, "firefox-nmstore@nmstore.org");
+  assert_check (report, NULL, "disk-space", "ok", NULL, "free");
+  /* The stores the launches created are checked too. */
+  assert_check (report, NULL, "store", "ok", NULL, "integrity");
+  cJSON_ArrayForEach (c, cJSON_GetObjectItem (report, "checks"))
+    assert_true (cJSON_IsNull (cJSON_GetObjectItem (c, "fix")));
+  cJSON_Delete (report);
+}
+
+static void
+test_wrong_path (void **state)
+{
+  Fixture *f = *state;
+  cJSON *report;
+
+  install (f, "chromium");
+  edit_manifest (f, "path", cJSON_CreateString ("/opt/gone/nmstore"));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "path", "fail", "nmstore install --browser chromium", "does not exist");
+  assert_check (report, "chromium", "hello", "skip", NULL, NULL);
+  cJSON_Delete (report);
+}
+
+static void
+test_relative_path (void **state)
+{
+  Fixture *f = *state;
+  cJSON *report;
+
+  install (f, "chromium");
+  edit_manifest (f, "path", cJSON_CreateString ("bin/nmstore"));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "path", "fail", "nmstore install --browser chromium", "not an absolute path");
+  cJSON_Delete (report);
+}
+
+static void
+test_not_executable (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *copy = write_script (f, "nmstore-copy", "#!/bin/sh\n", 0644);
+  cJSON *report;
+
+  install (f, "chromium");
+  edit_manifest (f, "path", cJSON_CreateString (copy));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "path", "fail", "chmod 755", "not an executable file");
+  cJSON_Delete (report);
+}
+
+static void
+test_missing_id (void **state)
+{
+  Fixture *f = *state;
+  const char *ids[] = { "chrome-extension://" OTHER_ID "/" };
+  cJSON *report;
+
+  install (f, "chromium");
+  edit_manifest (f, "allowed_origins", cJSON_CreateStringArray (ids, 1));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "allowed", "fail", "--extension-id", "companion extension");
+  /* The host itself is fine, as the other extension would find. */
+  assert_check (report, "chromium", "hello", "ok", NULL, NULL);
+  cJSON_Delete (report);
+}
+
+static void
+test_name_mismatch (void **state)
+{
+  Fixture *f = *state;
+  cJSON *report;
+
+  install (f, "chromium");
+  edit_manifest (f, "name", cJSON_CreateString ("org.nmstore.other"));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "name", "fail", "nmstore install --browser chromium", "org.nmstore.other");
+  cJSON_Delete (report);
+}
+
+static void
+test_invalid_json (void **state)
+{
+  Fixture *f = *state;
+  cJSON *report;
+
+  install (f, "chromium");
+  assert_true (g_file_set_contents (f->manifest, "{\"name\": \"org.nmstore.host\",", -1, NULL));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "json", "fail", "nmstore install --browser chromium", "not a valid JSON");
+  cJSON_Delete (report);
+}
+
+static void
+test_data_root_not_writable (void **state)
+{
+  Fixture *f = *state;
+  cJSON *report;
+
+  install (f, "chromium");
+  g_mkdir (f->data, 0500);
+  g_chmod (f->data, 0500);
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "data-root", "fail", "chmod 700", "not writable");
+  cJSON_Delete (report);
+}
+
+static void
+test_stdout_before_frames (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *body = g_strdup_printf ("#!/bin/sh\necho \"starting nmstore\"\nexec '%s' \"$@\"\n", NMT_NMSTORE_BIN);
+  g_autofree char *wrapper = write_script (f, "noisy-host", body, 0755);
+  cJSON *report;
+
+  install (f, "chromium");
+  edit_manifest (f, "path", cJSON_CreateString (wrapper));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "path", "ok", NULL, NULL);
+  assert_check (report, "chromium", "hello", "fail", "stdout must carry frames only", "starting nmstore");
+  cJSON_Delete (report);
+}
+
+static void
+test_crash_on_start (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *wrapper = write_script (f, "crashing-host",
+                                           "#!/bin/sh\necho 'libcjson.so.1: cannot open shared object' >&2\n"
+                                           "kill -SEGV $$\n", 0755);
+  cJSON *report;
+
+  install (f, "chromium");
+  edit_manifest (f, "path", cJSON_CreateString (wrapper));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "hello", "fail", "--version", "killed by signal 11");
+  assert_check (report, "chromium", "hello", "fail", NULL, "libcjson.so.1");
+  cJSON_Delete (report);
+}
+
+/* The browser is there (its config folder) but nmstore was never
+ * installed for it. */
+static void
+test_detected_without_manifest (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *config = g_build_filename (f->home, ".config", "google-chrome", NULL);
+  cJSON *report;
+
+  g_mkdir_with_parents (config, 0700);
+  report = doctor (f, "detected", 1);
+  assert_check (report, "chrome", "manifest", "fail", "nmstore install --browser chrome", "Google Chrome is here");
+  assert_check (report, "edge", "manifest", "skip", NULL, "not installed");
+  cJSON_Delete (report);
+}
+
+static void
+test_corrupt_store (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *dir = g_build_filename (f->data, "chromium-" OTHER_ID, NULL);
+  g_autofree char *db = g_build_filename (dir, "store.db", NULL);
+  g_autofree char *junk = g_strnfill (8192, 'x');
+  cJSON *report;
+
+  install (f, "chromium");
+  g_mkdir_with_parents (dir, 0700);
+  assert_true (g_file_set_contents (db, junk, -1, NULL));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "store", "fail", ".recover", NULL);
+  cJSON_Delete (report);
+}
+
+/* The text form: one line per check, each failure with its fix. */
+static void
+test_text_report (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *out = NULL, *err = NULL;
+  const char *args[] = { "doctor", "--browser", "chromium", NULL };
+  g_auto(GStrv) lines = NULL;
+  guint i, failures = 0;
+
+  install (f, "chromium");
+  edit_manifest (f, "path", cJSON_CreateString ("/opt/gone/nmstore"));
+  assert_int_equal (nmt_run_cli (f->data, args, NULL, &out, &err), 1);
+  lines = g_strsplit (out, "\n", -1);
+  for (i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "FAIL"))
+      {
+        failures++;
+        assert_non_null (strstr (lines[i], " -> fix: "));
+      }
+  assert_int_equal (failures, 1);
+  assert_non_null (strstr (out, "1 check failed"));
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (test_healthy, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_wrong_path, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_relative_path, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_not_executable, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_missing_id, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_name_mismatch, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_invalid_json, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_data_root_not_writable, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_stdout_before_frames, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_crash_on_start, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_detected_without_manifest, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_corrupt_store, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_text_report, setup, teardown),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,354 @@
+/* test_install.c: `nmstore install` and `uninstall` into a temporary HOME
+ * and a temporary system root, for every browser: every path written,
+ * every byte of every manifest, the modes, and that uninstall leaves
+ * nothing behind. */
+#include "harness.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define EXTRA_ID "abcdefghijklmnopabcdefghijklmnop"
+#define FILE_NAME "org.nmstore.host.json"
+
+typedef struct {
+  char *top;
+  char *home;
+  char *root;
+  char *data;
+} Fixture;
+
+static int
+setup (void **state)
+{
+  Fixture *f = g_new0 (Fixture, 1);
+
+  f->top = nmt_make_home ();
+  f->home = g_build_filename (f->top, "home", NULL);
+  f->root = g_build_filename (f->top, "root", NULL);
+  f->data = g_build_filename (f->top, "data", NULL);
+  g_mkdir (f->home, 0755);
+  g_mkdir (f->root, 0755);
+  g_setenv ("HOME", f->home, TRUE);
+  g_unsetenv ("XDG_CONFIG_HOME");
+  g_setenv ("NMSTORE_SYSTEM_ROOT", f->root, TRUE);
+  *state = f;
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  Fixture *f = *state;
+
+  nmt_remove_tree (f->top);
+  g_free (f->top);
+  g_free (f->home);
+  g_free (f->root);
+  g_free (f->data);
+  g_free (f);
+  return 0;
+}
+
+static char *
+chromium_json (const char *path, const char *extra_id)
+{
+  g_autofree char *extra = extra_id ? g_strdup_printf (", \"chrome-extension://%s/\"", extra_id) : g_strdup ("");
+
+  return g_strdup_printf ("{\n"
+                          "\t\"name\":\t\"org.nmstore.host\",\n"
+                          "\t\"description\":\t\"nmstore: a durable key-value store for browser extensions\",\n"
+                          "\t\"path\":\t\"%s\",\n"
+                          "\t\"type\":\t\"stdio\",\n"
+                          "\t\"allowed_origins\":\t[\"chrome-extension://hfjlljhbgdcnhkaehjemmbcjndfgaeea/\"%s]\n"
+                          "}\n", path, extra);
+}
+
+static char *
+firefox_json (const char *path, const char *addon)
+{
+  return g_strdup_printf ("{\n"
+                          "\t\"name\":\t\"org.nmstore.host\",\n"
+                          "\t\"description\":\t\"nmstore: a durable key-value store for browser extensions\",\n"
+                          "\t\"path\":\t\"%s\",\n"
+                          "\t\"type\":\t\"stdio\",\n"
+                          "\t\"allowed_extensions\":\t[\"%s\"]\n"
+                          "}\n", path, addon);
+}
+
+/* Every regular file under dir, relative to it, sorted. */
+static void
+collect (const char *top, const char *dir, GPtrArray *out)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        collect (top, path, out);
+      else
+        g_ptr_array_add (out, g_strdup (path + strlen (top) + 1));
+    }
+}
+
+static void
+assert_files (const char *top, const char *const *expected)
+{
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GString) listing = g_string_new (NULL);
+  guint i, n = g_strv_length ((char **) expected);
+
+  collect (top, top, found);
+  for (i = 0; i < found->len; i++)
+    g_string_append_printf (listing, "%s\n", (char *) found->pdata[i]);
+  for (i = 0; i < n; i++)
+    if (!g_ptr_array_find_with_equal_func (found, expected[i], g_str_equal, NULL))
+      fail_msg ("%s was not written under %s; found:\n%s", expected[i], top, listing->str);
+  if (found->len != n)
+    fail_msg ("expected %u files under %s, found:\n%s", n, top, listing->str);
+}
+
+static void
+assert_file (const char *top, const char *rel, const char *content, int mode)
+{
+  g_autofree char *path = g_build_filename (top, rel, NULL);
+  g_autofree char *text = NULL;
+  GStatBuf st;
+
+  assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  assert_string_equal (text, content);
+  assert_int_equal (g_stat (path, &st), 0);
+  assert_int_equal (st.st_mode & 07777, mode);
+}
+
+static int
+run (char **out, char **err, const char *const *args)
+{
+  g_autofree char *data = g_build_filename (g_getenv ("NMSTORE_SYSTEM_ROOT"), "..", "data", NULL);
+  return nmt_run_cli (data, args, NULL, out, err);
+}
+
+static const char *const user_files[] = {
+  ".config/google-chrome/NativeMessagingHosts/" FILE_NAME,  /* Chrome and Opera */
+  ".config/chromium/NativeMessagingHosts/" FILE_NAME,
+  ".config/microsoft-edge/NativeMessagingHosts/" FILE_NAME,
+  ".config/BraveSoftware/Brave-Browser/NativeMessagingHosts/" FILE_NAME,
+  ".config/vivaldi/NativeMessagingHosts/" FILE_NAME,
+  ".mozilla/native-messaging-hosts/" FILE_NAME,
+  NULL
+};
+
+static void
+test_user_every_browser (void **state)
+{
+  Fixture *f = *state;
+  const char *args[] = { "install", "--browser", "all", "--extension-id", EXTRA_ID,
+                         "--firefox-id", "tester@example.org", NULL };
+  const char *uninstall[] = { "uninstall", NULL };
+  g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL;
+  g_autofree char *chromium = chromium_json (NMT_NMSTORE_BIN, EXTRA_ID);
+  g_autofree char *firefox = firefox_json (NMT_NMSTORE_BIN, "tester@example.org");
+  g_autofree char *leaf = g_build_filename (f->home, ".config", "chromium", "NativeMessagingHosts", NULL);
+  GStatBuf st;
+  guint i;
+
+  assert_int_equal (run (&out, &err, args), 0);
+  assert_files (f->home, user_files);
+  for (i = 0; i < 5; i++)
+    assert_file (f->home, user_files[i], chromium, 0644);
+  assert_file (f->home, user_files[5], firefox, 0644);
+  assert_int_equal (g_stat (leaf, &st), 0);
+  assert_int_equal (st.st_mode & 0777, 0755);
+  assert_non_null (strstr (out, "shared  opera/user"));
+  /* Nothing under the system root in user scope. */
+  assert_files (f->root, (const char *const[]) { NULL });
+
+  assert_int_equal (run (&out2, &err2, uninstall), 0);
+  assert_files (f->home, (const char *const[]) { NULL });
+  assert_false (g_file_test (leaf, G_FILE_TEST_EXISTS));
+}
+
+static void
+test_system_every_browser (void **state)
+{
+  Fixture *f = *state;
+  const char *args[] = { "install", "--system", "--browser", "all", NULL };
+  const char *uninstall[] = { "uninstall", "--system", NULL };
+  const char *const expected[] = {
+    "etc/opt/chrome/native-messaging-hosts/" FILE_NAME,   /* Chrome, Brave, Vivaldi, Opera */
+    "etc/chromium/native-messaging-hosts/" FILE_NAME,
+    "etc/opt/edge/native-messaging-hosts/" FILE_NAME,
+    "usr/lib/mozilla/native-messaging-hosts/" FILE_NAME,
+    "usr/lib64/mozilla/native-messaging-hosts/" FILE_NAME, /* because usr/lib64/mozilla exists */
+    NULL
+  };
+  g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL;
+  g_autofree char *lib64 = g_build_filename (f->root, "usr", "lib64", "mozilla", NULL);
+  g_autofree char *chrome = g_build_filename (f->root, "etc", "opt", "chrome", NULL);
+  g_autofree char *chromium = chromium_json (NMT_NMSTORE_BIN, NULL);
+  g_autofree char *firefox = firefox_json (NMT_NMSTORE_BIN, "nmstore@nmstore.org");
+  guint i;
+
+  g_mkdir_with_parents (lib64, 0755);
+  assert_int_equal (run (&out, &err, args), 0);
+  assert_files (f->root, expected);
+  for (i = 0; i < 3; i++)
+    assert_file (f->root, expected[i], chromium, 0644);
+  assert_file (f->root, expected[3], firefox, 0644);
+  assert_file (f->root, expected[4], firefox, 0644);
+  assert_files (f->home, (const char *const[]) { NULL });
+
+  assert_int_equal (run (&out2, &err2, uninstall), 0);
+  assert_files (f->root, (const char *const[]) { NULL });
+  /* The vendor folders install created go; the one that was there stays. */
+  assert_false (g_file_test (chrome, G_FILE_TEST_EXISTS));
+  assert_true (g_file_test (lib64, G_FILE_TEST_IS_DIR));
+}
+
+/* Without --browser only what is there: a config folder, a binary under
+ * the system root, or a Flatpak app folder. */
+static void
+test_detected_only (void **state)
+{
+  Fixture *f = *state;
+  const char *args[] = { "install", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  g_autofree char *vivaldi = g_build_filename (f->home, ".config", "vivaldi", NULL);
+  g_autofree char *bin = g_build_filename (f->root, "usr", "bin", NULL);
+  g_autofree char *firefox_bin = g_build_filename (bin, "firefox", NULL);
+  g_autofree char *app = g_build_filename (f->home, ".var", "app", "com.brave.Browser", NULL);
+  g_autofree char *wrapper = g_build_filename (app, "data", "nmstore", "nmstore-host", NULL);
+  g_autofree char *wrapper_json = chromium_json (wrapper, NULL);
+  g_autofree char *script = g_strdup_printf ("#!/bin/sh\n"
+    "# Written by nmstore install. A Flatpak browser cannot run programs of the\n"
+    "# host system; flatpak-spawn --host starts nmstore outside the sandbox and\n"
+    "# passes stdin and stdout through. The app needs permission for it:\n"
+    "#   flatpak override --user --talk-name=org.freedesktop.Flatpak APP-ID\n"
+    "exec flatpak-spawn --host '%s' \"$@\"\n", NMT_NMSTORE_BIN);
+  g_autofree char *chromium = chromium_json (NMT_NMSTORE_BIN, NULL);
+  g_autofree char *firefox = firefox_json (NMT_NMSTORE_BIN, "nmstore@nmstore.org");
+  const char *const expected[] = {
+    ".config/vivaldi/NativeMessagingHosts/" FILE_NAME,
+    ".mozilla/native-messaging-hosts/" FILE_NAME,
+    ".var/app/com.brave.Browser/config/BraveSoftware/Brave-Browser/NativeMessagingHosts/" FILE_NAME,
+    ".var/app/com.brave.Browser/data/nmstore/nmstore-host",
+    NULL
+  };
+
+  g_mkdir_with_parents (vivaldi, 0700);
+  g_mkdir_with_parents (bin, 0755);
+  g_mkdir_with_parents (app, 0755);
+  assert_true (g_file_set_contents (firefox_bin, "", 0, NULL));
+  assert_int_equal (run (&out, &err, args), 0);
+  assert_files (f->home, expected);
+  assert_file (f->home, expected[0], chromium, 0644);
+  assert_file (f->home, expected[1], firefox, 0644);
+  assert_file (f->home, expected[2], wrapper_json, 0644);
+  assert_file (f->home, expected[3], script, 0755);
+  assert_non_null (strstr (out, "flatpak override --user --talk-name=org.freedesktop.Flatpak com.brave.Browser"));
+  assert_non_null (strstr (out, "skipped chrome/user"));
+}
+
+/* A stale manifest (old path, private mode) is repaired by running
+ * install again, and a second run changes nothing. */
+static void
+test_repair_is_idempotent (void **state)
+{
+  Fixture *f = *state;
+  const char *args[] = { "install", "--browser", "chromium", NULL };
+  g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL;
+  g_autofree char *dir = g_build_filename (f->home, ".config", "chromium", "NativeMessagingHosts", NULL);
+  g_autofree char *path = g_build_filename (dir, FILE_NAME, NULL);
+  g_autofree char *stale = chromium_json ("/opt/old/nmstore", NULL);
+  g_autofree char *fresh = chromium_json (NMT_NMSTORE_BIN, NULL);
+  const char *rel = ".config/chromium/NativeMessagingHosts/" FILE_NAME;
+
+  g_mkdir_with_parents (dir, 0755);
+  assert_true (g_file_set_contents (path, stale, -1, NULL));
+  g_chmod (path, 0600);
+  assert_int_equal (run (&out, &err, args), 0);
+  assert_file (f->home, rel, fresh, 0644);
+  assert_int_equal (run (&out2, &err2, args), 0);
+  assert_file (f->home, rel, fresh, 0644);
+  assert_files (f->home, (const char *const[]) { rel, NULL });
+}
+
+/* XDG_CONFIG_HOME moves the Chromium family's folders, not Firefox's. */
+static void
+test_xdg_config_home (void **state)
+{
+  Fixture *f = *state;
+  const char *args[] = { "install", "--browser", "edge,firefox", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  g_autofree char *config = g_build_filename (f->home, "cfg", NULL);
+
+  g_setenv ("XDG_CONFIG_HOME", config, TRUE);
+  assert_int_equal (run (&out, &err, args), 0);
+  g_unsetenv ("XDG_CONFIG_HOME");
+  assert_files (f->home, (const char *const[]) {
+    "cfg/microsoft-edge/NativeMessagingHosts/" FILE_NAME,
+    ".mozilla/native-messaging-hosts/" FILE_NAME, NULL });
+}
+
+/* The templates CMake fills in are what install writes for that path. */
+static void
+test_templates_match (void **state)
+{
+  Fixture *f = *state;
+  const char *args[] = { "install", "--browser", "chrome,firefox", "--binary", NMT_INSTALLED_BIN, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  g_autofree char *chromium = NULL, *firefox = NULL;
+  g_autofree char *chromium_path = g_build_filename (NMT_MANIFEST_DIR, "chromium", FILE_NAME, NULL);
+  g_autofree char *firefox_path = g_build_filename (NMT_MANIFEST_DIR, "firefox", FILE_NAME, NULL);
+
+  assert_true (g_file_get_contents (chromium_path, &chromium, NULL, NULL));
+  assert_true (g_file_get_contents (firefox_path, &firefox, NULL, NULL));
+  assert_int_equal (run (&out, &err, args), 0);
+  assert_file (f->home, user_files[0], chromium, 0644);
+  assert_file (f->home, user_files[5], firefox, 0644);
+}
+
+static void
+expect_usage (const char *const *args, const char *message)
+{
+  g_autofree char *out = NULL, *err = NULL;
+
+  assert_int_equal (run (&out, &err, args), 2);
+  if (strstr (err, message) == NULL)
+    fail_msg ("expected \"%s\" in: %s", message, err);
+}
+
+static void
+test_bad_arguments (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *out = NULL, *err = NULL;
+
+  expect_usage ((const char *const[]) { "install", "--browser", "netscape", NULL }, "unknown browser \"netscape\"");
+  expect_usage ((const char *const[]) { "install", "--extension-id", "xyz", NULL }, "32 letters from a to p");
+  expect_usage ((const char *const[]) { "install", "--firefox-id", "no spaces", NULL }, "not a Firefox add-on id");
+  expect_usage ((const char *const[]) { "install", "--user", "--system", NULL }, "not both");
+  expect_usage ((const char *const[]) { "install", "--binary", "relative/nmstore", "--browser", "chrome", NULL },
+                "absolute path");
+  /* Nothing found and nothing named: an error, not a silent success. */
+  assert_int_equal (run (&out, &err, (const char *const[]) { "install", NULL }), 1);
+  assert_non_null (strstr (err, "no browser found"));
+  assert_files (f->home, (const char *const[]) { NULL });
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (test_user_every_browser, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_system_every_browser, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_detected_only, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_repair_is_idempotent, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_xdg_config_home, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_templates_match, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_bad_arguments, setup, teardown),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}

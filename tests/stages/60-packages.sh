@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# 60-packages.sh: the .deb and the .rpm, for real.
+#
+# Builds both with CPack, checks the .deb with lintian (no errors), installs
+# it with dpkg -i, checks that its maintainer script wrote the system-wide
+# manifests for Chrome, Chromium, Edge and Firefox and that `nmstore doctor`
+# passes, removes it with dpkg -r and checks that everything it put on the
+# machine is gone. The .rpm is inspected with rpm -qlp and --scripts (no rpm
+# machine here to install it on). Needs root, as CI has: it changes /usr and
+# /etc. About a minute on two cores.
+set -euo pipefail
+: "${NMT_TOP:?run through tests/run.sh}"
+# shellcheck source=tests/lib.sh
+. "$NMT_TOP/tests/lib.sh"
+
+fail() { echo "60-packages: FAIL: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || fail "needs root for dpkg -i (CI runs as root)"
+nmt_apt_install dpkg-dev fakeroot file lintian rpm
+
+build="${NMT_BUILD:-$NMT_TOP/build-tests}-packages"
+cmake -S "$NMT_TOP" -B "$build" -DCMAKE_BUILD_TYPE=Release -DNMSTORE_BUILD_TESTS=OFF \
+  -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+cmake --build "$build" -j"${NMT_JOBS:-2}" >/dev/null
+rm -f "$build"/nmstore*.deb "$build"/nmstore*.rpm
+(cd "$build" && cpack -G DEB >/dev/null && cpack -G RPM >/dev/null)
+deb=$(ls "$build"/nmstore_*.deb)
+rpm=$(ls "$build"/nmstore-*.rpm)
+echo "built $(basename "$deb") and $(basename "$rpm")"
+
+echo "-- lintian"
+lintian --fail-on error "$deb" || fail "lintian reports errors on $deb"
+
+manifests=(
+  /etc/opt/chrome/native-messaging-hosts/org.nmstore.host.json
+  /etc/chromium/native-messaging-hosts/org.nmstore.host.json
+  /etc/opt/edge/native-messaging-hosts/org.nmstore.host.json
+  /usr/lib/mozilla/native-messaging-hosts/org.nmstore.host.json
+)
+# What was there before belongs to somebody else and must survive removal.
+if dpkg-query -W -f='${Status}' nmstore 2>/dev/null | grep -q "install ok installed"; then
+  dpkg -r nmstore >/dev/null
+fi
+before=()
+for m in "${manifests[@]}"; do
+  [ ! -e "$m" ] || fail "$m exists before the package is installed"
+  [ -d "$(dirname "$m")" ] && before+=("$(dirname "$m")")
+done
+
+echo "-- dpkg -i"
+dpkg -i "$deb" >/dev/null
+[ -x /usr/bin/nmstore ] || fail "/usr/bin/nmstore is not installed"
+for m in "${manifests[@]}"; do
+  [ -f "$m" ] || fail "postinst did not write $m"
+  [ "$(stat -c %a "$m")" = 644 ] || fail "$m has mode $(stat -c %a "$m"), not 644"
+  [ "$(stat -c %a "$(dirname "$m")")" = 755 ] || fail "$(dirname "$m") is not 755"
+  grep -q "\"path\":	\"/usr/bin/nmstore\"" "$m" || fail "$m does not name /usr/bin/nmstore"
+done
+grep -q "chrome-extension://hfjlljhbgdcnhkaehjemmbcjndfgaeea/" "${manifests[0]}" || fail "the companion is not allowed"
+grep -q "nmstore@nmstore.org" "${manifests[3]}" || fail "the Firefox companion is not allowed"
+
+echo "-- nmstore doctor"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+HOME="$scratch/home" NMSTORE_HOME="$scratch/data" XDG_CONFIG_HOME="" \
+  /usr/bin/nmstore doctor --browser chrome,chromium,edge,firefox | tee "$scratch/doctor.txt" \
+  || fail "nmstore doctor failed after dpkg -i"
+[ "$(grep -c '^OK .*hello' "$scratch/doctor.txt")" -eq 4 ] || fail "the doctor did not exchange hello four times"
+
+echo "-- dpkg -r"
+dpkg -r nmstore >/dev/null
+[ ! -e /usr/bin/nmstore ] || fail "/usr/bin/nmstore is still there"
+[ ! -e /usr/share/doc/nmstore ] || fail "/usr/share/doc/nmstore is still there"
+for m in "${manifests[@]}"; do
+  [ ! -e "$m" ] || fail "prerm left $m"
+  d=$(dirname "$m")
+  if [ ! -d "$d" ] || printf '%s\n' "${before[@]}" | grep -qx "$d"; then continue; fi
+  fail "prerm left the folder $d"
+done
+
+echo "-- rpm -qlp"
+rpm -qlp "$rpm" | tee "$scratch/rpm.txt"
+for f in /usr/bin/nmstore /usr/share/nmstore/manifests/chromium/org.nmstore.host.json \
+         /usr/share/nmstore/manifests/firefox/org.nmstore.host.json; do
+  grep -qx "$f" "$scratch/rpm.txt" || fail "$rpm does not hold $f"
+done
+if grep -q '^/etc' "$scratch/rpm.txt"; then fail "$rpm owns files in /etc; postinst should write them"; fi
+rpm -qp --scripts "$rpm" > "$scratch/scripts.txt"
+grep -q "nmstore install --system --browser chrome,chromium,edge,firefox" "$scratch/scripts.txt" \
+  || fail "the rpm's %post does not register the browsers"
+grep -q "nmstore uninstall --system" "$scratch/scripts.txt" || fail "the rpm's %preun does not remove them"
+echo "60-packages: ok"
