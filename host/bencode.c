@@ -136,7 +136,7 @@ parse_value (Parser *p, guint depth, guint32 *index, GError **error)
   guint32 self;
   gboolean ok;
 
-  if (depth > NMS_BENCODE_MAX_DEPTH)
+  if (depth >= NMS_BENCODE_MAX_DEPTH)
     return bad (p, error, "nesting deeper than the limit");
   if (p->values->len >= NMS_BENCODE_MAX_VALUES)
     return bad (p, error, "more values than the limit");

@@ -166,7 +166,15 @@ plan_problem (Plan *plan, cJSON *problem)
   else if (g_str_equal (code, "bad-bencode") || g_str_equal (code, "hash-mismatch"))
     {
       g_ptr_array_add (plan->remove_keys, g_strdup (key));
-      set_repair (problem, "remove %s; the torrent then needs its metadata again", key);
+      /* Without any sound metadata or a magnet link the entry is dead too. */
+      if (t != NULL && t->torrentfile == NULL && t->infodict == NULL
+          && !cJSON_IsString (cJSON_GetObjectItemCaseSensitive (t->entry, "magnetUri")))
+        {
+          g_hash_table_add (plan->drop, g_ascii_strdown (hash, -1));
+          set_repair (problem, "remove %s and, as nothing else can restore it, %s from the index", key, hash);
+        }
+      else
+        set_repair (problem, "remove %s; the torrent then needs its metadata again", key);
     }
   else if (g_str_equal (code, "bitfield-length"))
     {
@@ -263,7 +271,7 @@ apply (Plan *plan, GError **error)
 static cJSON *
 check (NmsStore *store, const char *prefix, gboolean repair, GError **error)
 {
-  g_autoptr(Session) s = session_load (store, prefix, error);
+  g_autoptr(Session) s = session_load (store, prefix, TRUE, error);
   Plan plan = { 0 };
   cJSON *problem, *result;
   gboolean ok = TRUE;
@@ -469,7 +477,7 @@ nms_session_migrate (NmsStore *store, const char *prefix, GError **error)
 
   if (!nms_store_group_begin (store, error))
     return NULL;
-  s = session_load (store, prefix, error);
+  s = session_load (store, prefix, FALSE, error);
   ok = s != NULL;
   if (ok && s->index_raw.found && s->index == NULL)
     {

@@ -35,6 +35,7 @@ typedef struct {
   GPtrArray  *torrents;    /* SessionTorrent*, in index order */
   GHashTable *by_hash;     /* lowercase hash -> SessionTorrent* */
   cJSON      *problems;    /* array of {code, infoHash, key, reason} */
+  gboolean    for_check;   /* also list what is normal but incomplete */
 } Session;
 
 void     session_raw_clear   (SessionRaw *raw);
@@ -44,7 +45,7 @@ GBytes  *session_raw_bencode (const SessionRaw *raw, const char **why);
 gboolean session_write_json  (NmsStore *store, const char *key, NmsValueKind form, const cJSON *value, GError **error);
 char    *session_key         (const Session *s, const char *hash, const char *suffix);
 
-Session *session_load        (NmsStore *store, const char *prefix, GError **error);
+Session *session_load        (NmsStore *store, const char *prefix, gboolean for_check, GError **error);
 void     session_free        (Session *s);
 cJSON   *session_problem     (Session *s, const char *code, const char *hash, const char *key,
                               const char *format, ...) G_GNUC_PRINTF (5, 6);

@@ -308,10 +308,11 @@ load_torrent (Session *s, cJSON *entry, GError **error)
   g_hash_table_insert (s->by_hash, g_ascii_strdown (t->hash, -1), t);
   if (!t->torrentfile_stored && !t->infodict_stored)
     {
-      if (cJSON_IsString (magnet))
+      /* A magnet waiting for its metadata is normal; only check lists it. */
+      if (cJSON_IsString (magnet) && s->for_check)
         session_problem (s, "no-metadata", t->hash, NULL, "%s has neither torrentfile nor infodict; the engine "
                          "must fetch the metadata again from its magnet link", t->hash);
-      else
+      else if (!cJSON_IsString (magnet))
         session_problem (s, "no-metadata", t->hash, NULL, "%s has neither torrentfile nor infodict nor a magnet "
                          "link, so it cannot be restored", t->hash);
     }
@@ -319,7 +320,7 @@ load_torrent (Session *s, cJSON *entry, GError **error)
 }
 
 Session *
-session_load (NmsStore *store, const char *prefix, GError **error)
+session_load (NmsStore *store, const char *prefix, gboolean for_check, GError **error)
 {
   g_autoptr(Session) s = g_new0 (Session, 1);
   const cJSON *version, *list;
@@ -327,6 +328,7 @@ session_load (NmsStore *store, const char *prefix, GError **error)
   const char *why = NULL;
 
   s->store = store;
+  s->for_check = for_check;
   s->prefix = g_strdup (prefix ? prefix : NMS_SESSION_DEFAULT_PREFIX);
   s->index_key = g_strconcat (s->prefix, "torrents", NULL);
   s->torrents = g_ptr_array_new_with_free_func (session_torrent_free);
@@ -411,7 +413,7 @@ finish (Session *s, cJSON *result)
 cJSON *
 nms_session_restore (NmsStore *store, const char *prefix, GError **error)
 {
-  g_autoptr(Session) s = session_load (store, prefix, error);
+  g_autoptr(Session) s = session_load (store, prefix, FALSE, error);
   cJSON *result, *list;
   guint i;
 
@@ -461,7 +463,7 @@ add_member_copy (cJSON *to, const char *name, const cJSON *from, const char *mem
 cJSON *
 nms_session_summary (NmsStore *store, const char *prefix, GError **error)
 {
-  g_autoptr(Session) s = session_load (store, prefix, error);
+  g_autoptr(Session) s = session_load (store, prefix, FALSE, error);
   cJSON *result, *list;
   guint i;
 
