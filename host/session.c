@@ -410,8 +410,11 @@ finish (Session *s, cJSON *result)
   return result;
 }
 
-cJSON *
-nms_session_restore (NmsStore *store, const char *prefix, GError **error)
+typedef void (*TorrentItemFunc) (SessionTorrent *t, cJSON *item);
+
+/* Loads the session and builds one result item per listed torrent. */
+static cJSON *
+per_torrent (NmsStore *store, const char *prefix, gboolean with_index, TorrentItemFunc fill, GError **error)
 {
   g_autoptr(Session) s = session_load (store, prefix, FALSE, error);
   cJSON *result, *list;
@@ -419,7 +422,7 @@ nms_session_restore (NmsStore *store, const char *prefix, GError **error)
 
   if (s == NULL)
     return NULL;
-  result = result_new (s, TRUE);
+  result = result_new (s, with_index);
   list = cJSON_AddArrayToObject (result, "torrents");
   for (i = 0; i < s->torrents->len; i++)
     {
@@ -427,13 +430,25 @@ nms_session_restore (NmsStore *store, const char *prefix, GError **error)
       cJSON *item = cJSON_CreateObject ();
 
       cJSON_AddStringToObject (item, "infoHash", t->hash);
-      cJSON_AddItemToObject (item, "entry", cJSON_Duplicate (t->entry, TRUE));
-      cJSON_AddItemToObject (item, "state", dup_or_null (t->state));
-      cJSON_AddItemToObject (item, "torrentfile", bytes_value (t->torrentfile));
-      cJSON_AddItemToObject (item, "infodict", bytes_value (t->infodict));
+      fill (t, item);
       cJSON_AddItemToArray (list, item);
     }
   return finish (s, result);
+}
+
+static void
+restore_item (SessionTorrent *t, cJSON *item)
+{
+  cJSON_AddItemToObject (item, "entry", cJSON_Duplicate (t->entry, TRUE));
+  cJSON_AddItemToObject (item, "state", dup_or_null (t->state));
+  cJSON_AddItemToObject (item, "torrentfile", bytes_value (t->torrentfile));
+  cJSON_AddItemToObject (item, "infodict", bytes_value (t->infodict));
+}
+
+cJSON *
+nms_session_restore (NmsStore *store, const char *prefix, GError **error)
+{
+  return per_torrent (store, prefix, TRUE, restore_item, error);
 }
 
 /* Share of pieces held, from the bitfield's set bits among the first
@@ -460,50 +475,40 @@ add_member_copy (cJSON *to, const char *name, const cJSON *from, const char *mem
   cJSON_AddItemToObject (to, name, dup_or_null (cJSON_GetObjectItemCaseSensitive (from, member)));
 }
 
+static void
+summary_item (SessionTorrent *t, cJSON *item)
+{
+  const cJSON *bf = cJSON_GetObjectItemCaseSensitive (t->state, "bitfield");
+
+  if (t->has_meta)
+    {
+      cJSON_AddStringToObject (item, "name", t->meta.name);
+      cJSON_AddNumberToObject (item, "totalSize", (double) t->meta.total_size);
+      cJSON_AddNumberToObject (item, "pieceCount", (double) t->meta.piece_count);
+      cJSON_AddNumberToObject (item, "fileCount", (double) t->meta.file_count);
+    }
+  else
+    {
+      cJSON_AddNullToObject (item, "name");
+      cJSON_AddNullToObject (item, "totalSize");
+      cJSON_AddNullToObject (item, "pieceCount");
+      cJSON_AddNullToObject (item, "fileCount");
+    }
+  if (t->has_meta && t->bitfield_ok && cJSON_IsString (bf))
+    cJSON_AddNumberToObject (item, "progress", progress_of (bf->valuestring, t->meta.piece_count));
+  else
+    cJSON_AddNullToObject (item, "progress");
+  add_member_copy (item, "uploaded", t->state, "uploaded");
+  add_member_copy (item, "downloaded", t->state, "downloaded");
+  add_member_copy (item, "userState", t->state, "userState");
+  add_member_copy (item, "addedAt", t->entry, "addedAt");
+  add_member_copy (item, "source", t->entry, "source");
+}
+
 cJSON *
 nms_session_summary (NmsStore *store, const char *prefix, GError **error)
 {
-  g_autoptr(Session) s = session_load (store, prefix, FALSE, error);
-  cJSON *result, *list;
-  guint i;
-
-  if (s == NULL)
-    return NULL;
-  result = result_new (s, FALSE);
-  list = cJSON_AddArrayToObject (result, "torrents");
-  for (i = 0; i < s->torrents->len; i++)
-    {
-      SessionTorrent *t = s->torrents->pdata[i];
-      const cJSON *bf = cJSON_GetObjectItemCaseSensitive (t->state, "bitfield");
-      cJSON *item = cJSON_CreateObject ();
-
-      cJSON_AddStringToObject (item, "infoHash", t->hash);
-      if (t->has_meta)
-        {
-          cJSON_AddStringToObject (item, "name", t->meta.name);
-          cJSON_AddNumberToObject (item, "totalSize", (double) t->meta.total_size);
-          cJSON_AddNumberToObject (item, "pieceCount", (double) t->meta.piece_count);
-          cJSON_AddNumberToObject (item, "fileCount", (double) t->meta.file_count);
-        }
-      else
-        {
-          cJSON_AddNullToObject (item, "name");
-          cJSON_AddNullToObject (item, "totalSize");
-          cJSON_AddNullToObject (item, "pieceCount");
-          cJSON_AddNullToObject (item, "fileCount");
-        }
-      if (t->has_meta && t->bitfield_ok && cJSON_IsString (bf))
-        cJSON_AddNumberToObject (item, "progress", progress_of (bf->valuestring, t->meta.piece_count));
-      else
-        cJSON_AddNullToObject (item, "progress");
-      add_member_copy (item, "uploaded", t->state, "uploaded");
-      add_member_copy (item, "downloaded", t->state, "downloaded");
-      add_member_copy (item, "userState", t->state, "userState");
-      add_member_copy (item, "addedAt", t->entry, "addedAt");
-      add_member_copy (item, "source", t->entry, "source");
-      cJSON_AddItemToArray (list, item);
-    }
-  return finish (s, result);
+  return per_torrent (store, prefix, FALSE, summary_item, error);
 }
 
 gboolean
