@@ -3,6 +3,8 @@
  * pass as data; every reader checks with nms_base64_is_strict first. */
 #include "nmstore/base64.h"
 
+#include <string.h>
+
 gboolean
 nms_base64_is_strict (const char *text, gsize len)
 {
@@ -20,6 +22,15 @@ nms_base64_is_strict (const char *text, gsize len)
           pad++;
         }
       else if (pad > 0 || !(g_ascii_isalnum (c) || c == '+' || c == '/'))
+        return FALSE;
+    }
+  /* The bits after the last byte must be zero, or "AR==" would store the
+   * byte of "AQ==" and a $bytes value would not come back as it was sent. */
+  if (pad > 0)
+    {
+      const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      int last = (int) (strchr (alphabet, text[len - pad - 1]) - alphabet);
+      if ((last & (pad == 2 ? 0x0f : 0x03)) != 0)
         return FALSE;
     }
   return TRUE;

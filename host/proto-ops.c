@@ -299,6 +299,12 @@ op_get_bytes_in_use (NmsProto *proto, NmsRequest *req, GString *result, GError *
 
   if (keys != NULL && !key_list (req, keys, "getBytesInUse", &list, error))
     return FALSE;
+  /* An empty list names no keys; only an absent one means every item. */
+  if (list != NULL && list->len == 0)
+    {
+      g_string_append (result, "\"bytes\":0");
+      return TRUE;
+    }
   if (!nms_store_bytes_in_use (proto->store, list ? (const char *const *) list->pdata : NULL,
                                list ? list->len : 0, &bytes, error))
     return FALSE;
