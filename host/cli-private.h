@@ -1,19 +1,34 @@
 /* cli-private.h: what the command-line files share: the usage and error
- * exits of cli.c, and the commands that live in files of their own. */
+ * exits and the request runner of cli.c, and the commands that live in
+ * files of their own. Not installed. */
 #pragma once
 
+#include <cjson/cJSON.h>
 #include <glib.h>
+
+#include "nmstore/config.h"
 
 G_BEGIN_DECLS
 
 #define NMS_CLI_EXIT_USAGE 2
 
-int nms_cli_fail_usage (GOptionContext *context, const char *message);
-int nms_cli_fail_error (const GError *error);
+int             nms_cli_fail_usage       (GOptionContext *context, const char *message);
+int             nms_cli_fail_error       (const GError *error);
+NmsConfig      *nms_cli_load_config      (GError **error);
+GOptionContext *nms_cli_store_context    (const char *args, char **origin, char **prefix);
+cJSON          *nms_cli_run_request      (const char *origin_text, cJSON *request, GError **error);
+cJSON          *nms_cli_run_request_text (const char *origin_text, const char *text, gsize len, GError **error);
 
 /* cli-install.c */
 int nms_cli_install   (int argc, char **argv);
 int nms_cli_uninstall (int argc, char **argv);
 int nms_cli_doctor    (int argc, char **argv);
+
+/* cli-session.c */
+int nms_cli_session (int argc, char **argv);
+int nms_cli_export  (int argc, char **argv);
+int nms_cli_import  (int argc, char **argv);
+int nms_cli_backup  (int argc, char **argv);
+int nms_cli_restore (int argc, char **argv);
 
 G_END_DECLS

@@ -54,8 +54,8 @@ nms_cli_fail_error (const GError *error)
 }
 
 /* Loads the config of the data root and sets up logging. */
-static NmsConfig *
-load_config (GError **error)
+NmsConfig *
+nms_cli_load_config (GError **error)
 {
   NmsConfig *config = nms_config_load (NULL, error);
 
@@ -70,21 +70,21 @@ keep_reply (const char *id_json, const char *json, gsize len, gpointer user_data
   *(char **) user_data = g_strndup (json, len);
 }
 
-/* Runs one request on origin's store and returns the reply's result
- * object, or NULL with the reply's error. */
-static cJSON *
-run_request (const char *origin_text, cJSON *request, GError **error)
+/* Runs one request, given as JSON text, on origin's store and returns the
+ * reply's result object, or NULL with the reply's error. */
+cJSON *
+nms_cli_run_request_text (const char *origin_text, const char *text, gsize len, GError **error)
 {
   g_autoptr(NmsConfig) config = NULL;
   g_autoptr(NmsOrigin) origin = NULL;
   g_autoptr(NmsProto) proto = NULL;
-  g_autofree char *text = cJSON_PrintUnformatted (request);
+  g_autofree char *copy = g_strndup (text, len);
   g_autofree char *reply_text = NULL;
-  NmsProtoInput input = { (guint8 *) text, strlen (text) };
+  NmsProtoInput input = { (guint8 *) copy, len };
   cJSON *reply, *ok;
 
   if ((origin = nms_origin_parse (origin_text, error)) == NULL
-      || (config = load_config (error)) == NULL)
+      || (config = nms_cli_load_config (error)) == NULL)
     return NULL;
   proto = nms_proto_new (config, origin);
   nms_proto_handle_batch (proto, &input, 1, keep_reply, &reply_text);
@@ -104,6 +104,14 @@ run_request (const char *origin_text, cJSON *request, GError **error)
       return NULL;
     }
   return reply;
+}
+
+cJSON *
+nms_cli_run_request (const char *origin_text, cJSON *request, GError **error)
+{
+  g_autofree char *text = cJSON_PrintUnformatted (request);
+
+  return nms_cli_run_request_text (origin_text, text, strlen (text), error);
 }
 
 static int
@@ -139,14 +147,14 @@ cmd_host (int argc, char **argv)
   if (origin_text == NULL)
     return fail_usage (context, "host needs --origin");
   if ((origin = nms_origin_parse (origin_text, &error)) == NULL
-      || (config = load_config (&error)) == NULL)
+      || (config = nms_cli_load_config (&error)) == NULL)
     return fail_error (error);
   return nms_host_run (config, origin);
 }
 
 /* The storage commands share --origin and, where it applies, --prefix. */
-static GOptionContext *
-store_context (const char *args, char **origin, char **prefix)
+GOptionContext *
+nms_cli_store_context (const char *args, char **origin, char **prefix)
 {
   GOptionContext *context = g_option_context_new (args);
   GOptionEntry entries[] = {
@@ -164,7 +172,7 @@ static int
 cmd_keys (int argc, char **argv)
 {
   g_autofree char *origin = NULL, *prefix = NULL;
-  g_autoptr(GOptionContext) context = store_context ("- list the keys of an origin", &origin, &prefix);
+  g_autoptr(GOptionContext) context = nms_cli_store_context ("- list the keys of an origin", &origin, &prefix);
   g_autoptr(GError) error = NULL;
   cJSON *request, *reply;
 
@@ -176,7 +184,7 @@ cmd_keys (int argc, char **argv)
   cJSON_AddStringToObject (request, "op", "getKeys");
   if (prefix != NULL)
     cJSON_AddStringToObject (request, "prefix", prefix);
-  reply = run_request (origin, request, &error);
+  reply = nms_cli_run_request (origin, request, &error);
   cJSON_Delete (request);
   return reply ? print_member (reply, "keys") : fail_error (error);
 }
@@ -185,7 +193,7 @@ static int
 cmd_get (int argc, char **argv)
 {
   g_autofree char *origin = NULL, *prefix = NULL;
-  g_autoptr(GOptionContext) context = store_context ("[KEY...] - print items as JSON (all of them without KEY)",
+  g_autoptr(GOptionContext) context = nms_cli_store_context ("[KEY...] - print items as JSON (all of them without KEY)",
                                                      &origin, &prefix);
   g_autoptr(GError) error = NULL;
   cJSON *request, *reply;
@@ -207,7 +215,7 @@ cmd_get (int argc, char **argv)
       for (i = 1; i < argc; i++)
         cJSON_AddItemToArray (keys, cJSON_CreateString (argv[i]));
     }
-  reply = run_request (origin, request, &error);
+  reply = nms_cli_run_request (origin, request, &error);
   cJSON_Delete (request);
   return reply ? print_member (reply, "items") : fail_error (error);
 }
@@ -216,7 +224,7 @@ static int
 cmd_set (int argc, char **argv)
 {
   g_autofree char *origin = NULL;
-  g_autoptr(GOptionContext) context = store_context ("KEY [JSON] - store a JSON value (read from stdin without JSON)",
+  g_autoptr(GOptionContext) context = nms_cli_store_context ("KEY [JSON] - store a JSON value (read from stdin without JSON)",
                                                      &origin, NULL);
   g_autoptr(GError) error = NULL;
   g_autofree char *stdin_text = NULL;
@@ -246,7 +254,7 @@ cmd_set (int argc, char **argv)
   request = cJSON_CreateObject ();
   cJSON_AddStringToObject (request, "op", "set");
   cJSON_AddItemToObject (cJSON_AddObjectToObject (request, "items"), argv[1], value);
-  reply = run_request (origin, request, &error);
+  reply = nms_cli_run_request (origin, request, &error);
   cJSON_Delete (request);
   cJSON_Delete (reply);
   return reply ? EXIT_SUCCESS : fail_error (error);
@@ -256,7 +264,7 @@ static int
 cmd_rm (int argc, char **argv)
 {
   g_autofree char *origin = NULL;
-  g_autoptr(GOptionContext) context = store_context ("KEY... - remove items", &origin, NULL);
+  g_autoptr(GOptionContext) context = nms_cli_store_context ("KEY... - remove items", &origin, NULL);
   g_autoptr(GError) error = NULL;
   cJSON *request, *keys, *reply;
   int i;
@@ -270,7 +278,7 @@ cmd_rm (int argc, char **argv)
   keys = cJSON_AddArrayToObject (request, "keys");
   for (i = 1; i < argc; i++)
     cJSON_AddItemToArray (keys, cJSON_CreateString (argv[i]));
-  reply = run_request (origin, request, &error);
+  reply = nms_cli_run_request (origin, request, &error);
   cJSON_Delete (request);
   cJSON_Delete (reply);
   return reply ? EXIT_SUCCESS : fail_error (error);
@@ -285,6 +293,11 @@ static const Command commands[] = {
   { "install", "[--user|--system] [--browser B,...]", "register the host with browsers (see --help)", nms_cli_install },
   { "uninstall", "[--user|--system] [--browser B,...]", "remove the host's browser manifests", nms_cli_uninstall },
   { "doctor", "[--browser B,...] [--json]", "find what stops a browser from reaching the host", nms_cli_doctor },
+  { "session", "ls|check|migrate --origin ORIGIN", "see, check and migrate the torrent session", nms_cli_session },
+  { "export", "--origin ORIGIN [--prefix P]", "print every item as one JSON object", nms_cli_export },
+  { "import", "--origin ORIGIN FILE", "merge an exported JSON object in, atomically", nms_cli_import },
+  { "backup", "--origin ORIGIN FILE", "write a consistent copy of the store, hosts running", nms_cli_backup },
+  { "restore", "--origin ORIGIN FILE", "replace every item with a backup's", nms_cli_restore },
 };
 
 static void
@@ -309,7 +322,7 @@ run_browser_host (int argc, char **argv)
   g_autoptr(NmsOrigin) origin = nms_origin_from_argv (argc, argv, &error);
   g_autoptr(NmsConfig) config = NULL;
 
-  if (origin == NULL || (config = load_config (&error)) == NULL)
+  if (origin == NULL || (config = nms_cli_load_config (&error)) == NULL)
     return fail_error (error);
   return nms_host_run (config, origin);
 }

@@ -1,6 +1,7 @@
 /* proto-ops.c: the operations of protocol version 1, each checking its own
  * parameters and calling down into the store. */
 #include "proto-private.h"
+#include "nmstore/base64.h"
 #include "nmstore/error.h"
 #include "nmstore/frame.h"
 #include "nmstore/version.h"
@@ -22,8 +23,8 @@ param (NmsRequest *req, const char *name)
   return cJSON_IsNull (item) ? NULL : item;
 }
 
-static gboolean
-optional_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error)
+gboolean
+nms_proto_optional_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error)
 {
   const cJSON *p = param (req, "prefix");
 
@@ -73,15 +74,8 @@ key_list (NmsRequest *req, const cJSON *keys, const char *op, GPtrArray **out, G
 static void
 append_bytes_value (GString *out, const guint8 *data, gsize len)
 {
-  gint state = 0, save = 0;
-  gsize at, n;
-
   g_string_append (out, "{\"$bytes\":\"");
-  at = out->len;
-  g_string_set_size (out, at + (len / 3 + 1) * 4 + 4);
-  n = g_base64_encode_step (data, len, FALSE, out->str + at, &state, &save);
-  n += g_base64_encode_close (FALSE, out->str + at + n, &state, &save);
-  g_string_truncate (out, at + n);
+  nms_base64_append (out, data, len);
   g_string_append (out, "\"}");
 }
 
@@ -152,7 +146,7 @@ op_get (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   ItemWriter w = { result, TRUE, FALSE };
   gboolean ok = TRUE;
 
-  if (!optional_prefix (req, "get", &prefix, error))
+  if (!nms_proto_optional_prefix (req, "get", &prefix, error))
     return FALSE;
   if (keys != NULL && prefix != NULL)
     return bad_param (error, "get", "give \"keys\" or \"prefix\", not both");
@@ -208,36 +202,12 @@ op_get_keys (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   const char *prefix;
   ItemWriter w = { result, TRUE, FALSE };
 
-  if (!optional_prefix (req, "getKeys", &prefix, error))
+  if (!nms_proto_optional_prefix (req, "getKeys", &prefix, error))
     return FALSE;
   g_string_append (result, "\"keys\":[");
   if (!nms_store_scan (proto->store, prefix, FALSE, write_key, &w, error))
     return FALSE;
   g_string_append_c (result, ']');
-  return TRUE;
-}
-
-/* Strict base64: the alphabet of RFC 4648, padded, nothing else; g_base64
- * itself skips what it does not know, which would hide corrupt input. */
-static gboolean
-is_strict_base64 (const char *text)
-{
-  gsize len = strlen (text), i, pad = 0;
-
-  if (len % 4 != 0)
-    return FALSE;
-  for (i = 0; i < len; i++)
-    {
-      char c = text[i];
-      if (c == '=')
-        {
-          if (i < len - 2)
-            return FALSE;
-          pad++;
-        }
-      else if (pad > 0 || !(g_ascii_isalnum (c) || c == '+' || c == '/'))
-        return FALSE;
-    }
   return TRUE;
 }
 
@@ -278,9 +248,9 @@ op_set (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
         }
       if (bytes != NULL)
         {
-          if (!cJSON_IsString (bytes) || !is_strict_base64 (bytes->valuestring))
+          if (!cJSON_IsString (bytes)
+              || (data = nms_base64_decode_strict (bytes->valuestring, strlen (bytes->valuestring), &len)) == NULL)
             return bad_param (error, "set", "a {\"$bytes\": ...} value must hold padded standard base64 text");
-          data = g_base64_decode (bytes->valuestring, &len);
           item.kind = NMS_VALUE_BYTES;
         }
       else
@@ -316,7 +286,7 @@ op_clear (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 {
   const char *prefix;
 
-  return optional_prefix (req, "clear", &prefix, error)
+  return nms_proto_optional_prefix (req, "clear", &prefix, error)
          && nms_store_clear (proto->store, prefix, error);
 }
 
@@ -329,6 +299,12 @@ op_get_bytes_in_use (NmsProto *proto, NmsRequest *req, GString *result, GError *
 
   if (keys != NULL && !key_list (req, keys, "getBytesInUse", &list, error))
     return FALSE;
+  /* An empty list names no keys; only an absent one means every item. */
+  if (list != NULL && list->len == 0)
+    {
+      g_string_append (result, "\"bytes\":0");
+      return TRUE;
+    }
   if (!nms_store_bytes_in_use (proto->store, list ? (const char *const *) list->pdata : NULL,
                                list ? list->len : 0, &bytes, error))
     return FALSE;

@@ -35,6 +35,7 @@ typedef struct {
 
 /* Op tables end with an entry whose name is NULL. */
 extern const NmsOpDef nms_proto_core_ops[];
+extern const NmsOpDef nms_proto_session_ops[];
 
 const NmsOpDef *nms_proto_find_op (const char *name);
 
@@ -43,3 +44,4 @@ void     nms_proto_append_string   (GString *out, const char *text);
 gboolean nms_proto_append_value    (NmsRequest *req, GString *out, const cJSON *value, GError **error);
 char    *nms_proto_print_value     (NmsRequest *req, const cJSON *value, gsize *len, GError **error);
 gboolean nms_proto_check_key       (NmsRequest *req, const char *key, GError **error);
+gboolean nms_proto_optional_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error);

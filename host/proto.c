@@ -22,6 +22,7 @@ typedef struct {
  * adds its table here. */
 static const NmsOpDef *const op_tables[] = {
   nms_proto_core_ops,
+  nms_proto_session_ops,
 };
 
 const NmsOpDef *

@@ -10,6 +10,8 @@
 #include "nmstore/error.h"
 #include "nmstore/os.h"
 
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -73,6 +75,7 @@ struct _NmsStore {
   NmsStoreOptions options;
   sqlite3_stmt   *stmts[N_STMTS];
   gboolean        in_batch;
+  guint           groups;    /* open nms_store_group_begin() calls */
 };
 
 /* Turns an SQLite failure into an NMS_ERROR a person can act on. */
@@ -354,28 +357,37 @@ nms_store_rollback (NmsStore *store)
     sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/* Each mutating call runs in a savepoint inside a batch, or in its own
- * write transaction outside one, so that it is atomic either way. */
+/* Each mutating call runs in a savepoint inside a batch or a group, or in
+ * its own write transaction outside them, so that it is atomic either way. */
 static gboolean
-op_begin (NmsStore *store, GError **error)
+nested (NmsStore *store)
 {
-  return exec (store, store->in_batch ? "SAVEPOINT op" : "BEGIN IMMEDIATE", "start a write", error);
+  return store->in_batch || store->groups > 0;
 }
 
 static gboolean
-op_end (NmsStore *store, gboolean ok, GError **error)
+savepoint_begin (NmsStore *store, gboolean inner, const char *name, GError **error)
+{
+  g_autofree char *sql = inner ? g_strdup_printf ("SAVEPOINT %s", name) : g_strdup ("BEGIN IMMEDIATE");
+  return exec (store, sql, "start a write", error);
+}
+
+static gboolean
+savepoint_end (NmsStore *store, gboolean inner, const char *name, gboolean ok, GError **error)
 {
   int rc;
 
-  if (store->in_batch)
+  if (inner)
     {
+      g_autofree char *release = g_strdup_printf ("RELEASE %s", name);
       if (!ok)
         {
-          sqlite3_exec (store->db, "ROLLBACK TO op", NULL, NULL, NULL);
-          sqlite3_exec (store->db, "RELEASE op", NULL, NULL, NULL);
+          g_autofree char *rollback = g_strdup_printf ("ROLLBACK TO %s", name);
+          sqlite3_exec (store->db, rollback, NULL, NULL, NULL);
+          sqlite3_exec (store->db, release, NULL, NULL, NULL);
           return FALSE;
         }
-      return exec (store, "RELEASE op", "finish a write", error);
+      return exec (store, release, "finish a write", error);
     }
   if (!ok)
     {
@@ -389,6 +401,37 @@ op_end (NmsStore *store, gboolean ok, GError **error)
   if (!sqlite3_get_autocommit (store->db))
     sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
   return fail (store, rc, "commit", error);
+}
+
+static gboolean
+op_begin (NmsStore *store, GError **error)
+{
+  return savepoint_begin (store, nested (store), "op", error);
+}
+
+static gboolean
+op_end (NmsStore *store, gboolean ok, GError **error)
+{
+  return savepoint_end (store, nested (store), "op", ok, error);
+}
+
+/* Several calls that must succeed or fail as one (a session op that
+ * rewrites the index and removes keys) open a group around them. */
+gboolean
+nms_store_group_begin (NmsStore *store, GError **error)
+{
+  if (!savepoint_begin (store, nested (store), "grp", error))
+    return FALSE;
+  store->groups++;
+  return TRUE;
+}
+
+gboolean
+nms_store_group_end (NmsStore *store, gboolean ok, GError **error)
+{
+  g_return_val_if_fail (store->groups > 0, FALSE);
+  store->groups--;
+  return savepoint_end (store, nested (store), "grp", ok, error) && ok;
 }
 
 static gboolean
@@ -659,6 +702,103 @@ nms_store_check_integrity (NmsStore *store, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+/* A consistent copy of the whole database, taken inside one read
+ * transaction while other processes keep writing; VACUUM INTO writes a
+ * fresh, compact file. The copy is made under a temporary name and renamed,
+ * so path is either the old file or a complete new one. */
+gboolean
+nms_store_backup_into (NmsStore *store, const char *path, GError **error)
+{
+  g_autofree char *tmp = g_strdup_printf ("%s.partial-%d", path, nms_os_pid ());
+  g_autofree char *dir = g_path_get_dirname (path);
+  char *sql;
+  int rc;
+
+  g_return_val_if_fail (!nested (store), FALSE);
+  g_unlink (tmp);
+  sql = sqlite3_mprintf ("VACUUM INTO %Q", tmp);
+  rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
+  sqlite3_free (sql);
+  if (rc != SQLITE_OK)
+    {
+      g_unlink (tmp);
+      fail (store, rc, "copy the store", error);
+      g_prefix_error (error, "backup to %s: ", path);
+      return FALSE;
+    }
+  if (g_chmod (tmp, 0600) != 0 || g_rename (tmp, path) != 0)
+    {
+      int saved = errno;
+      g_unlink (tmp);
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot put the backup at %s: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  return nms_os_fsync_dir (dir, error);
+}
+
+/* Replaces every item with those of a backup file, in one write
+ * transaction, so running hosts see the old items or the new, never a mix.
+ * The file must be an nmstore database of the same origin. */
+gboolean
+nms_store_replace_from (NmsStore *store, const char *path, const char *origin_name,
+                        guint64 *n_items, GError **error)
+{
+  sqlite3 *src = NULL;
+  sqlite3_stmt *s = NULL;
+  g_autofree char *src_origin = NULL;
+  int rc, version = -1;
+  gboolean ok;
+  char *sql;
+
+  g_return_val_if_fail (!nested (store), FALSE);
+  rc = sqlite3_open_v2 (path, &src, SQLITE_OPEN_READONLY, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2 (src, "SELECT (SELECT value FROM meta WHERE name = 'origin'), "
+                                  "(SELECT user_version FROM pragma_user_version)", -1, &s, NULL);
+  if (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
+    {
+      src_origin = g_strdup ((const char *) sqlite3_column_text (s, 0));
+      version = sqlite3_column_int (s, 1);
+      rc = SQLITE_OK;
+    }
+  sqlite3_finalize (s);
+  sqlite3_close_v2 (src);
+  if (rc != SQLITE_OK || version < 1)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "%s is not an nmstore backup (%s)", path,
+                   rc != SQLITE_OK ? sqlite3_errstr (rc) : "no schema version");
+      return FALSE;
+    }
+  if (version > NMS_STORE_SCHEMA)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "%s has schema version %d, newer than this nmstore "
+                   "understands (%d); restore it with a newer nmstore", path, version, NMS_STORE_SCHEMA);
+      return FALSE;
+    }
+  if (origin_name != NULL && g_strcmp0 (src_origin, origin_name) != 0)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_ORIGIN, "%s is a backup of %s, not of %s; one origin's data is "
+                   "never restored into another's", path, src_origin ? src_origin : "an unknown origin",
+                   origin_name);
+      return FALSE;
+    }
+
+  sql = sqlite3_mprintf ("ATTACH %Q AS src", path);
+  rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
+  sqlite3_free (sql);
+  if (rc != SQLITE_OK)
+    return fail (store, rc, "open the backup", error);
+  ok = op_begin (store, error)
+       && exec (store, "DELETE FROM items", "remove the current items", error)
+       && exec (store, "INSERT INTO items (key, kind, size, value) SELECT key, kind, size, value FROM src.items",
+                "copy the backup's items", error);
+  if (ok)
+    *n_items = (guint64) sqlite3_changes64 (store->db);
+  ok = op_end (store, ok, error) && ok;
+  sqlite3_exec (store->db, "DETACH src", NULL, NULL, NULL);
+  return ok;
 }
 
 const char *

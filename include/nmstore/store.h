@@ -67,6 +67,11 @@ gboolean    nms_store_bytes_in_use (NmsStore *store, const char *const *keys, gs
                                     guint64 *bytes, GError **error);
 gboolean    nms_store_flush        (NmsStore *store, GError **error);
 gboolean    nms_store_check_integrity (NmsStore *store, GError **error);
+gboolean    nms_store_group_begin  (NmsStore *store, GError **error);
+gboolean    nms_store_group_end    (NmsStore *store, gboolean ok, GError **error);
+gboolean    nms_store_backup_into  (NmsStore *store, const char *path, GError **error);
+gboolean    nms_store_replace_from (NmsStore *store, const char *path, const char *origin_name,
+                                    guint64 *n_items, GError **error);
 const char *nms_store_engine_version (void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsStore, nms_store_free)

@@ -1,0 +1,334 @@
+/* cli-session.c: the commands for a person's torrent session and for
+ * moving data: session ls|check|migrate, export, import, backup, restore.
+ * The session commands and import are protocol requests, like the core
+ * commands; export, backup and restore work on the store file itself. */
+#include "cli-private.h"
+#include "nmstore/archive.h"
+#include "nmstore/error.h"
+#include "nmstore/origin.h"
+#include "nmstore/session.h"
+#include "nmstore/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define NAME_WIDTH 40
+#define BAR_WIDTH  20
+
+static NmsStore *
+open_store (const char *origin_text, NmsOrigin **origin_out, GError **error)
+{
+  g_autoptr(NmsOrigin) origin = nms_origin_parse (origin_text, error);
+  g_autoptr(NmsConfig) config = NULL;
+  g_autofree char *dir = NULL;
+  NmsStoreOptions options = { 0 };
+  NmsStore *store;
+
+  if (origin == NULL || (config = nms_cli_load_config (error)) == NULL)
+    return NULL;
+  dir = nms_config_store_dir (config, origin);
+  options.durability = config->durability;
+  options.quota_bytes = config->quota_bytes;
+  store = nms_store_open (dir, origin->canonical, &options, error);
+  if (store != NULL && origin_out != NULL)
+    *origin_out = g_steal_pointer (&origin);
+  return store;
+}
+
+static cJSON *
+session_request (const char *origin, const char *op, const char *prefix, gboolean repair, GError **error)
+{
+  g_autoptr(cJSON) request = cJSON_CreateObject ();
+
+  cJSON_AddStringToObject (request, "op", op);
+  if (prefix != NULL)
+    cJSON_AddStringToObject (request, "prefix", prefix);
+  if (repair)
+    cJSON_AddBoolToObject (request, "repair", TRUE);
+  return nms_cli_run_request (origin, request, error);
+}
+
+static void
+print_json (const cJSON *value)
+{
+  char *text = cJSON_Print (value);
+
+  g_print ("%s\n", text);
+  cJSON_free (text);
+}
+
+/* GLib's sizes use a no-break space, which a C-locale terminal shows as
+ * '?'; a table wants a plain one. */
+static char *
+human_size (const cJSON *bytes)
+{
+  g_autofree char *glib = NULL;
+  GString *text;
+
+  if (!cJSON_IsNumber (bytes))
+    return g_strdup ("?");
+  glib = g_format_size_full ((guint64) bytes->valuedouble, G_FORMAT_SIZE_IEC_UNITS);
+  text = g_string_new (glib);
+  g_string_replace (text, "\u00a0", " ", 0);
+  return g_string_free (text, FALSE);
+}
+
+static char *
+progress_bar (const cJSON *progress)
+{
+  GString *bar = g_string_new ("[");
+  double p = cJSON_IsNumber (progress) ? CLAMP (progress->valuedouble, 0.0, 1.0) : 0.0;
+  int filled = (int) (p * BAR_WIDTH + 0.5), i;
+
+  for (i = 0; i < BAR_WIDTH; i++)
+    g_string_append_c (bar, i < filled ? '#' : '.');
+  if (cJSON_IsNumber (progress))
+    g_string_append_printf (bar, "] %5.1f%%", p * 100.0);
+  else
+    g_string_append (bar, "]     ?");
+  return g_string_free (bar, FALSE);
+}
+
+static char *
+ratio_of (const cJSON *up, const cJSON *down)
+{
+  if (!cJSON_IsNumber (up) || !cJSON_IsNumber (down) || down->valuedouble <= 0)
+    return g_strdup ("-");
+  return g_strdup_printf ("%.2f", up->valuedouble / down->valuedouble);
+}
+
+static char *
+added_date (const cJSON *added)
+{
+  g_autoptr(GDateTime) when = NULL;
+
+  if (!cJSON_IsNumber (added) || added->valuedouble <= 0)
+    return g_strdup ("-");
+  when = g_date_time_new_from_unix_utc ((gint64) (added->valuedouble / 1000));
+  return when ? g_date_time_format (when, "%Y-%m-%d") : g_strdup ("-");
+}
+
+/* Pads by characters, not bytes, so names in any script line up. */
+static char *
+fit (const char *text, int width)
+{
+  glong len = g_utf8_strlen (text, -1);
+  GString *out;
+
+  if (len > width)
+    {
+      g_autofree char *cut = g_utf8_substring (text, 0, width - 1);
+      return g_strconcat (cut, "~", NULL);
+    }
+  out = g_string_new (text);
+  for (; len < width; len++)
+    g_string_append_c (out, ' ');
+  return g_string_free (out, FALSE);
+}
+
+static void
+print_table (const cJSON *summary)
+{
+  const cJSON *t, *problems = cJSON_GetObjectItemCaseSensitive (summary, "problems");
+  g_autofree char *header = fit ("NAME", NAME_WIDTH);
+
+  g_print ("%s %10s  %-29s %-8s %6s  %s\n", header, "SIZE", "PROGRESS", "STATE", "RATIO", "ADDED");
+  cJSON_ArrayForEach (t, cJSON_GetObjectItemCaseSensitive (summary, "torrents"))
+    {
+      const cJSON *name = cJSON_GetObjectItemCaseSensitive (t, "name");
+      const cJSON *hash = cJSON_GetObjectItemCaseSensitive (t, "infoHash");
+      const cJSON *state = cJSON_GetObjectItemCaseSensitive (t, "userState");
+      g_autofree char *shown = fit (cJSON_IsString (name) ? name->valuestring : hash->valuestring, NAME_WIDTH);
+      g_autofree char *size = human_size (cJSON_GetObjectItemCaseSensitive (t, "totalSize"));
+      g_autofree char *bar = progress_bar (cJSON_GetObjectItemCaseSensitive (t, "progress"));
+      g_autofree char *ratio = ratio_of (cJSON_GetObjectItemCaseSensitive (t, "uploaded"),
+                                         cJSON_GetObjectItemCaseSensitive (t, "downloaded"));
+      g_autofree char *added = added_date (cJSON_GetObjectItemCaseSensitive (t, "addedAt"));
+
+      g_print ("%s %10s  %-29s %-8s %6s  %s\n", shown, size, bar,
+               cJSON_IsString (state) ? state->valuestring : "-", ratio, added);
+    }
+  if (cJSON_GetArraySize (problems) > 0)
+    g_print ("\n%d problem(s) found; run 'nmstore session check' for details\n", cJSON_GetArraySize (problems));
+}
+
+static int
+print_findings (const cJSON *report, gboolean repair)
+{
+  const cJSON *f, *findings = cJSON_GetObjectItemCaseSensitive (report, "findings");
+  int n = cJSON_GetArraySize (findings);
+
+  cJSON_ArrayForEach (f, findings)
+    g_print ("%-16s %s\n  %s %s\n", cJSON_GetObjectItemCaseSensitive (f, "code")->valuestring,
+             cJSON_GetObjectItemCaseSensitive (f, "reason")->valuestring,
+             repair ? "repaired:" : "--repair would",
+             cJSON_GetObjectItemCaseSensitive (f, "repair")->valuestring);
+  if (n == 0)
+    g_print ("no problems in %d torrent(s)\n", cJSON_GetObjectItemCaseSensitive (report, "torrents")->valueint);
+  else if (!repair)
+    g_print ("%d problem(s); nothing was changed\n", n);
+  return n == 0 || repair ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int
+nms_cli_session (int argc, char **argv)
+{
+  g_autofree char *origin = NULL, *prefix = NULL;
+  gboolean json = FALSE, repair = FALSE;
+  GOptionEntry extra[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of text", NULL },
+    { "repair", 0, 0, G_OPTION_ARG_NONE, &repair, "check: fix what it finds", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = nms_cli_store_context ("ls|check|migrate - the torrent session "
+                                                             "(--prefix: the session's prefix, default session:)",
+                                                             &origin, &prefix);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(cJSON) reply = NULL;
+  const char *verb;
+
+  g_option_context_add_main_entries (context, extra, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return nms_cli_fail_usage (context, error->message);
+  if (origin == NULL || argc != 2)
+    return nms_cli_fail_usage (context, "session takes ls, check or migrate, and --origin ORIGIN");
+  verb = argv[1];
+  if (repair && !g_str_equal (verb, "check"))
+    return nms_cli_fail_usage (context, "--repair belongs to session check");
+
+  if (g_str_equal (verb, "ls"))
+    reply = session_request (origin, "sessionSummary", prefix, FALSE, &error);
+  else if (g_str_equal (verb, "check"))
+    reply = session_request (origin, "sessionCheck", prefix, repair, &error);
+  else if (g_str_equal (verb, "migrate"))
+    reply = session_request (origin, "sessionMigrate", prefix, FALSE, &error);
+  else
+    return nms_cli_fail_usage (context, "session takes ls, check or migrate");
+  if (reply == NULL)
+    return nms_cli_fail_error (error);
+
+  cJSON_DeleteItemFromObjectCaseSensitive (reply, "id");
+  cJSON_DeleteItemFromObjectCaseSensitive (reply, "ok");
+  if (json)
+    {
+      print_json (reply);
+      return EXIT_SUCCESS;
+    }
+  if (g_str_equal (verb, "ls"))
+    print_table (reply);
+  else if (g_str_equal (verb, "check"))
+    return print_findings (reply, repair);
+  else if (cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (reply, "alreadyV2")))
+    g_print ("the session is already schema v2; nothing to do\n");
+  else
+    g_print ("migrated %d torrent(s) to schema v2; the v1 keys are kept under %s until you remove them\n",
+             cJSON_GetObjectItemCaseSensitive (reply, "migrated")->valueint,
+             cJSON_GetObjectItemCaseSensitive (reply, "backupPrefix")->valuestring);
+  return EXIT_SUCCESS;
+}
+
+int
+nms_cli_export (int argc, char **argv)
+{
+  g_autofree char *origin = NULL, *prefix = NULL;
+  g_autoptr(GOptionContext) context = nms_cli_store_context ("- print every item as one JSON object", &origin, &prefix);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NmsStore) store = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return nms_cli_fail_usage (context, error->message);
+  if (origin == NULL || argc != 1)
+    return nms_cli_fail_usage (context, "export takes --origin ORIGIN [--prefix P]");
+  if ((store = open_store (origin, NULL, &error)) == NULL
+      || !nms_archive_export (store, prefix, out, &error))
+    return nms_cli_fail_error (error);
+  return fwrite (out->str, 1, out->len, stdout) == out->len && fflush (stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int
+nms_cli_import (int argc, char **argv)
+{
+  g_autofree char *origin = NULL;
+  g_autoptr(GOptionContext) context = nms_cli_store_context ("FILE - merge an exported JSON object in "
+                                                             "(FILE - reads stdin)", &origin, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GString) request = NULL;
+  g_autoptr(cJSON) parsed = NULL, reply = NULL;
+  const char *end = NULL;
+  gsize len;
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return nms_cli_fail_usage (context, error->message);
+  if (origin == NULL || argc != 2)
+    return nms_cli_fail_usage (context, "import takes --origin ORIGIN FILE");
+  if (g_str_equal (argv[1], "-"))
+    {
+      g_autoptr(GIOChannel) in = g_io_channel_unix_new (0);
+      if (g_io_channel_read_to_end (in, &text, &len, &error) != G_IO_STATUS_NORMAL)
+        return nms_cli_fail_error (error);
+    }
+  else if (!g_file_get_contents (argv[1], &text, &len, &error))
+    return nms_cli_fail_error (error);
+
+  /* The file becomes the "items" of one set request, so it must be exactly
+   * one JSON object; anything after it could smuggle in other members. */
+  parsed = cJSON_ParseWithLengthOpts (text, len, &end, FALSE);
+  while (end != NULL && end < text + len && g_ascii_isspace (*end))
+    end++;
+  if (!cJSON_IsObject (parsed) || end != text + len)
+    {
+      g_printerr ("nmstore: %s is not one JSON object of key to value, as 'nmstore export' writes\n", argv[1]);
+      return EXIT_FAILURE;
+    }
+  request = g_string_new ("{\"op\":\"set\",\"items\":");
+  g_string_append_len (request, text, (gssize) len);
+  g_string_append_c (request, '}');
+  reply = nms_cli_run_request_text (origin, request->str, request->len, &error);
+  if (reply == NULL)
+    return nms_cli_fail_error (error);
+  g_print ("imported %d item(s)\n", cJSON_GetArraySize (parsed));
+  return EXIT_SUCCESS;
+}
+
+int
+nms_cli_backup (int argc, char **argv)
+{
+  g_autofree char *origin = NULL;
+  g_autoptr(GOptionContext) context = nms_cli_store_context ("FILE - write a consistent copy of the store "
+                                                             "while hosts keep running", &origin, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NmsStore) store = NULL;
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return nms_cli_fail_usage (context, error->message);
+  if (origin == NULL || argc != 2)
+    return nms_cli_fail_usage (context, "backup takes --origin ORIGIN FILE");
+  if ((store = open_store (origin, NULL, &error)) == NULL || !nms_archive_backup (store, argv[1], &error))
+    return nms_cli_fail_error (error);
+  g_print ("backed up to %s\n", argv[1]);
+  return EXIT_SUCCESS;
+}
+
+int
+nms_cli_restore (int argc, char **argv)
+{
+  g_autofree char *origin_text = NULL;
+  g_autoptr(GOptionContext) context = nms_cli_store_context ("FILE - replace every item with those of a backup",
+                                                             &origin_text, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NmsStore) store = NULL;
+  g_autoptr(NmsOrigin) origin = NULL;
+  guint64 n = 0;
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return nms_cli_fail_usage (context, error->message);
+  if (origin_text == NULL || argc != 2)
+    return nms_cli_fail_usage (context, "restore takes --origin ORIGIN FILE");
+  if ((store = open_store (origin_text, &origin, &error)) == NULL
+      || !nms_archive_restore (store, argv[1], origin->canonical, &n, &error))
+    return nms_cli_fail_error (error);
+  g_print ("restored %" G_GUINT64_FORMAT " item(s) from %s\n", n, argv[1]);
+  return EXIT_SUCCESS;
+}

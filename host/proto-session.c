@@ -1,0 +1,109 @@
+/* proto-session.c: the session ops. Each is one request that calls one
+ * nms_session_* function inside the batch transaction proto.c opens, so a
+ * composite change (remove a torrent, migrate, repair) is one commit and
+ * one write as far as any other process can tell. */
+#include "proto-private.h"
+#include "nmstore/error.h"
+#include "nmstore/session.h"
+
+#include <string.h>
+
+/* Splices a result object's members into the reply. */
+static gboolean
+append_result (GString *out, cJSON *result)
+{
+  g_autoptr(cJSON) owned = result;
+  char *text;
+  gsize len;
+
+  if (owned == NULL)
+    return FALSE;
+  text = cJSON_PrintUnformatted (owned);
+  len = strlen (text);
+  if (len > 2)
+    g_string_append_len (out, text + 1, (gssize) len - 2);
+  cJSON_free (text);
+  return TRUE;
+}
+
+static gboolean
+session_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error)
+{
+  if (!nms_proto_optional_prefix (req, op, prefix, error))
+    return FALSE;
+  if (*prefix != NULL && **prefix == '\0')
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "%s: \"prefix\" must not be empty", op);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+op_session_restore (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  const char *prefix;
+
+  return session_prefix (req, "sessionRestore", &prefix, error)
+         && append_result (result, nms_session_restore (proto->store, prefix, error));
+}
+
+static gboolean
+op_session_summary (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  const char *prefix;
+
+  return session_prefix (req, "sessionSummary", &prefix, error)
+         && append_result (result, nms_session_summary (proto->store, prefix, error));
+}
+
+static gboolean
+op_session_remove_torrent (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  const cJSON *hash = cJSON_GetObjectItemCaseSensitive (req->root, "infoHash");
+  const char *prefix;
+
+  if (!session_prefix (req, "sessionRemoveTorrent", &prefix, error))
+    return FALSE;
+  if (!cJSON_IsString (hash))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "sessionRemoveTorrent: \"infoHash\" (40 hex digits) is required");
+      return FALSE;
+    }
+  return append_result (result, nms_session_remove_torrent (proto->store, prefix, hash->valuestring, error));
+}
+
+static gboolean
+op_session_migrate (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  const char *prefix;
+
+  return session_prefix (req, "sessionMigrate", &prefix, error)
+         && append_result (result, nms_session_migrate (proto->store, prefix, error));
+}
+
+static gboolean
+op_session_check (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  const cJSON *repair = cJSON_GetObjectItemCaseSensitive (req->root, "repair");
+  const char *prefix;
+
+  if (!session_prefix (req, "sessionCheck", &prefix, error))
+    return FALSE;
+  if (repair != NULL && !cJSON_IsBool (repair))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "sessionCheck: \"repair\" must be true or false");
+      return FALSE;
+    }
+  return append_result (result, nms_session_check (proto->store, prefix, cJSON_IsTrue (repair), error));
+}
+
+const NmsOpDef nms_proto_session_ops[] = {
+  /* name                   run                         writes uses_store barrier */
+  { "sessionRestore",       op_session_restore,         FALSE, TRUE,  FALSE },
+  { "sessionSummary",       op_session_summary,         FALSE, TRUE,  FALSE },
+  { "sessionRemoveTorrent", op_session_remove_torrent,  TRUE,  TRUE,  FALSE },
+  { "sessionMigrate",       op_session_migrate,         TRUE,  TRUE,  FALSE },
+  { "sessionCheck",         op_session_check,           TRUE,  TRUE,  FALSE },
+  { NULL }
+};

@@ -1,0 +1,503 @@
+/* session-fix.c: the calls that rewrite a session: check (which only
+ * writes with repair) and the migration from schema v1 to v2. Each runs in
+ * one group of the store, so a failure leaves the session as it was. */
+#include "session-private.h"
+#include "nmstore/error.h"
+
+#include <string.h>
+
+typedef struct {
+  Session    *s;
+  gboolean    rebuild_index;
+  GPtrArray  *remove_keys;  /* char* */
+  GHashTable *drop;         /* lowercase hashes whose entry and keys go */
+  GPtrArray  *adopt;        /* cJSON* entries to add to the index */
+  GPtrArray  *orphans;      /* SessionTorrent* read for orphan keys */
+  GPtrArray  *unbitfield;   /* SessionTorrent* whose bitfield goes */
+} Plan;
+
+static void
+plan_clear (Plan *plan)
+{
+  g_ptr_array_unref (plan->remove_keys);
+  g_hash_table_unref (plan->drop);
+  g_ptr_array_unref (plan->adopt);
+  g_ptr_array_unref (plan->orphans);
+  g_ptr_array_unref (plan->unbitfield);
+}
+
+static void
+delete_json (gpointer value)
+{
+  cJSON_Delete (value);
+}
+
+static void
+set_repair (cJSON *problem, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+set_repair (cJSON *problem, const char *format, ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  cJSON_AddStringToObject (problem, "repair", text);
+}
+
+static SessionTorrent *
+torrent_of (Session *s, const char *hash)
+{
+  g_autofree char *lower = hash ? g_ascii_strdown (hash, -1) : NULL;
+  return lower ? g_hash_table_lookup (s->by_hash, lower) : NULL;
+}
+
+/* An orphan: keys of a hash that the index does not list. Its metadata,
+ * when sound, brings it back into the index; otherwise its keys go. */
+static gboolean
+plan_orphan (Plan *plan, const char *hash, GPtrArray *keys, GError **error)
+{
+  Session *s = plan->s;
+  SessionTorrent *t = session_torrent_read (s, hash, NULL, error);
+  g_autoptr(GString) list = g_string_new (NULL);
+  cJSON *problem;
+  guint i;
+
+  if (t == NULL)
+    return FALSE;
+  g_ptr_array_add (plan->orphans, t);
+  for (i = 0; i < keys->len; i++)
+    g_string_append_printf (list, "%s%s", i ? ", " : "", (char *) keys->pdata[i]);
+  problem = session_problem (s, "orphan", hash, keys->pdata[0], "%s: no entry in %s for %s", list->str,
+                             s->index_key, hash);
+  if (t->torrentfile != NULL || t->infodict != NULL)
+    {
+      cJSON *entry = cJSON_CreateObject ();
+      cJSON_AddStringToObject (entry, "infoHash", hash);
+      cJSON_AddStringToObject (entry, "source", t->torrentfile ? "file" : "magnet");
+      if (t->torrentfile == NULL)
+        {
+          g_autofree char *uri = g_strconcat ("magnet:?xt=urn:btih:", hash, NULL);
+          cJSON_AddStringToObject (entry, "magnetUri", uri);
+        }
+      cJSON_AddNumberToObject (entry, "addedAt", (double) (g_get_real_time () / 1000));
+      g_ptr_array_add (plan->adopt, entry);
+      set_repair (problem, "add %s back to the index as a %s torrent", hash, t->torrentfile ? "file" : "magnet");
+    }
+  else
+    {
+      for (i = 0; i < keys->len; i++)
+        g_ptr_array_add (plan->remove_keys, g_strdup (keys->pdata[i]));
+      set_repair (problem, "remove %s: without metadata it cannot be restored", list->str);
+    }
+  return TRUE;
+}
+
+/* Groups the keys under <prefix>torrent: by hash and plans each orphan. */
+static gboolean
+find_orphans (Plan *plan, GError **error)
+{
+  Session *s = plan->s;
+  g_autofree char *under = g_strconcat (s->prefix, "torrent:", NULL);
+  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) group = g_ptr_array_new ();
+  g_autofree char *current = NULL;
+  gsize skip = strlen (under);
+  guint i;
+
+  if (!nms_store_scan (s->store, under, FALSE, session_collect_key, all, error))
+    return FALSE;
+  for (i = 0; i <= all->len; i++)
+    {
+      const char *key = i < all->len ? all->pdata[i] : NULL;
+      g_autofree char *hash = NULL;
+
+      if (key != NULL)
+        {
+          if (strlen (key) < skip + 40 || (key[skip + 40] != '\0' && key[skip + 40] != ':'))
+            continue;
+          hash = g_strndup (key + skip, 40);
+          if (!nms_session_is_info_hash (hash) || torrent_of (s, hash) != NULL)
+            continue;
+        }
+      if (current != NULL && (hash == NULL || strcmp (hash, current) != 0))
+        {
+          if (!plan_orphan (plan, current, group, error))
+            return FALSE;
+          g_ptr_array_set_size (group, 0);
+        }
+      if (hash != NULL)
+        {
+          g_free (current);
+          current = g_strdup (hash);
+          g_ptr_array_add (group, (gpointer) key);
+        }
+    }
+  return TRUE;
+}
+
+static void
+plan_problem (Plan *plan, cJSON *problem)
+{
+  Session *s = plan->s;
+  const char *code = cJSON_GetObjectItemCaseSensitive (problem, "code")->valuestring;
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive (problem, "infoHash");
+  const cJSON *k = cJSON_GetObjectItemCaseSensitive (problem, "key");
+  const char *hash = cJSON_IsString (h) ? h->valuestring : NULL;
+  const char *key = cJSON_IsString (k) ? k->valuestring : NULL;
+  SessionTorrent *t = torrent_of (s, hash);
+
+  if (cJSON_GetObjectItemCaseSensitive (problem, "repair") != NULL)
+    return;
+  if (g_str_equal (code, "schema-v1"))
+    set_repair (problem, "nothing: run 'nmstore session migrate' first");
+  else if (g_str_equal (code, "no-metadata"))
+    {
+      if (t != NULL && cJSON_IsString (cJSON_GetObjectItemCaseSensitive (t->entry, "magnetUri")))
+        set_repair (problem, "nothing: the engine fetches the metadata from the magnet link");
+      else
+        {
+          g_hash_table_add (plan->drop, g_ascii_strdown (hash, -1));
+          set_repair (problem, "remove %s from the index, with its keys", hash);
+        }
+    }
+  else if (g_str_equal (code, "bad-bencode") || g_str_equal (code, "hash-mismatch"))
+    {
+      g_ptr_array_add (plan->remove_keys, g_strdup (key));
+      /* Without any sound metadata or a magnet link the entry is dead too. */
+      if (t != NULL && t->torrentfile == NULL && t->infodict == NULL
+          && !cJSON_IsString (cJSON_GetObjectItemCaseSensitive (t->entry, "magnetUri")))
+        {
+          g_hash_table_add (plan->drop, g_ascii_strdown (hash, -1));
+          set_repair (problem, "remove %s and, as nothing else can restore it, %s from the index", key, hash);
+        }
+      else
+        set_repair (problem, "remove %s; the torrent then needs its metadata again", key);
+    }
+  else if (g_str_equal (code, "bitfield-length"))
+    {
+      if (t != NULL)
+        g_ptr_array_add (plan->unbitfield, t);
+      set_repair (problem, "drop the bitfield from %s; the engine then checks the downloaded data again", key);
+    }
+  else if (g_str_equal (code, "bad-json") && g_strcmp0 (key, s->index_key) == 0)
+    {
+      plan->rebuild_index = TRUE;
+      set_repair (problem, "keep a copy at %sbackup:bad-index and rebuild the index from the torrents' keys",
+                  s->prefix);
+    }
+  else if (g_str_equal (code, "bad-json"))
+    {
+      g_ptr_array_add (plan->remove_keys, g_strdup (key));
+      set_repair (problem, "remove %s; the torrent restarts without its saved progress", key);
+    }
+  else if (g_str_equal (code, "bad-entry"))
+    {
+      plan->rebuild_index = TRUE;
+      set_repair (problem, "drop that entry from the index");
+    }
+}
+
+/* The index after repair: the sound entries that stay, then the adopted. */
+static cJSON *
+repaired_index (Plan *plan)
+{
+  Session *s = plan->s;
+  cJSON *index = s->index ? cJSON_Duplicate (s->index, TRUE) : cJSON_CreateObject ();
+  cJSON *list = cJSON_CreateArray ();
+  guint i;
+
+  if (s->index == NULL)
+    cJSON_AddNumberToObject (index, "version", 2);
+  for (i = 0; i < s->torrents->len; i++)
+    {
+      SessionTorrent *t = s->torrents->pdata[i];
+      g_autofree char *lower = g_ascii_strdown (t->hash, -1);
+      if (!g_hash_table_contains (plan->drop, lower))
+        cJSON_AddItemToArray (list, cJSON_Duplicate (t->entry, TRUE));
+    }
+  for (i = 0; i < plan->adopt->len; i++)
+    cJSON_AddItemToArray (list, cJSON_Duplicate (plan->adopt->pdata[i], TRUE));
+  if (cJSON_GetObjectItemCaseSensitive (index, "torrents") != NULL)
+    cJSON_ReplaceItemInObjectCaseSensitive (index, "torrents", list);
+  else
+    cJSON_AddItemToObject (index, "torrents", list);
+  return index;
+}
+
+static gboolean
+apply (Plan *plan, GError **error)
+{
+  Session *s = plan->s;
+  /* The engine writes Uint8Arrays, so a new index takes the bytes form. */
+  NmsValueKind form = s->index_raw.found ? s->index_raw.kind : NMS_VALUE_BYTES;
+  GHashTableIter iter;
+  gpointer hash;
+  guint i;
+
+  g_hash_table_iter_init (&iter, plan->drop);
+  while (g_hash_table_iter_next (&iter, &hash, NULL))
+    if (!session_torrent_keys (s->store, s->prefix, torrent_of (s, hash)->hash, plan->remove_keys, error))
+      return FALSE;
+  if (!nms_store_remove (s->store, (const char *const *) plan->remove_keys->pdata, plan->remove_keys->len, error))
+    return FALSE;
+  for (i = 0; i < plan->unbitfield->len; i++)
+    {
+      SessionTorrent *t = plan->unbitfield->pdata[i];
+      g_autofree char *key = session_key (s, t->hash, ":state");
+      cJSON_DeleteItemFromObjectCaseSensitive (t->state, "bitfield");
+      if (!session_write_json (s->store, key, t->state_raw.kind, t->state, error))
+        return FALSE;
+    }
+  if (plan->rebuild_index && s->index_raw.found && s->index == NULL)
+    {
+      g_autofree char *copy = g_strconcat (s->prefix, "backup:bad-index", NULL);
+      gsize len;
+      const guint8 *data = g_bytes_get_data (s->index_raw.value, &len);
+      NmsItem item = { copy, strlen (copy), s->index_raw.kind, data, len };
+      if (!nms_store_set (s->store, &item, 1, error))
+        return FALSE;
+    }
+  if (plan->rebuild_index || plan->adopt->len > 0 || g_hash_table_size (plan->drop) > 0)
+    {
+      g_autoptr(cJSON) index = repaired_index (plan);
+      return session_write_json (s->store, s->index_key, form, index, error);
+    }
+  return TRUE;
+}
+
+static cJSON *
+check (NmsStore *store, const char *prefix, gboolean repair, GError **error)
+{
+  g_autoptr(Session) s = session_load (store, prefix, TRUE, error);
+  Plan plan = { 0 };
+  cJSON *problem, *result;
+  gboolean ok = TRUE;
+
+  if (s == NULL)
+    return NULL;
+  plan.s = s;
+  plan.remove_keys = g_ptr_array_new_with_free_func (g_free);
+  plan.drop = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  plan.adopt = g_ptr_array_new_with_free_func (delete_json);
+  plan.orphans = g_ptr_array_new_with_free_func (session_torrent_free);
+  plan.unbitfield = g_ptr_array_new ();
+  if (s->version != 1)
+    ok = find_orphans (&plan, error);
+  if (ok)
+    {
+      cJSON_ArrayForEach (problem, s->problems)
+        plan_problem (&plan, problem);
+      if (repair)
+        ok = apply (&plan, error);
+    }
+  plan_clear (&plan);
+  if (!ok)
+    return NULL;
+  result = cJSON_CreateObject ();
+  cJSON_AddStringToObject (result, "prefix", s->prefix);
+  cJSON_AddNumberToObject (result, "torrents", s->torrents->len);
+  cJSON_AddBoolToObject (result, "repaired", repair && cJSON_GetArraySize (s->problems) > 0);
+  cJSON_AddItemToObject (result, "findings", s->problems);
+  s->problems = NULL;
+  return result;
+}
+
+cJSON *
+nms_session_check (NmsStore *store, const char *prefix, gboolean repair, GError **error)
+{
+  cJSON *result;
+
+  if (!repair)
+    return check (store, prefix, FALSE, error);
+  if (!nms_store_group_begin (store, error))
+    return NULL;
+  result = check (store, prefix, TRUE, error);
+  if (!nms_store_group_end (store, result != NULL, error))
+    g_clear_pointer (&result, cJSON_Delete);
+  return result;
+}
+
+/* Writes text in the session's form: bytes of it, or a JSON string. */
+static gboolean
+write_text (NmsStore *store, const char *key, NmsValueKind form, const char *text, GError **error)
+{
+  if (form == NMS_VALUE_BYTES)
+    {
+      NmsItem item = { key, strlen (key), NMS_VALUE_BYTES, (const guint8 *) text, strlen (text) };
+      return nms_store_set (store, &item, 1, error);
+    }
+  else
+    {
+      g_autoptr(cJSON) s = cJSON_CreateString (text);
+      return session_write_json (store, key, NMS_VALUE_JSON, s, error);
+    }
+}
+
+static gboolean
+copy_raw (NmsStore *store, const char *key, const SessionRaw *raw, GError **error)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (raw->value, &len);
+  NmsItem item = { key, strlen (key), raw->kind, data, len };
+
+  return nms_store_set (store, &item, 1, error);
+}
+
+static gboolean
+absent (NmsStore *store, const char *key, gboolean *is_absent, GError **error)
+{
+  SessionRaw raw = { 0 };
+
+  if (!session_read (store, key, &raw, error))
+    return FALSE;
+  *is_absent = !raw.found;
+  session_raw_clear (&raw);
+  return TRUE;
+}
+
+/* Moves one v1 torrent: its entry becomes a v2 entry, its embedded
+ * .torrent a torrentfile key, its state a v2 state (and its infoBuffer an
+ * infodict), after the old state is copied under the backup prefix. */
+static gboolean
+migrate_torrent (Session *s, const cJSON *old, NmsValueKind form, const char *backup, cJSON *list, GError **error)
+{
+  const cJSON *hash = cJSON_GetObjectItemCaseSensitive (old, "infoHash");
+  const cJSON *magnet = cJSON_GetObjectItemCaseSensitive (old, "magnetLink");
+  const cJSON *file = cJSON_GetObjectItemCaseSensitive (old, "torrentFile");
+  const cJSON *token = cJSON_GetObjectItemCaseSensitive (old, "storageToken");
+  const cJSON *added = cJSON_GetObjectItemCaseSensitive (old, "addedAt");
+  g_autofree char *v1_key = NULL, *v1_copy = NULL, *state_key = NULL, *file_key = NULL, *dict_key = NULL;
+  g_autoptr(cJSON) state = NULL;
+  SessionRaw raw = { 0 };
+  const char *why = NULL;
+  gboolean fresh, ok = TRUE;
+  cJSON *entry;
+
+  if (!cJSON_IsString (hash) || !nms_session_is_info_hash (hash->valuestring))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "cannot migrate: %s holds an entry without a 40-digit "
+                   "hex \"infoHash\"; nothing was changed", s->index_key);
+      return FALSE;
+    }
+  entry = cJSON_CreateObject ();
+  cJSON_AddItemToArray (list, entry);
+  cJSON_AddStringToObject (entry, "infoHash", hash->valuestring);
+  cJSON_AddStringToObject (entry, "source", cJSON_IsString (file) ? "file" : "magnet");
+  if (cJSON_IsString (magnet))
+    cJSON_AddStringToObject (entry, "magnetUri", magnet->valuestring);
+  else if (!cJSON_IsString (file))
+    {
+      /* Neither a link nor a file: the infohash alone still finds it. */
+      g_autofree char *uri = g_strconcat ("magnet:?xt=urn:btih:", hash->valuestring, NULL);
+      cJSON_AddStringToObject (entry, "magnetUri", uri);
+    }
+  cJSON_AddNumberToObject (entry, "addedAt", cJSON_IsNumber (added) ? added->valuedouble : 0);
+
+  file_key = session_key (s, hash->valuestring, ":torrentfile");
+  if (cJSON_IsString (file) && (ok = absent (s->store, file_key, &fresh, error)) && fresh)
+    ok = write_text (s->store, file_key, form, file->valuestring, error);
+
+  v1_key = session_key (s, hash->valuestring, "");
+  if (!ok || !session_read (s->store, v1_key, &raw, error))
+    return FALSE;
+  if (!raw.found)
+    return TRUE;
+  v1_copy = g_strconcat (backup, "torrent:", hash->valuestring, NULL);
+  ok = copy_raw (s->store, v1_copy, &raw, error)
+       && nms_store_remove (s->store, (const char *const *) &v1_key, 1, error);
+  state = ok ? session_raw_json (&raw, &why) : NULL;
+  if (ok && cJSON_IsObject (state))
+    {
+      const cJSON *info = cJSON_GetObjectItemCaseSensitive (state, "infoBuffer");
+      g_autoptr(cJSON) v2 = cJSON_CreateObject ();
+      const char *copied[] = { "bitfield", "uploaded", "downloaded", "updatedAt" };
+      gsize i;
+
+      cJSON_AddStringToObject (v2, "userState", "active");
+      if (cJSON_IsString (token))
+        cJSON_AddStringToObject (v2, "storageKey", token->valuestring);
+      for (i = 0; i < G_N_ELEMENTS (copied); i++)
+        {
+          const cJSON *m = cJSON_GetObjectItemCaseSensitive (state, copied[i]);
+          if (m != NULL)
+            cJSON_AddItemToObject (v2, copied[i], cJSON_Duplicate (m, TRUE));
+        }
+      state_key = session_key (s, hash->valuestring, ":state");
+      dict_key = session_key (s, hash->valuestring, ":infodict");
+      ok = absent (s->store, state_key, &fresh, error)
+           && (!fresh || session_write_json (s->store, state_key, raw.kind, v2, error));
+      if (ok && cJSON_IsString (info))
+        ok = absent (s->store, dict_key, &fresh, error)
+             && (!fresh || write_text (s->store, dict_key, form, info->valuestring, error));
+    }
+  session_raw_clear (&raw);
+  return ok;
+}
+
+static gboolean
+migrate (Session *s, cJSON *result, GError **error)
+{
+  g_autofree char *backup = g_strconcat (s->prefix, "backup:v1:", NULL);
+  g_autofree char *backup_index = g_strconcat (backup, "torrents", NULL);
+  const cJSON *list = cJSON_GetObjectItemCaseSensitive (s->index, "torrents");
+  g_autoptr(cJSON) index = cJSON_CreateObject ();
+  cJSON *entries, *old;
+  gboolean fresh;
+
+  cJSON_AddStringToObject (result, "backupPrefix", backup);
+  if (!absent (s->store, backup_index, &fresh, error))
+    return FALSE;
+  if (!fresh)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "cannot migrate: a v1 backup from an earlier migration is "
+                   "still at %s; remove the keys under %s first (nmstore rm), then run migrate again",
+                   backup_index, backup);
+      return FALSE;
+    }
+  if (!copy_raw (s->store, backup_index, &s->index_raw, error))
+    return FALSE;
+  cJSON_AddNumberToObject (index, "version", 2);
+  entries = cJSON_AddArrayToObject (index, "torrents");
+  cJSON_ArrayForEach (old, list)
+    if (!migrate_torrent (s, old, s->index_raw.kind, backup, entries, error))
+      return FALSE;
+  cJSON_AddNumberToObject (result, "migrated", cJSON_GetArraySize (entries));
+  return session_write_json (s->store, s->index_key, s->index_raw.kind, index, error);
+}
+
+cJSON *
+nms_session_migrate (NmsStore *store, const char *prefix, GError **error)
+{
+  g_autoptr(Session) s = NULL;
+  g_autoptr(cJSON) result = cJSON_CreateObject ();
+  gboolean ok;
+
+  if (!nms_store_group_begin (store, error))
+    return NULL;
+  s = session_load (store, prefix, FALSE, error);
+  ok = s != NULL;
+  if (ok && s->index_raw.found && s->index == NULL)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "cannot migrate: %s does not parse; see 'nmstore session "
+                   "check'", s->index_key);
+      ok = FALSE;
+    }
+  if (ok)
+    {
+      cJSON_AddBoolToObject (result, "alreadyV2", s->version == 2);
+      if (s->version == 1)
+        ok = migrate (s, result, error);
+      else
+        {
+          g_autofree char *backup = g_strconcat (s->prefix, "backup:v1:", NULL);
+          cJSON_AddNumberToObject (result, "migrated", 0);
+          cJSON_AddStringToObject (result, "backupPrefix", backup);
+        }
+    }
+  if (!nms_store_group_end (store, ok, error))
+    return NULL;
+  return g_steal_pointer (&result);
+}

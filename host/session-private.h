@@ -1,0 +1,59 @@
+/* session-private.h: what session.c (reading, restore, summary, removal)
+ * shares with session-fix.c (check, repair and migration). Not installed. */
+#pragma once
+
+#include "nmstore/bencode.h"
+#include "nmstore/session.h"
+
+/* One stored value, copied out of the store. */
+typedef struct {
+  gboolean     found;
+  NmsValueKind kind;
+  GBytes      *value;
+} SessionRaw;
+
+typedef struct {
+  char        *hash;          /* as the index spells it */
+  cJSON       *entry;         /* the index entry (owned by the session's index) */
+  cJSON       *state;         /* parsed, or NULL */
+  SessionRaw   state_raw;
+  GBytes      *torrentfile;   /* the bencode bytes, or NULL when missing or broken */
+  GBytes      *infodict;
+  gboolean     torrentfile_stored, infodict_stored;
+  NmsMetainfo  meta;
+  gboolean     has_meta;
+  gboolean     bitfield_ok;   /* FALSE when present but not matching the pieces */
+} SessionTorrent;
+
+typedef struct {
+  NmsStore   *store;
+  char       *prefix;
+  char       *index_key;
+  SessionRaw  index_raw;
+  cJSON      *index;       /* the parsed index, or NULL */
+  int         version;     /* 0 when there is no usable index */
+  GPtrArray  *torrents;    /* SessionTorrent*, in index order */
+  GHashTable *by_hash;     /* lowercase hash -> SessionTorrent* */
+  cJSON      *problems;    /* array of {code, infoHash, key, reason} */
+  gboolean    for_check;   /* also list what is normal but incomplete */
+} Session;
+
+void     session_raw_clear   (SessionRaw *raw);
+gboolean session_read        (NmsStore *store, const char *key, SessionRaw *raw, GError **error);
+cJSON   *session_raw_json    (const SessionRaw *raw, const char **why);
+GBytes  *session_raw_bencode (const SessionRaw *raw, const char **why);
+gboolean session_write_json  (NmsStore *store, const char *key, NmsValueKind form, const cJSON *value, GError **error);
+char    *session_key         (const Session *s, const char *hash, const char *suffix);
+
+Session *session_load        (NmsStore *store, const char *prefix, gboolean for_check, GError **error);
+void     session_free        (Session *s);
+cJSON   *session_problem     (Session *s, const char *code, const char *hash, const char *key,
+                              const char *format, ...) G_GNUC_PRINTF (5, 6);
+
+SessionTorrent *session_torrent_read (Session *s, const char *hash, cJSON *entry, GError **error);
+void            session_torrent_free (gpointer t);
+gboolean        session_torrent_keys (NmsStore *store, const char *prefix, const char *hash,
+                                      GPtrArray *keys, GError **error);
+gboolean        session_collect_key  (const NmsItem *item, gpointer user_data, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Session, session_free)

@@ -1,0 +1,967 @@
+/* test_session.c: the session ops and commands on real .torrent files made
+ * by Debian's mktorrent over generated data, with info dictionaries cut out
+ * of them by nmstore's own decoder. Run by tests/stages/30-session.sh,
+ * which installs mktorrent; not part of ctest, which runs before it. */
+#include "harness.h"
+#include "nmstore/base64.h"
+#include "nmstore/bencode.h"
+#include "nmstore/session.h"
+
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <math.h>
+#include <string.h>
+
+#define N_RESTORE 1000
+#define N_V1      50
+
+typedef struct {
+  char   *hash;
+  GBytes *torrent;  /* the whole .torrent */
+  GBytes *info;     /* its info dictionary's bytes */
+  char   *name;
+  guint64 size, pieces, files;
+} Torrent;
+
+static char *work;  /* scratch directory for data and .torrent files */
+
+static void
+torrent_free (Torrent *t)
+{
+  g_free (t->hash);
+  g_bytes_unref (t->torrent);
+  g_bytes_unref (t->info);
+  g_free (t->name);
+  g_free (t);
+}
+
+static void
+fill (const char *path, gsize len, guint32 seed)
+{
+  g_autofree guint8 *data = g_malloc (len);
+  gsize i;
+
+  for (i = 0; i < len; i++)
+    {
+      seed = seed * 1103515245u + 12345u;
+      data[i] = (guint8) (seed >> 16);
+    }
+  assert_true (g_file_set_contents (path, (const char *) data, (gssize) len, NULL));
+}
+
+/* Runs mktorrent on target and reads the result back with nmstore's decoder. */
+static Torrent *
+make_torrent (const char *target, int piece_exp)
+{
+  g_autofree char *out = g_strconcat (target, ".torrent", NULL);
+  g_autofree char *l = g_strdup_printf ("%d", piece_exp);
+  const char *argv[] = { "mktorrent", "-a", "http://tracker.invalid/announce", "-l", l, "-o", out, target, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NmsBencodeDoc) doc = NULL;
+  g_autofree char *text = NULL;
+  Torrent *t = g_new0 (Torrent, 1);
+  NmsMetainfo m;
+  gsize len;
+  int status;
+
+  g_unlink (out);
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                     NULL, NULL, NULL, NULL, &status, &error) || !g_spawn_check_wait_status (status, &error))
+    fail_msg ("mktorrent failed: %s", error->message);
+  assert_true (g_file_get_contents (out, &text, &len, NULL));
+  t->torrent = g_bytes_new (text, len);
+  doc = nms_bencode_parse ((const guint8 *) text, len, &error);
+  assert_non_null (doc);
+  {
+    const NmsBencode *info = nms_bencode_lookup (doc, nms_bencode_root (doc), "info");
+    assert_non_null (info);
+    t->info = g_bytes_new (info->raw, info->raw_len);
+  }
+  assert_true (nms_bencode_metainfo ((const guint8 *) text, len, NMS_METAINFO_TORRENT_FILE, &m, &error));
+  t->hash = g_strdup (m.info_hash);
+  t->name = g_strdup (m.name);
+  t->size = m.total_size;
+  t->pieces = m.piece_count;
+  t->files = m.file_count;
+  nms_metainfo_clear (&m);
+  return t;
+}
+
+static Torrent *
+single_file_torrent (guint seed, gsize size)
+{
+  g_autofree char *path = g_strdup_printf ("%s/file-%u.bin", work, seed);
+  fill (path, size, seed);
+  return make_torrent (path, 15);
+}
+
+static char *
+b64 (GBytes *bytes)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+
+  nms_base64_append (s, data, len);
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+/* {"$bytes": base64(data)} */
+static cJSON *
+bytes_json (const void *data, gsize len)
+{
+  g_autoptr(GBytes) b = g_bytes_new (data, len);
+  g_autofree char *text = b64 (b);
+  cJSON *v = cJSON_CreateObject ();
+
+  cJSON_AddStringToObject (v, "$bytes", text);
+  return v;
+}
+
+/* The engine's TextEncoder(JSON.stringify(value)) as {"$bytes"}. */
+static cJSON *
+json_as_bytes (const cJSON *value)
+{
+  g_autofree char *text = cJSON_PrintUnformatted (value);
+  return bytes_json (text, strlen (text));
+}
+
+static void
+call_ok (NmtHost *host, cJSON *request)
+{
+  g_autofree char *text = cJSON_PrintUnformatted (request);
+  g_autoptr(cJSON) reply = nmt_host_call (host, text);
+
+  nmt_assert_ok (reply);
+}
+
+static cJSON *
+call (NmtHost *host, const char *text)
+{
+  cJSON *reply = nmt_host_call (host, text);
+  nmt_assert_ok (reply);
+  return reply;
+}
+
+static cJSON *
+set_request (void)
+{
+  cJSON *r = cJSON_CreateObject ();
+  cJSON_AddStringToObject (r, "op", "set");
+  cJSON_AddObjectToObject (r, "items");
+  return r;
+}
+
+static char *
+key_of (const char *hash, const char *suffix)
+{
+  return g_strconcat ("session:torrent:", hash, suffix, NULL);
+}
+
+static cJSON *
+state_for (guint i, guint64 pieces)
+{
+  cJSON *s = cJSON_CreateObject ();
+  g_autoptr(GString) bf = g_string_new (NULL);
+  guint64 b;
+
+  cJSON_AddStringToObject (s, "userState", i % 3 ? "active" : "stopped");
+  cJSON_AddNumberToObject (s, "queuePosition", i);
+  for (b = 0; b < (pieces + 7) / 8; b++)
+    g_string_append (bf, b % 2 ? "0f" : "ff");
+  cJSON_AddStringToObject (s, "bitfield", bf->str);
+  cJSON_AddNumberToObject (s, "uploaded", i * 1000.0);
+  cJSON_AddNumberToObject (s, "downloaded", i * 3000.0 + 1);
+  cJSON_AddNumberToObject (s, "updatedAt", 1700000000000.0 + i);
+  return s;
+}
+
+static cJSON *
+member (const cJSON *o, const char *name)
+{
+  return cJSON_GetObjectItemCaseSensitive (o, name);
+}
+
+static void
+assert_bytes_member (const cJSON *o, const char *name, GBytes *expected)
+{
+  const cJSON *v = member (member (o, name), "$bytes");
+  g_autofree char *want = b64 (expected);
+
+  assert_true (cJSON_IsString (v));
+  assert_string_equal (v->valuestring, want);
+}
+
+/* 1,000 torrents in every stored form the engine or setJson may leave,
+ * then one sessionRestore compared item by item with what was written. */
+static void
+test_restore_1000 (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
+  g_autoptr(GPtrArray) torrents = g_ptr_array_new_with_free_func ((GDestroyNotify) torrent_free);
+  g_autoptr(cJSON) index = cJSON_CreateObject ();
+  g_autoptr(cJSON) states = cJSON_CreateArray ();
+  g_autoptr(cJSON) req = NULL, reply = NULL;
+  cJSON *list = NULL, *items, *t;
+  guint i;
+  gint64 start;
+
+  cJSON_AddNumberToObject (index, "version", 2);
+  list = cJSON_AddArrayToObject (index, "torrents");
+  start = g_get_monotonic_time ();
+  for (i = 0; i < N_RESTORE; i++)
+    g_ptr_array_add (torrents, single_file_torrent (i, 2000 + i * 37));
+  g_print ("# made %u torrents with mktorrent in %.1f s\n", N_RESTORE, (g_get_monotonic_time () - start) / 1e6);
+
+  for (i = 0; i < N_RESTORE; i++)
+    {
+      Torrent *tr = torrents->pdata[i];
+      g_autofree char *sk = key_of (tr->hash, ":state");
+      g_autofree char *fk = key_of (tr->hash, ":torrentfile");
+      g_autofree char *dk = key_of (tr->hash, ":infodict");
+      cJSON *entry = cJSON_CreateObject ();
+      cJSON *st = state_for (i, tr->pieces);
+      gsize len;
+      const guint8 *raw = g_bytes_get_data (tr->torrent, &len);
+      g_autofree char *text = b64 (tr->torrent);
+
+      if (req == NULL)
+        req = set_request ();
+      items = member (req, "items");
+      cJSON_AddStringToObject (entry, "infoHash", tr->hash);
+      cJSON_AddStringToObject (entry, "source", i % 4 == 3 ? "magnet" : "file");
+      if (i % 4 == 3)
+        {
+          g_autofree char *uri = g_strconcat ("magnet:?xt=urn:btih:", tr->hash, NULL);
+          cJSON_AddStringToObject (entry, "magnetUri", uri);
+        }
+      cJSON_AddNumberToObject (entry, "addedAt", 1600000000000.0 + i);
+      cJSON_AddItemToArray (list, entry);
+      cJSON_AddItemToArray (states, cJSON_Duplicate (st, TRUE));
+      /* half the states as the engine writes them, half as setJson does */
+      cJSON_AddItemToObject (items, sk, i % 2 ? json_as_bytes (st) : st);
+      if (i % 2)
+        cJSON_Delete (st);
+      switch (i % 4)
+        {
+        case 0: cJSON_AddItemToObject (items, fk, bytes_json (raw, len)); break;          /* raw bytes */
+        case 1: cJSON_AddItemToObject (items, fk, bytes_json (text, strlen (text))); break; /* engine: base64 text */
+        case 2: cJSON_AddStringToObject (items, fk, text); break;                          /* JSON string */
+        default:
+          {
+            g_autofree char *info64 = b64 (tr->info);
+            cJSON_AddItemToObject (items, dk, bytes_json (info64, strlen (info64)));
+          }
+        }
+      if (i % 100 == 99)
+        {
+          call_ok (host, req);
+          g_clear_pointer (&req, cJSON_Delete);
+        }
+    }
+  req = set_request ();
+  cJSON_AddItemToObject (member (req, "items"), "session:torrents", json_as_bytes (index));
+  cJSON_AddItemToObject (member (req, "items"), "session:dht:state", cJSON_CreateString ("unrelated"));
+  call_ok (host, req);
+
+  start = g_get_monotonic_time ();
+  reply = call (host, "{\"id\":1,\"op\":\"sessionRestore\"}");
+  g_print ("# sessionRestore of %u torrents: %.1f ms\n", N_RESTORE, (g_get_monotonic_time () - start) / 1e3);
+  assert_int_equal (cJSON_GetArraySize (member (reply, "problems")), 0);
+  assert_string_equal (member (reply, "prefix")->valuestring, "session:");
+  assert_true (cJSON_Compare (member (reply, "index"), index, TRUE));
+  assert_int_equal (cJSON_GetArraySize (member (reply, "torrents")), N_RESTORE);
+  i = 0;
+  cJSON_ArrayForEach (t, member (reply, "torrents"))
+    {
+      Torrent *tr = torrents->pdata[i];
+      assert_string_equal (member (t, "infoHash")->valuestring, tr->hash);
+      assert_true (cJSON_Compare (member (t, "entry"), cJSON_GetArrayItem (list, (int) i), TRUE));
+      assert_true (cJSON_Compare (member (t, "state"), cJSON_GetArrayItem (states, (int) i), TRUE));
+      if (i % 4 == 3)
+        {
+          assert_true (cJSON_IsNull (member (t, "torrentfile")));
+          assert_bytes_member (t, "infodict", tr->info);
+        }
+      else
+        {
+          assert_bytes_member (t, "torrentfile", tr->torrent);
+          assert_true (cJSON_IsNull (member (t, "infodict")));
+        }
+      i++;
+    }
+  nmt_remove_tree (home);
+}
+
+/* Single-file, multi-file and a .torrent over 1 MiB: the summary reads
+ * name, size, pieces and files from them, and progress from the bitfield. */
+static void
+test_summary_real_torrents (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autofree char *dir = g_strdup_printf ("%s/multi", work);
+  g_autofree char *big = g_strdup_printf ("%s/many-files", work);
+  g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
+  g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify) torrent_free);
+  g_autoptr(cJSON) req = set_request (), index = cJSON_CreateObject (), reply = NULL;
+  cJSON *entries, *t;
+  guint i;
+
+  g_mkdir_with_parents (dir, 0700);
+  g_mkdir_with_parents (big, 0700);
+  for (i = 0; i < 5; i++)
+    {
+      g_autofree char *p = g_strdup_printf ("%s/part-%u.dat", dir, i);
+      fill (p, 40000 + i * 1000, 100 + i);
+    }
+  /* Long names make a .torrent over 1 MiB from little data. */
+  for (i = 0; i < 5500; i++)
+    {
+      g_autofree char *p = g_strdup_printf ("%s/%0180u.dat", big, i);
+      fill (p, 16 + i % 7, 1000 + i);
+    }
+  g_ptr_array_add (list, single_file_torrent (9000, 123457));
+  g_ptr_array_add (list, make_torrent (dir, 15));
+  g_ptr_array_add (list, make_torrent (big, 15));
+  assert_true (g_bytes_get_size (((Torrent *) list->pdata[2])->torrent) > 1024 * 1024);
+
+  cJSON_AddNumberToObject (index, "version", 2);
+  entries = cJSON_AddArrayToObject (index, "torrents");
+  for (i = 0; i < list->len; i++)
+    {
+      Torrent *tr = list->pdata[i];
+      g_autofree char *fk = key_of (tr->hash, ":torrentfile");
+      g_autofree char *sk = key_of (tr->hash, ":state");
+      g_autofree char *text = b64 (tr->torrent);
+      cJSON *e = cJSON_CreateObject ();
+      g_autoptr(cJSON) st = state_for (i + 1, tr->pieces);
+
+      cJSON_AddStringToObject (e, "infoHash", tr->hash);
+      cJSON_AddStringToObject (e, "source", "file");
+      cJSON_AddNumberToObject (e, "addedAt", 1700000000000.0);
+      cJSON_AddItemToArray (entries, e);
+      cJSON_AddItemToObject (member (req, "items"), fk, bytes_json (text, strlen (text)));
+      cJSON_AddItemToObject (member (req, "items"), sk, json_as_bytes (st));
+    }
+  cJSON_AddItemToObject (member (req, "items"), "session:torrents", json_as_bytes (index));
+  call_ok (host, req);
+
+  reply = call (host, "{\"op\":\"sessionSummary\"}");
+  assert_int_equal (cJSON_GetArraySize (member (reply, "problems")), 0);
+  i = 0;
+  cJSON_ArrayForEach (t, member (reply, "torrents"))
+    {
+      Torrent *tr = list->pdata[i++];
+      guint64 have = 0, p;
+
+      assert_string_equal (member (t, "name")->valuestring, tr->name);
+      assert_true (member (t, "totalSize")->valuedouble == (double) tr->size);
+      assert_true (member (t, "pieceCount")->valuedouble == (double) tr->pieces);
+      assert_true (member (t, "fileCount")->valuedouble == (double) tr->files);
+      /* state_for sets bytes ff,0f,ff,0f...: 8 then 4 pieces of each 16 */
+      for (p = 0; p < tr->pieces; p++)
+        have += (p / 8) % 2 == 0 ? 1 : (p % 8) >= 4;
+      assert_true (fabs (member (t, "progress")->valuedouble - (double) have / (double) tr->pieces) < 1e-9);
+      assert_string_equal (member (t, "source")->valuestring, "file");
+      assert_true (member (t, "uploaded")->valuedouble == i * 1000.0);
+    }
+  assert_int_equal (i, 3);
+  assert_int_equal (((Torrent *) list->pdata[1])->files, 5);
+  assert_int_equal (((Torrent *) list->pdata[2])->files, 5500);
+
+  /* session ls shows the same, as a table */
+  {
+    const char *args[] = { "session", "ls", "--origin", NMT_ORIGIN, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+    assert_int_equal (nmt_run_cli (home, args, NULL, &out, &err), 0);
+    g_print ("%s", out);
+    assert_non_null (strstr (out, "file-9000.bin"));
+    assert_non_null (strstr (out, "multi"));
+    assert_non_null (strstr (out, "%"));
+  }
+  nmt_remove_tree (home);
+}
+
+/* A small session of n real torrents, state and torrentfile each. */
+static GPtrArray *
+write_session (NmtHost *host, guint n, guint seed)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) torrent_free);
+  g_autoptr(cJSON) req = set_request (), index = cJSON_CreateObject ();
+  cJSON *entries;
+  guint i;
+
+  cJSON_AddNumberToObject (index, "version", 2);
+  entries = cJSON_AddArrayToObject (index, "torrents");
+  for (i = 0; i < n; i++)
+    {
+      Torrent *tr = single_file_torrent (seed + i, 5000 + i);
+      g_autofree char *fk = key_of (tr->hash, ":torrentfile");
+      g_autofree char *sk = key_of (tr->hash, ":state");
+      g_autofree char *text = b64 (tr->torrent);
+      g_autoptr(cJSON) st = state_for (i, tr->pieces);
+      cJSON *e = cJSON_CreateObject ();
+
+      g_ptr_array_add (list, tr);
+      cJSON_AddStringToObject (e, "infoHash", tr->hash);
+      cJSON_AddStringToObject (e, "source", "file");
+      cJSON_AddNumberToObject (e, "addedAt", 1700000000000.0 + i);
+      cJSON_AddItemToArray (entries, e);
+      cJSON_AddItemToObject (member (req, "items"), fk, bytes_json (text, strlen (text)));
+      cJSON_AddItemToObject (member (req, "items"), sk, json_as_bytes (st));
+    }
+  cJSON_AddItemToObject (member (req, "items"), "session:torrents", json_as_bytes (index));
+  call_ok (host, req);
+  return list;
+}
+
+static gboolean
+index_lists (cJSON *restore, const char *hash)
+{
+  cJSON *e;
+
+  cJSON_ArrayForEach (e, member (member (restore, "index"), "torrents"))
+    if (g_str_equal (member (e, "infoHash")->valuestring, hash))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_remove_torrent (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
+  g_autoptr(GPtrArray) list = write_session (host, 3, 20000);
+  Torrent *gone = list->pdata[1];
+  g_autofree char *text = g_strdup_printf ("{\"op\":\"sessionRemoveTorrent\",\"infoHash\":\"%s\"}", gone->hash);
+  g_autoptr(cJSON) reply = call (host, text);
+  g_autoptr(cJSON) restore = NULL, again = NULL, bad = NULL;
+
+  assert_true (cJSON_IsTrue (member (reply, "indexUpdated")));
+  assert_int_equal (cJSON_GetArraySize (member (reply, "removed")), 2);
+  restore = call (host, "{\"op\":\"sessionRestore\"}");
+  assert_int_equal (cJSON_GetArraySize (member (restore, "torrents")), 2);
+  assert_false (index_lists (restore, gone->hash));
+  assert_true (index_lists (restore, ((Torrent *) list->pdata[0])->hash));
+  again = call (host, text);
+  assert_true (cJSON_IsFalse (member (again, "indexUpdated")));
+  assert_int_equal (cJSON_GetArraySize (member (again, "removed")), 0);
+  bad = nmt_host_call (host, "{\"op\":\"sessionRemoveTorrent\",\"infoHash\":\"../etc\"}");
+  nmt_assert_error (bad, "E_REQUEST");
+  nmt_remove_tree (home);
+}
+
+typedef struct {
+  const char *home;
+  GPtrArray  *hashes;   /* torrents whose state the writer keeps writing */
+  gint        stop;
+  guint       writes, failures;
+} Writer;
+
+/* Another process, as the engine's once-a-second state saves, but fast. */
+static gpointer
+write_states (gpointer data)
+{
+  Writer *w = data;
+  g_autoptr(NmtHost) host = nmt_host_start (w->home, NMT_ORIGIN);
+  guint n = 0;
+
+  while (!g_atomic_int_get (&w->stop))
+    {
+      const char *hash = w->hashes->pdata[n % w->hashes->len];
+      g_autofree char *text = g_strdup_printf ("{\"op\":\"set\",\"items\":{\"session:torrent:%s:state\":"
+                                               "{\"userState\":\"active\",\"uploaded\":%u,\"downloaded\":1,"
+                                               "\"updatedAt\":1}}}", hash, n);
+      cJSON *reply = nmt_host_call (host, text);
+      if (!cJSON_IsTrue (member (reply, "ok")))
+        w->failures++;
+      cJSON_Delete (reply);
+      n++;
+    }
+  w->writes = n;
+  return NULL;
+}
+
+/* Removal while another process writes: every snapshot a third process
+ * reads shows each torrent whole or gone, never half removed. */
+static void
+test_remove_under_concurrent_writer (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autoptr(NmtHost) remover = nmt_host_start (home, NMT_ORIGIN);
+  g_autoptr(NmtHost) reader = nmt_host_start (home, NMT_ORIGIN);
+  g_autoptr(GPtrArray) list = write_session (remover, 40, 30000);
+  Writer w = { home, g_ptr_array_new (), 0, 0, 0 };
+  GThread *thread;
+  guint i, snapshots = 0;
+
+  for (i = 20; i < 40; i++)
+    g_ptr_array_add (w.hashes, ((Torrent *) list->pdata[i])->hash);
+  thread = g_thread_new ("writer", write_states, &w);
+  for (i = 0; i < 20; i++)
+    {
+      Torrent *tr = list->pdata[i];
+      g_autofree char *text = g_strdup_printf ("{\"op\":\"sessionRemoveTorrent\",\"infoHash\":\"%s\"}", tr->hash);
+      g_autoptr(cJSON) reply = call (remover, text);
+      g_autoptr(cJSON) snap = call (reader, "{\"op\":\"sessionRestore\"}");
+      cJSON *t;
+
+      assert_true (cJSON_IsTrue (member (reply, "indexUpdated")));
+      /* sessionRestore lists a torrent without metadata as a problem */
+      assert_int_equal (cJSON_GetArraySize (member (snap, "problems")), 0);
+      assert_int_equal (cJSON_GetArraySize (member (snap, "torrents")), 39 - (int) i);
+      cJSON_ArrayForEach (t, member (snap, "torrents"))
+        assert_false (cJSON_IsNull (member (t, "torrentfile")));
+      snapshots++;
+    }
+  g_atomic_int_set (&w.stop, 1);
+  g_thread_join (thread);
+  g_print ("# %u removals beside %u concurrent state writes, %u snapshots\n", 20, w.writes, snapshots);
+  assert_int_equal (w.failures, 0);
+  assert_true (w.writes > 0);
+  {
+    g_autoptr(cJSON) keys = call (reader, "{\"op\":\"getKeys\",\"prefix\":\"session:torrent:\"}");
+    cJSON *k;
+    guint n = 0;
+    cJSON_ArrayForEach (k, member (keys, "keys"))
+      {
+        for (i = 0; i < 20; i++)
+          assert_null (strstr (k->valuestring, ((Torrent *) list->pdata[i])->hash));
+        n++;
+      }
+    assert_int_equal (n, 40);
+  }
+  g_ptr_array_unref (w.hashes);
+  nmt_remove_tree (home);
+}
+
+/* A v1 session of 50 torrents: embedded .torrent files, magnet links with
+ * infoBuffer in their state, and magnets without any state. */
+static void
+test_migrate_v1 (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
+  g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify) torrent_free);
+  g_autoptr(cJSON) req = set_request (), index = cJSON_CreateObject (), reply = NULL, again = NULL;
+  g_autoptr(cJSON) restore = NULL, check = NULL, backup = NULL;
+  g_autofree char *v1_index = NULL;
+  cJSON *entries, *t;
+  guint i;
+
+  cJSON_AddNumberToObject (index, "version", 1);
+  entries = cJSON_AddArrayToObject (index, "torrents");
+  for (i = 0; i < N_V1; i++)
+    {
+      Torrent *tr = single_file_torrent (40000 + i, 3000 + i);
+      cJSON *e = cJSON_CreateObject ();
+      g_autofree char *uri = g_strdup_printf ("magnet:?xt=urn:btih:%s&dn=%s", tr->hash, tr->name);
+
+      g_ptr_array_add (list, tr);
+      cJSON_AddStringToObject (e, "infoHash", tr->hash);
+      if (i < 20)
+        {
+          g_autofree char *text = b64 (tr->torrent);
+          cJSON_AddStringToObject (e, "torrentFile", text);
+        }
+      else
+        cJSON_AddStringToObject (e, "magnetLink", uri);
+      cJSON_AddStringToObject (e, "name", tr->name);
+      cJSON_AddStringToObject (e, "storageToken", "default");
+      cJSON_AddNumberToObject (e, "addedAt", 1650000000000.0 + i);
+      cJSON_AddItemToArray (entries, e);
+      if (i < 40)
+        {
+          g_autofree char *k = g_strconcat ("session:torrent:", tr->hash, NULL);
+          cJSON *st = cJSON_CreateObject ();
+          g_autofree char *bf = g_strnfill (2 * ((tr->pieces + 7) / 8), 'f');
+          cJSON_AddStringToObject (st, "bitfield", bf);
+          cJSON_AddNumberToObject (st, "uploaded", i);
+          cJSON_AddNumberToObject (st, "downloaded", i * 2);
+          cJSON_AddNumberToObject (st, "updatedAt", 1);
+          if (i >= 20)
+            {
+              g_autofree char *info = b64 (tr->info);
+              cJSON_AddStringToObject (st, "infoBuffer", info);
+            }
+          cJSON_AddItemToObject (member (req, "items"), k, json_as_bytes (st));
+          cJSON_Delete (st);
+        }
+    }
+  cJSON_AddItemToObject (member (req, "items"), "session:torrents", json_as_bytes (index));
+  call_ok (host, req);
+  v1_index = cJSON_PrintUnformatted (member (member (req, "items"), "session:torrents"));
+
+  /* restore says what is wrong rather than guessing */
+  restore = call (host, "{\"op\":\"sessionRestore\"}");
+  assert_string_equal (member (cJSON_GetArrayItem (member (restore, "problems"), 0), "code")->valuestring, "schema-v1");
+  g_clear_pointer (&restore, cJSON_Delete);
+
+  reply = call (host, "{\"op\":\"sessionMigrate\"}");
+  assert_int_equal (member (reply, "migrated")->valueint, N_V1);
+  assert_true (cJSON_IsFalse (member (reply, "alreadyV2")));
+  assert_string_equal (member (reply, "backupPrefix")->valuestring, "session:backup:v1:");
+  again = call (host, "{\"op\":\"sessionMigrate\"}");
+  assert_int_equal (member (again, "migrated")->valueint, 0);
+  assert_true (cJSON_IsTrue (member (again, "alreadyV2")));
+
+  restore = call (host, "{\"op\":\"sessionRestore\"}");
+  assert_int_equal (cJSON_GetArraySize (member (restore, "problems")), 0);
+  assert_int_equal (member (member (restore, "index"), "version")->valueint, 2);
+  assert_int_equal (cJSON_GetArraySize (member (restore, "torrents")), N_V1);
+  i = 0;
+  cJSON_ArrayForEach (t, member (restore, "torrents"))
+    {
+      Torrent *tr = list->pdata[i];
+      const cJSON *e = member (t, "entry"), *st = member (t, "state");
+      assert_string_equal (member (t, "infoHash")->valuestring, tr->hash);
+      assert_true (member (e, "addedAt")->valuedouble == 1650000000000.0 + i);
+      assert_string_equal (member (e, "source")->valuestring, i < 20 ? "file" : "magnet");
+      if (i < 20)
+        assert_bytes_member (t, "torrentfile", tr->torrent);
+      else
+        assert_non_null (strstr (member (e, "magnetUri")->valuestring, tr->hash));
+      if (i >= 20 && i < 40)
+        assert_bytes_member (t, "infodict", tr->info);
+      if (i < 40)
+        {
+          assert_string_equal (member (st, "userState")->valuestring, "active");
+          assert_string_equal (member (st, "storageKey")->valuestring, "default");
+          assert_int_equal (member (st, "uploaded")->valueint, i);
+        }
+      else
+        assert_true (cJSON_IsNull (st));
+      i++;
+    }
+  /* the v1 keys are kept, byte for byte, under the backup prefix */
+  backup = call (host, "{\"op\":\"get\",\"keys\":\"session:backup:v1:torrents\"}");
+  {
+    g_autofree char *kept = cJSON_PrintUnformatted (member (member (backup, "items"), "session:backup:v1:torrents"));
+    assert_string_equal (kept, v1_index);
+  }
+  g_clear_pointer (&backup, cJSON_Delete);
+  backup = call (host, "{\"op\":\"getKeys\",\"prefix\":\"session:backup:v1:torrent:\"}");
+  assert_int_equal (cJSON_GetArraySize (member (backup, "keys")), 40);
+  /* and no v1 state key is left where v2 keys live */
+  g_clear_pointer (&backup, cJSON_Delete);
+  backup = call (host, "{\"op\":\"getKeys\",\"prefix\":\"session:torrent:\"}");
+  {
+    cJSON *k;
+    cJSON_ArrayForEach (k, member (backup, "keys"))
+      assert_true (strlen (k->valuestring) > strlen ("session:torrent:") + 40);
+  }
+  /* check: only the ten magnets still waiting for metadata */
+  check = call (host, "{\"op\":\"sessionCheck\"}");
+  assert_int_equal (cJSON_GetArraySize (member (check, "findings")), 10);
+  cJSON_ArrayForEach (t, member (check, "findings"))
+    assert_string_equal (member (t, "code")->valuestring, "no-metadata");
+  nmt_remove_tree (home);
+}
+
+static char *
+export_text (const char *home)
+{
+  const char *args[] = { "export", "--origin", NMT_ORIGIN, NULL };
+  char *out = NULL;
+  g_autofree char *err = NULL;
+
+  assert_int_equal (nmt_run_cli (home, args, NULL, &out, &err), 0);
+  return out;
+}
+
+static gboolean
+has_finding (const cJSON *report, const char *code, const char *hash)
+{
+  const cJSON *f;
+
+  cJSON_ArrayForEach (f, member (report, "findings"))
+    if (g_str_equal (member (f, "code")->valuestring, code)
+        && (hash == NULL || g_strcmp0 (cJSON_GetStringValue (member (f, "infoHash")), hash) == 0)
+        && cJSON_IsString (member (f, "repair")))
+      return TRUE;
+  return FALSE;
+}
+
+/* Every finding of check, that check alone changes nothing, and that
+ * --repair leaves a session that checks clean. */
+static void
+test_check_findings (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
+  g_autoptr(GPtrArray) list = write_session (host, 6, 50000);
+  g_autoptr(GPtrArray) extra = g_ptr_array_new_with_free_func ((GDestroyNotify) torrent_free);
+  g_autoptr(cJSON) req = set_request (), report = NULL, after = NULL, restore = NULL;
+  g_autofree char *before = NULL, *unchanged = NULL;
+  Torrent *ok = list->pdata[0], *nometa = list->pdata[1], *badbf = list->pdata[2];
+  Torrent *mismatch = list->pdata[3], *badjson = list->pdata[4], *badbencode = list->pdata[5];
+  Torrent *adopt, *stray;
+  cJSON *items = member (req, "items");
+  const char *args[] = { "session", "check", "--origin", NMT_ORIGIN, NULL };
+  const char *repair_args[] = { "session", "check", "--repair", "--origin", NMT_ORIGIN, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+
+  g_ptr_array_add (extra, adopt = single_file_torrent (50100, 7000));
+  g_ptr_array_add (extra, stray = single_file_torrent (50101, 7000));
+  {
+    g_autofree char *k1 = key_of (nometa->hash, ":torrentfile");
+    g_autofree char *k2 = key_of (badbf->hash, ":state");
+    g_autofree char *k3 = key_of (mismatch->hash, ":torrentfile");
+    g_autofree char *k4 = key_of (badjson->hash, ":state");
+    g_autofree char *k5 = key_of (badbencode->hash, ":torrentfile");
+    g_autofree char *k6 = key_of (adopt->hash, ":torrentfile");
+    g_autofree char *k7 = key_of (stray->hash, ":state");
+    gsize len;
+    const guint8 *other = g_bytes_get_data (ok->torrent, &len);
+    const guint8 *adopted = NULL;
+    gsize adopted_len;
+
+    adopted = g_bytes_get_data (adopt->torrent, &adopted_len);
+    cJSON_AddNullToObject (items, k1); /* replaced below by a remove */
+    cJSON_AddItemToObject (items, k2, cJSON_Parse ("{\"userState\":\"active\",\"bitfield\":\"ffffffffffffffffffffff\","
+                                                   "\"uploaded\":0,\"downloaded\":0,\"updatedAt\":0}"));
+    cJSON_AddItemToObject (items, k3, bytes_json (other, len));
+    cJSON_AddItemToObject (items, k4, bytes_json ("{\"userState\":", 13));
+    cJSON_AddItemToObject (items, k5, bytes_json ("d4:infoi1", 9));
+    cJSON_AddItemToObject (items, k6, bytes_json (adopted, adopted_len));
+    cJSON_AddItemToObject (items, k7, cJSON_Parse ("{\"userState\":\"stopped\"}"));
+    cJSON_DeleteItemFromObject (items, k1);
+    call_ok (host, req);
+    {
+      g_autofree char *rm = g_strdup_printf ("{\"op\":\"remove\",\"keys\":\"%s\"}", k1);
+      g_autoptr(cJSON) r = call (host, rm);
+    }
+  }
+
+  before = export_text (home);
+  assert_int_equal (nmt_run_cli (home, args, NULL, &out, &err), 1);
+  g_print ("%s", out);
+  unchanged = export_text (home);
+  assert_string_equal (before, unchanged);
+
+  report = call (host, "{\"op\":\"sessionCheck\"}");
+  assert_true (has_finding (report, "no-metadata", nometa->hash));
+  assert_true (has_finding (report, "bitfield-length", badbf->hash));
+  assert_true (has_finding (report, "hash-mismatch", mismatch->hash));
+  assert_true (has_finding (report, "bad-json", badjson->hash));
+  assert_true (has_finding (report, "bad-bencode", badbencode->hash));
+  assert_true (has_finding (report, "orphan", adopt->hash));
+  assert_true (has_finding (report, "orphan", stray->hash));
+  assert_false (has_finding (report, "no-metadata", ok->hash));
+  assert_int_equal (cJSON_GetArraySize (member (report, "findings")), 7);
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  assert_int_equal (nmt_run_cli (home, repair_args, NULL, &out, &err), 0);
+  after = call (host, "{\"op\":\"sessionCheck\"}");
+  if (cJSON_GetArraySize (member (after, "findings")) != 0)
+    fail_msg ("after --repair: %s", cJSON_PrintUnformatted (after));
+  restore = call (host, "{\"op\":\"sessionRestore\"}");
+  /* ok, badbf (bitfield dropped), badjson (state dropped), adopted */
+  assert_int_equal (cJSON_GetArraySize (member (restore, "torrents")), 4);
+  assert_true (index_lists (restore, adopt->hash));
+  assert_false (index_lists (restore, nometa->hash));
+  assert_false (index_lists (restore, mismatch->hash));
+  nmt_remove_tree (home);
+}
+
+/* An index that no longer parses is rebuilt from the torrents' own keys. */
+static void
+test_check_rebuilds_bad_index (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
+  g_autoptr(GPtrArray) list = write_session (host, 3, 60000);
+  g_autoptr(cJSON) report = NULL, fixed = NULL, restore = NULL, kept = NULL;
+  guint i;
+
+  g_autoptr(cJSON) r = call (host, "{\"op\":\"set\",\"items\":{\"session:torrents\":{\"$bytes\":\"eyJ2ZXJz\"}}}");
+  report = call (host, "{\"op\":\"sessionCheck\"}");
+  assert_true (has_finding (report, "bad-json", NULL));
+  fixed = call (host, "{\"op\":\"sessionCheck\",\"repair\":true}");
+  restore = call (host, "{\"op\":\"sessionRestore\"}");
+  assert_int_equal (cJSON_GetArraySize (member (restore, "problems")), 0);
+  for (i = 0; i < list->len; i++)
+    assert_true (index_lists (restore, ((Torrent *) list->pdata[i])->hash));
+  kept = call (host, "{\"op\":\"get\",\"keys\":\"session:backup:bad-index\"}");
+  assert_string_equal (member (member (member (kept, "items"), "session:backup:bad-index"), "$bytes")->valuestring,
+                       "eyJ2ZXJz");
+  nmt_remove_tree (home);
+}
+
+/* export -> import into an empty origin -> export gives the same bytes,
+ * with binary values, U+0000 in strings and unusual numbers. */
+static void
+test_export_import_identical (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autofree char *file = g_build_filename (home, "export.json", NULL);
+  g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
+  g_autoptr(GPtrArray) list = write_session (host, 5, 70000);
+  g_autoptr(cJSON) r = call (host, "{\"op\":\"set\",\"items\":{\"ab\":\"x\\u0000y\",\"n\":1.5e300,"
+                                   "\"e\":{},\"u\":\"\\u00e9\\ud83d\\ude00\",\"z\":{\"$bytes\":\"\"}}}");
+  g_autofree char *first = export_text (home), *second = NULL, *out = NULL, *err = NULL;
+  const char *import_args[] = { "import", "--origin", NMT_ORIGIN_2, file, NULL };
+  const char *export2[] = { "export", "--origin", NMT_ORIGIN_2, NULL };
+
+  assert_true (g_file_set_contents (file, first, -1, NULL));
+  assert_int_equal (nmt_run_cli (home, import_args, NULL, &out, &err), 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  assert_int_equal (nmt_run_cli (home, export2, NULL, &second, &err), 0);
+  assert_non_null (strstr (first, "\"session:torrents\":{\"$bytes\":\""));
+  assert_non_null (strstr (first, "\"ab\":\"x\\u0000y\""));
+  assert_string_equal (first, second);
+
+  /* not one object: refused, nothing written */
+  assert_true (g_file_set_contents (file, "{\"a\":1} {\"b\":2}", -1, NULL));
+  g_clear_pointer (&err, g_free);
+  g_clear_pointer (&out, g_free);
+  assert_int_equal (nmt_run_cli (home, import_args, NULL, &out, &err), 1);
+  assert_non_null (strstr (err, "not one JSON object"));
+  nmt_remove_tree (home);
+}
+
+typedef struct {
+  const char *home;
+  gint        stop;
+  guint       n;
+  guint       failures;
+} Counter;
+
+/* Each write adds item:N and sets count to N+1 in one request, so a
+ * consistent copy always holds exactly count items. */
+static gpointer
+count_up (gpointer data)
+{
+  Counter *c = data;
+  g_autoptr(NmtHost) host = nmt_host_start (c->home, NMT_ORIGIN);
+
+  while (!g_atomic_int_get (&c->stop) || c->n < 200)
+    {
+      g_autofree char *text = g_strdup_printf ("{\"op\":\"set\",\"items\":{\"item:%06u\":\"%0200u\","
+                                               "\"count\":%u}}", c->n, c->n, c->n + 1);
+      cJSON *reply = nmt_host_call (host, text);
+      if (!cJSON_IsTrue (member (reply, "ok")))
+        c->failures++;
+      cJSON_Delete (reply);
+      c->n++;
+    }
+  return NULL;
+}
+
+static void
+check_backup_file (const char *path, guint *count)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  GStatBuf st;
+
+  assert_int_equal (g_stat (path, &st), 0);
+  assert_int_equal (st.st_mode & 0777, 0600);
+  assert_int_equal (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal (sqlite3_prepare_v2 (db, "SELECT (SELECT integrity_check FROM pragma_integrity_check), "
+                                            "(SELECT CAST(value AS INTEGER) FROM items WHERE key = 'count'), "
+                                            "(SELECT count(*) FROM items WHERE key LIKE 'item:%')", -1, &s, NULL),
+                    SQLITE_OK);
+  assert_int_equal (sqlite3_step (s), SQLITE_ROW);
+  assert_string_equal ((const char *) sqlite3_column_text (s, 0), "ok");
+  assert_int_equal (sqlite3_column_int (s, 1), sqlite3_column_int (s, 2));
+  *count = (guint) sqlite3_column_int (s, 2);
+  sqlite3_finalize (s);
+  sqlite3_close (db);
+}
+
+/* Backups taken while another process writes are consistent copies, and
+ * restore puts one back while a host holds the store open. */
+static void
+test_backup_while_writing (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  Counter c = { home, 0, 0, 0 };
+  GThread *thread;
+  guint i, counts[3];
+  g_autofree char *path = NULL;
+
+  {
+    /* the store must exist before the backups start */
+    g_autoptr(NmtHost) first = nmt_host_start (home, NMT_ORIGIN);
+    g_autoptr(cJSON) r = call (first, "{\"op\":\"set\",\"items\":{\"count\":0}}");
+  }
+  thread = g_thread_new ("counter", count_up, &c);
+  g_usleep (200000);
+  for (i = 0; i < 3; i++)
+    {
+      g_autofree char *p = g_strdup_printf ("%s/backup-%u.db", home, i);
+      const char *args[] = { "backup", "--origin", NMT_ORIGIN, p, NULL };
+      g_autofree char *out = NULL, *err = NULL;
+
+      assert_int_equal (nmt_run_cli (home, args, NULL, &out, &err), 0);
+      check_backup_file (p, &counts[i]);
+      g_usleep (100000);
+    }
+  g_atomic_int_set (&c.stop, 1);
+  g_thread_join (thread);
+  g_print ("# backups held %u, %u, %u of the writer's %u writes\n", counts[0], counts[1], counts[2], c.n);
+  assert_int_equal (c.failures, 0);
+  assert_true (counts[0] > 0 && counts[2] < c.n);
+
+  /* restore the first backup while a host is open on the store */
+  path = g_strdup_printf ("%s/backup-0.db", home);
+  {
+    g_autoptr(NmtHost) open_host = nmt_host_start (home, NMT_ORIGIN);
+    g_autoptr(cJSON) before = call (open_host, "{\"op\":\"get\",\"keys\":\"count\"}");
+    const char *args[] = { "restore", "--origin", NMT_ORIGIN, path, NULL };
+    const char *wrong[] = { "restore", "--origin", NMT_ORIGIN_2, path, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+    g_autoptr(cJSON) after = NULL, keys = NULL;
+
+    assert_int_equal (member (member (before, "items"), "count")->valueint, (int) c.n);
+    assert_int_equal (nmt_run_cli (home, args, NULL, &out, &err), 0);
+    after = call (open_host, "{\"op\":\"get\",\"keys\":\"count\"}");
+    assert_int_equal (member (member (after, "items"), "count")->valueint, (int) counts[0]);
+    keys = call (open_host, "{\"op\":\"getKeys\",\"prefix\":\"item:\"}");
+    assert_int_equal (cJSON_GetArraySize (member (keys, "keys")), (int) counts[0]);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    /* another origin's backup is refused */
+    assert_int_equal (nmt_run_cli (home, wrong, NULL, &out, &err), 1);
+    assert_non_null (strstr (err, "never restored into another"));
+  }
+  nmt_remove_tree (home);
+}
+
+static int
+setup (void **state)
+{
+  work = nmt_make_home ();
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  nmt_remove_tree (work);
+  g_free (work);
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_summary_real_torrents),
+    cmocka_unit_test (test_remove_torrent),
+    cmocka_unit_test (test_remove_under_concurrent_writer),
+    cmocka_unit_test (test_migrate_v1),
+    cmocka_unit_test (test_check_findings),
+    cmocka_unit_test (test_check_rebuilds_bad_index),
+    cmocka_unit_test (test_export_import_identical),
+    cmocka_unit_test (test_backup_while_writing),
+    cmocka_unit_test (test_restore_1000),
+  };
+  if (argc > 1)
+    cmocka_set_test_filter (argv[1]);
+  return cmocka_run_group_tests (tests, setup, teardown);
+}
