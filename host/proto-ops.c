@@ -22,8 +22,8 @@ param (NmsRequest *req, const char *name)
   return cJSON_IsNull (item) ? NULL : item;
 }
 
-static gboolean
-optional_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error)
+gboolean
+nms_proto_optional_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error)
 {
   const cJSON *p = param (req, "prefix");
 
@@ -70,12 +70,19 @@ key_list (NmsRequest *req, const cJSON *keys, const char *op, GPtrArray **out, G
   return TRUE;
 }
 
-static void
-append_bytes_value (GString *out, const guint8 *data, gsize len)
+/* Appends a stored value as the protocol shows it: JSON text as it is,
+ * raw bytes as {"$bytes":"<base64>"}. */
+void
+nms_proto_append_stored_value (GString *out, NmsValueKind kind, const guint8 *data, gsize len)
 {
   gint state = 0, save = 0;
   gsize at, n;
 
+  if (kind != NMS_VALUE_BYTES)
+    {
+      g_string_append_len (out, (const char *) data, len);
+      return;
+    }
   g_string_append (out, "{\"$bytes\":\"");
   at = out->len;
   g_string_set_size (out, at + (len / 3 + 1) * 4 + 4);
@@ -103,10 +110,7 @@ write_item (const NmsItem *item, gpointer user_data, GError **error)
   w->found = TRUE;
   nms_proto_append_string (w->out, item->key);
   g_string_append_c (w->out, ':');
-  if (item->kind == NMS_VALUE_BYTES)
-    append_bytes_value (w->out, item->value, item->value_len);
-  else
-    g_string_append_len (w->out, (const char *) item->value, item->value_len);
+  nms_proto_append_stored_value (w->out, item->kind, item->value, item->value_len);
   return TRUE;
 }
 
@@ -152,7 +156,7 @@ op_get (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   ItemWriter w = { result, TRUE, FALSE };
   gboolean ok = TRUE;
 
-  if (!optional_prefix (req, "get", &prefix, error))
+  if (!nms_proto_optional_prefix (req, "get", &prefix, error))
     return FALSE;
   if (keys != NULL && prefix != NULL)
     return bad_param (error, "get", "give \"keys\" or \"prefix\", not both");
@@ -208,7 +212,7 @@ op_get_keys (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   const char *prefix;
   ItemWriter w = { result, TRUE, FALSE };
 
-  if (!optional_prefix (req, "getKeys", &prefix, error))
+  if (!nms_proto_optional_prefix (req, "getKeys", &prefix, error))
     return FALSE;
   g_string_append (result, "\"keys\":[");
   if (!nms_store_scan (proto->store, prefix, FALSE, write_key, &w, error))
@@ -316,7 +320,7 @@ op_clear (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 {
   const char *prefix;
 
-  return optional_prefix (req, "clear", &prefix, error)
+  return nms_proto_optional_prefix (req, "clear", &prefix, error)
          && nms_store_clear (proto->store, prefix, error);
 }
 
