@@ -119,9 +119,6 @@ watch_bell (Host *host)
                      "this port's own writes: %s", nms_proto_bell_path (host->proto), error->message);
           return;
         }
-      /* GIO delays a file's second change within the limit (800 ms by
-       * default); every change here is an event someone waits for. */
-      g_file_monitor_set_rate_limit (host->bell, 0);
       g_signal_connect (host->bell, "changed", G_CALLBACK (on_bell), host);
     }
   else if (!want && host->bell != NULL)

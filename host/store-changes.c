@@ -10,11 +10,14 @@
  * A row's body is a serialized GVariant, so that callers see NmsChange
  * records and never the storage format, which encryption will seal.
  *
- * After a commit that added rows, one byte is written to the bell file
- * beside the database. Watching that file wakes other processes only when
- * there is something to read, and because it is written after the commit
- * returns, a reader it wakes always sees the new rows (the WAL itself is
- * written before the commit is visible, so it would race). */
+ * After a commit that added rows, the bell file's times are touched.
+ * Watching it wakes other processes only when there is something to read,
+ * and because it is touched after the commit returns, a reader it wakes
+ * always sees the new rows (the WAL is written before the commit is
+ * visible, so watching it would race). The bell has a directory of its
+ * own: GLib watches a file through its directory, and backs off for
+ * 100 ms after a wake-up that brought only modifications, such as the
+ * WAL's, which would delay the bell behind them. */
 #include "store-private.h"
 #include "nmstore/error.h"
 #include "nmstore/os.h"
@@ -23,7 +26,8 @@
 
 /* Pruning looks at the log every this many rows, not at every write. */
 #define PRUNE_EVERY 64
-#define BELL_SUFFIX "-changed"
+#define BELL_DIR  "events"
+#define BELL_FILE "bell"
 /* Per key: the key's bytes, its value before, its value after. */
 #define BODY_TYPE "a(aym(yay)m(yay))"
 
@@ -343,7 +347,13 @@ nms_store_log_open (NmsStore *store, GError **error)
       if (rc != SQLITE_OK)
         return nms_store_fail (store, rc, "prepare the change log's queries", error);
     }
-  store->log.bell_path = g_strconcat (store->path, BELL_SUFFIX, NULL);
+  {
+    g_autofree char *bell_dir = g_build_filename (store->dir, BELL_DIR, NULL);
+
+    if (!nms_os_make_private_dir (bell_dir, error))
+      return FALSE;
+    store->log.bell_path = g_build_filename (bell_dir, BELL_FILE, NULL);
+  }
   store->log.bell_fd = nms_os_open_private_file (store->log.bell_path, error);
   return store->log.bell_fd >= 0;
 }
