@@ -280,6 +280,8 @@ ensure_store (NmsProto *proto)
   dir = nms_config_store_dir (proto->config, proto->origin);
   options.durability = proto->config->durability;
   options.quota_bytes = proto->config->quota_bytes;
+  options.changes_keep_rows = proto->config->keep_changes;
+  options.changes_keep_seconds = proto->config->keep_seconds;
   proto->store = nms_store_open (dir, proto->origin->canonical, &options, &proto->open_error);
   if (proto->store == NULL)
     g_warning ("cannot open the store of %s: %s", proto->origin->canonical, proto->open_error->message);
@@ -296,6 +298,8 @@ nms_proto_new (const NmsConfig *config, const NmsOrigin *origin)
   proto->config->file = g_strdup (config->file);
   proto->config->durability = config->durability;
   proto->config->quota_bytes = config->quota_bytes;
+  proto->config->keep_changes = config->keep_changes;
+  proto->config->keep_seconds = config->keep_seconds;
   proto->config->log_file = g_strdup (config->log_file);
   proto->origin = nms_origin_copy (origin);
   ensure_store (proto);
