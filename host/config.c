@@ -12,6 +12,25 @@ nms_config_default_root (void)
   return g_build_filename (g_get_user_data_dir (), "nmstore", NULL);
 }
 
+/* An [events] count: a whole number from 1 up. */
+static gboolean
+load_count (GKeyFile *kf, const char *file, const char *name, guint *value, GError **error)
+{
+  g_autofree char *text = g_key_file_get_string (kf, "events", name, NULL);
+  guint64 n = 0;
+
+  if (text == NULL)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (g_strstrip (text), 10, 1, G_MAXINT32, &n, NULL))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CONFIG, "%s: [events] %s must be a whole number from 1 up",
+                   file, name);
+      return FALSE;
+    }
+  *value = (guint) n;
+  return TRUE;
+}
+
 static gboolean
 load_file (NmsConfig *config, GError **error)
 {
@@ -56,6 +75,10 @@ load_file (NmsConfig *config, GError **error)
         }
       config->quota_bytes = quota;
     }
+
+  if (!load_count (kf, config->file, "keep_changes", &config->keep_changes, error)
+      || !load_count (kf, config->file, "keep_seconds", &config->keep_seconds, error))
+    return FALSE;
 
   config->log_file = g_key_file_get_string (kf, "log", "file", NULL);
   return TRUE;

@@ -184,13 +184,14 @@ part_length (const char *text, gsize len, gsize budget)
   return i;
 }
 
+/* head is the chunk frames' first members, e.g. "id":7 for a reply. */
 static gboolean
-append_chunks (GByteArray *out, const char *id_json, const char *json, gsize len,
+append_chunks (GByteArray *out, const char *head, const char *json, gsize len,
                gsize max_message, GError **error)
 {
   /* The envelope around a part, with room for any chunk index and count. */
-  gsize overhead = strlen ("{\"id\":,\"chunk\":,\"chunks\":,\"part\":\"\"}")
-                   + strlen (id_json) + 2 * 20;
+  gsize overhead = strlen ("{,\"chunk\":,\"chunks\":,\"part\":\"\"}")
+                   + strlen (head) + 2 * 20;
   g_autoptr(GArray) cuts = g_array_new (FALSE, FALSE, sizeof (gsize));
   gsize offset = 0, budget;
   guint i;
@@ -198,7 +199,7 @@ append_chunks (GByteArray *out, const char *id_json, const char *json, gsize len
   if (overhead + 64 > max_message)
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL,
-                   "the reply id is too long to fit in a chunk frame");
+                   "the reply id or event name is too long to fit in a chunk frame");
       return FALSE;
     }
   budget = max_message - overhead;
@@ -209,7 +210,7 @@ append_chunks (GByteArray *out, const char *id_json, const char *json, gsize len
       if (n == 0)
         {
           g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL,
-                       "cannot split the reply on a character boundary");
+                       "cannot split the message on a character boundary");
           return FALSE;
         }
       g_array_append_val (cuts, n);
@@ -228,11 +229,11 @@ append_chunks (GByteArray *out, const char *id_json, const char *json, gsize len
       cJSON_Delete (part);
       if (part_json == NULL)
         {
-          g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL, "out of memory while chunking a reply");
+          g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL, "out of memory while chunking a message");
           return FALSE;
         }
-      frame = g_strdup_printf ("{\"id\":%s,\"chunk\":%u,\"chunks\":%u,\"part\":%s}",
-                               id_json, i, cuts->len, part_json);
+      frame = g_strdup_printf ("{%s,\"chunk\":%u,\"chunks\":%u,\"part\":%s}",
+                               head, i, cuts->len, part_json);
       cJSON_free (part_json);
       g_assert (strlen (frame) <= max_message);
       nms_frame_append (out, frame, strlen (frame));
@@ -241,16 +242,38 @@ append_chunks (GByteArray *out, const char *id_json, const char *json, gsize len
   return TRUE;
 }
 
-/* Appends the reply json[0..len) for request id_json (its JSON text) as one
- * frame, or as chunk frames when the text exceeds max_message_bytes. */
-gboolean
-nms_frame_append_message (GByteArray *out, const char *id_json, const char *json, gsize len,
-                          gsize max_message_bytes, GError **error)
+/* Appends json[0..len) as one frame, or as chunk frames starting with
+ * head when the text exceeds max_message_bytes. */
+static gboolean
+append_whole_or_chunked (GByteArray *out, const char *head, const char *json, gsize len,
+                         gsize max_message_bytes, GError **error)
 {
   if (len <= max_message_bytes)
     {
       nms_frame_append (out, json, len);
       return TRUE;
     }
-  return append_chunks (out, id_json, json, len, max_message_bytes, error);
+  return append_chunks (out, head, json, len, max_message_bytes, error);
+}
+
+/* Appends the reply json[0..len) for request id_json (its JSON text). */
+gboolean
+nms_frame_append_message (GByteArray *out, const char *id_json, const char *json, gsize len,
+                          gsize max_message_bytes, GError **error)
+{
+  g_autofree char *head = g_strdup_printf ("\"id\":%s", id_json);
+
+  return append_whole_or_chunked (out, head, json, len, max_message_bytes, error);
+}
+
+/* Appends an event (a message without an id). Its chunk frames carry
+ * "id":null and the event's name, so that a client tells them from a
+ * reply's chunks before putting them together. */
+gboolean
+nms_frame_append_event (GByteArray *out, const char *event, const char *json, gsize len,
+                        gsize max_message_bytes, GError **error)
+{
+  g_autofree char *head = g_strdup_printf ("\"id\":null,\"event\":\"%s\"", event);
+
+  return append_whole_or_chunked (out, head, json, len, max_message_bytes, error);
 }

@@ -3,7 +3,13 @@
  * Reads every frame already waiting on stdin, hands them to the protocol
  * as one batch (one commit), and writes the replies back before reading
  * again. stdout is written with blocking writes on purpose: a browser that
- * stops reading makes the host wait, never buffer without bound. */
+ * stops reading makes the host wait, never buffer without bound.
+ *
+ * While the port is subscribed to change events, a file monitor on the
+ * store's bell wakes the loop when another process commits a change; the
+ * events go out after the replies of each batch too. The protocol holds
+ * no store lock while this blocks on stdout, so a port that stops reading
+ * never holds up writers: it falls behind, and is told so (overflow). */
 #include "nmstore/host.h"
 #include "nmstore/error.h"
 #include "nmstore/frame.h"
@@ -26,6 +32,8 @@ typedef struct {
   int             exit_status;
   gboolean        output_closed;
   gboolean        done;
+  GFileMonitor   *bell;       /* while subscribed */
+  guint           resume_id;  /* continues a poll that stopped early */
 } Host;
 
 static void
@@ -64,6 +72,76 @@ emit_reply (const char *id_json, const char *json, gsize len, gpointer user_data
     g_warning ("cannot frame a reply: %s", error->message);
 }
 
+static void
+emit_event (const char *name, const char *json, gsize len, gpointer user_data)
+{
+  Host *host = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!nms_frame_append_event (host->out, name, json, len, NMS_FRAME_MAX_MESSAGE_BYTES, &error))
+    g_warning ("cannot frame an event: %s", error->message);
+}
+
+static void send_events (Host *host);
+
+static void
+on_bell (GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event, gpointer user_data)
+{
+  send_events (user_data);
+}
+
+static gboolean
+on_resume (gpointer user_data)
+{
+  Host *host = user_data;
+
+  host->resume_id = 0;
+  send_events (host);
+  return G_SOURCE_REMOVE;
+}
+
+/* Watches the bell exactly while the port is subscribed, so that a host
+ * without subscribers is never woken by other processes' writes. */
+static void
+watch_bell (Host *host)
+{
+  gboolean want = nms_proto_subscribed (host->proto);
+
+  if (want && host->bell == NULL)
+    {
+      g_autoptr(GFile) file = g_file_new_for_path (nms_proto_bell_path (host->proto));
+      g_autoptr(GError) error = NULL;
+
+      host->bell = g_file_monitor_file (file, G_FILE_MONITOR_NONE, NULL, &error);
+      if (host->bell == NULL)
+        {
+          g_warning ("cannot watch %s for other processes' changes; events will only follow "
+                     "this port's own writes: %s", nms_proto_bell_path (host->proto), error->message);
+          return;
+        }
+      g_signal_connect (host->bell, "changed", G_CALLBACK (on_bell), host);
+    }
+  else if (!want && host->bell != NULL)
+    {
+      g_file_monitor_cancel (host->bell);
+      g_clear_object (&host->bell);
+    }
+}
+
+/* Appends the events that are due after anything already in host->out,
+ * and writes everything out. */
+static void
+send_events (Host *host)
+{
+  gboolean more;
+
+  watch_bell (host);
+  more = nms_proto_poll_events (host->proto, emit_event, host);
+  flush_output (host);
+  if (more && host->resume_id == 0)
+    host->resume_id = g_idle_add (on_resume, host);
+}
+
 /* Serves every complete frame in the buffer as one batch. Returns FALSE
  * when the stream can no longer be trusted. */
 static gboolean
@@ -91,7 +169,7 @@ serve_buffered (Host *host)
       reply = nms_proto_error_reply ("null", error, &len);
       nms_frame_append (host->out, reply, len);
     }
-  flush_output (host);
+  send_events (host);
   nms_frame_reader_release (host->reader);
   return status != NMS_FRAME_OVERSIZED;
 }
@@ -192,6 +270,9 @@ nms_host_run (const NmsConfig *config, const NmsOrigin *origin)
   g_main_loop_run (host.loop);
   while (g_source_remove_by_user_data (&host))
     ;
+  if (host.bell != NULL)
+    g_file_monitor_cancel (host.bell);
+  g_clear_object (&host.bell);
 
   g_byte_array_unref (host.out);
   g_main_loop_unref (host.loop);

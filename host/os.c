@@ -226,3 +226,32 @@ nms_os_executable_path (void)
 {
   return g_file_read_link ("/proc/self/exe", NULL);
 }
+
+/* Opens (creating, 0600) a file to write to; -1 with error on failure. */
+int
+nms_os_open_private_file (const char *path, GError **error)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+  if (fd < 0)
+    set_errno_error (error, errno, "cannot open", path);
+  return fd;
+}
+
+/* Sets fd's file times to now. File monitors report it as an attribute
+ * change, which GLib's inotify backend delivers at once; a plain write is
+ * a "modification", which it batches for up to 100 ms after the first. */
+gboolean
+nms_os_poke_file (int fd, GError **error)
+{
+  if (futimens (fd, NULL) == 0)
+    return TRUE;
+  g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot touch the change bell: %s", g_strerror (errno));
+  return FALSE;
+}
+
+void
+nms_os_close (int fd)
+{
+  close (fd);
+}

@@ -71,9 +71,16 @@ key_list (NmsRequest *req, const cJSON *keys, const char *op, GPtrArray **out, G
   return TRUE;
 }
 
-static void
-append_bytes_value (GString *out, const guint8 *data, gsize len)
+/* Appends a stored value as the protocol shows it: JSON text as it is,
+ * raw bytes as {"$bytes":"<base64>"}. */
+void
+nms_proto_append_stored_value (GString *out, NmsValueKind kind, const guint8 *data, gsize len)
 {
+  if (kind != NMS_VALUE_BYTES)
+    {
+      g_string_append_len (out, (const char *) data, len);
+      return;
+    }
   g_string_append (out, "{\"$bytes\":\"");
   nms_base64_append (out, data, len);
   g_string_append (out, "\"}");
@@ -97,10 +104,7 @@ write_item (const NmsItem *item, gpointer user_data, GError **error)
   w->found = TRUE;
   nms_proto_append_string (w->out, item->key);
   g_string_append_c (w->out, ':');
-  if (item->kind == NMS_VALUE_BYTES)
-    append_bytes_value (w->out, item->value, item->value_len);
-  else
-    g_string_append_len (w->out, (const char *) item->value, item->value_len);
+  nms_proto_append_stored_value (w->out, item->kind, item->value, item->value_len);
   return TRUE;
 }
 

@@ -11,11 +11,22 @@
 /* The longest id, as JSON text, that a reply will echo. */
 #define NMS_PROTO_MAX_ID_BYTES 1024
 
+/* This port's subscription to change events (proto-events.c). */
+typedef struct {
+  gboolean subscribed;
+  char    *prefix;        /* events only for keys under it; NULL: all */
+  guint64  cursor;        /* the last log row this port has been sent */
+  gint64   data_version;  /* the store's, when the log was last read */
+  gboolean wrote;         /* this process wrote since the log was last read */
+  gboolean more;          /* the last read stopped before the head */
+} NmsProtoEvents;
+
 struct _NmsProto {
-  NmsConfig *config;
-  NmsOrigin *origin;
-  NmsStore  *store;       /* NULL while it cannot be opened */
-  GError    *open_error;  /* why, for the replies of data ops */
+  NmsConfig     *config;
+  NmsOrigin     *origin;
+  NmsStore      *store;       /* NULL while it cannot be opened */
+  GError        *open_error;  /* why, for the replies of data ops */
+  NmsProtoEvents events;
 };
 
 typedef struct {
@@ -36,6 +47,7 @@ typedef struct {
 /* Op tables end with an entry whose name is NULL. */
 extern const NmsOpDef nms_proto_core_ops[];
 extern const NmsOpDef nms_proto_session_ops[];
+extern const NmsOpDef nms_proto_events_ops[];
 
 const NmsOpDef *nms_proto_find_op (const char *name);
 
@@ -45,3 +57,4 @@ gboolean nms_proto_append_value    (NmsRequest *req, GString *out, const cJSON *
 char    *nms_proto_print_value     (NmsRequest *req, const cJSON *value, gsize *len, GError **error);
 gboolean nms_proto_check_key       (NmsRequest *req, const char *key, GError **error);
 gboolean nms_proto_optional_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error);
+void     nms_proto_append_stored_value (GString *out, NmsValueKind kind, const guint8 *data, gsize len);

@@ -23,6 +23,7 @@ typedef struct {
 static const NmsOpDef *const op_tables[] = {
   nms_proto_core_ops,
   nms_proto_session_ops,
+  nms_proto_events_ops,
 };
 
 const NmsOpDef *
@@ -280,6 +281,8 @@ ensure_store (NmsProto *proto)
   dir = nms_config_store_dir (proto->config, proto->origin);
   options.durability = proto->config->durability;
   options.quota_bytes = proto->config->quota_bytes;
+  options.changes_keep_rows = proto->config->keep_changes;
+  options.changes_keep_seconds = proto->config->keep_seconds;
   proto->store = nms_store_open (dir, proto->origin->canonical, &options, &proto->open_error);
   if (proto->store == NULL)
     g_warning ("cannot open the store of %s: %s", proto->origin->canonical, proto->open_error->message);
@@ -296,6 +299,8 @@ nms_proto_new (const NmsConfig *config, const NmsOrigin *origin)
   proto->config->file = g_strdup (config->file);
   proto->config->durability = config->durability;
   proto->config->quota_bytes = config->quota_bytes;
+  proto->config->keep_changes = config->keep_changes;
+  proto->config->keep_seconds = config->keep_seconds;
   proto->config->log_file = g_strdup (config->log_file);
   proto->origin = nms_origin_copy (origin);
   ensure_store (proto);
@@ -309,9 +314,29 @@ nms_proto_free (NmsProto *proto)
     return;
   nms_store_free (proto->store);
   g_clear_error (&proto->open_error);
+  g_free (proto->events.prefix);
   nms_config_free (proto->config);
   nms_origin_free (proto->origin);
   g_free (proto);
+}
+
+/* A write request is one unit for the store: all or nothing, and one
+ * change event however many store calls it makes. A barrier runs in a
+ * transaction of its own and records no change. */
+static gboolean
+run_request (NmsProto *proto, Slot *slot)
+{
+  gboolean request = slot->op->writes && !slot->op->barrier;
+  gboolean ok;
+
+  if (request && !nms_store_changes_begin (proto->store, &slot->error))
+    return FALSE;
+  ok = slot->op->run (proto, &slot->req, slot->result, &slot->error);
+  if (request && !nms_store_changes_end (proto->store, ok, &slot->error))
+    ok = FALSE;
+  if (ok && slot->op->writes)
+    proto->events.wrote = TRUE;
+  return ok;
 }
 
 static void
@@ -329,7 +354,7 @@ run_slot (NmsProto *proto, Slot *slot)
       g_set_error (&slot->error, NMS_ERROR, NMS_ERROR_IO, "%s", proto->open_error->message);
       return;
     }
-  if (!slot->op->run (proto, &slot->req, slot->result, &slot->error))
+  if (!run_request (proto, slot))
     {
       int level = slot->error->code == NMS_ERROR_IO || slot->error->code == NMS_ERROR_CORRUPT
                   || slot->error->code == NMS_ERROR_INTERNAL ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_DEBUG;

@@ -5,14 +5,16 @@
  * other and write one at a time. Writers always take the write lock up
  * front (BEGIN IMMEDIATE): a read transaction that later upgrades can fail
  * with SQLITE_BUSY_SNAPSHOT without ever calling the busy handler, and that
- * would surface busy errors to the browser. */
-#include "nmstore/store.h"
+ * would surface busy errors to the browser.
+ *
+ * Each write notes what it changes for the change log (store-changes.c)
+ * before it changes it, inside the same transaction. */
+#include "store-private.h"
 #include "nmstore/error.h"
 #include "nmstore/os.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
-#include <sqlite3.h>
 #include <string.h>
 
 #define DEFAULT_BUSY_TIMEOUT_MS 30000
@@ -68,19 +70,9 @@ static const char schema_sql[] =
   "  UPDATE meta SET value = value - OLD.size + NEW.size WHERE name = 'bytes_in_use'; END;"
   "INSERT OR IGNORE INTO meta (name, value) VALUES ('bytes_in_use', 0), ('flushes', 0);";
 
-struct _NmsStore {
-  sqlite3        *db;
-  char           *dir;
-  char           *path;
-  NmsStoreOptions options;
-  sqlite3_stmt   *stmts[N_STMTS];
-  gboolean        in_batch;
-  guint           groups;    /* open nms_store_group_begin() calls */
-};
-
 /* Turns an SQLite failure into an NMS_ERROR a person can act on. */
-static gboolean
-fail (NmsStore *store, int rc, const char *doing, GError **error)
+gboolean
+nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error)
 {
   int primary = rc & 0xff;
   const char *detail = store->db ? sqlite3_errmsg (store->db) : sqlite3_errstr (rc);
@@ -124,11 +116,11 @@ fail (NmsStore *store, int rc, const char *doing, GError **error)
   return FALSE;
 }
 
-static gboolean
-exec (NmsStore *store, const char *sql, const char *doing, GError **error)
+gboolean
+nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error)
 {
   int rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
-  return rc == SQLITE_OK || fail (store, rc, doing, error);
+  return rc == SQLITE_OK || nms_store_fail (store, rc, doing, error);
 }
 
 static sqlite3_stmt *
@@ -190,27 +182,27 @@ open_db (NmsStore *store, GError **error)
   int i;
 
   if (rc != SQLITE_OK)
-    return fail (store, rc, "open the store", error);
+    return nms_store_fail (store, rc, "open the store", error);
   sqlite3_extended_result_codes (store->db, 1);
   sqlite3_busy_timeout (store->db, (int) store->options.busy_timeout_ms);
   sqlite3_db_config (store->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
   sqlite3_db_config (store->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 
-  if (!exec (store, "PRAGMA journal_mode = WAL", "switch the store to WAL mode", error))
+  if (!nms_store_exec (store, "PRAGMA journal_mode = WAL", "switch the store to WAL mode", error))
     return FALSE;
-  if (!exec (store, store->options.durability == NMS_DURABILITY_FULL
+  if (!nms_store_exec (store, store->options.durability == NMS_DURABILITY_FULL
                       ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
              "set the durability", error))
     return FALSE;
   {
     g_autofree char *limit = g_strdup_printf ("PRAGMA journal_size_limit = %d", WAL_SIZE_LIMIT);
-    if (!exec (store, limit, "limit the WAL size", error))
+    if (!nms_store_exec (store, limit, "limit the WAL size", error))
       return FALSE;
   }
 
   /* Two hosts may create the same store at once: the schema is made under
    * the write lock, and made only once. */
-  if (!exec (store, "BEGIN IMMEDIATE", "lock the new store", error))
+  if (!nms_store_exec (store, "BEGIN IMMEDIATE", "lock the new store", error))
     return FALSE;
   {
     sqlite3_stmt *s = NULL;
@@ -224,41 +216,45 @@ open_db (NmsStore *store, GError **error)
     sqlite3_finalize (s);
     if (rc != SQLITE_OK)
       {
-        exec (store, "ROLLBACK", "roll back", NULL);
-        return fail (store, rc, "read the store's schema version", error);
+        nms_store_exec (store, "ROLLBACK", "roll back", NULL);
+        return nms_store_fail (store, rc, "read the store's schema version", error);
       }
     if (version > NMS_STORE_SCHEMA)
       {
-        exec (store, "ROLLBACK", "roll back", NULL);
+        nms_store_exec (store, "ROLLBACK", "roll back", NULL);
         g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
                      "%s has schema version %d, newer than this nmstore understands (%d); upgrade nmstore",
                      store->path, version, NMS_STORE_SCHEMA);
         return FALSE;
       }
-    if (version == 0)
+    /* Each step brings the previous version up to date, under the same
+     * write lock, so a version-1 file gains the change log in place. */
+    if (version < NMS_STORE_SCHEMA)
       {
         g_autofree char *user_version = g_strdup_printf ("PRAGMA user_version = %d", NMS_STORE_SCHEMA);
-        if (!exec (store, schema_sql, "create the store's tables", error)
-            || !exec (store, user_version, "record the schema version", error))
+        if ((version < 1 && !nms_store_exec (store, schema_sql, "create the store's tables", error))
+            || (version < 2 && !nms_store_exec (store, nms_store_log_schema_sql, "add the change log", error))
+            || !nms_store_exec (store, user_version, "record the schema version", error))
           {
-            exec (store, "ROLLBACK", "roll back", NULL);
+            nms_store_exec (store, "ROLLBACK", "roll back", NULL);
             return FALSE;
           }
       }
-    if (!exec (store, "COMMIT", "create the store", error))
+    if (!nms_store_exec (store, "COMMIT", "create the store", error))
       {
-        exec (store, "ROLLBACK", "roll back", NULL);
+        nms_store_exec (store, "ROLLBACK", "roll back", NULL);
         return FALSE;
       }
   }
 
+  store->stmts = g_new0 (sqlite3_stmt *, N_STMTS);
   for (i = 0; i < N_STMTS; i++)
     {
       rc = sqlite3_prepare_v3 (store->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &store->stmts[i], NULL);
       if (rc != SQLITE_OK)
-        return fail (store, rc, "prepare the store's queries", error);
+        return nms_store_fail (store, rc, "prepare the store's queries", error);
     }
-  return TRUE;
+  return nms_store_log_open (store, error);
 }
 
 /* Opens (creating when needed) the store in directory dir. origin_name is
@@ -274,6 +270,11 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
     store->options = *options;
   if (store->options.busy_timeout_ms == 0)
     store->options.busy_timeout_ms = DEFAULT_BUSY_TIMEOUT_MS;
+  if (store->options.changes_keep_rows == 0)
+    store->options.changes_keep_rows = NMS_STORE_CHANGES_KEEP_ROWS;
+  if (store->options.changes_keep_seconds == 0)
+    store->options.changes_keep_seconds = NMS_STORE_CHANGES_KEEP_SECONDS;
+  store->log.bell_fd = -1;
   store->dir = g_strdup (dir);
   store->path = g_build_filename (dir, NMS_STORE_FILE_NAME, NULL);
 
@@ -291,7 +292,7 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
 
       sql = g_strdup_printf ("INSERT OR IGNORE INTO meta (name, value) VALUES ('origin', %s)", quoted);
       sqlite3_free (quoted);
-      if (!exec (store, sql, "record the store's origin", error))
+      if (!nms_store_exec (store, sql, "record the store's origin", error))
         return NULL;
       /* The new file's directory entry must itself reach the disk. */
       if (!nms_os_fsync_dir (dir, error))
@@ -307,8 +308,10 @@ nms_store_free (NmsStore *store)
 
   if (store == NULL)
     return;
-  for (i = 0; i < N_STMTS; i++)
+  nms_store_log_close (store);
+  for (i = 0; store->stmts != NULL && i < N_STMTS; i++)
     sqlite3_finalize (store->stmts[i]);
+  g_free (store->stmts);
   if (store->db != NULL)
     sqlite3_close_v2 (store->db);
   g_free (store->dir);
@@ -322,11 +325,52 @@ nms_store_path (NmsStore *store)
   return store->path;
 }
 
+/* A transaction that fails to commit is rolled back: nothing of it may
+ * stay behind to be committed by a later, unrelated write. */
+static void
+rollback_transaction (NmsStore *store)
+{
+  if (!sqlite3_get_autocommit (store->db))
+    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  nms_store_log_after_rollback (store);
+}
+
+static gboolean
+commit_transaction (NmsStore *store, GError **error)
+{
+  int rc = sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
+
+  if (rc == SQLITE_OK)
+    {
+      nms_store_log_after_commit (store);
+      return TRUE;
+    }
+  nms_store_fail (store, rc, "commit", error);
+  rollback_transaction (store);
+  return FALSE;
+}
+
+/* Ends savepoint `name`, keeping its work when ok. */
+static gboolean
+savepoint_end (NmsStore *store, const char *name, gboolean ok, GError **error)
+{
+  g_autofree char *release = g_strconcat ("RELEASE ", name, NULL);
+
+  if (!ok)
+    {
+      g_autofree char *undo = g_strconcat ("ROLLBACK TO ", name, NULL);
+      sqlite3_exec (store->db, undo, NULL, NULL, NULL);
+      sqlite3_exec (store->db, release, NULL, NULL, NULL);
+      return FALSE;
+    }
+  return nms_store_exec (store, release, "finish a write", error);
+}
+
 gboolean
 nms_store_begin (NmsStore *store, gboolean write, GError **error)
 {
-  g_return_val_if_fail (!store->in_batch, FALSE);
-  if (!exec (store, write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", "start a transaction", error))
+  g_return_val_if_fail (!store->in_batch && store->log.request == NULL, FALSE);
+  if (!nms_store_exec (store, write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", "start a transaction", error))
     return FALSE;
   store->in_batch = TRUE;
   return TRUE;
@@ -335,93 +379,68 @@ nms_store_begin (NmsStore *store, gboolean write, GError **error)
 gboolean
 nms_store_commit (NmsStore *store, GError **error)
 {
-  int rc;
-
   g_return_val_if_fail (store->in_batch, FALSE);
   store->in_batch = FALSE;
-  rc = sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
-  if (rc == SQLITE_OK)
-    return TRUE;
-  /* A failed COMMIT can leave the transaction open; nothing of it may
-   * stay behind to be committed by a later, unrelated write. */
-  if (!sqlite3_get_autocommit (store->db))
-    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-  return fail (store, rc, "commit", error);
+  return commit_transaction (store, error);
 }
 
 void
 nms_store_rollback (NmsStore *store)
 {
   store->in_batch = FALSE;
-  if (!sqlite3_get_autocommit (store->db))
-    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+  rollback_transaction (store);
 }
 
-/* Each mutating call runs in a savepoint inside a batch or a group, or in
- * its own write transaction outside them, so that it is atomic either way. */
-static gboolean
-nested (NmsStore *store)
+/* Starts one request: every write until nms_store_changes_end() is kept
+ * or undone together and recorded as one change-log row, so that one
+ * protocol request that calls the store several times is one event. */
+gboolean
+nms_store_changes_begin (NmsStore *store, GError **error)
 {
-  return store->in_batch || store->groups > 0;
+  gboolean own = !store->in_batch;
+
+  g_return_val_if_fail (store->log.request == NULL, FALSE);
+  if (!nms_store_exec (store, own ? "BEGIN IMMEDIATE" : "SAVEPOINT request", "start a write", error))
+    return FALSE;
+  store->log.request_owns_transaction = own;
+  nms_store_log_request_begin (store);
+  return TRUE;
 }
 
-static gboolean
-savepoint_begin (NmsStore *store, gboolean inner, const char *name, GError **error)
+/* Keeps (records, then commits or releases) or undoes the request. FALSE
+ * with error when a request to keep could not be kept; then it is undone. */
+gboolean
+nms_store_changes_end (NmsStore *store, gboolean keep, GError **error)
 {
-  g_autofree char *sql = inner ? g_strdup_printf ("SAVEPOINT %s", name) : g_strdup ("BEGIN IMMEDIATE");
-  return exec (store, sql, "start a write", error);
-}
+  gboolean own = store->log.request_owns_transaction;
+  gboolean ok;
 
-static gboolean
-savepoint_end (NmsStore *store, gboolean inner, const char *name, gboolean ok, GError **error)
-{
-  int rc;
-
-  if (inner)
+  g_return_val_if_fail (store->log.request != NULL, FALSE);
+  ok = nms_store_log_request_end (store, keep, error) && keep;
+  if (own)
     {
-      g_autofree char *release = g_strdup_printf ("RELEASE %s", name);
-      if (!ok)
-        {
-          g_autofree char *rollback = g_strdup_printf ("ROLLBACK TO %s", name);
-          sqlite3_exec (store->db, rollback, NULL, NULL, NULL);
-          sqlite3_exec (store->db, release, NULL, NULL, NULL);
-          return FALSE;
-        }
-      return exec (store, release, "finish a write", error);
+      if (ok)
+        return commit_transaction (store, error);
+      rollback_transaction (store);
+      return !keep;
     }
-  if (!ok)
-    {
-      if (!sqlite3_get_autocommit (store->db))
-        sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-      return FALSE;
-    }
-  rc = sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
-  if (rc == SQLITE_OK)
-    return TRUE;
-  if (!sqlite3_get_autocommit (store->db))
-    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-  return fail (store, rc, "commit", error);
-}
-
-static gboolean
-op_begin (NmsStore *store, GError **error)
-{
-  return savepoint_begin (store, nested (store), "op", error);
-}
-
-static gboolean
-op_end (NmsStore *store, gboolean ok, GError **error)
-{
-  return savepoint_end (store, nested (store), "op", ok, error);
+  return savepoint_end (store, "request", ok, error) || !keep;
 }
 
 /* Several calls that must succeed or fail as one (a session op that
- * rewrites the index and removes keys) open a group around them. */
+ * rewrites the index and removes keys). Inside a request, which the
+ * protocol opens around every write op, they already do: the request is
+ * undone as a whole when the op fails. Outside one, the outermost group
+ * is a request of its own. */
 gboolean
 nms_store_group_begin (NmsStore *store, GError **error)
 {
-  if (!savepoint_begin (store, nested (store), "grp", error))
-    return FALSE;
+  if (store->groups == 0 && store->log.request == NULL)
+    {
+      if (!nms_store_changes_begin (store, error))
+        return FALSE;
+      store->group_owns_request = TRUE;
+    }
   store->groups++;
   return TRUE;
 }
@@ -430,8 +449,43 @@ gboolean
 nms_store_group_end (NmsStore *store, gboolean ok, GError **error)
 {
   g_return_val_if_fail (store->groups > 0, FALSE);
-  store->groups--;
-  return savepoint_end (store, nested (store), "grp", ok, error) && ok;
+  if (--store->groups == 0 && store->group_owns_request)
+    {
+      store->group_owns_request = FALSE;
+      return nms_store_changes_end (store, ok, error) && ok;
+    }
+  return ok;
+}
+
+/* Each mutating call runs in a savepoint inside a batch or a request, or
+ * in its own write transaction otherwise, so that it is atomic either way. */
+static gboolean
+nested (NmsStore *store)
+{
+  return store->in_batch || store->log.request != NULL;
+}
+
+static gboolean
+op_begin (NmsStore *store, GError **error)
+{
+  if (!nms_store_exec (store, nested (store) ? "SAVEPOINT op" : "BEGIN IMMEDIATE", "start a write", error))
+    return FALSE;
+  nms_store_log_call_begin (store);
+  return TRUE;
+}
+
+static gboolean
+op_end (NmsStore *store, gboolean ok, GError **error)
+{
+  ok = nms_store_log_call_end (store, ok, error);
+  if (nested (store))
+    return savepoint_end (store, "op", ok, error);
+  if (!ok)
+    {
+      rollback_transaction (store);
+      return FALSE;
+    }
+  return commit_transaction (store, error);
 }
 
 static gboolean
@@ -483,7 +537,7 @@ nms_store_get (NmsStore *store, const char *key, gsize key_len,
         }
     }
   else if (rc != SQLITE_DONE)
-    ok = fail (store, rc, "read an item", error);
+    ok = nms_store_fail (store, rc, "read an item", error);
   sqlite3_reset (s);
   return ok;
 }
@@ -519,7 +573,7 @@ nms_store_scan (NmsStore *store, const char *prefix, gboolean with_values,
       ok = ok && visit (&item, user_data, error);
     }
   if (ok && rc != SQLITE_DONE)
-    ok = fail (store, rc, "list the items", error);
+    ok = nms_store_fail (store, rc, "list the items", error);
   sqlite3_reset (s);
   return ok;
 }
@@ -533,9 +587,47 @@ read_total (NmsStore *store, guint64 *total, GError **error)
 
   sqlite3_reset (s);
   if (rc != SQLITE_ROW)
-    return rc == SQLITE_DONE ? (*total = 0, TRUE) : fail (store, rc, "count the bytes in use", error);
+    return rc == SQLITE_DONE ? (*total = 0, TRUE) : nms_store_fail (store, rc, "count the bytes in use", error);
   *total = value > 0 ? (guint64) value : 0;
   return TRUE;
+}
+
+static gboolean
+value_ref_equal (const NmsValueRef *a, const NmsValueRef *b)
+{
+  if (a->present != b->present)
+    return FALSE;
+  return !a->present || (a->kind == b->kind && a->value_len == b->value_len
+                         && (a->value_len == 0 || memcmp (a->value, b->value, a->value_len) == 0));
+}
+
+/* Notes for the change log that key is about to become `after`, reading
+ * the value it has now; *changed is FALSE when that is the same value. */
+static gboolean
+note_change (NmsStore *store, const char *key, gsize key_len, const NmsValueRef *after,
+             gboolean *changed, GError **error)
+{
+  sqlite3_stmt *s = stmt (store, STMT_GET);
+  NmsValueRef before = { 0 };
+  gboolean ok = TRUE;
+  int rc;
+
+  sqlite3_bind_text (s, 1, key, (int) key_len, SQLITE_STATIC);
+  rc = sqlite3_step (s);
+  if (rc == SQLITE_ROW)
+    {
+      before.present = TRUE;
+      ok = row_kind (store, s, 0, &before.kind, error);
+      before.value = sqlite3_column_blob (s, 1);
+      before.value_len = (gsize) sqlite3_column_bytes (s, 1);
+    }
+  else if (rc != SQLITE_DONE)
+    ok = nms_store_fail (store, rc, "read an item's current value", error);
+  *changed = ok && !value_ref_equal (&before, after);
+  if (*changed)
+    nms_store_log_note (store, key, key_len, &before, after);
+  sqlite3_reset (s);
+  return ok;
 }
 
 gboolean
@@ -551,9 +643,16 @@ nms_store_set (NmsStore *store, const NmsItem *items, gsize n_items, GError **er
   for (i = 0; ok && i < n_items; i++)
     {
       const NmsItem *item = &items[i];
-      sqlite3_stmt *s = stmt (store, STMT_UPSERT);
+      NmsValueRef next = { TRUE, item->kind, item->value, item->value_len };
+      gboolean changed;
+      sqlite3_stmt *s;
       int rc;
 
+      /* Chrome reports no change for a value set to itself; skipping the
+       * write too keeps the byte counter and the WAL untouched. */
+      if (!(ok = note_change (store, item->key, item->key_len, &next, &changed, error)) || !changed)
+        continue;
+      s = stmt (store, STMT_UPSERT);
       sqlite3_bind_text (s, 1, item->key, (int) item->key_len, SQLITE_STATIC);
       sqlite3_bind_int (s, 2, item->kind);
       sqlite3_bind_int64 (s, 3, (gint64) nms_store_item_bytes (item->kind, item->key_len, item->value_len));
@@ -561,7 +660,7 @@ nms_store_set (NmsStore *store, const NmsItem *items, gsize n_items, GError **er
       rc = sqlite3_step (s);
       sqlite3_reset (s);
       if (rc != SQLITE_DONE)
-        ok = fail (store, rc, "write an item", error);
+        ok = nms_store_fail (store, rc, "write an item", error);
     }
   if (ok && store->options.quota_bytes > 0)
     {
@@ -590,16 +689,31 @@ nms_store_remove (NmsStore *store, const char *const *keys, gsize n_keys, GError
   ok = TRUE;
   for (i = 0; ok && i < n_keys; i++)
     {
-      sqlite3_stmt *s = stmt (store, STMT_DELETE);
+      const NmsValueRef absent = { 0 };
+      gboolean changed;
+      sqlite3_stmt *s;
       int rc;
 
+      if (!(ok = note_change (store, keys[i], strlen (keys[i]), &absent, &changed, error)) || !changed)
+        continue;
+      s = stmt (store, STMT_DELETE);
       sqlite3_bind_text (s, 1, keys[i], -1, SQLITE_STATIC);
       rc = sqlite3_step (s);
       sqlite3_reset (s);
       if (rc != SQLITE_DONE)
-        ok = fail (store, rc, "remove an item", error);
+        ok = nms_store_fail (store, rc, "remove an item", error);
     }
   return op_end (store, ok, error) && ok;
+}
+
+static gboolean
+note_removal (const NmsItem *item, gpointer user_data, GError **error)
+{
+  const NmsValueRef before = { TRUE, item->kind, item->value, item->value_len };
+  const NmsValueRef absent = { 0 };
+
+  nms_store_log_note (user_data, item->key, item->key_len, &before, &absent);
+  return TRUE;
 }
 
 gboolean
@@ -613,13 +727,15 @@ nms_store_clear (NmsStore *store, const char *prefix, GError **error)
 
   if (!op_begin (store, error))
     return FALSE;
+  if (!nms_store_scan (store, prefix, TRUE, note_removal, store, error))
+    return op_end (store, FALSE, error);
   s = stmt (store, ranged ? STMT_CLEAR_RANGE : STMT_CLEAR);
   if (ranged)
     bind_prefix (s, prefix, &upper);
   rc = sqlite3_step (s);
   sqlite3_reset (s);
   if (rc != SQLITE_DONE)
-    ok = fail (store, rc, "clear items", error);
+    ok = nms_store_fail (store, rc, "clear items", error);
   return op_end (store, ok, error) && ok;
 }
 
@@ -645,7 +761,7 @@ nms_store_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys,
         sum += (guint64) sqlite3_column_int64 (s, 0);
       sqlite3_reset (s);
       if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail (store, rc, "count the bytes in use", error);
+        return nms_store_fail (store, rc, "count the bytes in use", error);
     }
   *bytes = sum;
   return TRUE;
@@ -662,10 +778,10 @@ nms_store_flush (NmsStore *store, GError **error)
 
   g_return_val_if_fail (!store->in_batch, FALSE);
   if (store->options.durability != NMS_DURABILITY_FULL
-      && !exec (store, "PRAGMA synchronous = FULL", "make the next commit durable", error))
+      && !nms_store_exec (store, "PRAGMA synchronous = FULL", "make the next commit durable", error))
     return FALSE;
-  ok = exec (store, "BEGIN IMMEDIATE", "start the flush", error);
-  if (ok && !exec (store, "UPDATE meta SET value = value + 1 WHERE name = 'flushes'", "flush", error))
+  ok = nms_store_exec (store, "BEGIN IMMEDIATE", "start the flush", error);
+  if (ok && !nms_store_exec (store, "UPDATE meta SET value = value + 1 WHERE name = 'flushes'", "flush", error))
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
       ok = FALSE;
@@ -673,7 +789,7 @@ nms_store_flush (NmsStore *store, GError **error)
   if (ok)
     ok = op_end (store, TRUE, error);
   if (store->options.durability != NMS_DURABILITY_FULL)
-    exec (store, "PRAGMA synchronous = NORMAL", "restore the durability", NULL);
+    nms_store_exec (store, "PRAGMA synchronous = NORMAL", "restore the durability", NULL);
   return ok && nms_os_fsync_dir (store->dir, error);
 }
 
@@ -685,7 +801,7 @@ nms_store_check_integrity (NmsStore *store, GError **error)
   int rc = sqlite3_prepare_v2 (store->db, "PRAGMA integrity_check", -1, &s, NULL);
 
   if (rc != SQLITE_OK)
-    return fail (store, rc, "check the store", error);
+    return nms_store_fail (store, rc, "check the store", error);
   while ((rc = sqlite3_step (s)) == SQLITE_ROW)
     {
       const char *line = (const char *) sqlite3_column_text (s, 0);
@@ -694,7 +810,7 @@ nms_store_check_integrity (NmsStore *store, GError **error)
     }
   sqlite3_finalize (s);
   if (rc != SQLITE_DONE)
-    return fail (store, rc, "check the store", error);
+    return nms_store_fail (store, rc, "check the store", error);
   if (problems->len > 0)
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "%s failed its integrity check: %s",
@@ -724,7 +840,7 @@ nms_store_backup_into (NmsStore *store, const char *path, GError **error)
   if (rc != SQLITE_OK)
     {
       g_unlink (tmp);
-      fail (store, rc, "copy the store", error);
+      nms_store_fail (store, rc, "copy the store", error);
       g_prefix_error (error, "backup to %s: ", path);
       return FALSE;
     }
@@ -789,10 +905,10 @@ nms_store_replace_from (NmsStore *store, const char *path, const char *origin_na
   rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
   sqlite3_free (sql);
   if (rc != SQLITE_OK)
-    return fail (store, rc, "open the backup", error);
+    return nms_store_fail (store, rc, "open the backup", error);
   ok = op_begin (store, error)
-       && exec (store, "DELETE FROM items", "remove the current items", error)
-       && exec (store, "INSERT INTO items (key, kind, size, value) SELECT key, kind, size, value FROM src.items",
+       && nms_store_exec (store, "DELETE FROM items", "remove the current items", error)
+       && nms_store_exec (store, "INSERT INTO items (key, kind, size, value) SELECT key, kind, size, value FROM src.items",
                 "copy the backup's items", error);
   if (ok)
     *n_items = (guint64) sqlite3_changes64 (store->db);

@@ -7,6 +7,10 @@
  *   durability = normal | full
  *   quota_bytes = 0            (0: unlimited)
  *
+ *   [events]
+ *   keep_changes = 10000       (change-log rows kept for slow subscribers)
+ *   keep_seconds = 60          (and for at most this long)
+ *
  *   [log]
  *   file = /path/to/nmstore.log
  */
@@ -30,6 +34,8 @@ typedef struct {
   char          *file;        /* the config file's path, present or not */
   NmsDurability  durability;
   guint64        quota_bytes; /* 0: unlimited */
+  guint          keep_changes; /* 0: the store's default */
+  guint          keep_seconds; /* 0: the store's default */
   char          *log_file;    /* NULL: stderr only */
 } NmsConfig;
 

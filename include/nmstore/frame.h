@@ -41,5 +41,8 @@ void     nms_frame_append         (GByteArray *out, const char *json, gsize len)
 gboolean nms_frame_append_message (GByteArray *out, const char *id_json,
                                    const char *json, gsize len,
                                    gsize max_message_bytes, GError **error);
+gboolean nms_frame_append_event   (GByteArray *out, const char *event,
+                                   const char *json, gsize len,
+                                   gsize max_message_bytes, GError **error);
 
 G_END_DECLS

@@ -28,5 +28,8 @@ int      nms_os_pid                  (void);
 FILE    *nms_os_fopen_private_append (const char *path);
 guint    nms_os_user_id              (void);
 char    *nms_os_executable_path      (void);
+int      nms_os_open_private_file    (const char *path, GError **error);
+gboolean nms_os_poke_file            (int fd, GError **error);
+void     nms_os_close                (int fd);
 
 G_END_DECLS

@@ -4,7 +4,10 @@
  * writes commit together in one transaction and only then are its replies
  * handed out, in request order, one per request; so a reply ok:true to a
  * write always describes committed data. Framing and chunking are the
- * caller's (frame.h); this module never touches a file descriptor. */
+ * caller's (frame.h); this module never touches a file descriptor.
+ *
+ * A subscribed port also gets events: frames without an id that tell it
+ * what any process on the origin changed, in commit order. */
 #pragma once
 
 #include <glib.h>
@@ -25,11 +28,25 @@ typedef struct {
  * it had none), json[0..len) the whole reply. */
 typedef void (*NmsProtoReplyFunc) (const char *id_json, const char *json, gsize len, gpointer user_data);
 
+/* Receives each event: name is its "event" member, json[0..len) the whole
+ * event. */
+typedef void (*NmsProtoEventFunc) (const char *name, const char *json, gsize len, gpointer user_data);
+
 NmsProto *nms_proto_new          (const NmsConfig *config, const NmsOrigin *origin);
 void      nms_proto_free         (NmsProto *proto);
 void      nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
                                   NmsProtoReplyFunc emit, gpointer user_data);
 char     *nms_proto_error_reply  (const char *id_json, const GError *error, gsize *len);
+
+/* Change events (subscribe/unsubscribe). The caller watches the file at
+ * nms_proto_bell_path() while nms_proto_subscribed(), and calls
+ * nms_proto_poll_events() when it changes and after every batch; that
+ * returns TRUE when it stopped early and should be called again. It holds
+ * no lock of the store once it returns, so the caller may block writing
+ * the events out without holding up writers in other processes. */
+gboolean    nms_proto_subscribed  (NmsProto *proto);
+const char *nms_proto_bell_path   (NmsProto *proto);
+gboolean    nms_proto_poll_events (NmsProto *proto, NmsProtoEventFunc emit, gpointer user_data);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsProto, nms_proto_free)
 

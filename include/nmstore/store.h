@@ -7,7 +7,14 @@
  * Every mutating call is atomic on its own. Calls made between
  * nms_store_begin() and nms_store_commit() also share one transaction, so
  * a batch of requests costs one commit; a failing call inside a batch is
- * rolled back alone and leaves the others in place. */
+ * rolled back alone and leaves the others in place.
+ *
+ * Every write also leaves a row in the store's change log, in the same
+ * transaction: per key, the value before and after. Calls made between
+ * nms_store_changes_begin() and nms_store_changes_end() form one request:
+ * one row, and all or nothing. Other processes read the log after their
+ * cursor (nms_store_changes_read) when the file at nms_store_bell_path()
+ * changes, which happens after every commit that added rows. */
 #pragma once
 
 #include <glib.h>
@@ -18,7 +25,11 @@ G_BEGIN_DECLS
 
 #define NMS_STORE_FILE_NAME     "store.db"
 #define NMS_STORE_MAX_KEY_BYTES 8192u
-#define NMS_STORE_SCHEMA        1
+/* 2 added the change log; version-1 files are upgraded in place. */
+#define NMS_STORE_SCHEMA        2
+/* The change log keeps at most this many rows, none older than this. */
+#define NMS_STORE_CHANGES_KEEP_ROWS    10000u
+#define NMS_STORE_CHANGES_KEEP_SECONDS 60u
 
 typedef struct _NmsStore NmsStore;
 
@@ -39,7 +50,30 @@ typedef struct {
   NmsDurability durability;
   guint64       quota_bytes;     /* 0: unlimited */
   guint         busy_timeout_ms; /* 0: the default */
+  guint         changes_keep_rows;    /* 0: NMS_STORE_CHANGES_KEEP_ROWS */
+  guint         changes_keep_seconds; /* 0: NMS_STORE_CHANGES_KEEP_SECONDS */
 } NmsStoreOptions;
+
+/* One side of a change: the value a key had, or that it has now. */
+typedef struct {
+  gboolean      present;
+  NmsValueKind  kind;
+  const guint8 *value;
+  gsize         value_len;
+} NmsValueRef;
+
+/* What one request did to one key; at least one side is present, and the
+ * two differ. */
+typedef struct {
+  const char *key;      /* NUL-terminated */
+  gsize       key_len;
+  NmsValueRef old_value;
+  NmsValueRef new_value;
+} NmsChange;
+
+/* Called once per log row, in sequence order. */
+typedef gboolean (*NmsStoreChangesFunc) (guint64 seq, const NmsChange *changes, gsize n_changes,
+                                         gpointer user_data, GError **error);
 
 /* Called once per item found; returning FALSE stops the walk with *error. */
 typedef gboolean (*NmsStoreVisitFunc) (const NmsItem *item, gpointer user_data, GError **error);
@@ -72,6 +106,14 @@ gboolean    nms_store_group_end    (NmsStore *store, gboolean ok, GError **error
 gboolean    nms_store_backup_into  (NmsStore *store, const char *path, GError **error);
 gboolean    nms_store_replace_from (NmsStore *store, const char *path, const char *origin_name,
                                     guint64 *n_items, GError **error);
+
+gboolean    nms_store_changes_begin (NmsStore *store, GError **error);
+gboolean    nms_store_changes_end   (NmsStore *store, gboolean keep, GError **error);
+gboolean    nms_store_changes_state (NmsStore *store, guint64 *head, guint64 *pruned_through, GError **error);
+gboolean    nms_store_changes_read  (NmsStore *store, guint64 after, guint max_rows,
+                                     NmsStoreChangesFunc visit, gpointer user_data, GError **error);
+gboolean    nms_store_data_version  (NmsStore *store, gint64 *version, GError **error);
+const char *nms_store_bell_path     (NmsStore *store);
 const char *nms_store_engine_version (void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsStore, nms_store_free)

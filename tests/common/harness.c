@@ -1,7 +1,11 @@
 /* harness.c: temporary data roots and nmstore processes over pipes. */
+#define _POSIX_C_SOURCE 200809L
 #include "harness.h"
 
+#include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 
 char *
@@ -193,6 +197,25 @@ nmt_host_free (NmtHost *host)
     nmt_host_kill (host);
   g_object_unref (host->proc);
   g_free (host);
+}
+
+int
+nmt_host_pid (NmtHost *host)
+{
+  const char *id = g_subprocess_get_identifier (host->proc);
+
+  assert_non_null (id);
+  return atoi (id);
+}
+
+/* Whether the host has output waiting within timeout_ms. Its stdout is an
+ * unbuffered pipe stream, so the descriptor tells the whole truth. */
+gboolean
+nmt_host_readable (NmtHost *host, int timeout_ms)
+{
+  struct pollfd pfd = { .fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (host->out)), .events = POLLIN };
+
+  return poll (&pfd, 1, timeout_ms) > 0;
 }
 
 /* Runs `nmstore ARGS...` to completion; returns its exit status. */

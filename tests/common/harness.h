@@ -36,6 +36,8 @@ void      nmt_host_close_input(NmtHost *host);
 int       nmt_host_wait       (NmtHost *host);
 void      nmt_host_kill       (NmtHost *host);
 void      nmt_host_free       (NmtHost *host);
+int       nmt_host_pid        (NmtHost *host);
+gboolean  nmt_host_readable   (NmtHost *host, int timeout_ms);
 int       nmt_run_cli         (const char *home, const char *const *args, const char *stdin_text,
                                char **out, char **err);
 

@@ -1,0 +1,60 @@
+/* store-private.h: what store.c (items, transactions) shares with
+ * store-changes.c (the change log). Not installed. */
+#pragma once
+
+#include <sqlite3.h>
+
+#include "nmstore/store.h"
+
+/* The keys one write touched, each with its value before and after. */
+typedef struct _NmsChangeSet NmsChangeSet;
+
+enum {
+  LOG_STMT_INSERT,
+  LOG_STMT_AFTER,
+  LOG_STMT_HEAD,
+  LOG_STMT_PRUNED,
+  LOG_STMT_FIRST_RECENT,
+  LOG_STMT_PRUNE,
+  LOG_STMT_SET_PRUNED,
+  LOG_STMT_DATA_VERSION,
+  N_LOG_STMTS
+};
+
+typedef struct {
+  sqlite3_stmt *stmts[N_LOG_STMTS];
+  NmsChangeSet *call;          /* the running store call's changes */
+  NmsChangeSet *request;       /* between changes_begin and changes_end, else NULL */
+  gboolean      request_owns_transaction;
+  gboolean      rows_pending;  /* the open transaction added rows */
+  int           bell_fd;
+  char         *bell_path;
+} NmsChangeLog;
+
+struct _NmsStore {
+  sqlite3        *db;
+  char           *dir;
+  char           *path;
+  NmsStoreOptions options;
+  sqlite3_stmt  **stmts;
+  gboolean        in_batch;
+  guint           groups;             /* open nms_store_group_begin() calls */
+  gboolean        group_owns_request; /* the outermost group began a request */
+  NmsChangeLog    log;
+};
+
+gboolean nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error);
+gboolean nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error);
+
+/* The change log's side of store.c's life cycle and transactions. */
+extern const char nms_store_log_schema_sql[];
+gboolean nms_store_log_open       (NmsStore *store, GError **error);
+void     nms_store_log_close      (NmsStore *store);
+void     nms_store_log_note       (NmsStore *store, const char *key, gsize key_len,
+                                   const NmsValueRef *before, const NmsValueRef *after);
+void     nms_store_log_call_begin (NmsStore *store);
+gboolean nms_store_log_call_end   (NmsStore *store, gboolean ok, GError **error);
+void     nms_store_log_request_begin  (NmsStore *store);
+gboolean nms_store_log_request_end    (NmsStore *store, gboolean keep, GError **error);
+void     nms_store_log_after_commit   (NmsStore *store);
+void     nms_store_log_after_rollback (NmsStore *store);
