@@ -407,14 +407,32 @@ peer_free (BenchPeer *peer)
   g_free (peer);
 }
 
+/* The peak resident set of the running process, in KiB, or -1. wait4's
+ * ru_maxrss cannot be used: Linux carries the forked driver's own resident
+ * set over exec into it, and the driver holds every request in memory. */
+static gint64
+read_vm_hwm (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", (int) pid);
+  g_autofree char *text = NULL;
+  const char *line;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (line = strstr (text, "\nVmHWM:")) == NULL)
+    return -1;
+  return g_ascii_strtoll (line + strlen ("\nVmHWM:"), NULL, 10);
+}
+
 gboolean
 bench_peer_stop (BenchPeer *peer, BenchExit *exit_info, GError **error)
 {
   struct rusage usage = { 0 };
   guint8 sink[65536];
   int status = 0;
+  gint64 hwm = read_vm_hwm (peer->pid);
   pid_t r;
 
+  /* Every request has been answered: what is left is freeing memory and
+   * closing the store, so the peak is already in VmHWM. */
   close (peer->to_fd);
   peer->to_fd = -1;
   /* Whatever the peer still writes is read, so that it can finish. */
@@ -431,7 +449,7 @@ bench_peer_stop (BenchPeer *peer, BenchExit *exit_info, GError **error)
       return FALSE;
     }
   exit_info->status = WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
-  exit_info->maxrss_kb = usage.ru_maxrss;
+  exit_info->maxrss_kb = hwm >= 0 ? hwm : usage.ru_maxrss;
   peer_free (peer);
   if (exit_info->status != 0)
     {

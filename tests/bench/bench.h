@@ -42,7 +42,7 @@ typedef struct _BenchPeer BenchPeer;
 
 typedef struct {
   int     status;     /* exit status, or 128 + signal */
-  gint64  maxrss_kb;  /* the process's peak resident set, from wait4 */
+  gint64  maxrss_kb;  /* peak resident set (VmHWM) once every reply was read */
 } BenchExit;
 
 /* What one exchange saw. */
