@@ -1,6 +1,7 @@
 /* bench-main.c: nmstore-bench, the host benchmark's command line.
  *
- *   nmstore-bench [--out DIR] [--quick] [--rounds N] [--nmstore PATH] [--echo PATH]
+ *   nmstore-bench [--out DIR] [--quick] [--rounds N] [--only GROUP] [--wrapper CMD]
+ *                 [--nmstore PATH] [--echo PATH]
  *   nmstore-bench --validate DIR/results.json
  *
  * Runs every workload once, alternating the host and the echo peer, and
@@ -84,13 +85,19 @@ describe (BenchReport *report, const BenchConfig *config, gboolean quick)
                            "size of the host's replies where those are larger");
 }
 
+static gboolean
+wanted (const BenchConfig *config, const char *group)
+{
+  return config->only == NULL || strcmp (config->only, group) == 0;
+}
+
 gboolean
 bench_run_all (const BenchConfig *config, BenchReport *report, GError **error)
 {
-  if (!bench_work_sets (config, report, error)
-      || !bench_work_gets (config, report, error)
-      || !bench_work_restore (config, report, error)
-      || !bench_work_scale (config, report, error))
+  if ((wanted (config, "sets") && !bench_work_sets (config, report, error))
+      || (wanted (config, "gets") && !bench_work_gets (config, report, error))
+      || (wanted (config, "restore") && !bench_work_restore (config, report, error))
+      || (wanted (config, "scale") && !bench_work_scale (config, report, error)))
     return FALSE;
   bench_report_skip (report, "W7", "encryption not built");
   return TRUE;
@@ -116,7 +123,7 @@ remove_tree (const char *path)
 int
 main (int argc, char **argv)
 {
-  g_autofree char *out = NULL, *nmstore = NULL, *echo = NULL, *validate = NULL;
+  g_autofree char *out = NULL, *nmstore = NULL, *echo = NULL, *validate = NULL, *wrapper = NULL, *only = NULL;
   gboolean quick = FALSE, keep = FALSE;
   gint rounds = 0;
   GOptionEntry entries[] = {
@@ -125,6 +132,8 @@ main (int argc, char **argv)
     { "rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "Host/echo rounds per figure", "N" },
     { "nmstore", 0, 0, G_OPTION_ARG_FILENAME, &nmstore, "The nmstore binary", "PATH" },
     { "echo", 0, 0, G_OPTION_ARG_FILENAME, &echo, "The echo peer binary", "PATH" },
+    { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Run one group: sets (W1, W2), gets (W3), restore (W4) or scale (W5, W6, RSS)", "GROUP" },
+    { "wrapper", 0, 0, G_OPTION_ARG_STRING, &wrapper, "Run each host under this command, e.g. \"valgrind --tool=callgrind\"", "CMD" },
     { "keep-scratch", 0, 0, G_OPTION_ARG_NONE, &keep, "Keep the stores the benchmark made", NULL },
     { "validate", 0, 0, G_OPTION_ARG_FILENAME, &validate, "Only check that FILE is well-formed results", "FILE" },
     { NULL }
@@ -166,6 +175,12 @@ main (int argc, char **argv)
     }
   if (rounds > 0)
     config.rounds = (guint) rounds;
+  config.only = only;
+  if (wrapper != NULL && !g_shell_parse_argv (wrapper, NULL, &config.wrapper, &error))
+    {
+      g_printerr ("nmstore-bench: --wrapper: %s\n", error->message);
+      return 2;
+    }
   config.nmstore = g_strdup (nmstore ? nmstore : NMSTORE_BENCH_HOST_BIN);
   config.echo = g_strdup (echo ? echo : NMSTORE_BENCH_ECHO_BIN);
   config.scratch = g_dir_make_tmp ("nmstore-bench-XXXXXX", &error);
@@ -189,6 +204,7 @@ main (int argc, char **argv)
   g_free (config.nmstore);
   g_free (config.echo);
   g_free (config.scratch);
+  g_strfreev (config.wrapper);
   if (!ok)
     {
       g_printerr ("nmstore-bench: %s\n", error->message);

@@ -18,8 +18,16 @@ bench_work_start (const BenchConfig *config, BenchSide side, const char *home, G
 {
   const char *host_argv[] = { config->nmstore, "host", "--origin", BENCH_ORIGIN, NULL };
   const char *echo_argv[] = { config->echo, NULL };
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  guint i;
 
-  return bench_peer_start (side == BENCH_HOST ? host_argv : echo_argv, home, error);
+  if (side == BENCH_ECHO || config->wrapper == NULL)
+    return bench_peer_start (side == BENCH_HOST ? host_argv : echo_argv, home, error);
+  for (i = 0; config->wrapper[i] != NULL; i++)
+    g_ptr_array_add (argv, config->wrapper[i]);
+  for (i = 0; i < G_N_ELEMENTS (host_argv); i++)
+    g_ptr_array_add (argv, (gpointer) host_argv[i]);
+  return bench_peer_start ((const char *const *) argv->pdata, home, error);
 }
 
 gboolean

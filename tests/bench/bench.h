@@ -156,6 +156,8 @@ typedef struct {
   guint  large_keys;   /* W6 */
   guint  bulk_frames;  /* 1 MiB frames for the bulk limit */
   gsize  state_bytes;
+  char **wrapper;      /* runs each host under this command (valgrind), or NULL */
+  char  *only;         /* run only this group: sets, gets, restore or scale */
 } BenchConfig;
 
 gboolean bench_run_all (const BenchConfig *config, BenchReport *report, GError **error);
