@@ -29,6 +29,11 @@ enum {
   STMT_TOTAL,
   STMT_CLEAR,
   STMT_CLEAR_RANGE,
+  STMT_BEGIN_WRITE,
+  STMT_BEGIN_READ,
+  STMT_COMMIT,
+  STMT_SAVEPOINT,
+  STMT_RELEASE,
   N_STMTS
 };
 
@@ -46,6 +51,13 @@ static const char *const stmt_sql[N_STMTS] = {
   [STMT_TOTAL] = "SELECT value FROM meta WHERE name = 'bytes_in_use'",
   [STMT_CLEAR] = "DELETE FROM items",
   [STMT_CLEAR_RANGE] = "DELETE FROM items WHERE key >= ?1 AND key < ?2",
+  /* Transaction control runs for every request of a batch, so it is
+   * prepared once too instead of being parsed by sqlite3_exec each time. */
+  [STMT_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+  [STMT_BEGIN_READ] = "BEGIN DEFERRED",
+  [STMT_COMMIT] = "COMMIT",
+  [STMT_SAVEPOINT] = "SAVEPOINT op",
+  [STMT_RELEASE] = "RELEASE op",
 };
 
 /* The byte counter is kept by triggers so that every path that changes
@@ -135,6 +147,17 @@ stmt (NmsStore *store, int which)
   sqlite3_reset (s);
   sqlite3_clear_bindings (s);
   return s;
+}
+
+/* Runs a prepared transaction-control statement; SQLITE_OK on success. */
+static int
+control (NmsStore *store, int which)
+{
+  sqlite3_stmt *s = store->stmts[which];
+  int rc = sqlite3_step (s);
+
+  sqlite3_reset (s);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 gboolean
@@ -322,9 +345,12 @@ nms_store_path (NmsStore *store)
 gboolean
 nms_store_begin (NmsStore *store, gboolean write, GError **error)
 {
+  int rc;
+
   g_return_val_if_fail (!store->in_batch, FALSE);
-  if (!exec (store, write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", "start a transaction", error))
-    return FALSE;
+  rc = control (store, write ? STMT_BEGIN_WRITE : STMT_BEGIN_READ);
+  if (rc != SQLITE_OK)
+    return fail (store, rc, "start a transaction", error);
   store->in_batch = TRUE;
   return TRUE;
 }
@@ -336,7 +362,7 @@ nms_store_commit (NmsStore *store, GError **error)
 
   g_return_val_if_fail (store->in_batch, FALSE);
   store->in_batch = FALSE;
-  rc = sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
+  rc = control (store, STMT_COMMIT);
   if (rc == SQLITE_OK)
     return TRUE;
   /* A failed COMMIT can leave the transaction open; nothing of it may
@@ -359,7 +385,9 @@ nms_store_rollback (NmsStore *store)
 static gboolean
 op_begin (NmsStore *store, GError **error)
 {
-  return exec (store, store->in_batch ? "SAVEPOINT op" : "BEGIN IMMEDIATE", "start a write", error);
+  int rc = control (store, store->in_batch ? STMT_SAVEPOINT : STMT_BEGIN_WRITE);
+
+  return rc == SQLITE_OK || fail (store, rc, "start a write", error);
 }
 
 static gboolean
@@ -375,7 +403,8 @@ op_end (NmsStore *store, gboolean ok, GError **error)
           sqlite3_exec (store->db, "RELEASE op", NULL, NULL, NULL);
           return FALSE;
         }
-      return exec (store, "RELEASE op", "finish a write", error);
+      rc = control (store, STMT_RELEASE);
+      return rc == SQLITE_OK || fail (store, rc, "finish a write", error);
     }
   if (!ok)
     {
@@ -383,7 +412,7 @@ op_end (NmsStore *store, gboolean ok, GError **error)
         sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
       return FALSE;
     }
-  rc = sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
+  rc = control (store, STMT_COMMIT);
   if (rc == SQLITE_OK)
     return TRUE;
   if (!sqlite3_get_autocommit (store->db))
