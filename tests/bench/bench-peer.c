@@ -127,7 +127,7 @@ bench_peer_start (const char *const *argv, const char *home, GError **error)
   if (home != NULL)
     envp = g_environ_setenv (envp, "NMSTORE_HOME", home, TRUE);
   envp = g_environ_setenv (envp, "NMSTORE_LOG", "error", FALSE);
-  if (!g_spawn_async_with_pipes (NULL, (char **) argv, envp, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv, envp, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, NULL, NULL,
                                  &pid, &to_fd, &from_fd, NULL, error))
     return NULL;
   peer = g_new0 (BenchPeer, 1);
