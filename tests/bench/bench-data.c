@@ -34,73 +34,93 @@ bench_data_info_hash (BenchData *data, guint i)
   return g_compute_checksum_for_string (G_CHECKSUM_SHA1, name, -1);
 }
 
-char *
-bench_data_state_json (BenchData *data, gsize size)
+/* A state whose bitfield has bitfield_hex hex digits. */
+static char *
+state_with_bitfield (BenchData *data, gsize bitfield_hex)
 {
   static const char hex[] = "0123456789abcdef";
   guint64 downloaded = (guint64) g_rand_int_range (data->rand, 0, G_MAXINT32) * 16;
-  g_autofree char *head = g_strdup_printf (
-      "{\"userState\":\"active\",\"storageKey\":\"default\",\"queuePosition\":%u,\"bitfield\":\"",
-      g_rand_int_range (data->rand, 0, 1000));
-  g_autofree char *tail = g_strdup_printf (
-      "\",\"uploaded\":%" G_GUINT64_FORMAT ",\"downloaded\":%" G_GUINT64_FORMAT ",\"updatedAt\":%" G_GUINT64_FORMAT "}",
-      downloaded / 3, downloaded, (guint64) 1763700000000 + data->serial++);
-  gsize fixed = strlen (head) + strlen (tail);
-  gsize bits = size > fixed ? size - fixed : 2;
-  GString *out = g_string_sized_new (fixed + bits + 1);
+  GString *out = g_string_sized_new (bitfield_hex + 200);
   gsize i;
 
-  g_string_append (out, head);
-  /* A torrent part downloaded: whole bytes of set pieces, then a ragged
+  g_string_printf (out, "{\"userState\":\"active\",\"storageKey\":\"default\",\"queuePosition\":%u,\"bitfield\":\"",
+                   g_rand_int_range (data->rand, 0, 1000));
+  /* A torrent part downloaded: whole bytes of pieces it has, a ragged
    * edge, then pieces still missing. */
-  for (i = 0; i < bits; i++)
+  for (i = 0; i < bitfield_hex; i++)
     {
-      if (i < bits / 2)
+      if (i < bitfield_hex / 2)
         g_string_append_c (out, 'f');
-      else if (i < bits * 3 / 4)
+      else if (i < bitfield_hex * 3 / 4)
         g_string_append_c (out, hex[g_rand_int_range (data->rand, 0, 16)]);
       else
         g_string_append_c (out, '0');
     }
-  g_string_append (out, tail);
+  g_string_append_printf (out, "\",\"uploaded\":%" G_GUINT64_FORMAT ",\"downloaded\":%" G_GUINT64_FORMAT
+                          ",\"updatedAt\":%" G_GUINT64_FORMAT "}",
+                          downloaded / 3, downloaded, (guint64) 1763700000000 + data->serial++);
   return g_string_free (out, FALSE);
 }
 
 char *
-bench_data_torrentfile (BenchData *data, gsize size)
+bench_data_state_json (BenchData *data, gsize size)
 {
-  g_autofree guint8 *bytes = g_malloc (size);
-  g_autofree char *head = g_strdup_printf (
-      "d8:announce35:udp://tracker.example.invalid:696910:created by13:nmstore-bench4:infod6:lengthi%ue"
-      "4:name16:bench-payload.bin12:piece lengthi262144e6:pieces%" G_GSIZE_FORMAT ":",
-      g_rand_int (data->rand), size > 200 ? size - 200 : 0);
-  g_autofree char *b64 = NULL;
-  gsize i, n = MIN (strlen (head), size);
+  g_autofree char *probe = state_with_bitfield (data, 0);
+  gsize fixed = strlen (probe);
 
-  /* A bencoded header, then SHA-1 piece hashes, which do not compress. */
-  memcpy (bytes, head, n);
-  for (i = n; i < size; i++)
-    bytes[i] = (guint8) g_rand_int_range (data->rand, 0, 256);
-  if (size >= 2)
-    {
-      bytes[size - 2] = 'e';
-      bytes[size - 1] = 'e';
-    }
-  b64 = g_base64_encode (bytes, size);
-  return g_strdup_printf ("{\"$bytes\":\"%s\"}", b64);
+  return state_with_bitfield (data, size > fixed ? size - fixed : 2);
 }
 
 char *
-bench_data_index_json (BenchData *data, guint n_torrents)
+bench_data_state_for_pieces (BenchData *data, guint pieces)
+{
+  return state_with_bitfield (data, 2 * (((gsize) pieces + 7) / 8));
+}
+
+char *
+bench_data_torrentfile (guint32 seed, gsize size, char **info_hash, guint *pieces)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+  g_autoptr(GByteArray) file = g_byte_array_new ();
+  g_autoptr(GString) info = g_string_new (NULL);
+  g_autofree char *name = g_strdup_printf ("bench-payload-%08x.bin", seed);
+  const char *head = "d8:announce36:udp://tracker.example.invalid:6969/a10:created by13:nmstore-bench4:info";
+  guint n = size > 300 ? (guint) ((size - 300) / 20) : 1, i;
+  g_autofree char *b64 = NULL;
+  char *json;
+
+  /* The info dictionary, keys in order, with n SHA-1 piece hashes: random
+   * bytes, which is what piece hashes look like. */
+  g_string_printf (info, "d6:lengthi%" G_GUINT64_FORMAT "e4:name%zu:%s12:piece lengthi262144e6:pieces%u:",
+                   (guint64) n * 262144, strlen (name), name, n * 20);
+  for (i = 0; i < n * 20; i++)
+    g_string_append_c (info, (char) g_rand_int_range (rand, 0, 256));
+  g_string_append_c (info, 'e');
+
+  g_byte_array_append (file, (const guint8 *) head, (guint) strlen (head));
+  g_byte_array_append (file, (const guint8 *) info->str, (guint) info->len);
+  g_byte_array_append (file, (const guint8 *) "e", 1);
+  *info_hash = g_compute_checksum_for_data (G_CHECKSUM_SHA1, (const guint8 *) info->str, info->len);
+  *pieces = n;
+  b64 = g_base64_encode (file->data, file->len);
+  json = g_strdup_printf ("{\"$bytes\":\"%s\"}", b64);
+  return json;
+}
+
+char *
+bench_data_index_json (GPtrArray *hashes, gboolean magnet)
 {
   GString *out = g_string_new ("{\"version\":2,\"torrents\":[");
   guint i;
 
-  for (i = 0; i < n_torrents; i++)
+  for (i = 0; i < hashes->len; i++)
     {
-      g_autofree char *hash = bench_data_info_hash (data, i);
-      g_string_append_printf (out, "%s{\"infoHash\":\"%s\",\"source\":\"file\",\"addedAt\":%" G_GUINT64_FORMAT "}",
-                              i ? "," : "", hash, (guint64) 1763000000000 + (guint64) i * 1000);
+      const char *hash = hashes->pdata[i];
+      g_string_append_printf (out, "%s{\"infoHash\":\"%s\",\"source\":\"%s\",", i ? "," : "", hash,
+                              magnet ? "magnet" : "file");
+      if (magnet)
+        g_string_append_printf (out, "\"magnetUri\":\"magnet:?xt=urn:btih:%s&dn=bench-%u\",", hash, i);
+      g_string_append_printf (out, "\"addedAt\":%" G_GUINT64_FORMAT "}", (guint64) 1763000000000 + (guint64) i * 1000);
     }
   g_string_append (out, "]}");
   return g_string_free (out, FALSE);

@@ -13,55 +13,114 @@
 
 #define MB (1000.0 * 1000.0)
 
+/* A session of torrents: W4a's are magnet torrents whose metadata has not
+ * arrived (index and states only), W4b's are file torrents with a .torrent
+ * whose info dictionary hashes to the torrent's infohash and states whose
+ * bitfield fits its piece count, so that a validating restore finds
+ * nothing wrong with them. */
 typedef struct {
   BenchData *data;
   gsize      state_bytes;
-  gsize      torrentfile_avg;  /* 0: no .torrent files */
-  guint      torrents;
+  gboolean   with_files;
+  GPtrArray *hashes;  /* char*: each torrent's infohash */
+  GArray    *seeds;   /* guint32: each .torrent file's seed */
+  GArray    *sizes;   /* gsize: each .torrent file's size */
+  GArray    *pieces;  /* guint: each torrent's piece count */
   char      *index;
-} SessionMaker;
+} Session;
+
+static Session *
+session_new (const BenchConfig *config, gboolean with_files, guint32 seed)
+{
+  Session *s = g_new0 (Session, 1);
+  guint t;
+
+  s->data = bench_data_new (seed);
+  s->state_bytes = config->state_bytes;
+  s->with_files = with_files;
+  s->hashes = g_ptr_array_new_with_free_func (g_free);
+  s->seeds = g_array_new (FALSE, FALSE, sizeof (guint32));
+  s->sizes = g_array_new (FALSE, FALSE, sizeof (gsize));
+  s->pieces = g_array_new (FALSE, FALSE, sizeof (guint));
+  for (t = 0; t < config->torrents; t++)
+    {
+      /* Sizes spread evenly over half to one and a half times the average. */
+      gsize size = config->torrentfile_avg / 2
+                   + (gsize) g_rand_int_range (s->data->rand, 0, (gint32) config->torrentfile_avg + 1);
+      guint32 file_seed = seed * 100003u + t;
+      char *hash = NULL;
+      guint pieces = 0;
+
+      if (with_files)
+        g_free (bench_data_torrentfile (file_seed, size, &hash, &pieces));
+      else
+        hash = bench_data_info_hash (s->data, t);
+      g_ptr_array_add (s->hashes, hash);
+      g_array_append_val (s->seeds, file_seed);
+      g_array_append_val (s->sizes, size);
+      g_array_append_val (s->pieces, pieces);
+    }
+  s->index = bench_data_index_json (s->hashes, !with_files);
+  return s;
+}
+
+static void
+session_free (Session *s)
+{
+  bench_data_free (s->data);
+  g_ptr_array_unref (s->hashes);
+  g_array_unref (s->seeds);
+  g_array_unref (s->sizes);
+  g_array_unref (s->pieces);
+  g_free (s->index);
+  g_free (s);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Session, session_free)
 
 /* Item 0 is the index; then each torrent's state and, in W4b, its file. */
 static char *
 make_session_item (guint i, char **value, gpointer user_data)
 {
-  SessionMaker *m = user_data;
-  guint per = m->torrentfile_avg ? 2 : 1;
+  Session *s = user_data;
+  guint per = s->with_files ? 2 : 1;
   guint t = (i - 1) / per;
-  g_autofree char *hash = NULL;
+  const char *hash;
 
   if (i == 0)
     {
-      *value = g_strdup (m->index);
+      *value = g_strdup (s->index);
       return g_strdup ("session:torrents");
     }
-  hash = bench_data_info_hash (m->data, t);
+  hash = s->hashes->pdata[t];
   if ((i - 1) % per == 0)
     {
-      *value = bench_data_state_json (m->data, m->state_bytes);
+      *value = s->with_files ? bench_data_state_for_pieces (s->data, g_array_index (s->pieces, guint, t))
+                             : bench_data_state_json (s->data, s->state_bytes);
       return g_strdup_printf ("session:torrent:%s:state", hash);
     }
-  /* Sizes spread evenly over half to one and a half times the average. */
-  *value = bench_data_torrentfile (m->data, m->torrentfile_avg / 2
-                                   + (gsize) g_rand_int_range (m->data->rand, 0, (gint32) m->torrentfile_avg + 1));
+  {
+    g_autofree char *same_hash = NULL;
+    guint pieces;
+
+    *value = bench_data_torrentfile (g_array_index (s->seeds, guint32, t), g_array_index (s->sizes, gsize, t),
+                                     &same_hash, &pieces);
+  }
   return g_strdup_printf ("session:torrent:%s:torrentfile", hash);
 }
 
 static GPtrArray *
-per_key_requests (guint torrents)
+per_key_requests (GPtrArray *hashes)
 {
   static const char *const suffixes[] = { "state", "torrentfile", "infodict" };
   GPtrArray *requests = g_ptr_array_new_with_free_func (g_free);
   guint t, s, id = 0;
 
   g_ptr_array_add (requests, g_strdup ("{\"id\":0,\"op\":\"get\",\"keys\":\"session:torrents\"}"));
-  for (t = 0; t < torrents; t++)
-    {
-      g_autofree char *hash = bench_data_info_hash (NULL, t);
-      for (s = 0; s < G_N_ELEMENTS (suffixes); s++)
-        g_ptr_array_add (requests, g_strdup_printf ("{\"id\":%u,\"op\":\"get\",\"keys\":\"session:torrent:%s:%s\"}",
-                                                    ++id, hash, suffixes[s]));
-    }
+  for (t = 0; t < hashes->len; t++)
+    for (s = 0; s < G_N_ELEMENTS (suffixes); s++)
+      g_ptr_array_add (requests, g_strdup_printf ("{\"id\":%u,\"op\":\"get\",\"keys\":\"session:torrent:%s:%s\"}",
+                                                  ++id, (const char *) hashes->pdata[t], suffixes[s]));
   return requests;
 }
 
@@ -115,10 +174,10 @@ typedef struct {
 } Restore;
 
 static gboolean
-measure (const BenchConfig *config, const char *home, guint expect_found, BenchRss *rss,
+measure (const BenchConfig *config, const char *home, GPtrArray *hashes, guint expect_found, BenchRss *rss,
          Restore *out, GError **error)
 {
-  g_autoptr(GPtrArray) per_key = per_key_requests (config->torrents);
+  g_autoptr(GPtrArray) per_key = per_key_requests (hashes);
   g_autoptr(BenchFrames) per_key_host = bench_work_host_frames (per_key);
   g_autoptr(BenchFrames) per_key_echo = NULL;
   BenchExchange x;
@@ -152,7 +211,7 @@ measure (const BenchConfig *config, const char *home, guint expect_found, BenchR
       g_autoptr(GPtrArray) one = g_ptr_array_new_with_free_func (g_free);
       g_autoptr(BenchFrames) host = NULL, echo = NULL;
       cJSON *reply;
-      const cJSON *ok;
+      const cJSON *ok, *problems;
 
       g_ptr_array_add (one, g_strdup ("{\"id\":1,\"op\":\"sessionRestore\",\"prefix\":\"session:\"}"));
       host = bench_work_host_frames (one);
@@ -163,10 +222,14 @@ measure (const BenchConfig *config, const char *home, guint expect_found, BenchR
       out->restore_bytes = (gdouble) x.bytes_in;
       echo = bench_work_echo_frames (one, x.reply_sizes);
       bench_exchange_clear (&x);
-      if (!cJSON_IsTrue (ok))
+      problems = cJSON_GetObjectItem (reply, "problems");
+      if (!cJSON_IsTrue (ok) || cJSON_GetArraySize (problems) > 0)
         {
+          g_autofree char *first = problems && problems->child ? cJSON_PrintUnformatted (problems->child) : NULL;
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       "W4: sessionRestore answered ok:%s with %d problems with the benchmark's data (first: %s)",
+                       cJSON_IsTrue (ok) ? "true" : "false", cJSON_GetArraySize (problems), first ? first : "none");
           cJSON_Delete (reply);
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "W4: sessionRestore did not answer ok:true");
           return FALSE;
         }
       cJSON_Delete (reply);
@@ -216,21 +279,18 @@ bench_work_restore (const BenchConfig *config, BenchReport *report, GError **err
 {
   g_autofree char *home_a = bench_work_new_home (config, "w4a");
   g_autofree char *home_b = bench_work_new_home (config, "w4b");
-  g_autoptr(BenchData) data_a = bench_data_new (41);
-  g_autoptr(BenchData) data_b = bench_data_new (42);
-  g_autofree char *index = bench_data_index_json (data_a, config->torrents);
-  SessionMaker a = { data_a, config->state_bytes, 0, config->torrents, index };
-  SessionMaker b = { data_b, config->state_bytes, config->torrentfile_avg, config->torrents, index };
+  g_autoptr(Session) a = session_new (config, FALSE, 41);
+  g_autoptr(Session) b = session_new (config, TRUE, 42);
   BenchRss rss_a = { 0 }, rss_b = { 0 };
   Restore ra = { 0 }, rb = { 0 };
   gdouble bulk;
   BenchRow *row;
 
-  if (!bench_work_populate (config, home_a, 1 + config->torrents, make_session_item, &a, error)
-      || !bench_work_populate (config, home_b, 1 + 2 * config->torrents, make_session_item, &b, error))
+  if (!bench_work_populate (config, home_a, 1 + config->torrents, make_session_item, a, error)
+      || !bench_work_populate (config, home_b, 1 + 2 * config->torrents, make_session_item, b, error))
     return FALSE;
-  if (!measure (config, home_a, 1 + config->torrents, &rss_a, &ra, error)
-      || !measure (config, home_b, 1 + 2 * config->torrents, &rss_b, &rb, error)
+  if (!measure (config, home_a, a->hashes, 1 + config->torrents, &rss_a, &ra, error)
+      || !measure (config, home_b, b->hashes, 1 + 2 * config->torrents, &rss_b, &rb, error)
       || !bulk_limit (config, &bulk, error))
     return FALSE;
 

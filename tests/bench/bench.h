@@ -88,9 +88,15 @@ void       bench_data_free          (BenchData *data);
 char      *bench_data_info_hash     (BenchData *data, guint i);
 /* A torrent's state as the engine writes it, about `size` bytes of JSON. */
 char      *bench_data_state_json    (BenchData *data, gsize size);
-/* {"$bytes":"<base64>"} of `size` bytes shaped like a .torrent file. */
-char      *bench_data_torrentfile   (BenchData *data, gsize size);
-char      *bench_data_index_json    (BenchData *data, guint n_torrents);
+/* A state whose bitfield fits a torrent of `pieces` pieces. */
+char      *bench_data_state_for_pieces (BenchData *data, guint pieces);
+/* {"$bytes":"<base64>"} of a well-formed .torrent file of about `size`
+ * bytes, made from seed; *info_hash is its info dictionary's SHA-1 in hex
+ * and *pieces its piece count. */
+char      *bench_data_torrentfile   (guint32 seed, gsize size, char **info_hash, guint *pieces);
+/* The engine's index of the torrents whose hashes are given, as file or
+ * as magnet torrents. */
+char      *bench_data_index_json    (GPtrArray *hashes, gboolean magnet);
 /* A copy of request json with a "pad" member that brings it to `size`
  * bytes, so that the echo peer moves as many bytes as the host does. */
 char      *bench_data_pad_request   (const char *json, gsize size);
