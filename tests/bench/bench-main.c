@@ -142,7 +142,7 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(BenchReport) report = NULL;
   BenchConfig config = {
-    .rounds = 7, .seq_ops = 2000, .pipe_ops = 5000, .window = 64,
+    .rounds = 9, .seq_ops = 2000, .pipe_ops = 5000, .window = 64,
     .torrents = 1000, .torrentfile_avg = 40 * 1024, .starts = 30, .start_keys = 10000,
     .small_keys = 100, .large_keys = 100000, .bulk_frames = 64, .state_bytes = 2560,
   };
