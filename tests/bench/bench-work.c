@@ -273,7 +273,8 @@ bench_work_sets (const BenchConfig *config, BenchReport *report, GError **error)
 
   if (!bench_work_alternate (config, home, pipe_host, pipe_echo, config->window, TRUE, &rss2, &p, error))
     return FALSE;
-  row = bench_report_add (report, "W2", "pipelined set of 2.5 KB states, 64 in flight", "msg/s", p.host, p.echo, BENCH_HIGHER_IS_BETTER);
+  row = bench_report_add (report, "W2", "pipelined set of 2.5 KB states, 64 in flight", "msg/s",
+                          p.host, p.echo, BENCH_HIGHER_IS_BETTER);
   bench_row_set_target (row, 0.5, TRUE);
   bench_row_set_label (row, "W2 set x64");
   bench_work_rss_row (report, "W2", &rss2);
