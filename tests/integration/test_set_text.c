@@ -12,7 +12,7 @@ static const char *const values[] = {
   "\"\"", "\"plain\"", "\"caf\xC3\xA9\"", "\"q\\\"b\\\\n\\nt\\tr\\rb\\bf\\f\"", "\"\\u001f\\u0001\"",
   "\"0123456789abcdef01234\\\"6789abcdef0123456789\\u001fabcdef0123\\\\456789abcdef\"",
   "\"0123456\\n89abcdef0123456789abcdef0123456789abcdef0123456789ab\\u00e9cdef\"",
-  "[]", "{}", "[1,[2,[3]],{\"a\":{\"b\":[]}}]",
+  "[]", "{}", "[1,[2,[3]],{\"a\":{\"b\":[]}}]", "{\"a\":1,\"a\":2}",
   "{\"userState\":\"active\",\"bitfield\":\"ff00\",\"uploaded\":1,\"downloaded\":1763700000000}",
   /* Not canonical: printed again, and must come back printed. */
   "1.0", "1.5", "1e2", "-0", "1234567890123456", "12345678901234567890", "0.1", "1E400",
