@@ -258,20 +258,12 @@ op_set (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   g_autoptr(GPtrArray) buffers = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GArray) list = g_array_new (FALSE, FALSE, sizeof (NmsItem));
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr(GArray) raw = NULL;
   const cJSON *v;
-  guint index = 0;
 
   if (!cJSON_IsObject (items))
     return bad_param (error, "set", "\"items\" must be an object of key to value");
-  /* Values already written as the host would print them are stored from
-   * the request text as they are (proto-raw.c). */
-  raw = nms_proto_raw_members (req, "items");
-  if (raw != NULL && raw->len != (guint) cJSON_GetArraySize (items))
-    g_clear_pointer (&raw, g_array_unref);
   cJSON_ArrayForEach (v, items)
     {
-      const NmsRawValue *text = raw ? &g_array_index (raw, NmsRawValue, index) : NULL;
       NmsItem item = { .key = v->string, .key_len = strlen (v->string) };
       const cJSON *bytes = bytes_payload (v);
       gsize len = 0;
@@ -291,12 +283,6 @@ op_set (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
           data = g_base64_decode (bytes->valuestring, &len);
           item.kind = NMS_VALUE_BYTES;
         }
-      else if (text != NULL && text->canonical)
-        {
-          data = NULL;
-          len = text->len;
-          item.kind = NMS_VALUE_JSON;
-        }
       else
         {
           data = (guint8 *) nms_proto_print_value (req, v, &len, error);
@@ -304,12 +290,10 @@ op_set (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
             return FALSE;
           item.kind = NMS_VALUE_JSON;
         }
-      if (data != NULL)
-        g_ptr_array_add (buffers, data);
-      item.value = data != NULL ? data : (const guint8 *) text->text;
+      g_ptr_array_add (buffers, data);
+      item.value = data;
       item.value_len = len;
       g_array_append_val (list, item);
-      index++;
     }
   return nms_store_set (proto->store, (const NmsItem *) list->data, list->len, error);
 }

@@ -19,18 +19,9 @@ struct _NmsProto {
 };
 
 typedef struct {
-  cJSON      *root;
-  gboolean    nul_sentinel;  /* \u0000 escapes were parsed as U+FFFF */
-  const char *text;          /* the request's JSON text, as parsed */
-  gsize       text_len;
+  cJSON   *root;
+  gboolean nul_sentinel;  /* \u0000 escapes were parsed as U+FFFF */
 } NmsRequest;
-
-/* Where one member's value is in the request text (proto-raw.c). */
-typedef struct {
-  const char *text;
-  gsize       len;
-  gboolean    canonical;  /* exactly what cJSON would print for it */
-} NmsRawValue;
 
 typedef gboolean (*NmsOpFunc) (NmsProto *proto, NmsRequest *req, GString *result, GError **error);
 
@@ -52,6 +43,3 @@ void     nms_proto_append_string   (GString *out, const char *text);
 gboolean nms_proto_append_value    (NmsRequest *req, GString *out, const cJSON *value, GError **error);
 char    *nms_proto_print_value     (NmsRequest *req, const cJSON *value, gsize *len, GError **error);
 gboolean nms_proto_check_key       (NmsRequest *req, const char *key, GError **error);
-/* The values of the members of the request's top-level object member
- * `name`, in order, or NULL when they cannot be found in the text. */
-GArray  *nms_proto_raw_members     (NmsRequest *req, const char *name);

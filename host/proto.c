@@ -226,8 +226,6 @@ parse_request (Slot *slot, NmsProtoInput *input)
 
   if (!prepare_text (input->data, input->len, &slot->req.nul_sentinel, error))
     return FALSE;
-  slot->req.text = (const char *) input->data;
-  slot->req.text_len = input->len;
   slot->req.root = cJSON_ParseWithLengthOpts ((const char *) input->data, input->len, &parse_end, FALSE);
   if (slot->req.root == NULL)
     {
