@@ -33,6 +33,11 @@ enum {
   STMT_TOTAL,
   STMT_CLEAR,
   STMT_CLEAR_RANGE,
+  STMT_BEGIN_WRITE,
+  STMT_BEGIN_READ,
+  STMT_COMMIT,
+  STMT_SAVEPOINT,
+  STMT_RELEASE,
   N_STMTS
 };
 
@@ -50,6 +55,13 @@ static const char *const stmt_sql[N_STMTS] = {
   [STMT_TOTAL] = "SELECT value FROM meta WHERE name = 'bytes_in_use'",
   [STMT_CLEAR] = "DELETE FROM items",
   [STMT_CLEAR_RANGE] = "DELETE FROM items WHERE key >= ?1 AND key < ?2",
+  /* Transaction control runs for every request of a batch, so it is
+   * prepared once too instead of being parsed by sqlite3_exec each time. */
+  [STMT_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+  [STMT_BEGIN_READ] = "BEGIN DEFERRED",
+  [STMT_COMMIT] = "COMMIT",
+  [STMT_SAVEPOINT] = "SAVEPOINT op",
+  [STMT_RELEASE] = "RELEASE op",
 };
 
 /* The byte counter is kept by triggers so that every path that changes
@@ -130,6 +142,17 @@ stmt (NmsStore *store, int which)
   sqlite3_reset (s);
   sqlite3_clear_bindings (s);
   return s;
+}
+
+/* Runs a prepared transaction-control statement; SQLITE_OK on success. */
+static int
+control (NmsStore *store, int which)
+{
+  sqlite3_stmt *s = store->stmts[which];
+  int rc = sqlite3_step (s);
+
+  sqlite3_reset (s);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 gboolean
@@ -338,7 +361,7 @@ rollback_transaction (NmsStore *store)
 static gboolean
 commit_transaction (NmsStore *store, GError **error)
 {
-  int rc = sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
+  int rc = control (store, STMT_COMMIT);
 
   if (rc == SQLITE_OK)
     {
@@ -369,9 +392,12 @@ savepoint_end (NmsStore *store, const char *name, gboolean ok, GError **error)
 gboolean
 nms_store_begin (NmsStore *store, gboolean write, GError **error)
 {
+  int rc;
+
   g_return_val_if_fail (!store->in_batch && store->log.request == NULL, FALSE);
-  if (!nms_store_exec (store, write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", "start a transaction", error))
-    return FALSE;
+  rc = control (store, write ? STMT_BEGIN_WRITE : STMT_BEGIN_READ);
+  if (rc != SQLITE_OK)
+    return nms_store_fail (store, rc, "start a transaction", error);
   store->in_batch = TRUE;
   return TRUE;
 }
@@ -468,8 +494,10 @@ nested (NmsStore *store)
 static gboolean
 op_begin (NmsStore *store, GError **error)
 {
-  if (!nms_store_exec (store, nested (store) ? "SAVEPOINT op" : "BEGIN IMMEDIATE", "start a write", error))
-    return FALSE;
+  int rc = control (store, nested (store) ? STMT_SAVEPOINT : STMT_BEGIN_WRITE);
+
+  if (rc != SQLITE_OK)
+    return nms_store_fail (store, rc, "start a write", error);
   nms_store_log_call_begin (store);
   return TRUE;
 }
@@ -479,7 +507,14 @@ op_end (NmsStore *store, gboolean ok, GError **error)
 {
   ok = nms_store_log_call_end (store, ok, error);
   if (nested (store))
-    return savepoint_end (store, "op", ok, error);
+    {
+      int rc;
+
+      if (!ok)
+        return savepoint_end (store, "op", FALSE, error);
+      rc = control (store, STMT_RELEASE);
+      return rc == SQLITE_OK || nms_store_fail (store, rc, "finish a write", error);
+    }
   if (!ok)
     {
       rollback_transaction (store);

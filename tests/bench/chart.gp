@@ -1,0 +1,27 @@
+# chart.gp: bench/chart.svg from bench/chart.dat, written by nmstore-bench.
+# Every bar is the host's cost relative to the echo peer measured in the
+# same run: 1 is the pipe's own limit, and higher is slower. A red line marks
+# the issue's target on the same scale, where there is one.
+#   gnuplot -e "datafile='bench/chart.dat'; outfile='bench/chart.svg'; subtitle='...'" tests/bench/chart.gp
+if (!exists("datafile")) datafile = 'bench/chart.dat'
+if (!exists("outfile")) outfile = 'bench/chart.svg'
+if (!exists("subtitle")) subtitle = ''
+
+set terminal svg size 900,520 dynamic enhanced font 'sans,11' background rgb 'white'
+set output outfile
+set title "nmstore host against the echo peer (1 = the pipe's limit; lower is better)\n{/*0.8 ".subtitle."}"
+set style fill solid 0.8 border -1
+set boxwidth 0.6
+set logscale y 2
+set yrange [0.5:64]
+set xrange [-0.6:*]
+set offsets 0, 0.6, 0, 0
+set ylabel "cost relative to the echo peer (×)"
+set grid ytics
+set xtics noenhanced nomirror font 'sans,10'
+set key outside bottom center horizontal
+set arrow from graph 0, first 1 to graph 1, first 1 nohead dashtype 2 lc rgb '#555555'
+
+plot datafile using 0:2:xtic(1) with boxes title 'host / echo peer' lc rgb '#3b6ea5', \
+     '' using ($0-0.4):3:(0.8):(0) with vectors nohead lw 3 lc rgb '#c0392b' title 'target (same scale)', \
+     '' using 0:2:(sprintf('%.2f', $2)) with labels offset 0,0.8 notitle
