@@ -329,8 +329,11 @@ op_get_bytes_in_use (NmsProto *proto, NmsRequest *req, GString *result, GError *
 
   if (keys != NULL && !key_list (req, keys, "getBytesInUse", &list, error))
     return FALSE;
-  if (!nms_store_bytes_in_use (proto->store, list ? (const char *const *) list->pdata : NULL,
-                               list ? list->len : 0, &bytes, error))
+  /* An empty list counts nothing, as in Chrome. Its pdata is NULL, which
+   * the store would take for "every key". */
+  if ((list == NULL || list->len > 0)
+      && !nms_store_bytes_in_use (proto->store, list ? (const char *const *) list->pdata : NULL,
+                                  list ? list->len : 0, &bytes, error))
     return FALSE;
   g_string_append_printf (result, "\"bytes\":%" G_GUINT64_FORMAT, bytes);
   return TRUE;
