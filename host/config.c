@@ -40,7 +40,11 @@ load_file (NmsConfig *config, GError **error)
 
   if (!g_key_file_load_from_file (kf, config->file, G_KEY_FILE_NONE, &local))
     {
-      if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+      /* A data root that is a file has no config either; the store then
+       * fails to open, and the browser hears why as E_IO, not as a host
+       * that died at start. */
+      if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+          || g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOTDIR))
         return TRUE;
       g_set_error (error, NMS_ERROR, NMS_ERROR_CONFIG, "cannot read %s: %s", config->file, local->message);
       return FALSE;

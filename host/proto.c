@@ -377,7 +377,8 @@ run_slot (NmsProto *proto, Slot *slot)
     slot->result = g_string_new (NULL);
   if (slot->op->uses_store && proto->store == NULL)
     {
-      g_set_error (&slot->error, NMS_ERROR, NMS_ERROR_IO, "%s", proto->open_error->message);
+      /* Keep the open error's own code: a damaged file is E_CORRUPT. */
+      slot->error = g_error_copy (proto->open_error);
       return;
     }
   if (!run_request (proto, slot))

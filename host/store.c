@@ -211,8 +211,19 @@ open_db (NmsStore *store, GError **error)
   sqlite3_db_config (store->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
   sqlite3_db_config (store->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 
-  if (!nms_store_exec (store, "PRAGMA journal_mode = WAL", "switch the store to WAL mode", error))
-    return FALSE;
+  /* Making a new database WAL needs an exclusive lock, and SQLite does not
+   * call the busy handler for it (waiting there could deadlock), so two
+   * hosts creating one store at once would see SQLITE_BUSY at once. Wait
+   * here instead, as long as the busy handler would. */
+  {
+    gint64 deadline = g_get_monotonic_time () + (gint64) store->options.busy_timeout_ms * 1000;
+
+    while (((rc = sqlite3_exec (store->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)) & 0xff) == SQLITE_BUSY
+           && g_get_monotonic_time () < deadline)
+      g_usleep (1000);
+    if (rc != SQLITE_OK)
+      return nms_store_fail (store, rc, "switch the store to WAL mode", error);
+  }
   if (!nms_store_exec (store, store->options.durability == NMS_DURABILITY_FULL
                       ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
              "set the durability", error))

@@ -1,10 +1,12 @@
 /* harness.c: temporary data roots and nmstore processes over pipes. */
 #define _POSIX_C_SOURCE 200809L
+
 #include "harness.h"
 
 #include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,19 +42,29 @@ nmt_remove_tree (const char *path)
 }
 
 NmtHost *
-nmt_host_start_argv (const char *home, const char *const *args, const char *const *extra_env)
+nmt_host_start_full (const char *home, const char *const *args, const NmtHostOptions *options)
 {
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
-                                                                       | G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  GSubprocessFlags flags = G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE;
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
+  const char *const *env;
   NmtHost *host = g_new0 (NmtHost, 1);
+
+  /* A host that has ended (killed, or done after E_TOO_LARGE) makes the
+   * next write to its stdin fail with EPIPE; that must be a failed write
+   * the test can see, not a SIGPIPE that ends the whole test program. */
+  signal (SIGPIPE, SIG_IGN);
 
   g_subprocess_launcher_setenv (launcher, "NMSTORE_HOME", home, TRUE);
   if (g_getenv ("NMSTORE_LOG") == NULL)
     g_subprocess_launcher_setenv (launcher, "NMSTORE_LOG", "error", TRUE);
-  for (; extra_env != NULL && *extra_env != NULL; extra_env += 2)
-    g_subprocess_launcher_setenv (launcher, extra_env[0], extra_env[1], TRUE);
+  for (env = options ? options->extra_env : NULL; env != NULL && *env != NULL; env += 2)
+    g_subprocess_launcher_setenv (launcher, env[0], env[1], TRUE);
+  if (options != NULL && options->stderr_path != NULL)
+    g_subprocess_launcher_set_stderr_file_path (launcher, options->stderr_path);
+  if (options != NULL && options->child_setup != NULL)
+    g_subprocess_launcher_set_child_setup (launcher, options->child_setup, options->child_setup_data, NULL);
   g_ptr_array_add (argv, (gpointer) NMT_NMSTORE_BIN);
   for (; *args != NULL; args++)
     g_ptr_array_add (argv, (gpointer) *args);
@@ -63,6 +75,13 @@ nmt_host_start_argv (const char *home, const char *const *args, const char *cons
   host->in = g_subprocess_get_stdin_pipe (host->proc);
   host->out = g_subprocess_get_stdout_pipe (host->proc);
   return host;
+}
+
+NmtHost *
+nmt_host_start_argv (const char *home, const char *const *args, const char *const *extra_env)
+{
+  NmtHostOptions options = { .extra_env = extra_env };
+  return nmt_host_start_full (home, args, &options);
 }
 
 NmtHost *
@@ -114,46 +133,85 @@ nmt_host_recv_frame (NmtHost *host, gsize *len)
   return body;
 }
 
+/* One reply's full JSON text, with chunk frames checked strictly against
+ * the protocol and put back together; NULL at end of output. *n_frames
+ * says how many frames carried it. */
+char *
+nmt_host_recv_text (NmtHost *host, gsize *len, guint *n_frames)
+{
+  g_autofree char *body = nmt_host_recv_frame (host, len);
+  g_autoptr(GString) whole = NULL;
+  cJSON *first, *chunks, *id, *reassembled;
+  int n, i;
+
+  if (n_frames != NULL)
+    *n_frames = 1;
+  if (body == NULL)
+    return NULL;
+  first = cJSON_Parse (body);
+  if (first == NULL)
+    fail_msg ("the host sent a frame that is not JSON: %.200s", body);
+  chunks = cJSON_GetObjectItemCaseSensitive (first, "chunks");
+  if (chunks == NULL)
+    {
+      cJSON_Delete (first);
+      return g_steal_pointer (&body);
+    }
+
+  assert_true (cJSON_IsNumber (chunks));
+  n = chunks->valueint;
+  assert_true (n >= 2);
+  id = cJSON_GetObjectItemCaseSensitive (first, "id");
+  assert_non_null (id);
+  whole = g_string_new (NULL);
+  for (i = 0; i < n; i++)
+    {
+      g_autofree char *next = i == 0 ? g_steal_pointer (&body) : nmt_host_recv_frame (host, NULL);
+      cJSON *msg, *index, *part, *count;
+
+      if (next == NULL)
+        fail_msg ("the output ended after chunk %d of %d", i, n);
+      msg = cJSON_Parse (next);
+      assert_non_null (msg);
+      /* Exactly the four members the protocol names, nothing else. */
+      assert_int_equal (cJSON_GetArraySize (msg), 4);
+      index = cJSON_GetObjectItemCaseSensitive (msg, "chunk");
+      count = cJSON_GetObjectItemCaseSensitive (msg, "chunks");
+      part = cJSON_GetObjectItemCaseSensitive (msg, "part");
+      assert_true (cJSON_IsNumber (index) && index->valueint == i);
+      assert_true (cJSON_IsNumber (count) && count->valueint == n);
+      assert_true (cJSON_Compare (cJSON_GetObjectItemCaseSensitive (msg, "id"), id, TRUE));
+      assert_true (cJSON_IsString (part));
+      g_string_append (whole, part->valuestring);
+      cJSON_Delete (msg);
+    }
+
+  /* The id of the chunks is the id of the reply they carry. */
+  reassembled = cJSON_Parse (whole->str);
+  if (reassembled == NULL)
+    fail_msg ("the chunks of a reply do not concatenate to JSON");
+  assert_true (cJSON_Compare (cJSON_GetObjectItemCaseSensitive (reassembled, "id"), id, TRUE));
+  cJSON_Delete (reassembled);
+  cJSON_Delete (first);
+  if (len != NULL)
+    *len = whole->len;
+  if (n_frames != NULL)
+    *n_frames = (guint) n;
+  return g_string_free (g_steal_pointer (&whole), FALSE);
+}
+
 /* One reply or event, with chunk frames put back together. */
 cJSON *
 nmt_host_recv (NmtHost *host)
 {
-  g_autofree char *body = nmt_host_recv_frame (host, NULL);
-  cJSON *msg, *chunks;
-  g_autoptr(GString) whole = NULL;
-  int n, i;
+  g_autofree char *text = nmt_host_recv_text (host, NULL, NULL);
+  cJSON *msg;
 
-  if (body == NULL)
+  if (text == NULL)
     return NULL;
-  msg = cJSON_Parse (body);
-  assert_non_null (msg);
-  chunks = cJSON_GetObjectItemCaseSensitive (msg, "chunks");
-  if (chunks == NULL)
-    return msg;
-
-  n = chunks->valueint;
-  assert_true (n >= 2);
-  whole = g_string_new (NULL);
-  for (i = 0; i < n; i++)
-    {
-      cJSON *part, *index;
-      if (i > 0)
-        {
-          g_autofree char *next = nmt_host_recv_frame (host, NULL);
-          assert_non_null (next);
-          cJSON_Delete (msg);
-          msg = cJSON_Parse (next);
-          assert_non_null (msg);
-        }
-      index = cJSON_GetObjectItemCaseSensitive (msg, "chunk");
-      part = cJSON_GetObjectItemCaseSensitive (msg, "part");
-      assert_true (cJSON_IsNumber (index) && index->valueint == i);
-      assert_true (cJSON_IsString (part));
-      g_string_append (whole, part->valuestring);
-    }
-  cJSON_Delete (msg);
-  msg = cJSON_Parse (whole->str);
-  assert_non_null (msg);
+  msg = cJSON_Parse (text);
+  if (msg == NULL)
+    fail_msg ("the host sent a reply that is not JSON: %.200s", text);
   return msg;
 }
 
@@ -162,6 +220,28 @@ nmt_host_call (NmtHost *host, const char *json)
 {
   assert_true (nmt_host_send (host, json));
   return nmt_host_recv (host);
+}
+
+void
+nmt_host_call_ok (NmtHost *host, const char *json)
+{
+  cJSON *reply = nmt_host_call (host, json);
+
+  if (reply == NULL)
+    fail_msg ("no reply to %.200s", json);
+  nmt_assert_ok (reply);
+  cJSON_Delete (reply);
+}
+
+void
+nmt_host_call_error (NmtHost *host, const char *json, const char *code)
+{
+  cJSON *reply = nmt_host_call (host, json);
+
+  if (reply == NULL)
+    fail_msg ("no reply to %.200s", json);
+  nmt_assert_error (reply, code);
+  cJSON_Delete (reply);
 }
 
 void
@@ -179,6 +259,12 @@ nmt_host_wait (NmtHost *host)
   if (g_subprocess_get_if_signaled (host->proc))
     return 128 + g_subprocess_get_term_sig (host->proc);
   return g_subprocess_get_exit_status (host->proc);
+}
+
+void
+nmt_host_signal (NmtHost *host, int signum)
+{
+  g_subprocess_send_signal (host->proc, signum);
 }
 
 void
@@ -265,4 +351,93 @@ nmt_assert_error (const cJSON *reply, const char *code)
       char *text = cJSON_PrintUnformatted (reply);
       fail_msg ("expected error %s with a message, got %s", code, text);
     }
+}
+
+void
+nmt_assert_json (const cJSON *actual, const char *expected)
+{
+  cJSON *want = cJSON_Parse (expected);
+
+  assert_non_null (want);
+  if (!cJSON_Compare (actual, want, TRUE))
+    {
+      char *text = actual ? cJSON_PrintUnformatted (actual) : NULL;
+      fail_msg ("expected %s, got %s", expected, text ? text : "(nothing)");
+    }
+  cJSON_Delete (want);
+}
+
+cJSON *
+nmt_member (const cJSON *object, const char *name)
+{
+  cJSON *member = cJSON_GetObjectItemCaseSensitive (object, name);
+
+  if (member == NULL)
+    {
+      char *text = object ? cJSON_PrintUnformatted (object) : NULL;
+      fail_msg ("no member \"%s\" in %.500s", name, text ? text : "(nothing)");
+    }
+  return member;
+}
+
+void
+nmt_write_file (const char *path, const char *contents)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_set_contents (path, contents, -1, &error))
+    fail_msg ("cannot write %s: %s", path, error->message);
+}
+
+void
+nmt_write_config (const char *home, const char *contents)
+{
+  g_autofree char *path = g_build_filename (home, "nmstore.conf", NULL);
+  nmt_write_file (path, contents);
+}
+
+int
+nmt_fixture_setup (void **state)
+{
+  NmtFixture *f = g_new0 (NmtFixture, 1);
+
+  f->home = nmt_make_home ();
+  f->host = nmt_host_start (f->home, NMT_ORIGIN);
+  *state = f;
+  return 0;
+}
+
+int
+nmt_fixture_teardown (void **state)
+{
+  NmtFixture *f = *state;
+  int status = 0;
+
+  if (f->host != NULL)
+    {
+      nmt_host_close_input (f->host);
+      status = nmt_host_wait (f->host);
+      if (status != 0)
+        print_error ("the host exited with status %d at the end of the test\n", status);
+      nmt_host_free (f->host);
+    }
+  nmt_remove_tree (f->home);
+  g_free (f->home);
+  g_free (f);
+  return status == 0 ? 0 : -1;
+}
+
+void
+nmt_frame_append (GByteArray *out, const void *data, gsize len)
+{
+  guint32 header = (guint32) len;
+
+  g_byte_array_append (out, (const guint8 *) &header, sizeof header);
+  g_byte_array_append (out, data, (guint) len);
+}
+
+void
+nmt_frame_append_str (GByteArray *out, const char *json)
+{
+  nmt_frame_append (out, json, strlen (json));
 }

@@ -16,23 +16,39 @@
 #define NMT_ORIGIN "chrome-extension://abcdefghijklmnopabcdefghijklmnop/"
 #define NMT_ORIGIN_2 "chrome-extension://ponmlkjihgfedcbaponmlkjihgfedcba/"
 
+/* The largest message a browser accepts from a host (maxResponseBytes). */
+#define NMT_MAX_MESSAGE_BYTES (1024 * 1024)
+
 typedef struct {
   GSubprocess   *proc;
   GOutputStream *in;   /* the host's stdin */
   GInputStream  *out;  /* the host's stdout */
 } NmtHost;
 
+/* What nmt_host_start_full can change about a host's process. */
+typedef struct {
+  const char *const   *extra_env;   /* NAME, VALUE, ..., NULL */
+  const char          *stderr_path; /* NULL: the test's own stderr */
+  GSpawnChildSetupFunc child_setup; /* runs in the child before exec */
+  gpointer             child_setup_data;
+} NmtHostOptions;
+
 char     *nmt_make_home       (void);
 void      nmt_remove_tree     (const char *path);
 NmtHost  *nmt_host_start      (const char *home, const char *origin);
 NmtHost  *nmt_host_start_argv (const char *home, const char *const *args, const char *const *extra_env);
+NmtHost  *nmt_host_start_full (const char *home, const char *const *args, const NmtHostOptions *options);
 gboolean  nmt_host_send       (NmtHost *host, const char *json);
 gboolean  nmt_host_send_raw   (NmtHost *host, const void *data, gsize len);
 gboolean  nmt_host_send_frame (NmtHost *host, const void *data, gsize len);
 char     *nmt_host_recv_frame (NmtHost *host, gsize *len);
+char     *nmt_host_recv_text  (NmtHost *host, gsize *len, guint *n_frames);
 cJSON    *nmt_host_recv       (NmtHost *host);
 cJSON    *nmt_host_call       (NmtHost *host, const char *json);
+void      nmt_host_call_ok    (NmtHost *host, const char *json);
+void      nmt_host_call_error (NmtHost *host, const char *json, const char *code);
 void      nmt_host_close_input(NmtHost *host);
+void      nmt_host_signal     (NmtHost *host, int signum);
 int       nmt_host_wait       (NmtHost *host);
 void      nmt_host_kill       (NmtHost *host);
 void      nmt_host_free       (NmtHost *host);
@@ -43,6 +59,30 @@ int       nmt_run_cli         (const char *home, const char *const *args, const 
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmtHost, nmt_host_free)
 
+/* A cmocka fixture: a fresh data root and one host on NMT_ORIGIN. The
+ * teardown closes the host's input and fails unless it exits 0, so a host
+ * that crashed during a test fails that test; a test that ends the host
+ * itself frees it and sets host to NULL. */
+typedef struct {
+  char    *home;
+  NmtHost *host;
+} NmtFixture;
+
+int       nmt_fixture_setup   (void **state);
+int       nmt_fixture_teardown(void **state);
+
+/* Appends one frame to out, for pipelining several requests in one write. */
+void      nmt_frame_append    (GByteArray *out, const void *data, gsize len);
+void      nmt_frame_append_str(GByteArray *out, const char *json);
+
 /* Asserts a reply's ok and, for failures, its error code. */
 void      nmt_assert_ok       (const cJSON *reply);
 void      nmt_assert_error    (const cJSON *reply, const char *code);
+/* Asserts that actual is the same JSON value as the text expected. */
+void      nmt_assert_json     (const cJSON *actual, const char *expected);
+/* A member that must be there. */
+cJSON    *nmt_member          (const cJSON *object, const char *name);
+
+void      nmt_write_file      (const char *path, const char *contents);
+/* $home/nmstore.conf with the given text. */
+void      nmt_write_config    (const char *home, const char *contents);
