@@ -255,3 +255,20 @@ nms_os_close (int fd)
 {
   close (fd);
 }
+
+/* Creates an empty file readable by its owner only; an existing file is
+ * left as it is (and checked by nms_os_check_private). */
+gboolean
+nms_os_create_private_file (const char *path, GError **error)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+  if (fd < 0 && errno != EEXIST)
+    {
+      set_errno_error (error, errno, "cannot create", path);
+      return FALSE;
+    }
+  if (fd >= 0)
+    close (fd);
+  return TRUE;
+}

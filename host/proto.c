@@ -204,18 +204,37 @@ prepare_text (guint8 *text, gsize len, gboolean *nul_sentinel, GError **error)
   return TRUE;
 }
 
-/* A hash set finds a repeated member without the quadratic walk that a
- * request with many members would otherwise cost. */
+/* The first member name used twice in object itself, or NULL. A hash set
+ * keeps a request with many members linear. */
 static const char *
-first_duplicate_member (const cJSON *object)
+duplicate_in_object (const cJSON *object)
 {
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) seen = NULL;
   const cJSON *child;
 
+  if (!cJSON_IsObject (object) || object->child == NULL || object->child->next == NULL)
+    return NULL;
+  seen = g_hash_table_new (g_str_hash, g_str_equal);
   for (child = object->child; child != NULL; child = child->next)
     if (!g_hash_table_add (seen, child->string))
       return child->string;
   return NULL;
+}
+
+/* The same, for any object nested anywhere in value. JavaScript cannot
+ * produce such an object, and storing one would keep text that JSON.parse
+ * reads differently from what was counted. */
+static const char *
+duplicate_in_tree (const cJSON *value)
+{
+  const char *dup = duplicate_in_object (value);
+  const cJSON *child;
+
+  /* cJSON's nesting limit (1000) bounds this recursion. */
+  for (child = value->child; dup == NULL && child != NULL; child = child->next)
+    if (cJSON_IsObject (child) || cJSON_IsArray (child))
+      dup = duplicate_in_tree (child);
+  return dup;
 }
 
 static gboolean
@@ -247,7 +266,9 @@ parse_request (Slot *slot, NmsProtoInput *input)
       g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "a request must be a JSON object");
       return FALSE;
     }
-  if ((dup = first_duplicate_member (slot->req.root)) != NULL)
+
+  /* A repeated top-level member may be the id itself: echo none. */
+  if ((dup = duplicate_in_object (slot->req.root)) != NULL)
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "the request names the member \"%s\" twice", dup);
       return FALSE;
@@ -275,6 +296,13 @@ parse_request (Slot *slot, NmsProtoInput *input)
         }
       g_free (slot->id_json);
       slot->id_json = g_steal_pointer (&text);
+    }
+
+  /* Nested ones after the id, so that this error reply carries it. */
+  if ((dup = duplicate_in_tree (slot->req.root)) != NULL)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "the request names the member \"%s\" twice in one object", dup);
+      return FALSE;
     }
 
   op = cJSON_GetObjectItemCaseSensitive (slot->req.root, "op");

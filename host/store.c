@@ -315,6 +315,11 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
   if (!nms_os_make_private_dir (parent, error) || !nms_os_make_private_dir (dir, error))
     return NULL;
   existed = g_file_test (store->path, G_FILE_TEST_EXISTS);
+  /* SQLite gives its -wal and -shm files the mode of the database file,
+   * so the database is made 0600 before SQLite creates it, whatever the
+   * caller's umask. */
+  if (!existed && !nms_os_create_private_file (store->path, error))
+    return NULL;
   if (!open_db (store, error))
     return NULL;
   if (!nms_os_check_private (store->path, FALSE, error))
@@ -686,6 +691,8 @@ nms_store_set (NmsStore *store, const NmsItem *items, gsize n_items, GError **er
   if (!op_begin (store, error))
     return FALSE;
   ok = store->options.quota_bytes == 0 || read_total (store, &before, error);
+  for (i = 0; ok && i < n_items; i++)
+    ok = nms_store_check_key (items[i].key, items[i].key_len, error);
   for (i = 0; ok && i < n_items; i++)
     {
       const NmsItem *item = &items[i];
