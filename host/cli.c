@@ -70,10 +70,11 @@ keep_reply (const char *id_json, const char *json, gsize len, gpointer user_data
   *(char **) user_data = g_strndup (json, len);
 }
 
-/* Runs one request, given as JSON text, on origin's store and returns the
- * reply's result object, or NULL with the reply's error. */
-cJSON *
-nms_cli_run_request_text (const char *origin_text, const char *text, gsize len, GError **error)
+/* Runs one request, given as JSON text, on origin's store. Returns the
+ * reply, parsed, and its text in *reply_text when that is not NULL; or
+ * NULL with the reply's error. */
+static cJSON *
+run_request_text (const char *origin_text, const char *text, gsize len, char **reply_text_out, GError **error)
 {
   g_autoptr(NmsConfig) config = NULL;
   g_autoptr(NmsOrigin) origin = NULL;
@@ -103,7 +104,15 @@ nms_cli_run_request_text (const char *origin_text, const char *text, gsize len, 
       cJSON_Delete (reply);
       return NULL;
     }
+  if (reply_text_out != NULL)
+    *reply_text_out = g_steal_pointer (&reply_text);
   return reply;
+}
+
+cJSON *
+nms_cli_run_request_text (const char *origin_text, const char *text, gsize len, GError **error)
+{
+  return run_request_text (origin_text, text, len, NULL, error);
 }
 
 cJSON *
@@ -114,17 +123,32 @@ nms_cli_run_request (const char *origin_text, cJSON *request, GError **error)
   return nms_cli_run_request_text (origin_text, text, strlen (text), error);
 }
 
+/* Runs request and prints the reply's member `name` as the host wrote it:
+ * compact, and exact, where a reprint by cJSON would cut strings at
+ * U+0000. JSON is UTF-8 whatever the locale, so it goes out through stdio,
+ * not g_print, which would turn non-ASCII characters into '?'. */
 static int
-print_member (cJSON *reply, const char *name)
+print_result (const char *origin, cJSON *request, const char *name)
 {
-  char *text = cJSON_Print (cJSON_GetObjectItemCaseSensitive (reply, name));
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = cJSON_PrintUnformatted (request);
+  g_autofree char *reply_text = NULL;
+  g_autofree char *head = g_strdup_printf ("{\"id\":null,\"ok\":true,\"%s\":", name);
+  cJSON *reply = run_request_text (origin, text, strlen (text), &reply_text, &error);
+  gsize len;
 
-  /* JSON is UTF-8 whatever the locale; g_print would convert it to the
-   * locale's charset and turn every non-ASCII character into '?'. */
-  fputs (text, stdout);
-  fputc ('\n', stdout);
-  cJSON_free (text);
+  if (reply == NULL)
+    return fail_error (error);
   cJSON_Delete (reply);
+  /* The protocol writes the result member last: {"id":..,"ok":true,NAME:VALUE} */
+  len = strlen (reply_text);
+  if (!g_str_has_prefix (reply_text, head) || len < strlen (head) + 1)
+    {
+      fprintf (stderr, "nmstore: unexpected reply from the store: %s\n", reply_text);
+      return EXIT_FAILURE;
+    }
+  fwrite (reply_text + strlen (head), 1, len - strlen (head) - 1, stdout);
+  fputc ('\n', stdout);
   return EXIT_SUCCESS;
 }
 
@@ -174,7 +198,8 @@ cmd_keys (int argc, char **argv)
   g_autofree char *origin = NULL, *prefix = NULL;
   g_autoptr(GOptionContext) context = nms_cli_store_context ("- list the keys of an origin", &origin, &prefix);
   g_autoptr(GError) error = NULL;
-  cJSON *request, *reply;
+  cJSON *request;
+  int status;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return fail_usage (context, error->message);
@@ -184,9 +209,9 @@ cmd_keys (int argc, char **argv)
   cJSON_AddStringToObject (request, "op", "getKeys");
   if (prefix != NULL)
     cJSON_AddStringToObject (request, "prefix", prefix);
-  reply = nms_cli_run_request (origin, request, &error);
+  status = print_result (origin, request, "keys");
   cJSON_Delete (request);
-  return reply ? print_member (reply, "keys") : fail_error (error);
+  return status;
 }
 
 static int
@@ -196,7 +221,8 @@ cmd_get (int argc, char **argv)
   g_autoptr(GOptionContext) context = nms_cli_store_context ("[KEY...] - print items as JSON (all of them without KEY)",
                                                      &origin, &prefix);
   g_autoptr(GError) error = NULL;
-  cJSON *request, *reply;
+  cJSON *request;
+  int status;
   int i;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -215,9 +241,9 @@ cmd_get (int argc, char **argv)
       for (i = 1; i < argc; i++)
         cJSON_AddItemToArray (keys, cJSON_CreateString (argv[i]));
     }
-  reply = nms_cli_run_request (origin, request, &error);
+  status = print_result (origin, request, "items");
   cJSON_Delete (request);
-  return reply ? print_member (reply, "items") : fail_error (error);
+  return status;
 }
 
 static int
@@ -227,9 +253,11 @@ cmd_set (int argc, char **argv)
   g_autoptr(GOptionContext) context = nms_cli_store_context ("KEY [JSON] - store a JSON value (read from stdin without JSON)",
                                                      &origin, NULL);
   g_autoptr(GError) error = NULL;
-  g_autofree char *stdin_text = NULL;
+  g_autoptr(GString) stdin_text = NULL;
+  g_autoptr(GString) request = NULL;
   const char *text;
-  cJSON *request, *value, *reply;
+  cJSON *parsed, *key, *reply;
+  char *key_json;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return fail_usage (context, error->message);
@@ -239,23 +267,40 @@ cmd_set (int argc, char **argv)
     text = argv[2];
   else
     {
-      g_autoptr(GIOChannel) in = g_io_channel_unix_new (0);
-      gsize len;
-      if (g_io_channel_read_to_end (in, &stdin_text, &len, &error) != G_IO_STATUS_NORMAL)
-        return fail_error (error);
-      text = stdin_text;
+      char buf[65536];
+      size_t n;
+
+      stdin_text = g_string_new (NULL);
+      while ((n = fread (buf, 1, sizeof buf, stdin)) > 0)
+        g_string_append_len (stdin_text, buf, (gssize) n);
+      if (ferror (stdin))
+        {
+          fprintf (stderr, "nmstore: cannot read the value from standard input\n");
+          return EXIT_FAILURE;
+        }
+      text = stdin_text->str;
     }
-  value = cJSON_Parse (text);
-  if (value == NULL)
+  parsed = cJSON_ParseWithOpts (text, NULL, TRUE);
+  if (parsed == NULL)
     {
-      g_printerr ("nmstore: the value is not JSON; to store a string, quote it, as in '\"text\"'\n");
+      fprintf (stderr, "nmstore: the value is not JSON; to store a string, quote it, as in '\"text\"'\n");
       return EXIT_FAILURE;
     }
-  request = cJSON_CreateObject ();
-  cJSON_AddStringToObject (request, "op", "set");
-  cJSON_AddItemToObject (cJSON_AddObjectToObject (request, "items"), argv[1], value);
-  reply = nms_cli_run_request (origin, request, &error);
-  cJSON_Delete (request);
+  cJSON_Delete (parsed);
+
+  /* The value's own text goes into the request, not cJSON's reprint of
+   * it: cJSON cuts strings at U+0000, and the protocol layer knows how to
+   * keep them whole. */
+  key = cJSON_CreateString (argv[1]);
+  key_json = cJSON_PrintUnformatted (key);
+  cJSON_Delete (key);
+  request = g_string_new ("{\"op\":\"set\",\"items\":{");
+  g_string_append (request, key_json);
+  g_string_append_c (request, ':');
+  g_string_append (request, text);
+  g_string_append (request, "}}");
+  cJSON_free (key_json);
+  reply = nms_cli_run_request_text (origin, request->str, request->len, &error);
   cJSON_Delete (reply);
   return reply ? EXIT_SUCCESS : fail_error (error);
 }

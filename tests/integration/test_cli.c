@@ -189,6 +189,30 @@ test_cli_store_errors (void **state)
   nmt_remove_tree (home);
 }
 
+/* A string holding U+0000 and non-ASCII text survives `set` and `get`
+ * byte for byte, whatever the locale: cJSON alone would cut it at the NUL,
+ * and g_print would turn the non-ASCII characters into '?'. */
+static void
+test_cli_exact_text (void **state)
+{
+  NmtFixture *f = *state;
+  const char *set[] = { "set", "--origin", NMT_ORIGIN, "k\xc3\xa9", "\"a\\u0000b \xe2\x9c\x93\"", NULL };
+  const char *get[] = { "get", "--origin", NMT_ORIGIN, "k\xc3\xa9", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  cJSON *reply;
+
+  g_setenv ("LC_ALL", "C", TRUE);
+  cli_ok (f->home, set, NULL);
+  assert_int_equal (nmt_run_cli (f->home, get, NULL, &out, &err), 0);
+  assert_string_equal (out, "{\"k\xc3\xa9\":\"a\\u0000b \xe2\x9c\x93\"}\n");
+  g_unsetenv ("LC_ALL");
+
+  /* A host reads the same text. */
+  reply = nmt_host_call (f->host, "{\"op\":\"get\",\"keys\":\"k\xc3\xa9\"}");
+  nmt_assert_ok (reply);
+  cJSON_Delete (reply);
+}
+
 static void
 test_cli_help_version (void **state)
 {
@@ -233,6 +257,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_host_reads_cli_writes, nmt_fixture_setup, nmt_fixture_teardown),
     cmocka_unit_test_setup_teardown (test_cli_errors, nmt_fixture_setup, nmt_fixture_teardown),
     cmocka_unit_test (test_cli_store_errors),
+    cmocka_unit_test_setup_teardown (test_cli_exact_text, nmt_fixture_setup, nmt_fixture_teardown),
     cmocka_unit_test_setup_teardown (test_cli_help_version, nmt_fixture_setup, nmt_fixture_teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
