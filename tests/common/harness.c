@@ -441,3 +441,15 @@ nmt_frame_append_str (GByteArray *out, const char *json)
 {
   nmt_frame_append (out, json, strlen (json));
 }
+
+/* Asserts that host holds exactly the items expected (JSON text). */
+void
+nmt_assert_items (NmtHost *host, const char *expected)
+{
+  cJSON *reply = nmt_host_call (host, "{\"op\":\"get\"}");
+
+  assert_non_null (reply);
+  nmt_assert_ok (reply);
+  nmt_assert_json (nmt_member (reply, "items"), expected);
+  cJSON_Delete (reply);
+}

@@ -80,6 +80,7 @@ void      nmt_assert_ok       (const cJSON *reply);
 void      nmt_assert_error    (const cJSON *reply, const char *code);
 /* Asserts that actual is the same JSON value as the text expected. */
 void      nmt_assert_json     (const cJSON *actual, const char *expected);
+void      nmt_assert_items    (NmtHost *host, const char *expected);
 /* A member that must be there. */
 cJSON    *nmt_member          (const cJSON *object, const char *name);
 

@@ -55,17 +55,6 @@ expect_cli_error (const char *home, const char *const *args, const char *stdin_t
     fail_msg ("nmstore %s: status %d, stdout \"%s\", stderr \"%s\"", joined, status, out, err);
 }
 
-static void
-assert_host_items (NmtHost *host, const char *expected)
-{
-  cJSON *reply = nmt_host_call (host, "{\"op\":\"get\"}");
-
-  assert_non_null (reply);
-  nmt_assert_ok (reply);
-  nmt_assert_json (nmt_member (reply, "items"), expected);
-  cJSON_Delete (reply);
-}
-
 /* What a running host wrote, the command line shows. */
 static void
 test_cli_reads_host_writes (void **state)
@@ -110,11 +99,11 @@ test_host_reads_cli_writes (void **state)
   cli_ok (f->home, set_arg, NULL);
   cli_ok (f->home, set_stdin, "{\"read\": \"from stdin\"}\n");
   cli_ok (f->home, set_string, NULL);
-  assert_host_items (f->host, "{\"from-stdin\":{\"read\":\"from stdin\"},\"obj\":{\"x\":[1,2,{\"y\":null}]},"
+  nmt_assert_items (f->host, "{\"from-stdin\":{\"read\":\"from stdin\"},\"obj\":{\"x\":[1,2,{\"y\":null}]},"
                               "\"s\":\"text \\u00e9\"}");
   cli_ok (f->home, overwrite, NULL);
   cli_ok (f->home, rm, NULL);
-  assert_host_items (f->host, "{\"from-stdin\":{\"read\":\"from stdin\"},\"s\":42}");
+  nmt_assert_items (f->host, "{\"from-stdin\":{\"read\":\"from stdin\"},\"s\":42}");
   assert_cli_json (f->home, get_all, "{\"from-stdin\":{\"read\":\"from stdin\"},\"s\":42}");
 
   /* The command line keeps Chrome's byte count right for the host. */

@@ -9,24 +9,13 @@
 #include <signal.h>
 #include <string.h>
 
-static void
-assert_items (NmtHost *host, const char *expected)
-{
-  cJSON *reply = nmt_host_call (host, "{\"op\":\"get\"}");
-
-  assert_non_null (reply);
-  nmt_assert_ok (reply);
-  nmt_assert_json (nmt_member (reply, "items"), expected);
-  cJSON_Delete (reply);
-}
-
 /* A new host on home, which must hold exactly the items expected. */
 static void
 assert_stored (const char *home, const char *expected)
 {
   g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
 
-  assert_items (host, expected);
+  nmt_assert_items (host, expected);
   nmt_host_close_input (host);
   assert_int_equal (nmt_host_wait (host), 0);
 }
@@ -63,7 +52,7 @@ test_restart (void **state)
   text = nmt_host_recv_text (again, NULL, NULL);
   assert_string_equal (text, "{\"id\":null,\"ok\":true,\"items\":{\"z\":\"a\\u0000b\"}}");
   nmt_host_call_ok (again, "{\"op\":\"remove\",\"keys\":\"z\"}");
-  assert_items (again, items);
+  nmt_assert_items (again, items);
   nmt_host_close_input (again);
   assert_int_equal (nmt_host_wait (again), 0);
 

@@ -25,17 +25,6 @@ hello_origin (NmtHost *host)
 }
 
 static void
-assert_items (NmtHost *host, const char *expected)
-{
-  cJSON *reply = nmt_host_call (host, "{\"op\":\"get\"}");
-
-  assert_non_null (reply);
-  nmt_assert_ok (reply);
-  nmt_assert_json (nmt_member (reply, "items"), expected);
-  cJSON_Delete (reply);
-}
-
-static void
 finish (NmtHost *host)
 {
   nmt_host_close_input (host);
@@ -54,7 +43,7 @@ check_form (const char *home, const char *const *args, const char *origin, const
   g_autofree char *set = g_strdup_printf ("{\"op\":\"set\",\"items\":{\"%s\":true}}", key);
 
   assert_string_equal (reported, origin);
-  assert_items (host, expected_items);
+  nmt_assert_items (host, expected_items);
   nmt_host_call_ok (host, set);
   finish (host);
 }
@@ -189,14 +178,14 @@ test_origins_isolated (void **state)
   nmt_host_call_ok (a, "{\"op\":\"set\",\"items\":{\"same\":\"a\",\"only-a\":1}}");
   nmt_host_call_ok (b, "{\"op\":\"set\",\"items\":{\"same\":\"b\",\"only-b\":2}}");
   nmt_host_call_ok (c, "{\"op\":\"set\",\"items\":{\"same\":\"c\"}}");
-  assert_items (a, "{\"only-a\":1,\"same\":\"a\"}");
-  assert_items (b, "{\"only-b\":2,\"same\":\"b\"}");
-  assert_items (c, "{\"same\":\"c\"}");
+  nmt_assert_items (a, "{\"only-a\":1,\"same\":\"a\"}");
+  nmt_assert_items (b, "{\"only-b\":2,\"same\":\"b\"}");
+  nmt_assert_items (c, "{\"same\":\"c\"}");
 
   /* Nothing reaches across: not a clear, not a prefix, not a count. */
   nmt_host_call_ok (b, "{\"op\":\"clear\"}");
-  assert_items (a, "{\"only-a\":1,\"same\":\"a\"}");
-  assert_items (b, "{}");
+  nmt_assert_items (a, "{\"only-a\":1,\"same\":\"a\"}");
+  nmt_assert_items (b, "{}");
   reply = nmt_host_call (a, "{\"op\":\"getBytesInUse\"}");
   nmt_assert_ok (reply);
   assert_int_equal (nmt_member (reply, "bytes")->valueint, 4 + 3 + 6 + 1);
@@ -209,7 +198,7 @@ test_origins_isolated (void **state)
   /* Two Chromium origins that differ in one letter are still apart. */
   {
     NmtHost *d = nmt_host_start (home, "chrome-extension://abcdefghijklmnopabcdefghijklmnoo/");
-    assert_items (d, "{}");
+    nmt_assert_items (d, "{}");
     finish (d);
   }
   finish (a);
