@@ -372,6 +372,37 @@ nms_store_log_close (NmsStore *store)
   g_free (store->log.bell_path);
 }
 
+/* For a change too large to log item by item (a restore replaces every
+ * item): empties the log and marks it pruned through a new sequence
+ * number, so that every subscriber, whatever its cursor, gets one overflow
+ * event and re-reads. Runs inside the change's write transaction. */
+gboolean
+nms_store_log_forget (NmsStore *store, GError **error)
+{
+  sqlite3_stmt *s = log_stmt (store, LOG_STMT_INSERT);
+  gint64 seq, ignored;
+  gboolean found;
+  int rc;
+
+  sqlite3_bind_int64 (s, 1, g_get_real_time () / 1000);
+  sqlite3_bind_zeroblob (s, 2, 0);
+  rc = sqlite3_step (s);
+  sqlite3_reset (s);
+  if (rc != SQLITE_DONE)
+    return nms_store_fail (store, rc, "mark the change log", error);
+  seq = sqlite3_last_insert_rowid (store->db);
+  s = log_stmt (store, LOG_STMT_PRUNE);
+  sqlite3_bind_int64 (s, 1, seq);
+  if (!step_int (store, s, &ignored, &found, "empty the change log", error))
+    return FALSE;
+  s = log_stmt (store, LOG_STMT_SET_PRUNED);
+  sqlite3_bind_int64 (s, 1, seq);
+  if (!step_int (store, s, &ignored, &found, "mark the change log", error))
+    return FALSE;
+  store->log.rows_pending = TRUE;
+  return TRUE;
+}
+
 void
 nms_store_log_after_commit (NmsStore *store)
 {

@@ -56,5 +56,6 @@ void     nms_store_log_call_begin (NmsStore *store);
 gboolean nms_store_log_call_end   (NmsStore *store, gboolean ok, GError **error);
 void     nms_store_log_request_begin  (NmsStore *store);
 gboolean nms_store_log_request_end    (NmsStore *store, gboolean keep, GError **error);
+gboolean nms_store_log_forget         (NmsStore *store, GError **error);
 void     nms_store_log_after_commit   (NmsStore *store);
 void     nms_store_log_after_rollback (NmsStore *store);

@@ -965,6 +965,8 @@ nms_store_replace_from (NmsStore *store, const char *path, const char *origin_na
                 "copy the backup's items", error);
   if (ok)
     *n_items = (guint64) sqlite3_changes64 (store->db);
+  /* Subscribers cannot be told item by item; they are told to re-read. */
+  ok = ok && nms_store_log_forget (store, error);
   ok = op_end (store, ok, error) && ok;
   sqlite3_exec (store->db, "DETACH src", NULL, NULL, NULL);
   return ok;

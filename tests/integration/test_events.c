@@ -149,6 +149,30 @@ test_cli_set_reaches_a_host (void **state)
   nmt_remove_tree (home);
 }
 
+/* A restore replaces every item at once: subscribers are told to re-read
+ * (overflow), and the writes after it arrive as events again. */
+static void
+test_restore_means_reread (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autofree char *backup = g_build_filename (home, "backup.db", NULL);
+  g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
+  const char *take[] = { "backup", "--origin", NMT_ORIGIN, backup, NULL };
+  const char *put[] = { "restore", "--origin", NMT_ORIGIN, backup, NULL };
+  g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL;
+
+  call_ok (host, "{\"id\":1,\"op\":\"set\",\"items\":{\"a\":1}}");
+  assert_int_equal (nmt_run_cli (home, take, NULL, &out, &err), 0);
+  call_ok (host, "{\"id\":2,\"op\":\"set\",\"items\":{\"b\":2}}");
+  call_ok (host, "{\"id\":3,\"op\":\"subscribe\"}");
+  if (nmt_run_cli (home, put, NULL, &out2, &err2) != 0)
+    fail_msg ("restore failed: %s", err2);
+  expect_event (host, "{\"event\":\"overflow\"}");
+  call_ok (host, "{\"id\":4,\"op\":\"set\",\"items\":{\"c\":3}}");
+  expect_event (host, "{\"event\":\"changed\",\"area\":\"local\",\"changes\":{\"c\":{\"newValue\":3}}}");
+  nmt_remove_tree (home);
+}
+
 static void
 test_prefix (void **state)
 {
@@ -219,6 +243,7 @@ main (void)
     cmocka_unit_test (test_shape_is_chromes),
     cmocka_unit_test (test_own_port),
     cmocka_unit_test (test_cli_set_reaches_a_host),
+    cmocka_unit_test (test_restore_means_reread),
     cmocka_unit_test (test_prefix),
     cmocka_unit_test (test_large_event_is_chunked),
   };
