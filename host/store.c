@@ -10,6 +10,7 @@
 #include "nmstore/error.h"
 #include "nmstore/os.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -82,6 +83,16 @@ fail (NmsStore *store, int rc, const char *doing, GError **error)
   int primary = rc & 0xff;
   const char *detail = store->db ? sqlite3_errmsg (store->db) : sqlite3_errstr (rc);
   const char *path = store->path ? store->path : "(unknown)";
+  /* SQLite reports ENOSPC as SQLITE_FULL but EFBIG (a file size limit) and
+   * EDQUOT as a write error, and often no longer knows the OS error by the
+   * time it reports; when it does, that tells the person what to do. */
+  int os_error = store->db ? sqlite3_system_errno (store->db) : 0;
+  g_autofree char *with_os_error = NULL;
+
+  if (primary == SQLITE_IOERR && (os_error == ENOSPC || os_error == EFBIG || os_error == EDQUOT))
+    primary = SQLITE_FULL;
+  if (os_error != 0 && primary != SQLITE_FULL)
+    detail = with_os_error = g_strdup_printf ("%s: %s", detail, g_strerror (os_error));
 
   switch (primary)
     {
@@ -98,7 +109,12 @@ fail (NmsStore *store, int rc, const char *doing, GError **error)
                    "belongs to you and is writable", doing, path, detail);
       break;
     case SQLITE_IOERR:
-      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot %s: I/O error on %s (%s)", doing, path, detail);
+      if (rc == SQLITE_IOERR_WRITE && os_error == 0)
+        g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
+                     "cannot %s: writing %s failed (%s); the disk may be full or the file at its size limit: "
+                     "free some space, or check the disk, and try again", doing, path, detail);
+      else
+        g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot %s: I/O error on %s (%s)", doing, path, detail);
       break;
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
@@ -339,11 +355,13 @@ nms_store_commit (NmsStore *store, GError **error)
   rc = sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
   if (rc == SQLITE_OK)
     return TRUE;
-  /* A failed COMMIT can leave the transaction open; nothing of it may
-   * stay behind to be committed by a later, unrelated write. */
+  /* The error is read before the rollback, which would reset the OS error
+   * that says why. A failed COMMIT can leave the transaction open; nothing
+   * of it may stay behind to be committed by a later, unrelated write. */
+  fail (store, rc, "commit", error);
   if (!sqlite3_get_autocommit (store->db))
     sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-  return fail (store, rc, "commit", error);
+  return FALSE;
 }
 
 void
@@ -386,9 +404,10 @@ op_end (NmsStore *store, gboolean ok, GError **error)
   rc = sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
   if (rc == SQLITE_OK)
     return TRUE;
+  fail (store, rc, "commit", error);
   if (!sqlite3_get_autocommit (store->db))
     sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-  return fail (store, rc, "commit", error);
+  return FALSE;
 }
 
 static gboolean
