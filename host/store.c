@@ -335,6 +335,19 @@ nms_store_path (NmsStore *store)
   return store->path;
 }
 
+/* TRUE when the file at the store's path is no longer the one this handle
+ * has open (deleted, or replaced by another): what is written through the
+ * handle would go to a file that nobody will ever read again. */
+gboolean
+nms_store_has_moved (NmsStore *store)
+{
+  int moved = 0;
+
+  if (sqlite3_file_control (store->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK)
+    return FALSE;
+  return moved != 0;
+}
+
 gboolean
 nms_store_begin (NmsStore *store, gboolean write, GError **error)
 {
