@@ -64,7 +64,7 @@ GHashTable *
 nmt_store_snapshot (const char *db_path, char **problem)
 {
   g_autoptr(GHashTable) items = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, nmt_stored_item_free);
-  g_autofree char *check = NULL, *counted = NULL, *summed = NULL;
+  g_autofree char *check = NULL, *table = NULL, *counted = NULL, *summed = NULL;
   sqlite3 *db = NULL;
   sqlite3_stmt *s = NULL;
   int rc;
@@ -88,6 +88,10 @@ nmt_store_snapshot (const char *db_path, char **problem)
                                   sqlite3_errmsg (db));
       goto out;
     }
+  /* A host killed before it created the tables leaves an empty file. */
+  table = single_text (db, "SELECT name FROM sqlite_master WHERE name = 'items'");
+  if (table == NULL)
+    goto out;
   counted = single_text (db, "SELECT value FROM meta WHERE name = 'bytes_in_use'");
   summed = single_text (db, "SELECT coalesce(sum(size), 0) FROM items");
   if (counted == NULL || summed == NULL || strcmp (counted, summed) != 0)
