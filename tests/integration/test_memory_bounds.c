@@ -37,7 +37,8 @@ test_back_to_back_64mib_requests (void **state)
   g_autofree char *home = nmt_make_home ();
   g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
   gint64 after_first = 0, peak = 0;
-  const guint n = 8;
+  /* Under valgrind one request takes minutes; the bound is not asserted there. */
+  const guint n = nmt_host_wrapped () ? 1 : 8;
 
   for (guint i = 0; i < n; i++)
     {
