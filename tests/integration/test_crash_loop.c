@@ -365,7 +365,17 @@ test_kill9_loop (void **state)
 
       if (db_path == NULL)
         db_path = nmt_store_find_db (home);
-      assert_non_null (db_path);
+      if (db_path == NULL)
+        {
+          /* Killed before any host created the store (slow starts under
+           * valgrind): then nothing can have been acknowledged either. */
+          for (int w = 0; w < N_WRITERS; w++)
+            {
+              assert_int_equal (acked[w], 0);
+              g_ptr_array_unref (ops[w]);
+            }
+          continue;
+        }
       file = nmt_store_snapshot (db_path, &problem);
       if (file == NULL)
         fail_msg ("iteration %u (seed %u): %s", it, seed, problem);
