@@ -172,13 +172,16 @@ check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target)
 
   caller = allowed_caller (target, json, &has_companion);
   if (!has_companion)
-    add (report, target, "allowed", NMS_DOCTOR_FAIL,
-         g_strdup_printf ("%s (it allows the companion; add yours with --%s ID)", reinstall (target),
+    {
+      g_autofree char *again = reinstall (target);
+      add (report, target, "allowed", NMS_DOCTOR_FAIL,
+         g_strdup_printf ("%s (it allows the companion; add yours with --%s ID)", again,
                           nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY
                             ? "firefox-id" : "extension-id"),
          "the companion extension (%s) is not allowed; the browser refuses it access",
          nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY
            ? NMS_COMPANION_FIREFOX_ID : NMS_COMPANION_EXTENSION_ID);
+    }
   else
     add (report, target, "allowed", NMS_DOCTOR_OK, NULL, "the companion extension is allowed");
 

@@ -23,6 +23,14 @@
 /* Read at most this much before serving it, so that a flood of requests
  * still gets replies at a steady pace. */
 #define BATCH_READ_LIMIT (8u * 1024u * 1024u)
+/* Serve at most this many requests per batch. Replies are held until their
+ * batch commits, so without a cap a burst of small reads of a large value
+ * (thousands of them in one pipe-full) would hold every reply in memory at
+ * once: a browser that stops reading would grow the host by gigabytes
+ * instead of blocking it. */
+#define BATCH_MAX_REQUESTS 32u
+/* An output buffer that grew past this for one batch is given back. */
+#define OUT_KEEP_CAPACITY (1024u * 1024u)
 
 typedef struct {
   NmsProto       *proto;
@@ -59,7 +67,13 @@ flush_output (Host *host)
       g_info ("the browser closed the pipe: %s", error->message);
       host->output_closed = TRUE;
     }
-  g_byte_array_set_size (host->out, 0);
+  if (host->out->len > OUT_KEEP_CAPACITY)
+    {
+      g_byte_array_unref (host->out);
+      host->out = g_byte_array_new ();
+    }
+  else
+    g_byte_array_set_size (host->out, 0);
 }
 
 static void
@@ -148,13 +162,22 @@ static gboolean
 serve_buffered (Host *host)
 {
   g_autoptr(GArray) inputs = g_array_new (FALSE, FALSE, sizeof (NmsProtoInput));
-  NmsFrameStatus status;
+  NmsFrameStatus status = NMS_FRAME_NEED_MORE;
   NmsProtoInput input;
 
-  while ((status = nms_frame_reader_next (host->reader, &input.data, &input.len)) == NMS_FRAME_READY)
-    g_array_append_val (inputs, input);
-  if (inputs->len > 0)
-    nms_proto_handle_batch (host->proto, (NmsProtoInput *) inputs->data, inputs->len, emit_reply, host);
+  /* Frames stay where they are in the reader's buffer until release, so
+   * later batches can still point into it. */
+  do
+    {
+      g_array_set_size (inputs, 0);
+      while (inputs->len < BATCH_MAX_REQUESTS
+             && (status = nms_frame_reader_next (host->reader, &input.data, &input.len)) == NMS_FRAME_READY)
+        g_array_append_val (inputs, input);
+      if (inputs->len > 0)
+        nms_proto_handle_batch (host->proto, (NmsProtoInput *) inputs->data, inputs->len, emit_reply, host);
+      flush_output (host);
+    }
+  while (inputs->len == BATCH_MAX_REQUESTS);
 
   if (status == NMS_FRAME_OVERSIZED)
     {

@@ -329,6 +329,15 @@ ensure_store (NmsProto *proto)
   g_autofree char *dir = NULL;
   NmsStoreOptions options = { 0 };
 
+  /* A store deleted or replaced under a running host is opened again at
+   * its path, before the batch runs, so that an acknowledged write is
+   * always in the file that every other process and the next start see. */
+  if (proto->store != NULL && nms_store_has_moved (proto->store))
+    {
+      g_warning ("%s was deleted or replaced while this host had it open; opening it again",
+                 nms_store_path (proto->store));
+      g_clear_pointer (&proto->store, nms_store_free);
+    }
   if (proto->store != NULL)
     return TRUE;
   g_clear_error (&proto->open_error);

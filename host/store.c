@@ -89,6 +89,16 @@ nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error)
   int primary = rc & 0xff;
   const char *detail = store->db ? sqlite3_errmsg (store->db) : sqlite3_errstr (rc);
   const char *path = store->path ? store->path : "(unknown)";
+  /* SQLite reports ENOSPC as SQLITE_FULL but EFBIG (a file size limit) and
+   * EDQUOT as a write error, and often no longer knows the OS error by the
+   * time it reports; when it does, that tells the person what to do. */
+  int os_error = store->db ? sqlite3_system_errno (store->db) : 0;
+  g_autofree char *with_os_error = NULL;
+
+  if (primary == SQLITE_IOERR && (os_error == ENOSPC || os_error == EFBIG || os_error == EDQUOT))
+    primary = SQLITE_FULL;
+  if (os_error != 0 && primary != SQLITE_FULL)
+    detail = with_os_error = g_strdup_printf ("%s: %s", detail, g_strerror (os_error));
 
   switch (primary)
     {
@@ -105,7 +115,12 @@ nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error)
                    "belongs to you and is writable", doing, path, detail);
       break;
     case SQLITE_IOERR:
-      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot %s: I/O error on %s (%s)", doing, path, detail);
+      if (rc == SQLITE_IOERR_WRITE && os_error == 0)
+        g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
+                     "cannot %s: writing %s failed (%s); the disk may be full or the file at its size limit: "
+                     "free some space, or check the disk, and try again", doing, path, detail);
+      else
+        g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot %s: I/O error on %s (%s)", doing, path, detail);
       break;
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
@@ -403,6 +418,19 @@ savepoint_end (NmsStore *store, const char *name, gboolean ok, GError **error)
       return FALSE;
     }
   return nms_store_exec (store, release, "finish a write", error);
+}
+
+/* TRUE when the file at the store's path is no longer the one this handle
+ * has open (deleted, or replaced by another): what is written through the
+ * handle would go to a file that nobody will ever read again. */
+gboolean
+nms_store_has_moved (NmsStore *store)
+{
+  int moved = 0;
+
+  if (sqlite3_file_control (store->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK)
+    return FALSE;
+  return moved != 0;
 }
 
 gboolean

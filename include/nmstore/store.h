@@ -82,6 +82,7 @@ NmsStore   *nms_store_open         (const char *dir, const char *origin_name,
                                     const NmsStoreOptions *options, GError **error);
 void        nms_store_free         (NmsStore *store);
 const char *nms_store_path         (NmsStore *store);
+gboolean    nms_store_has_moved    (NmsStore *store);
 
 gboolean    nms_store_begin        (NmsStore *store, gboolean write, GError **error);
 gboolean    nms_store_commit       (NmsStore *store, GError **error);

@@ -10,6 +10,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* argv[0..) for a spawned nmstore: the wrapper's words, then the binary. */
+static void
+add_program (GPtrArray *argv)
+{
+  const char *wrapper = g_getenv ("NMT_HOST_WRAPPER");
+  g_autoptr(GError) error = NULL;
+  char **words = NULL;
+
+  if (wrapper != NULL && *wrapper != '\0')
+    {
+      if (!g_shell_parse_argv (wrapper, NULL, &words, &error))
+        fail_msg ("NMT_HOST_WRAPPER cannot be parsed: %s", error->message);
+      for (char **w = words; *w != NULL; w++)
+        g_ptr_array_add (argv, *w); /* leaked on purpose: lives as long as the test */
+      g_free (words);
+    }
+  g_ptr_array_add (argv, (gpointer) NMT_NMSTORE_BIN);
+}
+
+gboolean
+nmt_host_wrapped (void)
+{
+  const char *wrapper = g_getenv ("NMT_HOST_WRAPPER");
+  return wrapper != NULL && *wrapper != '\0';
+}
+
+/* A wrapper such as valgrind reports what it found through the exit status. */
+static void
+check_wrapper_status (GSubprocess *proc)
+{
+  if (nmt_host_wrapped () && g_subprocess_get_if_exited (proc)
+      && g_subprocess_get_exit_status (proc) == NMT_WRAPPER_ERROR_STATUS)
+    fail_msg ("the wrapper (%s) found errors in an nmstore process (exit status %d); see its log",
+              g_getenv ("NMT_HOST_WRAPPER"), NMT_WRAPPER_ERROR_STATUS);
+}
+
 char *
 nmt_make_home (void)
 {
@@ -65,7 +101,7 @@ nmt_host_start_full (const char *home, const char *const *args, const NmtHostOpt
     g_subprocess_launcher_set_stderr_file_path (launcher, options->stderr_path);
   if (options != NULL && options->child_setup != NULL)
     g_subprocess_launcher_set_child_setup (launcher, options->child_setup, options->child_setup_data, NULL);
-  g_ptr_array_add (argv, (gpointer) NMT_NMSTORE_BIN);
+  add_program (argv);
   for (; *args != NULL; args++)
     g_ptr_array_add (argv, (gpointer) *args);
   g_ptr_array_add (argv, NULL);
@@ -256,6 +292,7 @@ nmt_host_wait (NmtHost *host)
   g_autoptr(GError) error = NULL;
 
   assert_true (g_subprocess_wait (host->proc, NULL, &error));
+  check_wrapper_status (host->proc);
   if (g_subprocess_get_if_signaled (host->proc))
     return 128 + g_subprocess_get_term_sig (host->proc);
   return g_subprocess_get_exit_status (host->proc);
@@ -270,28 +307,37 @@ nmt_host_signal (NmtHost *host, int signum)
 void
 nmt_host_kill (NmtHost *host)
 {
+  host->killed = TRUE;
   g_subprocess_force_exit (host->proc);
   g_subprocess_wait (host->proc, NULL, NULL);
-}
-
-void
-nmt_host_free (NmtHost *host)
-{
-  if (host == NULL)
-    return;
-  if (g_subprocess_get_identifier (host->proc) != NULL)
-    nmt_host_kill (host);
-  g_object_unref (host->proc);
-  g_free (host);
 }
 
 int
 nmt_host_pid (NmtHost *host)
 {
   const char *id = g_subprocess_get_identifier (host->proc);
+  return id != NULL ? atoi (id) : -1;
+}
 
-  assert_non_null (id);
-  return atoi (id);
+/* A host still running at the end of a test is ended the way a browser
+ * ends one (pipes closed, SIGTERM), so that a wrapper such as valgrind
+ * gets to report leaks at its exit, and its verdict is checked. */
+void
+nmt_host_free (NmtHost *host)
+{
+  if (host == NULL)
+    return;
+  if (g_subprocess_get_identifier (host->proc) != NULL)
+    {
+      g_output_stream_close (host->in, NULL, NULL);
+      g_input_stream_close (host->out, NULL, NULL);
+      g_subprocess_send_signal (host->proc, SIGTERM);
+      g_subprocess_wait (host->proc, NULL, NULL);
+    }
+  if (!host->killed)
+    check_wrapper_status (host->proc);
+  g_object_unref (host->proc);
+  g_free (host);
 }
 
 /* Whether the host has output waiting within timeout_ms. Its stdout is an
@@ -302,6 +348,19 @@ nmt_host_readable (NmtHost *host, int timeout_ms)
   struct pollfd pfd = { .fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (host->out)), .events = POLLIN };
 
   return poll (&pfd, 1, timeout_ms) > 0;
+}
+
+gint64
+nmt_proc_status_kib (int pid, const char *field)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
+  g_autofree char *text = NULL;
+  g_autofree char *label = g_strdup_printf ("\n%s:", field);
+  const char *at;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (at = strstr (text, label)) == NULL)
+    return -1;
+  return g_ascii_strtoll (at + strlen (label), NULL, 10);
 }
 
 /* Runs `nmstore ARGS...` to completion; returns its exit status. */
@@ -316,13 +375,14 @@ nmt_run_cli (const char *home, const char *const *args, const char *stdin_text, 
   g_autoptr(GError) error = NULL;
 
   g_subprocess_launcher_setenv (launcher, "NMSTORE_HOME", home, TRUE);
-  g_ptr_array_add (argv, (gpointer) NMT_NMSTORE_BIN);
+  add_program (argv);
   for (; *args != NULL; args++)
     g_ptr_array_add (argv, (gpointer) *args);
   g_ptr_array_add (argv, NULL);
   proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   assert_non_null (proc);
   assert_true (g_subprocess_communicate_utf8 (proc, stdin_text ? stdin_text : "", NULL, out, err, &error));
+  check_wrapper_status (proc);
   return g_subprocess_get_exit_status (proc);
 }
 

@@ -19,17 +19,23 @@
 /* The largest message a browser accepts from a host (maxResponseBytes). */
 #define NMT_MAX_MESSAGE_BYTES (1024 * 1024)
 
+/* Set NMT_HOST_WRAPPER to a command line (e.g. "valgrind --error-exitcode=99
+ * ...") to run every nmstore the harness starts under it. A wrapped process
+ * that exits with NMT_WRAPPER_ERROR_STATUS fails the test that started it. */
+#define NMT_WRAPPER_ERROR_STATUS 99
+
 typedef struct {
   GSubprocess   *proc;
   GOutputStream *in;   /* the host's stdin */
   GInputStream  *out;  /* the host's stdout */
+  gboolean       killed; /* ended by the test with SIGKILL on purpose */
 } NmtHost;
 
 /* What nmt_host_start_full can change about a host's process. */
 typedef struct {
   const char *const   *extra_env;   /* NAME, VALUE, ..., NULL */
   const char          *stderr_path; /* NULL: the test's own stderr */
-  GSpawnChildSetupFunc child_setup; /* runs in the child before exec */
+  GSpawnChildSetupFunc child_setup; /* runs in the child before exec (rlimits, signal dispositions) */
   gpointer             child_setup_data;
 } NmtHostOptions;
 
@@ -38,6 +44,7 @@ void      nmt_remove_tree     (const char *path);
 NmtHost  *nmt_host_start      (const char *home, const char *origin);
 NmtHost  *nmt_host_start_argv (const char *home, const char *const *args, const char *const *extra_env);
 NmtHost  *nmt_host_start_full (const char *home, const char *const *args, const NmtHostOptions *options);
+gboolean  nmt_host_wrapped    (void);
 gboolean  nmt_host_send       (NmtHost *host, const char *json);
 gboolean  nmt_host_send_raw   (NmtHost *host, const void *data, gsize len);
 gboolean  nmt_host_send_frame (NmtHost *host, const void *data, gsize len);
@@ -54,6 +61,8 @@ void      nmt_host_kill       (NmtHost *host);
 void      nmt_host_free       (NmtHost *host);
 int       nmt_host_pid        (NmtHost *host);
 gboolean  nmt_host_readable   (NmtHost *host, int timeout_ms);
+/* A /proc/PID/status field in KiB ("VmHWM", "VmRSS"); -1 when absent. */
+gint64    nmt_proc_status_kib (int pid, const char *field);
 int       nmt_run_cli         (const char *home, const char *const *args, const char *stdin_text,
                                char **out, char **err);
 

@@ -1,11 +1,13 @@
 /* fuzz_bencode.c: libFuzzer target for the bencode decoder and the
  * metainfo reader, which read whatever bytes an extension stored. */
+#include "fuzz.h"
 #include "nmstore/bencode.h"
 
-#include <stddef.h>
-#include <stdint.h>
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  return 0;
+}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)

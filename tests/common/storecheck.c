@@ -1,0 +1,115 @@
+/* storecheck.c: read-only inspection of a store file with SQLite. */
+#include "storecheck.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+NmtStoredItem *
+nmt_stored_item_new (int kind, const void *data, gsize len)
+{
+  NmtStoredItem *item = g_new0 (NmtStoredItem, 1);
+  item->kind = kind;
+  item->value = g_bytes_new (data, len);
+  return item;
+}
+
+void
+nmt_stored_item_free (gpointer p)
+{
+  NmtStoredItem *item = p;
+
+  if (item == NULL)
+    return;
+  g_bytes_unref (item->value);
+  g_free (item);
+}
+
+gboolean
+nmt_stored_item_equal (const NmtStoredItem *a, const NmtStoredItem *b)
+{
+  if (a == NULL || b == NULL)
+    return a == b;
+  return a->kind == b->kind && g_bytes_equal (a->value, b->value);
+}
+
+/* Finds home/<origin dir>/store.db: the tests use one origin per home. */
+char *
+nmt_store_find_db (const char *home)
+{
+  g_autoptr(GDir) dir = g_dir_open (home, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (home, name, "store.db", NULL);
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        return g_steal_pointer (&path);
+    }
+  return NULL;
+}
+
+static char *
+single_text (sqlite3 *db, const char *sql)
+{
+  sqlite3_stmt *s = NULL;
+  char *text = NULL;
+
+  if (sqlite3_prepare_v2 (db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step (s) == SQLITE_ROW)
+    text = g_strdup ((const char *) sqlite3_column_text (s, 0));
+  sqlite3_finalize (s);
+  return text;
+}
+
+GHashTable *
+nmt_store_snapshot (const char *db_path, char **problem)
+{
+  g_autoptr(GHashTable) items = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, nmt_stored_item_free);
+  g_autofree char *check = NULL, *table = NULL, *counted = NULL, *summed = NULL;
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  int rc;
+
+  *problem = NULL;
+  /* Read-only: the check must not repair or change what the host left. */
+  rc = sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL);
+  if (rc != SQLITE_OK)
+    {
+      *problem = g_strdup_printf ("cannot open %s read-only: %s", db_path, sqlite3_errstr (rc));
+      sqlite3_close (db);
+      return NULL;
+    }
+  sqlite3_busy_timeout (db, 30000);
+  /* One read transaction, so the three reads see one state. */
+  sqlite3_exec (db, "BEGIN", NULL, NULL, NULL);
+  check = single_text (db, "PRAGMA integrity_check");
+  if (check == NULL || strcmp (check, "ok") != 0)
+    {
+      *problem = g_strdup_printf ("integrity_check of %s: %s (%s)", db_path, check ? check : "no answer",
+                                  sqlite3_errmsg (db));
+      goto out;
+    }
+  /* A host killed before it created the tables leaves an empty file. */
+  table = single_text (db, "SELECT name FROM sqlite_master WHERE name = 'items'");
+  if (table == NULL)
+    goto out;
+  counted = single_text (db, "SELECT value FROM meta WHERE name = 'bytes_in_use'");
+  summed = single_text (db, "SELECT coalesce(sum(size), 0) FROM items");
+  if (counted == NULL || summed == NULL || strcmp (counted, summed) != 0)
+    {
+      *problem = g_strdup_printf ("the byte counter says %s but the items add up to %s",
+                                  counted ? counted : "nothing", summed ? summed : "nothing");
+      goto out;
+    }
+  rc = sqlite3_prepare_v2 (db, "SELECT key, kind, value FROM items", -1, &s, NULL);
+  while (s != NULL && (rc = sqlite3_step (s)) == SQLITE_ROW)
+    g_hash_table_insert (items, g_strdup ((const char *) sqlite3_column_text (s, 0)),
+                         nmt_stored_item_new (sqlite3_column_int (s, 1), sqlite3_column_blob (s, 2),
+                                              (gsize) sqlite3_column_bytes (s, 2)));
+  if (rc != SQLITE_DONE)
+    *problem = g_strdup_printf ("cannot read the items of %s: %s", db_path, sqlite3_errmsg (db));
+  sqlite3_finalize (s);
+out:
+  sqlite3_exec (db, "COMMIT", NULL, NULL, NULL);
+  sqlite3_close (db);
+  return *problem == NULL ? g_steal_pointer (&items) : NULL;
+}

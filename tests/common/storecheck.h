@@ -1,0 +1,23 @@
+/* storecheck.h: reading a store's file directly with SQLite, read-only,
+ * the way a test checks what a killed or racing host left behind without
+ * trusting the host's own code to report it. */
+#pragma once
+
+#include <glib.h>
+
+/* One item as it lies in the file: kind 0 is compact JSON text, kind 1
+ * raw bytes (what {"$bytes":...} decodes to). */
+typedef struct {
+  int     kind;
+  GBytes *value;
+} NmtStoredItem;
+
+/* The path of origin's store.db under home (the only one there). */
+char       *nmt_store_find_db     (const char *home);
+/* Runs PRAGMA integrity_check and checks the byte counter against the
+ * items, then returns every item, key -> NmtStoredItem. NULL with *problem
+ * set when the file fails either check. */
+GHashTable *nmt_store_snapshot    (const char *db_path, char **problem);
+gboolean    nmt_stored_item_equal (const NmtStoredItem *a, const NmtStoredItem *b);
+NmtStoredItem *nmt_stored_item_new (int kind, const void *data, gsize len);
+void        nmt_stored_item_free  (gpointer item);
