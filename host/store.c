@@ -39,6 +39,10 @@ enum {
   STMT_COMMIT,
   STMT_SAVEPOINT,
   STMT_RELEASE,
+  STMT_UNDO,
+  STMT_SAVEPOINT_REQUEST,
+  STMT_RELEASE_REQUEST,
+  STMT_UNDO_REQUEST,
   N_STMTS
 };
 
@@ -63,6 +67,11 @@ static const char *const stmt_sql[N_STMTS] = {
   [STMT_COMMIT] = "COMMIT",
   [STMT_SAVEPOINT] = "SAVEPOINT op",
   [STMT_RELEASE] = "RELEASE op",
+  [STMT_UNDO] = "ROLLBACK TO op",
+  /* Every write request of a batch opens and ends one of these. */
+  [STMT_SAVEPOINT_REQUEST] = "SAVEPOINT request",
+  [STMT_RELEASE_REQUEST] = "RELEASE request",
+  [STMT_UNDO_REQUEST] = "ROLLBACK TO request",
 };
 
 /* The byte counter is kept by triggers so that every path that changes
@@ -405,20 +414,21 @@ commit_transaction (NmsStore *store, GError **error)
   return FALSE;
 }
 
-/* Ends savepoint `name`, keeping its work when ok. */
+/* Ends a savepoint (release and undo: its prepared statements), keeping
+ * its work when ok. */
 static gboolean
-savepoint_end (NmsStore *store, const char *name, gboolean ok, GError **error)
+savepoint_end (NmsStore *store, int release, int undo, gboolean ok, GError **error)
 {
-  g_autofree char *release = g_strconcat ("RELEASE ", name, NULL);
+  int rc;
 
   if (!ok)
     {
-      g_autofree char *undo = g_strconcat ("ROLLBACK TO ", name, NULL);
-      sqlite3_exec (store->db, undo, NULL, NULL, NULL);
-      sqlite3_exec (store->db, release, NULL, NULL, NULL);
+      control (store, undo);
+      control (store, release);
       return FALSE;
     }
-  return nms_store_exec (store, release, "finish a write", error);
+  rc = control (store, release);
+  return rc == SQLITE_OK || nms_store_fail (store, rc, "finish a write", error);
 }
 
 gboolean
@@ -459,8 +469,10 @@ nms_store_changes_begin (NmsStore *store, GError **error)
   gboolean own = !store->in_batch;
 
   g_return_val_if_fail (!store->log.in_request, FALSE);
-  if (!nms_store_exec (store, own ? "BEGIN IMMEDIATE" : "SAVEPOINT request", "start a write", error))
-    return FALSE;
+  int rc = control (store, own ? STMT_BEGIN_WRITE : STMT_SAVEPOINT_REQUEST);
+
+  if (rc != SQLITE_OK)
+    return nms_store_fail (store, rc, "start a write", error);
   if (own)
     store->log.listening = NMS_LISTENING_UNKNOWN;
   store->log.request_owns_transaction = own;
@@ -485,7 +497,7 @@ nms_store_changes_end (NmsStore *store, gboolean keep, GError **error)
       rollback_transaction (store);
       return !keep;
     }
-  return savepoint_end (store, "request", ok, error) || !keep;
+  return savepoint_end (store, STMT_RELEASE_REQUEST, STMT_UNDO_REQUEST, ok, error) || !keep;
 }
 
 /* Several calls that must succeed or fail as one (a session op that
@@ -548,7 +560,7 @@ nms_store_op_end (NmsStore *store, gboolean ok, GError **error)
       int rc;
 
       if (!ok)
-        return savepoint_end (store, "op", FALSE, error);
+        return savepoint_end (store, STMT_RELEASE, STMT_UNDO, FALSE, error);
       rc = control (store, STMT_RELEASE);
       return rc == SQLITE_OK || nms_store_fail (store, rc, "finish a write", error);
     }
