@@ -203,6 +203,45 @@ nms_os_pid (void)
   return (int) getpid ();
 }
 
+/* When process pid started, in clock ticks since boot (Linux's
+ * /proc/PID/stat field 22); 0 when that cannot be read. Together with the
+ * pid it names one process: a pid reused by a later process has a later
+ * start time. */
+guint64
+nms_os_process_start_time (int pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *text = NULL;
+  const char *p;
+  int field;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  /* The command name (field 2) is in parentheses and may hold spaces or
+   * parentheses itself; the fields after its last ')' are plain. */
+  p = strrchr (text, ')');
+  for (field = 2; p != NULL && field < 22; field++)
+    p = strchr (p + 1, ' ');
+  return p != NULL ? g_ascii_strtoull (p + 1, NULL, 10) : 0;
+}
+
+/* FALSE only when process pid is certainly gone: no such process, or its
+ * pid now belongs to a process that started at another time. A process of
+ * another user, or one whose start time is unknown, counts as alive. */
+gboolean
+nms_os_process_alive (int pid, guint64 start_time)
+{
+  guint64 now;
+
+  if (pid <= 0)
+    return FALSE;
+  if (kill ((pid_t) pid, 0) != 0 && errno == ESRCH)
+    return FALSE;
+  if (start_time == 0 || (now = nms_os_process_start_time (pid)) == 0)
+    return TRUE;
+  return now == start_time;
+}
+
 FILE *
 nms_os_fopen_private_append (const char *path)
 {

@@ -5,7 +5,13 @@
  * become events, in log order, which is commit order. A port whose cursor
  * fell behind the pruned part of the log (it did not read its pipe for a
  * long time) gets one overflow event and starts again from the newest
- * row: it must re-read, since some events are gone. */
+ * row: it must re-read, since some events are gone.
+ *
+ * Subscribing registers the port in the store (store-subscribers.c), so
+ * that writers log while it listens; unsubscribing and the end of the
+ * process remove the registration. Both run alone in a transaction of
+ * their own (barrier ops), so that a batch's commit failing and running
+ * its requests again can never leave a port subscribed without one. */
 #include "proto-private.h"
 #include "nmstore/error.h"
 
@@ -24,7 +30,7 @@ op_subscribe (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 {
   NmsProtoEvents *ev = &proto->events;
   const char *prefix;
-  guint64 head, pruned;
+  guint64 head;
 
   if (!nms_proto_optional_prefix (req, "subscribe", &prefix, error))
     return FALSE;
@@ -32,9 +38,20 @@ op_subscribe (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
    * is skipped or sent twice. */
   if (!ev->subscribed)
     {
-      if (!nms_store_changes_state (proto->store, &head, &pruned, error)
-          || !nms_store_data_version (proto->store, &ev->data_version, error))
+      gint64 id;
+
+      /* An unsubscribe whose removal failed left this port's old row. */
+      if (ev->subscription != 0 && nms_store_unsubscribe (proto->store, ev->subscription, NULL))
+        ev->subscription = 0;
+      if (!nms_store_subscribe (proto->store, &id, &head, error))
         return FALSE;
+      ev->subscription = id;
+      if (!nms_store_data_version (proto->store, &ev->data_version, error))
+        {
+          if (nms_store_unsubscribe (proto->store, id, NULL))
+            ev->subscription = 0;
+          return FALSE;
+        }
       ev->cursor = head;
       ev->more = FALSE;
       ev->wrote = FALSE;
@@ -45,18 +62,43 @@ op_subscribe (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   return TRUE;
 }
 
+/* The port stops hearing events even when its row cannot be removed:
+ * that row only makes writers log for nobody until it goes. */
+static gboolean
+drop_subscription (NmsProto *proto, GError **error)
+{
+  NmsProtoEvents *ev = &proto->events;
+
+  ev->subscribed = FALSE;
+  g_clear_pointer (&ev->prefix, g_free);
+  if (ev->subscription == 0 || proto->store == NULL)
+    return TRUE;
+  if (!nms_store_unsubscribe (proto->store, ev->subscription, error))
+    return FALSE;
+  ev->subscription = 0;
+  return TRUE;
+}
+
 static gboolean
 op_unsubscribe (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 {
-  proto->events.subscribed = FALSE;
-  g_clear_pointer (&proto->events.prefix, g_free);
-  return TRUE;
+  return drop_subscription (proto, error);
+}
+
+void
+nms_proto_events_free (NmsProto *proto)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!drop_subscription (proto, &error))
+    g_warning ("cannot remove this port's subscription; writers on this origin will record "
+               "changes for nobody until a host starts or subscribes: %s", error->message);
 }
 
 const NmsOpDef nms_proto_events_ops[] = {
   /* name          run             writes uses_store barrier */
-  { "subscribe",   op_subscribe,   FALSE, TRUE,  FALSE },
-  { "unsubscribe", op_unsubscribe, FALSE, FALSE, FALSE },
+  { "subscribe",   op_subscribe,   TRUE,  TRUE,  TRUE },
+  { "unsubscribe", op_unsubscribe, TRUE,  FALSE, TRUE },
   { NULL }
 };
 
@@ -131,6 +173,26 @@ emit_row (guint64 seq, const NmsChange *changes, gsize n_changes, gpointer user_
   return TRUE;
 }
 
+/* This port's row is gone: another process took this one for dead (a pid
+ * namespace it cannot see into, say). Writes since then may not have been
+ * logged, so the port must re-read; it registers again from the head. */
+static gboolean
+resubscribe (Poll *poll, GError **error)
+{
+  NmsProtoEvents *ev = &poll->proto->events;
+  guint64 head;
+  gint64 id;
+
+  g_warning ("this port's subscription was removed by another process; it is told to re-read");
+  if (!nms_store_subscribe (poll->proto->store, &id, &head, error))
+    return FALSE;
+  ev->subscription = id;
+  ev->cursor = head;
+  ev->more = FALSE;
+  poll->emit ("overflow", overflow_event, strlen (overflow_event), poll->user_data);
+  return TRUE;
+}
+
 /* Reads the log from the cursor inside one read transaction, which ends
  * before this returns. */
 static gboolean
@@ -139,11 +201,17 @@ read_log (Poll *poll, GError **error)
   NmsProtoEvents *ev = &poll->proto->events;
   NmsStore *store = poll->proto->store;
   guint64 head, pruned, before;
-  gboolean ok;
+  gboolean ok, registered = FALSE;
 
   if (!nms_store_begin (store, FALSE, error))
     return FALSE;
-  ok = nms_store_changes_state (store, &head, &pruned, error);
+  ok = nms_store_subscribed (store, ev->subscription, &registered, error);
+  if (ok && !registered)
+    {
+      nms_store_rollback (store);
+      return resubscribe (poll, error);
+    }
+  ok = ok && nms_store_changes_state (store, &head, &pruned, error);
   if (ok && ev->cursor < pruned)
     {
       g_info ("a subscriber fell %" G_GUINT64_FORMAT " changes behind, past the kept log; "

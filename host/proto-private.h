@@ -14,6 +14,8 @@
 /* This port's subscription to change events (proto-events.c). */
 typedef struct {
   gboolean subscribed;
+  gint64   subscription;  /* the store's registration (0: none), kept
+                             until the store has removed it */
   char    *prefix;        /* events only for keys under it; NULL: all */
   guint64  cursor;        /* the last log row this port has been sent */
   gint64   data_version;  /* the store's, when the log was last read */
@@ -50,6 +52,7 @@ extern const NmsOpDef nms_proto_session_ops[];
 extern const NmsOpDef nms_proto_events_ops[];
 
 const NmsOpDef *nms_proto_find_op (const char *name);
+void            nms_proto_events_free (NmsProto *proto);
 
 /* Helpers for the ops. */
 void     nms_proto_append_string   (GString *out, const char *text);

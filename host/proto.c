@@ -375,9 +375,9 @@ nms_proto_free (NmsProto *proto)
 {
   if (proto == NULL)
     return;
+  nms_proto_events_free (proto);
   nms_store_free (proto->store);
   g_clear_error (&proto->open_error);
-  g_free (proto->events.prefix);
   nms_config_free (proto->config);
   nms_origin_free (proto->origin);
   g_free (proto);

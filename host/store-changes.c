@@ -1,7 +1,8 @@
 /* store-changes.c: the store's change log, behind nms_store_changes_*.
  *
- * Every write request leaves one row in the changes table, inside the
- * transaction that makes the write: per key, the value before the request
+ * While anyone subscribes (store-subscribers.c), every write request
+ * leaves one row in the changes table, inside the transaction that makes
+ * the write: per key, the value before the request
  * and the value after, either side possibly absent. A host process that
  * serves a subscriber reads the rows after its cursor; rows are numbered
  * in commit order, because writers hold SQLite's write lock while they
@@ -207,6 +208,8 @@ change_set_body (const NmsChangeSet *set)
   gboolean any = FALSE;
   guint i;
 
+  if (set->entries->len == 0)
+    return NULL;
   for (i = 0; i < set->entries->len; i++)
     {
       const Entry *e = set->entries->pdata[i];
@@ -308,7 +311,7 @@ nms_store_log_call_begin (NmsStore *store)
 gboolean
 nms_store_log_call_end (NmsStore *store, gboolean ok, GError **error)
 {
-  if (ok && store->log.request != NULL)
+  if (ok && store->log.in_request)
     change_set_merge (store->log.request, store->log.call);
   else if (ok)
     ok = write_row (store, store->log.call, error);
@@ -319,8 +322,8 @@ nms_store_log_call_end (NmsStore *store, gboolean ok, GError **error)
 void
 nms_store_log_request_begin (NmsStore *store)
 {
-  g_return_if_fail (store->log.request == NULL);
-  store->log.request = change_set_new ();
+  g_return_if_fail (!store->log.in_request);
+  store->log.in_request = TRUE;
 }
 
 /* Writes the request's row when keep; the request is over either way. */
@@ -329,8 +332,48 @@ nms_store_log_request_end (NmsStore *store, gboolean keep, GError **error)
 {
   gboolean ok = !keep || write_row (store, store->log.request, error);
 
-  g_clear_pointer (&store->log.request, change_set_free);
+  change_set_reset (store->log.request);
+  store->log.in_request = FALSE;
   return ok;
+}
+
+gboolean
+nms_store_log_wanted (NmsStore *store, gboolean *yes, GError **error)
+{
+  g_return_val_if_fail (!sqlite3_get_autocommit (store->db), FALSE);
+  if (store->log.listening == NMS_LISTENING_UNKNOWN)
+    {
+      gboolean any;
+
+      if (!nms_store_subscribers_any (store, &any, error))
+        return FALSE;
+      store->log.listening = any ? NMS_LISTENING_YES : NMS_LISTENING_NO;
+    }
+  *yes = store->log.listening == NMS_LISTENING_YES;
+  return TRUE;
+}
+
+/* Once the last subscriber is gone nobody can read the log, and a new one
+ * starts at its head: the rows go, and the head stays where it was. */
+gboolean
+nms_store_log_truncate (NmsStore *store, GError **error)
+{
+  guint64 head, pruned;
+  gint64 unused;
+  gboolean found;
+  sqlite3_stmt *s;
+
+  if (!nms_store_changes_state (store, &head, &pruned, error))
+    return FALSE;
+  if (head == pruned)
+    return TRUE;
+  s = log_stmt (store, LOG_STMT_PRUNE);
+  sqlite3_bind_int64 (s, 1, (gint64) head);
+  if (!step_int (store, s, &unused, &found, "empty the change log", error))
+    return FALSE;
+  s = log_stmt (store, LOG_STMT_SET_PRUNED);
+  sqlite3_bind_int64 (s, 1, (gint64) head);
+  return step_int (store, s, &unused, &found, "empty the change log", error);
 }
 
 gboolean
@@ -340,6 +383,7 @@ nms_store_log_open (NmsStore *store, GError **error)
 
   store->log.bell_fd = -1;
   store->log.call = change_set_new ();
+  store->log.request = change_set_new ();
   for (i = 0; i < N_LOG_STMTS; i++)
     {
       rc = sqlite3_prepare_v3 (store->db, log_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
@@ -355,7 +399,7 @@ nms_store_log_open (NmsStore *store, GError **error)
     store->log.bell_path = g_build_filename (bell_dir, BELL_FILE, NULL);
   }
   store->log.bell_fd = nms_os_open_private_file (store->log.bell_path, error);
-  return store->log.bell_fd >= 0;
+  return store->log.bell_fd >= 0 && nms_store_subscribers_open (store, error);
 }
 
 void
@@ -365,6 +409,7 @@ nms_store_log_close (NmsStore *store)
 
   for (i = 0; i < N_LOG_STMTS; i++)
     sqlite3_finalize (store->log.stmts[i]);
+  nms_store_subscribers_close (store);
   if (store->log.bell_fd >= 0)
     nms_os_close (store->log.bell_fd);
   change_set_free (store->log.call);
@@ -408,6 +453,7 @@ nms_store_log_after_commit (NmsStore *store)
 {
   g_autoptr(GError) error = NULL;
 
+  store->log.listening = NMS_LISTENING_UNKNOWN;
   if (!store->log.rows_pending)
     return;
   store->log.rows_pending = FALSE;
@@ -420,6 +466,7 @@ nms_store_log_after_commit (NmsStore *store)
 void
 nms_store_log_after_rollback (NmsStore *store)
 {
+  store->log.listening = NMS_LISTENING_UNKNOWN;
   store->log.rows_pending = FALSE;
 }
 

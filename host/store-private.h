@@ -21,10 +21,31 @@ enum {
   N_LOG_STMTS
 };
 
+enum {
+  SUB_STMT_ANY,
+  SUB_STMT_EXISTS,
+  SUB_STMT_INSERT,
+  SUB_STMT_DELETE,
+  SUB_STMT_LIST,
+  N_SUB_STMTS
+};
+
+/* Whether the open write transaction must log: unknown until its first
+ * write asks, then fixed, because its write lock keeps every other
+ * process from subscribing or unsubscribing until it ends. */
+typedef enum {
+  NMS_LISTENING_UNKNOWN = 0,
+  NMS_LISTENING_NO,
+  NMS_LISTENING_YES,
+} NmsListening;
+
 typedef struct {
   sqlite3_stmt *stmts[N_LOG_STMTS];
+  sqlite3_stmt *sub_stmts[N_SUB_STMTS];
+  NmsListening  listening;
   NmsChangeSet *call;          /* the running store call's changes */
-  NmsChangeSet *request;       /* between changes_begin and changes_end, else NULL */
+  NmsChangeSet *request;       /* the running request's changes; reused */
+  gboolean      in_request;    /* between changes_begin and changes_end */
   gboolean      request_owns_transaction;
   gboolean      rows_pending;  /* the open transaction added rows */
   int           bell_fd;
@@ -45,6 +66,10 @@ struct _NmsStore {
 
 gboolean nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error);
 gboolean nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error);
+/* One atomic write: a savepoint inside a batch or request, else its own
+ * write transaction (store.c). */
+gboolean nms_store_op_begin (NmsStore *store, GError **error);
+gboolean nms_store_op_end   (NmsStore *store, gboolean ok, GError **error);
 
 /* The change log's side of store.c's life cycle and transactions. */
 extern const char nms_store_log_schema_sql[];
@@ -59,3 +84,13 @@ gboolean nms_store_log_request_end    (NmsStore *store, gboolean keep, GError **
 gboolean nms_store_log_forget         (NmsStore *store, GError **error);
 void     nms_store_log_after_commit   (NmsStore *store);
 void     nms_store_log_after_rollback (NmsStore *store);
+/* FALSE in *yes when no process has a subscriber, so that the open write
+ * transaction need neither read old values nor write log rows. */
+gboolean nms_store_log_wanted     (NmsStore *store, gboolean *yes, GError **error);
+
+/* The subscribers table (store-subscribers.c). */
+extern const char nms_store_subscribers_schema_sql[];
+gboolean nms_store_subscribers_open  (NmsStore *store, GError **error);
+void     nms_store_subscribers_close (NmsStore *store);
+gboolean nms_store_subscribers_any   (NmsStore *store, gboolean *any, GError **error);
+gboolean nms_store_log_truncate      (NmsStore *store, GError **error);

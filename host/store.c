@@ -7,8 +7,9 @@
  * with SQLITE_BUSY_SNAPSHOT without ever calling the busy handler, and that
  * would surface busy errors to the browser.
  *
- * Each write notes what it changes for the change log (store-changes.c)
- * before it changes it, inside the same transaction. */
+ * While anyone subscribes (store-subscribers.c), each write notes what it
+ * changes for the change log (store-changes.c) before it changes it,
+ * inside the same transaction; otherwise it writes blind. */
 #include "store-private.h"
 #include "nmstore/error.h"
 #include "nmstore/os.h"
@@ -38,6 +39,10 @@ enum {
   STMT_COMMIT,
   STMT_SAVEPOINT,
   STMT_RELEASE,
+  STMT_UNDO,
+  STMT_SAVEPOINT_REQUEST,
+  STMT_RELEASE_REQUEST,
+  STMT_UNDO_REQUEST,
   N_STMTS
 };
 
@@ -62,6 +67,11 @@ static const char *const stmt_sql[N_STMTS] = {
   [STMT_COMMIT] = "COMMIT",
   [STMT_SAVEPOINT] = "SAVEPOINT op",
   [STMT_RELEASE] = "RELEASE op",
+  [STMT_UNDO] = "ROLLBACK TO op",
+  /* Every write request of a batch opens and ends one of these. */
+  [STMT_SAVEPOINT_REQUEST] = "SAVEPOINT request",
+  [STMT_RELEASE_REQUEST] = "RELEASE request",
+  [STMT_UNDO_REQUEST] = "ROLLBACK TO request",
 };
 
 /* The byte counter is kept by triggers so that every path that changes
@@ -277,12 +287,15 @@ open_db (NmsStore *store, GError **error)
         return FALSE;
       }
     /* Each step brings the previous version up to date, under the same
-     * write lock, so a version-1 file gains the change log in place. */
+     * write lock, so a version-1 file gains the change log and a version-2
+     * file the subscribers table in place. */
     if (version < NMS_STORE_SCHEMA)
       {
         g_autofree char *user_version = g_strdup_printf ("PRAGMA user_version = %d", NMS_STORE_SCHEMA);
         if ((version < 1 && !nms_store_exec (store, schema_sql, "create the store's tables", error))
             || (version < 2 && !nms_store_exec (store, nms_store_log_schema_sql, "add the change log", error))
+            || (version < 3 && !nms_store_exec (store, nms_store_subscribers_schema_sql,
+                                                "add the subscribers table", error))
             || !nms_store_exec (store, user_version, "record the schema version", error))
           {
             nms_store_exec (store, "ROLLBACK", "roll back", NULL);
@@ -337,6 +350,18 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
     return NULL;
   if (!open_db (store, error))
     return NULL;
+  /* A host killed with SIGKILL left its subscription behind: writers would
+   * log for nobody until it goes. Failing to remove it costs only that. */
+  {
+    g_autoptr(GError) local = NULL;
+    guint n_removed;
+
+    if (!nms_store_forget_dead_subscribers (store, &n_removed, &local))
+      g_warning ("cannot remove the subscriptions of host processes that are gone (writes stay "
+                 "slower until they are): %s", local->message);
+    else if (n_removed > 0)
+      g_info ("removed %u subscriptions of host processes that are gone", n_removed);
+  }
   if (!nms_os_check_private (store->path, FALSE, error))
     return NULL;
   if (!existed)
@@ -404,20 +429,21 @@ commit_transaction (NmsStore *store, GError **error)
   return FALSE;
 }
 
-/* Ends savepoint `name`, keeping its work when ok. */
+/* Ends a savepoint (release and undo: its prepared statements), keeping
+ * its work when ok. */
 static gboolean
-savepoint_end (NmsStore *store, const char *name, gboolean ok, GError **error)
+savepoint_end (NmsStore *store, int release, int undo, gboolean ok, GError **error)
 {
-  g_autofree char *release = g_strconcat ("RELEASE ", name, NULL);
+  int rc;
 
   if (!ok)
     {
-      g_autofree char *undo = g_strconcat ("ROLLBACK TO ", name, NULL);
-      sqlite3_exec (store->db, undo, NULL, NULL, NULL);
-      sqlite3_exec (store->db, release, NULL, NULL, NULL);
+      control (store, undo);
+      control (store, release);
       return FALSE;
     }
-  return nms_store_exec (store, release, "finish a write", error);
+  rc = control (store, release);
+  return rc == SQLITE_OK || nms_store_fail (store, rc, "finish a write", error);
 }
 
 /* TRUE when the file at the store's path is no longer the one this handle
@@ -438,11 +464,12 @@ nms_store_begin (NmsStore *store, gboolean write, GError **error)
 {
   int rc;
 
-  g_return_val_if_fail (!store->in_batch && store->log.request == NULL, FALSE);
+  g_return_val_if_fail (!store->in_batch && !store->log.in_request, FALSE);
   rc = control (store, write ? STMT_BEGIN_WRITE : STMT_BEGIN_READ);
   if (rc != SQLITE_OK)
     return nms_store_fail (store, rc, "start a transaction", error);
   store->in_batch = TRUE;
+  store->log.listening = NMS_LISTENING_UNKNOWN;
   return TRUE;
 }
 
@@ -469,9 +496,13 @@ nms_store_changes_begin (NmsStore *store, GError **error)
 {
   gboolean own = !store->in_batch;
 
-  g_return_val_if_fail (store->log.request == NULL, FALSE);
-  if (!nms_store_exec (store, own ? "BEGIN IMMEDIATE" : "SAVEPOINT request", "start a write", error))
-    return FALSE;
+  g_return_val_if_fail (!store->log.in_request, FALSE);
+  int rc = control (store, own ? STMT_BEGIN_WRITE : STMT_SAVEPOINT_REQUEST);
+
+  if (rc != SQLITE_OK)
+    return nms_store_fail (store, rc, "start a write", error);
+  if (own)
+    store->log.listening = NMS_LISTENING_UNKNOWN;
   store->log.request_owns_transaction = own;
   nms_store_log_request_begin (store);
   return TRUE;
@@ -485,7 +516,7 @@ nms_store_changes_end (NmsStore *store, gboolean keep, GError **error)
   gboolean own = store->log.request_owns_transaction;
   gboolean ok;
 
-  g_return_val_if_fail (store->log.request != NULL, FALSE);
+  g_return_val_if_fail (store->log.in_request, FALSE);
   ok = nms_store_log_request_end (store, keep, error) && keep;
   if (own)
     {
@@ -494,7 +525,7 @@ nms_store_changes_end (NmsStore *store, gboolean keep, GError **error)
       rollback_transaction (store);
       return !keep;
     }
-  return savepoint_end (store, "request", ok, error) || !keep;
+  return savepoint_end (store, STMT_RELEASE_REQUEST, STMT_UNDO_REQUEST, ok, error) || !keep;
 }
 
 /* Several calls that must succeed or fail as one (a session op that
@@ -505,7 +536,7 @@ nms_store_changes_end (NmsStore *store, gboolean keep, GError **error)
 gboolean
 nms_store_group_begin (NmsStore *store, GError **error)
 {
-  if (store->groups == 0 && store->log.request == NULL)
+  if (store->groups == 0 && !store->log.in_request)
     {
       if (!nms_store_changes_begin (store, error))
         return FALSE;
@@ -532,22 +563,24 @@ nms_store_group_end (NmsStore *store, gboolean ok, GError **error)
 static gboolean
 nested (NmsStore *store)
 {
-  return store->in_batch || store->log.request != NULL;
+  return store->in_batch || store->log.in_request;
 }
 
-static gboolean
-op_begin (NmsStore *store, GError **error)
+gboolean
+nms_store_op_begin (NmsStore *store, GError **error)
 {
   int rc = control (store, nested (store) ? STMT_SAVEPOINT : STMT_BEGIN_WRITE);
 
   if (rc != SQLITE_OK)
     return nms_store_fail (store, rc, "start a write", error);
+  if (!nested (store))
+    store->log.listening = NMS_LISTENING_UNKNOWN;
   nms_store_log_call_begin (store);
   return TRUE;
 }
 
-static gboolean
-op_end (NmsStore *store, gboolean ok, GError **error)
+gboolean
+nms_store_op_end (NmsStore *store, gboolean ok, GError **error)
 {
   ok = nms_store_log_call_end (store, ok, error);
   if (nested (store))
@@ -555,7 +588,7 @@ op_end (NmsStore *store, gboolean ok, GError **error)
       int rc;
 
       if (!ok)
-        return savepoint_end (store, "op", FALSE, error);
+        return savepoint_end (store, STMT_RELEASE, STMT_UNDO, FALSE, error);
       rc = control (store, STMT_RELEASE);
       return rc == SQLITE_OK || nms_store_fail (store, rc, "finish a write", error);
     }
@@ -713,12 +746,13 @@ gboolean
 nms_store_set (NmsStore *store, const NmsItem *items, gsize n_items, GError **error)
 {
   guint64 before = 0, after = 0;
-  gboolean ok;
+  gboolean ok, logging = FALSE;
   gsize i;
 
-  if (!op_begin (store, error))
+  if (!nms_store_op_begin (store, error))
     return FALSE;
-  ok = store->options.quota_bytes == 0 || read_total (store, &before, error);
+  ok = nms_store_log_wanted (store, &logging, error)
+       && (store->options.quota_bytes == 0 || read_total (store, &before, error));
   for (i = 0; ok && i < n_items; i++)
     ok = nms_store_check_key (items[i].key, items[i].key_len, error);
   for (i = 0; ok && i < n_items; i++)
@@ -730,8 +764,10 @@ nms_store_set (NmsStore *store, const NmsItem *items, gsize n_items, GError **er
       int rc;
 
       /* Chrome reports no change for a value set to itself; skipping the
-       * write too keeps the byte counter and the WAL untouched. */
-      if (!(ok = note_change (store, item->key, item->key_len, &next, &changed, error)) || !changed)
+       * write too keeps the byte counter and the WAL untouched. Without a
+       * subscriber the old value is not read: the upsert finds the row
+       * anyway, and rewriting a value with itself changes nothing. */
+      if (logging && (!(ok = note_change (store, item->key, item->key_len, &next, &changed, error)) || !changed))
         continue;
       s = stmt (store, STMT_UPSERT);
       sqlite3_bind_text (s, 1, item->key, (int) item->key_len, SQLITE_STATIC);
@@ -756,18 +792,18 @@ nms_store_set (NmsStore *store, const NmsItem *items, gsize n_items, GError **er
           ok = FALSE;
         }
     }
-  return op_end (store, ok, error) && ok;
+  return nms_store_op_end (store, ok, error) && ok;
 }
 
 gboolean
 nms_store_remove (NmsStore *store, const char *const *keys, gsize n_keys, GError **error)
 {
-  gboolean ok;
+  gboolean ok, logging = FALSE;
   gsize i;
 
-  if (!op_begin (store, error))
+  if (!nms_store_op_begin (store, error))
     return FALSE;
-  ok = TRUE;
+  ok = nms_store_log_wanted (store, &logging, error);
   for (i = 0; ok && i < n_keys; i++)
     {
       const NmsValueRef absent = { 0 };
@@ -775,7 +811,7 @@ nms_store_remove (NmsStore *store, const char *const *keys, gsize n_keys, GError
       sqlite3_stmt *s;
       int rc;
 
-      if (!(ok = note_change (store, keys[i], strlen (keys[i]), &absent, &changed, error)) || !changed)
+      if (logging && (!(ok = note_change (store, keys[i], strlen (keys[i]), &absent, &changed, error)) || !changed))
         continue;
       s = stmt (store, STMT_DELETE);
       sqlite3_bind_text (s, 1, keys[i], -1, SQLITE_STATIC);
@@ -784,7 +820,7 @@ nms_store_remove (NmsStore *store, const char *const *keys, gsize n_keys, GError
       if (rc != SQLITE_DONE)
         ok = nms_store_fail (store, rc, "remove an item", error);
     }
-  return op_end (store, ok, error) && ok;
+  return nms_store_op_end (store, ok, error) && ok;
 }
 
 static gboolean
@@ -803,13 +839,14 @@ nms_store_clear (NmsStore *store, const char *prefix, GError **error)
   gboolean ranged = prefix != NULL && *prefix != '\0';
   sqlite3_stmt *s;
   g_autofree char *upper = NULL;
-  gboolean ok = TRUE;
+  gboolean ok = TRUE, logging = FALSE;
   int rc;
 
-  if (!op_begin (store, error))
+  if (!nms_store_op_begin (store, error))
     return FALSE;
-  if (!nms_store_scan (store, prefix, TRUE, note_removal, store, error))
-    return op_end (store, FALSE, error);
+  if (!nms_store_log_wanted (store, &logging, error)
+      || (logging && !nms_store_scan (store, prefix, TRUE, note_removal, store, error)))
+    return nms_store_op_end (store, FALSE, error);
   s = stmt (store, ranged ? STMT_CLEAR_RANGE : STMT_CLEAR);
   if (ranged)
     bind_prefix (s, prefix, &upper);
@@ -817,7 +854,7 @@ nms_store_clear (NmsStore *store, const char *prefix, GError **error)
   sqlite3_reset (s);
   if (rc != SQLITE_DONE)
     ok = nms_store_fail (store, rc, "clear items", error);
-  return op_end (store, ok, error) && ok;
+  return nms_store_op_end (store, ok, error) && ok;
 }
 
 /* Sums Chrome's byte count over keys that exist; keys == NULL means the
@@ -868,7 +905,7 @@ nms_store_flush (NmsStore *store, GError **error)
       ok = FALSE;
     }
   if (ok)
-    ok = op_end (store, TRUE, error);
+    ok = nms_store_op_end (store, TRUE, error);
   if (store->options.durability != NMS_DURABILITY_FULL)
     nms_store_exec (store, "PRAGMA synchronous = NORMAL", "restore the durability", NULL);
   return ok && nms_os_fsync_dir (store->dir, error);
@@ -987,7 +1024,7 @@ nms_store_replace_from (NmsStore *store, const char *path, const char *origin_na
   sqlite3_free (sql);
   if (rc != SQLITE_OK)
     return nms_store_fail (store, rc, "open the backup", error);
-  ok = op_begin (store, error)
+  ok = nms_store_op_begin (store, error)
        && nms_store_exec (store, "DELETE FROM items", "remove the current items", error)
        && nms_store_exec (store, "INSERT INTO items (key, kind, size, value) SELECT key, kind, size, value FROM src.items",
                 "copy the backup's items", error);
@@ -995,7 +1032,7 @@ nms_store_replace_from (NmsStore *store, const char *path, const char *origin_na
     *n_items = (guint64) sqlite3_changes64 (store->db);
   /* Subscribers cannot be told item by item; they are told to re-read. */
   ok = ok && nms_store_log_forget (store, error);
-  ok = op_end (store, ok, error) && ok;
+  ok = nms_store_op_end (store, ok, error) && ok;
   sqlite3_exec (store->db, "DETACH src", NULL, NULL, NULL);
   return ok;
 }

@@ -26,6 +26,8 @@ guint    nms_os_add_input_watch      (int fd, NmsOsInputFunc func, gpointer user
 void     nms_os_add_termination_watch(GSourceFunc func, gpointer user_data);
 gboolean nms_os_disable_core_dumps   (GError **error);
 int      nms_os_pid                  (void);
+guint64  nms_os_process_start_time   (int pid);
+gboolean nms_os_process_alive        (int pid, guint64 start_time);
 FILE    *nms_os_fopen_private_append (const char *path);
 guint    nms_os_user_id              (void);
 char    *nms_os_executable_path      (void);

@@ -9,8 +9,10 @@
  * a batch of requests costs one commit; a failing call inside a batch is
  * rolled back alone and leaves the others in place.
  *
- * Every write also leaves a row in the store's change log, in the same
- * transaction: per key, the value before and after. Calls made between
+ * While any process has a subscriber (nms_store_subscribe), every write
+ * also leaves a row in the store's change log, in the same transaction:
+ * per key, the value before and after. With none, writes log nothing and
+ * read no old values. Calls made between
  * nms_store_changes_begin() and nms_store_changes_end() form one request:
  * one row, and all or nothing. Other processes read the log after their
  * cursor (nms_store_changes_read) when the file at nms_store_bell_path()
@@ -25,8 +27,9 @@ G_BEGIN_DECLS
 
 #define NMS_STORE_FILE_NAME     "store.db"
 #define NMS_STORE_MAX_KEY_BYTES 8192u
-/* 2 added the change log; version-1 files are upgraded in place. */
-#define NMS_STORE_SCHEMA        2
+/* 2 added the change log, 3 the subscribers table; older files are
+ * upgraded in place. */
+#define NMS_STORE_SCHEMA        3
 /* The change log keeps at most this many rows, none older than this. */
 #define NMS_STORE_CHANGES_KEEP_ROWS    10000u
 #define NMS_STORE_CHANGES_KEEP_SECONDS 60u
@@ -114,6 +117,10 @@ gboolean    nms_store_changes_state (NmsStore *store, guint64 *head, guint64 *pr
 gboolean    nms_store_changes_read  (NmsStore *store, guint64 after, guint max_rows,
                                      NmsStoreChangesFunc visit, gpointer user_data, GError **error);
 gboolean    nms_store_data_version  (NmsStore *store, gint64 *version, GError **error);
+gboolean    nms_store_subscribe     (NmsStore *store, gint64 *id, guint64 *cursor, GError **error);
+gboolean    nms_store_unsubscribe   (NmsStore *store, gint64 id, GError **error);
+gboolean    nms_store_subscribed    (NmsStore *store, gint64 id, gboolean *exists, GError **error);
+gboolean    nms_store_forget_dead_subscribers (NmsStore *store, guint *n_removed, GError **error);
 const char *nms_store_bell_path     (NmsStore *store);
 const char *nms_store_engine_version (void);
 

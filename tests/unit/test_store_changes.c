@@ -1,6 +1,8 @@
-/* test_store_changes.c: the store's change log on a real SQLite file:
- * what one request records, that failed and no-op writes record nothing,
- * pruning, and the upgrade of a version-1 store. */
+/* test_store_changes.c: the store's change log on a real SQLite file,
+ * with a subscriber registered (without one nothing is logged: that is
+ * test_store_subscribers.c): what one request records, that failed and
+ * no-op writes record nothing, pruning, and the upgrade of a version-1
+ * store. */
 #include "harness.h"
 #include "nmstore/error.h"
 #include "nmstore/store.h"
@@ -24,6 +26,13 @@ setup_with (void **state, const NmsStoreOptions *options)
   f->dir = g_build_filename (f->home, "origin", NULL);
   f->store = nms_store_open (f->dir, "test", options, &error);
   assert_non_null (f->store);
+  {
+    gint64 id;
+    guint64 cursor;
+
+    assert_true (nms_store_subscribe (f->store, &id, &cursor, &error));
+    assert_int_equal (cursor, 0);
+  }
   *state = f;
   return 0;
 }
@@ -236,6 +245,13 @@ test_version_1_store_is_upgraded (void **state)
 
   store = nms_store_open (dir, "test", NULL, &error);
   assert_non_null (store);
+  {
+    gint64 id;
+    guint64 cursor;
+
+    /* The upgrade added the subscribers table too. */
+    assert_true (nms_store_subscribe (store, &id, &cursor, &error));
+  }
   set1 (store, "old", "4");
   rows = rows_after (store, 0);
   assert_int_equal (rows->len, 1);
