@@ -606,6 +606,16 @@ async function restores(config, sessions, echo, withFiles, checks) {
       echo: one.echo.map((ms) => restoreWire / MB / (ms / 1000)),
     };
     figures.push(figure(id, `restore reply bytes per second (${(restoreWire / MB).toFixed(1)} MB on the pipe)`, 'MB/s', bytesPerSec));
+    // The same reply without NativeSessionStore's work on it (base64 to
+    // bytes per .torrent), to tell the pipe and host from the page's own
+    // decoding.
+    figures.push(figure(id, `restore ${n} torrents in one round trip, the reply alone`, 'ms', await interleave(rounds, {
+      host: () => once(() => sessions.client.request('sessionRestore', { prefix: sessions.prefix })),
+      echo: () => once(() => echo.bulk(restoreWire)),
+    }), {
+      host: "client.request('sessionRestore'): chunks joined and parsed, no bytes decoded",
+      echo: 'as above',
+    }));
     figures.push(...await torrentList(sessions, echo, data, rounds, checks));
   }
   await sessions.clear();

@@ -24,7 +24,7 @@ test('the bench page runs every workload through the three stores and its result
 test('the validator rejects results with a figure missing, a figure that is not a number, or a failed cross-check', () => {
   const good = {
     config: { rounds: 1, bulkRounds: 1 },
-    figures: [['W1'], ['W2'], ['W3'], ['W3'], ['W4a'], ['W4a'], ['W4b'], ['W4b'], ['W4b'], ['list']].map(([id]) => ({
+    figures: [['W1'], ['W2'], ['W3'], ['W3'], ['W4a'], ['W4a'], ['W4b'], ['W4b'], ['W4b'], ['W4b'], ['list']].map(([id]) => ({
       id, label: 'x', unit: 'ms', value: { host: 1, chromeStorage: 2, echo: 0.5 }, rounds: { host: [1], chromeStorage: [2], echo: [0.5] },
     })),
     checks: {
