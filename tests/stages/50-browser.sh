@@ -2,7 +2,9 @@
 # tests/stages/50-browser.sh: the extension's tests. Type-checks extension/
 # with tsc --checkJs, runs the unit tests of extension/lib against a fake
 # port, then the end-to-end tests in Debian's Chromium with the real
-# extension and the host built in $NMT_BUILD.
+# extension and the host built in $NMT_BUILD, then a smoke run of the
+# in-browser benchmark page with tiny counts (its results' shape only; the
+# echo peer, nmstore-bench-echo, comes from the same build).
 set -euo pipefail
 top=${NMT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=tests/lib.sh
@@ -25,3 +27,5 @@ echo "== unit tests of extension/lib"
 node --test unit/
 echo "== browser tests in Debian chromium $(dpkg-query -W -f='${Version}' chromium)"
 node --test --test-concurrency=1 e2e/
+echo "== in-browser benchmark smoke test (tiny counts; no timing is judged)"
+node --test ../bench/browser/smoke.test.js

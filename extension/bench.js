@@ -1,0 +1,713 @@
+// bench.js: the in-browser benchmark (issue 9, item 2). In one page of one
+// browser session it runs W1-W4 and the torrent list through three stores:
+// NativeSessionStore over the real host, chrome.storage.local, and the echo
+// peer registered as a second native host (the pipe's floor). Rounds
+// alternate the stores so that a busy machine slows all three alike.
+// tests/bench/browser/run.js calls globalThis.nmstoreBench.run(config) and
+// reads the JSON it resolves to; nothing here judges the figures.
+import { NmstoreClient } from './lib/nmstore-client.js';
+import { NativeSessionStore, bytesToBase64, base64ToBytes } from './lib/native-session-store.js';
+
+/**
+ * @typedef {object} BenchConfig
+ * @property {number} rounds  rounds per workload, each running every store once
+ * @property {number} bulkRounds  rounds of the 40 KB-torrent workloads (W4b, list)
+ * @property {number} sequential  calls per sequential round (W1, W3)
+ * @property {number} inFlight  requests in flight (W2, W3 pipelined)
+ * @property {number} torrents  torrents in a session (W4a, W4b, list)
+ * @property {number} stateBytes  size of a session state's JSON text
+ * @property {number} torrentfileAvg  average .torrent size in W4b and the list
+ * @property {string} [echoHost]  the echo peer's native host name
+ */
+
+/**
+ * @typedef {object} Figure
+ * @property {string} id  e.g. "W1"
+ * @property {string} label  what was measured
+ * @property {string} unit  "ms", "msg/s" or "MB/s"
+ * @property {Record<string, number>} value  median over rounds, by store
+ * @property {Record<string, number[]>} rounds  every round's figure, by store
+ * @property {Record<string, string>} [how]  what each store did, where it differs
+ */
+
+/** @type {BenchConfig} */
+const DEFAULTS = {
+  rounds: 5, bulkRounds: 3, sequential: 500, inFlight: 2000, torrents: 1000,
+  stateBytes: 2560, torrentfileAvg: 40960, echoHost: 'org.nmstore.echo',
+};
+
+/** Chrome refuses a message from a native host larger than this. */
+const MAX_HOST_MESSAGE = 1024 * 1024;
+const MB = 1000 * 1000;
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const statusEl = /** @type {HTMLElement} */ (document.getElementById('status'));
+
+/** @param {string} text */
+function say(text) {
+  statusEl.textContent = text;
+  console.log(`[bench] ${text}`);
+}
+
+/** @param {number[]} xs */
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** A small seeded generator, so that every run stores the same bytes. */
+function rng(/** @type {number} */ seed) {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    return x / 0x100000000;
+  };
+}
+
+/** @param {Uint8Array} bytes */
+function hex(bytes) {
+  let s = '';
+  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  return s;
+}
+
+/** @param {Uint8Array[]} parts */
+function concat(parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+// ---------------------------------------------------------------- the data
+
+/**
+ * A session state as the engine writes it, whose JSON text is about
+ * `bytes` long, or whose bitfield covers `pieces` pieces when given.
+ * @param {() => number} rand
+ * @param {number} bytes
+ * @param {number} [pieces]
+ */
+function makeState(rand, bytes, pieces) {
+  const state = {
+    userState: 'active', storageKey: 'default', queuePosition: Math.floor(rand() * 1000),
+    bitfield: '', uploaded: Math.floor(rand() * 1e9), downloaded: Math.floor(rand() * 1e9),
+    updatedAt: 1767225600000 + Math.floor(rand() * 1e9),
+  };
+  const digits = pieces !== undefined
+    ? 2 * Math.ceil(pieces / 8)
+    : Math.max(2, bytes - JSON.stringify(state).length) & ~1;
+  // Part downloaded: whole bytes of pieces it has, then pieces still missing.
+  const have = Math.floor(rand() * digits);
+  let bf = '';
+  for (let i = 0; i < digits; i++) bf += i < have ? 'f' : i === have ? '8' : '0';
+  if (pieces !== undefined && pieces % 8) {
+    // The spare bits after the last piece stay clear, as the engine keeps them.
+    bf = bf.slice(0, -2) + '00';
+  }
+  state.bitfield = bf;
+  return state;
+}
+
+/**
+ * A real single-file .torrent of about `size` bytes, whose info dictionary
+ * hashes to its infohash, so that the host's validating restore and
+ * summary accept it.
+ * @param {number} i
+ * @param {number} size
+ */
+async function makeTorrent(i, size) {
+  const pieceLength = 16384;
+  const name = `bench-torrent-${String(i).padStart(5, '0')}.iso`;
+  const announce = 'http://tracker.invalid/announce';
+  const pieceCount = Math.max(1, Math.floor((size - 160) / 20));
+  const length = pieceCount * pieceLength - (i % pieceLength);
+  const pieces = new Uint8Array(pieceCount * 20);
+  for (let at = 0; at < pieces.length; at += 65536) {
+    crypto.getRandomValues(pieces.subarray(at, Math.min(pieces.length, at + 65536)));
+  }
+  const info = concat([
+    enc.encode(`d6:lengthi${length}e4:name${name.length}:${name}12:piece lengthi${pieceLength}e6:pieces${pieces.length}:`),
+    pieces, enc.encode('e'),
+  ]);
+  const torrentFile = concat([enc.encode(`d8:announce${announce.length}:${announce}4:info`), info, enc.encode('e')]);
+  const infoHash = hex(new Uint8Array(await crypto.subtle.digest('SHA-1', info)));
+  return { infoHash, name, length, pieceCount, torrentFile };
+}
+
+/**
+ * @typedef {object} SessionData
+ * @property {any} index  the engine's index: version 2 and its entries
+ * @property {{infoHash: string, state: any, torrentFile: Uint8Array | null}[]} torrents
+ */
+
+/**
+ * W4a's session: magnet torrents whose metadata has not arrived (index and
+ * states only). W4b's: file torrents with .torrent files of half to one and
+ * a half times `fileAvg` bytes.
+ * @param {BenchConfig} config
+ * @param {boolean} withFiles
+ * @returns {Promise<SessionData>}
+ */
+async function makeSession(config, withFiles) {
+  const rand = rng(withFiles ? 4242 : 4141);
+  const torrents = [];
+  const entries = [];
+  for (let i = 0; i < config.torrents; i++) {
+    if (withFiles) {
+      const size = Math.floor(config.torrentfileAvg / 2 + rand() * config.torrentfileAvg);
+      const t = await makeTorrent(i, size);
+      torrents.push({ infoHash: t.infoHash, state: makeState(rand, 0, t.pieceCount), torrentFile: t.torrentFile });
+      entries.push({ infoHash: t.infoHash, source: 'file', addedAt: 1767225600000 + i * 1000 });
+    } else {
+      const infoHash = hex(new Uint8Array(await crypto.subtle.digest('SHA-1', enc.encode(`bench-torrent-${i}`))));
+      torrents.push({ infoHash, state: makeState(rand, config.stateBytes), torrentFile: null });
+      entries.push({ infoHash, source: 'magnet', magnetUri: `magnet:?xt=urn:btih:${infoHash}`, addedAt: 1767225600000 + i * 1000 });
+    }
+  }
+  return { index: { version: 2, torrents: entries }, torrents };
+}
+
+// ----------------------------------------------------------- the echo peer
+
+/**
+ * The echo peer over a bare port: ids and a map of waiting promises, the
+ * least any client needs to match replies to requests. Anything more is
+ * what NmstoreClient costs, and that is part of what is measured.
+ */
+class EchoPeer {
+  /** @param {string} hostName */
+  constructor(hostName) {
+    this.hostName = hostName;
+    /** @type {Map<number, (msg: any) => void>} */
+    this.waiting = new Map();
+    this.nextId = 1;
+    /** @type {string | null} */
+    this.closed = null;
+    this.port = chrome.runtime.connectNative(hostName);
+    this.port.onMessage.addListener((/** @type {any} */ msg) => {
+      const done = this.waiting.get(msg.id);
+      if (done) { this.waiting.delete(msg.id); done(msg); }
+    });
+    this.port.onDisconnect.addListener(() => {
+      this.closed = chrome.runtime.lastError?.message ?? 'the echo peer closed the port';
+      for (const done of this.waiting.values()) done(null);
+      this.waiting.clear();
+    });
+  }
+
+  /**
+   * Sends msg (its id replaced) and resolves when it comes back.
+   * @param {Record<string, any>} msg
+   * @returns {Promise<any>}
+   */
+  send(msg) {
+    if (this.closed) return Promise.reject(new Error(`${this.hostName}: ${this.closed}`));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, (reply) => reply ? resolve(reply) : reject(new Error(`${this.hostName}: ${this.closed}`)));
+      this.port.postMessage({ ...msg, id });
+    });
+  }
+
+  /**
+   * A message whose JSON text is `bytes` long (give or take the digits of
+   * its id), to stand in for a host request or reply of that size.
+   * @param {number} bytes
+   */
+  static sized(bytes) {
+    const bare = JSON.stringify({ op: 'echo', pad: '', id: 100000 }).length;
+    return { op: 'echo', pad: 'x'.repeat(Math.max(0, bytes - bare)) };
+  }
+
+  /**
+   * Stands in for a reply of `wireBytes`: one frame when it fits in a native
+   * message, else as many frames of 1 MiB as the host's chunks take, all in
+   * flight at once as the host sends them.
+   * @param {number} wireBytes
+   */
+  async bulk(wireBytes) {
+    if (wireBytes <= MAX_HOST_MESSAGE) { await this.send(EchoPeer.sized(wireBytes)); return; }
+    const full = EchoPeer.sized(MAX_HOST_MESSAGE - 16);
+    const n = Math.ceil(wireBytes / (MAX_HOST_MESSAGE - 16));
+    const sends = [];
+    for (let i = 0; i < n; i++) sends.push(this.send(full));
+    await Promise.all(sends);
+  }
+
+  close() { this.port.disconnect(); }
+}
+
+// --------------------------------------------------------------- measuring
+
+/**
+ * Runs each store's round function `rounds` times, rotating which store
+ * goes first, and returns every round's figure by store.
+ * @param {number} rounds
+ * @param {Record<string, () => Promise<number>>} byStore
+ */
+async function interleave(rounds, byStore) {
+  const names = Object.keys(byStore);
+  /** @type {Record<string, number[]>} */
+  const out = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(r + k) % names.length];
+      out[name].push(await byStore[name]());
+    }
+  }
+  return out;
+}
+
+/**
+ * @param {string} id
+ * @param {string} label
+ * @param {string} unit
+ * @param {Record<string, number[]>} rounds
+ * @param {Record<string, string>} [how]
+ * @returns {Figure}
+ */
+function figure(id, label, unit, rounds, how) {
+  /** @type {Record<string, number>} */
+  const value = {};
+  for (const [k, v] of Object.entries(rounds)) value[k] = median(v);
+  return how ? { id, label, unit, value, rounds, how } : { id, label, unit, value, rounds };
+}
+
+/** Milliseconds per call over n sequential calls of fn(i). */
+async function perCall(/** @type {number} */ n, /** @type {(i: number) => Promise<any>} */ fn) {
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await fn(i);
+  return (performance.now() - t0) / n;
+}
+
+/** Calls per second with n calls of fn(i) in flight at once. */
+async function rate(/** @type {number} */ n, /** @type {(i: number) => Promise<any>} */ fn) {
+  const t0 = performance.now();
+  const calls = [];
+  for (let i = 0; i < n; i++) calls.push(fn(i));
+  await Promise.all(calls);
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** Milliseconds one call of fn takes. */
+async function once(/** @type {() => Promise<any>} */ fn) {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+/** The JSON text length of a reply as the host sent it. */
+function replyBytes(/** @type {any} */ reply) {
+  return JSON.stringify(reply).length;
+}
+
+/**
+ * What crosses the pipe for a reply of `bytes`: the text itself, or, when
+ * it is chunked, its text as escaped JSON strings inside the chunk frames.
+ * @param {any} reply
+ */
+function wireBytes(reply) {
+  const text = JSON.stringify(reply);
+  return text.length <= MAX_HOST_MESSAGE ? text.length : JSON.stringify(text).length;
+}
+
+// ------------------------------------------------------ bencode, for the list
+
+/**
+ * A bencode decoder, enough for a status page to read a .torrent: dict keys
+ * as Latin-1 strings, byte strings as subarrays, integers as numbers.
+ * @param {Uint8Array} b
+ */
+export function bdecode(b) {
+  let i = 0;
+  /** @returns {any} */
+  const value = () => {
+    const c = b[i];
+    if (c === 0x69) { // i<n>e
+      const end = b.indexOf(0x65, i);
+      const n = Number(dec.decode(b.subarray(i + 1, end)));
+      i = end + 1;
+      return n;
+    }
+    if (c === 0x6c) { // l...e
+      i++;
+      const list = [];
+      while (b[i] !== 0x65) { if (i >= b.length) throw new Error('bencode: a list runs off the end'); list.push(value()); }
+      i++;
+      return list;
+    }
+    if (c === 0x64) { // d...e
+      i++;
+      /** @type {Record<string, any>} */
+      const dict = {};
+      while (b[i] !== 0x65) {
+        if (i >= b.length) throw new Error('bencode: a dictionary runs off the end');
+        const k = value();
+        dict[String.fromCharCode(...k)] = value();
+      }
+      i++;
+      return dict;
+    }
+    const colon = b.indexOf(0x3a, i); // <len>:<bytes>
+    if (colon < 0) throw new Error(`bencode: unexpected byte ${c} at ${i}`);
+    const len = Number(dec.decode(b.subarray(i, colon)));
+    i = colon + 1 + len;
+    if (i > b.length) throw new Error('bencode: a string runs off the end');
+    return b.subarray(colon + 1, i);
+  };
+  const v = value();
+  if (i !== b.length) throw new Error('bencode: bytes after the value');
+  return v;
+}
+
+/** The share of pieces a hex bitfield has. */
+function progressOf(/** @type {string} */ bitfield, /** @type {number} */ pieces) {
+  let have = 0;
+  for (let i = 0; i < bitfield.length; i++) {
+    let v = parseInt(bitfield[i], 16);
+    while (v) { have += v & 1; v >>= 1; }
+  }
+  return pieces ? have / pieces : 0;
+}
+
+/**
+ * Shows the list as a status page would: a table of name, size, progress,
+ * laid out (reading offsetHeight makes the browser do the layout now).
+ * @param {{name: string, size: number, progress: number}[]} rows
+ */
+function renderList(rows) {
+  const table = document.createElement('table');
+  const body = table.createTBody();
+  for (const r of rows) {
+    const tr = body.insertRow();
+    tr.insertCell().textContent = r.name;
+    tr.insertCell().textContent = `${(r.size / 1048576).toFixed(1)} MiB`;
+    tr.insertCell().textContent = `${(r.progress * 100).toFixed(1)}%`;
+  }
+  const list = /** @type {HTMLElement} */ (document.getElementById('list'));
+  list.replaceChildren(table);
+  return list.offsetHeight;
+}
+
+// ------------------------------------------------------------- the stores
+
+const CSL = 'csl:'; // chrome.storage.local's keys: never under the host's session: prefix
+
+/**
+ * Writes a session into the host the way the engine does: the index and
+ * states as the UTF-8 of their JSON, .torrent files as raw bytes.
+ * @param {NativeSessionStore} sessions
+ * @param {SessionData} data
+ */
+async function fillHost(sessions, data) {
+  await sessions.clear();
+  const batch = 100;
+  for (let i = 0; i < data.torrents.length; i += batch) {
+    await Promise.all(data.torrents.slice(i, i + batch).flatMap((t) => {
+      const w = [sessions.set(`torrent:${t.infoHash}:state`, enc.encode(JSON.stringify(t.state)))];
+      if (t.torrentFile) w.push(sessions.set(`torrent:${t.infoHash}:torrentfile`, t.torrentFile));
+      return w;
+    }));
+  }
+  await sessions.set('torrents', enc.encode(JSON.stringify(data.index)));
+}
+
+/**
+ * The same session in chrome.storage.local as an author would keep it
+ * there: JSON values as themselves, .torrent files as base64 text (the
+ * area stores JSON, not bytes).
+ * @param {SessionData} data
+ */
+async function fillCsl(data) {
+  await chrome.storage.local.clear();
+  const batch = 100;
+  for (let i = 0; i < data.torrents.length; i += batch) {
+    /** @type {Record<string, any>} */
+    const items = {};
+    for (const t of data.torrents.slice(i, i + batch)) {
+      items[`${CSL}torrent:${t.infoHash}:state`] = t.state;
+      if (t.torrentFile) items[`${CSL}torrent:${t.infoHash}:torrentfile`] = bytesToBase64(t.torrentFile);
+    }
+    await chrome.storage.local.set(items);
+  }
+  await chrome.storage.local.set({ [`${CSL}torrents`]: data.index });
+}
+
+// ------------------------------------------------------------ the workloads
+
+/**
+ * @param {BenchConfig} config
+ * @param {NativeSessionStore} sessions
+ * @param {EchoPeer} echo
+ * @returns {Promise<Figure[]>}
+ */
+async function smallValues(config, sessions, echo) {
+  const figures = [];
+  const rand = rng(7);
+  const state = makeState(rand, config.stateBytes);
+  const stateBytes = enc.encode(JSON.stringify(state));
+  const hash = 'ab'.repeat(20);
+  const key = `torrent:${hash}:state`;
+  /** The host's set request, so that the echo peer moves the same bytes. */
+  const setRequest = { op: 'set', items: { [sessions.prefix + key]: { $bytes: bytesToBase64(stateBytes) } } };
+  const keyOf = (/** @type {number} */ i) => `torrent:${String(i).padStart(40, '0')}:state`;
+
+  say('W1: sequential set of a session state');
+  await sessions.clear();
+  await chrome.storage.local.clear();
+  figures.push(figure('W1', `sequential set of a ${stateBytes.length}-byte session state, per call`, 'ms', await interleave(config.rounds, {
+    host: () => perCall(config.sequential, () => sessions.set(key, stateBytes)),
+    chromeStorage: () => perCall(config.sequential, () => chrome.storage.local.set({ [CSL + key]: state })),
+    echo: () => perCall(config.sequential, () => echo.send(setRequest)),
+  }), {
+    host: 'NativeSessionStore.set(key, Uint8Array)',
+    chromeStorage: 'chrome.storage.local.set({key: state})',
+    echo: "the host's set request, echoed",
+  }));
+
+  say('W2: writes in flight');
+  figures.push(figure('W2', `${config.inFlight} sets of a session state in flight`, 'msg/s', await interleave(config.rounds, {
+    host: () => rate(config.inFlight, (i) => sessions.set(keyOf(i), stateBytes)),
+    chromeStorage: () => rate(config.inFlight, (i) => chrome.storage.local.set({ [CSL + keyOf(i)]: state })),
+    echo: () => rate(config.inFlight, () => echo.send(setRequest)),
+  })));
+
+  say('W3: gets');
+  await sessions.set(key, stateBytes);
+  await chrome.storage.local.set({ [CSL + key]: state });
+  const getReply = await sessions.client.request('get', { keys: [sessions.prefix + key] });
+  const getEcho = EchoPeer.sized(replyBytes(getReply));
+  const check = await sessions.get(key);
+  if (!check || check.length !== stateBytes.length) throw new Error('W3: the host did not return the state it stored');
+  figures.push(figure('W3', `sequential get of a ${stateBytes.length}-byte value, per call`, 'ms', await interleave(config.rounds, {
+    host: () => perCall(config.sequential, () => sessions.get(key)),
+    chromeStorage: () => perCall(config.sequential, () => chrome.storage.local.get(CSL + key)),
+    echo: () => perCall(config.sequential, () => echo.send(getEcho)),
+  })));
+  figures.push(figure('W3', `${config.inFlight} gets of a ${stateBytes.length}-byte value in flight`, 'msg/s', await interleave(config.rounds, {
+    host: () => rate(config.inFlight, () => sessions.get(key)),
+    chromeStorage: () => rate(config.inFlight, () => chrome.storage.local.get(CSL + key)),
+    echo: () => rate(config.inFlight, () => echo.send(getEcho)),
+  })));
+  await sessions.clear();
+  await chrome.storage.local.clear();
+  return figures;
+}
+
+/**
+ * Today's engine: the index, then per torrent its state, .torrent file and
+ * info dictionary, each an awaited get. Returns how many states it read.
+ * @param {(key: string) => Promise<any>} get  resolves to the value or null
+ */
+async function perKeyRestore(get) {
+  const index = await get('torrents');
+  let states = 0;
+  for (const e of index.torrents) {
+    const base = `torrent:${e.infoHash}:`;
+    if (await get(base + 'state')) states++;
+    await get(base + 'torrentfile');
+    await get(base + 'infodict');
+  }
+  return states;
+}
+
+/**
+ * @param {BenchConfig} config
+ * @param {NativeSessionStore} sessions
+ * @param {EchoPeer} echo
+ * @param {boolean} withFiles  W4b and the list, or W4a
+ * @param {Record<string, any>} checks  what the driver validates
+ * @returns {Promise<Figure[]>}
+ */
+async function restores(config, sessions, echo, withFiles, checks) {
+  const id = withFiles ? 'W4b' : 'W4a';
+  const rounds = withFiles ? config.bulkRounds : config.rounds;
+  say(`${id}: making ${config.torrents} torrents`);
+  const data = await makeSession(config, withFiles);
+  say(`${id}: storing them in the host and in chrome.storage.local`);
+  await fillHost(sessions, data);
+  await fillCsl(data);
+  const n = data.torrents.length;
+
+  // The engine reads its JSON values back from bytes; chrome.storage.local
+  // hands them back parsed, and the .torrent as base64 text.
+  const hostGet = async (/** @type {string} */ k) => {
+    const v = await sessions.get(k);
+    return v && (k.endsWith(':torrentfile') ? v : JSON.parse(dec.decode(v)));
+  };
+  const cslGet = async (/** @type {string} */ k) => {
+    const items = /** @type {Record<string, any>} */ (await chrome.storage.local.get(CSL + k));
+    const v = items[CSL + k];
+    return v === undefined ? null : k.endsWith(':torrentfile') ? base64ToBytes(v) : v;
+  };
+
+  // The sizes the echo peer stands in for: each get's reply, and the
+  // whole restore's.
+  const echoSizes = [replyBytes(await sessions.client.request('get', { keys: [sessions.prefix + 'torrents'] }))];
+  for (const t of data.torrents) {
+    for (const s of ['state', 'torrentfile', 'infodict']) {
+      echoSizes.push(replyBytes(await sessions.client.request('get', { keys: [`${sessions.prefix}torrent:${t.infoHash}:${s}`] })));
+    }
+  }
+  const echoMessages = echoSizes.map((b) => EchoPeer.sized(b));
+  const restoreReply = await sessions.client.request('sessionRestore', { prefix: sessions.prefix });
+  const restoreWire = wireBytes(restoreReply);
+
+  // What the restores return, checked once outside the timing.
+  const restored = await sessions.restoreSession();
+  checks[id] = {
+    torrents: n, restored: restored.torrents.length, problems: restored.problems.length, via: restored.via,
+    perKeyStatesHost: await perKeyRestore(hostGet), perKeyStatesChromeStorage: await perKeyRestore(cslGet),
+    restoreWireBytes: restoreWire,
+  };
+  if (restored.problems.length) console.warn(`[bench] ${id}: the host reported problems`, restored.problems.slice(0, 3));
+
+  const figures = [];
+  say(`${id}: per-key restores`);
+  figures.push(figure(id, `restore ${n} torrents by per-key gets, 3 per torrent, each awaited`, 'ms', await interleave(rounds, {
+    host: () => once(() => perKeyRestore(hostGet)),
+    chromeStorage: () => once(() => perKeyRestore(cslGet)),
+    echo: () => once(async () => { for (const m of echoMessages) await echo.send(m); }),
+  }), {
+    host: 'NativeSessionStore.get per key',
+    chromeStorage: 'chrome.storage.local.get per key',
+    echo: "each get's reply size, echoed",
+  }));
+
+  say(`${id}: one-round-trip restores`);
+  const cslAll = async () => {
+    const first = /** @type {Record<string, any>} */ (await chrome.storage.local.get(`${CSL}torrents`));
+    const keys = [];
+    for (const e of first[`${CSL}torrents`].torrents) {
+      for (const s of ['state', 'torrentfile', 'infodict']) keys.push(`${CSL}torrent:${e.infoHash}:${s}`);
+    }
+    const items = /** @type {Record<string, any>} */ (await chrome.storage.local.get(keys));
+    for (const k of keys) if (k.endsWith(':torrentfile') && items[k] !== undefined) base64ToBytes(items[k]);
+  };
+  const one = await interleave(rounds, {
+    host: () => once(() => sessions.restoreSession()),
+    chromeStorage: () => once(cslAll),
+    echo: () => once(() => echo.bulk(restoreWire)),
+  });
+  figures.push(figure(id, `restore ${n} torrents in one round trip`, 'ms', one, {
+    host: 'NativeSessionStore.restoreSession() (sessionRestore)',
+    chromeStorage: 'chrome.storage.local.get of the index, then one get of every key',
+    echo: `the restore reply's ${(restoreWire / MB).toFixed(2)} MB, in 1 MiB frames`,
+  }));
+
+  if (withFiles) {
+    // The pipe's bulk limit: the same bytes as 1 MiB echo frames, in flight.
+    /** @type {Record<string, number[]>} */
+    const bytesPerSec = {
+      host: one.host.map((ms) => restoreWire / MB / (ms / 1000)),
+      echo: one.echo.map((ms) => restoreWire / MB / (ms / 1000)),
+    };
+    figures.push(figure(id, `restore reply bytes per second (${(restoreWire / MB).toFixed(1)} MB on the pipe)`, 'MB/s', bytesPerSec));
+    // The same reply without NativeSessionStore's work on it (base64 to
+    // bytes per .torrent), to tell the pipe and host from the page's own
+    // decoding.
+    figures.push(figure(id, `restore ${n} torrents in one round trip, the reply alone`, 'ms', await interleave(rounds, {
+      host: () => once(() => sessions.client.request('sessionRestore', { prefix: sessions.prefix })),
+      echo: () => once(() => echo.bulk(restoreWire)),
+    }), {
+      host: "client.request('sessionRestore'): chunks joined and parsed, no bytes decoded",
+      echo: 'as above',
+    }));
+    figures.push(...await torrentList(sessions, echo, data, rounds, checks));
+  }
+  await sessions.clear();
+  await chrome.storage.local.clear();
+  return figures;
+}
+
+/**
+ * How long a status page needs to show the list of torrents (name, size,
+ * progress): from the host's sessionSummary, against reading and
+ * bencode-decoding everything from chrome.storage.local.
+ * @param {NativeSessionStore} sessions
+ * @param {EchoPeer} echo
+ * @param {SessionData} data
+ * @param {number} rounds
+ * @param {Record<string, any>} checks
+ * @returns {Promise<Figure[]>}
+ */
+async function torrentList(sessions, echo, data, rounds, checks) {
+  say('list: the status page\'s torrent list');
+  const fromHost = async () => {
+    const s = await sessions.client.request('sessionSummary', { prefix: sessions.prefix });
+    const rows = s.torrents.map((/** @type {any} */ t) => ({ name: t.name, size: t.totalSize, progress: t.progress }));
+    renderList(rows);
+    return rows;
+  };
+  const fromCsl = async () => {
+    const first = /** @type {Record<string, any>} */ (await chrome.storage.local.get(`${CSL}torrents`));
+    const entries = first[`${CSL}torrents`].torrents;
+    const keys = [];
+    for (const e of entries) keys.push(`${CSL}torrent:${e.infoHash}:state`, `${CSL}torrent:${e.infoHash}:torrentfile`);
+    const items = /** @type {Record<string, any>} */ (await chrome.storage.local.get(keys));
+    const rows = entries.map((/** @type {any} */ e) => {
+      const meta = bdecode(base64ToBytes(items[`${CSL}torrent:${e.infoHash}:torrentfile`]));
+      const info = meta.info;
+      const size = info.files ? info.files.reduce((/** @type {number} */ a, /** @type {any} */ f) => a + f.length, 0) : info.length;
+      const pieces = info.pieces.length / 20;
+      const state = items[`${CSL}torrent:${e.infoHash}:state`];
+      return { name: dec.decode(info.name), size, progress: progressOf(state?.bitfield ?? '', pieces) };
+    });
+    renderList(rows);
+    return rows;
+  };
+  const summaryReply = await sessions.client.request('sessionSummary', { prefix: sessions.prefix });
+  const summaryWire = wireBytes(summaryReply);
+
+  // Both ways must show the same list, or the comparison means nothing.
+  const a = await fromHost(), b = await fromCsl();
+  const same = a.length === b.length && a.every((/** @type {any} */ r, /** @type {number} */ i) => r.name === b[i].name && r.size === b[i].size &&
+    Math.abs(r.progress - b[i].progress) < 1e-9);
+  checks.list = { torrents: data.torrents.length, rowsHost: a.length, rowsChromeStorage: b.length, same, summaryWireBytes: summaryWire };
+
+  return [figure('list', `show the list of ${data.torrents.length} torrents (name, size, progress)`, 'ms', await interleave(rounds, {
+    host: () => once(fromHost),
+    chromeStorage: () => once(fromCsl),
+    echo: () => once(() => echo.bulk(summaryWire)),
+  }), {
+    host: 'sessionSummary, then the table',
+    chromeStorage: 'get index, states and .torrent files, bencode-decode each, then the table',
+    echo: `the summary reply's ${(summaryWire / 1000).toFixed(0)} kB, echoed`,
+  })];
+}
+
+/**
+ * Runs every workload. Resolves to the results the driver writes out.
+ * @param {Partial<BenchConfig>} [overrides]
+ */
+async function run(overrides = {}) {
+  const config = { ...DEFAULTS, ...overrides };
+  const started = new Date().toISOString();
+  // No fallback: a missing host must fail the run, not quietly measure
+  // chrome.storage.local twice.
+  const client = new NmstoreClient({ fallback: null });
+  const sessions = new NativeSessionStore(client);
+  const conn = await sessions.ready();
+  const echo = new EchoPeer(/** @type {string} */ (config.echoHost));
+  await echo.send({ op: 'hello' });
+  /** @type {Record<string, any>} */
+  const checks = {};
+  const figures = [
+    ...await smallValues(config, sessions, echo),
+    ...await restores(config, sessions, echo, false, checks),
+    ...await restores(config, sessions, echo, true, checks),
+  ];
+  echo.close();
+  client.disconnect();
+  say('done');
+  return {
+    started, finished: new Date().toISOString(), config, userAgent: navigator.userAgent,
+    host: { name: client.hostName, version: conn.hello?.version, mode: conn.mode },
+    checks, figures,
+  };
+}
+
+/** @type {any} */ (globalThis).nmstoreBench = { run };
