@@ -126,7 +126,9 @@ static gboolean
 under_prefix (const NmsChange *change, const char *prefix)
 {
   gsize len = prefix ? strlen (prefix) : 0;
-  return change->key_len >= len && memcmp (change->key, prefix, len) == 0;
+
+  /* memcmp with a NULL pointer is undefined even for zero bytes. */
+  return len == 0 || (change->key_len >= len && memcmp (change->key, prefix, len) == 0);
 }
 
 /* Formats one log row as Chrome's onChanged shape: oldValue absent for a
