@@ -6,6 +6,7 @@
 #include "nmstore/config.h"
 #include "nmstore/error.h"
 #include "nmstore/host.h"
+#include "nmstore/keysource.h"
 #include "nmstore/log.h"
 #include "nmstore/origin.h"
 #include "nmstore/proto.h"
@@ -13,6 +14,7 @@
 #include "nmstore/version.h"
 
 #include <cjson/cJSON.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -387,8 +389,11 @@ nms_cli_main (int argc, char **argv)
   if (g_str_equal (argv[1], "--version"))
     {
       g_print ("nmstore %s (protocol %d, host name %s)\n", NMS_VERSION, NMS_PROTOCOL_VERSION, NMS_HOST_NAME);
-      g_print ("SQLite %s, cJSON %s, GLib %u.%u.%u\n", nms_store_engine_version (), cJSON_Version (),
-               glib_major_version, glib_minor_version, glib_micro_version);
+      g_print ("SQLite %s, cJSON %s, GLib %u.%u.%u, libsodium %s\n", nms_store_engine_version (), cJSON_Version (),
+               glib_major_version, glib_minor_version, glib_micro_version, sodium_version_string ());
+      g_print (nms_keysource_keyring_built ()
+               ? "desktop keyring: yes (libsecret)\n"
+               : "desktop keyring: no (built without libsecret; --keyring is unavailable)\n");
       return EXIT_SUCCESS;
     }
   for (i = 0; i < G_N_ELEMENTS (commands); i++)
