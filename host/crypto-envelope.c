@@ -164,6 +164,7 @@ nms_crypto_wrap (NmsCryptoEnvelope *envelope, const NmsCryptoSecret *kek, const 
 
   g_return_if_fail (nms_crypto_secret_len (kek) == NMS_CRYPTO_KEY_BYTES
                     && nms_crypto_secret_len (data_key) == NMS_CRYPTO_KEY_BYTES);
+  nms_crypto_key_id (data_key, envelope->key_id);
   g_free (envelope->wrapped);
   envelope->wrapped = g_malloc (WRAPPED_BYTES);
   envelope->wrapped_len = WRAPPED_BYTES;
@@ -209,6 +210,17 @@ nms_crypto_unwrap (const NmsCryptoEnvelope *envelope, const NmsCryptoSecret *kek
       return NULL;
     }
   nms_crypto_secret_set_len (data_key, NMS_CRYPTO_KEY_BYTES);
+  {
+    guint8 id[NMS_CRYPTO_KEY_ID_BYTES];
+
+    nms_crypto_key_id (data_key, id);
+    if (sodium_memcmp (id, envelope->key_id, sizeof id) != 0)
+      {
+        g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
+                     "the store's key record names another key than the one it holds; restore it from a backup");
+        return NULL;
+      }
+  }
   return g_steal_pointer (&data_key);
 }
 
@@ -237,6 +249,7 @@ nms_crypto_envelope_to_json (const NmsCryptoEnvelope *envelope)
     }
   if (envelope->key_file != NULL)
     cJSON_AddStringToObject (object, "keyFile", envelope->key_file);
+  add_base64 (object, "keyId", envelope->key_id, sizeof envelope->key_id);
   add_base64 (object, "wrappedKey", envelope->wrapped, envelope->wrapped_len);
   printed = cJSON_PrintUnformatted (object);
   cJSON_Delete (object);
@@ -310,7 +323,8 @@ nms_crypto_envelope_parse (const char *json, GError **error)
       envelope_bad (error, "source");
       goto out;
     }
-  if (!get_base64 (object, "storeId", envelope->store_id, sizeof envelope->store_id, error))
+  if (!get_base64 (object, "storeId", envelope->store_id, sizeof envelope->store_id, error)
+      || !get_base64 (object, "keyId", envelope->key_id, sizeof envelope->key_id, error))
     goto out;
   {
     const cJSON *wrapped = cJSON_GetObjectItemCaseSensitive (object, "wrappedKey");

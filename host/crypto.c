@@ -32,6 +32,7 @@ struct _NmsCryptoKeys {
   guint8 record_key[NMS_CRYPTO_KEY_BYTES];
   guint8 token_key[NMS_CRYPTO_KEY_BYTES];
   guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES];
+  guint8 key_id[NMS_CRYPTO_KEY_ID_BYTES];
   gsize  pad_block;
 };
 
@@ -147,6 +148,7 @@ nms_crypto_keys_new (const NmsCryptoSecret *data_key, const guint8 store_id[NMS_
   crypto_kdf_derive_from_key (keys->token_key, sizeof keys->token_key, SUBKEY_TOKEN, KDF_CONTEXT,
                               data_key->data);
   memcpy (keys->store_id, store_id, NMS_CRYPTO_STORE_ID_BYTES);
+  nms_crypto_key_id (data_key, keys->key_id);
   keys->pad_block = CLAMP (pad_block, 1, NMS_CRYPTO_PAD_BLOCK_MAX);
   /* Nothing writes the subkeys again: a stray write through a bad pointer
    * faults instead of silently changing a key. */
@@ -165,6 +167,21 @@ gsize
 nms_crypto_keys_pad_block (const NmsCryptoKeys *keys)
 {
   return keys->pad_block;
+}
+
+const guint8 *
+nms_crypto_keys_id (const NmsCryptoKeys *keys)
+{
+  return keys->key_id;
+}
+
+void
+nms_crypto_key_id (const NmsCryptoSecret *data_key, guint8 id[NMS_CRYPTO_KEY_ID_BYTES])
+{
+  static const char label[] = "nmstore data key id";
+
+  crypto_generichash (id, NMS_CRYPTO_KEY_ID_BYTES, (const guint8 *) label, sizeof label - 1,
+                      nms_crypto_secret_peek (data_key), NMS_CRYPTO_KEY_BYTES);
 }
 
 void

@@ -32,6 +32,7 @@ G_BEGIN_DECLS
 #define NMS_CRYPTO_TOKEN_BYTES     32u
 #define NMS_CRYPTO_STORE_ID_BYTES  16u
 #define NMS_CRYPTO_SALT_BYTES      16u
+#define NMS_CRYPTO_KEY_ID_BYTES    16u
 #define NMS_CRYPTO_RECORD_VERSION  1u
 /* What a sealed record adds to its padded plaintext. */
 #define NMS_CRYPTO_SEAL_OVERHEAD   (1u + 24u + 16u)
@@ -82,6 +83,7 @@ typedef struct {
   guint8                salt[NMS_CRYPTO_SALT_BYTES];
   NmsCryptoPwhashLimits limits;
   char                 *key_file;
+  guint8                key_id[NMS_CRYPTO_KEY_ID_BYTES]; /* names the data key; see nms_crypto_key_id */
   guint8               *wrapped;      /* nonce | sealed data key */
   gsize                 wrapped_len;
 } NmsCryptoEnvelope;
@@ -107,6 +109,10 @@ void               nms_crypto_wrap          (NmsCryptoEnvelope *envelope, const 
 NmsCryptoSecret   *nms_crypto_unwrap        (const NmsCryptoEnvelope *envelope, const NmsCryptoSecret *kek,
                                              GError **error);
 
+/* A public name for a data key (keyed BLAKE2b of a constant), so that a
+ * process holding a key can tell that the store was re-keyed under it. */
+void               nms_crypto_key_id        (const NmsCryptoSecret *data_key, guint8 id[NMS_CRYPTO_KEY_ID_BYTES]);
+
 /* The subkeys of one store, derived from its data key. */
 typedef struct _NmsCryptoKeys NmsCryptoKeys;
 
@@ -120,6 +126,7 @@ NmsCryptoKeys *nms_crypto_keys_new      (const NmsCryptoSecret *data_key,
                                          const guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES], gsize pad_block);
 void           nms_crypto_keys_free     (NmsCryptoKeys *keys);
 gsize          nms_crypto_keys_pad_block(const NmsCryptoKeys *keys);
+const guint8  *nms_crypto_keys_id       (const NmsCryptoKeys *keys);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsCryptoKeys, nms_crypto_keys_free)
 

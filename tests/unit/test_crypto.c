@@ -320,8 +320,11 @@ test_passphrase_wrap_and_rewrap (void **state)
   g_clear_pointer (&opened, nms_crypto_secret_free);
   opened = nms_crypto_unwrap (parsed, kek2, &error);
   assert_non_null (opened);
-  /* The record sealed before the re-wrap opens with the re-wrapped key. */
+  /* The record sealed before the re-wrap opens with the re-wrapped key,
+   * and the key's public id, which other processes compare, is unchanged. */
   keys2 = nms_crypto_keys_new (opened, parsed->store_id, 16);
+  assert_memory_equal (nms_crypto_keys_id (keys2), parsed->key_id, NMS_CRYPTO_KEY_ID_BYTES);
+  assert_memory_equal (nms_crypto_keys_id (keys), nms_crypto_keys_id (keys2), NMS_CRYPTO_KEY_ID_BYTES);
   assert_true (nms_crypto_open_item (keys2, token, sealed, sealed_len, &item, &error));
   assert_memory_equal (item.value, "42", 2);
   nms_crypto_item_clear (&item);
@@ -341,6 +344,14 @@ test_envelope_is_bound_to_its_store (void **state)
   nms_crypto_wrap (envelope, kek, data_key);
   json = nms_crypto_envelope_to_json (envelope);
   /* A key file has no salt or Argon2id limits to record. */
+  assert_non_null (strstr (json, "\"keyId\""));
+  /* A key id that does not name the wrapped key: the record was pieced
+   * together, and says so. */
+  envelope->key_id[0] ^= 1;
+  assert_null (nms_crypto_unwrap (envelope, kek, &error));
+  assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_CORRUPT));
+  g_clear_error (&error);
+  envelope->key_id[0] ^= 1;
   assert_null (strstr (json, "salt"));
   envelope->store_id[3] ^= 0x80;
   assert_null (nms_crypto_unwrap (envelope, kek, &error));
