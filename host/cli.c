@@ -345,6 +345,12 @@ static const Command commands[] = {
   { "import", "--origin ORIGIN FILE", "merge an exported JSON object in, atomically", nms_cli_import },
   { "backup", "--origin ORIGIN FILE", "write a consistent copy of the store, hosts running", nms_cli_backup },
   { "restore", "--origin ORIGIN FILE", "replace every item with a backup's", nms_cli_restore },
+  { "encrypt", "--origin O --passphrase|--key-file[=P]|--keyring", "encrypt an origin's store in place", nms_cli_encrypt },
+  { "decrypt", "--origin ORIGIN", "decrypt an origin's store in place", nms_cli_decrypt },
+  { "passwd", "--origin O [--passphrase|--key-file[=P]|--keyring]", "change the passphrase or key source",
+    nms_cli_passwd },
+  { "rekey", "--origin ORIGIN", "re-encrypt every record with a new data key", nms_cli_rekey },
+  { "verify", "--origin ORIGIN", "check every record; exit 1 if any is damaged", nms_cli_verify },
 };
 
 static void
