@@ -470,3 +470,12 @@ nms_os_read_passphrase (int fd, const char *prompt, char *buf, gsize size, gsize
   *len = n;
   return TRUE;
 }
+
+/* Tests of crash safety set NMSTORE_CRASH_AT to a named point; reaching
+ * it ends the process as a power cut or SIGKILL would, with no cleanup. */
+void
+nms_os_crash_point (const char *name)
+{
+  if (g_strcmp0 (g_getenv ("NMSTORE_CRASH_AT"), name) == 0)
+    kill (getpid (), SIGKILL);
+}

@@ -13,6 +13,7 @@
 #include "store-private.h"
 #include "nmstore/error.h"
 #include "nmstore/keysource.h"
+#include "nmstore/os.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -232,6 +233,7 @@ convert (NmsStore *store, const NmsCryptoKeys *from, const NmsCryptoKeys *to, co
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
       return FALSE;
     }
+  nms_os_crash_point ("convert-before-commit");
   if (!nms_store_exec (store, "COMMIT", "commit the conversion", error))
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
@@ -242,6 +244,7 @@ convert (NmsStore *store, const NmsCryptoKeys *from, const NmsCryptoKeys *to, co
     return FALSE;
   ok = nms_store_crypt_refresh (store, error);
   sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
+  nms_os_crash_point ("convert-before-scrub");
   return ok && nms_store_scrub (store, error);
 }
 
