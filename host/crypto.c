@@ -236,7 +236,7 @@ nms_crypto_open (const NmsCryptoKeys *keys, NmsCryptoUse use, const guint8 *bind
 {
   g_autofree guint8 *ad = NULL;
   g_autofree guint8 *plain = NULL;
-  gsize ad_len, len;
+  gsize ad_len, len, padded = 0;
 
   if (sealed_len < NMS_CRYPTO_SEAL_OVERHEAD + 1)
     {
@@ -262,14 +262,17 @@ nms_crypto_open (const NmsCryptoKeys *keys, NmsCryptoUse use, const guint8 *bind
                    "or moved from another key or store");
       return NULL;
     }
-  /* The block is the whole record, not pad_block: pad_block may have
-   * changed in nmstore.conf since this record was written, and sodium_unpad
-   * looks back only one block for the padding's end. */
-  if (sodium_unpad (&len, plain, len, len) != 0)
+  /* sodium_unpad looks back one block for the padding's end, in constant
+   * time per byte of that block. The usual case is this store's
+   * pad_block; a record written under a larger one (nmstore.conf changed
+   * since) has a longer run of padding, found by looking back further. */
+  if (sodium_unpad (&padded, plain, len, MIN (len, keys->pad_block)) != 0
+      && sodium_unpad (&padded, plain, len, MIN (len, NMS_CRYPTO_PAD_BLOCK_MAX)) != 0)
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "an encrypted record has invalid padding");
       return NULL;
     }
+  len = padded;
   plain[len] = '\0';
   *plain_len = len;
   return g_steal_pointer (&plain);

@@ -35,9 +35,10 @@ static const char *const crypt_stmt_sql[N_CRYPT_STMTS] = {
   [CRYPT_STMT_UPSERT] = "INSERT INTO items (key, kind, size, value) VALUES (?1, 0, ?2, ?3) "
                         "ON CONFLICT (key) DO UPDATE SET kind = 0, size = excluded.size, value = excluded.value",
   [CRYPT_STMT_DELETE] = "DELETE FROM items WHERE key = ?1",
+  [CRYPT_STMT_ENVELOPE] = "SELECT value FROM meta WHERE name = 'crypto'",
 };
 
-/* Prepared on first use: a plaintext store never needs them. */
+/* Prepared on first use: a plaintext store needs only the envelope's. */
 static sqlite3_stmt *
 crypt_stmt (NmsStore *store, int which, GError **error)
 {
@@ -156,15 +157,17 @@ gboolean
 nms_store_crypt_refresh (NmsStore *store, GError **error)
 {
   NmsStoreCrypt *crypt = &store->crypt;
-  sqlite3_stmt *s = NULL;
+  sqlite3_stmt *s = crypt_stmt (store, CRYPT_STMT_ENVELOPE, error);
   g_autofree char *json = NULL;
   g_autoptr(NmsCryptoEnvelope) envelope = NULL;
   g_autoptr(GError) local = NULL;
-  int rc = sqlite3_prepare_v2 (store->db, "SELECT value FROM meta WHERE name = 'crypto'", -1, &s, NULL);
+  int rc;
 
-  if (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
+  if (s == NULL)
+    return FALSE;
+  if ((rc = sqlite3_step (s)) == SQLITE_ROW)
     json = g_strdup ((const char *) sqlite3_column_text (s, 0));
-  sqlite3_finalize (s);
+  sqlite3_reset (s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     return nms_store_fail (store, rc, "read the store's key record", error);
 
