@@ -671,6 +671,54 @@ test_rekey_under_concurrent_reader (void **state)
   nmt_remove_tree (home);
 }
 
+static void
+test_export_and_backup (void **state)
+{
+  g_autofree char *home = make_home ();
+  g_autofree char *other = make_home ();
+  g_autofree char *backup = g_build_filename (home, "backup.db", NULL);
+  g_autofree char *out = NULL;
+  NmtHost *host = nmt_host_start (home, NMT_ORIGIN);
+  cJSON *hello;
+
+  write_known_items (host);
+  nmt_host_close_input (host);
+  nmt_host_wait (host);
+  nmt_host_free (host);
+  assert_int_equal (cli (home, "bk pass\n", NULL, "encrypt", "--origin", NMT_ORIGIN, "--passphrase",
+                         "--passphrase-fd", "0", NULL), 0);
+
+  /* An export is in the clear: only when asked for, with the key. */
+  assert_int_equal (cli (home, NULL, &out, "export", "--origin", NMT_ORIGIN, NULL), 1);
+  g_clear_pointer (&out, g_free);
+  assert_int_equal (cli (home, "bad pass\n", &out, "export", "--origin", NMT_ORIGIN, "--decrypt",
+                         "--passphrase-fd", "0", NULL), 1);
+  g_clear_pointer (&out, g_free);
+  assert_int_equal (cli (home, "bk pass\n", &out, "export", "--origin", NMT_ORIGIN, "--decrypt",
+                         "--passphrase-fd", "0", NULL), 0);
+  assert_non_null (strstr (out, "VALUEMARKERALPHA"));
+
+  /* A backup stays encrypted, and restores only with its key. */
+  assert_int_equal (cli (home, NULL, NULL, "backup", "--origin", NMT_ORIGIN, backup, NULL), 0);
+  assert_no_marker (home);
+  assert_int_equal (cli (other, NULL, NULL, "restore", "--origin", NMT_ORIGIN, backup, NULL), 0);
+  host = nmt_host_start (other, NMT_ORIGIN);
+  hello = nmt_host_call (host, "{\"op\":\"hello\"}");
+  assert_true (cJSON_IsTrue (cJSON_GetObjectItem (hello, "encrypted")));
+  assert_true (cJSON_IsTrue (cJSON_GetObjectItem (hello, "locked")));
+  cJSON_Delete (hello);
+  call_error (host, "{\"op\":\"get\"}", "E_LOCKED");
+  call_error (host, "{\"op\":\"unlock\",\"passphrase\":\"other pass\"}", "E_AUTH");
+  call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"bk pass\"}");
+  assert_known_items (host);
+  nmt_host_close_input (host);
+  nmt_host_wait (host);
+  nmt_host_free (host);
+  assert_no_marker (other);
+  nmt_remove_tree (home);
+  nmt_remove_tree (other);
+}
+
 int
 main (void)
 {
@@ -682,6 +730,7 @@ main (void)
     cmocka_unit_test (test_crash_halfway_through_encrypt),
     cmocka_unit_test (test_passwd_rewraps_only),
     cmocka_unit_test (test_rekey_under_concurrent_reader),
+    cmocka_unit_test (test_export_and_backup),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
