@@ -150,16 +150,6 @@ set_envelope (NmsStore *store, const char *json, GError **error)
   return rc == SQLITE_DONE || nms_store_fail (store, rc, "record the key", error);
 }
 
-/* The change log holds values in the old form. Subscribers whose cursor
- * is in the dropped range are told to re-read, as for any pruned rows. */
-static gboolean
-drop_change_log (NmsStore *store, GError **error)
-{
-  return nms_store_exec (store, "UPDATE meta SET value = max(value, (SELECT coalesce(max(seq), 0) FROM changes)) "
-                                "WHERE name = 'changes_pruned_through'", "retire the change log", error)
-         && nms_store_exec (store, "DELETE FROM changes", "retire the change log", error);
-}
-
 /* Rewrites the file and empties the WAL; see the top of this file. */
 gboolean
 nms_store_scrub (NmsStore *store, GError **error)
@@ -224,21 +214,26 @@ convert (NmsStore *store, const NmsCryptoKeys *from, const NmsCryptoKeys *to, co
        && read_all (store, from, items, error)
        && nms_store_exec (store, "DELETE FROM items", "remove the old items", error)
        && write_all (store, to, items, error)
-       && drop_change_log (store, error)
+       /* The change log holds values in the old form; subscribers are
+        * told to re-read, as after a restore. */
+       && nms_store_log_forget (store, error)
        && set_envelope (store, envelope_json, error)
        && nms_store_exec (store, "INSERT OR REPLACE INTO meta (name, value) VALUES ('scrub_pending', 1)",
                           "mark the conversion", error);
   if (!ok)
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      nms_store_log_after_rollback (store);
       return FALSE;
     }
   nms_os_crash_point ("convert-before-commit");
   if (!nms_store_exec (store, "COMMIT", "commit the conversion", error))
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      nms_store_log_after_rollback (store);
       return FALSE;
     }
+  nms_store_log_after_commit (store);
   /* Committed: from here on this process reads the new form. */
   if (!nms_store_exec (store, "BEGIN DEFERRED", "read the new key record", error))
     return FALSE;
