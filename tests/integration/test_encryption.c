@@ -62,6 +62,15 @@ cli (const char *home, const char *stdin_text, char **out, const char *first, ..
   return status;
 }
 
+/* Ends a host the way a browser does, by closing its input. */
+static void
+finish (NmtHost *host)
+{
+  nmt_host_close_input (host);
+  assert_int_equal (nmt_host_wait (host), 0);
+  nmt_host_free (host);
+}
+
 static void
 call_ok (NmtHost *host, const char *json)
 {
@@ -243,9 +252,7 @@ test_no_plaintext_in_any_file (void **state)
   g_free (value);
   value = get_value (host, NAME_C);
   assert_string_equal (value, VALUE_C);
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
   assert_no_marker (home);
   nmt_remove_tree (home);
 }
@@ -347,9 +354,7 @@ encrypted_abc (const char *home)
   nmt_encrypt_origin (home, NMT_ORIGIN);
   host = nmt_host_start (home, NMT_ORIGIN);
   call_ok (host, "{\"op\":\"set\",\"items\":{\"a\":\"A\",\"b\":\"B\",\"c\":\"C\"}}");
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
   return nmt_host_start (home, NMT_ORIGIN);
 }
 
@@ -394,9 +399,7 @@ test_flipped_byte_in_one_record (void **state)
   int good, corrupt;
   cJSON *reply;
 
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
   /* One bit in the middle of the second row's sealed value. */
   flip_bit (home, 1, 40);
 
@@ -422,9 +425,7 @@ test_flipped_byte_in_one_record (void **state)
   assert_int_equal (good, 3);
   assert_int_equal (cli (home, NULL, &out, "verify", "--origin", NMT_ORIGIN, NULL), 0);
   assert_non_null (strstr (out, "3 good, 0 damaged"));
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
   nmt_remove_tree (home);
 }
 
@@ -435,9 +436,7 @@ test_swapped_records (void **state)
   NmtHost *host = encrypted_abc (home);
   int good, corrupt;
 
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
   /* Two sealed values trade places, each under the other's token. */
   tamper (home, "CREATE TEMP TABLE v AS SELECT id, value FROM items ORDER BY id LIMIT 2;"
                 "UPDATE items SET value = (SELECT value FROM v WHERE v.id <> items.id) WHERE id IN (SELECT id FROM v);");
@@ -445,9 +444,7 @@ test_swapped_records (void **state)
   count_abc (host, &good, &corrupt);
   assert_int_equal (good, 1);
   assert_int_equal (corrupt, 2);
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
   nmt_remove_tree (home);
 }
 
@@ -489,9 +486,7 @@ test_crash_halfway_through_encrypt (void **state)
 
   host = nmt_host_start (home, NMT_ORIGIN);
   write_known_items (host);
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
 
   /* Killed with everything rewritten but not committed: the plaintext
    * store is as it was. */
@@ -501,9 +496,7 @@ test_crash_halfway_through_encrypt (void **state)
   assert_true (cJSON_IsFalse (cJSON_GetObjectItem (hello, "encrypted")));
   cJSON_Delete (hello);
   assert_known_items (host);
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
 
   /* Killed after the commit, before the file was rewritten: encrypted,
    * and the old plaintext is still in the file until the next open
@@ -520,9 +513,7 @@ test_crash_halfway_through_encrypt (void **state)
   cJSON_Delete (hello);
   assert_known_items (host);
   assert_no_marker (home);
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
   assert_no_marker (home);
   nmt_remove_tree (home);
 }
@@ -556,9 +547,7 @@ test_passwd_rewraps_only (void **state)
   NmtHost *host = nmt_host_start (home, NMT_ORIGIN);
 
   write_known_items (host);
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
   assert_int_equal (cli (home, "old pass\n", NULL, "encrypt", "--origin", NMT_ORIGIN, "--passphrase",
                          "--passphrase-fd", "0", NULL), 0);
   before = items_table (home);
@@ -574,9 +563,7 @@ test_passwd_rewraps_only (void **state)
   call_error (host, "{\"op\":\"unlock\",\"passphrase\":\"old pass\"}", "E_AUTH");
   call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"new pass\"}");
   assert_known_items (host);
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
 
   /* To a key file, and decrypt from there. */
   assert_int_equal (cli (home, "new pass\n", NULL, "passwd", "--origin", NMT_ORIGIN, "--key-file",
@@ -584,9 +571,7 @@ test_passwd_rewraps_only (void **state)
   assert_int_equal (cli (home, NULL, NULL, "decrypt", "--origin", NMT_ORIGIN, NULL), 0);
   host = nmt_host_start (home, NMT_ORIGIN);
   assert_known_items (host);
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
   nmt_remove_tree (home);
 }
 
@@ -620,9 +605,7 @@ read_loop (gpointer data)
         }
       cJSON_Delete (reply);
     }
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
   return NULL;
 }
 
@@ -647,9 +630,7 @@ test_rekey_under_concurrent_reader (void **state)
                                           "..............................................................");
   g_string_append (req, "}}");
   call_ok (host, req->str);
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
 
   before = items_table (home);
   thread = g_thread_new ("reader", read_loop, &r);
@@ -682,9 +663,7 @@ test_export_and_backup (void **state)
   cJSON *hello;
 
   write_known_items (host);
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
   assert_int_equal (cli (home, "bk pass\n", NULL, "encrypt", "--origin", NMT_ORIGIN, "--passphrase",
                          "--passphrase-fd", "0", NULL), 0);
 
@@ -711,9 +690,7 @@ test_export_and_backup (void **state)
   call_error (host, "{\"op\":\"unlock\",\"passphrase\":\"other pass\"}", "E_AUTH");
   call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"bk pass\"}");
   assert_known_items (host);
-  nmt_host_close_input (host);
-  nmt_host_wait (host);
-  nmt_host_free (host);
+  finish (host);
   assert_no_marker (other);
   nmt_remove_tree (home);
   nmt_remove_tree (other);
