@@ -51,6 +51,58 @@ test_keyring_round_trip (void **state)
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_AUTH));
 }
 
+/* The whole way: nmstore encrypt --keyring, a host that opens the origin
+ * by itself, passwd away from the keyring (which removes the entry),
+ * and decrypt. */
+static void
+test_keyring_origin (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autofree char *conf = g_build_filename (home, "nmstore.conf", NULL);
+  const char *encrypt[] = { "encrypt", "--origin", NMT_ORIGIN, "--keyring", NULL };
+  const char *passwd[] = { "passwd", "--origin", NMT_ORIGIN, "--passphrase", "--passphrase-fd", "0", NULL };
+  const char *verify[] = { "verify", "--origin", NMT_ORIGIN, "--passphrase-fd", "0", NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  NmtHost *host;
+  cJSON *reply;
+
+  assert_true (g_file_set_contents (conf, "[crypto]\npwhash_opslimit = 1\npwhash_memlimit = 8192\n", -1, NULL));
+  host = nmt_host_start (home, NMT_ORIGIN);
+  reply = nmt_host_call (host, "{\"op\":\"set\",\"items\":{\"k\":\"kept in the keyring's care\"}}");
+  nmt_assert_ok (reply);
+  cJSON_Delete (reply);
+  nmt_host_close_input (host);
+  assert_int_equal (nmt_host_wait (host), 0);
+  nmt_host_free (host);
+
+  if (nmt_run_cli (home, encrypt, NULL, &out, &err) != 0)
+    fail_msg ("encrypt --keyring: %s", err);
+  host = nmt_host_start (home, NMT_ORIGIN);
+  reply = nmt_host_call (host, "{\"op\":\"hello\"}");
+  assert_true (cJSON_IsTrue (cJSON_GetObjectItem (reply, "encrypted")));
+  assert_true (cJSON_IsFalse (cJSON_GetObjectItem (reply, "locked")));
+  cJSON_Delete (reply);
+  reply = nmt_host_call (host, "{\"op\":\"get\",\"keys\":\"k\"}");
+  nmt_assert_ok (reply);
+  assert_string_equal (cJSON_GetObjectItem (cJSON_GetObjectItem (reply, "items"), "k")->valuestring,
+                       "kept in the keyring's care");
+  cJSON_Delete (reply);
+  nmt_host_close_input (host);
+  assert_int_equal (nmt_host_wait (host), 0);
+  nmt_host_free (host);
+
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  if (nmt_run_cli (home, passwd, "a passphrase now\n", &out, &err) != 0)
+    fail_msg ("passwd: %s", err);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  assert_int_equal (nmt_run_cli (home, verify, "a passphrase now\n", &out, &err), 0);
+  assert_non_null (strstr (out, "1 good, 0 damaged"));
+  nmt_remove_tree (home);
+}
+
 /* Starts this program again inside a private bus with an unlocked
  * keyring; returns its exit status, or -1 with *why when that cannot be. */
 static int
@@ -105,6 +157,7 @@ main (int argc, char **argv)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_keyring_round_trip),
+    cmocka_unit_test (test_keyring_origin),
   };
   g_autofree char *why = NULL;
   g_autofree char *self = NULL;
