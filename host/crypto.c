@@ -60,6 +60,10 @@ secure_alloc (gsize size)
    * the limit again is harmless, so there is no "already done" flag. */
   if (!nms_os_disable_core_dumps (&error))
     g_warning ("a key is loaded but %s", error->message);
+  /* sodium_malloc puts the block's end against a guard page, so its start
+   * is only as aligned as its size: round the size up to keep structs
+   * (and their gsize members) aligned. */
+  size = (size + 15) & ~(gsize) 15;
   p = sodium_malloc (size);
   if (p == NULL)
     g_error ("out of memory: cannot allocate %" G_GSIZE_FORMAT " bytes of guarded memory for a key", size);
