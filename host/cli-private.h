@@ -30,5 +30,11 @@ int nms_cli_export  (int argc, char **argv);
 int nms_cli_import  (int argc, char **argv);
 int nms_cli_backup  (int argc, char **argv);
 int nms_cli_restore (int argc, char **argv);
+/* cli-crypt.c */
+int nms_cli_encrypt (int argc, char **argv);
+int nms_cli_decrypt (int argc, char **argv);
+int nms_cli_passwd  (int argc, char **argv);
+int nms_cli_rekey   (int argc, char **argv);
+int nms_cli_verify  (int argc, char **argv);
 
 G_END_DECLS

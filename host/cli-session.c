@@ -5,6 +5,7 @@
 #include "cli-private.h"
 #include "nmstore/archive.h"
 #include "nmstore/error.h"
+#include "nmstore/keysource.h"
 #include "nmstore/origin.h"
 #include "nmstore/session.h"
 #include "nmstore/store.h"
@@ -235,13 +236,35 @@ nms_cli_export (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(NmsStore) store = NULL;
   g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(NmsCryptoSecret) passphrase = NULL;
+  gboolean decrypt = FALSE;
+  gint passphrase_fd = -1;
+  GOptionEntry crypt_entries[] = {
+    { "decrypt", 0, 0, G_OPTION_ARG_NONE, &decrypt, "Export an encrypted origin's values in the clear", NULL },
+    { "passphrase-fd", 0, 0, G_OPTION_ARG_INT, &passphrase_fd, "Read the passphrase from file descriptor N", "N" },
+    { NULL }
+  };
 
+  g_option_context_add_main_entries (context, crypt_entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return nms_cli_fail_usage (context, error->message);
   if (origin == NULL || argc != 1)
-    return nms_cli_fail_usage (context, "export takes --origin ORIGIN [--prefix P]");
-  if ((store = open_store (origin, NULL, &error)) == NULL
-      || !nms_archive_export (store, prefix, out, &error))
+    return nms_cli_fail_usage (context, "export takes --origin ORIGIN [--prefix P] [--decrypt]");
+  if ((store = open_store (origin, NULL, &error)) == NULL)
+    return nms_cli_fail_error (error);
+  /* An export is JSON in the clear; an encrypted origin's copy that stays
+   * encrypted is a backup. Saying --decrypt is the person's choice. */
+  if (nms_store_encrypted (store) && !decrypt)
+    {
+      g_printerr ("nmstore: %s is encrypted, and an export writes its values in the clear; add --decrypt to do "
+                  "that, or use nmstore backup for a copy that stays encrypted\n", origin);
+      return EXIT_FAILURE;
+    }
+  if (nms_store_locked (store) && nms_store_key_source (store) == NMS_CRYPTO_SOURCE_PASSPHRASE
+      && ((passphrase = nms_keysource_read_passphrase (passphrase_fd, "Passphrase: ", &error)) == NULL
+          || !nms_store_unlock (store, passphrase, &error)))
+    return nms_cli_fail_error (error);
+  if (!nms_archive_export (store, prefix, out, &error))
     return nms_cli_fail_error (error);
   return fwrite (out->str, 1, out->len, stdout) == out->len && fflush (stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -6,6 +6,7 @@
 #include "nmstore/config.h"
 #include "nmstore/error.h"
 #include "nmstore/host.h"
+#include "nmstore/keysource.h"
 #include "nmstore/log.h"
 #include "nmstore/origin.h"
 #include "nmstore/proto.h"
@@ -13,6 +14,7 @@
 #include "nmstore/version.h"
 
 #include <cjson/cJSON.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -339,10 +341,18 @@ static const Command commands[] = {
   { "uninstall", "[--user|--system] [--browser B,...]", "remove the host's browser manifests", nms_cli_uninstall },
   { "doctor", "[--browser B,...] [--json]", "find what stops a browser from reaching the host", nms_cli_doctor },
   { "session", "ls|check|migrate --origin ORIGIN", "see, check and migrate the torrent session", nms_cli_session },
-  { "export", "--origin ORIGIN [--prefix P]", "print every item as one JSON object", nms_cli_export },
+  { "export", "--origin ORIGIN [--prefix P]", "print every item as one JSON object (--decrypt if encrypted)",
+    nms_cli_export },
   { "import", "--origin ORIGIN FILE", "merge an exported JSON object in, atomically", nms_cli_import },
   { "backup", "--origin ORIGIN FILE", "write a consistent copy of the store, hosts running", nms_cli_backup },
   { "restore", "--origin ORIGIN FILE", "replace every item with a backup's", nms_cli_restore },
+  { "encrypt", "--origin ORIGIN --passphrase|...", "encrypt in place (key: --passphrase, --key-file[=P], --keyring)",
+    nms_cli_encrypt },
+  { "decrypt", "--origin ORIGIN", "decrypt an origin's store in place", nms_cli_decrypt },
+  { "passwd", "--origin ORIGIN [--key-file[=P]|...]", "change the passphrase or key source (re-wraps the key)",
+    nms_cli_passwd },
+  { "rekey", "--origin ORIGIN", "re-encrypt every record with a new data key", nms_cli_rekey },
+  { "verify", "--origin ORIGIN", "check every record; exit 1 if any is damaged", nms_cli_verify },
 };
 
 static void
@@ -387,8 +397,11 @@ nms_cli_main (int argc, char **argv)
   if (g_str_equal (argv[1], "--version"))
     {
       g_print ("nmstore %s (protocol %d, host name %s)\n", NMS_VERSION, NMS_PROTOCOL_VERSION, NMS_HOST_NAME);
-      g_print ("SQLite %s, cJSON %s, GLib %u.%u.%u\n", nms_store_engine_version (), cJSON_Version (),
-               glib_major_version, glib_minor_version, glib_micro_version);
+      g_print ("SQLite %s, cJSON %s, GLib %u.%u.%u, libsodium %s\n", nms_store_engine_version (), cJSON_Version (),
+               glib_major_version, glib_minor_version, glib_micro_version, sodium_version_string ());
+      g_print (nms_keysource_keyring_built ()
+               ? "desktop keyring: yes (libsecret)\n"
+               : "desktop keyring: no (built without libsecret; --keyring is unavailable)\n");
       return EXIT_SUCCESS;
     }
   for (i = 0; i < G_N_ELEMENTS (commands); i++)

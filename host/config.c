@@ -32,6 +32,44 @@ load_count (GKeyFile *kf, const char *file, const char *name, guint *value, GErr
 }
 
 static gboolean
+get_whole (GKeyFile *kf, const NmsConfig *config, const char *group, const char *key,
+           guint64 min, guint64 max, guint64 *out, GError **error)
+{
+  g_autofree char *text = NULL;
+
+  if (!g_key_file_has_key (kf, group, key, NULL))
+    return TRUE;
+  text = g_key_file_get_string (kf, group, key, NULL);
+  if (text == NULL || !g_ascii_string_to_unsigned (g_strstrip (text), 10, min, max, out, NULL))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CONFIG, "%s: [%s] %s must be a whole number from %"
+                   G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT, config->file, group, key, min, max);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+load_crypto (GKeyFile *kf, NmsConfig *config, GError **error)
+{
+  guint64 pad = config->pad_block, ops = config->pwhash.opslimit, mem = config->pwhash.memlimit;
+
+  if (!get_whole (kf, config, "crypto", "pad_block", 1, NMS_CRYPTO_PAD_BLOCK_MAX, &pad, error)
+      || !get_whole (kf, config, "crypto", "pwhash_opslimit", 1, G_MAXUINT32, &ops, error)
+      || !get_whole (kf, config, "crypto", "pwhash_memlimit", 1, G_MAXSIZE, &mem, error))
+    return FALSE;
+  config->pad_block = (gsize) pad;
+  config->pwhash.opslimit = ops;
+  config->pwhash.memlimit = (gsize) mem;
+  if (!nms_crypto_pwhash_check (&config->pwhash, error))
+    {
+      g_prefix_error (error, "%s: [crypto] ", config->file);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
 load_file (NmsConfig *config, GError **error)
 {
   g_autoptr(GKeyFile) kf = g_key_file_new ();
@@ -84,6 +122,8 @@ load_file (NmsConfig *config, GError **error)
       || !load_count (kf, config->file, "keep_seconds", &config->keep_seconds, error))
     return FALSE;
 
+  if (!load_crypto (kf, config, error))
+    return FALSE;
   config->log_file = g_key_file_get_string (kf, "log", "file", NULL);
   return TRUE;
 }
@@ -98,6 +138,8 @@ nms_config_load (const char *root, GError **error)
   config->root = root ? g_canonicalize_filename (root, NULL) : nms_config_default_root ();
   config->file = g_build_filename (config->root, NMS_CONFIG_FILE_NAME, NULL);
   config->durability = NMS_DURABILITY_NORMAL;
+  config->pad_block = NMS_CRYPTO_PAD_BLOCK_DEFAULT;
+  config->pwhash = nms_crypto_pwhash_moderate ();
   if (!load_file (config, error))
     return NULL;
   return g_steal_pointer (&config);

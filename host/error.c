@@ -20,6 +20,8 @@ nms_error_code_name (int code)
     case NMS_ERROR_CONFIG:     return "E_CONFIG";
     case NMS_ERROR_BUSY:       return "E_BUSY";
     case NMS_ERROR_INTERNAL:   return "E_INTERNAL";
+    case NMS_ERROR_LOCKED:     return "E_LOCKED";
+    case NMS_ERROR_AUTH:       return "E_AUTH";
     }
   return "E_INTERNAL";
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 static void
@@ -310,4 +311,171 @@ nms_os_create_private_file (const char *path, GError **error)
   if (fd >= 0)
     close (fd);
   return TRUE;
+}
+
+/* Creates path (which must not exist) as 0600 holding data, durably: a
+ * key file that vanished in a crash would lock its store for good. */
+gboolean
+nms_os_write_new_private_file (const char *path, const void *data, gsize len, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  gboolean ok;
+
+  if (fd < 0)
+    {
+      set_errno_error (error, errno, "cannot create", path);
+      if (errno == EEXIST)
+        g_prefix_error (error, "refusing to overwrite an existing key file: ");
+      return FALSE;
+    }
+  ok = nms_os_write_all (fd, data, len, error);
+  if (ok && fsync (fd) != 0)
+    {
+      set_errno_error (error, errno, "cannot sync", path);
+      ok = FALSE;
+    }
+  if (close (fd) != 0 && ok)
+    {
+      set_errno_error (error, errno, "cannot close", path);
+      ok = FALSE;
+    }
+  if (!ok)
+    {
+      unlink (path);
+      return FALSE;
+    }
+  return nms_os_fsync_dir (dir, error);
+}
+
+/* Reads a whole small file that must be ours and readable by nobody else:
+ * a key file that others could read has already given its key away. */
+gboolean
+nms_os_read_private_file (const char *path, void *buf, gsize size, gsize *n_read, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat st;
+  gsize got = 0;
+
+  if (fd < 0)
+    {
+      set_errno_error (error, errno, "cannot open", path);
+      return FALSE;
+    }
+  if (fstat (fd, &st) != 0)
+    {
+      set_errno_error (error, errno, "cannot inspect", path);
+      close (fd);
+      return FALSE;
+    }
+  if (st.st_uid != geteuid () || (st.st_mode & 077) != 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_AUTH,
+                   "%s must be a regular file owned by you (uid %u) with mode 0600, but has owner %u and mode %04o; "
+                   "if someone else could read it, treat the key as exposed and run nmstore rekey",
+                   path, (unsigned) geteuid (), (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777));
+      close (fd);
+      return FALSE;
+    }
+  if ((guint64) st.st_size > size)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_AUTH, "%s has %lld bytes; a key file has %" G_GSIZE_FORMAT,
+                   path, (long long) st.st_size, size);
+      close (fd);
+      return FALSE;
+    }
+  while (got < size)
+    {
+      gsize n = 0;
+      if (!nms_os_read (fd, (guint8 *) buf + got, size - got, &n, error))
+        {
+          g_prefix_error (error, "%s: ", path);
+          close (fd);
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      got += n;
+    }
+  close (fd);
+  *n_read = got;
+  return TRUE;
+}
+
+/* Reads one line into buf, without its line end. fd < 0 means the
+ * controlling terminal, with the prompt shown and echo off; otherwise the
+ * line comes from fd (--passphrase-fd), for scripts. Byte by byte, so no
+ * stdio buffer keeps a copy of the passphrase. */
+gboolean
+nms_os_read_passphrase (int fd, const char *prompt, char *buf, gsize size, gsize *len, GError **error)
+{
+  struct termios saved, quiet;
+  gboolean own = fd < 0, restore = FALSE, ok = TRUE;
+  gsize n = 0;
+
+  if (own)
+    {
+      fd = open ("/dev/tty", O_RDWR | O_CLOEXEC);
+      if (fd < 0)
+        {
+          g_set_error (error, NMS_ERROR, NMS_ERROR_AUTH,
+                       "no terminal to ask for the passphrase on (%s); give it with --passphrase-fd N",
+                       g_strerror (errno));
+          return FALSE;
+        }
+      if (tcgetattr (fd, &saved) == 0)
+        {
+          quiet = saved;
+          quiet.c_lflag &= ~(tcflag_t) (ECHO | ECHONL);
+          restore = tcsetattr (fd, TCSAFLUSH, &quiet) == 0;
+        }
+      nms_os_write_all (fd, prompt, strlen (prompt), NULL);
+    }
+  for (;;)
+    {
+      char c;
+      gsize got = 0;
+
+      if (!nms_os_read (fd, &c, 1, &got, error))
+        {
+          ok = FALSE;
+          break;
+        }
+      if (got == 0 || c == '\n')
+        break;
+      if (n + 1 >= size)
+        {
+          g_set_error (error, NMS_ERROR, NMS_ERROR_AUTH, "the passphrase is longer than %" G_GSIZE_FORMAT " bytes",
+                       size - 1);
+          ok = FALSE;
+          break;
+        }
+      buf[n++] = c;
+    }
+  if (ok && n > 0 && buf[n - 1] == '\r')
+    n--;
+  if (own)
+    {
+      if (restore)
+        tcsetattr (fd, TCSAFLUSH, &saved);
+      nms_os_write_all (fd, "\n", 1, NULL);
+      close (fd);
+    }
+  if (!ok)
+    {
+      memset (buf, 0, size);
+      return FALSE;
+    }
+  buf[n] = '\0';
+  *len = n;
+  return TRUE;
+}
+
+/* Tests of crash safety set NMSTORE_CRASH_AT to a named point; reaching
+ * it ends the process as a power cut or SIGKILL would, with no cleanup. */
+void
+nms_os_crash_point (const char *name)
+{
+  if (g_strcmp0 (g_getenv ("NMSTORE_CRASH_AT"), name) == 0)
+    kill (getpid (), SIGKILL);
 }

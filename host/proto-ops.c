@@ -138,7 +138,17 @@ op_hello (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
     nms_proto_append_string (result, nms_store_path (proto->store));
   else
     g_string_append (result, "null");
-  g_string_append (result, ",\"encrypted\":false,\"locked\":false");
+  if (proto->store != NULL)
+    {
+      g_autoptr(GError) local = NULL;
+
+      /* Another process may have encrypted, decrypted or re-keyed it. */
+      if (!nms_store_refresh_encryption (proto->store, &local))
+        g_warning ("%s", local->message);
+    }
+  g_string_append_printf (result, ",\"encrypted\":%s,\"locked\":%s",
+                          proto->store != NULL && nms_store_encrypted (proto->store) ? "true" : "false",
+                          proto->store != NULL && nms_store_locked (proto->store) ? "true" : "false");
   return TRUE;
 }
 

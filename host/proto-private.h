@@ -50,6 +50,7 @@ typedef struct {
 extern const NmsOpDef nms_proto_core_ops[];
 extern const NmsOpDef nms_proto_session_ops[];
 extern const NmsOpDef nms_proto_events_ops[];
+extern const NmsOpDef nms_proto_crypt_ops[];
 
 const NmsOpDef *nms_proto_find_op (const char *name);
 void            nms_proto_events_free (NmsProto *proto);

@@ -24,6 +24,7 @@ static const NmsOpDef *const op_tables[] = {
   nms_proto_core_ops,
   nms_proto_session_ops,
   nms_proto_events_ops,
+  nms_proto_crypt_ops,
 };
 
 const NmsOpDef *
@@ -346,6 +347,7 @@ ensure_store (NmsProto *proto)
   options.quota_bytes = proto->config->quota_bytes;
   options.changes_keep_rows = proto->config->keep_changes;
   options.changes_keep_seconds = proto->config->keep_seconds;
+  options.pad_block = proto->config->pad_block;
   proto->store = nms_store_open (dir, proto->origin->canonical, &options, &proto->open_error);
   if (proto->store == NULL)
     g_warning ("cannot open the store of %s: %s", proto->origin->canonical, proto->open_error->message);
@@ -364,6 +366,8 @@ nms_proto_new (const NmsConfig *config, const NmsOrigin *origin)
   proto->config->quota_bytes = config->quota_bytes;
   proto->config->keep_changes = config->keep_changes;
   proto->config->keep_seconds = config->keep_seconds;
+  proto->config->pad_block = config->pad_block;
+  proto->config->pwhash = config->pwhash;
   proto->config->log_file = g_strdup (config->log_file);
   proto->origin = nms_origin_copy (origin);
   ensure_store (proto);

@@ -1,9 +1,11 @@
 /* store-private.h: what store.c (items, transactions) shares with
- * store-changes.c (the change log). Not installed. */
+ * store-changes.c (the change log), store-crypt.c (encrypted origins) and
+ * store-convert.c (turning encryption on and off). Not installed. */
 #pragma once
 
 #include <sqlite3.h>
 
+#include "nmstore/crypto.h"
 #include "nmstore/store.h"
 
 /* The keys one write touched, each with its value before and after. */
@@ -18,6 +20,7 @@ enum {
   LOG_STMT_PRUNE,
   LOG_STMT_SET_PRUNED,
   LOG_STMT_DATA_VERSION,
+  LOG_STMT_SEAL,
   N_LOG_STMTS
 };
 
@@ -52,6 +55,25 @@ typedef struct {
   char         *bell_path;
 } NmsChangeLog;
 
+/* An encrypted store's state in this process. The envelope is re-read at
+ * the start of every transaction, because another process (the CLI's
+ * encrypt, decrypt, passwd or rekey) may have changed it. */
+enum {
+  CRYPT_STMT_GET,
+  CRYPT_STMT_UPSERT,
+  CRYPT_STMT_DELETE,
+  CRYPT_STMT_ENVELOPE,
+  N_CRYPT_STMTS
+};
+
+typedef struct {
+  sqlite3_stmt      *stmts[N_CRYPT_STMTS];
+  char              *envelope_json; /* as last read; NULL: a plaintext store */
+  NmsCryptoEnvelope *envelope;
+  NmsCryptoKeys     *keys;          /* NULL: locked */
+  char              *why_locked;    /* for E_LOCKED's message */
+} NmsStoreCrypt;
+
 struct _NmsStore {
   sqlite3        *db;
   char           *dir;
@@ -62,6 +84,7 @@ struct _NmsStore {
   guint           groups;             /* open nms_store_group_begin() calls */
   gboolean        group_owns_request; /* the outermost group began a request */
   NmsChangeLog    log;
+  NmsStoreCrypt   crypt;
 };
 
 gboolean nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error);
@@ -94,3 +117,28 @@ gboolean nms_store_subscribers_open  (NmsStore *store, GError **error);
 void     nms_store_subscribers_close (NmsStore *store);
 gboolean nms_store_subscribers_any   (NmsStore *store, gboolean *any, GError **error);
 gboolean nms_store_log_truncate      (NmsStore *store, GError **error);
+
+/* store-crypt.c, for store.c, store-changes.c and store-convert.c. */
+gboolean nms_store_crypt_refresh     (NmsStore *store, GError **error);
+gboolean nms_store_crypt_refresh_now (NmsStore *store, GError **error);
+void     nms_store_crypt_clear       (NmsStore *store);
+gboolean nms_store_crypt_ready       (NmsStore *store, GError **error);
+gboolean nms_store_crypt_open        (NmsStore *store, const NmsCryptoKeys *keys, const guint8 *token,
+                                      const guint8 *sealed, gsize sealed_len, NmsCryptoItem *item, GError **error);
+gboolean nms_store_crypt_scan        (NmsStore *store, const char *prefix, GArray **items, GError **error);
+/* The encrypted forms of store.c's item calls; the caller holds the
+ * transaction and has checked nms_store_crypt_ready(). */
+gboolean nms_store_crypt_get         (NmsStore *store, const char *key, gsize key_len,
+                                      NmsStoreVisitFunc visit, gpointer user_data, GError **error);
+gboolean nms_store_crypt_visit       (NmsStore *store, const char *prefix,
+                                      NmsStoreVisitFunc visit, gpointer user_data, GError **error);
+gboolean nms_store_crypt_note_change (NmsStore *store, const char *key, gsize key_len, const NmsValueRef *after,
+                                      gboolean *changed, GError **error);
+gboolean nms_store_crypt_put         (NmsStore *store, const NmsItem *item, GError **error);
+gboolean nms_store_crypt_delete      (NmsStore *store, const char *key, gsize key_len, GError **error);
+gboolean nms_store_crypt_clear_prefix (NmsStore *store, const char *prefix, GError **error);
+gboolean nms_store_crypt_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys,
+                                       guint64 *bytes, GError **error);
+char    *nms_store_crypt_key_file_path (NmsStore *store, const NmsCryptoEnvelope *envelope);
+NmsCryptoSecret *nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvelope *envelope,
+                                           const NmsCryptoSecret *passphrase, GError **error);

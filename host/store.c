@@ -316,7 +316,7 @@ open_db (NmsStore *store, GError **error)
       if (rc != SQLITE_OK)
         return nms_store_fail (store, rc, "prepare the store's queries", error);
     }
-  return nms_store_log_open (store, error);
+  return nms_store_log_open (store, error) && nms_store_crypt_refresh (store, error);
 }
 
 /* Opens (creating when needed) the store in directory dir. origin_name is
@@ -332,6 +332,8 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
     store->options = *options;
   if (store->options.busy_timeout_ms == 0)
     store->options.busy_timeout_ms = DEFAULT_BUSY_TIMEOUT_MS;
+  if (store->options.pad_block == 0)
+    store->options.pad_block = NMS_CRYPTO_PAD_BLOCK_DEFAULT;
   if (store->options.changes_keep_rows == 0)
     store->options.changes_keep_rows = NMS_STORE_CHANGES_KEEP_ROWS;
   if (store->options.changes_keep_seconds == 0)
@@ -377,6 +379,15 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
       if (!nms_os_fsync_dir (dir, error))
         return NULL;
     }
+  else
+    {
+      g_autoptr(GError) local = NULL;
+
+      /* A conversion that committed but did not finish rewriting the file
+       * may have left old plaintext behind: finish it now. */
+      if (!nms_store_scrub_if_pending (store, &local))
+        g_warning ("%s", local->message);
+    }
   return g_steal_pointer (&store);
 }
 
@@ -388,6 +399,7 @@ nms_store_free (NmsStore *store)
   if (store == NULL)
     return;
   nms_store_log_close (store);
+  nms_store_crypt_clear (store);
   for (i = 0; store->stmts != NULL && i < N_STMTS; i++)
     sqlite3_finalize (store->stmts[i]);
   g_free (store->stmts);
@@ -468,6 +480,13 @@ nms_store_begin (NmsStore *store, gboolean write, GError **error)
   rc = control (store, write ? STMT_BEGIN_WRITE : STMT_BEGIN_READ);
   if (rc != SQLITE_OK)
     return nms_store_fail (store, rc, "start a transaction", error);
+  /* The transaction's first read: what it sees of the envelope is what
+   * its items are. */
+  if (!nms_store_crypt_refresh (store, error))
+    {
+      rollback_transaction (store);
+      return FALSE;
+    }
   store->in_batch = TRUE;
   store->log.listening = NMS_LISTENING_UNKNOWN;
   return TRUE;
@@ -503,6 +522,11 @@ nms_store_changes_begin (NmsStore *store, GError **error)
     return nms_store_fail (store, rc, "start a write", error);
   if (own)
     store->log.listening = NMS_LISTENING_UNKNOWN;
+  if (own && !nms_store_crypt_refresh (store, error))
+    {
+      rollback_transaction (store);
+      return FALSE;
+    }
   store->log.request_owns_transaction = own;
   nms_store_log_request_begin (store);
   return TRUE;
@@ -575,6 +599,16 @@ nms_store_op_begin (NmsStore *store, GError **error)
     return nms_store_fail (store, rc, "start a write", error);
   if (!nested (store))
     store->log.listening = NMS_LISTENING_UNKNOWN;
+  /* Under the write lock, so that no encrypt or decrypt slips in between
+   * reading the envelope and writing in its form. */
+  if ((!nested (store) && !nms_store_crypt_refresh (store, error)) || !nms_store_crypt_ready (store, error))
+    {
+      if (nested (store))
+        savepoint_end (store, STMT_RELEASE, STMT_UNDO, FALSE, NULL);
+      else
+        rollback_transaction (store);
+      return FALSE;
+    }
   nms_store_log_call_begin (store);
   return TRUE;
 }
@@ -631,11 +665,14 @@ gboolean
 nms_store_get (NmsStore *store, const char *key, gsize key_len,
                NmsStoreVisitFunc visit, gpointer user_data, GError **error)
 {
-  sqlite3_stmt *s = stmt (store, STMT_GET);
+  sqlite3_stmt *s;
   NmsItem item = { .key = key, .key_len = key_len };
   int rc;
   gboolean ok = TRUE;
 
+  if (nms_store_encrypted (store))
+    return nms_store_crypt_get (store, key, key_len, visit, user_data, error);
+  s = stmt (store, STMT_GET);
   sqlite3_bind_text (s, 1, key, (int) key_len, SQLITE_STATIC);
   rc = sqlite3_step (s);
   if (rc == SQLITE_ROW)
@@ -663,11 +700,14 @@ nms_store_scan (NmsStore *store, const char *prefix, gboolean with_values,
   gboolean ranged = prefix != NULL && *prefix != '\0';
   int which = with_values ? (ranged ? STMT_SCAN_ITEMS_RANGE : STMT_SCAN_ITEMS)
                           : (ranged ? STMT_SCAN_KEYS_RANGE : STMT_SCAN_KEYS);
-  sqlite3_stmt *s = stmt (store, which);
+  sqlite3_stmt *s;
   g_autofree char *upper = NULL;
   gboolean ok = TRUE;
   int rc;
 
+  if (nms_store_encrypted (store))
+    return nms_store_crypt_visit (store, prefix, visit, user_data, error);
+  s = stmt (store, which);
   if (ranged)
     bind_prefix (s, prefix, &upper);
   while (ok && (rc = sqlite3_step (s)) == SQLITE_ROW)
@@ -719,11 +759,14 @@ static gboolean
 note_change (NmsStore *store, const char *key, gsize key_len, const NmsValueRef *after,
              gboolean *changed, GError **error)
 {
-  sqlite3_stmt *s = stmt (store, STMT_GET);
+  sqlite3_stmt *s;
   NmsValueRef before = { 0 };
   gboolean ok = TRUE;
   int rc;
 
+  if (nms_store_encrypted (store))
+    return nms_store_crypt_note_change (store, key, key_len, after, changed, error);
+  s = stmt (store, STMT_GET);
   sqlite3_bind_text (s, 1, key, (int) key_len, SQLITE_STATIC);
   rc = sqlite3_step (s);
   if (rc == SQLITE_ROW)
@@ -769,6 +812,11 @@ nms_store_set (NmsStore *store, const NmsItem *items, gsize n_items, GError **er
        * anyway, and rewriting a value with itself changes nothing. */
       if (logging && (!(ok = note_change (store, item->key, item->key_len, &next, &changed, error)) || !changed))
         continue;
+      if (nms_store_encrypted (store))
+        {
+          ok = nms_store_crypt_put (store, item, error);
+          continue;
+        }
       s = stmt (store, STMT_UPSERT);
       sqlite3_bind_text (s, 1, item->key, (int) item->key_len, SQLITE_STATIC);
       sqlite3_bind_int (s, 2, item->kind);
@@ -813,6 +861,11 @@ nms_store_remove (NmsStore *store, const char *const *keys, gsize n_keys, GError
 
       if (logging && (!(ok = note_change (store, keys[i], strlen (keys[i]), &absent, &changed, error)) || !changed))
         continue;
+      if (nms_store_encrypted (store))
+        {
+          ok = nms_store_crypt_delete (store, keys[i], strlen (keys[i]), error);
+          continue;
+        }
       s = stmt (store, STMT_DELETE);
       sqlite3_bind_text (s, 1, keys[i], -1, SQLITE_STATIC);
       rc = sqlite3_step (s);
@@ -847,6 +900,11 @@ nms_store_clear (NmsStore *store, const char *prefix, GError **error)
   if (!nms_store_log_wanted (store, &logging, error)
       || (logging && !nms_store_scan (store, prefix, TRUE, note_removal, store, error)))
     return nms_store_op_end (store, FALSE, error);
+  if (ranged && nms_store_encrypted (store))
+    {
+      ok = nms_store_crypt_clear_prefix (store, prefix, error);
+      return nms_store_op_end (store, ok, error) && ok;
+    }
   s = stmt (store, ranged ? STMT_CLEAR_RANGE : STMT_CLEAR);
   if (ranged)
     bind_prefix (s, prefix, &upper);
@@ -866,6 +924,8 @@ nms_store_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys,
   guint64 sum = 0;
   gsize i;
 
+  if (nms_store_encrypted (store))
+    return nms_store_crypt_bytes_in_use (store, keys, n_keys, bytes, error);
   if (keys == NULL)
     return read_total (store, bytes, error);
   for (i = 0; i < n_keys; i++)
@@ -1032,6 +1092,11 @@ nms_store_replace_from (NmsStore *store, const char *path, const char *origin_na
     *n_items = (guint64) sqlite3_changes64 (store->db);
   /* Subscribers cannot be told item by item; they are told to re-read. */
   ok = ok && nms_store_log_forget (store, error);
+  /* An encrypted backup's items are sealed under its own key: its
+   * envelope comes along, and the store opens only with that key. */
+  ok = ok && nms_store_exec (store, "DELETE FROM meta WHERE name = 'crypto'", "copy the backup's key record", error)
+       && nms_store_exec (store, "INSERT INTO meta (name, value) SELECT name, value FROM src.meta WHERE name = 'crypto'",
+                          "copy the backup's key record", error);
   ok = nms_store_op_end (store, ok, error) && ok;
   sqlite3_exec (store->db, "DETACH src", NULL, NULL, NULL);
   return ok;

@@ -18,6 +18,9 @@ export NMT_BUILD="$top/build-tests"
 
 nmt_apt_install build-essential cmake pkg-config libglib2.0-dev libcjson-dev libsodium-dev \
   libsqlite3-dev libcmocka-dev sqlite3
+# The desktop keyring is optional in nmstore but tested here: libsecret to
+# build it, and a Secret Service on a private bus for unit_test_keyring.
+nmt_apt_install libsecret-1-dev gnome-keyring dbus-daemon
 
 echo "== configuring in $NMT_BUILD"
 cmake -S "$top" -B "$NMT_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

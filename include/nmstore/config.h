@@ -10,6 +10,10 @@
  *   [events]
  *   keep_changes = 10000       (change-log rows kept for slow subscribers)
  *   keep_seconds = 60          (and for at most this long)
+ *   [crypto]                   (encrypted origins only)
+ *   pad_block = 256            values are padded to a multiple of this
+ *   pwhash_opslimit = 3        Argon2id cost for a new passphrase
+ *   pwhash_memlimit = 268435456
  *
  *   [log]
  *   file = /path/to/nmstore.log
@@ -18,6 +22,7 @@
 
 #include <glib.h>
 
+#include "nmstore/crypto.h"
 #include "nmstore/origin.h"
 
 G_BEGIN_DECLS
@@ -37,6 +42,8 @@ typedef struct {
   guint          keep_changes; /* 0: the store's default */
   guint          keep_seconds; /* 0: the store's default */
   char          *log_file;    /* NULL: stderr only */
+  gsize          pad_block;
+  NmsCryptoPwhashLimits pwhash;
 } NmsConfig;
 
 char      *nms_config_default_root (void);

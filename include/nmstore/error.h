@@ -24,6 +24,8 @@ typedef enum {
   NMS_ERROR_CONFIG,      /* E_CONFIG: nmstore.conf cannot be used */
   NMS_ERROR_BUSY,        /* E_BUSY: another process held the store too long */
   NMS_ERROR_INTERNAL,    /* E_INTERNAL: a bug; never expected */
+  NMS_ERROR_LOCKED,      /* E_LOCKED: the store is encrypted and not unlocked */
+  NMS_ERROR_AUTH,        /* E_AUTH: a passphrase or key that does not open the store */
 } NmsErrorCode;
 
 GQuark       nms_error_quark     (void);

@@ -34,5 +34,10 @@ char    *nms_os_executable_path      (void);
 int      nms_os_open_private_file    (const char *path, GError **error);
 gboolean nms_os_poke_file            (int fd, GError **error);
 void     nms_os_close                (int fd);
+gboolean nms_os_write_new_private_file (const char *path, const void *data, gsize len, GError **error);
+gboolean nms_os_read_private_file    (const char *path, void *buf, gsize size, gsize *n_read, GError **error);
+void     nms_os_crash_point          (const char *name);
+gboolean nms_os_read_passphrase      (int fd, const char *prompt, char *buf, gsize size, gsize *len,
+                                      GError **error);
 
 G_END_DECLS

@@ -22,6 +22,7 @@
 #include <glib.h>
 
 #include "nmstore/config.h"
+#include "nmstore/crypto.h"
 
 G_BEGIN_DECLS
 
@@ -55,6 +56,7 @@ typedef struct {
   guint         busy_timeout_ms; /* 0: the default */
   guint         changes_keep_rows;    /* 0: NMS_STORE_CHANGES_KEEP_ROWS */
   guint         changes_keep_seconds; /* 0: NMS_STORE_CHANGES_KEEP_SECONDS */
+  gsize         pad_block;       /* encrypted origins; 0: NMS_CRYPTO_PAD_BLOCK_DEFAULT */
 } NmsStoreOptions;
 
 /* One side of a change: the value a key had, or that it has now. */
@@ -123,6 +125,35 @@ gboolean    nms_store_subscribed    (NmsStore *store, gint64 id, gboolean *exist
 gboolean    nms_store_forget_dead_subscribers (NmsStore *store, guint *n_removed, GError **error);
 const char *nms_store_bell_path     (NmsStore *store);
 const char *nms_store_engine_version (void);
+
+/* Encrypted origins (store-crypt.c, store-convert.c). A locked store
+ * answers every item call with NMS_ERROR_LOCKED. */
+gboolean    nms_store_refresh_encryption (NmsStore *store, GError **error);
+gboolean    nms_store_encrypted    (NmsStore *store);
+gboolean    nms_store_locked       (NmsStore *store);
+NmsCryptoSource nms_store_key_source (NmsStore *store); /* 0 for a plaintext store */
+gboolean    nms_store_unlock       (NmsStore *store, const NmsCryptoSecret *passphrase, GError **error);
+void        nms_store_lock         (NmsStore *store);
+
+/* Where a store's key-encryption key comes from, for encrypt and rewrap. */
+typedef struct {
+  NmsCryptoSource        source;
+  const NmsCryptoSecret *passphrase; /* PASSPHRASE */
+  const char            *key_file;   /* KEY_FILE; NULL: store.key beside the database */
+  NmsCryptoPwhashLimits  limits;     /* PASSPHRASE */
+} NmsStoreKeySource;
+
+/* Each converts in one transaction, then rewrites the file so that no
+ * earlier form survives in free pages or the WAL. passphrase is the
+ * current one, for a passphrase store (NULL otherwise). */
+gboolean    nms_store_encrypt      (NmsStore *store, const NmsStoreKeySource *to, GError **error);
+gboolean    nms_store_decrypt      (NmsStore *store, GError **error);
+gboolean    nms_store_rekey        (NmsStore *store, const NmsCryptoSecret *passphrase, GError **error);
+gboolean    nms_store_rewrap       (NmsStore *store, const NmsCryptoSecret *passphrase,
+                                    const NmsStoreKeySource *to, GError **error);
+gboolean    nms_store_verify       (NmsStore *store, guint *n_good, guint *n_bad, GError **error);
+gboolean    nms_store_scrub        (NmsStore *store, GError **error);
+gboolean    nms_store_scrub_if_pending (NmsStore *store, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsStore, nms_store_free)
 

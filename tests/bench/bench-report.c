@@ -303,6 +303,8 @@ bench_report_validate (const char *path, GError **error)
       for (i = 0; ok && i < G_N_ELEMENTS (needed); i++)
         if (strcmp (w->valuestring, needed[i]) == 0)
           seen[i] = TRUE;
+      if (ok && strcmp (w->valuestring, "W7") == 0)
+        w7 = TRUE;
     }
   cJSON_ArrayForEach (row, skipped)
     if (cJSON_IsString (row) && g_str_has_prefix (row->valuestring, "W7: skipped"))

@@ -65,5 +65,6 @@ gboolean     bench_work_sets        (const BenchConfig *config, BenchReport *rep
 gboolean     bench_work_gets        (const BenchConfig *config, BenchReport *report, GError **error);
 gboolean     bench_work_scale       (const BenchConfig *config, BenchReport *report, GError **error);
 gboolean     bench_work_restore     (const BenchConfig *config, BenchReport *report, GError **error);
+gboolean     bench_work_encrypted   (const BenchConfig *config, BenchReport *report, GError **error);
 
 G_END_DECLS

@@ -1,0 +1,279 @@
+/* cli-crypt.c: the encryption commands: encrypt, decrypt, passwd, rekey
+ * and verify. Each opens the origin's store directly (they act on the
+ * whole store, not through protocol requests) and leaves the work to
+ * store-convert.c. Passphrases come from the terminal without echo, or
+ * from --passphrase-fd N, never from an argument. */
+#include "cli-private.h"
+#include "nmstore/config.h"
+#include "nmstore/error.h"
+#include "nmstore/keysource.h"
+#include "nmstore/log.h"
+#include "nmstore/origin.h"
+#include "nmstore/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+  char    *origin;
+  gboolean passphrase;
+  gboolean keyring;
+  gboolean key_file;
+  char    *key_file_path;   /* NULL: store.key beside the database */
+  int      passphrase_fd;   /* -1: the terminal */
+} Args;
+
+static void
+args_clear (Args *args)
+{
+  g_free (args->origin);
+  g_free (args->key_file_path);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Args, args_clear)
+
+static gboolean
+take_key_file (const char *name, const char *value, gpointer data, GError **error)
+{
+  Args *args = data;
+
+  args->key_file = TRUE;
+  g_free (args->key_file_path);
+  args->key_file_path = value != NULL && *value != '\0' ? g_canonicalize_filename (value, NULL) : NULL;
+  return TRUE;
+}
+
+/* with_sources: the command chooses a key source (encrypt, passwd). */
+static GOptionContext *
+make_context (const char *summary, Args *args, gboolean with_sources)
+{
+  GOptionContext *context = g_option_context_new (summary);
+  GOptionGroup *group = g_option_group_new ("crypt", "", "", args, NULL);
+  GOptionEntry common[] = {
+    { "origin", 'o', 0, G_OPTION_ARG_STRING, &args->origin, "The extension's origin", "ORIGIN" },
+    { "passphrase-fd", 0, 0, G_OPTION_ARG_INT, &args->passphrase_fd,
+      "Read passphrases from file descriptor N, one per line, instead of the terminal", "N" },
+    { NULL }
+  };
+  GOptionEntry sources[] = {
+    { "passphrase", 0, 0, G_OPTION_ARG_NONE, &args->passphrase, "Protect the key with a passphrase (Argon2id)", NULL },
+    { "key-file", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, (gpointer) take_key_file,
+      "Protect the key with a key file: store.key beside the store, or --key-file=PATH", "PATH" },
+    { "keyring", 0, 0, G_OPTION_ARG_NONE, &args->keyring, "Keep the key in the desktop keyring (libsecret)", NULL },
+    { NULL }
+  };
+
+  args->passphrase_fd = -1;
+  g_option_group_add_entries (group, common);
+  if (with_sources)
+    g_option_group_add_entries (group, sources);
+  g_option_context_set_main_group (context, group);
+  return context;
+}
+
+static NmsStore *
+open_store (const Args *args, NmsConfig **config_out, GError **error)
+{
+  g_autoptr(NmsOrigin) origin = nms_origin_parse (args->origin, error);
+  g_autoptr(NmsConfig) config = NULL;
+  g_autofree char *dir = NULL;
+  NmsStoreOptions options = { 0 };
+  NmsStore *store;
+
+  if (origin == NULL || (config = nms_config_load (NULL, error)) == NULL)
+    return NULL;
+  nms_log_init (config->log_file);
+  if (!nms_crypto_init (error))
+    return NULL;
+  dir = nms_config_store_dir (config, origin);
+  options.durability = config->durability;
+  options.quota_bytes = config->quota_bytes;
+  options.pad_block = config->pad_block;
+  store = nms_store_open (dir, origin->canonical, &options, error);
+  if (store != NULL && config_out != NULL)
+    *config_out = g_steal_pointer (&config);
+  return store;
+}
+
+static NmsCryptoSecret *
+read_passphrase (const Args *args, const char *prompt, GError **error)
+{
+  return nms_keysource_read_passphrase (args->passphrase_fd, prompt, error);
+}
+
+/* A new passphrase is typed twice on a terminal; a script gives it once. */
+static NmsCryptoSecret *
+read_new_passphrase (const Args *args, GError **error)
+{
+  g_autoptr(NmsCryptoSecret) first = read_passphrase (args, "New passphrase: ", error);
+  g_autoptr(NmsCryptoSecret) again = NULL;
+
+  if (first == NULL || args->passphrase_fd >= 0)
+    return g_steal_pointer (&first);
+  again = read_passphrase (args, "New passphrase again: ", error);
+  if (again == NULL)
+    return NULL;
+  if (nms_crypto_secret_len (first) != nms_crypto_secret_len (again)
+      || memcmp (nms_crypto_secret_peek (first), nms_crypto_secret_peek (again), nms_crypto_secret_len (first)) != 0)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_AUTH, "the two passphrases differ; nothing was changed");
+      return NULL;
+    }
+  return g_steal_pointer (&first);
+}
+
+/* The store's current passphrase, when its key needs one. */
+static gboolean
+current_passphrase (const Args *args, NmsStore *store, NmsCryptoSecret **out, GError **error)
+{
+  *out = NULL;
+  if (!nms_store_encrypted (store) || nms_store_key_source (store) != NMS_CRYPTO_SOURCE_PASSPHRASE)
+    return TRUE;
+  *out = read_passphrase (args, "Passphrase: ", error);
+  return *out != NULL;
+}
+
+static int
+parse (GOptionContext *context, int *argc, char ***argv, const Args *args, const char *usage)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_option_context_parse (context, argc, argv, &error))
+    return nms_cli_fail_usage (context, error->message);
+  if (args->origin == NULL || *argc != 1)
+    return nms_cli_fail_usage (context, usage);
+  return 0;
+}
+
+/* The key source that encrypt or passwd asked for; passwd defaults to a
+ * (new) passphrase. */
+static gboolean
+chosen_source (GOptionContext *context, const Args *args, gboolean required, NmsCryptoSource *source, int *exit_code)
+{
+  int n = !!args->passphrase + !!args->key_file + !!args->keyring;
+
+  if (n > 1 || (n == 0 && required))
+    {
+      *exit_code = nms_cli_fail_usage (context, "choose one of --passphrase, --key-file[=PATH] or --keyring");
+      return FALSE;
+    }
+  *source = args->key_file ? NMS_CRYPTO_SOURCE_KEY_FILE
+            : args->keyring ? NMS_CRYPTO_SOURCE_KEYRING : NMS_CRYPTO_SOURCE_PASSPHRASE;
+  return TRUE;
+}
+
+static int
+run_rewrap_or_encrypt (int argc, char **argv, gboolean encrypt)
+{
+  g_auto(Args) args = { 0 };
+  g_autoptr(GOptionContext) context = make_context (encrypt
+      ? "- encrypt an origin's store in place"
+      : "- change the passphrase or key source of an encrypted origin (re-wraps its key only)", &args, TRUE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NmsStore) store = NULL;
+  g_autoptr(NmsConfig) config = NULL;
+  g_autoptr(NmsCryptoSecret) current = NULL;
+  g_autoptr(NmsCryptoSecret) fresh = NULL;
+  NmsStoreKeySource to = { 0 };
+  int code;
+
+  if ((code = parse (context, &argc, &argv, &args, encrypt
+                     ? "encrypt takes --origin ORIGIN and one of --passphrase, --key-file[=PATH], --keyring"
+                     : "passwd takes --origin ORIGIN [--passphrase | --key-file[=PATH] | --keyring]")) != 0)
+    return code;
+  if (!chosen_source (context, &args, encrypt, &to.source, &code))
+    return code;
+  if ((store = open_store (&args, &config, &error)) == NULL)
+    return nms_cli_fail_error (error);
+  if (!encrypt && !current_passphrase (&args, store, &current, &error))
+    return nms_cli_fail_error (error);
+  if (to.source == NMS_CRYPTO_SOURCE_PASSPHRASE && (fresh = read_new_passphrase (&args, &error)) == NULL)
+    return nms_cli_fail_error (error);
+  to.passphrase = fresh;
+  to.key_file = args.key_file_path;
+  to.limits = config->pwhash;
+  if (encrypt ? !nms_store_encrypt (store, &to, &error) : !nms_store_rewrap (store, current, &to, &error))
+    return nms_cli_fail_error (error);
+  printf ("%s %s: its key is now protected by %s\n", encrypt ? "encrypted" : "re-wrapped the key of",
+          args.origin, nms_crypto_source_name (to.source));
+  return EXIT_SUCCESS;
+}
+
+int
+nms_cli_encrypt (int argc, char **argv)
+{
+  return run_rewrap_or_encrypt (argc, argv, TRUE);
+}
+
+int
+nms_cli_passwd (int argc, char **argv)
+{
+  return run_rewrap_or_encrypt (argc, argv, FALSE);
+}
+
+/* decrypt, rekey and verify: the current key, then one store call. */
+typedef enum { ACT_DECRYPT, ACT_REKEY, ACT_VERIFY } Act;
+
+static int
+run_with_key (int argc, char **argv, Act act)
+{
+  static const char *const summaries[] = {
+    "- decrypt an origin's store in place",
+    "- make a new data key and re-encrypt every record with it, in one transaction",
+    "- check every record of an origin's store and report",
+  };
+  g_auto(Args) args = { 0 };
+  g_autoptr(GOptionContext) context = make_context (summaries[act], &args, FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NmsStore) store = NULL;
+  g_autoptr(NmsCryptoSecret) current = NULL;
+  guint good = 0, bad = 0;
+  int code;
+
+  if ((code = parse (context, &argc, &argv, &args, "takes --origin ORIGIN [--passphrase-fd N]")) != 0)
+    return code;
+  if ((store = open_store (&args, NULL, &error)) == NULL || !current_passphrase (&args, store, &current, &error))
+    return nms_cli_fail_error (error);
+  if (act != ACT_REKEY && nms_store_encrypted (store) && !nms_store_unlock (store, current, &error))
+    return nms_cli_fail_error (error);
+  switch (act)
+    {
+    case ACT_DECRYPT:
+      if (!nms_store_decrypt (store, &error))
+        return nms_cli_fail_error (error);
+      printf ("decrypted %s\n", args.origin);
+      return EXIT_SUCCESS;
+    case ACT_REKEY:
+      if (!nms_store_rekey (store, current, &error))
+        return nms_cli_fail_error (error);
+      printf ("re-keyed %s: every record is sealed with a new data key\n", args.origin);
+      return EXIT_SUCCESS;
+    case ACT_VERIFY:
+      if (!nms_store_verify (store, &good, &bad, &error))
+        return nms_cli_fail_error (error);
+      printf ("%s: %s, %u record%s checked, %u good, %u damaged%s\n", args.origin,
+              nms_store_encrypted (store) ? "encrypted" : "not encrypted", good + bad, good + bad == 1 ? "" : "s",
+              good, bad, bad ? " (their tokens are in the log; remove or rewrite those keys, or restore a backup)"
+                             : "");
+      return bad ? EXIT_FAILURE : EXIT_SUCCESS;
+    }
+  return EXIT_FAILURE;
+}
+
+int
+nms_cli_decrypt (int argc, char **argv)
+{
+  return run_with_key (argc, argv, ACT_DECRYPT);
+}
+
+int
+nms_cli_rekey (int argc, char **argv)
+{
+  return run_with_key (argc, argv, ACT_REKEY);
+}
+
+int
+nms_cli_verify (int argc, char **argv)
+{
+  return run_with_key (argc, argv, ACT_VERIFY);
+}

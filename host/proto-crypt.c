@@ -1,0 +1,55 @@
+/* proto-crypt.c: the operations of encrypted origins, unlock and lock.
+ * Whether an origin is encrypted and locked is in hello's reply. */
+#include "proto-private.h"
+#include "nmstore/error.h"
+
+#include <sodium.h>
+#include <string.h>
+
+/* {"op":"unlock","passphrase":"..."}; without a passphrase, an origin
+ * whose key is in a key file or the keyring loads it again. */
+static gboolean
+op_unlock (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  cJSON *pass = cJSON_GetObjectItemCaseSensitive (req->root, "passphrase");
+  g_autoptr(NmsCryptoSecret) secret = NULL;
+  gboolean ok;
+
+  if (pass != NULL && !cJSON_IsNull (pass))
+    {
+      gsize len;
+
+      if (!cJSON_IsString (pass))
+        {
+          g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "unlock: \"passphrase\" must be a string");
+          return FALSE;
+        }
+      len = strlen (pass->valuestring);
+      secret = nms_crypto_secret_new (len);
+      memcpy (nms_crypto_secret_data (secret), pass->valuestring, len);
+      nms_crypto_secret_set_len (secret, len);
+      /* The request's own copy goes now; the frame it came in is reused
+       * for the next request. */
+      sodium_memzero (pass->valuestring, len);
+    }
+  ok = nms_store_unlock (proto->store, secret, error);
+  if (ok)
+    g_info ("unlocked %s", nms_store_path (proto->store));
+  else if (g_error_matches (*error, NMS_ERROR, NMS_ERROR_AUTH))
+    g_message ("unlock of %s refused: %s", nms_store_path (proto->store), (*error)->message);
+  return ok;
+}
+
+static gboolean
+op_lock (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
+{
+  nms_store_lock (proto->store);
+  return TRUE;
+}
+
+const NmsOpDef nms_proto_crypt_ops[] = {
+  /* name      run        writes uses_store barrier */
+  { "unlock",  op_unlock, FALSE, TRUE,  TRUE },
+  { "lock",    op_lock,   FALSE, TRUE,  TRUE },
+  { NULL }
+};

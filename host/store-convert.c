@@ -1,0 +1,489 @@
+/* store-convert.c: turning an origin's encryption on and off, changing its
+ * key source (re-wrap) or its data key (rekey), and checking every record.
+ *
+ * Each conversion rewrites every item in one write transaction, together
+ * with the envelope, so a crash leaves either the old store or the new
+ * one. The rewrite runs with secure_delete on, so the pages it frees are
+ * zeroed; then a scrub rewrites the whole file (VACUUM, with its temporary
+ * copy in memory, never in a temporary file) and truncates the WAL, so no
+ * earlier plaintext survives in free pages or old WAL frames. The
+ * transaction also sets meta 'scrub_pending', cleared by the scrub; a
+ * store opened with it still set (a crash, or a reader that kept the WAL
+ * from being truncated) is scrubbed then. */
+#include "store-private.h"
+#include "nmstore/error.h"
+#include "nmstore/keysource.h"
+#include "nmstore/os.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+typedef struct {
+  char        *key;        /* the real name */
+  gsize        key_len;
+  NmsValueKind kind;
+  GBytes      *value;
+} Plain;
+
+static void
+plain_clear (gpointer data)
+{
+  Plain *p = data;
+
+  g_free (p->key);
+  g_clear_pointer (&p->value, g_bytes_unref);
+}
+
+/* Every item in the clear, read under `from` (NULL: a plaintext store).
+ * A record that fails its check stops the conversion: converting would
+ * drop it silently. */
+static gboolean
+read_all (NmsStore *store, const NmsCryptoKeys *from, GArray *out, GError **error)
+{
+  sqlite3_stmt *s = NULL;
+  guint bad = 0;
+  int rc = sqlite3_prepare_v2 (store->db, "SELECT key, kind, value FROM items", -1, &s, NULL);
+
+  for (rc = rc == SQLITE_OK ? sqlite3_step (s) : rc; rc == SQLITE_ROW; rc = sqlite3_step (s))
+    {
+      Plain p = { 0 };
+      const guint8 *value = sqlite3_column_blob (s, 2);
+      gsize value_len = (gsize) sqlite3_column_bytes (s, 2);
+
+      if (from == NULL)
+        {
+          p.key_len = (gsize) sqlite3_column_bytes (s, 0);
+          p.key = g_strndup ((const char *) sqlite3_column_text (s, 0), p.key_len);
+          p.kind = (NmsValueKind) sqlite3_column_int (s, 1);
+          p.value = g_bytes_new (value, value_len);
+        }
+      else
+        {
+          NmsCryptoItem item = { 0 };
+
+          if (sqlite3_column_bytes (s, 0) != NMS_CRYPTO_TOKEN_BYTES
+              || !nms_store_crypt_open (store, from, sqlite3_column_blob (s, 0), value, value_len, &item, NULL))
+            {
+              bad++;
+              continue;
+            }
+          p.key_len = item.name_len;
+          p.key = g_strndup (item.name, item.name_len);
+          p.kind = (NmsValueKind) item.kind;
+          p.value = g_bytes_new (item.value, item.value_len);
+          nms_crypto_item_clear (&item);
+        }
+      g_array_append_val (out, p);
+    }
+  sqlite3_finalize (s);
+  if (rc != SQLITE_DONE)
+    return nms_store_fail (store, rc, "read every item", error);
+  if (bad > 0)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
+                   "%u record%s failed %s authentication check (see the log); nothing was changed. "
+                   "Run nmstore verify, then remove the damaged keys or restore a backup", bad,
+                   bad == 1 ? "" : "s", bad == 1 ? "its" : "their");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+write_all (NmsStore *store, const NmsCryptoKeys *to, GArray *items, GError **error)
+{
+  sqlite3_stmt *s = NULL;
+  guint i;
+  int rc = sqlite3_prepare_v2 (store->db, "INSERT INTO items (key, kind, size, value) VALUES (?1, ?2, ?3, ?4)",
+                               -1, &s, NULL);
+
+  for (i = 0; rc == SQLITE_OK && i < items->len; i++)
+    {
+      const Plain *p = &g_array_index (items, Plain, i);
+      gsize len = 0;
+      const guint8 *value = g_bytes_get_data (p->value, &len);
+      guint8 token[NMS_CRYPTO_TOKEN_BYTES];
+      g_autofree guint8 *sealed = NULL;
+      gsize sealed_len = 0;
+
+      sqlite3_reset (s);
+      if (to != NULL)
+        {
+          sealed = nms_crypto_seal_item (to, p->key, p->key_len, (guint8) p->kind, value, len, token, &sealed_len);
+          sqlite3_bind_blob (s, 1, token, sizeof token, SQLITE_STATIC);
+          sqlite3_bind_int (s, 2, 0);
+          sqlite3_bind_int64 (s, 3, (gint64) sealed_len);
+          sqlite3_bind_blob64 (s, 4, sealed, sealed_len, SQLITE_STATIC);
+        }
+      else
+        {
+          sqlite3_bind_text (s, 1, p->key, (int) p->key_len, SQLITE_STATIC);
+          sqlite3_bind_int (s, 2, p->kind);
+          sqlite3_bind_int64 (s, 3, (gint64) nms_store_item_bytes (p->kind, p->key_len, len));
+          sqlite3_bind_blob64 (s, 4, len ? value : (const guint8 *) "", len, SQLITE_STATIC);
+        }
+      rc = sqlite3_step (s);
+      if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    }
+  sqlite3_finalize (s);
+  if (rc != SQLITE_OK)
+    return nms_store_fail (store, rc, "write the converted items", error);
+  return TRUE;
+}
+
+static gboolean
+set_envelope (NmsStore *store, const char *json, GError **error)
+{
+  sqlite3_stmt *s = NULL;
+  int rc;
+
+  if (json == NULL)
+    return nms_store_exec (store, "DELETE FROM meta WHERE name = 'crypto'", "remove the key record", error);
+  rc = sqlite3_prepare_v2 (store->db, "INSERT OR REPLACE INTO meta (name, value) VALUES ('crypto', ?1)", -1, &s, NULL);
+  if (rc == SQLITE_OK)
+    {
+      sqlite3_bind_text (s, 1, json, -1, SQLITE_STATIC);
+      rc = sqlite3_step (s);
+    }
+  sqlite3_finalize (s);
+  return rc == SQLITE_DONE || nms_store_fail (store, rc, "record the key", error);
+}
+
+/* Rewrites the file and empties the WAL; see the top of this file. */
+gboolean
+nms_store_scrub (NmsStore *store, GError **error)
+{
+  sqlite3_stmt *s = NULL;
+  int rc, busy = 1;
+
+  g_return_val_if_fail (!store->in_batch, FALSE);
+  if (!nms_store_exec (store, "PRAGMA secure_delete = ON", "turn on secure delete", error)
+      || !nms_store_exec (store, "PRAGMA temp_store = MEMORY", "keep temporary data in memory", error)
+      || !nms_store_exec (store, "VACUUM", "rewrite the store's file", error)
+      || !nms_store_exec (store, "DELETE FROM meta WHERE name = 'scrub_pending'", "finish the rewrite", error))
+    return FALSE;
+  rc = sqlite3_prepare_v2 (store->db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &s, NULL);
+  if (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
+    busy = sqlite3_column_int (s, 0);
+  sqlite3_finalize (s);
+  if (rc != SQLITE_ROW)
+    return nms_store_fail (store, rc, "empty the WAL", error);
+  if (busy)
+    {
+      /* Put the flag back: the next open tries again. */
+      nms_store_exec (store, "INSERT OR REPLACE INTO meta (name, value) VALUES ('scrub_pending', 1)",
+                      "remember the unfinished scrub", NULL);
+      g_set_error (error, NMS_ERROR, NMS_ERROR_BUSY,
+                   "the store was converted, but another process kept reading it, so old pages may remain "
+                   "in %s-wal until it is emptied; close the browser and run the command again", store->path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+nms_store_scrub_if_pending (NmsStore *store, GError **error)
+{
+  sqlite3_stmt *s = NULL;
+  gboolean pending = FALSE;
+  int rc = sqlite3_prepare_v2 (store->db, "SELECT 1 FROM meta WHERE name = 'scrub_pending'", -1, &s, NULL);
+
+  if (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
+    pending = TRUE;
+  sqlite3_finalize (s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return nms_store_fail (store, rc, "check for an unfinished conversion", error);
+  if (!pending)
+    return TRUE;
+  g_message ("%s: finishing an interrupted conversion (rewriting the file)", store->path);
+  return nms_store_scrub (store, error);
+}
+
+/* Rewrites every item from `from` to `to` (NULL: plaintext) and installs
+ * envelope_json (NULL: none), in one transaction; then scrubs. */
+static gboolean
+convert (NmsStore *store, const NmsCryptoKeys *from, const NmsCryptoKeys *to, const char *envelope_json,
+         GError **error)
+{
+  g_autoptr(GArray) items = g_array_new (FALSE, TRUE, sizeof (Plain));
+  gboolean ok;
+
+  g_array_set_clear_func (items, plain_clear);
+  ok = nms_store_exec (store, "PRAGMA secure_delete = ON", "turn on secure delete", error)
+       && read_all (store, from, items, error)
+       && nms_store_exec (store, "DELETE FROM items", "remove the old items", error)
+       && write_all (store, to, items, error)
+       /* The change log holds values in the old form; subscribers are
+        * told to re-read, as after a restore. */
+       && nms_store_log_forget (store, error)
+       && set_envelope (store, envelope_json, error)
+       && nms_store_exec (store, "INSERT OR REPLACE INTO meta (name, value) VALUES ('scrub_pending', 1)",
+                          "mark the conversion", error);
+  if (!ok)
+    {
+      sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      nms_store_log_after_rollback (store);
+      return FALSE;
+    }
+  nms_os_crash_point ("convert-before-commit");
+  if (!nms_store_exec (store, "COMMIT", "commit the conversion", error))
+    {
+      sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      nms_store_log_after_rollback (store);
+      return FALSE;
+    }
+  nms_store_log_after_commit (store);
+  /* Committed: from here on this process reads the new form. */
+  if (!nms_store_exec (store, "BEGIN DEFERRED", "read the new key record", error))
+    return FALSE;
+  ok = nms_store_crypt_refresh (store, error);
+  sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
+  nms_os_crash_point ("convert-before-scrub");
+  return ok && nms_store_scrub (store, error);
+}
+
+/* Takes the write lock and checks the store is (not) encrypted, and
+ * that its envelope is still `expect_json` when given: the slow key work
+ * happens before the lock, and another process may have changed the key
+ * meanwhile. */
+static gboolean
+begin_conversion (NmsStore *store, gboolean want_encrypted, const char *expect_json, GError **error)
+{
+  g_return_val_if_fail (!store->in_batch, FALSE);
+  if (!nms_store_exec (store, "BEGIN IMMEDIATE", "lock the store for the conversion", error))
+    return FALSE;
+  if (!nms_store_crypt_refresh (store, error))
+    {
+      sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+  if (nms_store_encrypted (store) != want_encrypted)
+    {
+      sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, want_encrypted ? "%s is not encrypted"
+                                                                       : "%s is already encrypted", store->path);
+      return FALSE;
+    }
+  if (expect_json != NULL && g_strcmp0 (expect_json, store->crypt.envelope_json) != 0)
+    {
+      sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      g_set_error (error, NMS_ERROR, NMS_ERROR_BUSY,
+                   "another process changed the key of %s meanwhile; nothing was changed, run the command again",
+                   store->path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Outside any transaction: the envelope as it is now, its KEK (from
+ * passphrase, or the key file or keyring) and the data key it wraps. */
+static gboolean
+open_data_key (NmsStore *store, const NmsCryptoSecret *passphrase, NmsCryptoEnvelope **envelope,
+               NmsCryptoSecret **kek, NmsCryptoSecret **data_key, char **json, GError **error)
+{
+  if (!nms_store_crypt_refresh_now (store, error))
+    return FALSE;
+  if (!nms_store_encrypted (store))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "%s is not encrypted", store->path);
+      return FALSE;
+    }
+  *json = g_strdup (store->crypt.envelope_json);
+  *envelope = nms_crypto_envelope_parse (*json, error);
+  return *envelope != NULL
+         && (*kek = nms_store_crypt_load_kek (store, *envelope, passphrase, error)) != NULL
+         && (*data_key = nms_crypto_unwrap (*envelope, *kek, error)) != NULL;
+}
+
+/* The KEK for `to`, creating the key file or keyring entry it needs. An
+ * existing key file is used as it is, so several stores can share one. */
+static NmsCryptoSecret *
+new_kek (NmsStore *store, NmsCryptoEnvelope *envelope, const NmsStoreKeySource *to, GError **error)
+{
+  g_autofree char *path = NULL;
+
+  nms_crypto_envelope_reset (envelope, to->source, &to->limits, to->source == NMS_CRYPTO_SOURCE_KEY_FILE
+                                                                 ? to->key_file : NULL);
+  switch (to->source)
+    {
+    case NMS_CRYPTO_SOURCE_PASSPHRASE:
+      if (to->passphrase == NULL)
+        {
+          g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "a passphrase is needed");
+          return NULL;
+        }
+      return nms_crypto_kek_from_passphrase (to->passphrase, envelope->salt, &envelope->limits, error);
+    case NMS_CRYPTO_SOURCE_KEY_FILE:
+      path = nms_store_crypt_key_file_path (store, envelope);
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        return nms_keysource_key_file_load (path, error);
+      return nms_keysource_key_file_create (path, error);
+    case NMS_CRYPTO_SOURCE_KEYRING:
+      {
+        g_autofree char *label = g_strdup_printf ("nmstore key for %s", store->dir);
+        return nms_keysource_keyring_create (envelope->store_id, label, error);
+      }
+    }
+  g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "unknown key source");
+  return NULL;
+}
+
+gboolean
+nms_store_encrypt (NmsStore *store, const NmsStoreKeySource *to, GError **error)
+{
+  g_autoptr(NmsCryptoEnvelope) envelope = nms_crypto_envelope_new (to->source, &to->limits);
+  g_autoptr(NmsCryptoSecret) data_key = nms_crypto_secret_new_random (NMS_CRYPTO_KEY_BYTES);
+  g_autoptr(NmsCryptoSecret) kek = NULL;
+  g_autoptr(NmsCryptoKeys) keys = NULL;
+  g_autofree char *json = NULL;
+
+  if (!nms_store_scrub_if_pending (store, error))
+    return FALSE;
+  /* The slow part, Argon2id or the keyring, before the write lock. */
+  if ((kek = new_kek (store, envelope, to, error)) == NULL)
+    return FALSE;
+  nms_crypto_wrap (envelope, kek, data_key);
+  json = nms_crypto_envelope_to_json (envelope);
+  keys = nms_crypto_keys_new (data_key, envelope->store_id, store->options.pad_block);
+  if (!begin_conversion (store, FALSE, NULL, error))
+    return FALSE;
+  return convert (store, NULL, keys, json, error);
+}
+
+/* Needs no key of its own: the process must be unlocked. */
+gboolean
+nms_store_decrypt (NmsStore *store, GError **error)
+{
+  g_autoptr(NmsCryptoKeys) keys = NULL;
+  guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES];
+  NmsCryptoSource source;
+
+  if (!nms_store_scrub_if_pending (store, error) || !begin_conversion (store, TRUE, NULL, error))
+    return FALSE;
+  if (!nms_store_crypt_ready (store, error))
+    {
+      sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+  source = store->crypt.envelope->source;
+  memcpy (store_id, store->crypt.envelope->store_id, sizeof store_id);
+  /* convert() forgets the envelope, and with it these keys, once it has
+   * committed; they are needed until then. */
+  keys = g_steal_pointer (&store->crypt.keys);
+  if (!convert (store, keys, NULL, NULL, error))
+    {
+      if (store->crypt.envelope != NULL && store->crypt.keys == NULL)
+        store->crypt.keys = g_steal_pointer (&keys);
+      return FALSE;
+    }
+  if (source == NMS_CRYPTO_SOURCE_KEYRING)
+    nms_keysource_keyring_delete (store_id, NULL);
+  return TRUE;
+}
+
+gboolean
+nms_store_rekey (NmsStore *store, const NmsCryptoSecret *passphrase, GError **error)
+{
+  g_autoptr(NmsCryptoEnvelope) envelope = NULL;
+  g_autoptr(NmsCryptoSecret) kek = NULL;
+  g_autoptr(NmsCryptoSecret) old_key = NULL;
+  g_autoptr(NmsCryptoSecret) data_key = nms_crypto_secret_new_random (NMS_CRYPTO_KEY_BYTES);
+  g_autoptr(NmsCryptoKeys) keys = NULL;
+  g_autoptr(NmsCryptoKeys) old_keys = NULL;
+  g_autofree char *old_json = NULL;
+  g_autofree char *json = NULL;
+
+  if (!nms_store_scrub_if_pending (store, error)
+      || !open_data_key (store, passphrase, &envelope, &kek, &old_key, &old_json, error))
+    return FALSE;
+  /* The same KEK wraps the new key: rekey changes what the records are
+   * sealed with, not how a person unlocks them. */
+  nms_crypto_wrap (envelope, kek, data_key);
+  json = nms_crypto_envelope_to_json (envelope);
+  keys = nms_crypto_keys_new (data_key, envelope->store_id, store->options.pad_block);
+  old_keys = nms_crypto_keys_new (old_key, envelope->store_id, store->options.pad_block);
+  if (!begin_conversion (store, TRUE, old_json, error) || !convert (store, old_keys, keys, json, error))
+    return FALSE;
+  /* This process made the new key; it need not be unlocked again. */
+  g_clear_pointer (&store->crypt.keys, nms_crypto_keys_free);
+  store->crypt.keys = g_steal_pointer (&keys);
+  g_clear_pointer (&store->crypt.why_locked, g_free);
+  return TRUE;
+}
+
+/* passwd, or a change of key source: the data key is wrapped anew and no
+ * record is touched. */
+gboolean
+nms_store_rewrap (NmsStore *store, const NmsCryptoSecret *passphrase, const NmsStoreKeySource *to, GError **error)
+{
+  g_autoptr(NmsCryptoEnvelope) envelope = NULL;
+  g_autoptr(NmsCryptoSecret) kek = NULL;
+  g_autoptr(NmsCryptoSecret) next_kek = NULL;
+  g_autoptr(NmsCryptoSecret) data_key = NULL;
+  g_autofree char *old_json = NULL;
+  g_autofree char *json = NULL;
+  NmsCryptoSource old_source;
+  guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES];
+
+  if (!open_data_key (store, passphrase, &envelope, &kek, &data_key, &old_json, error))
+    return FALSE;
+  old_source = envelope->source;
+  memcpy (store_id, envelope->store_id, sizeof store_id);
+  if ((next_kek = new_kek (store, envelope, to, error)) == NULL)
+    return FALSE;
+  nms_crypto_wrap (envelope, next_kek, data_key);
+  json = nms_crypto_envelope_to_json (envelope);
+  if (!begin_conversion (store, TRUE, old_json, error))
+    return FALSE;
+  if (!set_envelope (store, json, error) || !nms_store_exec (store, "COMMIT", "record the re-wrapped key", error))
+    {
+      sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+  if (old_source == NMS_CRYPTO_SOURCE_KEYRING && to->source != NMS_CRYPTO_SOURCE_KEYRING)
+    nms_keysource_keyring_delete (store_id, NULL);
+  /* The old wrapped key would otherwise stay in the file's old pages; with
+   * the old passphrase it still opens the same data key (which only a
+   * rekey replaces). */
+  return nms_store_scrub (store, error);
+}
+
+/* Opens every record; counts the good and the damaged ones (logged by
+ * token) and runs SQLite's integrity check. */
+gboolean
+nms_store_verify (NmsStore *store, guint *n_good, guint *n_bad, GError **error)
+{
+  sqlite3_stmt *s = NULL;
+  int rc;
+
+  *n_good = *n_bad = 0;
+  if (!nms_store_check_integrity (store, error)
+      || !nms_store_exec (store, "BEGIN DEFERRED", "start reading", error))
+    return FALSE;
+  if (!nms_store_crypt_refresh (store, error) || !nms_store_crypt_ready (store, error))
+    {
+      sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+  rc = sqlite3_prepare_v2 (store->db, "SELECT key, value FROM items", -1, &s, NULL);
+  for (rc = rc == SQLITE_OK ? sqlite3_step (s) : rc; rc == SQLITE_ROW; rc = sqlite3_step (s))
+    {
+      NmsCryptoItem item = { 0 };
+
+      if (!nms_store_encrypted (store))
+        (*n_good)++;
+      else if (sqlite3_column_bytes (s, 0) == NMS_CRYPTO_TOKEN_BYTES
+               && nms_store_crypt_open (store, store->crypt.keys, sqlite3_column_blob (s, 0),
+                                        sqlite3_column_blob (s, 1), (gsize) sqlite3_column_bytes (s, 1), &item, NULL))
+        (*n_good)++;
+      else
+        (*n_bad)++;
+      nms_crypto_item_clear (&item);
+    }
+  sqlite3_finalize (s);
+  sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
+  if (rc != SQLITE_DONE)
+    return nms_store_fail (store, rc, "read every record", error);
+  return TRUE;
+}
