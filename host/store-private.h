@@ -8,6 +8,31 @@
 #include "nmstore/crypto.h"
 #include "nmstore/store.h"
 
+/* The store's prepared statements, made once at open (store.c). */
+enum {
+  STMT_GET,
+  STMT_UPSERT,
+  STMT_DELETE,
+  STMT_SCAN_ITEMS,
+  STMT_SCAN_ITEMS_RANGE,
+  STMT_SCAN_KEYS,
+  STMT_SCAN_KEYS_RANGE,
+  STMT_SIZE_OF,
+  STMT_TOTAL,
+  STMT_CLEAR,
+  STMT_CLEAR_RANGE,
+  STMT_BEGIN_WRITE,
+  STMT_BEGIN_READ,
+  STMT_COMMIT,
+  STMT_SAVEPOINT,
+  STMT_RELEASE,
+  STMT_UNDO,
+  STMT_SAVEPOINT_REQUEST,
+  STMT_RELEASE_REQUEST,
+  STMT_UNDO_REQUEST,
+  N_STMTS
+};
+
 /* The keys one write touched, each with its value before and after. */
 typedef struct _NmsChangeSet NmsChangeSet;
 
@@ -88,6 +113,8 @@ struct _NmsStore {
 };
 
 gboolean nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error);
+sqlite3_stmt *nms_store_stmt (NmsStore *store, int which);
+gboolean nms_store_nested (NmsStore *store);
 gboolean nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error);
 /* One atomic write: a savepoint inside a batch or request, else its own
  * write transaction (store.c). */

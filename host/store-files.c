@@ -1,0 +1,167 @@
+/* store-files.c: work on the store's file as a whole: making everything
+ * acknowledged durable (flush), SQLite's integrity check, a consistent hot
+ * copy (backup) and putting one back (restore). */
+#include "store-private.h"
+#include "nmstore/error.h"
+#include "nmstore/os.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+/* In WAL mode a commit under synchronous=FULL syncs the whole WAL, and so
+ * every transaction committed before it by any process. A tiny counted
+ * write is that commit; the checkpoints that moved older frames into the
+ * database already synced them. */
+gboolean
+nms_store_flush (NmsStore *store, GError **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (!store->in_batch, FALSE);
+  if (store->options.durability != NMS_DURABILITY_FULL
+      && !nms_store_exec (store, "PRAGMA synchronous = FULL", "make the next commit durable", error))
+    return FALSE;
+  ok = nms_store_exec (store, "BEGIN IMMEDIATE", "start the flush", error);
+  if (ok && !nms_store_exec (store, "UPDATE meta SET value = value + 1 WHERE name = 'flushes'", "flush", error))
+    {
+      sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      ok = FALSE;
+    }
+  if (ok)
+    ok = nms_store_op_end (store, TRUE, error);
+  if (store->options.durability != NMS_DURABILITY_FULL)
+    nms_store_exec (store, "PRAGMA synchronous = NORMAL", "restore the durability", NULL);
+  return ok && nms_os_fsync_dir (store->dir, error);
+}
+
+gboolean
+nms_store_check_integrity (NmsStore *store, GError **error)
+{
+  sqlite3_stmt *s = NULL;
+  g_autoptr(GString) problems = g_string_new (NULL);
+  int rc = sqlite3_prepare_v2 (store->db, "PRAGMA integrity_check", -1, &s, NULL);
+
+  if (rc != SQLITE_OK)
+    return nms_store_fail (store, rc, "check the store", error);
+  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
+    {
+      const char *line = (const char *) sqlite3_column_text (s, 0);
+      if (line != NULL && !g_str_equal (line, "ok"))
+        g_string_append_printf (problems, "%s%s", problems->len ? "; " : "", line);
+    }
+  sqlite3_finalize (s);
+  if (rc != SQLITE_DONE)
+    return nms_store_fail (store, rc, "check the store", error);
+  if (problems->len > 0)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "%s failed its integrity check: %s",
+                   store->path, problems->str);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A consistent copy of the whole database, taken inside one read
+ * transaction while other processes keep writing; VACUUM INTO writes a
+ * fresh, compact file. The copy is made under a temporary name and renamed,
+ * so path is either the old file or a complete new one. */
+gboolean
+nms_store_backup_into (NmsStore *store, const char *path, GError **error)
+{
+  g_autofree char *tmp = g_strdup_printf ("%s.partial-%d", path, nms_os_pid ());
+  g_autofree char *dir = g_path_get_dirname (path);
+  char *sql;
+  int rc;
+
+  g_return_val_if_fail (!nms_store_nested (store), FALSE);
+  g_unlink (tmp);
+  sql = sqlite3_mprintf ("VACUUM INTO %Q", tmp);
+  rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
+  sqlite3_free (sql);
+  if (rc != SQLITE_OK)
+    {
+      g_unlink (tmp);
+      nms_store_fail (store, rc, "copy the store", error);
+      g_prefix_error (error, "backup to %s: ", path);
+      return FALSE;
+    }
+  if (g_chmod (tmp, 0600) != 0 || g_rename (tmp, path) != 0)
+    {
+      int saved = errno;
+      g_unlink (tmp);
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot put the backup at %s: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  return nms_os_fsync_dir (dir, error);
+}
+
+/* Replaces every item with those of a backup file, in one write
+ * transaction, so running hosts see the old items or the new, never a mix.
+ * The file must be an nmstore database of the same origin. */
+gboolean
+nms_store_replace_from (NmsStore *store, const char *path, const char *origin_name,
+                        guint64 *n_items, GError **error)
+{
+  sqlite3 *src = NULL;
+  sqlite3_stmt *s = NULL;
+  g_autofree char *src_origin = NULL;
+  int rc, version = -1;
+  gboolean ok;
+  char *sql;
+
+  g_return_val_if_fail (!nms_store_nested (store), FALSE);
+  rc = sqlite3_open_v2 (path, &src, SQLITE_OPEN_READONLY, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2 (src, "SELECT (SELECT value FROM meta WHERE name = 'origin'), "
+                                  "(SELECT user_version FROM pragma_user_version)", -1, &s, NULL);
+  if (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
+    {
+      src_origin = g_strdup ((const char *) sqlite3_column_text (s, 0));
+      version = sqlite3_column_int (s, 1);
+      rc = SQLITE_OK;
+    }
+  sqlite3_finalize (s);
+  sqlite3_close_v2 (src);
+  if (rc != SQLITE_OK || version < 1)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "%s is not an nmstore backup (%s)", path,
+                   rc != SQLITE_OK ? sqlite3_errstr (rc) : "no schema version");
+      return FALSE;
+    }
+  if (version > NMS_STORE_SCHEMA)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "%s has schema version %d, newer than this nmstore "
+                   "understands (%d); restore it with a newer nmstore", path, version, NMS_STORE_SCHEMA);
+      return FALSE;
+    }
+  if (origin_name != NULL && g_strcmp0 (src_origin, origin_name) != 0)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_ORIGIN, "%s is a backup of %s, not of %s; one origin's data is "
+                   "never restored into another's", path, src_origin ? src_origin : "an unknown origin",
+                   origin_name);
+      return FALSE;
+    }
+
+  sql = sqlite3_mprintf ("ATTACH %Q AS src", path);
+  rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
+  sqlite3_free (sql);
+  if (rc != SQLITE_OK)
+    return nms_store_fail (store, rc, "open the backup", error);
+  ok = nms_store_op_begin (store, error)
+       && nms_store_exec (store, "DELETE FROM items", "remove the current items", error)
+       && nms_store_exec (store, "INSERT INTO items (key, kind, size, value) SELECT key, kind, size, value FROM src.items",
+                "copy the backup's items", error);
+  if (ok)
+    *n_items = (guint64) sqlite3_changes64 (store->db);
+  /* Subscribers cannot be told item by item; they are told to re-read. */
+  ok = ok && nms_store_log_forget (store, error);
+  /* An encrypted backup's items are sealed under its own key: its
+   * envelope comes along, and the store opens only with that key. */
+  ok = ok && nms_store_exec (store, "DELETE FROM meta WHERE name = 'crypto'", "copy the backup's key record", error)
+       && nms_store_exec (store, "INSERT INTO meta (name, value) SELECT name, value FROM src.meta WHERE name = 'crypto'",
+                          "copy the backup's key record", error);
+  ok = nms_store_op_end (store, ok, error) && ok;
+  sqlite3_exec (store->db, "DETACH src", NULL, NULL, NULL);
+  return ok;
+}
