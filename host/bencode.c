@@ -266,17 +266,16 @@ add_length (const NmsBencode *length, guint64 *total, GError **error)
   return TRUE;
 }
 
+/* Reads what nmstore shows of a torrent from its parsed document. The
+ * SHA-1 is the costly part (the whole info dictionary), and only callers
+ * that check the infohash ask for it. */
 gboolean
-nms_bencode_metainfo (const guint8 *data, gsize len, NmsMetainfoSource source,
-                      NmsMetainfo *info, GError **error)
+nms_bencode_read_metainfo (const NmsBencodeDoc *doc, NmsMetainfoSource source, gboolean with_hash,
+                           NmsMetainfo *info, GError **error)
 {
-  g_autoptr(NmsBencodeDoc) doc = nms_bencode_parse (data, len, error);
   const NmsBencode *dict, *name, *plen, *pieces, *files, *f;
-  g_autoptr(GChecksum) sha1 = NULL;
 
   memset (info, 0, sizeof *info);
-  if (doc == NULL)
-    return FALSE;
   dict = nms_bencode_root (doc);
   if (source == NMS_METAINFO_TORRENT_FILE)
     dict = nms_bencode_lookup (doc, dict, "info");
@@ -314,11 +313,24 @@ nms_bencode_metainfo (const guint8 *data, gsize len, NmsMetainfoSource source,
   info->piece_length = (guint64) plen->integer;
   info->piece_count = pieces->str_len / 20;
 
-  sha1 = g_checksum_new (G_CHECKSUM_SHA1);
-  g_checksum_update (sha1, dict->raw, (gssize) dict->raw_len);
-  g_strlcpy (info->info_hash, g_checksum_get_string (sha1), sizeof info->info_hash);
+  if (with_hash)
+    {
+      g_autoptr(GChecksum) sha1 = g_checksum_new (G_CHECKSUM_SHA1);
+      g_checksum_update (sha1, dict->raw, (gssize) dict->raw_len);
+      g_strlcpy (info->info_hash, g_checksum_get_string (sha1), sizeof info->info_hash);
+    }
   info->name = g_utf8_make_valid ((const char *) name->str, (gssize) name->str_len);
   return TRUE;
+}
+
+gboolean
+nms_bencode_metainfo (const guint8 *data, gsize len, NmsMetainfoSource source,
+                      NmsMetainfo *info, GError **error)
+{
+  g_autoptr(NmsBencodeDoc) doc = nms_bencode_parse (data, len, error);
+
+  memset (info, 0, sizeof *info);
+  return doc != NULL && nms_bencode_read_metainfo (doc, source, TRUE, info, error);
 }
 
 void

@@ -154,126 +154,224 @@ nms_frame_append (GByteArray *out, const char *json, gsize len)
 /* How many bytes cJSON writes for byte c inside a string literal: it
  * escapes the quote, the backslash and control characters, and copies
  * everything else, UTF-8 included, as it is. */
-static gsize
+static inline gsize
 escaped_cost (guint8 c)
 {
-  if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
-    return 2;
-  if (c < 0x20)
-    return 6;
-  return 1;
+  if (G_LIKELY (c >= 0x20))
+    return 1 + (c == '"' || c == '\\');
+  return c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t' ? 2 : 6;
 }
+
+/* No byte escapes to more than this. */
+#define MAX_ESCAPED_COST 6
+
+/* escaped_cost of every byte, looked up in the loop over a large reply. */
+static guint8 cost_table[256];
+
+static void
+init_cost_table (void)
+{
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done))
+    {
+      guint c;
+      for (c = 0; c < 256; c++)
+        cost_table[c] = (guint8) escaped_cost ((guint8) c);
+      g_once_init_leave (&done, 1);
+    }
+}
+
+typedef struct {
+  gsize bytes;    /* of the message text */
+  gsize escaped;  /* the same, as the inside of a JSON string */
+} Cut;
 
 /* The longest prefix of text[0..len) whose escaped form fits in budget,
- * cut on a UTF-8 character boundary so that every part is valid text. */
-static gsize
+ * cut on a UTF-8 character boundary so that every part is valid text.
+ * This runs over every byte of a large reply, so runs that cannot reach
+ * the budget are summed without checking it byte by byte. */
+static Cut
 part_length (const char *text, gsize len, gsize budget)
 {
-  gsize used = 0, i = 0;
+  Cut cut = { 0, 0 };
 
-  while (i < len)
+  for (;;)
     {
-      gsize cost = escaped_cost ((guint8) text[i]);
-      if (used + cost > budget)
+      gsize safe = MIN (len - cut.bytes, (budget - cut.escaped) / MAX_ESCAPED_COST), end;
+
+      if (safe == 0)
         break;
-      used += cost;
-      i++;
+      for (end = cut.bytes + safe; cut.bytes < end; cut.bytes++)
+        cut.escaped += cost_table[(guint8) text[cut.bytes]];
     }
-  while (i > 0 && i < len && ((guint8) text[i] & 0xC0) == 0x80)
-    i--;
-  return i;
+  while (cut.bytes < len)
+    {
+      gsize cost = escaped_cost ((guint8) text[cut.bytes]);
+      if (cut.escaped + cost > budget)
+        break;
+      cut.escaped += cost;
+      cut.bytes++;
+    }
+  while (cut.bytes > 0 && cut.bytes < len && ((guint8) text[cut.bytes] & 0xC0) == 0x80)
+    cut.escaped -= escaped_cost ((guint8) text[--cut.bytes]);
+  return cut;
 }
 
-/* head is the chunk frames' first members, e.g. "id":7 for a reply. */
-static gboolean
-append_chunks (GByteArray *out, const char *head, const char *json, gsize len,
-               gsize max_message, GError **error)
-{
-  /* The envelope around a part, with room for any chunk index and count. */
-  gsize overhead = strlen ("{,\"chunk\":,\"chunks\":,\"part\":\"\"}")
-                   + strlen (head) + 2 * 20;
-  g_autoptr(GArray) cuts = g_array_new (FALSE, FALSE, sizeof (gsize));
-  gsize offset = 0, budget;
-  guint i;
+struct _NmsFrameChunker {
+  char       *head;   /* the chunk frames' first members, e.g. "id":7 */
+  const char *json;
+  gsize       len;
+  gsize       offset; /* where the next part starts */
+  GArray     *cuts;   /* Cut; empty when the message fits in one frame */
+  gsize       max_message;
+  guint       next;   /* the next frame to append */
+  gboolean    whole_done;
+};
 
+void
+nms_frame_chunker_free (NmsFrameChunker *chunker)
+{
+  if (chunker == NULL)
+    return;
+  g_free (chunker->head);
+  g_array_unref (chunker->cuts);
+  g_free (chunker);
+}
+
+/* Plans the frames of json[0..len); only the cut positions are kept, so
+ * that the frames can be written out one at a time. */
+static NmsFrameChunker *
+chunker_new (char *head, const char *json, gsize len, gsize max_message, GError **error)
+{
+  g_autoptr(NmsFrameChunker) chunker = g_new0 (NmsFrameChunker, 1);
+  /* The envelope around a part, with room for any chunk index and count. */
+  gsize overhead = strlen ("{,\"chunk\":,\"chunks\":,\"part\":\"\"}") + strlen (head) + 2 * 20;
+  gsize offset = 0, budget;
+
+  chunker->head = head;
+  chunker->json = json;
+  chunker->len = len;
+  chunker->max_message = max_message;
+  chunker->cuts = g_array_new (FALSE, FALSE, sizeof (Cut));
+  if (len <= max_message)
+    return g_steal_pointer (&chunker);
   if (overhead + 64 > max_message)
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL,
                    "the reply id or event name is too long to fit in a chunk frame");
-      return FALSE;
+      return NULL;
     }
   budget = max_message - overhead;
-
+  init_cost_table ();
   while (offset < len)
     {
-      gsize n = part_length (json + offset, len - offset, budget);
-      if (n == 0)
+      Cut cut = part_length (json + offset, len - offset, budget);
+      if (cut.bytes == 0)
         {
           g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL,
                        "cannot split the message on a character boundary");
-          return FALSE;
+          return NULL;
         }
-      g_array_append_val (cuts, n);
-      offset += n;
+      g_array_append_val (chunker->cuts, cut);
+      offset += cut.bytes;
     }
+  return g_steal_pointer (&chunker);
+}
 
-  offset = 0;
-  for (i = 0; i < cuts->len; i++)
+/* For the reply json[0..len) to request id_json (its JSON text). */
+NmsFrameChunker *
+nms_frame_chunker_new_message (const char *id_json, const char *json, gsize len, gsize max_message_bytes,
+                               GError **error)
+{
+  return chunker_new (g_strdup_printf ("\"id\":%s", id_json), json, len, max_message_bytes, error);
+}
+
+/* For an event (a message without an id). Its chunk frames carry
+ * "id":null and the event's name, so that a client tells them from a
+ * reply's chunks before putting them together. */
+NmsFrameChunker *
+nms_frame_chunker_new_event (const char *event, const char *json, gsize len, gsize max_message_bytes,
+                             GError **error)
+{
+  return chunker_new (g_strdup_printf ("\"id\":null,\"event\":\"%s\"", event), json, len, max_message_bytes, error);
+}
+
+/* Appends the next frame to out: the whole message, or its next chunk
+ * frame, printed in place (cJSON escapes the part straight into out).
+ * FALSE when every frame has been appended. */
+gboolean
+nms_frame_chunker_next (NmsFrameChunker *chunker, GByteArray *out)
+{
+  g_autofree char *envelope = NULL, *slice = NULL;
+  cJSON *part;
+  gsize at = out->len, start, room, printed;
+  guint32 header;
+  Cut cut;
+
+  if (chunker->cuts->len == 0)
     {
-      gsize n = g_array_index (cuts, gsize, i);
-      g_autofree char *slice = g_strndup (json + offset, n);
-      g_autofree char *frame = NULL;
-      cJSON *part = cJSON_CreateString (slice);
-      char *part_json = part ? cJSON_PrintUnformatted (part) : NULL;
-
-      cJSON_Delete (part);
-      if (part_json == NULL)
-        {
-          g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL, "out of memory while chunking a message");
-          return FALSE;
-        }
-      frame = g_strdup_printf ("{%s,\"chunk\":%u,\"chunks\":%u,\"part\":%s}",
-                               head, i, cuts->len, part_json);
-      cJSON_free (part_json);
-      g_assert (strlen (frame) <= max_message);
-      nms_frame_append (out, frame, strlen (frame));
-      offset += n;
+      if (chunker->whole_done)
+        return FALSE;
+      chunker->whole_done = TRUE;
+      nms_frame_append (out, chunker->json, chunker->len);
+      return TRUE;
     }
+  if (chunker->next >= chunker->cuts->len)
+    return FALSE;
+
+  cut = g_array_index (chunker->cuts, Cut, chunker->next);
+  envelope = g_strdup_printf ("{%s,\"chunk\":%u,\"chunks\":%u,\"part\":", chunker->head, chunker->next,
+                              chunker->cuts->len);
+  /* cJSON reads a string up to its NUL, so the part needs one. */
+  slice = g_strndup (chunker->json + chunker->offset, cut.bytes);
+  part = cJSON_CreateStringReference (slice);
+  /* Quotes, the closing brace, and the spare bytes cJSON asks for. */
+  room = strlen (envelope) + cut.escaped + 2 + 1 + 5 + 1;
+  start = at + NMS_FRAME_HEADER_BYTES;
+  g_byte_array_set_size (out, (guint) (start + room));
+  memcpy (out->data + start, envelope, strlen (envelope));
+  if (part == NULL
+      || !cJSON_PrintPreallocated (part, (char *) out->data + start + strlen (envelope),
+                                   (int) (room - strlen (envelope)), FALSE))
+    g_error ("cannot print a chunk's part: out of memory, or its escaped length was miscounted");
+  cJSON_Delete (part);
+  printed = strlen (envelope) + strlen ((char *) out->data + start + strlen (envelope));
+  g_assert (printed == strlen (envelope) + cut.escaped + 2);
+  out->data[start + printed] = '}';
+  header = (guint32) (printed + 1);
+  g_assert (header <= chunker->max_message);
+  memcpy (out->data + at, &header, sizeof header);
+  g_byte_array_set_size (out, (guint) (start + printed + 1));
+  chunker->offset += cut.bytes;
+  chunker->next++;
   return TRUE;
 }
 
-/* Appends json[0..len) as one frame, or as chunk frames starting with
- * head when the text exceeds max_message_bytes. */
 static gboolean
-append_whole_or_chunked (GByteArray *out, const char *head, const char *json, gsize len,
-                         gsize max_message_bytes, GError **error)
+append_all (GByteArray *out, NmsFrameChunker *chunker)
 {
-  if (len <= max_message_bytes)
-    {
-      nms_frame_append (out, json, len);
-      return TRUE;
-    }
-  return append_chunks (out, head, json, len, max_message_bytes, error);
+  if (chunker == NULL)
+    return FALSE;
+  while (nms_frame_chunker_next (chunker, out))
+    ;
+  nms_frame_chunker_free (chunker);
+  return TRUE;
 }
 
-/* Appends the reply json[0..len) for request id_json (its JSON text). */
+/* Appends the reply json[0..len) for request id_json (its JSON text), as
+ * one frame or as chunk frames when the text exceeds max_message_bytes. */
 gboolean
 nms_frame_append_message (GByteArray *out, const char *id_json, const char *json, gsize len,
                           gsize max_message_bytes, GError **error)
 {
-  g_autofree char *head = g_strdup_printf ("\"id\":%s", id_json);
-
-  return append_whole_or_chunked (out, head, json, len, max_message_bytes, error);
+  return append_all (out, nms_frame_chunker_new_message (id_json, json, len, max_message_bytes, error));
 }
 
-/* Appends an event (a message without an id). Its chunk frames carry
- * "id":null and the event's name, so that a client tells them from a
- * reply's chunks before putting them together. */
+/* Appends an event, as one frame or as chunk frames. */
 gboolean
 nms_frame_append_event (GByteArray *out, const char *event, const char *json, gsize len,
                         gsize max_message_bytes, GError **error)
 {
-  g_autofree char *head = g_strdup_printf ("\"id\":null,\"event\":\"%s\"", event);
-
-  return append_whole_or_chunked (out, head, json, len, max_message_bytes, error);
+  return append_all (out, nms_frame_chunker_new_event (event, json, len, max_message_bytes, error));
 }

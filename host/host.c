@@ -29,8 +29,13 @@
  * once: a browser that stops reading would grow the host by gigabytes
  * instead of blocking it. */
 #define BATCH_MAX_REQUESTS 32u
-/* An output buffer that grew past this for one batch is given back. */
-#define OUT_KEEP_CAPACITY (1024u * 1024u)
+/* Output is written out once this much waits, so that a large reply's
+ * chunk frames are never all held at once. */
+#define OUT_FLUSH_BYTES (1024u * 1024u)
+/* An output buffer that grew past this for one batch is given back. It is
+ * more than the flush size plus one frame (at most 1 MiB), so that
+ * streaming a chunked reply does not allocate a new buffer per frame. */
+#define OUT_KEEP_CAPACITY (4u * 1024u * 1024u)
 
 typedef struct {
   NmsProto       *proto;
@@ -76,14 +81,31 @@ flush_output (Host *host)
     g_byte_array_set_size (host->out, 0);
 }
 
+/* Appends a message's frames, writing out whenever a megabyte is waiting:
+ * a restore's chunk frames go out as they are built, never all held at
+ * once beside the reply text they are cut from. Replies are only emitted
+ * after their batch has committed, so writing early promises nothing
+ * that is not already true. */
+static void
+emit_frames (Host *host, NmsFrameChunker *chunker)
+{
+  while (nms_frame_chunker_next (chunker, host->out))
+    if (host->out->len >= OUT_FLUSH_BYTES)
+      flush_output (host);
+}
+
 static void
 emit_reply (const char *id_json, const char *json, gsize len, gpointer user_data)
 {
   Host *host = user_data;
   g_autoptr(GError) error = NULL;
+  g_autoptr(NmsFrameChunker) chunker = nms_frame_chunker_new_message (id_json, json, len,
+                                                                      NMS_FRAME_MAX_MESSAGE_BYTES, &error);
 
-  if (!nms_frame_append_message (host->out, id_json, json, len, NMS_FRAME_MAX_MESSAGE_BYTES, &error))
+  if (chunker == NULL)
     g_warning ("cannot frame a reply: %s", error->message);
+  else
+    emit_frames (host, chunker);
 }
 
 static void
@@ -91,9 +113,13 @@ emit_event (const char *name, const char *json, gsize len, gpointer user_data)
 {
   Host *host = user_data;
   g_autoptr(GError) error = NULL;
+  g_autoptr(NmsFrameChunker) chunker = nms_frame_chunker_new_event (name, json, len,
+                                                                    NMS_FRAME_MAX_MESSAGE_BYTES, &error);
 
-  if (!nms_frame_append_event (host->out, name, json, len, NMS_FRAME_MAX_MESSAGE_BYTES, &error))
+  if (chunker == NULL)
     g_warning ("cannot frame an event: %s", error->message);
+  else
+    emit_frames (host, chunker);
 }
 
 static void send_events (Host *host);

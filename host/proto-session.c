@@ -45,7 +45,7 @@ op_session_restore (NmsProto *proto, NmsRequest *req, GString *result, GError **
   const char *prefix;
 
   return session_prefix (req, "sessionRestore", &prefix, error)
-         && append_result (result, nms_session_restore (proto->store, prefix, error));
+         && nms_session_restore (proto->store, prefix, result, error);
 }
 
 static gboolean
@@ -54,7 +54,7 @@ op_session_summary (NmsProto *proto, NmsRequest *req, GString *result, GError **
   const char *prefix;
 
   return session_prefix (req, "sessionSummary", &prefix, error)
-         && append_result (result, nms_session_summary (proto->store, prefix, error));
+         && nms_session_summary (proto->store, prefix, result, error);
 }
 
 static gboolean

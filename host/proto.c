@@ -15,7 +15,8 @@ typedef struct {
   const NmsOpDef *op;
   char           *id_json;
   GError         *error;   /* the request could not be parsed or failed */
-  GString        *result;  /* members after "ok":true */
+  GString        *result;  /* the reply: {"id":..,"ok":true, then the members */
+  gsize           head;    /* where the op's members start in result */
 } Slot;
 
 /* Each group of operations keeps its table in its own file; a new group
@@ -412,10 +413,16 @@ run_slot (NmsProto *proto, Slot *slot)
   if (slot->op == NULL)
     return; /* a parse error, already in slot->error */
   g_clear_error (&slot->error);
+  /* The op appends its members after the reply's head, so that a large
+   * reply (a restore) is never copied to put the head in front of it. */
   if (slot->result != NULL)
-    g_string_truncate (slot->result, 0);
+    g_string_truncate (slot->result, slot->head);
   else
-    slot->result = g_string_new (NULL);
+    {
+      slot->result = g_string_new (NULL);
+      g_string_printf (slot->result, "{\"id\":%s,\"ok\":true,", slot->id_json ? slot->id_json : "null");
+      slot->head = slot->result->len;
+    }
   if (slot->op->uses_store && proto->store == NULL)
     {
       /* Keep the open error's own code: a damaged file is E_CORRUPT. */
@@ -498,21 +505,16 @@ emit_slot (Slot *slot, NmsProtoReplyFunc emit, gpointer user_data)
   gsize len;
 
   if (slot->error != NULL)
-    text = nms_proto_error_reply (id_json, slot->error, &len);
-  else
     {
-      GString *out = g_string_sized_new (slot->result->len + 32);
-      g_string_append_printf (out, "{\"id\":%s,\"ok\":true", id_json);
-      if (slot->result->len > 0)
-        {
-          g_string_append_c (out, ',');
-          g_string_append_len (out, slot->result->str, slot->result->len);
-        }
-      g_string_append_c (out, '}');
-      len = out->len;
-      text = g_string_free (out, FALSE);
+      text = nms_proto_error_reply (id_json, slot->error, &len);
+      emit (id_json, text, len, user_data);
+      return;
     }
-  emit (id_json, text, len, user_data);
+  /* No members: the comma after "ok":true goes. */
+  if (slot->result->len == slot->head)
+    g_string_truncate (slot->result, slot->head - 1);
+  g_string_append_c (slot->result, '}');
+  emit (id_json, slot->result->str, slot->result->len, user_data);
 }
 
 void

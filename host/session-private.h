@@ -36,15 +36,22 @@ typedef struct {
   GHashTable *by_hash;     /* lowercase hash -> SessionTorrent* */
   cJSON      *problems;    /* array of {code, infoHash, key, reason} */
   gboolean    for_check;   /* also list what is normal but incomplete */
+  gboolean    verify;      /* hash metadata against the infohash (default) */
+  gboolean    keep_bytes;  /* keep each torrent's metadata bytes (default) */
+  const cJSON *list;       /* the index's "torrents", when it can be read */
 } Session;
+
+typedef gboolean (*SessionTorrentFunc) (Session *s, SessionTorrent *t, gpointer user_data, GError **error);
 
 void     session_raw_clear   (SessionRaw *raw);
 gboolean session_read        (NmsStore *store, const char *key, SessionRaw *raw, GError **error);
 cJSON   *session_raw_json    (const SessionRaw *raw, const char **why);
-GBytes  *session_raw_bencode (const SessionRaw *raw, const char **why);
+GBytes  *session_raw_bencode (const SessionRaw *raw, NmsBencodeDoc **doc, const char **why);
 gboolean session_write_json  (NmsStore *store, const char *key, NmsValueKind form, const cJSON *value, GError **error);
 char    *session_key         (const Session *s, const char *hash, const char *suffix);
 
+Session *session_open        (NmsStore *store, const char *prefix, gboolean for_check, GError **error);
+gboolean session_load_torrents (Session *s, SessionTorrentFunc each, gpointer user_data, GError **error);
 Session *session_load        (NmsStore *store, const char *prefix, gboolean for_check, GError **error);
 void     session_free        (Session *s);
 cJSON   *session_problem     (Session *s, const char *code, const char *hash, const char *key,

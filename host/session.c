@@ -1,6 +1,6 @@
 /* session.c: reading the engine's session in whatever form its keys hold,
- * and the three calls that only read it or remove one torrent: restore,
- * summary and remove_torrent. Check, repair and migration are in
+ * and removing one torrent. Restore and summary, which write what was read
+ * into a reply, are in session-reply.c; check, repair and migration in
  * session-fix.c. */
 #include "session-private.h"
 #include "nmstore/base64.h"
@@ -65,21 +65,28 @@ session_raw_json (const SessionRaw *raw, const char **why)
 
 /* Bencode bytes, stored raw, as bytes of base64 text, or as a JSON string
  * of base64. Raw bencode of a dictionary starts with 'd', which base64 of
- * anything also may; a leading 'd' that parses as bencode wins. */
+ * anything also may; a leading 'd' that parses as bencode wins. *doc, when
+ * asked for, is the parse of the bytes returned (NULL when they are not
+ * bencode), so that callers do not parse them a second time. */
 GBytes *
-session_raw_bencode (const SessionRaw *raw, const char **why)
+session_raw_bencode (const SessionRaw *raw, NmsBencodeDoc **doc, const char **why)
 {
   gsize len, out_len;
   const char *data = g_bytes_get_data (raw->value, &len);
   guint8 *decoded;
+  GBytes *bytes;
 
   if (raw->kind == NMS_VALUE_BYTES)
     {
       if (len > 0 && data[0] == 'd')
         {
-          g_autoptr(NmsBencodeDoc) doc = nms_bencode_parse ((const guint8 *) data, len, NULL);
-          if (doc != NULL)
-            return g_bytes_ref (raw->value);
+          g_autoptr(NmsBencodeDoc) parsed = nms_bencode_parse ((const guint8 *) data, len, NULL);
+          if (parsed != NULL)
+            {
+              if (doc != NULL)
+                *doc = g_steal_pointer (&parsed);
+              return g_bytes_ref (raw->value);
+            }
         }
       decoded = nms_base64_decode_strict (data, len, &out_len);
     }
@@ -98,7 +105,10 @@ session_raw_bencode (const SessionRaw *raw, const char **why)
       *why = "neither bencode nor base64 of it";
       return NULL;
     }
-  return g_bytes_new_take (decoded, out_len);
+  bytes = g_bytes_new_take (decoded, out_len);
+  if (doc != NULL)
+    *doc = nms_bencode_parse (decoded, out_len, NULL);
+  return bytes;
 }
 
 /* Writes value as JSON, or as bytes of its JSON text: the form the engine's
@@ -165,48 +175,57 @@ session_free (Session *s)
   g_free (s);
 }
 
-/* Reads a torrentfile or infodict key and checks it against the hash. */
+typedef struct {
+  Session           *s;
+  SessionTorrent    *t;
+  const char        *key;
+  NmsMetainfoSource  source;
+  GBytes           **out;
+  gboolean          *stored;
+} MetadataRead;
+
+/* Runs on the value while the store still holds it, so that a summary,
+ * which keeps no bytes, copies none. */
 static gboolean
-load_metadata (Session *s, SessionTorrent *t, const char *suffix, NmsMetainfoSource source,
-               GBytes **out, gboolean *stored, GError **error)
+check_metadata (const NmsItem *item, gpointer user_data, GError **error)
 {
-  g_autofree char *key = session_key (s, t->hash, suffix);
-  SessionRaw raw = { 0 };
+  MetadataRead *r = user_data;
+  Session *s = r->s;
+  SessionTorrent *t = r->t;
+  g_autoptr(GBytes) stored = g_bytes_new_static (item->value, item->value_len);
+  SessionRaw raw = { TRUE, item->kind, stored };
+  g_autoptr(NmsBencodeDoc) doc = NULL;
+  g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GError) bad = NULL;
   const char *why = NULL;
   NmsMetainfo meta;
-  GBytes *bytes;
   gsize len;
   const guint8 *data;
 
-  if (!session_read (s->store, key, &raw, error))
-    return FALSE;
-  *stored = raw.found;
-  if (!raw.found)
-    return TRUE;
-  bytes = session_raw_bencode (&raw, &why);
-  session_raw_clear (&raw);
-  if (bytes == NULL)
+  *r->stored = TRUE;
+  if ((bytes = session_raw_bencode (&raw, &doc, &why)) == NULL)
     {
-      session_problem (s, "bad-bencode", t->hash, key, "%s holds %s", key, why);
+      session_problem (s, "bad-bencode", t->hash, r->key, "%s holds %s", r->key, why);
       return TRUE;
     }
   data = g_bytes_get_data (bytes, &len);
-  if (!nms_bencode_metainfo (data, len, source, &meta, &bad))
+  if (doc == NULL)
+    doc = nms_bencode_parse (data, len, &bad);
+  if (doc == NULL || !nms_bencode_read_metainfo (doc, r->source, s->verify, &meta, &bad))
     {
-      session_problem (s, "bad-bencode", t->hash, key, "%s: %s", key, bad->message);
-      g_bytes_unref (bytes);
+      session_problem (s, "bad-bencode", t->hash, r->key, "%s: %s", r->key, bad->message);
       return TRUE;
     }
-  if (g_ascii_strcasecmp (meta.info_hash, t->hash) != 0)
+  if (s->verify && g_ascii_strcasecmp (meta.info_hash, t->hash) != 0)
     {
-      session_problem (s, "hash-mismatch", t->hash, key, "%s: its info dictionary's SHA-1 is %s, not the "
-                       "infohash it is filed under", key, meta.info_hash);
+      session_problem (s, "hash-mismatch", t->hash, r->key, "%s: its info dictionary's SHA-1 is %s, not the "
+                       "infohash it is filed under", r->key, meta.info_hash);
       nms_metainfo_clear (&meta);
-      g_bytes_unref (bytes);
       return TRUE;
     }
-  *out = bytes;
+  /* Bytes still pointing into the store's row are copied only when kept. */
+  if (s->keep_bytes)
+    *r->out = bytes == stored ? g_bytes_new (data, len) : g_steal_pointer (&bytes);
   if (!t->has_meta)
     {
       t->meta = meta;
@@ -215,6 +234,19 @@ load_metadata (Session *s, SessionTorrent *t, const char *suffix, NmsMetainfoSou
   else
     nms_metainfo_clear (&meta);
   return TRUE;
+}
+
+/* Reads a torrentfile or infodict key and, unless the session was opened
+ * without verifying, checks it against the hash. */
+static gboolean
+load_metadata (Session *s, SessionTorrent *t, const char *suffix, NmsMetainfoSource source,
+               GBytes **out, gboolean *stored, GError **error)
+{
+  g_autofree char *key = session_key (s, t->hash, suffix);
+  MetadataRead r = { s, t, key, source, out, stored };
+
+  *stored = FALSE;
+  return nms_store_get (s->store, key, strlen (key), check_metadata, &r, error);
 }
 
 /* The bitfield holds one bit per piece, padded to whole bytes, as hex. */
@@ -319,16 +351,20 @@ load_torrent (Session *s, cJSON *entry, GError **error)
   return TRUE;
 }
 
+/* Reads the index. The torrents it lists are read by
+ * session_load_torrents, one at a time, so that a caller can write each
+ * out and drop its bytes before the next is read. */
 Session *
-session_load (NmsStore *store, const char *prefix, gboolean for_check, GError **error)
+session_open (NmsStore *store, const char *prefix, gboolean for_check, GError **error)
 {
   g_autoptr(Session) s = g_new0 (Session, 1);
   const cJSON *version, *list;
-  cJSON *entry;
   const char *why = NULL;
 
   s->store = store;
   s->for_check = for_check;
+  s->verify = TRUE;
+  s->keep_bytes = TRUE;
   s->prefix = g_strdup (prefix ? prefix : NMS_SESSION_DEFAULT_PREFIX);
   s->index_key = g_strconcat (s->prefix, "torrents", NULL);
   s->torrents = g_ptr_array_new_with_free_func (session_torrent_free);
@@ -362,153 +398,40 @@ session_load (NmsStore *store, const char *prefix, gboolean for_check, GError **
                        s->index_key, s->version);
       return g_steal_pointer (&s);
     }
-  cJSON_ArrayForEach (entry, list)
-    if (!load_torrent (s, entry, error))
-      return NULL;
+  s->list = list;
   return g_steal_pointer (&s);
 }
 
-static cJSON *
-bytes_value (GBytes *bytes)
+/* Reads every torrent the index lists, calling each (when not NULL) after
+ * each one that was read. */
+gboolean
+session_load_torrents (Session *s, SessionTorrentFunc each, gpointer user_data, GError **error)
 {
-  g_autoptr(GString) b64 = g_string_new (NULL);
-  cJSON *v;
-  gsize len;
-  const guint8 *data;
+  cJSON *entry;
+  guint before;
 
-  if (bytes == NULL)
-    return cJSON_CreateNull ();
-  data = g_bytes_get_data (bytes, &len);
-  nms_base64_append (b64, data, len);
-  v = cJSON_CreateObject ();
-  cJSON_AddStringToObject (v, "$bytes", b64->str);
-  return v;
+  if (s->list == NULL)
+    return TRUE;
+  cJSON_ArrayForEach (entry, s->list)
+    {
+      before = s->torrents->len;
+      if (!load_torrent (s, entry, error))
+        return FALSE;
+      if (each != NULL && s->torrents->len > before
+          && !each (s, s->torrents->pdata[s->torrents->len - 1], user_data, error))
+        return FALSE;
+    }
+  return TRUE;
 }
 
-static cJSON *
-dup_or_null (const cJSON *value)
+Session *
+session_load (NmsStore *store, const char *prefix, gboolean for_check, GError **error)
 {
-  return value != NULL ? cJSON_Duplicate (value, TRUE) : cJSON_CreateNull ();
-}
+  g_autoptr(Session) s = session_open (store, prefix, for_check, error);
 
-static cJSON *
-result_new (Session *s, gboolean with_index)
-{
-  cJSON *result = cJSON_CreateObject ();
-
-  cJSON_AddStringToObject (result, "prefix", s->prefix);
-  if (with_index)
-    cJSON_AddItemToObject (result, "index", dup_or_null (s->index));
-  return result;
-}
-
-static cJSON *
-finish (Session *s, cJSON *result)
-{
-  cJSON_AddItemToObject (result, "problems", s->problems);
-  s->problems = NULL;
-  return result;
-}
-
-typedef void (*TorrentItemFunc) (SessionTorrent *t, cJSON *item);
-
-/* Loads the session and builds one result item per listed torrent. */
-static cJSON *
-per_torrent (NmsStore *store, const char *prefix, gboolean with_index, TorrentItemFunc fill, GError **error)
-{
-  g_autoptr(Session) s = session_load (store, prefix, FALSE, error);
-  cJSON *result, *list;
-  guint i;
-
-  if (s == NULL)
+  if (s == NULL || !session_load_torrents (s, NULL, NULL, error))
     return NULL;
-  result = result_new (s, with_index);
-  list = cJSON_AddArrayToObject (result, "torrents");
-  for (i = 0; i < s->torrents->len; i++)
-    {
-      SessionTorrent *t = s->torrents->pdata[i];
-      cJSON *item = cJSON_CreateObject ();
-
-      cJSON_AddStringToObject (item, "infoHash", t->hash);
-      fill (t, item);
-      cJSON_AddItemToArray (list, item);
-    }
-  return finish (s, result);
-}
-
-static void
-restore_item (SessionTorrent *t, cJSON *item)
-{
-  cJSON_AddItemToObject (item, "entry", cJSON_Duplicate (t->entry, TRUE));
-  cJSON_AddItemToObject (item, "state", dup_or_null (t->state));
-  cJSON_AddItemToObject (item, "torrentfile", bytes_value (t->torrentfile));
-  cJSON_AddItemToObject (item, "infodict", bytes_value (t->infodict));
-}
-
-cJSON *
-nms_session_restore (NmsStore *store, const char *prefix, GError **error)
-{
-  return per_torrent (store, prefix, TRUE, restore_item, error);
-}
-
-/* Share of pieces held, from the bitfield's set bits among the first
- * piece_count; spare bits in the last byte do not count. */
-static double
-progress_of (const char *hex, guint64 piece_count)
-{
-  guint64 have = 0, bit = 0;
-  gsize i;
-
-  for (i = 0; hex[i] != '\0' && hex[i + 1] != '\0' && bit < piece_count; i += 2)
-    {
-      guint byte = (guint) (g_ascii_xdigit_value (hex[i]) << 4 | g_ascii_xdigit_value (hex[i + 1]));
-      int b;
-      for (b = 7; b >= 0 && bit < piece_count; b--, bit++)
-        have += (byte >> b) & 1;
-    }
-  return piece_count > 0 ? (double) have / (double) piece_count : 0.0;
-}
-
-static void
-add_member_copy (cJSON *to, const char *name, const cJSON *from, const char *member)
-{
-  cJSON_AddItemToObject (to, name, dup_or_null (cJSON_GetObjectItemCaseSensitive (from, member)));
-}
-
-static void
-summary_item (SessionTorrent *t, cJSON *item)
-{
-  const cJSON *bf = cJSON_GetObjectItemCaseSensitive (t->state, "bitfield");
-
-  if (t->has_meta)
-    {
-      cJSON_AddStringToObject (item, "name", t->meta.name);
-      cJSON_AddNumberToObject (item, "totalSize", (double) t->meta.total_size);
-      cJSON_AddNumberToObject (item, "pieceCount", (double) t->meta.piece_count);
-      cJSON_AddNumberToObject (item, "fileCount", (double) t->meta.file_count);
-    }
-  else
-    {
-      cJSON_AddNullToObject (item, "name");
-      cJSON_AddNullToObject (item, "totalSize");
-      cJSON_AddNullToObject (item, "pieceCount");
-      cJSON_AddNullToObject (item, "fileCount");
-    }
-  if (t->has_meta && t->bitfield_ok && cJSON_IsString (bf))
-    cJSON_AddNumberToObject (item, "progress", progress_of (bf->valuestring, t->meta.piece_count));
-  else
-    cJSON_AddNullToObject (item, "progress");
-  add_member_copy (item, "uploaded", t->state, "uploaded");
-  add_member_copy (item, "downloaded", t->state, "downloaded");
-  add_member_copy (item, "userState", t->state, "userState");
-  add_member_copy (item, "addedAt", t->entry, "addedAt");
-  add_member_copy (item, "source", t->entry, "source");
-}
-
-cJSON *
-nms_session_summary (NmsStore *store, const char *prefix, GError **error)
-{
-  return per_torrent (store, prefix, FALSE, summary_item, error);
+  return g_steal_pointer (&s);
 }
 
 gboolean

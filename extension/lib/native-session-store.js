@@ -36,8 +36,39 @@ import { NmstoreClient, NmstoreError } from './nmstore-client.js';
  * @property {'sessionRestore' | 'get'} via  one-round-trip op, or per-key gets on an older host
  */
 
+/**
+ * Uint8Array's own base64 methods (Chromium 140 and later): native code,
+ * where the fallbacks below go through a binary string one character at a
+ * time. Looked up on each call, which costs nothing next to the work, so
+ * that tests can take them away.
+ * @returns {{fromBase64?: (s: string) => Uint8Array, toBase64?: Function}}
+ */
+function nativeBase64() {
+  const U8 = /** @type {any} */ (Uint8Array);
+  return { fromBase64: U8.fromBase64, toBase64: U8.prototype.toBase64 };
+}
+
 /** @param {Uint8Array} bytes */
 export function bytesToBase64(bytes) {
+  const { toBase64 } = nativeBase64();
+  if (typeof toBase64 === 'function') return toBase64.call(bytes);
+  return bytesToBase64Fallback(bytes);
+}
+
+/** @param {string} b64 */
+export function base64ToBytes(b64) {
+  const { fromBase64 } = nativeBase64();
+  // fromBase64 rejects what atob rejects, and like atob it skips ASCII
+  // whitespace and accepts text without its padding.
+  if (typeof fromBase64 === 'function') return fromBase64.call(Uint8Array, b64);
+  return base64ToBytesFallback(b64);
+}
+
+/**
+ * For browsers without Uint8Array.prototype.toBase64.
+ * @param {Uint8Array} bytes
+ */
+export function bytesToBase64Fallback(bytes) {
   let bin = '';
   for (let i = 0; i < bytes.length; i += 0x8000) {
     bin += String.fromCharCode.apply(null, /** @type {any} */ (bytes.subarray(i, i + 0x8000)));
@@ -45,8 +76,11 @@ export function bytesToBase64(bytes) {
   return btoa(bin);
 }
 
-/** @param {string} b64 */
-export function base64ToBytes(b64) {
+/**
+ * For browsers without Uint8Array.fromBase64.
+ * @param {string} b64
+ */
+export function base64ToBytesFallback(b64) {
   const bin = atob(b64);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
@@ -124,6 +158,10 @@ export class NativeSessionStore {
     this.prefix = options.prefix ?? 'session:';
     /** @type {Promise<{moved: number}> | null} */
     this._migration = null;
+    /** The one-time move from the fallback is done, so data calls skip
+     * ready() (the client connects by itself): a sequential set then pays
+     * no extra turns of the event loop. */
+    this._settled = false;
     /** What the last migration did, for the status page. */
     this.lastMigration = /** @type {{moved: number} | null} */ (null);
   }
@@ -144,6 +182,7 @@ export class NativeSessionStore {
       });
       await this._migration;
     }
+    if (conn.mode === 'native') this._settled = true;
     return conn;
   }
 
@@ -152,7 +191,7 @@ export class NativeSessionStore {
    * @returns {Promise<Uint8Array | null>}
    */
   async get(key) {
-    await this.ready();
+    if (!this._settled) await this.ready();
     const items = await this.client.get([this._k(key)]);
     return this._k(key) in items ? valueToBytes(items[this._k(key)]) : null;
   }
@@ -163,13 +202,13 @@ export class NativeSessionStore {
    */
   async set(key, value) {
     if (!(value instanceof Uint8Array)) throw new TypeError(`NativeSessionStore.set("${key}"): the value must be a Uint8Array; use setJson for other values`);
-    await this.ready();
+    if (!this._settled) await this.ready();
     await this.client.set({ [this._k(key)]: { $bytes: bytesToBase64(value) } });
   }
 
   /** @param {string} key */
   async delete(key) {
-    await this.ready();
+    if (!this._settled) await this.ready();
     await this.client.remove(this._k(key));
   }
 
@@ -179,14 +218,14 @@ export class NativeSessionStore {
    * @returns {Promise<string[]>}
    */
   async keys(prefix = '') {
-    await this.ready();
+    if (!this._settled) await this.ready();
     const all = await this.client.getKeys(this._k(prefix));
     return all.map((k) => k.slice(this.prefix.length));
   }
 
   /** Removes every key under this store's prefix, and nothing else. */
   async clear() {
-    await this.ready();
+    if (!this._settled) await this.ready();
     await this.client.clear(this.prefix);
   }
 
@@ -195,7 +234,7 @@ export class NativeSessionStore {
    * @returns {Promise<Map<string, Uint8Array>>} only the keys that exist
    */
   async getMulti(keys) {
-    await this.ready();
+    if (!this._settled) await this.ready();
     const items = keys.length ? await this.client.get(keys.map((k) => this._k(k))) : {};
     const out = new Map();
     for (const k of keys) if (this._k(k) in items) out.set(k, valueToBytes(items[this._k(k)]));
@@ -207,7 +246,7 @@ export class NativeSessionStore {
    * @returns {Promise<any>} the value, or null when missing
    */
   async getJson(key) {
-    await this.ready();
+    if (!this._settled) await this.ready();
     const items = await this.client.get([this._k(key)]);
     return this._k(key) in items ? valueToJson(items[this._k(key)]) : null;
   }
@@ -217,7 +256,7 @@ export class NativeSessionStore {
    * @param {any} value  any JSON value; stored as JSON so the host can read it
    */
   async setJson(key, value) {
-    await this.ready();
+    if (!this._settled) await this.ready();
     await this.client.set({ [this._k(key)]: value });
   }
 

@@ -442,9 +442,19 @@ export class NmstoreClient {
    * @param {Record<string, any>} [params]
    * @returns {Promise<any>}
    */
-  async request(op, params = {}) {
-    const conn = await this.ready();
-    if (conn.mode === 'fallback') return this._runFallback(op, params);
+  request(op, params = {}) {
+    // Connected to the host: send now. Awaiting ready()'s settled promise
+    // would only add turns of the event loop to every sequential call.
+    if (this._conn?.mode === 'native') return this._post(op, params);
+    return this.ready().then((conn) => conn.mode === 'fallback' ? this._runFallback(op, params) : this._post(op, params));
+  }
+
+  /**
+   * @param {string} op
+   * @param {Record<string, any>} params
+   * @returns {Promise<any>}
+   */
+  _post(op, params) {
     return new Promise((resolve, reject) => {
       this._send({ id: this._nextId++, op, params, resolve, reject, attempts: 0 });
     });

@@ -54,7 +54,8 @@ typedef struct {
   guint64  piece_count;
   guint64  piece_length;
   guint64  file_count;
-  char     info_hash[41]; /* lowercase hex SHA-1 of the info dictionary's bytes */
+  char     info_hash[41]; /* lowercase hex SHA-1 of the info dictionary's bytes;
+                           * empty when read without it */
 } NmsMetainfo;
 
 typedef enum {
@@ -62,8 +63,10 @@ typedef enum {
   NMS_METAINFO_INFO_DICT,     /* the info dictionary alone */
 } NmsMetainfoSource;
 
-gboolean nms_bencode_metainfo (const guint8 *data, gsize len, NmsMetainfoSource source,
-                               NmsMetainfo *info, GError **error);
+gboolean nms_bencode_metainfo      (const guint8 *data, gsize len, NmsMetainfoSource source,
+                                    NmsMetainfo *info, GError **error);
+gboolean nms_bencode_read_metainfo (const NmsBencodeDoc *doc, NmsMetainfoSource source, gboolean with_hash,
+                                    NmsMetainfo *info, GError **error);
 void     nms_metainfo_clear   (NmsMetainfo *info);
 
 /* Runs every reader above over arbitrary bytes; for fuzzers. Never fails. */

@@ -37,6 +37,20 @@ guint32         nms_frame_reader_declared     (NmsFrameReader *reader);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsFrameReader, nms_frame_reader_free)
 
+/* The frames of one message, appended one at a time, so that a writer can
+ * send each out before the next is built instead of holding them all. The
+ * message text must outlive the chunker. */
+typedef struct _NmsFrameChunker NmsFrameChunker;
+
+NmsFrameChunker *nms_frame_chunker_new_message (const char *id_json, const char *json, gsize len,
+                                                gsize max_message_bytes, GError **error);
+NmsFrameChunker *nms_frame_chunker_new_event   (const char *event, const char *json, gsize len,
+                                                gsize max_message_bytes, GError **error);
+gboolean         nms_frame_chunker_next        (NmsFrameChunker *chunker, GByteArray *out);
+void             nms_frame_chunker_free        (NmsFrameChunker *chunker);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsFrameChunker, nms_frame_chunker_free)
+
 void     nms_frame_append         (GByteArray *out, const char *json, gsize len);
 gboolean nms_frame_append_message (GByteArray *out, const char *id_json,
                                    const char *json, gsize len,

@@ -12,7 +12,9 @@
  * write, and they write in the form the session already uses.
  *
  * Each call builds a JSON result (the members of a protocol reply) and runs
- * inside one group of the store, so it changes everything or nothing. */
+ * inside one group of the store, so it changes everything or nothing.
+ * Restore and summary, whose replies can be tens of megabytes, append the
+ * members' text to out instead of building a tree. */
 #pragma once
 
 #include <cjson/cJSON.h>
@@ -26,8 +28,8 @@ G_BEGIN_DECLS
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (cJSON, cJSON_Delete)
 
-cJSON *nms_session_restore        (NmsStore *store, const char *prefix, GError **error);
-cJSON *nms_session_summary        (NmsStore *store, const char *prefix, GError **error);
+gboolean nms_session_restore      (NmsStore *store, const char *prefix, GString *out, GError **error);
+gboolean nms_session_summary      (NmsStore *store, const char *prefix, GString *out, GError **error);
 cJSON *nms_session_remove_torrent (NmsStore *store, const char *prefix, const char *info_hash, GError **error);
 cJSON *nms_session_migrate        (NmsStore *store, const char *prefix, GError **error);
 cJSON *nms_session_check          (NmsStore *store, const char *prefix, gboolean repair, GError **error);

@@ -500,6 +500,61 @@ reply_of_length (gsize len)
   return g_strconcat (head, fill, tail, NULL);
 }
 
+/* The host writes a large reply's frames out one at a time through a
+ * chunker, emptying its buffer between them: the bytes on the wire are
+ * exactly those of appending the whole message at once, and every frame
+ * but the last is filled to within one escaped character of the limit
+ * (the planner sums runs without checking each byte against the budget). */
+static void
+test_chunker_streams_the_same_frames (void **state)
+{
+  const gsize max = 4096;
+  g_autoptr(GString) json = g_string_new ("{\"id\":3,\"ok\":true,\"items\":{\"k\":\"");
+  g_autoptr(GByteArray) whole = g_byte_array_new ();
+  g_autoptr(GByteArray) streamed = g_byte_array_new ();
+  g_autoptr(GByteArray) out = g_byte_array_new ();
+  g_autoptr(NmsFrameChunker) chunker = NULL;
+  g_autoptr(GError) error = NULL;
+  GArray *frames;
+  guint i, n = 0;
+
+  while (json->len < 10 * max)
+    g_string_append (json, "ab\\\"c\\u0001d\xC3\xA9\xF0\x9F\x98\x80 \\n");
+  g_string_append (json, "\"}}");
+  assert_true (nms_frame_append_message (whole, "3", json->str, json->len, max, &error));
+  chunker = nms_frame_chunker_new_message ("3", json->str, json->len, max, &error);
+  assert_non_null (chunker);
+  while (nms_frame_chunker_next (chunker, out))
+    {
+      g_byte_array_append (streamed, out->data, out->len);
+      g_byte_array_set_size (out, 0);
+      n++;
+    }
+  assert_false (nms_frame_chunker_next (chunker, out));
+  assert_int_equal (streamed->len, whole->len);
+  assert_memory_equal (streamed->data, whole->data, whole->len);
+  assert_int_equal (assert_chunked ("3", json->str, json->len, max), n);
+
+  frames = split_frames (streamed);
+  for (i = 0; i + 1 < frames->len; i++)
+    assert_true (g_array_index (frames, Frame, i).len + 6 + 4 >= max - 2 * 20);
+  free_frames (frames);
+}
+
+/* A message that fits is one frame, once. */
+static void
+test_chunker_whole_message (void **state)
+{
+  g_autoptr(GByteArray) out = g_byte_array_new ();
+  g_autoptr(NmsFrameChunker) chunker = nms_frame_chunker_new_event ("changed", "{\"event\":\"changed\"}", 19, 100,
+                                                                    NULL);
+
+  assert_true (nms_frame_chunker_next (chunker, out));
+  assert_false (nms_frame_chunker_next (chunker, out));
+  assert_int_equal (out->len, 4 + 19);
+  assert_memory_equal (out->data + 4, "{\"event\":\"changed\"}", 19);
+}
+
 static void
 test_append_frame_header (void **state)
 {
@@ -722,6 +777,8 @@ main (void)
     cmocka_unit_test (test_chunk_escaping_at_real_limit),
     cmocka_unit_test (test_chunk_many_small_chunks),
     cmocka_unit_test (test_chunk_ids),
+    cmocka_unit_test (test_chunker_streams_the_same_frames),
+    cmocka_unit_test (test_chunker_whole_message),
     cmocka_unit_test (test_chunk_id_too_long_fails),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

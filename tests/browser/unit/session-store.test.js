@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NmstoreClient } from '../../../extension/lib/nmstore-client.js';
-import { NativeSessionStore, bytesToBase64 } from '../../../extension/lib/native-session-store.js';
+import {
+  NativeSessionStore, bytesToBase64, base64ToBytes, bytesToBase64Fallback, base64ToBytesFallback,
+} from '../../../extension/lib/native-session-store.js';
 import { FakeHost, FakeArea, wiring } from './fake.js';
 
 const enc = (s) => new TextEncoder().encode(s);
@@ -152,4 +154,84 @@ test('restoreSession() reports a problem once when the host lists it and also re
   const r = await s.restoreSession();
   assert.deepEqual(r.torrents.map((t) => t.infoHash), [H1, H2]);
   assert.deepEqual(r.problems.map((p) => p.infoHash), [H3]);
+});
+
+test('base64 fallbacks (browsers without Uint8Array.fromBase64) match Buffer at every length and across 32 KiB slices', () => {
+  for (const n of [0, 1, 2, 3, 4, 5, 255, 256, 0x8000 - 1, 0x8000, 0x8000 + 1, 70001]) {
+    const bytes = new Uint8Array(n).map((_, i) => (i * 131 + 7) & 255);
+    const b64 = Buffer.from(bytes).toString('base64');
+    assert.equal(bytesToBase64Fallback(bytes), b64, `encode ${n} bytes`);
+    assert.deepEqual(base64ToBytesFallback(b64), bytes, `decode ${n} bytes`);
+  }
+  assert.throws(() => base64ToBytesFallback('%%%'));
+});
+
+/**
+ * Gives Uint8Array the native base64 methods (as Chromium 140+ has them),
+ * built on Buffer, counting calls; returns the counts and a restore function.
+ */
+function withNativeBase64() {
+  const U8 = /** @type {any} */ (Uint8Array);
+  const calls = { from: 0, to: 0 };
+  const had = { from: U8.fromBase64, to: U8.prototype.toBase64 };
+  U8.fromBase64 = (/** @type {string} */ s) => {
+    calls.from++;
+    const t = s.replace(/[\t\n\f\r ]/g, '');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t)) throw new SyntaxError('not base64');
+    return new Uint8Array(Buffer.from(t, 'base64'));
+  };
+  U8.prototype.toBase64 = function () { calls.to++; return Buffer.from(this).toString('base64'); };
+  return {
+    calls,
+    undo() {
+      if (had.from) U8.fromBase64 = had.from; else delete U8.fromBase64;
+      if (had.to) U8.prototype.toBase64 = had.to; else delete U8.prototype.toBase64;
+    },
+  };
+}
+
+test('Uint8Array.fromBase64/toBase64 are used when the browser has them; restore gives the same torrents either way', async () => {
+  const restoreWith = async (/** @type {boolean} */ native) => {
+    const stub = native ? withNativeBase64() : null;
+    try {
+      const host = new FakeHost({ ops: ['sessionRestore'] });
+      const s = new NativeSessionStore(wiring(NmstoreClient, host));
+      await writeEngineSession(s);
+      const r = await s.restoreSession();
+      if (stub) {
+        assert.ok(stub.calls.to > 0, 'set encodes with toBase64');
+        assert.ok(stub.calls.from > 0, 'restore decodes with fromBase64');
+      }
+      return r;
+    } finally {
+      stub?.undo();
+    }
+  };
+  const plain = await restoreWith(false);
+  const native = await restoreWith(true);
+  assert.deepEqual(native, plain);
+  assert.equal(native.torrents.length, 2);
+  const bytes = new Uint8Array(1000).map((_, i) => i & 255);
+  const stub = withNativeBase64();
+  try {
+    assert.equal(bytesToBase64(bytes), Buffer.from(bytes).toString('base64'));
+    assert.deepEqual(base64ToBytes(Buffer.from(bytes).toString('base64')), bytes);
+  } finally {
+    stub.undo();
+  }
+});
+
+test('unreadable base64 is a problem with the native decoder too', async () => {
+  const stub = withNativeBase64();
+  try {
+    const host = new FakeHost({ ops: ['sessionRestore'] });
+    const s = new NativeSessionStore(wiring(NmstoreClient, host));
+    await s.setJson('torrents', { version: 2, torrents: [{ infoHash: H1, source: 'file', addedAt: 1 }] });
+    await s.set(`torrent:${H1}:torrentfile`, enc('%%% not base64 %%%'));
+    const r = await s.restoreSession();
+    assert.equal(r.torrents.length, 0);
+    assert.deepEqual(r.problems.map((p) => p.key), [`session:torrent:${H1}:torrentfile`]);
+  } finally {
+    stub.undo();
+  }
 });
