@@ -98,3 +98,32 @@ nms_archive_restore (NmsStore *store, const char *path, const char *origin_name,
     }
   return nms_store_replace_from (store, path, origin_name, n_items, error);
 }
+
+/* Turns an export's text into the one "set" request that imports it,
+ * atomically. The text must be exactly one JSON object: anything after it
+ * could smuggle other members into the request. The request keeps the
+ * file's own text, so that the protocol layer, not a reprint, decides what
+ * each value is (a reprint by cJSON would cut strings at U+0000). */
+gboolean
+nms_archive_import_request (const char *text, gsize len, GString *request, guint *n_items, GError **error)
+{
+  cJSON *parsed;
+  const char *end = NULL;
+
+  parsed = cJSON_ParseWithLengthOpts (text, len, &end, FALSE);
+  while (end != NULL && end < text + len && g_ascii_isspace (*end))
+    end++;
+  if (!cJSON_IsObject (parsed) || end != text + len)
+    {
+      cJSON_Delete (parsed);
+      g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
+                   "the file is not one JSON object of key to value, as 'nmstore export' writes");
+      return FALSE;
+    }
+  g_string_append (request, "{\"op\":\"set\",\"items\":");
+  g_string_append_len (request, text, (gssize) len);
+  g_string_append_c (request, '}');
+  *n_items = (guint) cJSON_GetArraySize (parsed);
+  cJSON_Delete (parsed);
+  return TRUE;
+}

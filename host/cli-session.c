@@ -278,8 +278,8 @@ nms_cli_import (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autofree char *text = NULL;
   g_autoptr(GString) request = NULL;
-  g_autoptr(cJSON) parsed = NULL, reply = NULL;
-  const char *end = NULL;
+  g_autoptr(cJSON) reply = NULL;
+  guint n_items = 0;
   gsize len;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -295,23 +295,16 @@ nms_cli_import (int argc, char **argv)
   else if (!g_file_get_contents (argv[1], &text, &len, &error))
     return nms_cli_fail_error (error);
 
-  /* The file becomes the "items" of one set request, so it must be exactly
-   * one JSON object; anything after it could smuggle in other members. */
-  parsed = cJSON_ParseWithLengthOpts (text, len, &end, FALSE);
-  while (end != NULL && end < text + len && g_ascii_isspace (*end))
-    end++;
-  if (!cJSON_IsObject (parsed) || end != text + len)
+  request = g_string_new (NULL);
+  if (!nms_archive_import_request (text, len, request, &n_items, &error))
     {
-      g_printerr ("nmstore: %s is not one JSON object of key to value, as 'nmstore export' writes\n", argv[1]);
+      g_printerr ("nmstore: %s: %s\n", argv[1], error->message);
       return EXIT_FAILURE;
     }
-  request = g_string_new ("{\"op\":\"set\",\"items\":");
-  g_string_append_len (request, text, (gssize) len);
-  g_string_append_c (request, '}');
   reply = nms_cli_run_request_text (origin, request->str, request->len, &error);
   if (reply == NULL)
     return nms_cli_fail_error (error);
-  g_print ("imported %d item(s)\n", cJSON_GetArraySize (parsed));
+  g_print ("imported %u item(s)\n", n_items);
   return EXIT_SUCCESS;
 }
 

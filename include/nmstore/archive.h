@@ -17,5 +17,7 @@ gboolean nms_archive_export  (NmsStore *store, const char *prefix, GString *out,
 gboolean nms_archive_backup  (NmsStore *store, const char *path, GError **error);
 gboolean nms_archive_restore (NmsStore *store, const char *path, const char *origin_name,
                               guint64 *n_items, GError **error);
+gboolean nms_archive_import_request (const char *text, gsize len, GString *request, guint *n_items,
+                                     GError **error);
 
 G_END_DECLS

@@ -1,0 +1,70 @@
+/* fuzz_import.c: the import parser, end to end. Arbitrary bytes are what
+ * `nmstore import FILE` reads; when they pass as an export, the request
+ * they become is run through nms_proto_handle_batch against a real SQLite
+ * store in a temporary directory, and must get one well-formed reply. */
+#include "fuzz.h"
+#include "nmstore/archive.h"
+#include "nmstore/config.h"
+#include "nmstore/origin.h"
+#include "nmstore/proto.h"
+
+#include <cjson/cJSON.h>
+#include <string.h>
+
+static NmsProto *proto;  /* the fuzzer's process-wide fixture */
+
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *root = g_dir_make_tmp ("nmstore-fuzz-XXXXXX", &error);
+  g_autoptr(NmsConfig) config = NULL;
+  g_autoptr(NmsOrigin) origin = NULL;
+
+  g_assert (root != NULL);
+  config = nms_config_load (root, &error);
+  g_assert (config != NULL);
+  origin = nms_origin_parse ("chrome-extension://abcdefghijklmnopabcdefghijklmnop/", &error);
+  g_assert (origin != NULL);
+  proto = nms_proto_new (config, origin);
+  return 0;
+}
+
+static void
+check_reply (const char *id_json, const char *json, gsize len, gpointer user_data)
+{
+  cJSON *reply = cJSON_ParseWithLength (json, len);
+  const cJSON *ok;
+
+  g_assert (reply != NULL);
+  ok = cJSON_GetObjectItemCaseSensitive (reply, "ok");
+  g_assert (cJSON_IsBool (ok));
+  if (cJSON_IsFalse (ok))
+    {
+      const cJSON *err = cJSON_GetObjectItemCaseSensitive (reply, "error");
+      const cJSON *code = cJSON_GetObjectItemCaseSensitive (err, "code");
+      g_assert (cJSON_IsString (code) && strcmp (code->valuestring, "E_INTERNAL") != 0);
+    }
+  (*(guint *) user_data)++;
+  cJSON_Delete (reply);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  g_autoptr(GString) request = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  guint n_items = 0, replies = 0;
+  NmsProtoInput input;
+
+  if (!nms_archive_import_request ((const char *) data, size, request, &n_items, &error))
+    {
+      g_assert (error != NULL && error->message[0] != '\0');
+      return 0;
+    }
+  input.data = (guint8 *) request->str;
+  input.len = request->len;
+  nms_proto_handle_batch (proto, &input, 1, check_reply, &replies);
+  g_assert (replies == 1);
+  return 0;
+}
