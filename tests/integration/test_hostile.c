@@ -101,6 +101,11 @@ static const ParamRow param_rows[] = {
   { "remove", "keys", "sa" },
   { "clear", "prefix", "ns" },  /* null (clear everything) is not sent: see below */
   { "getBytesInUse", "keys", "nsa" },
+  { "sessionRestore", "prefix", "ns" },
+  { "sessionSummary", "prefix", "ns" },
+  { "sessionMigrate", "prefix", "ns" },
+  { "sessionCheck", "prefix", "ns" },
+  { "sessionRemoveTorrent", "prefix", "" },  /* needs an infoHash too: every type is wrong without one */
 };
 
 typedef struct {
