@@ -8,3 +8,27 @@
 
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+#include <glib.h>
+
+#include "nmstore/config.h"
+#include "nmstore/origin.h"
+#include "nmstore/proto.h"
+
+/* The protocol over a real SQLite store in a new temporary directory, for
+ * the targets that dispatch requests. */
+static inline NmsProto *
+fuzz_proto_new (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *root = g_dir_make_tmp ("nmstore-fuzz-XXXXXX", &error);
+  g_autoptr(NmsConfig) config = NULL;
+  g_autoptr(NmsOrigin) origin = NULL;
+
+  g_assert (root != NULL);
+  config = nms_config_load (root, &error);
+  g_assert (config != NULL);
+  origin = nms_origin_parse ("chrome-extension://abcdefghijklmnopabcdefghijklmnop/", &error);
+  g_assert (origin != NULL);
+  return nms_proto_new (config, origin);
+}

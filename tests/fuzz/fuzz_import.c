@@ -16,17 +16,7 @@ static NmsProto *proto;  /* the fuzzer's process-wide fixture */
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *root = g_dir_make_tmp ("nmstore-fuzz-XXXXXX", &error);
-  g_autoptr(NmsConfig) config = NULL;
-  g_autoptr(NmsOrigin) origin = NULL;
-
-  g_assert (root != NULL);
-  config = nms_config_load (root, &error);
-  g_assert (config != NULL);
-  origin = nms_origin_parse ("chrome-extension://abcdefghijklmnopabcdefghijklmnop/", &error);
-  g_assert (origin != NULL);
-  proto = nms_proto_new (config, origin);
+  proto = fuzz_proto_new ();
   return 0;
 }
 
