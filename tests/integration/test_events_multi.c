@@ -334,7 +334,7 @@ test_slow_subscriber (void **state)
       before_overflow++;
       cJSON_Delete (msg);
     }
-  assert_true (cJSON_Compare (msg, cJSON_Parse ("{\"event\":\"overflow\"}"), TRUE));
+  nmt_assert_json (msg, "{\"event\":\"overflow\"}");
   cJSON_Delete (msg);
   printf ("# slow subscriber: %d events before its overflow, of %d writes\n", before_overflow, WRITES);
   assert_true (before_overflow < WRITES / 2);
@@ -342,8 +342,7 @@ test_slow_subscriber (void **state)
   call_ok (writer, "{\"id\":-1,\"op\":\"set\",\"items\":{\"after\":true}}");
   assert_true (nmt_host_readable (slow, 5000));
   msg = nmt_host_recv (slow);
-  assert_true (cJSON_Compare (msg, cJSON_Parse ("{\"event\":\"changed\",\"area\":\"local\","
-                                                "\"changes\":{\"after\":{\"newValue\":true}}}"), TRUE));
+  nmt_assert_json (msg, "{\"event\":\"changed\",\"area\":\"local\",\"changes\":{\"after\":{\"newValue\":true}}}");
   cJSON_Delete (msg);
   nmt_remove_tree (home);
 }
