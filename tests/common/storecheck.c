@@ -113,3 +113,39 @@ out:
   sqlite3_close (db);
   return *problem == NULL ? g_steal_pointer (&items) : NULL;
 }
+
+gboolean
+nmt_store_check_integrity (const char *db_path, gint64 *n_rows, char **problem)
+{
+  g_autofree char *check = NULL, *table = NULL, *rows = NULL;
+  sqlite3 *db = NULL;
+  int rc;
+
+  *problem = NULL;
+  *n_rows = 0;
+  /* Read-only, as in nmt_store_snapshot: the check must change nothing. */
+  rc = sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL);
+  if (rc != SQLITE_OK)
+    {
+      *problem = g_strdup_printf ("cannot open %s read-only: %s", db_path, sqlite3_errstr (rc));
+      sqlite3_close (db);
+      return FALSE;
+    }
+  sqlite3_busy_timeout (db, 30000);
+  sqlite3_exec (db, "BEGIN", NULL, NULL, NULL);
+  check = single_text (db, "PRAGMA integrity_check");
+  if (check == NULL || strcmp (check, "ok") != 0)
+    *problem = g_strdup_printf ("integrity_check of %s: %s (%s)", db_path, check ? check : "no answer",
+                                sqlite3_errmsg (db));
+  else if ((table = single_text (db, "SELECT name FROM sqlite_master WHERE name = 'items'")) != NULL)
+    {
+      rows = single_text (db, "SELECT count(*) FROM items");
+      if (rows == NULL)
+        *problem = g_strdup_printf ("cannot count the items of %s: %s", db_path, sqlite3_errmsg (db));
+      else
+        *n_rows = g_ascii_strtoll (rows, NULL, 10);
+    }
+  sqlite3_exec (db, "COMMIT", NULL, NULL, NULL);
+  sqlite3_close (db);
+  return *problem == NULL;
+}

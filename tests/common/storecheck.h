@@ -18,6 +18,12 @@ char       *nmt_store_find_db     (const char *home);
  * items, then returns every item, key -> NmtStoredItem. NULL with *problem
  * set when the file fails either check. */
 GHashTable *nmt_store_snapshot    (const char *db_path, char **problem);
+/* Only PRAGMA integrity_check, for files whose items the test cannot read
+ * itself (an encrypted origin's tokens and sealed records). *n_rows gets
+ * the number of rows in items (0 before the tables exist), so the caller
+ * can tell when the host reports fewer items than the file holds. FALSE
+ * with *problem set when the check fails. */
+gboolean    nmt_store_check_integrity (const char *db_path, gint64 *n_rows, char **problem);
 gboolean    nmt_stored_item_equal (const NmtStoredItem *a, const NmtStoredItem *b);
 NmtStoredItem *nmt_stored_item_new (int kind, const void *data, gsize len);
 void        nmt_stored_item_free  (gpointer item);

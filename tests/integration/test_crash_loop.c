@@ -15,9 +15,18 @@
  *   - every group is whole: all three keys with one tag, or none.
  * The next iteration continues from what the file holds.
  *
- * NMT_CRASH_ITERATIONS sets the number of kills (default 300). To cover a
- * new write op, add an OpKind, its request text in op_request() and its
- * effect on the model in op_apply(). */
+ * The same loop runs again on an encrypted origin (key file, so hosts open
+ * it by themselves). There the file holds tokens and sealed records, so the
+ * test still runs PRAGMA integrity_check on it directly, but reads what
+ * survived through a fresh host's get, turned into the same key ->
+ * NmtStoredItem map; a record the host cannot open would be left out of
+ * that listing, so its item count must equal the file's row count.
+ *
+ * NMT_CRASH_ITERATIONS sets the number of kills (default 300),
+ * NMT_CRASH_ITERATIONS_ENCRYPTED those of the encrypted run (default 100:
+ * every iteration also starts a reading host). To cover a new write op, add
+ * an OpKind, its request text in op_request() and its effect on the model
+ * in op_apply(). */
 #include "harness.h"
 #include "storecheck.h"
 
@@ -271,28 +280,91 @@ check_groups_whole (GHashTable *file, guint iteration)
 }
 
 static guint
-iterations (void)
+iterations (const char *env_name, guint fallback)
 {
-  const char *env = g_getenv ("NMT_CRASH_ITERATIONS");
-  return env != NULL ? (guint) g_ascii_strtoull (env, NULL, 10) : 300;
+  const char *env = g_getenv (env_name);
+  return env != NULL ? (guint) g_ascii_strtoull (env, NULL, 10) : fallback;
 }
 
+/* One item of a get reply as the plaintext file would hold it: JSON as its
+ * compact text, {"$bytes":...} as kind 1 with the decoded bytes. */
+static NmtStoredItem *
+item_from_reply (const cJSON *value)
+{
+  const cJSON *b64 = cJSON_GetObjectItemCaseSensitive (value, "$bytes");
+
+  if (cJSON_IsObject (value) && cJSON_IsString (b64) && cJSON_GetArraySize (value) == 1)
+    {
+      gsize len = 0;
+      g_autofree guchar *raw = g_base64_decode (b64->valuestring, &len);
+      return nmt_stored_item_new (1, raw, len);
+    }
+  else
+    {
+      char *text = cJSON_PrintUnformatted (value);
+      NmtStoredItem *item = nmt_stored_item_new (0, text, strlen (text));
+      cJSON_free (text);
+      return item;
+    }
+}
+
+/* What survived on an encrypted origin: the file must pass SQLite's own
+ * check, and a fresh host must read back every row it holds. */
+static GHashTable *
+snapshot_encrypted (const char *home, const char *db_path, char **problem)
+{
+  g_autoptr(GHashTable) items = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, nmt_stored_item_free);
+  g_autoptr(NmtHost) host = NULL;
+  const cJSON *listed, *value;
+  gint64 rows = 0;
+  cJSON *reply;
+
+  if (!nmt_store_check_integrity (db_path, &rows, problem))
+    return NULL;
+  host = nmt_host_start (home, NMT_ORIGIN);
+  reply = nmt_host_call (host, "{\"op\":\"get\"}");
+  if (reply == NULL)
+    {
+      *problem = g_strdup ("no reply to get from a fresh host");
+      return NULL;
+    }
+  nmt_assert_ok (reply);
+  listed = nmt_member (reply, "items");
+  cJSON_ArrayForEach (value, listed)
+    g_hash_table_insert (items, g_strdup (value->string), item_from_reply (value));
+  cJSON_Delete (reply);
+  /* A sealed record that fails to open is left out of listings, which
+   * would look like a clean removal to the model checks. */
+  if ((gint64) g_hash_table_size (items) != rows)
+    {
+      *problem = g_strdup_printf ("the host lists %u items but the file holds %" G_GINT64_FORMAT " rows",
+                                  g_hash_table_size (items), rows);
+      return NULL;
+    }
+  nmt_host_close_input (host);
+  assert_int_equal (nmt_host_wait (host), 0);
+  return g_steal_pointer (&items);
+}
+
+/* The kill -9 loop on NMT_ORIGIN, plaintext or encrypted; n kills. */
 static void
-test_kill9_loop (void **state)
+crash_loop (gboolean encrypted, guint n)
 {
   g_autofree char *home = nmt_make_home ();
   g_autofree char *db_path = NULL;
   g_autoptr(GRand) rand = NULL;
   GHashTable *models[N_WRITERS];
   guint64 seq = 0;
-  guint n = iterations ();
   guint32 seed = (guint32) g_get_real_time ();
   Stats stats = { 0 };
 
   if (g_getenv ("NMT_CRASH_SEED") != NULL)
     seed = (guint32) g_ascii_strtoull (g_getenv ("NMT_CRASH_SEED"), NULL, 10);
   rand = g_rand_new_with_seed (seed);
-  print_message ("crash loop: %u iterations, seed %u (NMT_CRASH_SEED to replay)\n", n, seed);
+  print_message ("crash loop%s: %u iterations, seed %u (NMT_CRASH_SEED to replay)\n",
+                 encrypted ? " (encrypted)" : "", n, seed);
+  if (encrypted)
+    nmt_encrypt_origin (home, NMT_ORIGIN);
   for (int w = 0; w < N_WRITERS; w++)
     models[w] = model_new ();
 
@@ -376,7 +448,7 @@ test_kill9_loop (void **state)
             }
           continue;
         }
-      file = nmt_store_snapshot (db_path, &problem);
+      file = encrypted ? snapshot_encrypted (home, db_path, &problem) : nmt_store_snapshot (db_path, &problem);
       if (file == NULL)
         fail_msg ("iteration %u (seed %u): %s", it, seed, problem);
       check_groups_whole (file, it);
@@ -403,10 +475,11 @@ test_kill9_loop (void **state)
         }
     }
 
-  print_message ("crash loop: %u SIGKILL iterations survived; %" G_GUINT64_FORMAT " acknowledged writes all present; "
+  print_message ("crash loop%s: %u SIGKILL iterations survived; %" G_GUINT64_FORMAT " acknowledged writes all present; "
                  "%" G_GUINT64_FORMAT " requests in flight at kills (%u writers cut mid-stream), "
                  "unacknowledged writes found committed %u times; 0 lost\n",
-                 n, stats.acked_total, stats.in_flight_at_kill, stats.kills_mid_stream, stats.unacked_found);
+                 encrypted ? " (encrypted)" : "", n, stats.acked_total, stats.in_flight_at_kill,
+                 stats.kills_mid_stream, stats.unacked_found);
   /* The loop must really have cut writers off mid-stream to prove anything. */
   if (n >= 50)
     assert_true (stats.kills_mid_stream > 0 && stats.acked_total > 0);
@@ -415,11 +488,24 @@ test_kill9_loop (void **state)
   nmt_remove_tree (home);
 }
 
+static void
+test_kill9_loop (void **state)
+{
+  crash_loop (FALSE, iterations ("NMT_CRASH_ITERATIONS", 300));
+}
+
+static void
+test_kill9_loop_encrypted (void **state)
+{
+  crash_loop (TRUE, iterations ("NMT_CRASH_ITERATIONS_ENCRYPTED", 100));
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_kill9_loop),
+    cmocka_unit_test (test_kill9_loop_encrypted),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@ logs="$NMT_BUILD/memcheck"
 rm -rf "$logs" && mkdir -p "$logs"
 export NMT_HOST_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --log-file=$logs/vg-%p.log"
 export NMT_CRASH_ITERATIONS=${NMT_MEMCHECK_CRASH_ITERATIONS:-10}
+export NMT_CRASH_ITERATIONS_ENCRYPTED=${NMT_MEMCHECK_CRASH_ITERATIONS:-10}
 export NMT_RACE_OPS=${NMT_MEMCHECK_RACE_OPS:-200}
 if ! (cd "$NMT_BUILD" && ctest --output-on-failure -L integration -E memory_bounds -j"${NMT_JOBS:-2}"); then
   echo "!! memcheck: valgrind's reports:"
