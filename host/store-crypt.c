@@ -32,8 +32,8 @@ token_hex (const guint8 *token, gsize len)
 
 static const char *const crypt_stmt_sql[N_CRYPT_STMTS] = {
   [CRYPT_STMT_GET] = "SELECT value FROM items WHERE key = ?1",
-  [CRYPT_STMT_UPSERT] = "INSERT INTO items (key, kind, size, value) VALUES (?1, 0, ?2, ?3) "
-                        "ON CONFLICT (key) DO UPDATE SET kind = 0, size = excluded.size, value = excluded.value",
+  [CRYPT_STMT_UPSERT] = ("INSERT INTO items (key, kind, size, value) VALUES (?1, 0, ?2, ?3) "
+                         "ON CONFLICT (key) DO UPDATE SET kind = 0, size = excluded.size, value = excluded.value"),
   [CRYPT_STMT_DELETE] = "DELETE FROM items WHERE key = ?1",
   [CRYPT_STMT_ENVELOPE] = "SELECT value FROM meta WHERE name = 'crypto'",
 };
