@@ -21,6 +21,7 @@ G_STATIC_ASSERT (NMS_CRYPTO_SEAL_OVERHEAD == 1 + crypto_aead_xchacha20poly1305_i
 #define KDF_CONTEXT    "nmstore_"
 #define SUBKEY_RECORD  1
 #define SUBKEY_TOKEN   2
+#define SUBKEY_LIST    3
 
 struct _NmsCryptoSecret {
   gsize  len;
@@ -31,6 +32,7 @@ struct _NmsCryptoSecret {
 struct _NmsCryptoKeys {
   guint8 record_key[NMS_CRYPTO_KEY_BYTES];
   guint8 token_key[NMS_CRYPTO_KEY_BYTES];
+  guint8 list_key[NMS_CRYPTO_KEY_BYTES];
   guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES];
   guint8 key_id[NMS_CRYPTO_KEY_ID_BYTES];
   gsize  pad_block;
@@ -151,6 +153,8 @@ nms_crypto_keys_new (const NmsCryptoSecret *data_key, const guint8 store_id[NMS_
                               data_key->data);
   crypto_kdf_derive_from_key (keys->token_key, sizeof keys->token_key, SUBKEY_TOKEN, KDF_CONTEXT,
                               data_key->data);
+  crypto_kdf_derive_from_key (keys->list_key, sizeof keys->list_key, SUBKEY_LIST, KDF_CONTEXT,
+                              data_key->data);
   memcpy (keys->store_id, store_id, NMS_CRYPTO_STORE_ID_BYTES);
   nms_crypto_key_id (data_key, keys->key_id);
   keys->pad_block = CLAMP (pad_block, 1, NMS_CRYPTO_PAD_BLOCK_MAX);
@@ -193,6 +197,61 @@ nms_crypto_token (const NmsCryptoKeys *keys, const char *name, gsize name_len, g
 {
   crypto_generichash (token, NMS_CRYPTO_TOKEN_BYTES, (const guint8 *) name, name_len,
                       keys->token_key, sizeof keys->token_key);
+}
+
+struct _NmsCryptoListMac {
+  crypto_generichash_state state;
+};
+
+NmsCryptoListMac *
+nms_crypto_list_mac_new (const NmsCryptoKeys *keys)
+{
+  /* The state holds the key, so it lives in guarded memory too. */
+  NmsCryptoListMac *mac = secure_alloc (sizeof (NmsCryptoListMac));
+
+  crypto_generichash_init (&mac->state, keys->list_key, sizeof keys->list_key, NMS_CRYPTO_MAC_BYTES);
+  return mac;
+}
+
+/* Each part goes in with its length before it, so that no two different
+ * lists of parts hash the same bytes. */
+void
+nms_crypto_list_mac_add (NmsCryptoListMac *mac, const void *part, gsize len)
+{
+  guint64 n = GUINT64_TO_LE ((guint64) len);
+
+  crypto_generichash_update (&mac->state, (const guint8 *) &n, sizeof n);
+  if (len > 0)
+    crypto_generichash_update (&mac->state, part, len);
+}
+
+void
+nms_crypto_list_mac_final (NmsCryptoListMac *mac, guint8 out[NMS_CRYPTO_MAC_BYTES])
+{
+  crypto_generichash_final (&mac->state, out, NMS_CRYPTO_MAC_BYTES);
+}
+
+gboolean
+nms_crypto_list_mac_verify (NmsCryptoListMac *mac, const guint8 *expected, gsize expected_len, GError **error)
+{
+  guint8 got[NMS_CRYPTO_MAC_BYTES];
+
+  nms_crypto_list_mac_final (mac, got);
+  if (expected_len != NMS_CRYPTO_MAC_BYTES || sodium_memcmp (got, expected, NMS_CRYPTO_MAC_BYTES) != 0)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
+                   "the list's authentication code does not match: records were added, removed, "
+                   "reordered or changed, or it was sealed under another key");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+nms_crypto_list_mac_free (NmsCryptoListMac *mac)
+{
+  if (mac != NULL)
+    sodium_free (mac);
 }
 
 static gsize
@@ -285,7 +344,10 @@ nms_crypto_open (const NmsCryptoKeys *keys, NmsCryptoUse use, const guint8 *bind
 void
 nms_crypto_item_clear (NmsCryptoItem *item)
 {
-  /* name and value share one allocation, the record's plaintext. */
+  /* name and value share one allocation, the record's plaintext: name,
+   * NUL, the rest of the length prefix, kind, value and its NUL. */
+  if (item->name != NULL)
+    sodium_memzero (item->name, item->name_len + 5 + item->value_len + 1);
   g_free (item->name);
   memset (item, 0, sizeof *item);
 }

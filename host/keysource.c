@@ -207,3 +207,26 @@ nms_keysource_keyring_delete (const guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES], 
 }
 
 #endif
+
+NmsCryptoSecret *
+nms_keysource_load_kek (const NmsCryptoEnvelope *envelope, const NmsCryptoSecret *passphrase,
+                        const char *default_key_file, GError **error)
+{
+  switch (envelope->source)
+    {
+    case NMS_CRYPTO_SOURCE_PASSPHRASE:
+      if (passphrase == NULL)
+        {
+          g_set_error (error, NMS_ERROR, NMS_ERROR_LOCKED,
+                       "this origin is encrypted with a passphrase and locked; unlock it with the passphrase");
+          return NULL;
+        }
+      return nms_crypto_kek_from_passphrase (passphrase, envelope->salt, &envelope->limits, error);
+    case NMS_CRYPTO_SOURCE_KEY_FILE:
+      return nms_keysource_key_file_load (envelope->key_file ? envelope->key_file : default_key_file, error);
+    case NMS_CRYPTO_SOURCE_KEYRING:
+      return nms_keysource_keyring_load (envelope->store_id, error);
+    }
+  g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "the key record names an unknown key source");
+  return NULL;
+}

@@ -104,26 +104,9 @@ NmsCryptoSecret *
 nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvelope *envelope,
                           const NmsCryptoSecret *passphrase, GError **error)
 {
-  switch (envelope->source)
-    {
-    case NMS_CRYPTO_SOURCE_PASSPHRASE:
-      if (passphrase == NULL)
-        {
-          g_set_error (error, NMS_ERROR, NMS_ERROR_LOCKED,
-                       "this origin is encrypted with a passphrase and locked; unlock it with the passphrase");
-          return NULL;
-        }
-      return nms_crypto_kek_from_passphrase (passphrase, envelope->salt, &envelope->limits, error);
-    case NMS_CRYPTO_SOURCE_KEY_FILE:
-      {
-        g_autofree char *path = nms_store_crypt_key_file_path (store, envelope);
-        return nms_keysource_key_file_load (path, error);
-      }
-    case NMS_CRYPTO_SOURCE_KEYRING:
-      return nms_keysource_keyring_load (envelope->store_id, error);
-    }
-  g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "the store's key record names an unknown key source");
-  return NULL;
+  g_autofree char *key_file = nms_store_crypt_key_file_path (store, envelope);
+
+  return nms_keysource_load_kek (envelope, passphrase, key_file, error);
 }
 
 static void

@@ -10,6 +10,9 @@
  *        | crypto_kdf
  *        +--> record key: seals items and change-log entries
  *        +--> token key:  keyed BLAKE2b of key names, the lookup tokens
+ *        +--> list key:   keyed BLAKE2b over a whole list of sealed records
+ *                         (a sealed export), so none can be dropped,
+ *                         added, replayed from an older list or reordered
  *
  * Changing the passphrase or the key source re-wraps the data key and
  * touches no record. A sealed record is
@@ -34,6 +37,7 @@ G_BEGIN_DECLS
 #define NMS_CRYPTO_SALT_BYTES      16u
 #define NMS_CRYPTO_KEY_ID_BYTES    16u
 #define NMS_CRYPTO_RECORD_VERSION  1u
+#define NMS_CRYPTO_MAC_BYTES       32u
 /* What a sealed record adds to its padded plaintext. */
 #define NMS_CRYPTO_SEAL_OVERHEAD   (1u + 24u + 16u)
 #define NMS_CRYPTO_PAD_BLOCK_DEFAULT 256u
@@ -138,6 +142,19 @@ guint8  *nms_crypto_seal  (const NmsCryptoKeys *keys, NmsCryptoUse use,
 guint8  *nms_crypto_open  (const NmsCryptoKeys *keys, NmsCryptoUse use,
                            const guint8 *binding, gsize binding_len,
                            const guint8 *sealed, gsize sealed_len, gsize *plain_len, GError **error);
+
+/* The authentication code of a list: parts added in order, each framed by
+ * its length. */
+typedef struct _NmsCryptoListMac NmsCryptoListMac;
+
+NmsCryptoListMac *nms_crypto_list_mac_new    (const NmsCryptoKeys *keys);
+void              nms_crypto_list_mac_add    (NmsCryptoListMac *mac, const void *part, gsize len);
+void              nms_crypto_list_mac_final  (NmsCryptoListMac *mac, guint8 out[NMS_CRYPTO_MAC_BYTES]);
+gboolean          nms_crypto_list_mac_verify (NmsCryptoListMac *mac, const guint8 *expected, gsize expected_len,
+                                              GError **error);
+void              nms_crypto_list_mac_free   (NmsCryptoListMac *mac);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsCryptoListMac, nms_crypto_list_mac_free)
 
 /* An item as sealed: its real name and its value. The kind is the store's
  * value kind, opaque here. */

@@ -29,4 +29,12 @@ gboolean         nms_keysource_keyring_delete   (const guint8 store_id[NMS_CRYPT
 
 NmsCryptoSecret *nms_keysource_read_passphrase  (int fd, const char *prompt, GError **error);
 
+/* The KEK that opens envelope, from its source: passphrase for a
+ * passphrase envelope (NULL there is NMS_ERROR_LOCKED), the envelope's own
+ * key-file path or else default_key_file, or the keyring entry of the
+ * envelope's store id. */
+NmsCryptoSecret *nms_keysource_load_kek         (const NmsCryptoEnvelope *envelope,
+                                                 const NmsCryptoSecret *passphrase,
+                                                 const char *default_key_file, GError **error);
+
 G_END_DECLS
