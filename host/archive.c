@@ -7,7 +7,11 @@
 #include "nmstore/error.h"
 
 #include <cjson/cJSON.h>
+#include <sodium.h>
 #include <string.h>
+
+#define SEALED_FORMAT  "nmstore-sealed-export"
+#define SEALED_VERSION 1
 
 static void
 append_key (GString *out, const char *key, gsize len)
@@ -59,6 +63,310 @@ nms_archive_export (NmsStore *store, const char *prefix, GString *out, GError **
     return FALSE;
   g_string_append (out, "}\n");
   return TRUE;
+}
+
+/* The list MAC's parts before the records: what the export is, and of
+ * what; then the record count, so that a list cut short fails even where
+ * the cut falls between parts. */
+static void
+sealed_mac_head (NmsCryptoListMac *mac, const char *origin, const char *prefix, guint64 n_records)
+{
+  static const char label[] = SEALED_FORMAT "-1";
+  guint64 n = GUINT64_TO_LE (n_records);
+
+  nms_crypto_list_mac_add (mac, label, sizeof label - 1);
+  nms_crypto_list_mac_add (mac, origin, strlen (origin));
+  nms_crypto_list_mac_add (mac, prefix ? prefix : "", prefix ? strlen (prefix) : 0);
+  nms_crypto_list_mac_add (mac, &n, sizeof n);
+}
+
+static void
+sealed_mac_record (NmsCryptoListMac *mac, const guint8 *token, const guint8 *sealed, gsize sealed_len)
+{
+  nms_crypto_list_mac_add (mac, token, NMS_CRYPTO_TOKEN_BYTES);
+  nms_crypto_list_mac_add (mac, sealed, sealed_len);
+}
+
+typedef struct {
+  GPtrArray *records;   /* of GBytes: token | sealed */
+} SealedCollector;
+
+static gboolean
+collect_sealed (const guint8 *token, const guint8 *sealed, gsize sealed_len, gpointer user_data, GError **error)
+{
+  SealedCollector *c = user_data;
+  guint8 *copy = g_malloc (NMS_CRYPTO_TOKEN_BYTES + sealed_len);
+
+  memcpy (copy, token, NMS_CRYPTO_TOKEN_BYTES);
+  memcpy (copy + NMS_CRYPTO_TOKEN_BYTES, sealed, sealed_len);
+  g_ptr_array_add (c->records, g_bytes_new_take (copy, NMS_CRYPTO_TOKEN_BYTES + sealed_len));
+  return TRUE;
+}
+
+static gboolean
+export_sealed_locked_in (NmsStore *store, const char *origin, const char *prefix, GString *out, GError **error)
+{
+  g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  SealedCollector c = { records };
+  g_autoptr(NmsCryptoListMac) mac = NULL;
+  guint8 code[NMS_CRYPTO_MAC_BYTES];
+  cJSON *envelope;
+  char *text;
+  guint i;
+
+  if (!nms_store_sealed_scan (store, prefix, collect_sealed, &c, error))
+    return FALSE;
+  /* The key record is copied as stored: the export opens with exactly
+   * what opened the origin when it was written. */
+  envelope = cJSON_Parse (nms_store_crypt_envelope_json (store));
+  if (envelope == NULL)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "the origin's key record is not JSON");
+      return FALSE;
+    }
+  text = cJSON_PrintUnformatted (envelope);
+  cJSON_Delete (envelope);
+
+  mac = nms_crypto_list_mac_new (nms_store_crypt_keys (store));
+  sealed_mac_head (mac, origin, prefix, records->len);
+  g_string_append (out, "{\"format\":\"" SEALED_FORMAT "\",\"version\":1,\"origin\":");
+  append_key (out, origin, strlen (origin));
+  g_string_append (out, ",\"prefix\":");
+  if (prefix != NULL)
+    append_key (out, prefix, strlen (prefix));
+  else
+    g_string_append (out, "null");
+  g_string_append (out, ",\"envelope\":");
+  g_string_append (out, text);
+  cJSON_free (text);
+  g_string_append (out, ",\"records\":[");
+  for (i = 0; i < records->len; i++)
+    {
+      gsize len = 0;
+      const guint8 *r = g_bytes_get_data (records->pdata[i], &len);
+
+      sealed_mac_record (mac, r, r + NMS_CRYPTO_TOKEN_BYTES, len - NMS_CRYPTO_TOKEN_BYTES);
+      g_string_append (out, i > 0 ? ",\n[\"" : "\n[\"");
+      nms_base64_append (out, r, NMS_CRYPTO_TOKEN_BYTES);
+      g_string_append (out, "\",\"");
+      nms_base64_append (out, r + NMS_CRYPTO_TOKEN_BYTES, len - NMS_CRYPTO_TOKEN_BYTES);
+      g_string_append (out, "\"]");
+    }
+  nms_crypto_list_mac_final (mac, code);
+  g_string_append (out, "],\n\"mac\":\"");
+  nms_base64_append (out, code, sizeof code);
+  g_string_append (out, "\"}\n");
+  return TRUE;
+}
+
+/* One read transaction: the key record and the records are one snapshot,
+ * whatever other processes write meanwhile. */
+gboolean
+nms_archive_export_sealed (NmsStore *store, const char *origin, const char *prefix, GString *out, GError **error)
+{
+  gboolean ok;
+
+  if (!nms_store_begin (store, FALSE, error))
+    return FALSE;
+  ok = export_sealed_locked_in (store, origin, prefix, out, error);
+  if (ok)
+    return nms_store_commit (store, error);
+  nms_store_rollback (store);
+  return FALSE;
+}
+
+struct _NmsArchiveSealed {
+  char              *origin;
+  char              *prefix;
+  NmsCryptoEnvelope *envelope;
+  cJSON             *records;   /* checked: an array of [token, sealed] string pairs */
+  guint8            *mac;
+  gsize              mac_len;
+};
+
+void
+nms_archive_sealed_free (NmsArchiveSealed *sealed)
+{
+  if (sealed == NULL)
+    return;
+  g_free (sealed->origin);
+  g_free (sealed->prefix);
+  nms_crypto_envelope_free (sealed->envelope);
+  cJSON_Delete (sealed->records);
+  g_free (sealed->mac);
+  g_free (sealed);
+}
+
+static gboolean
+sealed_bad (GError **error, const char *what)
+{
+  g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
+               "the file looks like a sealed export of nmstore, but %s; it was damaged or edited", what);
+  return FALSE;
+}
+
+/* A sealed export's members are exactly these: an export of plain items
+ * that happens to hold a key named "format" stays a plain export unless
+ * it matches all of them. */
+static gboolean
+looks_sealed (const cJSON *root)
+{
+  static const char *const members[] = { "format", "version", "origin", "prefix", "envelope", "records", "mac" };
+  const cJSON *format = cJSON_GetObjectItemCaseSensitive (root, "format");
+  gsize i;
+
+  if (!cJSON_IsString (format) || !g_str_equal (format->valuestring, SEALED_FORMAT))
+    return FALSE;
+  if (cJSON_GetArraySize (root) != (int) G_N_ELEMENTS (members))
+    return FALSE;
+  for (i = 0; i < G_N_ELEMENTS (members); i++)
+    if (!cJSON_HasObjectItem (root, members[i]))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+sealed_fill (NmsArchiveSealed *sealed, cJSON *root, GError **error)
+{
+  const cJSON *version = cJSON_GetObjectItemCaseSensitive (root, "version");
+  const cJSON *origin = cJSON_GetObjectItemCaseSensitive (root, "origin");
+  const cJSON *prefix = cJSON_GetObjectItemCaseSensitive (root, "prefix");
+  const cJSON *envelope = cJSON_GetObjectItemCaseSensitive (root, "envelope");
+  const cJSON *mac = cJSON_GetObjectItemCaseSensitive (root, "mac");
+  const cJSON *record;
+  g_autofree char *envelope_text = NULL;
+
+  if (!cJSON_IsNumber (version) || version->valuedouble != SEALED_VERSION)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
+                   "the file is a sealed export of a format version this nmstore does not know; "
+                   "import it with the nmstore that wrote it");
+      return FALSE;
+    }
+  if (!cJSON_IsString (origin) || (!cJSON_IsNull (prefix) && !cJSON_IsString (prefix)) || !cJSON_IsObject (envelope))
+    return sealed_bad (error, "its origin, prefix or key record has the wrong type");
+  if (!cJSON_IsString (mac)
+      || (sealed->mac = nms_base64_decode_strict (mac->valuestring, strlen (mac->valuestring), &sealed->mac_len)) == NULL)
+    return sealed_bad (error, "its \"mac\" is not base64");
+  sealed->origin = g_strdup (origin->valuestring);
+  sealed->prefix = cJSON_IsString (prefix) ? g_strdup (prefix->valuestring) : NULL;
+  envelope_text = cJSON_PrintUnformatted (envelope);
+  if ((sealed->envelope = nms_crypto_envelope_parse (envelope_text, error)) == NULL)
+    return FALSE;
+  sealed->records = cJSON_DetachItemFromObjectCaseSensitive (root, "records");
+  if (!cJSON_IsArray (sealed->records))
+    return sealed_bad (error, "its \"records\" is not an array");
+  cJSON_ArrayForEach (record, sealed->records)
+    if (cJSON_GetArraySize (record) != 2 || !cJSON_IsArray (record)
+        || !cJSON_IsString (cJSON_GetArrayItem (record, 0)) || !cJSON_IsString (cJSON_GetArrayItem (record, 1)))
+      return sealed_bad (error, "one of its records is not a pair of base64 strings");
+  return TRUE;
+}
+
+gboolean
+nms_archive_sealed_parse (const char *text, gsize len, NmsArchiveSealed **sealed_out, GError **error)
+{
+  g_autoptr(NmsArchiveSealed) sealed = NULL;
+  cJSON *root = cJSON_ParseWithLength (text, len);
+  gboolean ok = TRUE;
+
+  *sealed_out = NULL;
+  if (cJSON_IsObject (root) && looks_sealed (root))
+    {
+      sealed = g_new0 (NmsArchiveSealed, 1);
+      ok = sealed_fill (sealed, root, error);
+      if (ok)
+        *sealed_out = g_steal_pointer (&sealed);
+    }
+  cJSON_Delete (root);
+  return ok;
+}
+
+const NmsCryptoEnvelope *
+nms_archive_sealed_envelope (const NmsArchiveSealed *sealed)
+{
+  return sealed->envelope;
+}
+
+const char *
+nms_archive_sealed_origin (const NmsArchiveSealed *sealed)
+{
+  return sealed->origin;
+}
+
+static guint8 *
+decode_member (const cJSON *pair, int index, gsize *len)
+{
+  const char *text = cJSON_GetArrayItem (pair, index)->valuestring;
+
+  return nms_base64_decode_strict (text, strlen (text), len);
+}
+
+/* Opens every record under the export's own keys, after its list MAC
+ * holds, into one "set" request: all of the export goes in, or nothing. */
+static gboolean
+sealed_request (const NmsArchiveSealed *sealed, const NmsCryptoKeys *keys, GString *request, guint *n_items,
+                GError **error)
+{
+  g_autoptr(NmsCryptoListMac) mac = nms_crypto_list_mac_new (keys);
+  Exporter e = { request, TRUE };
+  const cJSON *pair;
+  guint n = 0;
+
+  sealed_mac_head (mac, sealed->origin, sealed->prefix, (guint64) cJSON_GetArraySize (sealed->records));
+  cJSON_ArrayForEach (pair, sealed->records)
+    {
+      gsize token_len = 0, sealed_len = 0;
+      g_autofree guint8 *token = decode_member (pair, 0, &token_len);
+      g_autofree guint8 *data = decode_member (pair, 1, &sealed_len);
+
+      if (token == NULL || data == NULL || token_len != NMS_CRYPTO_TOKEN_BYTES)
+        return sealed_bad (error, "one of its records is not a token and a sealed value in base64");
+      sealed_mac_record (mac, token, data, sealed_len);
+    }
+  if (!nms_crypto_list_mac_verify (mac, sealed->mac, sealed->mac_len, error))
+    {
+      g_prefix_error (error, "the sealed export failed its check, so nothing was imported: ");
+      return FALSE;
+    }
+
+  g_string_append (request, "{\"op\":\"set\",\"items\":{");
+  cJSON_ArrayForEach (pair, sealed->records)
+    {
+      gsize token_len = 0, sealed_len = 0;
+      g_autofree guint8 *token = decode_member (pair, 0, &token_len);
+      g_autofree guint8 *data = decode_member (pair, 1, &sealed_len);
+      NmsCryptoItem plain = { 0 };
+      NmsItem item;
+
+      if (!nms_crypto_open_item (keys, token, data, sealed_len, &plain, error))
+        {
+          g_prefix_error (error, "record %u of the sealed export: ", n + 1);
+          return FALSE;
+        }
+      item = (NmsItem) { .key = plain.name, .key_len = plain.name_len, .kind = (NmsValueKind) plain.kind,
+                         .value = plain.value, .value_len = plain.value_len };
+      export_item (&item, &e, NULL);
+      nms_crypto_item_clear (&plain);
+      n++;
+    }
+  g_string_append (request, "}}");
+  *n_items = n;
+  return TRUE;
+}
+
+gboolean
+nms_archive_sealed_import_request (const NmsArchiveSealed *sealed, const NmsCryptoSecret *kek, GString *request,
+                                   guint *n_items, GError **error)
+{
+  g_autoptr(NmsCryptoSecret) data_key = nms_crypto_unwrap (sealed->envelope, kek, error);
+  g_autoptr(NmsCryptoKeys) keys = NULL;
+
+  if (data_key == NULL)
+    return FALSE;
+  /* The pad block only matters for sealing; opening finds any padding. */
+  keys = nms_crypto_keys_new (data_key, sealed->envelope->store_id, NMS_CRYPTO_PAD_BLOCK_DEFAULT);
+  return sealed_request (sealed, keys, request, n_items, error);
 }
 
 static gboolean

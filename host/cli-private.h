@@ -7,17 +7,30 @@
 #include <glib.h>
 
 #include "nmstore/config.h"
+#include "nmstore/crypto.h"
 
 G_BEGIN_DECLS
 
 #define NMS_CLI_EXIT_USAGE 2
 
+/* How a storage command opens an origin locked behind a passphrase: with
+ * first_try when there is one (a passphrase the command already read),
+ * else with one read from fd, or asked for on the terminal when fd < 0. */
+typedef struct {
+  gint                   fd;
+  const NmsCryptoSecret *first_try;
+} NmsCliUnlock;
+
 int             nms_cli_fail_usage       (GOptionContext *context, const char *message);
 int             nms_cli_fail_error       (const GError *error);
 NmsConfig      *nms_cli_load_config      (GError **error);
-GOptionContext *nms_cli_store_context    (const char *args, char **origin, char **prefix);
-cJSON          *nms_cli_run_request      (const char *origin_text, cJSON *request, GError **error);
-cJSON          *nms_cli_run_request_text (const char *origin_text, const char *text, gsize len, GError **error);
+/* --origin, --prefix where prefix is not NULL, and --passphrase-fd where
+ * passphrase_fd is not NULL (set to -1 here). */
+GOptionContext *nms_cli_store_context    (const char *args, char **origin, char **prefix, gint *passphrase_fd);
+cJSON          *nms_cli_run_request      (const char *origin_text, const NmsCliUnlock *unlock, cJSON *request,
+                                          GError **error);
+cJSON          *nms_cli_run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const char *text,
+                                          gsize len, GError **error);
 
 /* cli-install.c */
 int nms_cli_install   (int argc, char **argv);

@@ -10,6 +10,7 @@
 #include "nmstore/session.h"
 #include "nmstore/store.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,8 +38,10 @@ open_store (const char *origin_text, NmsOrigin **origin_out, GError **error)
 }
 
 static cJSON *
-session_request (const char *origin, const char *op, const char *prefix, gboolean repair, GError **error)
+session_request (const char *origin, gint passphrase_fd, const char *op, const char *prefix, gboolean repair,
+                 GError **error)
 {
+  NmsCliUnlock unlock = { passphrase_fd, NULL };
   g_autoptr(cJSON) request = cJSON_CreateObject ();
 
   cJSON_AddStringToObject (request, "op", op);
@@ -46,7 +49,7 @@ session_request (const char *origin, const char *op, const char *prefix, gboolea
     cJSON_AddStringToObject (request, "prefix", prefix);
   if (repair)
     cJSON_AddBoolToObject (request, "repair", TRUE);
-  return nms_cli_run_request (origin, request, error);
+  return nms_cli_run_request (origin, &unlock, request, error);
 }
 
 static void
@@ -181,9 +184,10 @@ nms_cli_session (int argc, char **argv)
     { "repair", 0, 0, G_OPTION_ARG_NONE, &repair, "check: fix what it finds", NULL },
     { NULL }
   };
+  gint passphrase_fd;
   g_autoptr(GOptionContext) context = nms_cli_store_context ("ls|check|migrate - the torrent session "
                                                              "(--prefix: the session's prefix, default session:)",
-                                                             &origin, &prefix);
+                                                             &origin, &prefix, &passphrase_fd);
   g_autoptr(GError) error = NULL;
   g_autoptr(cJSON) reply = NULL;
   const char *verb;
@@ -198,11 +202,11 @@ nms_cli_session (int argc, char **argv)
     return nms_cli_fail_usage (context, "--repair belongs to session check");
 
   if (g_str_equal (verb, "ls"))
-    reply = session_request (origin, "sessionSummary", prefix, FALSE, &error);
+    reply = session_request (origin, passphrase_fd, "sessionSummary", prefix, FALSE, &error);
   else if (g_str_equal (verb, "check"))
-    reply = session_request (origin, "sessionCheck", prefix, repair, &error);
+    reply = session_request (origin, passphrase_fd, "sessionCheck", prefix, repair, &error);
   else if (g_str_equal (verb, "migrate"))
-    reply = session_request (origin, "sessionMigrate", prefix, FALSE, &error);
+    reply = session_request (origin, passphrase_fd, "sessionMigrate", prefix, FALSE, &error);
   else
     return nms_cli_fail_usage (context, "session takes ls, check or migrate");
   if (reply == NULL)
@@ -228,60 +232,137 @@ nms_cli_session (int argc, char **argv)
   return EXIT_SUCCESS;
 }
 
+/* An encrypted origin's export stays encrypted (a sealed export) unless
+ * the person says --decrypt; either way it takes the key, to check every
+ * record and to match names against --prefix. */
 int
 nms_cli_export (int argc, char **argv)
 {
-  g_autofree char *origin = NULL, *prefix = NULL;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("- print every item as one JSON object", &origin, &prefix);
+  g_autofree char *origin_text = NULL, *prefix = NULL;
+  gint passphrase_fd;
+  g_autoptr(GOptionContext) context = nms_cli_store_context ("- print every item as one JSON object (sealed, for "
+                                                             "an encrypted origin, unless --decrypt)",
+                                                             &origin_text, &prefix, &passphrase_fd);
   g_autoptr(GError) error = NULL;
   g_autoptr(NmsStore) store = NULL;
+  g_autoptr(NmsOrigin) origin = NULL;
   g_autoptr(GString) out = g_string_new (NULL);
   g_autoptr(NmsCryptoSecret) passphrase = NULL;
-  gboolean decrypt = FALSE;
-  gint passphrase_fd = -1;
+  gboolean decrypt = FALSE, ok;
   GOptionEntry crypt_entries[] = {
-    { "decrypt", 0, 0, G_OPTION_ARG_NONE, &decrypt, "Export an encrypted origin's values in the clear", NULL },
-    { "passphrase-fd", 0, 0, G_OPTION_ARG_INT, &passphrase_fd, "Read the passphrase from file descriptor N", "N" },
+    { "decrypt", 0, 0, G_OPTION_ARG_NONE, &decrypt, "Write an encrypted origin's names and values in the clear", NULL },
     { NULL }
   };
 
   g_option_context_add_main_entries (context, crypt_entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return nms_cli_fail_usage (context, error->message);
-  if (origin == NULL || argc != 1)
+  if (origin_text == NULL || argc != 1)
     return nms_cli_fail_usage (context, "export takes --origin ORIGIN [--prefix P] [--decrypt]");
-  if ((store = open_store (origin, NULL, &error)) == NULL)
+  if ((store = open_store (origin_text, &origin, &error)) == NULL)
     return nms_cli_fail_error (error);
-  /* An export is JSON in the clear; an encrypted origin's copy that stays
-   * encrypted is a backup. Saying --decrypt is the person's choice. */
-  if (nms_store_encrypted (store) && !decrypt)
+  if (decrypt && !nms_store_encrypted (store))
     {
-      g_printerr ("nmstore: %s is encrypted, and an export writes its values in the clear; add --decrypt to do "
-                  "that, or use nmstore backup for a copy that stays encrypted\n", origin);
-      return EXIT_FAILURE;
+      g_printerr ("nmstore: %s is not encrypted; leave out --decrypt\n", origin->canonical);
+      return NMS_CLI_EXIT_USAGE;
     }
-  if (nms_store_locked (store) && nms_store_key_source (store) == NMS_CRYPTO_SOURCE_PASSPHRASE
-      && ((passphrase = nms_keysource_read_passphrase (passphrase_fd, "Passphrase: ", &error)) == NULL
-          || !nms_store_unlock (store, passphrase, &error)))
+  if (nms_store_locked (store) && nms_store_key_source (store) == NMS_CRYPTO_SOURCE_PASSPHRASE)
+    {
+      g_autofree char *prompt = g_strdup_printf ("Passphrase of %s: ", origin->canonical);
+
+      if ((passphrase = nms_keysource_read_passphrase (passphrase_fd, prompt, &error)) == NULL
+          || !nms_store_unlock (store, passphrase, &error))
+        return nms_cli_fail_error (error);
+    }
+  if (nms_store_encrypted (store) && !decrypt)
+    ok = nms_archive_export_sealed (store, origin->canonical, prefix, out, &error);
+  else
+    ok = nms_archive_export (store, prefix, out, &error);
+  if (!ok)
     return nms_cli_fail_error (error);
-  if (!nms_archive_export (store, prefix, out, &error))
-    return nms_cli_fail_error (error);
-  return fwrite (out->str, 1, out->len, stdout) == out->len && fflush (stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  ok = fwrite (out->str, 1, out->len, stdout) == out->len && fflush (stdout) == 0;
+  sodium_memzero (out->str, out->len);
+  return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* The key-encryption key of a sealed export: --key-file when given, else
+ * the export's own key source. A key file not recorded by path is looked
+ * for beside the exported origin's store in this data root. */
+static NmsCryptoSecret *
+sealed_kek (const NmsArchiveSealed *sealed, const char *key_file, gint passphrase_fd,
+            NmsCryptoSecret **passphrase, GError **error)
+{
+  const NmsCryptoEnvelope *envelope = nms_archive_sealed_envelope (sealed);
+  g_autoptr(NmsConfig) config = NULL;
+  g_autoptr(NmsOrigin) from = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *beside = NULL;
+
+  if (key_file != NULL)
+    {
+      if (envelope->source != NMS_CRYPTO_SOURCE_KEY_FILE)
+        {
+          g_set_error (error, NMS_ERROR, NMS_ERROR_AUTH, "the export was sealed under a %s, not a key file; "
+                       "leave out --key-file", nms_crypto_source_name (envelope->source));
+          return NULL;
+        }
+      return nms_keysource_key_file_load (key_file, error);
+    }
+  if (envelope->source == NMS_CRYPTO_SOURCE_PASSPHRASE
+      && (*passphrase = nms_keysource_read_passphrase (passphrase_fd, "Passphrase of the export: ", error)) == NULL)
+    return NULL;
+  /* Only for the data root: the request that follows sets up logging. */
+  if ((config = nms_config_load (NULL, error)) == NULL)
+    return NULL;
+  from = nms_origin_parse (nms_archive_sealed_origin (sealed), NULL);
+  if (from != NULL)
+    {
+      dir = nms_config_store_dir (config, from);
+      beside = g_build_filename (dir, NMS_KEYSOURCE_KEY_FILE_NAME, NULL);
+    }
+  else
+    beside = g_strdup ("(the export names no origin)");
+  return nms_keysource_load_kek (envelope, *passphrase, beside, error);
+}
+
+/* Whether origin's store is encrypted, looked at before the command sets
+ * up logging (which a process does once, in the request that follows). */
+static gboolean
+origin_encrypted (const char *origin_text)
+{
+  g_autoptr(NmsOrigin) origin = nms_origin_parse (origin_text, NULL);
+  g_autoptr(NmsConfig) config = origin ? nms_config_load (NULL, NULL) : NULL;
+  g_autofree char *dir = config ? nms_config_store_dir (config, origin) : NULL;
+  NmsStoreOptions options = { 0 };
+  g_autoptr(NmsStore) store = dir ? nms_store_open (dir, origin->canonical, &options, NULL) : NULL;
+
+  return store != NULL && nms_store_encrypted (store);
 }
 
 int
 nms_cli_import (int argc, char **argv)
 {
-  g_autofree char *origin = NULL;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("FILE - merge an exported JSON object in "
-                                                             "(FILE - reads stdin)", &origin, NULL);
+  g_autofree char *origin = NULL, *key_file = NULL;
+  gint passphrase_fd;
+  g_autoptr(GOptionContext) context = nms_cli_store_context ("FILE - merge an export in, atomically "
+                                                             "(FILE - reads stdin)", &origin, NULL, &passphrase_fd);
+  GOptionEntry sealed_entries[] = {
+    { "key-file", 0, 0, G_OPTION_ARG_FILENAME, &key_file,
+      "A sealed export's key file, when it is not where the exported origin kept it", "PATH" },
+    { NULL }
+  };
   g_autoptr(GError) error = NULL;
   g_autofree char *text = NULL;
-  g_autoptr(GString) request = NULL;
+  g_autoptr(GString) request = g_string_new (NULL);
   g_autoptr(cJSON) reply = NULL;
+  g_autoptr(NmsArchiveSealed) sealed = NULL;
+  g_autoptr(NmsCryptoSecret) passphrase = NULL;
+  NmsCliUnlock unlock;
   guint n_items = 0;
+  gboolean ok, target_encrypted;
   gsize len;
 
+  g_option_context_add_main_entries (context, sealed_entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return nms_cli_fail_usage (context, error->message);
   if (origin == NULL || argc != 2)
@@ -295,16 +376,34 @@ nms_cli_import (int argc, char **argv)
   else if (!g_file_get_contents (argv[1], &text, &len, &error))
     return nms_cli_fail_error (error);
 
-  request = g_string_new (NULL);
-  if (!nms_archive_import_request (text, len, request, &n_items, &error))
+  ok = nms_archive_sealed_parse (text, len, &sealed, &error);
+  if (ok && sealed != NULL)
+    {
+      g_autoptr(NmsCryptoSecret) kek = sealed_kek (sealed, key_file, passphrase_fd, &passphrase, &error);
+
+      ok = kek != NULL && nms_archive_sealed_import_request (sealed, kek, request, &n_items, &error);
+    }
+  else if (ok)
+    ok = nms_archive_import_request (text, len, request, &n_items, &error);
+  if (!ok)
     {
       g_printerr ("nmstore: %s: %s\n", argv[1], error->message);
       return EXIT_FAILURE;
     }
-  reply = nms_cli_run_request_text (origin, request->str, request->len, &error);
+  target_encrypted = sealed != NULL && origin_encrypted (origin);
+  /* An export back into the origin it came from needs its passphrase
+   * once. */
+  unlock = (NmsCliUnlock) { passphrase_fd, passphrase };
+  reply = nms_cli_run_request_text (origin, &unlock, request->str, request->len, &error);
+  sodium_memzero (request->str, request->len);
   if (reply == NULL)
     return nms_cli_fail_error (error);
   g_print ("imported %u item(s)\n", n_items);
+  /* Items that were sealed and now sit in a plaintext origin are worth a
+   * word to the person who moved them. */
+  if (sealed != NULL && !target_encrypted)
+    g_printerr ("nmstore: note: %s is not encrypted, so the imported items are stored in the clear; "
+                "'nmstore encrypt --origin %s' protects them\n", origin, origin);
   return EXIT_SUCCESS;
 }
 
@@ -313,7 +412,7 @@ nms_cli_backup (int argc, char **argv)
 {
   g_autofree char *origin = NULL;
   g_autoptr(GOptionContext) context = nms_cli_store_context ("FILE - write a consistent copy of the store "
-                                                             "while hosts keep running", &origin, NULL);
+                                                             "while hosts keep running", &origin, NULL, NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(NmsStore) store = NULL;
 
@@ -332,7 +431,7 @@ nms_cli_restore (int argc, char **argv)
 {
   g_autofree char *origin_text = NULL;
   g_autoptr(GOptionContext) context = nms_cli_store_context ("FILE - replace every item with those of a backup",
-                                                             &origin_text, NULL);
+                                                             &origin_text, NULL, NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(NmsStore) store = NULL;
   g_autoptr(NmsOrigin) origin = NULL;

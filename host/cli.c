@@ -72,11 +72,33 @@ keep_reply (const char *id_json, const char *json, gsize len, gpointer user_data
   *(char **) user_data = g_strndup (json, len);
 }
 
+/* A person at the command line stands where the browser's unlock op
+ * would: a locked passphrase origin is opened before the request runs. */
+static gboolean
+unlock_for_person (NmsProto *proto, const NmsOrigin *origin, const NmsCliUnlock *unlock, GError **error)
+{
+  g_autoptr(NmsCryptoSecret) passphrase = NULL;
+  g_autofree char *prompt = NULL;
+
+  if (!nms_proto_needs_passphrase (proto))
+    return TRUE;
+  if (unlock->first_try != NULL && nms_proto_unlock (proto, unlock->first_try, NULL))
+    return TRUE;
+  prompt = g_strdup_printf ("Passphrase of %s: ", origin->canonical);
+  if ((passphrase = nms_keysource_read_passphrase (unlock->fd, prompt, error)) == NULL)
+    {
+      g_prefix_error (error, "%s is encrypted with a passphrase and locked: ", origin->canonical);
+      return FALSE;
+    }
+  return nms_proto_unlock (proto, passphrase, error);
+}
+
 /* Runs one request, given as JSON text, on origin's store. Returns the
  * reply, parsed, and its text in *reply_text when that is not NULL; or
  * NULL with the reply's error. */
 static cJSON *
-run_request_text (const char *origin_text, const char *text, gsize len, char **reply_text_out, GError **error)
+run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const char *text, gsize len,
+                  char **reply_text_out, GError **error)
 {
   g_autoptr(NmsConfig) config = NULL;
   g_autoptr(NmsOrigin) origin = NULL;
@@ -90,7 +112,11 @@ run_request_text (const char *origin_text, const char *text, gsize len, char **r
       || (config = nms_cli_load_config (error)) == NULL)
     return NULL;
   proto = nms_proto_new (config, origin);
+  if (!unlock_for_person (proto, origin, unlock, error))
+    return NULL;
   nms_proto_handle_batch (proto, &input, 1, keep_reply, &reply_text);
+  /* The request may carry values of an encrypted origin. */
+  sodium_memzero (copy, len);
 
   reply = cJSON_Parse (reply_text);
   ok = cJSON_GetObjectItemCaseSensitive (reply, "ok");
@@ -112,17 +138,18 @@ run_request_text (const char *origin_text, const char *text, gsize len, char **r
 }
 
 cJSON *
-nms_cli_run_request_text (const char *origin_text, const char *text, gsize len, GError **error)
+nms_cli_run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const char *text, gsize len,
+                          GError **error)
 {
-  return run_request_text (origin_text, text, len, NULL, error);
+  return run_request_text (origin_text, unlock, text, len, NULL, error);
 }
 
 cJSON *
-nms_cli_run_request (const char *origin_text, cJSON *request, GError **error)
+nms_cli_run_request (const char *origin_text, const NmsCliUnlock *unlock, cJSON *request, GError **error)
 {
   g_autofree char *text = cJSON_PrintUnformatted (request);
 
-  return nms_cli_run_request_text (origin_text, text, strlen (text), error);
+  return nms_cli_run_request_text (origin_text, unlock, text, strlen (text), error);
 }
 
 /* Runs request and prints the reply's member `name` as the host wrote it:
@@ -130,13 +157,14 @@ nms_cli_run_request (const char *origin_text, cJSON *request, GError **error)
  * U+0000. JSON is UTF-8 whatever the locale, so it goes out through stdio,
  * not g_print, which would turn non-ASCII characters into '?'. */
 static int
-print_result (const char *origin, cJSON *request, const char *name)
+print_result (const char *origin, gint passphrase_fd, cJSON *request, const char *name)
 {
+  NmsCliUnlock unlock = { passphrase_fd, NULL };
   g_autoptr(GError) error = NULL;
   g_autofree char *text = cJSON_PrintUnformatted (request);
   g_autofree char *reply_text = NULL;
   g_autofree char *head = g_strdup_printf ("{\"id\":null,\"ok\":true,\"%s\":", name);
-  cJSON *reply = run_request_text (origin, text, strlen (text), &reply_text, &error);
+  cJSON *reply = run_request_text (origin, &unlock, text, strlen (text), &reply_text, &error);
   gsize len;
 
   if (reply == NULL)
@@ -178,19 +206,34 @@ cmd_host (int argc, char **argv)
   return nms_host_run (config, origin);
 }
 
-/* The storage commands share --origin and, where it applies, --prefix. */
+/* The storage commands share --origin and, where they apply, --prefix and
+ * --passphrase-fd. */
 GOptionContext *
-nms_cli_store_context (const char *args, char **origin, char **prefix)
+nms_cli_store_context (const char *args, char **origin, char **prefix, gint *passphrase_fd)
 {
   GOptionContext *context = g_option_context_new (args);
-  GOptionEntry entries[] = {
+  GOptionEntry origin_entries[] = {
     { "origin", 'o', 0, G_OPTION_ARG_STRING, origin, "The extension's origin, e.g. chrome-extension://ID/", "ORIGIN" },
+    { NULL }
+  };
+  GOptionEntry prefix_entries[] = {
     { "prefix", 'p', 0, G_OPTION_ARG_STRING, prefix, "Only keys that start with PREFIX", "PREFIX" },
     { NULL }
   };
-  if (prefix == NULL)
-    entries[1].long_name = NULL;
-  g_option_context_add_main_entries (context, entries, NULL);
+  GOptionEntry passphrase_entries[] = {
+    { "passphrase-fd", 0, 0, G_OPTION_ARG_INT, passphrase_fd,
+      "Read the passphrase of a locked origin from file descriptor N, one line (default: ask on the terminal)", "N" },
+    { NULL }
+  };
+
+  g_option_context_add_main_entries (context, origin_entries, NULL);
+  if (prefix != NULL)
+    g_option_context_add_main_entries (context, prefix_entries, NULL);
+  if (passphrase_fd != NULL)
+    {
+      *passphrase_fd = -1;
+      g_option_context_add_main_entries (context, passphrase_entries, NULL);
+    }
   return context;
 }
 
@@ -198,7 +241,9 @@ static int
 cmd_keys (int argc, char **argv)
 {
   g_autofree char *origin = NULL, *prefix = NULL;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("- list the keys of an origin", &origin, &prefix);
+  gint passphrase_fd;
+  g_autoptr(GOptionContext) context = nms_cli_store_context ("- list the keys of an origin", &origin, &prefix,
+                                                             &passphrase_fd);
   g_autoptr(GError) error = NULL;
   cJSON *request;
   int status;
@@ -211,7 +256,7 @@ cmd_keys (int argc, char **argv)
   cJSON_AddStringToObject (request, "op", "getKeys");
   if (prefix != NULL)
     cJSON_AddStringToObject (request, "prefix", prefix);
-  status = print_result (origin, request, "keys");
+  status = print_result (origin, passphrase_fd, request, "keys");
   cJSON_Delete (request);
   return status;
 }
@@ -220,8 +265,9 @@ static int
 cmd_get (int argc, char **argv)
 {
   g_autofree char *origin = NULL, *prefix = NULL;
+  gint passphrase_fd;
   g_autoptr(GOptionContext) context = nms_cli_store_context ("[KEY...] - print items as JSON (all of them without KEY)",
-                                                     &origin, &prefix);
+                                                             &origin, &prefix, &passphrase_fd);
   g_autoptr(GError) error = NULL;
   cJSON *request;
   int status;
@@ -243,7 +289,7 @@ cmd_get (int argc, char **argv)
       for (i = 1; i < argc; i++)
         cJSON_AddItemToArray (keys, cJSON_CreateString (argv[i]));
     }
-  status = print_result (origin, request, "items");
+  status = print_result (origin, passphrase_fd, request, "items");
   cJSON_Delete (request);
   return status;
 }
@@ -252,8 +298,10 @@ static int
 cmd_set (int argc, char **argv)
 {
   g_autofree char *origin = NULL;
+  gint passphrase_fd;
   g_autoptr(GOptionContext) context = nms_cli_store_context ("KEY [JSON] - store a JSON value (read from stdin without JSON)",
-                                                     &origin, NULL);
+                                                             &origin, NULL, &passphrase_fd);
+  NmsCliUnlock unlock;
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) stdin_text = NULL;
   g_autoptr(GString) request = NULL;
@@ -302,7 +350,8 @@ cmd_set (int argc, char **argv)
   g_string_append (request, text);
   g_string_append (request, "}}");
   cJSON_free (key_json);
-  reply = nms_cli_run_request_text (origin, request->str, request->len, &error);
+  unlock = (NmsCliUnlock) { passphrase_fd, NULL };
+  reply = nms_cli_run_request_text (origin, &unlock, request->str, request->len, &error);
   cJSON_Delete (reply);
   return reply ? EXIT_SUCCESS : fail_error (error);
 }
@@ -311,7 +360,9 @@ static int
 cmd_rm (int argc, char **argv)
 {
   g_autofree char *origin = NULL;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("KEY... - remove items", &origin, NULL);
+  gint passphrase_fd;
+  g_autoptr(GOptionContext) context = nms_cli_store_context ("KEY... - remove items", &origin, NULL, &passphrase_fd);
+  NmsCliUnlock unlock;
   g_autoptr(GError) error = NULL;
   cJSON *request, *keys, *reply;
   int i;
@@ -325,7 +376,8 @@ cmd_rm (int argc, char **argv)
   keys = cJSON_AddArrayToObject (request, "keys");
   for (i = 1; i < argc; i++)
     cJSON_AddItemToArray (keys, cJSON_CreateString (argv[i]));
-  reply = nms_cli_run_request (origin, request, &error);
+  unlock = (NmsCliUnlock) { passphrase_fd, NULL };
+  reply = nms_cli_run_request (origin, &unlock, request, &error);
   cJSON_Delete (request);
   cJSON_Delete (reply);
   return reply ? EXIT_SUCCESS : fail_error (error);

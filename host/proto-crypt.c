@@ -47,6 +47,26 @@ op_lock (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   return TRUE;
 }
 
+/* The command line's way in: it asks a person for the passphrase, where
+ * a browser sends the unlock op. */
+gboolean
+nms_proto_needs_passphrase (NmsProto *proto)
+{
+  return nms_proto_ensure_store (proto) && nms_store_locked (proto->store)
+         && nms_store_key_source (proto->store) == NMS_CRYPTO_SOURCE_PASSPHRASE;
+}
+
+gboolean
+nms_proto_unlock (NmsProto *proto, const NmsCryptoSecret *passphrase, GError **error)
+{
+  if (!nms_proto_ensure_store (proto))
+    {
+      g_propagate_error (error, g_error_copy (proto->open_error));
+      return FALSE;
+    }
+  return nms_store_unlock (proto->store, passphrase, error);
+}
+
 const NmsOpDef nms_proto_crypt_ops[] = {
   /* name      run        writes uses_store barrier */
   { "unlock",  op_unlock, FALSE, TRUE,  TRUE },

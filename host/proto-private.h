@@ -53,6 +53,9 @@ extern const NmsOpDef nms_proto_events_ops[];
 extern const NmsOpDef nms_proto_crypt_ops[];
 
 const NmsOpDef *nms_proto_find_op (const char *name);
+/* Opens the origin's store if it is not open (again, if it was replaced);
+ * FALSE keeps the reason in proto->open_error. */
+gboolean        nms_proto_ensure_store (NmsProto *proto);
 void            nms_proto_events_free (NmsProto *proto);
 
 /* Helpers for the ops. */

@@ -325,8 +325,8 @@ parse_request (Slot *slot, NmsProtoInput *input)
   return TRUE;
 }
 
-static gboolean
-ensure_store (NmsProto *proto)
+gboolean
+nms_proto_ensure_store (NmsProto *proto)
 {
   g_autofree char *dir = NULL;
   NmsStoreOptions options = { 0 };
@@ -371,7 +371,7 @@ nms_proto_new (const NmsConfig *config, const NmsOrigin *origin)
   proto->config->pwhash = config->pwhash;
   proto->config->log_file = g_strdup (config->log_file);
   proto->origin = nms_origin_copy (origin);
-  ensure_store (proto);
+  nms_proto_ensure_store (proto);
   return proto;
 }
 
@@ -527,7 +527,7 @@ nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
   for (i = 0; i < n_inputs; i++)
     if (!parse_request (&slots[i], &inputs[i]))
       slots[i].op = NULL;
-  ensure_store (proto);
+  nms_proto_ensure_store (proto);
 
   /* A barrier (flush) must see everything before it committed, so the
    * batch is cut into groups around it. */

@@ -4,7 +4,13 @@
  * the shape chrome.storage.local.get(null) gives, with binary values as
  * {"$bytes":"<base64>"}; importing one is an ordinary atomic "set". A
  * backup is a consistent copy of the whole database, taken while hosts
- * keep running; restoring one swaps every item in one transaction. */
+ * keep running; restoring one swaps every item in one transaction.
+ *
+ * A sealed export is the export of an encrypted origin that stays
+ * encrypted: the origin's key record (the wrapped data key) and each
+ * record exactly as sealed, with a keyed MAC over the whole list, so that
+ * it opens only with the origin's key source as it was when written, and
+ * a record dropped, added, replayed or changed fails the whole import. */
 #pragma once
 
 #include <glib.h>
@@ -19,5 +25,20 @@ gboolean nms_archive_restore (NmsStore *store, const char *path, const char *ori
                               guint64 *n_items, GError **error);
 gboolean nms_archive_import_request (const char *text, gsize len, GString *request, guint *n_items,
                                      GError **error);
+
+typedef struct _NmsArchiveSealed NmsArchiveSealed;
+
+gboolean nms_archive_export_sealed (NmsStore *store, const char *origin, const char *prefix, GString *out,
+                                    GError **error);
+/* *sealed is NULL, and the result TRUE, when text is not a sealed export. */
+gboolean nms_archive_sealed_parse  (const char *text, gsize len, NmsArchiveSealed **sealed, GError **error);
+const NmsCryptoEnvelope *nms_archive_sealed_envelope (const NmsArchiveSealed *sealed);
+const char *nms_archive_sealed_origin (const NmsArchiveSealed *sealed);
+/* The "set" request of every item, in the clear: the caller wipes it. */
+gboolean nms_archive_sealed_import_request (const NmsArchiveSealed *sealed, const NmsCryptoSecret *kek,
+                                            GString *request, guint *n_items, GError **error);
+void     nms_archive_sealed_free   (NmsArchiveSealed *sealed);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsArchiveSealed, nms_archive_sealed_free)
 
 G_END_DECLS

@@ -13,6 +13,7 @@
 #include <glib.h>
 
 #include "nmstore/config.h"
+#include "nmstore/crypto.h"
 #include "nmstore/origin.h"
 
 G_BEGIN_DECLS
@@ -37,6 +38,12 @@ void      nms_proto_free         (NmsProto *proto);
 void      nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
                                   NmsProtoReplyFunc emit, gpointer user_data);
 char     *nms_proto_error_reply  (const char *id_json, const GError *error, gsize *len);
+
+/* For the command line: whether the origin is locked behind a passphrase,
+ * and unlocking it with one read from a person (the browser sends the
+ * unlock op instead). */
+gboolean  nms_proto_needs_passphrase (NmsProto *proto);
+gboolean  nms_proto_unlock           (NmsProto *proto, const NmsCryptoSecret *passphrase, GError **error);
 
 /* Change events (subscribe/unsubscribe). The caller watches the file at
  * nms_proto_bell_path() while nms_proto_subscribed(), and calls

@@ -135,6 +135,18 @@ NmsCryptoSource nms_store_key_source (NmsStore *store); /* 0 for a plaintext sto
 gboolean    nms_store_unlock       (NmsStore *store, const NmsCryptoSecret *passphrase, GError **error);
 void        nms_store_lock         (NmsStore *store);
 
+/* A sealed export's view of an encrypted origin (store-sealed.c), inside
+ * a transaction of the caller's (nms_store_begin): the key record as
+ * stored, the unlocked keys (NULL while locked), and each record that
+ * opens and whose name starts with prefix, in name order, still sealed. */
+typedef gboolean (*NmsStoreSealedFunc) (const guint8 *token, const guint8 *sealed, gsize sealed_len,
+                                        gpointer user_data, GError **error);
+
+const char          *nms_store_crypt_envelope_json (NmsStore *store);
+const NmsCryptoKeys *nms_store_crypt_keys          (NmsStore *store);
+gboolean             nms_store_sealed_scan         (NmsStore *store, const char *prefix, NmsStoreSealedFunc visit,
+                                                    gpointer user_data, GError **error);
+
 /* Where a store's key-encryption key comes from, for encrypt and rewrap. */
 typedef struct {
   NmsCryptoSource        source;

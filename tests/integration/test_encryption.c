@@ -2,208 +2,17 @@
  * value left in any file under the data root (plain or base64), locking
  * and unlocking, a flipped byte and swapped records at the storage layer,
  * a crash halfway through encrypt, passwd and rekey (with a reader
- * running beside it), and decrypt. */
-#include "harness.h"
+ * running beside it), and decrypt. Exports, imports and backups of
+ * encrypted origins are test_encryption_archive.c's. */
+#include "cryptcheck.h"
 
 #include <sqlite3.h>
 #include <string.h>
 
-#define NAME_A  "session:torrent:NAMEMARKERALPHA:state"
-#define NAME_B  "session:torrent:NAMEMARKERBRAVO:torrentfile"
-#define NAME_C  "session:settings:NAMEMARKERCHARLIE"
-#define VALUE_A "{\"note\":\"VALUEMARKERALPHA is private\",\"uploaded\":12345}"
-#define VALUE_A2 "{\"note\":\"VALUEMARKERDELTA replaced it\"}"
-#define VALUE_C "\"VALUEMARKERCHARLIE of the settings\""
-/* Raw bytes, stored as bytes, that must not appear either. */
-#define BYTES_B "BYTESMARKERBRAVO\001\002\003 torrent body"
-
-static const char *const markers[] = {
-  "NAMEMARKERALPHA", "NAMEMARKERBRAVO", "NAMEMARKERCHARLIE",
-  "VALUEMARKERALPHA", "VALUEMARKERDELTA", "VALUEMARKERCHARLIE", "BYTESMARKERBRAVO", "VALUEMARKERECHO", NULL
-};
-
-static char *
-make_home (void)
-{
-  char *home = nmt_make_home ();
-  g_autofree char *conf = g_build_filename (home, "nmstore.conf", NULL);
-  g_autofree char *log = g_build_filename (home, "nmstore.log", NULL);
-  g_autofree char *text = g_strdup_printf ("[crypto]\npad_block = 64\npwhash_opslimit = 1\npwhash_memlimit = 8192\n"
-                                           "[log]\nfile = %s\n", log);
-
-  assert_true (g_file_set_contents (conf, text, -1, NULL));
-  return home;
-}
-
-static char *
-store_path (const char *home)
-{
-  return g_build_filename (home, "chromium-abcdefghijklmnopabcdefghijklmnop", "store.db", NULL);
-}
-
-static int
-cli (const char *home, const char *stdin_text, char **out, const char *first, ...)
-{
-  g_autoptr(GPtrArray) args = g_ptr_array_new ();
-  g_autofree char *err = NULL;
-  g_autofree char *junk = NULL;
-  va_list ap;
-  const char *a;
-  int status;
-
-  va_start (ap, first);
-  for (a = first; a != NULL; a = va_arg (ap, const char *))
-    g_ptr_array_add (args, (gpointer) a);
-  va_end (ap);
-  g_ptr_array_add (args, NULL);
-  status = nmt_run_cli (home, (const char *const *) args->pdata, stdin_text, out ? out : &junk, &err);
-  if (status != 0)
-    print_message ("nmstore %s: %s", first, err);
-  return status;
-}
-
-/* Ends a host the way a browser does, by closing its input. */
-static void
-finish (NmtHost *host)
-{
-  nmt_host_close_input (host);
-  assert_int_equal (nmt_host_wait (host), 0);
-  nmt_host_free (host);
-}
-
-static void
-call_ok (NmtHost *host, const char *json)
-{
-  cJSON *reply = nmt_host_call (host, json);
-
-  nmt_assert_ok (reply);
-  cJSON_Delete (reply);
-}
-
-static void
-call_error (NmtHost *host, const char *json, const char *code)
-{
-  cJSON *reply = nmt_host_call (host, json);
-
-  nmt_assert_error (reply, code);
-  cJSON_Delete (reply);
-}
-
-/* The JSON text of items[key] in a get reply, or NULL. */
-static char *
-get_value (NmtHost *host, const char *key)
-{
-  g_autofree char *req = g_strdup_printf ("{\"op\":\"get\",\"keys\":\"%s\"}", key);
-  cJSON *reply = nmt_host_call (host, req);
-  cJSON *item;
-  char *text = NULL;
-
-  nmt_assert_ok (reply);
-  item = cJSON_GetObjectItemCaseSensitive (cJSON_GetObjectItemCaseSensitive (reply, "items"), key);
-  if (item != NULL)
-    {
-      char *printed = cJSON_PrintUnformatted (item);
-      text = g_strdup (printed);
-      cJSON_free (printed);
-    }
-  cJSON_Delete (reply);
-  return text;
-}
-
-static void
-write_known_items (NmtHost *host)
-{
-  g_autofree char *b64 = g_base64_encode ((const guint8 *) BYTES_B, sizeof BYTES_B - 1);
-  g_autofree char *req = g_strdup_printf ("{\"op\":\"set\",\"items\":{\"" NAME_A "\":" VALUE_A ",\"" NAME_B
-                                          "\":{\"$bytes\":\"%s\"}}}", b64);
-  call_ok (host, req);
-}
-
-static gboolean
-contains (const guint8 *hay, gsize len, const char *needle, gsize n)
-{
-  gsize i;
-
-  for (i = 0; n > 0 && i + n <= len; i++)
-    if (hay[i] == (guint8) needle[0] && memcmp (hay + i, needle, n) == 0)
-      return TRUE;
-  return FALSE;
-}
-
-/* What of marker may show in a file: itself, and the middle of its base64
- * form at each of the three alignments it can start at. */
-static GPtrArray *
-needle_forms (const char *marker)
-{
-  GPtrArray *forms = g_ptr_array_new_with_free_func (g_free);
-  int shift;
-
-  g_ptr_array_add (forms, g_strdup (marker));
-  for (shift = 0; shift < 3; shift++)
-    {
-      g_autofree char *padded = g_strdup_printf ("%.*s%s", shift, "xx", marker);
-      g_autofree char *b64 = g_base64_encode ((const guint8 *) padded, strlen (padded));
-      gsize len = strlen (b64);
-      gsize from = shift ? 4 : 0;
-
-      /* Drop the groups that hold the filler or the marker's ragged end. */
-      if (len > from + 8)
-        g_ptr_array_add (forms, g_strndup (b64 + from, len - from - 4));
-    }
-  return forms;
-}
-
-/* Every regular file under dir; the first marker form found, or NULL. */
-static char *
-find_marker (const char *dir)
-{
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      g_autofree char *data = NULL;
-      gsize len = 0;
-      const char *const *m;
-
-      if (g_file_test (path, G_FILE_TEST_IS_DIR))
-        {
-          char *hit = find_marker (path);
-          if (hit != NULL)
-            return hit;
-          continue;
-        }
-      /* The log is ours to write; it names tokens, never keys, but the
-       * scan covers it too. */
-      if (!g_file_get_contents (path, &data, &len, NULL))
-        continue;
-      for (m = markers; *m != NULL; m++)
-        {
-          g_autoptr(GPtrArray) forms = needle_forms (*m);
-          guint i;
-
-          for (i = 0; i < forms->len; i++)
-            if (contains ((const guint8 *) data, len, forms->pdata[i], strlen (forms->pdata[i])))
-              return g_strdup_printf ("%s (as \"%s\") in %s", *m, (const char *) forms->pdata[i], path);
-        }
-    }
-  return NULL;
-}
-
-static void
-assert_no_marker (const char *home)
-{
-  g_autofree char *hit = find_marker (home);
-
-  if (hit != NULL)
-    fail_msg ("plaintext survived: %s", hit);
-}
-
 static void
 test_no_plaintext_in_any_file (void **state)
 {
-  g_autofree char *home = make_home ();
+  g_autofree char *home = nmt_crypt_make_home ();
   g_autofree char *backups = g_build_filename (home, "backups", NULL);
   g_autofree char *backup = g_build_filename (backups, "store-backup.db", NULL);
   g_autofree char *value = NULL;
@@ -211,7 +20,7 @@ test_no_plaintext_in_any_file (void **state)
   NmtHost *host;
 
   host = nmt_host_start (home, NMT_ORIGIN);
-  write_known_items (host);
+  nmt_crypt_write_known_items (host);
   /* A large value removed before encryption: its pages are free, not
    * gone, until the file is rewritten. */
   {
@@ -221,56 +30,56 @@ test_no_plaintext_in_any_file (void **state)
     for (i = 0; i < 400; i++)
       g_string_append (big, "VALUEMARKERECHO ");
     g_string_append (big, "\"}}");
-    call_ok (host, big->str);
-    call_ok (host, "{\"op\":\"remove\",\"keys\":\"gone\"}");
+    nmt_crypt_call_ok (host, big->str);
+    nmt_crypt_call_ok (host, "{\"op\":\"remove\",\"keys\":\"gone\"}");
   }
   /* The scan does find them while the store is plaintext. */
-  scan = find_marker (home);
+  scan = nmt_crypt_find_marker (home);
   assert_non_null (scan);
   nmt_host_close_input (host);
   assert_int_equal (nmt_host_wait (host), 0);
   nmt_host_free (host);
 
-  assert_int_equal (cli (home, "secret one\n", NULL, "encrypt", "--origin", NMT_ORIGIN, "--passphrase",
+  assert_int_equal (nmt_crypt_cli (home, "secret one\n", NULL, "encrypt", "--origin", NMT_ORIGIN, "--passphrase",
                          "--passphrase-fd", "0", NULL), 0);
-  assert_no_marker (home);
+  nmt_crypt_assert_no_marker (home);
 
   /* Writes, overwrites and removals while encrypted, with the host
    * still running, so the WAL and the change log hold them too. */
   host = nmt_host_start (home, NMT_ORIGIN);
-  call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"secret one\"}");
-  call_ok (host, "{\"op\":\"set\",\"items\":{\"" NAME_A "\":" VALUE_A2 ",\"" NAME_C "\":" VALUE_C "}}");
-  call_ok (host, "{\"op\":\"remove\",\"keys\":\"" NAME_B "\"}");
-  call_ok (host, "{\"op\":\"set\",\"items\":{\"" NAME_B "\":{\"$bytes\":\"AAAA\"}}}");
+  nmt_crypt_call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"secret one\"}");
+  nmt_crypt_call_ok (host, "{\"op\":\"set\",\"items\":{\"" NMT_NAME_A "\":" NMT_VALUE_A2 ",\"" NMT_NAME_C "\":" NMT_VALUE_C "}}");
+  nmt_crypt_call_ok (host, "{\"op\":\"remove\",\"keys\":\"" NMT_NAME_B "\"}");
+  nmt_crypt_call_ok (host, "{\"op\":\"set\",\"items\":{\"" NMT_NAME_B "\":{\"$bytes\":\"AAAA\"}}}");
   g_mkdir_with_parents (backups, 0700);
-  assert_int_equal (cli (home, NULL, NULL, "backup", "--origin", NMT_ORIGIN, backup, NULL), 0);
+  assert_int_equal (nmt_crypt_cli (home, NULL, NULL, "backup", "--origin", NMT_ORIGIN, backup, NULL), 0);
   assert_true (g_file_test (backup, G_FILE_TEST_EXISTS));
-  assert_no_marker (home);
+  nmt_crypt_assert_no_marker (home);
 
-  value = get_value (host, NAME_A);
-  assert_string_equal (value, VALUE_A2);
+  value = nmt_crypt_get_value (host, NMT_NAME_A);
+  assert_string_equal (value, NMT_VALUE_A2);
   g_free (value);
-  value = get_value (host, NAME_C);
-  assert_string_equal (value, VALUE_C);
-  finish (host);
-  assert_no_marker (home);
+  value = nmt_crypt_get_value (host, NMT_NAME_C);
+  assert_string_equal (value, NMT_VALUE_C);
+  nmt_crypt_finish (host);
+  nmt_crypt_assert_no_marker (home);
   nmt_remove_tree (home);
 }
 
 static void
 test_locked_until_unlock (void **state)
 {
-  g_autofree char *home = make_home ();
+  g_autofree char *home = nmt_crypt_make_home ();
   g_autoptr(NmtHost) host = NULL;
   g_autofree char *value = NULL;
   cJSON *hello;
 
   host = nmt_host_start (home, NMT_ORIGIN);
-  write_known_items (host);
+  nmt_crypt_write_known_items (host);
   nmt_host_close_input (host);
   nmt_host_wait (host);
   g_clear_pointer (&host, nmt_host_free);
-  assert_int_equal (cli (home, "right horse\n", NULL, "encrypt", "--origin", NMT_ORIGIN, "--passphrase",
+  assert_int_equal (nmt_crypt_cli (home, "right horse\n", NULL, "encrypt", "--origin", NMT_ORIGIN, "--passphrase",
                          "--passphrase-fd", "0", NULL), 0);
 
   host = nmt_host_start (home, NMT_ORIGIN);
@@ -279,24 +88,24 @@ test_locked_until_unlock (void **state)
   assert_true (cJSON_IsTrue (cJSON_GetObjectItem (hello, "encrypted")));
   assert_true (cJSON_IsTrue (cJSON_GetObjectItem (hello, "locked")));
   cJSON_Delete (hello);
-  call_error (host, "{\"op\":\"get\"}", "E_LOCKED");
-  call_error (host, "{\"op\":\"getKeys\"}", "E_LOCKED");
-  call_error (host, "{\"op\":\"set\",\"items\":{\"x\":1}}", "E_LOCKED");
-  call_error (host, "{\"op\":\"remove\",\"keys\":\"x\"}", "E_LOCKED");
-  call_error (host, "{\"op\":\"clear\"}", "E_LOCKED");
-  call_error (host, "{\"op\":\"getBytesInUse\"}", "E_LOCKED");
-  call_error (host, "{\"op\":\"unlock\",\"passphrase\":\"wrong horse\"}", "E_AUTH");
-  call_error (host, "{\"op\":\"get\"}", "E_LOCKED");
-  call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"right horse\"}");
+  nmt_crypt_call_error (host, "{\"op\":\"get\"}", "E_LOCKED");
+  nmt_crypt_call_error (host, "{\"op\":\"getKeys\"}", "E_LOCKED");
+  nmt_crypt_call_error (host, "{\"op\":\"set\",\"items\":{\"x\":1}}", "E_LOCKED");
+  nmt_crypt_call_error (host, "{\"op\":\"remove\",\"keys\":\"x\"}", "E_LOCKED");
+  nmt_crypt_call_error (host, "{\"op\":\"clear\"}", "E_LOCKED");
+  nmt_crypt_call_error (host, "{\"op\":\"getBytesInUse\"}", "E_LOCKED");
+  nmt_crypt_call_error (host, "{\"op\":\"unlock\",\"passphrase\":\"wrong horse\"}", "E_AUTH");
+  nmt_crypt_call_error (host, "{\"op\":\"get\"}", "E_LOCKED");
+  nmt_crypt_call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"right horse\"}");
   hello = nmt_host_call (host, "{\"op\":\"hello\"}");
   assert_true (cJSON_IsFalse (cJSON_GetObjectItem (hello, "locked")));
   cJSON_Delete (hello);
-  value = get_value (host, NAME_A);
-  assert_string_equal (value, VALUE_A);
-  call_ok (host, "{\"op\":\"lock\"}");
-  call_error (host, "{\"op\":\"get\",\"keys\":\"" NAME_A "\"}", "E_LOCKED");
-  call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"right horse\"}");
-  call_ok (host, "{\"op\":\"get\",\"keys\":\"" NAME_A "\"}");
+  value = nmt_crypt_get_value (host, NMT_NAME_A);
+  assert_string_equal (value, NMT_VALUE_A);
+  nmt_crypt_call_ok (host, "{\"op\":\"lock\"}");
+  nmt_crypt_call_error (host, "{\"op\":\"get\",\"keys\":\"" NMT_NAME_A "\"}", "E_LOCKED");
+  nmt_crypt_call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"right horse\"}");
+  nmt_crypt_call_ok (host, "{\"op\":\"get\",\"keys\":\"" NMT_NAME_A "\"}");
   nmt_host_close_input (host);
   nmt_host_wait (host);
   nmt_remove_tree (home);
@@ -306,7 +115,7 @@ test_locked_until_unlock (void **state)
 static void
 tamper (const char *home, const char *sql)
 {
-  g_autofree char *path = store_path (home);
+  g_autofree char *path = nmt_crypt_store_path (home);
   sqlite3 *db = NULL;
   char *msg = NULL;
 
@@ -320,7 +129,7 @@ tamper (const char *home, const char *sql)
 static void
 flip_bit (const char *home, int row, int at)
 {
-  g_autofree char *path = store_path (home);
+  g_autofree char *path = nmt_crypt_store_path (home);
   g_autofree guint8 *value = NULL;
   sqlite3 *db = NULL;
   sqlite3_stmt *s = NULL;
@@ -353,8 +162,8 @@ encrypted_abc (const char *home)
 
   nmt_encrypt_origin (home, NMT_ORIGIN);
   host = nmt_host_start (home, NMT_ORIGIN);
-  call_ok (host, "{\"op\":\"set\",\"items\":{\"a\":\"A\",\"b\":\"B\",\"c\":\"C\"}}");
-  finish (host);
+  nmt_crypt_call_ok (host, "{\"op\":\"set\",\"items\":{\"a\":\"A\",\"b\":\"B\",\"c\":\"C\"}}");
+  nmt_crypt_finish (host);
   return nmt_host_start (home, NMT_ORIGIN);
 }
 
@@ -391,7 +200,7 @@ count_abc (NmtHost *host, int *good, int *corrupt)
 static void
 test_flipped_byte_in_one_record (void **state)
 {
-  g_autofree char *home = make_home ();
+  g_autofree char *home = nmt_crypt_make_home ();
   g_autofree char *log = g_build_filename (home, "nmstore.log", NULL);
   g_autofree char *log_text = NULL;
   g_autofree char *out = NULL;
@@ -399,7 +208,7 @@ test_flipped_byte_in_one_record (void **state)
   int good, corrupt;
   cJSON *reply;
 
-  finish (host);
+  nmt_crypt_finish (host);
   /* One bit in the middle of the second row's sealed value. */
   flip_bit (home, 1, 40);
 
@@ -412,7 +221,7 @@ test_flipped_byte_in_one_record (void **state)
   nmt_assert_ok (reply);
   assert_int_equal (cJSON_GetArraySize (cJSON_GetObjectItem (reply, "keys")), 2);
   cJSON_Delete (reply);
-  assert_int_equal (cli (home, NULL, &out, "verify", "--origin", NMT_ORIGIN, NULL), 1);
+  assert_int_equal (nmt_crypt_cli (home, NULL, &out, "verify", "--origin", NMT_ORIGIN, NULL), 1);
   assert_non_null (strstr (out, "1 damaged"));
   g_clear_pointer (&out, g_free);
   assert_true (g_file_get_contents (log, &log_text, NULL, NULL));
@@ -420,23 +229,23 @@ test_flipped_byte_in_one_record (void **state)
   assert_null (strstr (log_text, "\"b\""));
 
   /* Writing the damaged key again repairs it. */
-  call_ok (host, "{\"op\":\"set\",\"items\":{\"a\":\"A\",\"b\":\"B\",\"c\":\"C\"}}");
+  nmt_crypt_call_ok (host, "{\"op\":\"set\",\"items\":{\"a\":\"A\",\"b\":\"B\",\"c\":\"C\"}}");
   count_abc (host, &good, &corrupt);
   assert_int_equal (good, 3);
-  assert_int_equal (cli (home, NULL, &out, "verify", "--origin", NMT_ORIGIN, NULL), 0);
+  assert_int_equal (nmt_crypt_cli (home, NULL, &out, "verify", "--origin", NMT_ORIGIN, NULL), 0);
   assert_non_null (strstr (out, "3 good, 0 damaged"));
-  finish (host);
+  nmt_crypt_finish (host);
   nmt_remove_tree (home);
 }
 
 static void
 test_swapped_records (void **state)
 {
-  g_autofree char *home = make_home ();
+  g_autofree char *home = nmt_crypt_make_home ();
   NmtHost *host = encrypted_abc (home);
   int good, corrupt;
 
-  finish (host);
+  nmt_crypt_finish (host);
   /* Two sealed values trade places, each under the other's token. */
   tamper (home, "CREATE TEMP TABLE v AS SELECT id, value FROM items ORDER BY id LIMIT 2;"
                 "UPDATE items SET value = (SELECT value FROM v WHERE v.id <> items.id) WHERE id IN (SELECT id FROM v);");
@@ -444,7 +253,7 @@ test_swapped_records (void **state)
   count_abc (host, &good, &corrupt);
   assert_int_equal (good, 1);
   assert_int_equal (corrupt, 2);
-  finish (host);
+  nmt_crypt_finish (host);
   nmt_remove_tree (home);
 }
 
@@ -466,27 +275,15 @@ encrypt_crashing_at (const char *home, const char *point)
 }
 
 static void
-assert_known_items (NmtHost *host)
-{
-  g_autofree char *a = get_value (host, NAME_A);
-  g_autofree char *b = get_value (host, NAME_B);
-  g_autofree char *b64 = g_base64_encode ((const guint8 *) BYTES_B, sizeof BYTES_B - 1);
-  g_autofree char *want_b = g_strdup_printf ("{\"$bytes\":\"%s\"}", b64);
-
-  assert_string_equal (a, VALUE_A);
-  assert_string_equal (b, want_b);
-}
-
-static void
 test_crash_halfway_through_encrypt (void **state)
 {
-  g_autofree char *home = make_home ();
+  g_autofree char *home = nmt_crypt_make_home ();
   NmtHost *host;
   cJSON *hello;
 
   host = nmt_host_start (home, NMT_ORIGIN);
-  write_known_items (host);
-  finish (host);
+  nmt_crypt_write_known_items (host);
+  nmt_crypt_finish (host);
 
   /* Killed with everything rewritten but not committed: the plaintext
    * store is as it was. */
@@ -495,15 +292,15 @@ test_crash_halfway_through_encrypt (void **state)
   hello = nmt_host_call (host, "{\"op\":\"hello\"}");
   assert_true (cJSON_IsFalse (cJSON_GetObjectItem (hello, "encrypted")));
   cJSON_Delete (hello);
-  assert_known_items (host);
-  finish (host);
+  nmt_crypt_assert_known_items (host);
+  nmt_crypt_finish (host);
 
   /* Killed after the commit, before the file was rewritten: encrypted,
    * and the old plaintext is still in the file until the next open
    * finishes the job. */
   assert_int_equal (encrypt_crashing_at (home, "convert-before-scrub"), 9);
   {
-    g_autofree char *hit = find_marker (home);
+    g_autofree char *hit = nmt_crypt_find_marker (home);
     assert_non_null (hit);
   }
   host = nmt_host_start (home, NMT_ORIGIN);
@@ -511,17 +308,17 @@ test_crash_halfway_through_encrypt (void **state)
   assert_true (cJSON_IsTrue (cJSON_GetObjectItem (hello, "encrypted")));
   assert_true (cJSON_IsFalse (cJSON_GetObjectItem (hello, "locked")));
   cJSON_Delete (hello);
-  assert_known_items (host);
-  assert_no_marker (home);
-  finish (host);
-  assert_no_marker (home);
+  nmt_crypt_assert_known_items (host);
+  nmt_crypt_assert_no_marker (home);
+  nmt_crypt_finish (host);
+  nmt_crypt_assert_no_marker (home);
   nmt_remove_tree (home);
 }
 
 static GBytes *
 items_table (const char *home)
 {
-  g_autofree char *path = store_path (home);
+  g_autofree char *path = nmt_crypt_store_path (home);
   g_autoptr(GByteArray) all = g_byte_array_new ();
   sqlite3 *db = NULL;
   sqlite3_stmt *s = NULL;
@@ -541,37 +338,37 @@ items_table (const char *home)
 static void
 test_passwd_rewraps_only (void **state)
 {
-  g_autofree char *home = make_home ();
+  g_autofree char *home = nmt_crypt_make_home ();
   g_autoptr(GBytes) before = NULL;
   g_autoptr(GBytes) after = NULL;
   NmtHost *host = nmt_host_start (home, NMT_ORIGIN);
 
-  write_known_items (host);
-  finish (host);
-  assert_int_equal (cli (home, "old pass\n", NULL, "encrypt", "--origin", NMT_ORIGIN, "--passphrase",
+  nmt_crypt_write_known_items (host);
+  nmt_crypt_finish (host);
+  assert_int_equal (nmt_crypt_cli (home, "old pass\n", NULL, "encrypt", "--origin", NMT_ORIGIN, "--passphrase",
                          "--passphrase-fd", "0", NULL), 0);
   before = items_table (home);
-  assert_int_equal (cli (home, "not it\nnew pass\n", NULL, "passwd", "--origin", NMT_ORIGIN,
+  assert_int_equal (nmt_crypt_cli (home, "not it\nnew pass\n", NULL, "passwd", "--origin", NMT_ORIGIN,
                          "--passphrase-fd", "0", NULL), 1);
-  assert_int_equal (cli (home, "old pass\nnew pass\n", NULL, "passwd", "--origin", NMT_ORIGIN,
+  assert_int_equal (nmt_crypt_cli (home, "old pass\nnew pass\n", NULL, "passwd", "--origin", NMT_ORIGIN,
                          "--passphrase-fd", "0", NULL), 0);
   after = items_table (home);
   /* Not one record was rewritten. */
   assert_true (g_bytes_equal (before, after));
 
   host = nmt_host_start (home, NMT_ORIGIN);
-  call_error (host, "{\"op\":\"unlock\",\"passphrase\":\"old pass\"}", "E_AUTH");
-  call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"new pass\"}");
-  assert_known_items (host);
-  finish (host);
+  nmt_crypt_call_error (host, "{\"op\":\"unlock\",\"passphrase\":\"old pass\"}", "E_AUTH");
+  nmt_crypt_call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"new pass\"}");
+  nmt_crypt_assert_known_items (host);
+  nmt_crypt_finish (host);
 
   /* To a key file, and decrypt from there. */
-  assert_int_equal (cli (home, "new pass\n", NULL, "passwd", "--origin", NMT_ORIGIN, "--key-file",
+  assert_int_equal (nmt_crypt_cli (home, "new pass\n", NULL, "passwd", "--origin", NMT_ORIGIN, "--key-file",
                          "--passphrase-fd", "0", NULL), 0);
-  assert_int_equal (cli (home, NULL, NULL, "decrypt", "--origin", NMT_ORIGIN, NULL), 0);
+  assert_int_equal (nmt_crypt_cli (home, NULL, NULL, "decrypt", "--origin", NMT_ORIGIN, NULL), 0);
   host = nmt_host_start (home, NMT_ORIGIN);
-  assert_known_items (host);
-  finish (host);
+  nmt_crypt_assert_known_items (host);
+  nmt_crypt_finish (host);
   nmt_remove_tree (home);
 }
 
@@ -605,14 +402,14 @@ read_loop (gpointer data)
         }
       cJSON_Delete (reply);
     }
-  finish (host);
+  nmt_crypt_finish (host);
   return NULL;
 }
 
 static void
 test_rekey_under_concurrent_reader (void **state)
 {
-  g_autofree char *home = make_home ();
+  g_autofree char *home = nmt_crypt_make_home ();
   g_autoptr(GString) req = g_string_new ("{\"op\":\"set\",\"items\":{");
   g_autoptr(GBytes) before = NULL;
   g_autoptr(GBytes) after = NULL;
@@ -629,15 +426,15 @@ test_rekey_under_concurrent_reader (void **state)
                             i < 40 ? "" : " .................................................................."
                                           "..............................................................");
   g_string_append (req, "}}");
-  call_ok (host, req->str);
-  finish (host);
+  nmt_crypt_call_ok (host, req->str);
+  nmt_crypt_finish (host);
 
   before = items_table (home);
   thread = g_thread_new ("reader", read_loop, &r);
   while (g_atomic_int_get (&r.reads) == 0)
     g_usleep (1000);
   for (round = 0; round < 3; round++)
-    assert_int_equal (cli (home, NULL, NULL, "rekey", "--origin", NMT_ORIGIN, NULL), 0);
+    assert_int_equal (nmt_crypt_cli (home, NULL, NULL, "rekey", "--origin", NMT_ORIGIN, NULL), 0);
   g_atomic_int_set (&r.stop, 1);
   g_thread_join (thread);
   after = items_table (home);
@@ -648,52 +445,8 @@ test_rekey_under_concurrent_reader (void **state)
   assert_true (r.reads > 0);
   /* Every record was sealed again: tokens and ciphertexts all differ. */
   assert_false (g_bytes_equal (before, after));
-  assert_int_equal (cli (home, NULL, NULL, "verify", "--origin", NMT_ORIGIN, NULL), 0);
+  assert_int_equal (nmt_crypt_cli (home, NULL, NULL, "verify", "--origin", NMT_ORIGIN, NULL), 0);
   nmt_remove_tree (home);
-}
-
-static void
-test_export_and_backup (void **state)
-{
-  g_autofree char *home = make_home ();
-  g_autofree char *other = make_home ();
-  g_autofree char *backup = g_build_filename (home, "backup.db", NULL);
-  g_autofree char *out = NULL;
-  NmtHost *host = nmt_host_start (home, NMT_ORIGIN);
-  cJSON *hello;
-
-  write_known_items (host);
-  finish (host);
-  assert_int_equal (cli (home, "bk pass\n", NULL, "encrypt", "--origin", NMT_ORIGIN, "--passphrase",
-                         "--passphrase-fd", "0", NULL), 0);
-
-  /* An export is in the clear: only when asked for, with the key. */
-  assert_int_equal (cli (home, NULL, &out, "export", "--origin", NMT_ORIGIN, NULL), 1);
-  g_clear_pointer (&out, g_free);
-  assert_int_equal (cli (home, "bad pass\n", &out, "export", "--origin", NMT_ORIGIN, "--decrypt",
-                         "--passphrase-fd", "0", NULL), 1);
-  g_clear_pointer (&out, g_free);
-  assert_int_equal (cli (home, "bk pass\n", &out, "export", "--origin", NMT_ORIGIN, "--decrypt",
-                         "--passphrase-fd", "0", NULL), 0);
-  assert_non_null (strstr (out, "VALUEMARKERALPHA"));
-
-  /* A backup stays encrypted, and restores only with its key. */
-  assert_int_equal (cli (home, NULL, NULL, "backup", "--origin", NMT_ORIGIN, backup, NULL), 0);
-  assert_no_marker (home);
-  assert_int_equal (cli (other, NULL, NULL, "restore", "--origin", NMT_ORIGIN, backup, NULL), 0);
-  host = nmt_host_start (other, NMT_ORIGIN);
-  hello = nmt_host_call (host, "{\"op\":\"hello\"}");
-  assert_true (cJSON_IsTrue (cJSON_GetObjectItem (hello, "encrypted")));
-  assert_true (cJSON_IsTrue (cJSON_GetObjectItem (hello, "locked")));
-  cJSON_Delete (hello);
-  call_error (host, "{\"op\":\"get\"}", "E_LOCKED");
-  call_error (host, "{\"op\":\"unlock\",\"passphrase\":\"other pass\"}", "E_AUTH");
-  call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"bk pass\"}");
-  assert_known_items (host);
-  finish (host);
-  assert_no_marker (other);
-  nmt_remove_tree (home);
-  nmt_remove_tree (other);
 }
 
 int
@@ -707,7 +460,6 @@ main (void)
     cmocka_unit_test (test_crash_halfway_through_encrypt),
     cmocka_unit_test (test_passwd_rewraps_only),
     cmocka_unit_test (test_rekey_under_concurrent_reader),
-    cmocka_unit_test (test_export_and_backup),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
