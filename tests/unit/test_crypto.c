@@ -217,6 +217,62 @@ test_moved_records_are_caught (void **state)
   nms_crypto_item_clear (&item);
 }
 
+/* The list MAC of parts under keys. */
+static void
+list_mac (const NmsCryptoKeys *keys, const char *const *parts, guint8 out[NMS_CRYPTO_MAC_BYTES])
+{
+  g_autoptr(NmsCryptoListMac) mac = nms_crypto_list_mac_new (keys);
+
+  for (; *parts != NULL; parts++)
+    nms_crypto_list_mac_add (mac, *parts, strlen (*parts));
+  nms_crypto_list_mac_final (mac, out);
+}
+
+/* The same parts under the same key give the same code, which verifies;
+ * parts cut elsewhere, reordered, one left out, or another key, do not. */
+static void
+test_list_mac (void **state)
+{
+  guint8 id[NMS_CRYPTO_STORE_ID_BYTES];
+  g_autoptr(NmsCryptoKeys) keys = random_keys (id, 16);
+  g_autoptr(NmsCryptoKeys) other = random_keys (id, 16);
+  static const char *const base[] = { "ab", "c", "d", NULL };
+  static const char *const cut[] = { "a", "bc", "d", NULL };
+  static const char *const swapped[] = { "c", "ab", "d", NULL };
+  static const char *const shorter[] = { "ab", "c", NULL };
+  const char *const *variants[] = { cut, swapped, shorter };
+  guint8 want[NMS_CRYPTO_MAC_BYTES], again[NMS_CRYPTO_MAC_BYTES], got[NMS_CRYPTO_MAC_BYTES];
+  gsize i;
+
+  list_mac (keys, base, want);
+  list_mac (keys, base, again);
+  assert_memory_equal (want, again, sizeof want);
+  {
+    g_autoptr(NmsCryptoListMac) mac = nms_crypto_list_mac_new (keys);
+    g_autoptr(GError) error = NULL;
+
+    for (i = 0; base[i] != NULL; i++)
+      nms_crypto_list_mac_add (mac, base[i], strlen (base[i]));
+    assert_true (nms_crypto_list_mac_verify (mac, want, sizeof want, &error));
+  }
+  for (i = 0; i < G_N_ELEMENTS (variants); i++)
+    {
+      list_mac (keys, variants[i], got);
+      assert_memory_not_equal (want, got, sizeof want);
+    }
+  list_mac (other, base, got);
+  assert_memory_not_equal (want, got, sizeof want);
+  {
+    g_autoptr(NmsCryptoListMac) mac = nms_crypto_list_mac_new (keys);
+    g_autoptr(GError) error = NULL;
+
+    for (i = 0; base[i] != NULL; i++)
+      nms_crypto_list_mac_add (mac, base[i], strlen (base[i]));
+    assert_false (nms_crypto_list_mac_verify (mac, want, sizeof want - 1, &error));
+    assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_CORRUPT));
+  }
+}
+
 static void
 test_tokens (void **state)
 {
@@ -589,6 +645,7 @@ main (void)
     cmocka_unit_test (test_every_flipped_byte_is_caught),
     cmocka_unit_test (test_moved_records_are_caught),
     cmocka_unit_test (test_tokens),
+    cmocka_unit_test (test_list_mac),
     cmocka_unit_test (test_pad_block_may_change),
     cmocka_unit_test (test_passphrase_wrap_and_rewrap),
     cmocka_unit_test (test_envelope_is_bound_to_its_store),
