@@ -68,8 +68,8 @@ nms_proto_unlock (NmsProto *proto, const NmsCryptoSecret *passphrase, GError **e
 }
 
 const NmsOpDef nms_proto_crypt_ops[] = {
-  /* name      run        writes uses_store barrier */
-  { "unlock",  op_unlock, FALSE, TRUE,  TRUE },
-  { "lock",    op_lock,   FALSE, TRUE,  TRUE },
+  /* name      run        writes uses_store barrier secret */
+  { "unlock",  op_unlock, FALSE, TRUE,  TRUE,   TRUE },
+  { "lock",    op_lock,   FALSE, TRUE,  TRUE,   FALSE },
   { NULL }
 };

@@ -44,6 +44,7 @@ typedef struct {
   gboolean    writes;     /* needs the write lock */
   gboolean    uses_store;
   gboolean    barrier;    /* runs alone, after the batch before it commits */
+  gboolean    secret;     /* the request carries a secret: its frame is wiped once handled */
 } NmsOpDef;
 
 /* Op tables end with an entry whose name is NULL. */

@@ -4,6 +4,7 @@
 #include "nmstore/error.h"
 #include "nmstore/frame.h"
 
+#include <sodium.h>
 #include <string.h>
 
 /* The U+FFFF that stands in for a NUL while cJSON, which cannot hold NUL
@@ -544,6 +545,10 @@ nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
   for (i = 0; i < n_inputs; i++)
     {
       emit_slot (&slots[i], emit, user_data);
+      /* The frame sits in the reader's buffer until later frames reuse
+       * it; an unlock's passphrase should not wait that long. */
+      if (slots[i].op != NULL && slots[i].op->secret)
+        sodium_memzero (inputs[i].data, inputs[i].len);
       slot_clear (&slots[i]);
     }
   g_free (slots);

@@ -9,6 +9,7 @@
 #include "nmstore/error.h"
 #include "nmstore/frame.h"
 #include "nmstore/origin.h"
+#include "nmstore/crypto.h"
 #include "nmstore/proto.h"
 #include "nmstore/store.h"
 
@@ -1272,6 +1273,39 @@ test_error_reply_helper (void **state)
   cJSON_Delete (reply);
 }
 
+static gboolean
+holds (const char *buf, gsize len, const char *needle)
+{
+  gsize n = strlen (needle), i;
+
+  for (i = 0; i + n <= len; i++)
+    if (memcmp (buf + i, needle, n) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* An unlock's frame is wiped once handled, wherever it sits; another
+ * request's is left as it came. */
+static void
+test_unlock_frame_is_wiped (void **state)
+{
+  Fixture *f = *state;
+  char unlock[] = "{\"op\":\"unlock\",\"passphrase\":\"PASSMARKER one\"}";
+  char get[] = "{\"op\":\"get\",\"keys\":\"PASSMARKER two\"}";
+  NmsProtoInput inputs[2] = { { (guint8 *) unlock, sizeof unlock - 1 }, { (guint8 *) get, sizeof get - 1 } };
+  g_autoptr(Replies) r = g_new0 (Replies, 1);
+
+  r->ids = g_ptr_array_new_with_free_func (g_free);
+  r->texts = g_ptr_array_new_with_free_func (g_free);
+  nms_proto_handle_batch (f->proto, inputs, 2, emit, r);
+  assert_int_equal (r->texts->len, 2);
+  /* This origin is not encrypted: the unlock fails, and is wiped all the same. */
+  assert_non_null (strstr (r->texts->pdata[0], "E_REQUEST"));
+  assert_false (holds (unlock, sizeof unlock - 1, "one"));
+  assert_false (holds (unlock, sizeof unlock - 1, "PASSMARKER"));
+  assert_true (holds (get, sizeof get - 1, "PASSMARKER two"));
+}
+
 int
 main (void)
 {
@@ -1313,11 +1347,14 @@ main (void)
     cmocka_unit_test_setup_teardown (test_deep_nesting, setup, teardown),
     cmocka_unit_test_setup_teardown (test_huge_numbers, setup, teardown),
     cmocka_unit_test_setup_teardown (test_unicode_keys_and_values, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_unlock_frame_is_wiped, setup, teardown),
     cmocka_unit_test (test_error_reply_helper),
   };
 
   /* Warnings the module logs on purpose (a store that cannot open) are not
    * failures here. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  /* As main() does: the unlock op keeps a passphrase in sodium_malloc memory. */
+  assert_true (nms_crypto_init (NULL));
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
