@@ -184,6 +184,7 @@ async function refresh() {
       return;
     }
   }
+  setText('no-torrents', 'No torrents are stored in this session.'); // after an unlock, too
   try {
     setText('bytes', formatBytes(await client.getBytesInUse(null)));
     const t = await loadTorrents(conn);
@@ -247,7 +248,16 @@ async function unlock(ev) {
   } finally {
     input.value = '';
   }
-  client.disconnect(); // reconnect, so that hello reports the new state
+  // The key is held only by the host process this port started, so keep the
+  // port (reconnecting would start a new, locked host) and ask it hello
+  // again for the state the page renders.
+  try {
+    const conn = await client.ready();
+    if (conn.mode === 'native') conn.hello = await client.request('hello');
+  } catch (e) {
+    setText('unlock-error', /** @type {Error} */ (e).message);
+    return;
+  }
   await refresh();
 }
 
