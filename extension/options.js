@@ -237,26 +237,25 @@ async function importFile(file) {
 async function unlock(ev) {
   ev.preventDefault();
   const input = /** @type {HTMLInputElement} */ ($('passphrase'));
+  const passphrase = input.value;
+  input.value = '';
   setText('unlock-error', '');
   try {
-    await client.request('unlock', { passphrase: input.value });
+    await client.unlock(passphrase);
   } catch (e) {
     const err = /** @type {any} */ (e);
     setText('unlock-error', err.code === 'E_AUTH' ? 'Wrong passphrase.'
       : err.code === 'E_UNKNOWN_OP' ? 'This host cannot unlock stores; update nmstore.' : err.message);
     return;
-  } finally {
-    input.value = '';
   }
-  // The key is held only by the host process this port started, so keep the
-  // port (reconnecting would start a new, locked host) and ask it hello
-  // again for the state the page renders.
-  try {
-    const conn = await client.ready();
-    if (conn.mode === 'native') conn.hello = await client.request('hello');
-  } catch (e) {
-    setText('unlock-error', /** @type {Error} */ (e).message);
-    return;
+  // The page's host is unlocked; the service worker has its own host, which
+  // the extension's background work (the torrent engine) uses, so it is
+  // unlocked too.
+  /** @type {{ok: boolean, message?: string} | undefined} */
+  const worker = await chrome.runtime.sendMessage({ nmstore: 'unlock', passphrase }).catch(
+    (/** @type {Error} */ e) => ({ ok: false, message: e.message }));
+  if (!worker?.ok) {
+    setText('unlock-error', `This page is unlocked, but the extension's background is not: ${worker?.message ?? 'no answer'}`);
   }
   await refresh();
 }

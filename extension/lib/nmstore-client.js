@@ -187,6 +187,19 @@ export class NmstoreClient {
     }
   }
 
+  /**
+   * Unlocks a passphrase-encrypted store. The key is held by this client's
+   * own host process (each port starts one), so the port is kept, and the
+   * hello the client keeps is read again to show the new state. Rejects
+   * with E_AUTH for a wrong passphrase.
+   * @param {string} passphrase
+   */
+  async unlock(passphrase) {
+    await this.request('unlock', { passphrase });
+    const conn = await this.ready();
+    if (conn.mode === 'native') conn.hello = await this.request('hello');
+  }
+
   /** Closes the port; in-flight requests are rejected. */
   disconnect() {
     const port = this._port;
