@@ -11,10 +11,11 @@
  *
  * Names live only inside the records. Listing keys, prefix queries and
  * Chrome's byte count go through the names decrypted into memory
- * (store-names.c), which opens every record once per unlock and then only
- * the records a prefix get returns. A record that fails its check is left
- * out of those and logged by token, never by name, and reads as E_CORRUPT
- * when asked for by name. */
+ * (store-names.c), which opens every record after an unlock and again
+ * after another process writes, and otherwise only the records a prefix
+ * get returns. A record that fails its check is left out of those and
+ * logged by token, never by name, and reads as E_CORRUPT when asked for
+ * by name. */
 #include "store-private.h"
 #include "nmstore/error.h"
 #include "nmstore/keysource.h"
