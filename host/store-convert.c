@@ -234,6 +234,9 @@ convert (NmsStore *store, const NmsCryptoKeys *from, const NmsCryptoKeys *to, co
       return FALSE;
     }
   nms_store_log_after_commit (store);
+  /* This connection's own commit leaves data_version as it was, so the
+   * names in memory would outlive the records they came from. */
+  nms_store_names_drop (store);
   /* Committed: from here on this process reads the new form. */
   if (!nms_store_exec (store, "BEGIN DEFERRED", "read the new key record", error))
     return FALSE;

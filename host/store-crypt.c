@@ -9,10 +9,13 @@
  * nothing else. The envelope (the wrapped data key) is the meta row
  * 'crypto'; its presence is what makes an origin encrypted.
  *
- * Names live only inside the records, so listing keys, prefix queries and
- * Chrome's byte count decrypt every record (nms_store_crypt_scan). A
- * record that fails its check is left out of those and logged by token,
- * never by name, and reads as E_CORRUPT when asked for by name. */
+ * Names live only inside the records. Listing keys, prefix queries and
+ * Chrome's byte count go through the names decrypted into memory
+ * (store-names.c), which opens every record after an unlock and again
+ * after another process writes, and otherwise only the records a prefix
+ * get returns. A record that fails its check is left out of those and
+ * logged by token, never by name, and reads as E_CORRUPT when asked for
+ * by name. */
 #include "store-private.h"
 #include "nmstore/error.h"
 #include "nmstore/keysource.h"
@@ -64,6 +67,7 @@ nms_store_crypt_clear (NmsStore *store)
   NmsStoreCrypt *crypt = &store->crypt;
   int i;
 
+  nms_store_names_drop (store);
   for (i = 0; i < N_CRYPT_STMTS; i++)
     g_clear_pointer (&crypt->stmts[i], sqlite3_finalize);
 
@@ -109,9 +113,12 @@ nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvelope *envelope,
   return nms_keysource_load_kek (envelope, passphrase, key_file, error);
 }
 
+/* The names go with the keys: they are as secret, and a new key would
+ * make other tokens. */
 static void
 set_locked (NmsStore *store, const char *why)
 {
+  nms_store_names_drop (store);
   g_clear_pointer (&store->crypt.keys, nms_crypto_keys_free);
   g_free (store->crypt.why_locked);
   store->crypt.why_locked = g_strdup (why);
@@ -126,6 +133,7 @@ unlock_with (NmsStore *store, const NmsCryptoSecret *passphrase, GError **error)
 
   if (kek == NULL || (data_key = nms_crypto_unwrap (envelope, kek, error)) == NULL)
     return FALSE;
+  nms_store_names_drop (store);
   g_clear_pointer (&store->crypt.keys, nms_crypto_keys_free);
   store->crypt.keys = nms_crypto_keys_new (data_key, envelope->store_id, store->options.pad_block);
   g_clear_pointer (&store->crypt.why_locked, g_free);
@@ -156,6 +164,7 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
 
   if (json == NULL)
     {
+      nms_store_names_drop (store);
       g_clear_pointer (&crypt->envelope_json, g_free);
       g_clear_pointer (&crypt->envelope, nms_crypto_envelope_free);
       g_clear_pointer (&crypt->keys, nms_crypto_keys_free);
@@ -164,6 +173,8 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
     }
   if (g_strcmp0 (json, crypt->envelope_json) == 0)
     return TRUE;
+  /* Whoever changed the key record may have rewritten the records too. */
+  nms_store_names_drop (store);
   envelope = nms_crypto_envelope_parse (json, error);
   if (envelope == NULL)
     return FALSE;
@@ -255,6 +266,7 @@ nms_store_crypt_open (NmsStore *store, const NmsCryptoKeys *keys, const guint8 *
 {
   g_autoptr(GError) local = NULL;
 
+  store->crypt.records_opened++;
   if (nms_crypto_open_item (keys, token, sealed, sealed_len, item, &local))
     return TRUE;
   {
@@ -268,64 +280,38 @@ nms_store_crypt_open (NmsStore *store, const NmsCryptoKeys *keys, const guint8 *
   return FALSE;
 }
 
-static void
-item_array_clear (gpointer data)
+guint64
+nms_store_crypt_records_opened (NmsStore *store)
 {
-  nms_crypto_item_clear (data);
+  return store->crypt.records_opened;
 }
 
-static gint
-compare_names (gconstpointer a, gconstpointer b)
+/* Reads the record of token into *plain; *found is FALSE when there is
+ * none, and *plain is empty when it fails its check (logged). */
+static gboolean
+read_token (NmsStore *store, const guint8 *token, NmsCryptoItem *plain, gboolean *found, gboolean *damaged,
+            GError **error)
 {
-  const NmsCryptoItem *x = a, *y = b;
-  int c = memcmp (x->name, y->name, MIN (x->name_len, y->name_len));
-
-  if (c != 0)
-    return c;
-  return x->name_len < y->name_len ? -1 : x->name_len > y->name_len;
-}
-
-/* Decrypts every record whose name starts with prefix (all when NULL or
- * empty) into *items, an array of NmsCryptoItem sorted by name bytes.
- * Damaged records are logged and left out. */
-gboolean
-nms_store_crypt_scan (NmsStore *store, const char *prefix, GArray **items, GError **error)
-{
-  g_autoptr(GArray) found = g_array_new (FALSE, TRUE, sizeof (NmsCryptoItem));
-  gsize prefix_len = prefix ? strlen (prefix) : 0;
-  sqlite3_stmt *s = NULL;
+  sqlite3_stmt *s;
+  gboolean ok = TRUE;
   int rc;
 
-  g_array_set_clear_func (found, item_array_clear);
-  if (!nms_store_crypt_ready (store, error))
+  *found = *damaged = FALSE;
+  if ((s = crypt_stmt (store, CRYPT_STMT_GET, error)) == NULL)
     return FALSE;
-  rc = sqlite3_prepare_v2 (store->db, "SELECT key, value FROM items", -1, &s, NULL);
-  for (rc = rc == SQLITE_OK ? sqlite3_step (s) : rc; rc == SQLITE_ROW; rc = sqlite3_step (s))
+  sqlite3_bind_blob (s, 1, token, NMS_CRYPTO_TOKEN_BYTES, SQLITE_STATIC);
+  rc = sqlite3_step (s);
+  if (rc == SQLITE_ROW)
     {
-      const guint8 *token = sqlite3_column_blob (s, 0);
-      NmsCryptoItem item = { 0 };
-
-      if (sqlite3_column_bytes (s, 0) != NMS_CRYPTO_TOKEN_BYTES)
-        {
-          g_warning ("%s: an item of an encrypted origin has no token; it is left out", store->path);
-          continue;
-        }
-      if (!nms_store_crypt_open (store, store->crypt.keys, token, sqlite3_column_blob (s, 1), (gsize) sqlite3_column_bytes (s, 1),
-                                 &item, NULL))
-        continue;
-      if (prefix_len > 0 && (item.name_len < prefix_len || memcmp (item.name, prefix, prefix_len) != 0))
-        {
-          nms_crypto_item_clear (&item);
-          continue;
-        }
-      g_array_append_val (found, item);
+      *found = TRUE;
+      *damaged = !nms_store_crypt_open (store, store->crypt.keys, token, sqlite3_column_blob (s, 0),
+                                        (gsize) sqlite3_column_bytes (s, 0), plain, NULL);
     }
-  sqlite3_finalize (s);
-  if (rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "list the items", error);
-  g_array_sort (found, compare_names);
-  *items = g_steal_pointer (&found);
-  return TRUE;
+  else if (rc != SQLITE_DONE)
+    ok = nms_store_fail (store, rc, "read an item", error);
+  /* Reset before the caller visits: a visitor may read the store. */
+  sqlite3_reset (s);
+  return ok;
 }
 
 /* Reads key's record into *plain; *found is FALSE when there is none. A
@@ -335,31 +321,23 @@ read_record (NmsStore *store, const char *key, gsize key_len, NmsCryptoItem *pla
              GError **error)
 {
   guint8 token[NMS_CRYPTO_TOKEN_BYTES];
-  sqlite3_stmt *s;
-  gboolean ok = TRUE;
-  int rc;
+  gboolean damaged;
 
   *found = FALSE;
-  if (!nms_store_crypt_ready (store, error) || (s = crypt_stmt (store, CRYPT_STMT_GET, error)) == NULL)
+  if (!nms_store_crypt_ready (store, error))
     return FALSE;
   nms_crypto_token (store->crypt.keys, key, key_len, token);
-  sqlite3_bind_blob (s, 1, token, sizeof token, SQLITE_STATIC);
-  rc = sqlite3_step (s);
-  if (rc == SQLITE_ROW)
+  if (!read_token (store, token, plain, found, &damaged, error))
+    return FALSE;
+  if (damaged)
     {
-      *found = TRUE;
-      ok = nms_store_crypt_open (store, store->crypt.keys, token, sqlite3_column_blob (s, 0),
-                                 (gsize) sqlite3_column_bytes (s, 0), plain, NULL);
-      if (!ok)
-        g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
-                     "the stored value of \"%.*s\" failed its authentication check: it was damaged, "
-                     "tampered with or moved from another key; overwrite or remove that key, or restore "
-                     "the store from a backup", (int) MIN (key_len, 200), key);
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
+                   "the stored value of \"%.*s\" failed its authentication check: it was damaged, "
+                   "tampered with or moved from another key; overwrite or remove that key, or restore "
+                   "the store from a backup", (int) MIN (key_len, 200), key);
+      return FALSE;
     }
-  else if (rc != SQLITE_DONE)
-    ok = nms_store_fail (store, rc, "read an item", error);
-  sqlite3_reset (s);
-  return ok;
+  return TRUE;
 }
 
 gboolean
@@ -379,22 +357,38 @@ nms_store_crypt_get (NmsStore *store, const char *key, gsize key_len,
   return ok;
 }
 
+/* Without values, from the names alone; with them, opening only the
+ * records whose names match. */
 gboolean
-nms_store_crypt_visit (NmsStore *store, const char *prefix, NmsStoreVisitFunc visit, gpointer user_data,
-                       GError **error)
+nms_store_crypt_visit (NmsStore *store, const char *prefix, gboolean with_values, NmsStoreVisitFunc visit,
+                       gpointer user_data, GError **error)
 {
-  g_autoptr(GArray) items = NULL;
+  g_autoptr(GArray) tokens = NULL;
   guint i;
 
-  if (!nms_store_crypt_scan (store, prefix, &items, error))
+  if (!with_values)
+    return nms_store_names_visit (store, prefix, visit, user_data, error);
+  if (!nms_store_names_tokens (store, prefix, &tokens, error))
     return FALSE;
-  for (i = 0; i < items->len; i++)
+  for (i = 0; i < tokens->len; i++)
     {
-      const NmsCryptoItem *plain = &g_array_index (items, NmsCryptoItem, i);
-      NmsItem item = { .key = plain->name, .key_len = plain->name_len, .kind = (NmsValueKind) plain->kind,
-                       .value = plain->value, .value_len = plain->value_len };
+      const guint8 *token = (const guint8 *) tokens->data + (gsize) i * NMS_CRYPTO_TOKEN_BYTES;
+      NmsCryptoItem plain = { 0 };
+      gboolean found, damaged, ok;
 
-      if (!visit (&item, user_data, error))
+      if (!read_token (store, token, &plain, &found, &damaged, error))
+        return FALSE;
+      /* The names are current for this transaction, so neither happens
+       * unless the file changed under SQLite; a scan skipped both. */
+      if (!found || damaged)
+        continue;
+      {
+        NmsItem item = { .key = plain.name, .key_len = plain.name_len, .kind = (NmsValueKind) plain.kind,
+                         .value = plain.value, .value_len = plain.value_len };
+        ok = visit (&item, user_data, error);
+      }
+      nms_crypto_item_clear (&plain);
+      if (!ok)
         return FALSE;
     }
   return TRUE;
@@ -460,46 +454,57 @@ nms_store_crypt_put (NmsStore *store, const NmsItem *item, GError **error)
   sqlite3_bind_blob64 (s, 3, sealed, sealed_len, SQLITE_STATIC);
   rc = sqlite3_step (s);
   sqlite3_reset (s);
-  return rc == SQLITE_DONE || nms_store_fail (store, rc, "write an item", error);
+  if (rc != SQLITE_DONE)
+    return nms_store_fail (store, rc, "write an item", error);
+  nms_store_names_put (store, token, item->key, item->key_len, (guint8) item->kind, item->value_len);
+  return TRUE;
+}
+
+static gboolean
+delete_token (NmsStore *store, const guint8 *token, GError **error)
+{
+  sqlite3_stmt *s = crypt_stmt (store, CRYPT_STMT_DELETE, error);
+  int rc;
+
+  if (s == NULL)
+    return FALSE;
+  sqlite3_bind_blob (s, 1, token, NMS_CRYPTO_TOKEN_BYTES, SQLITE_STATIC);
+  rc = sqlite3_step (s);
+  sqlite3_reset (s);
+  if (rc != SQLITE_DONE)
+    return nms_store_fail (store, rc, "remove an item", error);
+  nms_store_names_remove (store, token);
+  return TRUE;
 }
 
 gboolean
 nms_store_crypt_delete (NmsStore *store, const char *key, gsize key_len, GError **error)
 {
   guint8 token[NMS_CRYPTO_TOKEN_BYTES];
-  sqlite3_stmt *s = crypt_stmt (store, CRYPT_STMT_DELETE, error);
-  int rc;
 
-  if (s == NULL)
-    return FALSE;
   nms_crypto_token (store->crypt.keys, key, key_len, token);
-  sqlite3_bind_blob (s, 1, token, sizeof token, SQLITE_STATIC);
-  rc = sqlite3_step (s);
-  sqlite3_reset (s);
-  return rc == SQLITE_DONE || nms_store_fail (store, rc, "remove an item", error);
+  return delete_token (store, token, error);
 }
 
-/* Names are only inside the records: the prefix's are found by decrypting. */
+/* Names are only inside the records: the prefix's are found in the names
+ * in memory, and their rows removed by token, unopened. */
 gboolean
 nms_store_crypt_clear_prefix (NmsStore *store, const char *prefix, GError **error)
 {
-  g_autoptr(GArray) items = NULL;
+  g_autoptr(GArray) tokens = NULL;
   guint i;
 
-  if (!nms_store_crypt_scan (store, prefix, &items, error))
+  if (!nms_store_names_tokens (store, prefix, &tokens, error))
     return FALSE;
-  for (i = 0; i < items->len; i++)
-    {
-      const NmsCryptoItem *plain = &g_array_index (items, NmsCryptoItem, i);
-
-      if (!nms_store_crypt_delete (store, plain->name, plain->name_len, error))
-        return FALSE;
-    }
+  for (i = 0; i < tokens->len; i++)
+    if (!delete_token (store, (const guint8 *) tokens->data + (gsize) i * NMS_CRYPTO_TOKEN_BYTES, error))
+      return FALSE;
   return TRUE;
 }
 
 /* The stored sizes are the sealed ones; Chrome's count needs the names
- * and values. */
+ * and the values' lengths, which the names in memory keep. A key they do
+ * not know is read, so that a damaged record is still E_CORRUPT. */
 gboolean
 nms_store_crypt_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys, guint64 *bytes,
                               GError **error)
@@ -508,22 +513,24 @@ nms_store_crypt_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_
   gsize i;
 
   if (keys == NULL)
+    return nms_store_names_bytes (store, bytes, error);
+  for (i = 0; i < n_keys; i++)
     {
-      g_autoptr(GArray) items = NULL;
-
-      if (!nms_store_crypt_scan (store, NULL, &items, error))
-        return FALSE;
-      for (i = 0; i < items->len; i++)
-        {
-          const NmsCryptoItem *plain = &g_array_index (items, NmsCryptoItem, i);
-          sum += nms_store_item_bytes ((NmsValueKind) plain->kind, plain->name_len, plain->value_len);
-        }
-    }
-  for (i = 0; keys != NULL && i < n_keys; i++)
-    {
+      guint8 token[NMS_CRYPTO_TOKEN_BYTES];
       NmsCryptoItem plain = { 0 };
-      gboolean found;
+      gboolean known, found;
+      guint64 one;
 
+      if (!nms_store_crypt_ready (store, error))
+        return FALSE;
+      nms_crypto_token (store->crypt.keys, keys[i], strlen (keys[i]), token);
+      if (!nms_store_names_item_bytes (store, token, &known, &one, error))
+        return FALSE;
+      if (known)
+        {
+          sum += one;
+          continue;
+        }
       if (!read_record (store, keys[i], strlen (keys[i]), &plain, &found, error))
         return FALSE;
       if (found)

@@ -162,6 +162,9 @@ nms_store_replace_from (NmsStore *store, const char *path, const char *origin_na
        && nms_store_exec (store, "INSERT INTO meta (name, value) SELECT name, value FROM src.meta WHERE name = 'crypto'",
                           "copy the backup's key record", error);
   ok = nms_store_op_end (store, ok, error) && ok;
+  /* Every record was replaced by this connection, which data_version does
+   * not report to it; the backup's names are read again when asked for. */
+  nms_store_names_drop (store);
   sqlite3_exec (store->db, "DETACH src", NULL, NULL, NULL);
   return ok;
 }

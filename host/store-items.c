@@ -121,7 +121,7 @@ nms_store_scan (NmsStore *store, const char *prefix, gboolean with_values,
   int rc;
 
   if (nms_store_encrypted (store))
-    return nms_store_crypt_visit (store, prefix, visit, user_data, error);
+    return nms_store_crypt_visit (store, prefix, with_values, visit, user_data, error);
   s = nms_store_stmt (store, which);
   if (ranged)
     bind_prefix (s, prefix, &upper);
@@ -327,6 +327,8 @@ nms_store_clear (NmsStore *store, const char *prefix, GError **error)
   sqlite3_reset (s);
   if (rc != SQLITE_DONE)
     ok = nms_store_fail (store, rc, "clear items", error);
+  else if (!ranged)
+    nms_store_names_remove_all (store);
   return nms_store_op_end (store, ok, error) && ok;
 }
 

@@ -91,12 +91,17 @@ enum {
   N_CRYPT_STMTS
 };
 
+/* The names of an encrypted store's items, in memory (store-names.c). */
+typedef struct _NmsStoreNames NmsStoreNames;
+
 typedef struct {
   sqlite3_stmt      *stmts[N_CRYPT_STMTS];
   char              *envelope_json; /* as last read; NULL: a plaintext store */
   NmsCryptoEnvelope *envelope;
   NmsCryptoKeys     *keys;          /* NULL: locked */
   char              *why_locked;    /* for E_LOCKED's message */
+  NmsStoreNames     *names;         /* NULL: not built, or dropped */
+  guint64            records_opened; /* by nms_store_crypt_open, for the tests */
 } NmsStoreCrypt;
 
 struct _NmsStore {
@@ -152,12 +157,11 @@ void     nms_store_crypt_clear       (NmsStore *store);
 gboolean nms_store_crypt_ready       (NmsStore *store, GError **error);
 gboolean nms_store_crypt_open        (NmsStore *store, const NmsCryptoKeys *keys, const guint8 *token,
                                       const guint8 *sealed, gsize sealed_len, NmsCryptoItem *item, GError **error);
-gboolean nms_store_crypt_scan        (NmsStore *store, const char *prefix, GArray **items, GError **error);
 /* The encrypted forms of store.c's item calls; the caller holds the
  * transaction and has checked nms_store_crypt_ready(). */
 gboolean nms_store_crypt_get         (NmsStore *store, const char *key, gsize key_len,
                                       NmsStoreVisitFunc visit, gpointer user_data, GError **error);
-gboolean nms_store_crypt_visit       (NmsStore *store, const char *prefix,
+gboolean nms_store_crypt_visit       (NmsStore *store, const char *prefix, gboolean with_values,
                                       NmsStoreVisitFunc visit, gpointer user_data, GError **error);
 gboolean nms_store_crypt_note_change (NmsStore *store, const char *key, gsize key_len, const NmsValueRef *after,
                                       gboolean *changed, GError **error);
@@ -169,3 +173,24 @@ gboolean nms_store_crypt_bytes_in_use (NmsStore *store, const char *const *keys,
 char    *nms_store_crypt_key_file_path (NmsStore *store, const NmsCryptoEnvelope *envelope);
 NmsCryptoSecret *nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvelope *envelope,
                                            const NmsCryptoSecret *passphrase, GError **error);
+/* How many records this handle has opened (decrypted) since it was
+ * opened: lets the tests see which calls decrypt what. */
+guint64  nms_store_crypt_records_opened (NmsStore *store);
+
+/* store-names.c: an encrypted store's names in memory, for store.c and
+ * store-crypt.c. put and the removes edit the cache only when there is
+ * one; visit, tokens and the byte counts build it when needed, and so
+ * need the store unlocked and the caller's transaction. */
+void     nms_store_names_watch      (NmsStore *store);
+void     nms_store_names_unwatch    (NmsStore *store);
+void     nms_store_names_drop       (NmsStore *store);
+void     nms_store_names_put        (NmsStore *store, const guint8 *token, const char *name, gsize name_len,
+                                     guint8 kind, gsize value_len);
+void     nms_store_names_remove     (NmsStore *store, const guint8 *token);
+void     nms_store_names_remove_all (NmsStore *store);
+gboolean nms_store_names_visit      (NmsStore *store, const char *prefix, NmsStoreVisitFunc visit,
+                                     gpointer user_data, GError **error);
+gboolean nms_store_names_tokens     (NmsStore *store, const char *prefix, GArray **tokens, GError **error);
+gboolean nms_store_names_bytes      (NmsStore *store, guint64 *bytes, GError **error);
+gboolean nms_store_names_item_bytes (NmsStore *store, const guint8 *token, gboolean *known, guint64 *bytes,
+                                     GError **error);

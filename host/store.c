@@ -170,6 +170,7 @@ open_db (NmsStore *store, GError **error)
   if (rc != SQLITE_OK)
     return nms_store_fail (store, rc, "open the store", error);
   sqlite3_extended_result_codes (store->db, 1);
+  nms_store_names_watch (store);
   sqlite3_busy_timeout (store->db, (int) store->options.busy_timeout_ms);
   sqlite3_db_config (store->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
   sqlite3_db_config (store->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
@@ -337,6 +338,7 @@ nms_store_free (NmsStore *store)
   if (store == NULL)
     return;
   nms_store_log_close (store);
+  nms_store_names_unwatch (store);
   nms_store_crypt_clear (store);
   for (i = 0; store->stmts != NULL && i < N_STMTS; i++)
     sqlite3_finalize (store->stmts[i]);
@@ -388,6 +390,9 @@ savepoint_end (NmsStore *store, int release, int undo, gboolean ok, GError **err
 
   if (!ok)
     {
+      /* The rollback hook does not see this, and the undone writes may
+       * have edited the names in memory. */
+      nms_store_names_drop (store);
       control (store, undo);
       control (store, release);
       return FALSE;

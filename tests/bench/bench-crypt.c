@@ -2,7 +2,10 @@
  * pipelined set and W3's sequential get, each on a plaintext origin and on
  * an encrypted one (a key file beside the store, so no passphrase is
  * typed), measured in the same run; each W7 row gives the encrypted
- * figure, and its text the plaintext one and the ratio. */
+ * figure, and its text the plaintext one and the ratio. Then the queries
+ * that need names, which an encrypted origin keeps only inside its
+ * records: a prefix get of one torrent's keys and a getKeys, on origins
+ * holding 200 torrents with 100 KB .torrent files. */
 #include "bench-work.h"
 
 #include <string.h>
@@ -70,6 +73,75 @@ measure (const BenchConfig *config, BenchReport *report, const char *const homes
   return TRUE;
 }
 
+/* The names workload: torrent t has a state, a small stats record and
+ * its .torrent file, 3 keys. */
+#define NAMES_TORRENTS      200u
+#define NAMES_TORRENTFILE   (100u * 1024u)
+#define NAMES_REQUESTS      100u
+
+typedef struct {
+  BenchData *data;
+  GPtrArray *hashes;
+  gsize      state_bytes;
+} Torrents;
+
+static char *
+torrent_item (guint i, char **value, gpointer user_data)
+{
+  Torrents *t = user_data;
+  const char *hash = t->hashes->pdata[i / 3];
+  g_autofree char *same_hash = NULL;
+  guint pieces;
+
+  switch (i % 3)
+    {
+    case 0:
+      *value = bench_data_state_json (t->data, t->state_bytes);
+      return g_strdup_printf ("session:torrent:%s:state", hash);
+    case 1:
+      *value = g_strdup ("{\"uploaded\":123456789,\"downloaded\":987654321,\"ratio\":0.125}");
+      return g_strdup_printf ("session:torrent:%s:stats", hash);
+    default:
+      *value = bench_data_torrentfile (7000u + i / 3, NAMES_TORRENTFILE, &same_hash, &pieces);
+      return g_strdup_printf ("session:torrent:%s:torrentfile", hash);
+    }
+}
+
+/* Both origins hold the same torrents; then a prefix get of one
+ * torrent's 3 keys (a random torrent each time) and a getKeys of all of
+ * them, sequential, each host process serving the whole list. */
+static gboolean
+measure_names (const BenchConfig *config, BenchReport *report, const char *const homes[2], GError **error)
+{
+  g_autoptr(BenchData) data = bench_data_new (77);
+  g_autoptr(GPtrArray) hashes = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) prefix_gets = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) get_keys = g_ptr_array_new_with_free_func (g_free);
+  guint n_torrents = MIN (NAMES_TORRENTS, config->torrents), n = MIN (NAMES_REQUESTS, config->seq_ops), i;
+  Torrents t = { data, hashes, config->state_bytes };
+  g_autofree char *prefix_what = NULL, *keys_what = NULL;
+
+  for (i = 0; i < n_torrents; i++)
+    g_ptr_array_add (hashes, bench_data_info_hash (data, i));
+  if (!bench_work_populate (config, homes[0], 3 * n_torrents, torrent_item, &t, error)
+      || !bench_work_populate (config, homes[1], 3 * n_torrents, torrent_item, &t, error))
+    return FALSE;
+  for (i = 0; i < n; i++)
+    {
+      const char *hash = hashes->pdata[g_rand_int_range (data->rand, 0, (gint32) n_torrents)];
+
+      g_ptr_array_add (prefix_gets, g_strdup_printf ("{\"id\":%u,\"op\":\"get\",\"prefix\":\"session:torrent:%s:\"}",
+                                                     i, hash));
+      g_ptr_array_add (get_keys, g_strdup_printf ("{\"id\":%u,\"op\":\"getKeys\"}", i));
+    }
+  prefix_what = g_strdup_printf ("sequential prefix get of one torrent's 3 keys among %u torrents with %u KB "
+                                 ".torrent files", n_torrents, NAMES_TORRENTFILE / 1024);
+  keys_what = g_strdup_printf ("sequential getKeys of %u keys (%u torrents with %u KB .torrent files)",
+                               3 * n_torrents, n_torrents, NAMES_TORRENTFILE / 1024);
+  return measure (config, report, homes, prefix_gets, 1, FALSE, prefix_what, error)
+         && measure (config, report, homes, get_keys, 1, FALSE, keys_what, error);
+}
+
 gboolean
 bench_work_encrypted (const BenchConfig *config, BenchReport *report, GError **error)
 {
@@ -93,5 +165,6 @@ bench_work_encrypted (const BenchConfig *config, BenchReport *report, GError **e
          && measure (config, report, homes, piped, config->window, TRUE, "pipelined set of 2.5 KB states, 64 in flight",
                      error)
          && store_value (config, plain, set, error) && store_value (config, enc, set, error)
-         && measure (config, report, homes, gets, 1, FALSE, "sequential get of a 2.5 KB value", error);
+         && measure (config, report, homes, gets, 1, FALSE, "sequential get of a 2.5 KB value", error)
+         && measure_names (config, report, homes, error);
 }
