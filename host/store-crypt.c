@@ -74,6 +74,7 @@ nms_store_crypt_clear (NmsStore *store)
   g_clear_pointer (&crypt->envelope_json, g_free);
   g_clear_pointer (&crypt->envelope, nms_crypto_envelope_free);
   g_clear_pointer (&crypt->keys, nms_crypto_keys_free);
+  g_clear_pointer (&crypt->kek, nms_crypto_secret_free);
   g_clear_pointer (&crypt->why_locked, g_free);
 }
 
@@ -120,30 +121,59 @@ set_locked (NmsStore *store, const char *why)
 {
   nms_store_names_drop (store);
   g_clear_pointer (&store->crypt.keys, nms_crypto_keys_free);
+  g_clear_pointer (&store->crypt.kek, nms_crypto_secret_free);
   g_free (store->crypt.why_locked);
   store->crypt.why_locked = g_strdup (why);
+}
+
+/* Opens the envelope with kek, which it takes. A passphrase origin keeps
+ * its KEK while unlocked: a rekey by another process wraps the new data
+ * key under the same KEK, and a person who unlocked once should not be
+ * asked again for that. Key-file and keyring KEKs are loaded again at no
+ * one's cost, so they are not kept. */
+static gboolean
+open_with_kek (NmsStore *store, NmsCryptoSecret *kek, GError **error)
+{
+  const NmsCryptoEnvelope *envelope = store->crypt.envelope;
+  g_autoptr(NmsCryptoSecret) owned = kek;
+  g_autoptr(NmsCryptoSecret) data_key = nms_crypto_unwrap (envelope, owned, error);
+
+  if (data_key == NULL)
+    return FALSE;
+  nms_store_names_drop (store);
+  g_clear_pointer (&store->crypt.keys, nms_crypto_keys_free);
+  store->crypt.keys = nms_crypto_keys_new (data_key, envelope->store_id, store->options.pad_block);
+  g_clear_pointer (&store->crypt.kek, nms_crypto_secret_free);
+  if (envelope->source == NMS_CRYPTO_SOURCE_PASSPHRASE)
+    store->crypt.kek = g_steal_pointer (&owned);
+  g_clear_pointer (&store->crypt.why_locked, g_free);
+  return TRUE;
+}
+
+/* Whether a KEK that opened `was` opens `now`: the same passphrase
+ * derivation (store, salt and limits). */
+static gboolean
+same_passphrase_kek (const NmsCryptoEnvelope *was, const NmsCryptoEnvelope *now)
+{
+  return was->source == NMS_CRYPTO_SOURCE_PASSPHRASE && now->source == NMS_CRYPTO_SOURCE_PASSPHRASE
+         && memcmp (was->store_id, now->store_id, NMS_CRYPTO_STORE_ID_BYTES) == 0
+         && memcmp (was->salt, now->salt, NMS_CRYPTO_SALT_BYTES) == 0
+         && was->limits.opslimit == now->limits.opslimit && was->limits.memlimit == now->limits.memlimit;
 }
 
 static gboolean
 unlock_with (NmsStore *store, const NmsCryptoSecret *passphrase, GError **error)
 {
-  const NmsCryptoEnvelope *envelope = store->crypt.envelope;
-  g_autoptr(NmsCryptoSecret) kek = nms_store_crypt_load_kek (store, envelope, passphrase, error);
-  g_autoptr(NmsCryptoSecret) data_key = NULL;
+  NmsCryptoSecret *kek = nms_store_crypt_load_kek (store, store->crypt.envelope, passphrase, error);
 
-  if (kek == NULL || (data_key = nms_crypto_unwrap (envelope, kek, error)) == NULL)
-    return FALSE;
-  nms_store_names_drop (store);
-  g_clear_pointer (&store->crypt.keys, nms_crypto_keys_free);
-  store->crypt.keys = nms_crypto_keys_new (data_key, envelope->store_id, store->options.pad_block);
-  g_clear_pointer (&store->crypt.why_locked, g_free);
-  return TRUE;
+  return kek != NULL && open_with_kek (store, kek, error);
 }
 
 /* Re-reads the envelope inside the caller's transaction. Unchanged: keep
  * everything. Gone: the store was decrypted. Changed: keep the keys when
  * they are still the data key (passwd re-wrapped it), else lock, and open
- * again by key file or keyring where that needs no person. */
+ * again where that needs no person: with the kept passphrase KEK (a
+ * rekey), or by key file or keyring. */
 gboolean
 nms_store_crypt_refresh (NmsStore *store, GError **error)
 {
@@ -151,6 +181,7 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
   sqlite3_stmt *s = crypt_stmt (store, CRYPT_STMT_ENVELOPE, error);
   g_autofree char *json = NULL;
   g_autoptr(NmsCryptoEnvelope) envelope = NULL;
+  g_autoptr(NmsCryptoSecret) kek = NULL;
   g_autoptr(GError) local = NULL;
   int rc;
 
@@ -168,6 +199,7 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
       g_clear_pointer (&crypt->envelope_json, g_free);
       g_clear_pointer (&crypt->envelope, nms_crypto_envelope_free);
       g_clear_pointer (&crypt->keys, nms_crypto_keys_free);
+      g_clear_pointer (&crypt->kek, nms_crypto_secret_free);
       g_clear_pointer (&crypt->why_locked, g_free);
       return TRUE;
     }
@@ -178,6 +210,10 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
   envelope = nms_crypto_envelope_parse (json, error);
   if (envelope == NULL)
     return FALSE;
+  /* passwd gave the origin another KEK: the kept one opens nothing now. */
+  if (crypt->kek != NULL && (crypt->envelope == NULL || !same_passphrase_kek (crypt->envelope, envelope)))
+    g_clear_pointer (&crypt->kek, nms_crypto_secret_free);
+  kek = g_steal_pointer (&crypt->kek);
   if (crypt->keys != NULL && crypt->envelope != NULL
       && memcmp (crypt->envelope->store_id, envelope->store_id, NMS_CRYPTO_STORE_ID_BYTES) == 0
       && memcmp (nms_crypto_keys_id (crypt->keys), envelope->key_id, NMS_CRYPTO_KEY_ID_BYTES) == 0)
@@ -186,6 +222,7 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
       crypt->envelope = g_steal_pointer (&envelope);
       g_free (crypt->envelope_json);
       crypt->envelope_json = g_steal_pointer (&json);
+      crypt->kek = g_steal_pointer (&kek);
       return TRUE;
     }
   nms_crypto_envelope_free (crypt->envelope);
@@ -194,6 +231,13 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
   crypt->envelope_json = g_steal_pointer (&json);
   set_locked (store, "this origin is encrypted with a passphrase and locked; "
                      "send {\"op\":\"unlock\",\"passphrase\":...}");
+  if (kek != NULL)
+    {
+      /* A rekey: the kept KEK opens the new data key. */
+      if (!open_with_kek (store, g_steal_pointer (&kek), &local))
+        g_message ("%s was re-keyed and its passphrase no longer opens it here: %s", store->path, local->message);
+      return TRUE;
+    }
   if (crypt->envelope->source != NMS_CRYPTO_SOURCE_PASSPHRASE && !unlock_with (store, NULL, &local))
     {
       g_warning ("%s is encrypted, and its %s does not open it: %s", store->path,

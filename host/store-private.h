@@ -99,6 +99,7 @@ typedef struct {
   char              *envelope_json; /* as last read; NULL: a plaintext store */
   NmsCryptoEnvelope *envelope;
   NmsCryptoKeys     *keys;          /* NULL: locked */
+  NmsCryptoSecret   *kek;           /* a passphrase origin's, while unlocked: opens a rekey */
   char              *why_locked;    /* for E_LOCKED's message */
   NmsStoreNames     *names;         /* NULL: not built, or dropped */
   guint64            records_opened; /* by nms_store_crypt_open, for the tests */

@@ -449,6 +449,48 @@ test_rekey_under_concurrent_reader (void **state)
   nmt_remove_tree (home);
 }
 
+/* A host unlocked with the passphrase stays unlocked through a rekey by
+ * another process (the same passphrase wraps the new key), keeps its keys
+ * through a passwd (the data key is unchanged), and after that a rekey
+ * locks it: its passphrase is no longer the origin's. */
+static void
+test_unlocked_host_through_rekey_and_passwd (void **state)
+{
+  g_autofree char *home = nmt_crypt_make_home ();
+  g_autofree char *value = NULL;
+  NmtHost *host = nmt_host_start (home, NMT_ORIGIN);
+
+  nmt_crypt_write_known_items (host);
+  nmt_crypt_finish (host);
+  assert_int_equal (nmt_crypt_cli (home, "first pass\n", NULL, "encrypt", "--origin", NMT_ORIGIN, "--passphrase",
+                                   "--passphrase-fd", "0", NULL), 0);
+  host = nmt_host_start (home, NMT_ORIGIN);
+  nmt_crypt_call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"first pass\"}");
+
+  assert_int_equal (nmt_crypt_cli (home, "first pass\n", NULL, "rekey", "--origin", NMT_ORIGIN,
+                                   "--passphrase-fd", "0", NULL), 0);
+  nmt_crypt_assert_known_items (host);
+  nmt_crypt_call_ok (host, "{\"op\":\"set\",\"items\":{\"" NMT_NAME_C "\":" NMT_VALUE_C "}}");
+
+  assert_int_equal (nmt_crypt_cli (home, "first pass\nsecond pass\n", NULL, "passwd", "--origin", NMT_ORIGIN,
+                                   "--passphrase-fd", "0", NULL), 0);
+  value = nmt_crypt_get_value (host, NMT_NAME_C);
+  assert_string_equal (value, NMT_VALUE_C);
+
+  assert_int_equal (nmt_crypt_cli (home, "second pass\n", NULL, "rekey", "--origin", NMT_ORIGIN,
+                                   "--passphrase-fd", "0", NULL), 0);
+  nmt_crypt_call_error (host, "{\"op\":\"get\"}", "E_LOCKED");
+  nmt_crypt_call_error (host, "{\"op\":\"unlock\",\"passphrase\":\"first pass\"}", "E_AUTH");
+  nmt_crypt_call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"second pass\"}");
+  nmt_crypt_assert_known_items (host);
+  /* lock forgets the passphrase's key too: a rekey now leaves it locked. */
+  nmt_crypt_call_ok (host, "{\"op\":\"lock\"}");
+  nmt_crypt_call_error (host, "{\"op\":\"get\"}", "E_LOCKED");
+  nmt_crypt_finish (host);
+  nmt_crypt_assert_no_marker (home);
+  nmt_remove_tree (home);
+}
+
 int
 main (void)
 {
@@ -460,6 +502,7 @@ main (void)
     cmocka_unit_test (test_crash_halfway_through_encrypt),
     cmocka_unit_test (test_passwd_rewraps_only),
     cmocka_unit_test (test_rekey_under_concurrent_reader),
+    cmocka_unit_test (test_unlocked_host_through_rekey_and_passwd),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
