@@ -106,10 +106,18 @@ test_own_port (void **state)
   cJSON *reply;
 
   call_ok (host, "{\"id\":1,\"op\":\"set\",\"items\":{\"before\":1}}");
-  /* One batch: replies first, in order, then the events of its writes. */
-  assert_true (nmt_host_send (host, "{\"id\":2,\"op\":\"subscribe\"}"));
-  assert_true (nmt_host_send (host, "{\"id\":3,\"op\":\"set\",\"items\":{\"x\":1}}"));
-  assert_true (nmt_host_send (host, "{\"id\":4,\"op\":\"set\",\"items\":{\"x\":2}}"));
+  /* One batch: replies first, in order, then the events of its writes.
+   * The three frames go in one write, so that the host reads them as one
+   * batch; sent one by one, it may serve the first two before the third
+   * arrives, and then the event of x:1 rightly comes before reply 4. */
+  {
+    g_autoptr(GByteArray) frames = g_byte_array_new ();
+
+    nmt_frame_append_str (frames, "{\"id\":2,\"op\":\"subscribe\"}");
+    nmt_frame_append_str (frames, "{\"id\":3,\"op\":\"set\",\"items\":{\"x\":1}}");
+    nmt_frame_append_str (frames, "{\"id\":4,\"op\":\"set\",\"items\":{\"x\":2}}");
+    assert_true (nmt_host_send_raw (host, frames->data, frames->len));
+  }
   for (int id = 2; id <= 4; id++)
     {
       reply = nmt_host_recv (host);
