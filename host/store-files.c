@@ -148,7 +148,7 @@ nms_store_replace_from (NmsStore *store, const char *path, const char *origin_na
   sqlite3_free (sql);
   if (rc != SQLITE_OK)
     return nms_store_fail (store, rc, "open the backup", error);
-  ok = nms_store_op_begin (store, error)
+  ok = nms_store_op_begin_keyless (store, error)
        && nms_store_exec (store, "DELETE FROM items", "remove the current items", error)
        && nms_store_exec (store, "INSERT INTO items (key, kind, size, value) SELECT key, kind, size, value FROM src.items",
                 "copy the backup's items", error);

@@ -125,6 +125,7 @@ gboolean nms_store_exec (NmsStore *store, const char *sql, const char *doing, GE
 /* One atomic write: a savepoint inside a batch or request, else its own
  * write transaction (store.c). */
 gboolean nms_store_op_begin (NmsStore *store, GError **error);
+gboolean nms_store_op_begin_keyless (NmsStore *store, GError **error);
 gboolean nms_store_op_end   (NmsStore *store, gboolean ok, GError **error);
 
 /* The change log's side of store.c's life cycle and transactions. */

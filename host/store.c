@@ -533,8 +533,8 @@ nms_store_nested (NmsStore *store)
   return store->in_batch || store->log.in_request;
 }
 
-gboolean
-nms_store_op_begin (NmsStore *store, GError **error)
+static gboolean
+op_begin (NmsStore *store, gboolean needs_key, GError **error)
 {
   int rc = control (store, nms_store_nested (store) ? STMT_SAVEPOINT : STMT_BEGIN_WRITE);
 
@@ -544,7 +544,8 @@ nms_store_op_begin (NmsStore *store, GError **error)
     store->log.listening = NMS_LISTENING_UNKNOWN;
   /* Under the write lock, so that no encrypt or decrypt slips in between
    * reading the envelope and writing in its form. */
-  if ((!nms_store_nested (store) && !nms_store_crypt_refresh (store, error)) || !nms_store_crypt_ready (store, error))
+  if ((!nms_store_nested (store) && !nms_store_crypt_refresh (store, error))
+      || (needs_key && !nms_store_crypt_ready (store, error)))
     {
       if (nms_store_nested (store))
         savepoint_end (store, STMT_RELEASE, STMT_UNDO, FALSE, NULL);
@@ -554,6 +555,21 @@ nms_store_op_begin (NmsStore *store, GError **error)
     }
   nms_store_log_call_begin (store);
   return TRUE;
+}
+
+gboolean
+nms_store_op_begin (NmsStore *store, GError **error)
+{
+  return op_begin (store, TRUE, error);
+}
+
+/* For a write that moves records as they are stored and reads none
+ * (restore): it needs no key, so a locked origin can be restored, even by
+ * someone who no longer knows its current passphrase. */
+gboolean
+nms_store_op_begin_keyless (NmsStore *store, GError **error)
+{
+  return op_begin (store, FALSE, error);
 }
 
 gboolean

@@ -3,8 +3,8 @@
  * clear and imports only with the key source it was written under; any
  * record dropped, changed, swapped or replayed fails the whole import and
  * imports nothing. --decrypt exports in the clear; a backup restores only
- * with its key; the storage commands open a passphrase origin with
- * --passphrase-fd. */
+ * with its key, and restoring one needs no key at all; the storage
+ * commands open a passphrase origin with --passphrase-fd. */
 #include "cryptcheck.h"
 
 #include <string.h>
@@ -342,6 +342,17 @@ test_backup_restores_only_with_key (void **state)
   nmt_crypt_assert_known_items (host);
   nmt_crypt_finish (host);
   nmt_crypt_assert_no_marker (other);
+
+  /* Restoring needs no key: the passphrase changed since the backup and
+   * was forgotten, and the old one, with the backup, opens it again. */
+  assert_int_equal (nmt_crypt_cli (home, "export pass\nforgotten pass\n", NULL, "passwd", "--origin", NMT_ORIGIN,
+                                   "--passphrase-fd", "0", NULL), 0);
+  assert_int_equal (nmt_crypt_cli (home, NULL, NULL, "restore", "--origin", NMT_ORIGIN, backup, NULL), 0);
+  host = nmt_host_start (home, NMT_ORIGIN);
+  nmt_crypt_call_error (host, "{\"op\":\"unlock\",\"passphrase\":\"forgotten pass\"}", "E_AUTH");
+  nmt_crypt_call_ok (host, "{\"op\":\"unlock\",\"passphrase\":\"export pass\"}");
+  nmt_crypt_assert_known_items (host);
+  nmt_crypt_finish (host);
   nmt_remove_tree (home);
   nmt_remove_tree (other);
 }
