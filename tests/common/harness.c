@@ -4,11 +4,17 @@
 #include "harness.h"
 
 #include <gio/gunixinputstream.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <poll.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* The passphrase of NMT_ENCRYPTED=passphrase runs. */
+#define NMT_PASSPHRASE "nmt suite passphrase"
 
 /* argv[0..) for a spawned nmstore: the wrapper's words, then the binary. */
 static void
@@ -124,12 +130,34 @@ NmtHost *
 nmt_host_start (const char *home, const char *origin)
 {
   const char *args[] = { "host", "--origin", origin, NULL };
+  const char *mode = g_getenv ("NMT_ENCRYPTED");
+  NmtHost *host;
 
-  /* NMT_ENCRYPTED=1 runs a suite against an encrypted origin, unlocked by
-   * a key file beside the store: every protocol check must hold there too. */
-  if (g_getenv ("NMT_ENCRYPTED") != NULL)
+  /* NMT_ENCRYPTED runs a suite against an encrypted origin: unlocked by a
+   * key file beside the store (1), or by the unlock op with a passphrase
+   * (passphrase), sent here before the suite's first request. Every
+   * protocol check must hold there too. */
+  if (g_strcmp0 (mode, "passphrase") == 0)
+    nmt_encrypt_origin_passphrase (home, origin);
+  else if (mode != NULL)
     nmt_encrypt_origin (home, origin);
-  return nmt_host_start_argv (home, args, NULL);
+  host = nmt_host_start_argv (home, args, NULL);
+  nmt_host_unlock_suite (host);
+  return host;
+}
+
+/* Under NMT_ENCRYPTED=passphrase, unlocks a host the suite started, as
+ * the browser's status page would; otherwise nothing. */
+void
+nmt_host_unlock_suite (NmtHost *host)
+{
+  cJSON *reply;
+
+  if (g_strcmp0 (g_getenv ("NMT_ENCRYPTED"), "passphrase") != 0)
+    return;
+  reply = nmt_host_call (host, "{\"id\":\"nmt-unlock\",\"op\":\"unlock\",\"passphrase\":\"" NMT_PASSPHRASE "\"}");
+  nmt_assert_ok (reply);
+  cJSON_Delete (reply);
 }
 
 void
@@ -140,6 +168,28 @@ nmt_encrypt_origin (const char *home, const char *origin)
   g_autofree char *err = NULL;
 
   if (nmt_run_cli (home, args, NULL, &out, &err) != 0 && strstr (err, "already encrypted") == NULL)
+    fail_msg ("cannot encrypt %s: %s", origin, err);
+}
+
+/* Encrypts with NMT_PASSPHRASE. Argon2id at its cheapest, through a
+ * config written for the conversion alone when the suite has none, so the
+ * suite's own data root is as it left it. */
+void
+nmt_encrypt_origin_passphrase (const char *home, const char *origin)
+{
+  const char *args[] = { "encrypt", "--origin", origin, "--passphrase", "--passphrase-fd", "0", NULL };
+  g_autofree char *conf = g_build_filename (home, "nmstore.conf", NULL);
+  gboolean own_conf = !g_file_test (conf, G_FILE_TEST_EXISTS);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status;
+
+  if (own_conf)
+    nmt_write_file (conf, "[crypto]\npwhash_opslimit = 1\npwhash_memlimit = 8192\n");
+  status = nmt_run_cli (home, args, NMT_PASSPHRASE "\n", &out, &err);
+  if (own_conf)
+    g_unlink (conf);
+  if (status != 0 && strstr (err, "already encrypted") == NULL)
     fail_msg ("cannot encrypt %s: %s", origin, err);
 }
 
@@ -380,6 +430,25 @@ nmt_proc_status_kib (int pid, const char *field)
 }
 
 /* Runs `nmstore ARGS...` to completion; returns its exit status. */
+/* Under NMT_ENCRYPTED=passphrase, a storage command is given the suite's
+ * passphrase on descriptor 3, the way a script would give it, so that the
+ * command-line suites run against a passphrase origin as they are. */
+static void
+give_passphrase (GSubprocessLauncher *launcher, GPtrArray *argv, const char *command)
+{
+  static const char *const storage[] = { "keys", "get", "set", "rm", "session", "import", "export", NULL };
+  int fds[2];
+
+  if (g_strcmp0 (g_getenv ("NMT_ENCRYPTED"), "passphrase") != 0 || !g_strv_contains (storage, command))
+    return;
+  assert_true (g_unix_open_pipe (fds, FD_CLOEXEC, NULL));
+  assert_true (write (fds[1], NMT_PASSPHRASE "\n", sizeof NMT_PASSPHRASE) == (gssize) sizeof NMT_PASSPHRASE);
+  close (fds[1]);
+  g_subprocess_launcher_take_fd (launcher, fds[0], 3);
+  g_ptr_array_add (argv, (gpointer) "--passphrase-fd");
+  g_ptr_array_add (argv, (gpointer) "3");
+}
+
 int
 nmt_run_cli (const char *home, const char *const *args, const char *stdin_text, char **out, char **err)
 {
@@ -389,11 +458,16 @@ nmt_run_cli (const char *home, const char *const *args, const char *stdin_text, 
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GError) error = NULL;
+  const char *const *first;
 
   g_subprocess_launcher_setenv (launcher, "NMSTORE_HOME", home, TRUE);
   add_program (argv);
-  for (; *args != NULL; args++)
-    g_ptr_array_add (argv, (gpointer) *args);
+  for (first = args; *args != NULL; args++)
+    {
+      g_ptr_array_add (argv, (gpointer) *args);
+      if (args == first)
+        give_passphrase (launcher, argv, *args);
+    }
   g_ptr_array_add (argv, NULL);
   proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   assert_non_null (proc);

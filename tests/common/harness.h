@@ -43,6 +43,8 @@ char     *nmt_make_home       (void);
 void      nmt_remove_tree     (const char *path);
 NmtHost  *nmt_host_start      (const char *home, const char *origin);
 void      nmt_encrypt_origin  (const char *home, const char *origin);
+void      nmt_encrypt_origin_passphrase (const char *home, const char *origin);
+void      nmt_host_unlock_suite (NmtHost *host);
 NmtHost  *nmt_host_start_argv (const char *home, const char *const *args, const char *const *extra_env);
 NmtHost  *nmt_host_start_full (const char *home, const char *const *args, const NmtHostOptions *options);
 gboolean  nmt_host_wrapped    (void);

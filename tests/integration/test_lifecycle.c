@@ -48,6 +48,7 @@ test_restart (void **state)
 
   /* The browser's own way of starting the host finds the same store. */
   again = nmt_host_start_argv (home, chrome_args, NULL);
+  nmt_host_unlock_suite (again);
   assert_true (nmt_host_send (again, "{\"op\":\"get\",\"keys\":\"z\"}"));
   text = nmt_host_recv_text (again, NULL, NULL);
   assert_string_equal (text, "{\"id\":null,\"ok\":true,\"items\":{\"z\":\"a\\u0000b\"}}");
