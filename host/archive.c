@@ -7,6 +7,8 @@
 #include "nmstore/error.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -388,6 +390,102 @@ nms_archive_backup (NmsStore *store, const char *path, GError **error)
       return FALSE;
     }
   return nms_store_backup_into (store, path, error);
+}
+
+typedef struct {
+  GArray *items;   /* NmsItem, each key and value a copy of its own */
+} ItemCollector;
+
+static void
+owned_item_clear (gpointer data)
+{
+  NmsItem *item = data;
+
+  /* Values of an encrypted origin, in the clear: wiped, not just freed. */
+  sodium_memzero ((char *) item->key, item->key_len);
+  sodium_memzero ((guint8 *) item->value, item->value_len);
+  g_free ((char *) item->key);
+  g_free ((guint8 *) item->value);
+}
+
+static gboolean
+collect_item (const NmsItem *item, gpointer user_data, GError **error)
+{
+  ItemCollector *c = user_data;
+  NmsItem copy = { .key = g_strndup (item->key, item->key_len), .key_len = item->key_len, .kind = item->kind,
+                   .value = g_memdup2 (item->value, MAX (item->value_len, 1)), .value_len = item->value_len };
+
+  g_array_append_val (c->items, copy);
+  return TRUE;
+}
+
+/* Removes the scratch store's directory: its database, WAL, shared memory
+ * and the change bell, all of which nmstore made. */
+static void
+remove_scratch (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+        remove_scratch (path);
+      else
+        g_unlink (path);
+    }
+  g_rmdir (dir);
+}
+
+/* A backup in the clear of an encrypted origin: its items, decrypted in
+ * one read transaction, are written into a fresh plaintext store in a
+ * private scratch directory beside path, which is then backed up to path
+ * like any store. The scratch store lives only as long as this call. */
+gboolean
+nms_archive_backup_decrypted (NmsStore *store, const char *origin, const char *path, GError **error)
+{
+  g_autoptr(GArray) items = g_array_new (FALSE, TRUE, sizeof (NmsItem));
+  ItemCollector c = { items };
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *scratch = g_build_filename (dir, ".nmstore-backup-XXXXXX", NULL);
+  g_autoptr(NmsStore) copy = NULL;
+  NmsStoreOptions options = { 0 };
+  gboolean ok;
+
+  g_array_set_clear_func (items, owned_item_clear);
+  if (is_live_store (store, path))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "%s is the live store (or one of its files); "
+                   "write the backup somewhere else", path);
+      return FALSE;
+    }
+  if (!nms_store_begin (store, FALSE, error))
+    return FALSE;
+  ok = nms_store_scan (store, NULL, TRUE, collect_item, &c, error);
+  if (!ok)
+    {
+      nms_store_rollback (store);
+      return FALSE;
+    }
+  if (!nms_store_commit (store, error))
+    return FALSE;
+
+  if (g_mkdtemp_full (scratch, 0700) == NULL)
+    {
+      int saved = errno;
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot make a scratch directory in %s: %s", dir,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  copy = nms_store_open (scratch, origin, &options, error);
+  ok = copy != NULL
+       && (items->len == 0 || nms_store_set (copy, (const NmsItem *) items->data, items->len, error))
+       && nms_store_backup_into (copy, path, error);
+  g_clear_pointer (&copy, nms_store_free);
+  remove_scratch (scratch);
+  return ok;
 }
 
 gboolean

@@ -232,6 +232,21 @@ nms_cli_session (int argc, char **argv)
   return EXIT_SUCCESS;
 }
 
+/* Opens a store the command itself opened, when it is locked behind a
+ * passphrase: read from passphrase_fd, or asked for on the terminal. */
+static gboolean
+unlock_for_person (NmsStore *store, const NmsOrigin *origin, gint passphrase_fd, GError **error)
+{
+  g_autoptr(NmsCryptoSecret) passphrase = NULL;
+  g_autofree char *prompt = NULL;
+
+  if (!nms_store_locked (store) || nms_store_key_source (store) != NMS_CRYPTO_SOURCE_PASSPHRASE)
+    return TRUE;
+  prompt = g_strdup_printf ("Passphrase of %s: ", origin->canonical);
+  return (passphrase = nms_keysource_read_passphrase (passphrase_fd, prompt, error)) != NULL
+         && nms_store_unlock (store, passphrase, error);
+}
+
 /* An encrypted origin's export stays encrypted (a sealed export) unless
  * the person says --decrypt; either way it takes the key, to check every
  * record and to match names against --prefix. */
@@ -247,7 +262,6 @@ nms_cli_export (int argc, char **argv)
   g_autoptr(NmsStore) store = NULL;
   g_autoptr(NmsOrigin) origin = NULL;
   g_autoptr(GString) out = g_string_new (NULL);
-  g_autoptr(NmsCryptoSecret) passphrase = NULL;
   gboolean decrypt = FALSE, ok;
   GOptionEntry crypt_entries[] = {
     { "decrypt", 0, 0, G_OPTION_ARG_NONE, &decrypt, "Write an encrypted origin's names and values in the clear", NULL },
@@ -266,14 +280,8 @@ nms_cli_export (int argc, char **argv)
       g_printerr ("nmstore: %s is not encrypted; leave out --decrypt\n", origin->canonical);
       return NMS_CLI_EXIT_USAGE;
     }
-  if (nms_store_locked (store) && nms_store_key_source (store) == NMS_CRYPTO_SOURCE_PASSPHRASE)
-    {
-      g_autofree char *prompt = g_strdup_printf ("Passphrase of %s: ", origin->canonical);
-
-      if ((passphrase = nms_keysource_read_passphrase (passphrase_fd, prompt, &error)) == NULL
-          || !nms_store_unlock (store, passphrase, &error))
-        return nms_cli_fail_error (error);
-    }
+  if (!unlock_for_person (store, origin, passphrase_fd, &error))
+    return nms_cli_fail_error (error);
   if (nms_store_encrypted (store) && !decrypt)
     ok = nms_archive_export_sealed (store, origin->canonical, prefix, out, &error);
   else
@@ -407,22 +415,45 @@ nms_cli_import (int argc, char **argv)
   return EXIT_SUCCESS;
 }
 
+/* A backup of an encrypted origin stays encrypted (it is the store file
+ * itself) unless the person says --decrypt, which takes the key. */
 int
 nms_cli_backup (int argc, char **argv)
 {
-  g_autofree char *origin = NULL;
+  g_autofree char *origin_text = NULL;
+  gint passphrase_fd;
   g_autoptr(GOptionContext) context = nms_cli_store_context ("FILE - write a consistent copy of the store "
-                                                             "while hosts keep running", &origin, NULL, NULL);
+                                                             "while hosts keep running", &origin_text, NULL,
+                                                             &passphrase_fd);
   g_autoptr(GError) error = NULL;
   g_autoptr(NmsStore) store = NULL;
+  g_autoptr(NmsOrigin) origin = NULL;
+  gboolean decrypt = FALSE, ok;
+  GOptionEntry crypt_entries[] = {
+    { "decrypt", 0, 0, G_OPTION_ARG_NONE, &decrypt, "Write an encrypted origin's backup in the clear", NULL },
+    { NULL }
+  };
 
+  g_option_context_add_main_entries (context, crypt_entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return nms_cli_fail_usage (context, error->message);
-  if (origin == NULL || argc != 2)
-    return nms_cli_fail_usage (context, "backup takes --origin ORIGIN FILE");
-  if ((store = open_store (origin, NULL, &error)) == NULL || !nms_archive_backup (store, argv[1], &error))
+  if (origin_text == NULL || argc != 2)
+    return nms_cli_fail_usage (context, "backup takes --origin ORIGIN [--decrypt] FILE");
+  if ((store = open_store (origin_text, &origin, &error)) == NULL)
     return nms_cli_fail_error (error);
-  g_print ("backed up to %s\n", argv[1]);
+  if (decrypt && !nms_store_encrypted (store))
+    {
+      g_printerr ("nmstore: %s is not encrypted; leave out --decrypt\n", origin->canonical);
+      return NMS_CLI_EXIT_USAGE;
+    }
+  if (decrypt)
+    ok = unlock_for_person (store, origin, passphrase_fd, &error)
+         && nms_archive_backup_decrypted (store, origin->canonical, argv[1], &error);
+  else
+    ok = nms_archive_backup (store, argv[1], &error);
+  if (!ok)
+    return nms_cli_fail_error (error);
+  g_print (decrypt ? "backed up to %s, in the clear\n" : "backed up to %s\n", argv[1]);
   return EXIT_SUCCESS;
 }
 

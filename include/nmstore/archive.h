@@ -21,6 +21,8 @@ G_BEGIN_DECLS
 
 gboolean nms_archive_export  (NmsStore *store, const char *prefix, GString *out, GError **error);
 gboolean nms_archive_backup  (NmsStore *store, const char *path, GError **error);
+/* backup --decrypt: an encrypted origin's backup, in the clear. */
+gboolean nms_archive_backup_decrypted (NmsStore *store, const char *origin, const char *path, GError **error);
 gboolean nms_archive_restore (NmsStore *store, const char *path, const char *origin_name,
                               guint64 *n_items, GError **error);
 gboolean nms_archive_import_request (const char *text, gsize len, GString *request, guint *n_items,

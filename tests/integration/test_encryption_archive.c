@@ -2,8 +2,8 @@
  * through the real binary. A sealed export holds no name or value in the
  * clear and imports only with the key source it was written under; any
  * record dropped, changed, swapped or replayed fails the whole import and
- * imports nothing. --decrypt exports in the clear; a backup restores only
- * with its key, and restoring one needs no key at all; the storage
+ * imports nothing. --decrypt exports and backs up in the clear; a backup
+ * restores only with its key, and restoring one needs no key at all; the storage
  * commands open a passphrase origin with --passphrase-fd. */
 #include "cryptcheck.h"
 
@@ -357,6 +357,54 @@ test_backup_restores_only_with_key (void **state)
   nmt_remove_tree (other);
 }
 
+/* backup --decrypt writes the backup in the clear, with the key; it
+ * restores as a plaintext origin, and its scratch store is gone. */
+static void
+test_backup_decrypted (void **state)
+{
+  g_autofree char *home = passphrase_home ();
+  g_autofree char *other = nmt_crypt_make_home ();
+  g_autofree char *plain_home = nmt_crypt_make_home ();
+  g_autofree char *dir = g_build_filename (other, "backups", NULL);
+  g_autofree char *backup = g_build_filename (dir, "clear.db", NULL);
+  g_autofree char *data = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr(GDir) d = NULL;
+  const char *name;
+  gsize len = 0;
+  NmtHost *host;
+  cJSON *hello;
+
+  assert_int_equal (g_mkdir_with_parents (dir, 0700), 0);
+  assert_int_equal (nmt_crypt_cli (home, "wrong\n", NULL, "backup", "--origin", NMT_ORIGIN, "--decrypt",
+                                   "--passphrase-fd", "0", backup, NULL), 1);
+  assert_false (g_file_test (backup, G_FILE_TEST_EXISTS));
+  assert_int_equal (nmt_crypt_cli (home, PASS, NULL, "backup", "--origin", NMT_ORIGIN, "--decrypt",
+                                   "--passphrase-fd", "0", backup, NULL), 0);
+  assert_true (g_file_get_contents (backup, &data, &len, NULL));
+  assert_non_null (nmt_crypt_find_marker_in ((const guint8 *) data, len));
+  /* Only the backup is left where it was written. */
+  d = g_dir_open (dir, 0, NULL);
+  while ((name = g_dir_read_name (d)) != NULL)
+    assert_string_equal (name, "clear.db");
+
+  assert_int_equal (nmt_crypt_cli (other, NULL, NULL, "restore", "--origin", NMT_ORIGIN, backup, NULL), 0);
+  host = nmt_host_start (other, NMT_ORIGIN);
+  hello = nmt_host_call (host, "{\"op\":\"hello\"}");
+  assert_true (cJSON_IsFalse (cJSON_GetObjectItem (hello, "encrypted")));
+  cJSON_Delete (hello);
+  nmt_crypt_assert_known_items (host);
+  nmt_crypt_finish (host);
+
+  /* --decrypt of an origin that is not encrypted is a mistake to point out. */
+  assert_int_equal (nmt_crypt_cli_err (plain_home, NULL, NULL, &err, "backup", "--origin", NMT_ORIGIN, "--decrypt",
+                                       backup, NULL), 2);
+  assert_non_null (strstr (err, "not encrypted"));
+  nmt_remove_tree (home);
+  nmt_remove_tree (other);
+  nmt_remove_tree (plain_home);
+}
+
 /* keys, get, set, rm and session ls on a locked passphrase origin. */
 static void
 test_storage_commands_take_a_passphrase (void **state)
@@ -402,6 +450,7 @@ main (void)
     cmocka_unit_test (test_sealed_export_key_file),
     cmocka_unit_test (test_decrypt_export_in_the_clear),
     cmocka_unit_test (test_backup_restores_only_with_key),
+    cmocka_unit_test (test_backup_decrypted),
     cmocka_unit_test (test_storage_commands_take_a_passphrase),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
