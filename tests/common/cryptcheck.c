@@ -85,17 +85,6 @@ nmt_crypt_write_known_items (NmtHost *host)
   nmt_crypt_call_ok (host, req);
 }
 
-static gboolean
-contains (const guint8 *hay, gsize len, const char *needle, gsize n)
-{
-  gsize i;
-
-  for (i = 0; n > 0 && i + n <= len; i++)
-    if (hay[i] == (guint8) needle[0] && memcmp (hay + i, needle, n) == 0)
-      return TRUE;
-  return FALSE;
-}
-
 /* What of marker may show in a file: itself, and the middle of its base64
  * form at each of the three alignments it can start at. */
 static GPtrArray *
@@ -162,7 +151,7 @@ nmt_crypt_find_marker_in (const guint8 *data, gsize len)
       guint i;
 
       for (i = 0; i < forms->len; i++)
-        if (contains (data, len, forms->pdata[i], strlen (forms->pdata[i])))
+        if (nmt_contains (data, len, forms->pdata[i]))
           return g_strdup_printf ("%s (as \"%s\")", *m, (const char *) forms->pdata[i]);
     }
   return NULL;

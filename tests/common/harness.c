@@ -530,6 +530,18 @@ nmt_member (const cJSON *object, const char *name)
   return member;
 }
 
+gboolean
+nmt_contains (const void *hay, gsize len, const char *needle)
+{
+  const guint8 *h = hay;
+  gsize n = strlen (needle), i;
+
+  for (i = 0; n > 0 && i + n <= len; i++)
+    if (h[i] == (guint8) needle[0] && memcmp (h + i, needle, n) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 void
 nmt_write_file (const char *path, const char *contents)
 {

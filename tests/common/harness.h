@@ -97,5 +97,7 @@ void      nmt_assert_items    (NmtHost *host, const char *expected);
 cJSON    *nmt_member          (const cJSON *object, const char *name);
 
 void      nmt_write_file      (const char *path, const char *contents);
+/* Whether needle's bytes (without its NUL) occur anywhere in hay. */
+gboolean  nmt_contains        (const void *hay, gsize len, const char *needle);
 /* $home/nmstore.conf with the given text. */
 void      nmt_write_config    (const char *home, const char *contents);

@@ -1,5 +1,7 @@
-/* storecheck.c: read-only inspection of a store file with SQLite. */
+/* storecheck.c: read-only inspection of a store file with SQLite, and
+ * JSON writes through the store layer for its unit tests. */
 #include "storecheck.h"
+#include "harness.h"
 
 #include <sqlite3.h>
 #include <string.h>
@@ -148,4 +150,22 @@ nmt_store_check_integrity (const char *db_path, gint64 *n_rows, char **problem)
   sqlite3_exec (db, "COMMIT", NULL, NULL, NULL);
   sqlite3_close (db);
   return *problem == NULL;
+}
+
+gboolean
+nmt_store_set_json (NmsStore *store, const char *key, const char *json, GError **error)
+{
+  NmsItem item = { .key = key, .key_len = strlen (key), .kind = NMS_VALUE_JSON,
+                   .value = (const guint8 *) json, .value_len = strlen (json) };
+
+  return nms_store_set (store, &item, 1, error);
+}
+
+void
+nmt_store_set_ok (NmsStore *store, const char *key, const char *json)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!nmt_store_set_json (store, key, json, &error))
+    fail_msg ("set \"%s\" failed: %s", key, error->message);
 }

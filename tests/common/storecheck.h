@@ -1,9 +1,12 @@
 /* storecheck.h: reading a store's file directly with SQLite, read-only,
  * the way a test checks what a killed or racing host left behind without
- * trusting the host's own code to report it. */
+ * trusting the host's own code to report it; and writing JSON values
+ * through the store layer, for the store's unit tests. */
 #pragma once
 
 #include <glib.h>
+
+#include "nmstore/store.h"
 
 /* One item as it lies in the file: kind 0 is compact JSON text, kind 1
  * raw bytes (what {"$bytes":...} decodes to). */
@@ -27,3 +30,8 @@ gboolean    nmt_store_check_integrity (const char *db_path, gint64 *n_rows, char
 gboolean    nmt_stored_item_equal (const NmtStoredItem *a, const NmtStoredItem *b);
 NmtStoredItem *nmt_stored_item_new (int kind, const void *data, gsize len);
 void        nmt_stored_item_free  (gpointer item);
+
+/* One JSON value written with nms_store_set; the _ok form fails the test
+ * when the store refuses it. */
+gboolean    nmt_store_set_json    (NmsStore *store, const char *key, const char *json, GError **error);
+void        nmt_store_set_ok      (NmsStore *store, const char *key, const char *json);

@@ -27,17 +27,6 @@ secret_from_text (const char *text)
   return secret;
 }
 
-static gboolean
-contains (const guint8 *hay, gsize hay_len, const char *needle)
-{
-  gsize n = strlen (needle), i;
-
-  for (i = 0; i + n <= hay_len; i++)
-    if (memcmp (hay + i, needle, n) == 0)
-      return TRUE;
-  return FALSE;
-}
-
 static NmsCryptoKeys *
 random_keys (guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES], gsize pad_block)
 {
@@ -68,7 +57,7 @@ test_item_round_trip (void **state)
       /* Padded to the block, so the length says only the block count. */
       assert_int_equal ((sealed_len - NMS_CRYPTO_SEAL_OVERHEAD) % 64, 0);
       assert_true (sealed_len - NMS_CRYPTO_SEAL_OVERHEAD > 4 + strlen (name) + 1 + len);
-      assert_false (contains (sealed, sealed_len, name));
+      assert_false (nmt_contains (sealed, sealed_len, name));
       nms_crypto_token (keys, name, strlen (name), token2);
       assert_memory_equal (token, token2, sizeof token);
 

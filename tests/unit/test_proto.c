@@ -1273,17 +1273,6 @@ test_error_reply_helper (void **state)
   cJSON_Delete (reply);
 }
 
-static gboolean
-holds (const char *buf, gsize len, const char *needle)
-{
-  gsize n = strlen (needle), i;
-
-  for (i = 0; i + n <= len; i++)
-    if (memcmp (buf + i, needle, n) == 0)
-      return TRUE;
-  return FALSE;
-}
-
 /* An unlock's frame is wiped once handled, wherever it sits; another
  * request's is left as it came. */
 static void
@@ -1301,9 +1290,9 @@ test_unlock_frame_is_wiped (void **state)
   assert_int_equal (r->texts->len, 2);
   /* This origin is not encrypted: the unlock fails, and is wiped all the same. */
   assert_non_null (strstr (r->texts->pdata[0], "E_REQUEST"));
-  assert_false (holds (unlock, sizeof unlock - 1, "one"));
-  assert_false (holds (unlock, sizeof unlock - 1, "PASSMARKER"));
-  assert_true (holds (get, sizeof get - 1, "PASSMARKER two"));
+  assert_false (nmt_contains (unlock, sizeof unlock - 1, "one"));
+  assert_false (nmt_contains (unlock, sizeof unlock - 1, "PASSMARKER"));
+  assert_true (nmt_contains (get, sizeof get - 1, "PASSMARKER two"));
 }
 
 int

@@ -3,6 +3,7 @@
  * order, Chrome's byte count, quotas, batch atomicity, and several handles
  * on one store. */
 #include "harness.h"
+#include "storecheck.h"
 
 #include "nmstore/error.h"
 #include "nmstore/store.h"
@@ -50,23 +51,6 @@ open_store (const char *dir, guint64 quota)
   if (store == NULL)
     fail_msg ("cannot open the store: %s", error->message);
   return store;
-}
-
-static gboolean
-set_json (NmsStore *store, const char *key, const char *json, GError **error)
-{
-  NmsItem item = { .key = key, .key_len = strlen (key), .kind = NMS_VALUE_JSON,
-                   .value = (const guint8 *) json, .value_len = strlen (json) };
-  return nms_store_set (store, &item, 1, error);
-}
-
-static void
-set_ok (NmsStore *store, const char *key, const char *json)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!set_json (store, key, json, &error))
-    fail_msg ("set \"%s\" failed: %s", key, error->message);
 }
 
 static gboolean
@@ -229,7 +213,7 @@ test_open_tightens_loose_permissions (void **state)
 
   {
     g_autoptr(NmsStore) store = open_store (f->dir, 0);
-    set_ok (store, "k", "1");
+    nmt_store_set_ok (store, "k", "1");
   }
   assert_int_equal (g_chmod (f->dir, 0755), 0);
   assert_int_equal (g_chmod (db, 0644), 0);
@@ -254,7 +238,7 @@ test_open_private_under_loose_umask (void **state)
   const char *name;
   guint n_files = 0;
 
-  set_ok (store, "secret", "\"value\"");
+  nmt_store_set_ok (store, "secret", "\"value\"");
   umask (saved);
   dir = g_dir_open (f->dir, 0, NULL);
   assert_non_null (dir);
@@ -354,11 +338,11 @@ test_set_get_overwrite (void **state)
   g_autoptr(NmsStore) store = open_store (f->dir, 0);
 
   assert_value (store, "a", NULL);
-  set_ok (store, "a", "{\"x\":[1,2,3]}");
+  nmt_store_set_ok (store, "a", "{\"x\":[1,2,3]}");
   assert_value (store, "a", "{\"x\":[1,2,3]}");
-  set_ok (store, "a", "\"replaced\"");
+  nmt_store_set_ok (store, "a", "\"replaced\"");
   assert_value (store, "a", "\"replaced\"");
-  set_ok (store, "caf\xC3\xA9", "null");
+  nmt_store_set_ok (store, "caf\xC3\xA9", "null");
   assert_value (store, "caf\xC3\xA9", "null");
   /* A longer key with the same beginning is another key. */
   assert_value (store, "caf", NULL);
@@ -420,7 +404,7 @@ test_bytes_value_roundtrip (void **state)
   assert_int_equal (strlen (got_empty), 0);
 
   /* Bytes overwritten by JSON become JSON. */
-  set_ok (store, "blob", "[1]");
+  nmt_store_set_ok (store, "blob", "[1]");
   got = get_value (store, "blob", 4, &kind);
   assert_int_equal (kind, NMS_VALUE_JSON);
   assert_string_equal (got, "[1]");
@@ -439,7 +423,7 @@ test_large_value (void **state)
   json[0] = '"';
   json[size - 1] = '"';
   json[size] = '\0';
-  set_ok (store, "big", json);
+  nmt_store_set_ok (store, "big", json);
   got = get_value (store, "big", 3, NULL);
   assert_non_null (got);
   assert_int_equal (strlen (got), size);
@@ -455,9 +439,9 @@ test_remove (void **state)
   const char *keys[] = { "a", "missing", "c" };
   g_autoptr(GError) error = NULL;
 
-  set_ok (store, "a", "1");
-  set_ok (store, "b", "2");
-  set_ok (store, "c", "3");
+  nmt_store_set_ok (store, "a", "1");
+  nmt_store_set_ok (store, "b", "2");
+  nmt_store_set_ok (store, "c", "3");
   assert_true (nms_store_remove (store, keys, G_N_ELEMENTS (keys), &error));
   assert_null (error);
   assert_value (store, "a", NULL);
@@ -477,13 +461,13 @@ test_clear_all (void **state)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) after = NULL;
 
-  set_ok (store, "a", "1");
-  set_ok (store, "b", "2");
+  nmt_store_set_ok (store, "a", "1");
+  nmt_store_set_ok (store, "b", "2");
   assert_true (nms_store_clear (store, NULL, &error));
   after = scan_keys (store, NULL, TRUE);
   assert_int_equal (after->len, 0);
   assert_int_equal (bytes_total (store), 0);
-  set_ok (store, "a", "1");
+  nmt_store_set_ok (store, "a", "1");
   assert_true (nms_store_clear (store, "", &error));
   assert_int_equal (bytes_total (store), 0);
   assert_value (store, "a", NULL);
@@ -533,7 +517,7 @@ fill_range_keys (NmsStore *store)
   for (i = G_N_ELEMENTS (range_keys); i > 0; i--)
     {
       g_autofree char *json = g_strdup_printf ("%" G_GSIZE_FORMAT, i - 1);
-      set_ok (store, range_keys[i - 1], json);
+      nmt_store_set_ok (store, range_keys[i - 1], json);
     }
 }
 
@@ -597,11 +581,11 @@ test_scan_prefix_differs_after_prefix (void **state)
   g_autoptr(NmsStore) store = open_store (f->dir, 0);
   g_autoptr(GPtrArray) got = NULL;
 
-  set_ok (store, "cfg/a", "1");
-  set_ok (store, "cfg/b", "2");
-  set_ok (store, "cfg0", "3");
-  set_ok (store, "cfg", "4");
-  set_ok (store, "cfg.", "5");
+  nmt_store_set_ok (store, "cfg/a", "1");
+  nmt_store_set_ok (store, "cfg/b", "2");
+  nmt_store_set_ok (store, "cfg0", "3");
+  nmt_store_set_ok (store, "cfg", "4");
+  nmt_store_set_ok (store, "cfg.", "5");
   got = scan_keys (store, "cfg/", TRUE);
   assert_int_equal (got->len, 2);
   assert_string_equal (got->pdata[0], "cfg/a");
@@ -629,9 +613,9 @@ test_scan_visitor_stops (void **state)
   g_autoptr(GError) error = NULL;
   guint count = 0;
 
-  set_ok (store, "a", "1");
-  set_ok (store, "b", "2");
-  set_ok (store, "c", "3");
+  nmt_store_set_ok (store, "a", "1");
+  nmt_store_set_ok (store, "b", "2");
+  nmt_store_set_ok (store, "c", "3");
   assert_false (nms_store_scan (store, NULL, TRUE, stop_at_second, &count, &error));
   assert_int_equal (count, 2);
   assert_non_null (error);
@@ -710,8 +694,8 @@ test_bytes_in_use_exact (void **state)
   guint64 bin_bytes = 3 + strlen (bytes_json);
 
   assert_int_equal (bytes_total (store), 0);
-  set_ok (store, "caf\xC3\xA9", "\"\xE2\x82\xAC\"");       /* 5 + 5 */
-  set_ok (store, "n", "12345");                            /* 1 + 5 */
+  nmt_store_set_ok (store, "caf\xC3\xA9", "\"\xE2\x82\xAC\"");       /* 5 + 5 */
+  nmt_store_set_ok (store, "n", "12345");                            /* 1 + 5 */
   assert_true (nms_store_set (store, &bytes_item, 1, &error));
   assert_int_equal (bytes_of (store, one, 1), 10);
   assert_int_equal (bytes_of (store, some, G_N_ELEMENTS (some)), bin_bytes + 6);
@@ -720,11 +704,11 @@ test_bytes_in_use_exact (void **state)
   assert_int_equal (bytes_total (store), 10 + 6 + bin_bytes);
 
   /* Overwrites move the counter both ways. */
-  set_ok (store, "n", "1");
+  nmt_store_set_ok (store, "n", "1");
   assert_int_equal (bytes_total (store), 10 + 2 + bin_bytes);
-  set_ok (store, "n", "[1,2,3,4,5,6,7,8,9]");
+  nmt_store_set_ok (store, "n", "[1,2,3,4,5,6,7,8,9]");
   assert_int_equal (bytes_total (store), 10 + 20 + bin_bytes);
-  set_ok (store, "bin", "0");
+  nmt_store_set_ok (store, "bin", "0");
   assert_int_equal (bytes_total (store), 10 + 20 + 4);
   assert_true (remove_one (store, "caf\xC3\xA9", &error));
   assert_int_equal (bytes_total (store), 20 + 4);
@@ -754,7 +738,7 @@ test_bytes_in_use_matches_sum (void **state)
       else
         {
           g_autofree char *json = g_strnfill ((gsize) g_rand_int_range (rand, 1, 300), '7');
-          set_ok (store, key, json);
+          nmt_store_set_ok (store, key, json);
         }
     }
   keys = scan_keys (store, NULL, FALSE);
@@ -782,8 +766,8 @@ test_quota_refuses_and_writes_nothing (void **state)
     { "d", 1, NMS_VALUE_JSON, (const guint8 *) v50, 50 },
   };
 
-  set_ok (store, "a", v49);                  /* 50 */
-  assert_false (set_json (store, "b", v50, &error)); /* would be 101 */
+  nmt_store_set_ok (store, "a", v49);                  /* 50 */
+  assert_false (nmt_store_set_json (store, "b", v50, &error)); /* would be 101 */
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
   assert_true (strlen (error->message) > 0);
   g_clear_error (&error);
@@ -799,13 +783,13 @@ test_quota_refuses_and_writes_nothing (void **state)
   assert_int_equal (bytes_total (store), 50);
 
   /* Exactly at the quota is allowed. */
-  set_ok (store, "b", v49);
+  nmt_store_set_ok (store, "b", v49);
   assert_int_equal (bytes_total (store), 100);
-  assert_false (set_json (store, "e", "1", &error));
+  assert_false (nmt_store_set_json (store, "e", "1", &error));
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
   g_clear_error (&error);
   /* Growing an existing item over the quota is refused too. */
-  assert_false (set_json (store, "a", v50, &error));
+  assert_false (nmt_store_set_json (store, "a", v50, &error));
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
   g_clear_error (&error);
   assert_value (store, "a", v49);
@@ -823,8 +807,8 @@ test_quota_shrinking_allowed_when_over (void **state)
 
   {
     g_autoptr(NmsStore) store = open_store (f->dir, 0);
-    set_ok (store, "a", v99);
-    set_ok (store, "b", v99);
+    nmt_store_set_ok (store, "a", v99);
+    nmt_store_set_ok (store, "b", v99);
     assert_int_equal (bytes_total (store), 200);
   }
   {
@@ -832,15 +816,15 @@ test_quota_shrinking_allowed_when_over (void **state)
     g_autoptr(NmsStore) store = open_store (f->dir, 150);
 
     /* Growth is refused, even by one byte, and even for a new key. */
-    assert_false (set_json (store, "c", "1", &error));
+    assert_false (nmt_store_set_json (store, "c", "1", &error));
     assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
     g_clear_error (&error);
     /* A shrinking write is allowed though the store stays over quota. */
-    set_ok (store, "a", v89);
+    nmt_store_set_ok (store, "a", v89);
     assert_value (store, "a", v89);
     assert_int_equal (bytes_total (store), 190);
     /* Still over it, growing back is refused. */
-    assert_false (set_json (store, "a", v99, &error));
+    assert_false (nmt_store_set_json (store, "a", v99, &error));
     assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
     g_clear_error (&error);
     assert_int_equal (bytes_total (store), 190);
@@ -853,10 +837,10 @@ test_quota_shrinking_allowed_when_over (void **state)
       assert_true (nms_store_set (store, pair, G_N_ELEMENTS (pair), &error));
     }
     assert_int_equal (bytes_total (store), 101);
-    set_ok (store, "b", v99);
+    nmt_store_set_ok (store, "b", v99);
     assert_int_equal (bytes_total (store), 111);
     /* Now under quota, growing up to it works again. */
-    set_ok (store, "c", "1");
+    nmt_store_set_ok (store, "c", "1");
     assert_int_equal (bytes_total (store), 113);
     /* Removing is always allowed. */
     assert_true (remove_one (store, "b", &error));
@@ -874,14 +858,14 @@ test_batch_failed_set_leaves_others (void **state)
   g_autoptr(GError) error = NULL;
   g_autofree char *big = g_strnfill (60, '6');
 
-  set_ok (store, "old", "1");
+  nmt_store_set_ok (store, "old", "1");
   assert_true (nms_store_begin (store, TRUE, &error));
-  set_ok (store, "a", "1");
-  assert_false (set_json (store, "b", big, &error));
+  nmt_store_set_ok (store, "a", "1");
+  assert_false (nmt_store_set_json (store, "b", big, &error));
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
   g_clear_error (&error);
   assert_true (remove_one (store, "old", &error));
-  set_ok (store, "c", "3");
+  nmt_store_set_ok (store, "c", "3");
   /* Inside the batch its own writes are visible. */
   assert_value (store, "a", "1");
   assert_value (store, "b", NULL);
@@ -911,11 +895,11 @@ test_batch_rollback_discards_all (void **state)
   g_autoptr(NmsStore) store = open_store (f->dir, 0);
   g_autoptr(GError) error = NULL;
 
-  set_ok (store, "keep", "1");
-  set_ok (store, "gone?", "2");
+  nmt_store_set_ok (store, "keep", "1");
+  nmt_store_set_ok (store, "gone?", "2");
   assert_true (nms_store_begin (store, TRUE, &error));
-  set_ok (store, "new", "3");
-  set_ok (store, "keep", "4");
+  nmt_store_set_ok (store, "new", "3");
+  nmt_store_set_ok (store, "keep", "4");
   assert_true (remove_one (store, "gone?", &error));
   assert_true (nms_store_clear (store, "k", &error));
   nms_store_rollback (store);
@@ -925,7 +909,7 @@ test_batch_rollback_discards_all (void **state)
   assert_value (store, "new", NULL);
   assert_int_equal (bytes_total (store), 11);
   /* The store takes new work after a rollback. */
-  set_ok (store, "after", "5");
+  nmt_store_set_ok (store, "after", "5");
   assert_value (store, "after", "5");
   {
     g_autoptr(NmsStore) other = open_store (f->dir, 0);
@@ -943,7 +927,7 @@ test_batch_invisible_until_commit (void **state)
   g_autoptr(GError) error = NULL;
 
   assert_true (nms_store_begin (a, TRUE, &error));
-  set_ok (a, "pending", "1");
+  nmt_store_set_ok (a, "pending", "1");
   assert_value (b, "pending", NULL);
   assert_true (nms_store_commit (a, &error));
   assert_value (b, "pending", "1");
@@ -957,7 +941,7 @@ test_read_batch (void **state)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) keys = NULL;
 
-  set_ok (store, "x", "1");
+  nmt_store_set_ok (store, "x", "1");
   assert_true (nms_store_begin (store, FALSE, &error));
   assert_value (store, "x", "1");
   keys = scan_keys (store, NULL, TRUE);
@@ -999,7 +983,7 @@ test_max_key_stored (void **state)
   g_autoptr(NmsStore) store = open_store (f->dir, 0);
   g_autofree char *max = g_strnfill (NMS_STORE_MAX_KEY_BYTES, 'k');
 
-  set_ok (store, max, "1");
+  nmt_store_set_ok (store, max, "1");
   assert_value (store, max, "1");
   assert_int_equal (bytes_total (store), NMS_STORE_MAX_KEY_BYTES + 1);
 }
@@ -1047,8 +1031,8 @@ test_reopen_sees_data (void **state)
 
   {
     g_autoptr(NmsStore) store = open_store (f->dir, 0);
-    set_ok (store, "a", "{\"deep\":[true,false,null]}");
-    set_ok (store, "\xF0\x9F\x98\x80", "\"smile\"");
+    nmt_store_set_ok (store, "a", "{\"deep\":[true,false,null]}");
+    nmt_store_set_ok (store, "\xF0\x9F\x98\x80", "\"smile\"");
     assert_true (nms_store_set (store, &item, 1, &error));
     total = bytes_total (store);
   }
@@ -1076,20 +1060,20 @@ test_flush_and_integrity (void **state)
 
   {
     g_autoptr(NmsStore) store = open_store (f->dir, 0);
-    set_ok (store, "a", "1");
+    nmt_store_set_ok (store, "a", "1");
     assert_true (nms_store_flush (store, &error));
     assert_null (error);
     assert_true (nms_store_check_integrity (store, &error));
     assert_null (error);
     /* Flushing does not count as data. */
     assert_int_equal (bytes_total (store), 2);
-    set_ok (store, "b", "2");
+    nmt_store_set_ok (store, "b", "2");
     assert_value (store, "b", "2");
   }
   {
     g_autoptr(NmsStore) store = nms_store_open (f->dir, NMT_ORIGIN, &full, &error);
     assert_non_null (store);
-    set_ok (store, "c", "3");
+    nmt_store_set_ok (store, "c", "3");
     assert_true (nms_store_flush (store, &error));
     assert_true (nms_store_check_integrity (store, &error));
     assert_null (error);
@@ -1107,11 +1091,11 @@ test_two_handles_see_each_other (void **state)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) keys = NULL;
 
-  set_ok (a, "from-a", "1");
+  nmt_store_set_ok (a, "from-a", "1");
   assert_value (b, "from-a", "1");
-  set_ok (b, "from-b", "2");
+  nmt_store_set_ok (b, "from-b", "2");
   assert_value (a, "from-b", "2");
-  set_ok (b, "from-a", "\"changed by b\"");
+  nmt_store_set_ok (b, "from-a", "\"changed by b\"");
   assert_value (a, "from-a", "\"changed by b\"");
   assert_true (remove_one (a, "from-b", &error));
   assert_value (b, "from-b", NULL);
@@ -1132,8 +1116,8 @@ test_two_handles_share_quota (void **state)
   g_autoptr(GError) error = NULL;
   g_autofree char *v14 = g_strnfill (14, '4');
 
-  set_ok (a, "a", v14);                 /* 15 */
-  assert_false (set_json (b, "b", v14, &error));
+  nmt_store_set_ok (a, "a", v14);                 /* 15 */
+  assert_false (nmt_store_set_json (b, "b", v14, &error));
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
   assert_value (a, "b", NULL);
 }
@@ -1149,11 +1133,11 @@ test_writer_waits_then_reports_busy (void **state)
 
   b = nms_store_open (f->dir, NMT_ORIGIN, &quick, &error);
   assert_non_null (b);
-  set_ok (a, "before", "0");
+  nmt_store_set_ok (a, "before", "0");
   assert_true (nms_store_begin (a, TRUE, &error));
-  set_ok (a, "held", "1");
+  nmt_store_set_ok (a, "held", "1");
   /* b cannot write while a holds the write lock... */
-  assert_false (set_json (b, "blocked", "2", &error));
+  assert_false (nmt_store_set_json (b, "blocked", "2", &error));
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_BUSY));
   assert_true (strlen (error->message) > 0);
   g_clear_error (&error);
@@ -1164,7 +1148,7 @@ test_writer_waits_then_reports_busy (void **state)
   /* Once the lock is free, b writes, and nothing of the refused write
    * was kept. */
   assert_value (b, "blocked", NULL);
-  set_ok (b, "after", "3");
+  nmt_store_set_ok (b, "after", "3");
   assert_value (a, "after", "3");
   assert_value (a, "held", "1");
   assert_int_equal (bytes_total (a), 7 + 5 + 6);

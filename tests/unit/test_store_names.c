@@ -5,6 +5,7 @@
  * back, across lock and unlock, with a damaged record, and that after the
  * first build a prefix get opens only the records it returns. */
 #include "harness.h"
+#include "storecheck.h"
 
 #include "nmstore/error.h"
 #include "nmstore/store.h"
@@ -59,23 +60,6 @@ teardown (void **state)
   g_free (f->dir);
   g_free (f);
   return 0;
-}
-
-static gboolean
-set_json (NmsStore *store, const char *key, const char *json, GError **error)
-{
-  NmsItem item = { .key = key, .key_len = strlen (key), .kind = NMS_VALUE_JSON,
-                   .value = (const guint8 *) json, .value_len = strlen (json) };
-  return nms_store_set (store, &item, 1, error);
-}
-
-static void
-set_ok (NmsStore *store, const char *key, const char *json)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!set_json (store, key, json, &error))
-    fail_msg ("set %s: %s", key, error->message);
 }
 
 static gboolean
@@ -161,15 +145,15 @@ test_names_follow_own_writes (void **state)
   const char *gone[] = { "a:2" };
 
   assert_true (nms_store_encrypted (store));
-  set_ok (store, "a:2", "2");
-  set_ok (store, "b:1", "3");
-  set_ok (store, "a:1", "1");
+  nmt_store_set_ok (store, "a:2", "2");
+  nmt_store_set_ok (store, "b:1", "3");
+  nmt_store_set_ok (store, "a:1", "1");
   assert_keys (store, NULL, "a:1,a:2,b:1");
   assert_int_equal (bytes_of (store), json_bytes ("a:1", "1", "a:2", "2", "b:1", "3", NULL));
 
   /* Now that the names are in memory: add, overwrite longer, remove. */
-  set_ok (store, "a:0", "\"zero\"");
-  set_ok (store, "a:1", "[1,2,3,4,5]");
+  nmt_store_set_ok (store, "a:0", "\"zero\"");
+  nmt_store_set_ok (store, "a:1", "[1,2,3,4,5]");
   assert_true (nms_store_remove (store, gone, 1, &error));
   assert_keys (store, NULL, "a:0,a:1,b:1");
   assert_keys (store, "a:", "a:0,a:1");
@@ -184,7 +168,7 @@ test_names_follow_own_writes (void **state)
   assert_true (nms_store_clear (store, NULL, &error));
   assert_keys (store, NULL, "");
   assert_int_equal (bytes_of (store), 0);
-  set_ok (store, "c", "4");
+  nmt_store_set_ok (store, "c", "4");
   assert_keys (store, NULL, "c");
   assert_int_equal (bytes_of (store), json_bytes ("c", "4", NULL));
 }
@@ -197,13 +181,13 @@ test_names_byte_order (void **state)
   Fixture *f = *state;
   g_autoptr(NmsStore) store = open_store (f->dir, 0);
 
-  set_ok (store, "b", "1");
-  set_ok (store, "\xc3\xa9", "1");
-  set_ok (store, "ab", "1");
-  set_ok (store, "a", "1");
-  set_ok (store, "B", "1");
+  nmt_store_set_ok (store, "b", "1");
+  nmt_store_set_ok (store, "\xc3\xa9", "1");
+  nmt_store_set_ok (store, "ab", "1");
+  nmt_store_set_ok (store, "a", "1");
+  nmt_store_set_ok (store, "B", "1");
   assert_keys (store, NULL, "B,a,ab,b,\xc3\xa9");
-  set_ok (store, "aa", "1");
+  nmt_store_set_ok (store, "aa", "1");
   assert_keys (store, "a", "a,aa,ab");
   assert_keys (store, "ab", "ab");
   assert_keys (store, "abc", "");
@@ -220,31 +204,31 @@ test_names_see_other_connection (void **state)
   g_autoptr(GError) error = NULL;
   const char *gone[] = { "x:1" };
 
-  set_ok (mine, "m", "1");
+  nmt_store_set_ok (mine, "m", "1");
   assert_keys (mine, NULL, "m");
 
-  set_ok (other, "x:1", "\"one\"");
-  set_ok (other, "x:2", "\"two\"");
+  nmt_store_set_ok (other, "x:1", "\"one\"");
+  nmt_store_set_ok (other, "x:2", "\"two\"");
   assert_keys (mine, NULL, "m,x:1,x:2");
   assert_items (mine, "x:", "x:1=\"one\",x:2=\"two\"");
   assert_int_equal (bytes_of (mine), json_bytes ("m", "1", "x:1", "\"one\"", "x:2", "\"two\"", NULL));
 
   assert_true (nms_store_remove (other, gone, 1, &error));
   assert_keys (mine, NULL, "m,x:2");
-  set_ok (other, "x:2", "\"longer two\"");
+  nmt_store_set_ok (other, "x:2", "\"longer two\"");
   assert_int_equal (bytes_of (mine), json_bytes ("m", "1", "x:2", "\"longer two\"", NULL));
 
   assert_true (nms_store_clear (other, "x:", &error));
   assert_keys (mine, NULL, "m");
-  set_ok (mine, "n", "2");
+  nmt_store_set_ok (mine, "n", "2");
   assert_keys (other, NULL, "m,n");
   assert_true (nms_store_clear (other, NULL, &error));
   assert_keys (mine, NULL, "");
   assert_int_equal (bytes_of (mine), 0);
 
   /* Both at once: this handle's own write, then another's, then a read. */
-  set_ok (mine, "p", "1");
-  set_ok (other, "q", "1");
+  nmt_store_set_ok (mine, "p", "1");
+  nmt_store_set_ok (other, "q", "1");
   assert_keys (mine, NULL, "p,q");
   assert_keys (other, NULL, "p,q");
 }
@@ -260,30 +244,30 @@ test_names_rollback_leaves_no_phantom (void **state)
   g_autofree char *big = g_strdup_printf ("\"%0*d\"", 8000, 0);
   g_autoptr(GError) error = NULL;
 
-  set_ok (store, "kept", "1");
+  nmt_store_set_ok (store, "kept", "1");
   assert_keys (store, NULL, "kept");
 
-  assert_false (set_json (store, "phantom:1", big, &error));
+  assert_false (nmt_store_set_json (store, "phantom:1", big, &error));
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
   g_clear_error (&error);
   assert_keys (store, NULL, "kept");
 
   assert_true (nms_store_begin (store, TRUE, &error));
-  assert_true (set_json (store, "batch:1", "1", &error));
-  assert_false (set_json (store, "phantom:2", big, &error));
+  assert_true (nmt_store_set_json (store, "batch:1", "1", &error));
+  assert_false (nmt_store_set_json (store, "phantom:2", big, &error));
   g_clear_error (&error);
   assert_keys (store, NULL, "batch:1,kept");
   assert_true (nms_store_commit (store, &error));
   assert_keys (store, NULL, "batch:1,kept");
 
   assert_true (nms_store_changes_begin (store, &error));
-  assert_true (set_json (store, "phantom:3", "1", &error));
+  assert_true (nmt_store_set_json (store, "phantom:3", "1", &error));
   assert_keys (store, NULL, "batch:1,kept,phantom:3");
   assert_true (nms_store_changes_end (store, FALSE, &error));
   assert_keys (store, NULL, "batch:1,kept");
 
   assert_true (nms_store_begin (store, TRUE, &error));
-  assert_true (set_json (store, "phantom:4", "1", &error));
+  assert_true (nmt_store_set_json (store, "phantom:4", "1", &error));
   assert_true (nms_store_clear (store, "batch:", &error));
   assert_keys (store, NULL, "kept,phantom:4");
   nms_store_rollback (store);
@@ -301,8 +285,8 @@ test_names_lock_unlock (void **state)
   g_autoptr(GString) out = g_string_new (NULL);
   guint64 bytes, opened;
 
-  set_ok (store, "a", "1");
-  set_ok (store, "b", "2");
+  nmt_store_set_ok (store, "a", "1");
+  nmt_store_set_ok (store, "b", "2");
   assert_keys (store, NULL, "a,b");
 
   nms_store_lock (store);
@@ -317,7 +301,7 @@ test_names_lock_unlock (void **state)
   assert_string_equal (out->str, "");
 
   /* Written while locked, by someone else. */
-  set_ok (other, "c", "3");
+  nmt_store_set_ok (other, "c", "3");
   assert_true (nms_store_unlock (store, NULL, &error));
   opened = nms_store_crypt_records_opened (store);
   assert_keys (store, NULL, "a,b,c");
@@ -381,8 +365,8 @@ test_names_damaged_record (void **state)
   guint n = 0, warned = 0;
   guint handler = g_log_set_handler ("nmstore", G_LOG_LEVEL_WARNING, count_damage, &warned);
 
-  set_ok (store, "t:bad", "\"doomed\"");
-  set_ok (store, "t:good", "1");
+  nmt_store_set_ok (store, "t:bad", "\"doomed\"");
+  nmt_store_set_ok (store, "t:good", "1");
   assert_keys (store, NULL, "t:bad,t:good");
 
   tamper (store, "t:bad");
@@ -402,7 +386,7 @@ test_names_damaged_record (void **state)
   g_log_remove_handler ("nmstore", handler);
 
   /* It can still be overwritten, and then it is listed again. */
-  set_ok (store, "t:bad", "\"fixed\"");
+  nmt_store_set_ok (store, "t:bad", "\"fixed\"");
   assert_keys (store, NULL, "t:bad,t:good");
   assert_items (store, "t:b", "t:bad=\"fixed\"");
 }
@@ -478,11 +462,11 @@ test_names_after_decrypt_and_restore (void **state)
   NmsStoreKeySource to = { .source = NMS_CRYPTO_SOURCE_KEY_FILE };
   guint64 n_items = 0;
 
-  set_ok (store, "a", "1");
-  set_ok (store, "b", "2");
+  nmt_store_set_ok (store, "a", "1");
+  nmt_store_set_ok (store, "b", "2");
   assert_keys (store, NULL, "a,b");
   assert_true (nms_store_backup_into (store, backup, &error));
-  set_ok (store, "c", "3");
+  nmt_store_set_ok (store, "c", "3");
   assert_keys (store, NULL, "a,b,c");
 
   assert_true (nms_store_replace_from (store, backup, NMT_ORIGIN, &n_items, &error));
@@ -491,11 +475,11 @@ test_names_after_decrypt_and_restore (void **state)
 
   assert_true (nms_store_decrypt (store, &error));
   assert_false (nms_store_encrypted (store));
-  set_ok (store, "d", "4");
+  nmt_store_set_ok (store, "d", "4");
   assert_true (nms_store_encrypt (store, &to, &error));
   assert_keys (store, NULL, "a,b,d");
   assert_true (nms_store_rekey (store, NULL, &error));
-  set_ok (store, "e", "5");
+  nmt_store_set_ok (store, "e", "5");
   assert_keys (store, NULL, "a,b,d,e");
   assert_items (store, "d", "d=4");
 }
