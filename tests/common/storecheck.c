@@ -169,3 +169,15 @@ nmt_store_set_ok (NmsStore *store, const char *key, const char *json)
   if (!nmt_store_set_json (store, key, json, &error))
     fail_msg ("set \"%s\" failed: %s", key, error->message);
 }
+
+NmsStore *
+nmt_store_open (const char *dir, guint64 quota)
+{
+  NmsStoreOptions options = { .durability = NMS_DURABILITY_NORMAL, .quota_bytes = quota };
+  g_autoptr(GError) error = NULL;
+  NmsStore *store = nms_store_open (dir, NMT_ORIGIN, &options, &error);
+
+  if (store == NULL)
+    fail_msg ("cannot open the store: %s", error->message);
+  return store;
+}

@@ -31,6 +31,9 @@ gboolean    nmt_stored_item_equal (const NmtStoredItem *a, const NmtStoredItem *
 NmtStoredItem *nmt_stored_item_new (int kind, const void *data, gsize len);
 void        nmt_stored_item_free  (gpointer item);
 
+/* A store in dir for NMT_ORIGIN, durability normal, with quota (0: none);
+ * fails the test when it cannot be opened. */
+NmsStore   *nmt_store_open        (const char *dir, guint64 quota);
 /* One JSON value written with nms_store_set; the _ok form fails the test
  * when the store refuses it. */
 gboolean    nmt_store_set_json    (NmsStore *store, const char *key, const char *json, GError **error);

@@ -41,18 +41,6 @@ teardown (void **state)
   return 0;
 }
 
-static NmsStore *
-open_store (const char *dir, guint64 quota)
-{
-  NmsStoreOptions options = { .durability = NMS_DURABILITY_NORMAL, .quota_bytes = quota };
-  g_autoptr(GError) error = NULL;
-  NmsStore *store = nms_store_open (dir, NMT_ORIGIN, &options, &error);
-
-  if (store == NULL)
-    fail_msg ("cannot open the store: %s", error->message);
-  return store;
-}
-
 static gboolean
 remove_one (NmsStore *store, const char *key, GError **error)
 {
@@ -197,7 +185,7 @@ test_open_creates_private_dir_and_file (void **state)
   g_autoptr(NmsStore) store = NULL;
 
   assert_false (g_file_test (root, G_FILE_TEST_EXISTS));
-  store = open_store (nested, 0);
+  store = nmt_store_open (nested, 0);
   assert_string_equal (nms_store_path (store), db);
   assert_true (g_file_test (db, G_FILE_TEST_IS_REGULAR));
   assert_int_equal (mode_of (nested), 0700);
@@ -212,13 +200,13 @@ test_open_tightens_loose_permissions (void **state)
   g_autofree char *db = g_build_filename (f->dir, NMS_STORE_FILE_NAME, NULL);
 
   {
-    g_autoptr(NmsStore) store = open_store (f->dir, 0);
+    g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
     nmt_store_set_ok (store, "k", "1");
   }
   assert_int_equal (g_chmod (f->dir, 0755), 0);
   assert_int_equal (g_chmod (db, 0644), 0);
   {
-    g_autoptr(NmsStore) store = open_store (f->dir, 0);
+    g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
     assert_int_equal (mode_of (f->dir), 0700);
     assert_int_equal (mode_of (db), 0600);
     assert_value (store, "k", "1");
@@ -233,7 +221,7 @@ test_open_private_under_loose_umask (void **state)
 {
   Fixture *f = *state;
   mode_t saved = umask (022);
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autoptr(GDir) dir = NULL;
   const char *name;
   guint n_files = 0;
@@ -267,7 +255,7 @@ test_open_records_origin (void **state)
   sqlite3_stmt *s = NULL;
 
   {
-    g_autoptr(NmsStore) store = open_store (f->dir, 0);
+    g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   }
   assert_int_equal (sqlite3_open_v2 (db, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
   assert_int_equal (sqlite3_prepare_v2 (raw, "SELECT value FROM meta WHERE name = 'origin'", -1, &s, NULL), SQLITE_OK);
@@ -305,7 +293,7 @@ test_open_newer_schema_refused (void **state)
   sqlite3 *raw = NULL;
 
   {
-    g_autoptr(NmsStore) first = open_store (f->dir, 0);
+    g_autoptr(NmsStore) first = nmt_store_open (f->dir, 0);
   }
   assert_int_equal (sqlite3_open (db, &raw), SQLITE_OK);
   assert_int_equal (sqlite3_exec (raw, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
@@ -335,7 +323,7 @@ static void
 test_set_get_overwrite (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
 
   assert_value (store, "a", NULL);
   nmt_store_set_ok (store, "a", "{\"x\":[1,2,3]}");
@@ -353,7 +341,7 @@ static void
 test_set_many_in_one_call (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   NmsItem items[] = {
     { "one", 3, NMS_VALUE_JSON, (const guint8 *) "1", 1 },
     { "two", 3, NMS_VALUE_JSON, (const guint8 *) "2", 1 },
@@ -376,7 +364,7 @@ static void
 test_bytes_value_roundtrip (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   guint8 data[256];
   NmsItem item = { "blob", 4, NMS_VALUE_BYTES, data, sizeof data };
   NmsItem empty = { "empty", 5, NMS_VALUE_BYTES, (const guint8 *) "", 0 };
@@ -414,7 +402,7 @@ static void
 test_large_value (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   const gsize size = 5u * 1024u * 1024u;
   g_autofree char *json = g_malloc (size + 1);
   g_autofree char *got = NULL;
@@ -435,7 +423,7 @@ static void
 test_remove (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   const char *keys[] = { "a", "missing", "c" };
   g_autoptr(GError) error = NULL;
 
@@ -457,7 +445,7 @@ static void
 test_clear_all (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) after = NULL;
 
@@ -525,7 +513,7 @@ static void
 test_scan_byte_order (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autoptr(GPtrArray) want = reference_scan (NULL);
   g_autoptr(GPtrArray) all_items = NULL;
   g_autoptr(GPtrArray) all_keys = NULL;
@@ -558,7 +546,7 @@ static void
 test_scan_prefixes (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   gsize p;
 
   fill_range_keys (store);
@@ -578,7 +566,7 @@ static void
 test_scan_prefix_differs_after_prefix (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autoptr(GPtrArray) got = NULL;
 
   nmt_store_set_ok (store, "cfg/a", "1");
@@ -609,7 +597,7 @@ static void
 test_scan_visitor_stops (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autoptr(GError) error = NULL;
   guint count = 0;
 
@@ -632,7 +620,7 @@ test_clear_prefixes (void **state)
 
   for (p = 0; p < G_N_ELEMENTS (range_prefixes); p++)
     {
-      g_autoptr(NmsStore) store = open_store (f->dir, 0);
+      g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
       g_autoptr(GError) error = NULL;
       g_autoptr(GPtrArray) want = g_ptr_array_new_with_free_func (g_free);
       g_autoptr(GPtrArray) got = NULL;
@@ -682,7 +670,7 @@ static void
 test_bytes_in_use_exact (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   guint8 blob[7] = { 0, 1, 2, 3, 4, 5, 6 };
   NmsItem bytes_item = { "bin", 3, NMS_VALUE_BYTES, blob, sizeof blob };
   g_autoptr(GError) error = NULL;
@@ -720,7 +708,7 @@ static void
 test_bytes_in_use_matches_sum (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autoptr(GPtrArray) keys = NULL;
   guint64 want = 0;
   guint i;
@@ -757,7 +745,7 @@ static void
 test_quota_refuses_and_writes_nothing (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 100);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 100);
   g_autoptr(GError) error = NULL;
   g_autofree char *v49 = g_strnfill (49, '1');
   g_autofree char *v50 = g_strnfill (50, '2');
@@ -806,14 +794,14 @@ test_quota_shrinking_allowed_when_over (void **state)
   g_autoptr(GError) error = NULL;
 
   {
-    g_autoptr(NmsStore) store = open_store (f->dir, 0);
+    g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
     nmt_store_set_ok (store, "a", v99);
     nmt_store_set_ok (store, "b", v99);
     assert_int_equal (bytes_total (store), 200);
   }
   {
     /* The quota was lowered below what is stored. */
-    g_autoptr(NmsStore) store = open_store (f->dir, 150);
+    g_autoptr(NmsStore) store = nmt_store_open (f->dir, 150);
 
     /* Growth is refused, even by one byte, and even for a new key. */
     assert_false (nmt_store_set_json (store, "c", "1", &error));
@@ -854,7 +842,7 @@ static void
 test_batch_failed_set_leaves_others (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 50);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 50);
   g_autoptr(GError) error = NULL;
   g_autofree char *big = g_strnfill (60, '6');
 
@@ -880,7 +868,7 @@ test_batch_failed_set_leaves_others (void **state)
 
   /* And all of that is what another handle sees. */
   {
-    g_autoptr(NmsStore) other = open_store (f->dir, 50);
+    g_autoptr(NmsStore) other = nmt_store_open (f->dir, 50);
     assert_value (other, "a", "1");
     assert_value (other, "b", NULL);
     assert_value (other, "c", "3");
@@ -892,7 +880,7 @@ static void
 test_batch_rollback_discards_all (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autoptr(GError) error = NULL;
 
   nmt_store_set_ok (store, "keep", "1");
@@ -912,7 +900,7 @@ test_batch_rollback_discards_all (void **state)
   nmt_store_set_ok (store, "after", "5");
   assert_value (store, "after", "5");
   {
-    g_autoptr(NmsStore) other = open_store (f->dir, 0);
+    g_autoptr(NmsStore) other = nmt_store_open (f->dir, 0);
     assert_value (other, "new", NULL);
     assert_value (other, "after", "5");
   }
@@ -922,8 +910,8 @@ static void
 test_batch_invisible_until_commit (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) a = open_store (f->dir, 0);
-  g_autoptr(NmsStore) b = open_store (f->dir, 0);
+  g_autoptr(NmsStore) a = nmt_store_open (f->dir, 0);
+  g_autoptr(NmsStore) b = nmt_store_open (f->dir, 0);
   g_autoptr(GError) error = NULL;
 
   assert_true (nms_store_begin (a, TRUE, &error));
@@ -937,7 +925,7 @@ static void
 test_read_batch (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) keys = NULL;
 
@@ -980,7 +968,7 @@ static void
 test_max_key_stored (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autofree char *max = g_strnfill (NMS_STORE_MAX_KEY_BYTES, 'k');
 
   nmt_store_set_ok (store, max, "1");
@@ -994,7 +982,7 @@ static void
 test_set_refuses_bad_keys (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autofree char *over = g_strnfill (NMS_STORE_MAX_KEY_BYTES + 1, 'k');
   const NmsItem bad[] = {
     { "", 0, NMS_VALUE_JSON, (const guint8 *) "1", 1 },
@@ -1030,14 +1018,14 @@ test_reopen_sees_data (void **state)
   guint64 total;
 
   {
-    g_autoptr(NmsStore) store = open_store (f->dir, 0);
+    g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
     nmt_store_set_ok (store, "a", "{\"deep\":[true,false,null]}");
     nmt_store_set_ok (store, "\xF0\x9F\x98\x80", "\"smile\"");
     assert_true (nms_store_set (store, &item, 1, &error));
     total = bytes_total (store);
   }
   {
-    g_autoptr(NmsStore) store = open_store (f->dir, 0);
+    g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
     NmsValueKind kind = NMS_VALUE_JSON;
     g_autofree char *got = get_value (store, "bin", 3, &kind);
 
@@ -1059,7 +1047,7 @@ test_flush_and_integrity (void **state)
   NmsStoreOptions full = { .durability = NMS_DURABILITY_FULL };
 
   {
-    g_autoptr(NmsStore) store = open_store (f->dir, 0);
+    g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
     nmt_store_set_ok (store, "a", "1");
     assert_true (nms_store_flush (store, &error));
     assert_null (error);
@@ -1086,8 +1074,8 @@ static void
 test_two_handles_see_each_other (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) a = open_store (f->dir, 0);
-  g_autoptr(NmsStore) b = open_store (f->dir, 0);
+  g_autoptr(NmsStore) a = nmt_store_open (f->dir, 0);
+  g_autoptr(NmsStore) b = nmt_store_open (f->dir, 0);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) keys = NULL;
 
@@ -1111,8 +1099,8 @@ static void
 test_two_handles_share_quota (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) a = open_store (f->dir, 20);
-  g_autoptr(NmsStore) b = open_store (f->dir, 20);
+  g_autoptr(NmsStore) a = nmt_store_open (f->dir, 20);
+  g_autoptr(NmsStore) b = nmt_store_open (f->dir, 20);
   g_autoptr(GError) error = NULL;
   g_autofree char *v14 = g_strnfill (14, '4');
 
@@ -1127,7 +1115,7 @@ test_writer_waits_then_reports_busy (void **state)
 {
   Fixture *f = *state;
   NmsStoreOptions quick = { .busy_timeout_ms = 50 };
-  g_autoptr(NmsStore) a = open_store (f->dir, 0);
+  g_autoptr(NmsStore) a = nmt_store_open (f->dir, 0);
   g_autoptr(NmsStore) b = NULL;
   g_autoptr(GError) error = NULL;
 

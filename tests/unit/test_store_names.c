@@ -20,18 +20,6 @@ typedef struct {
   char *dir;
 } Fixture;
 
-static NmsStore *
-open_store (const char *dir, guint64 quota)
-{
-  NmsStoreOptions options = { .durability = NMS_DURABILITY_NORMAL, .quota_bytes = quota };
-  g_autoptr(GError) error = NULL;
-  NmsStore *store = nms_store_open (dir, NMT_ORIGIN, &options, &error);
-
-  if (store == NULL)
-    fail_msg ("cannot open the store: %s", error->message);
-  return store;
-}
-
 static int
 setup (void **state)
 {
@@ -43,7 +31,7 @@ setup (void **state)
   assert_true (nms_crypto_init (NULL));
   f->home = nmt_make_home ();
   f->dir = g_build_filename (f->home, "chromium-abcdefghijklmnopabcdefghijklmnop", NULL);
-  store = open_store (f->dir, 0);
+  store = nmt_store_open (f->dir, 0);
   if (!nms_store_encrypt (store, &to, &error))
     fail_msg ("cannot encrypt the store: %s", error->message);
   *state = f;
@@ -140,7 +128,7 @@ static void
 test_names_follow_own_writes (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autoptr(GError) error = NULL;
   const char *gone[] = { "a:2" };
 
@@ -179,7 +167,7 @@ static void
 test_names_byte_order (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
 
   nmt_store_set_ok (store, "b", "1");
   nmt_store_set_ok (store, "\xc3\xa9", "1");
@@ -199,8 +187,8 @@ static void
 test_names_see_other_connection (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) mine = open_store (f->dir, 0);
-  g_autoptr(NmsStore) other = open_store (f->dir, 0);
+  g_autoptr(NmsStore) mine = nmt_store_open (f->dir, 0);
+  g_autoptr(NmsStore) other = nmt_store_open (f->dir, 0);
   g_autoptr(GError) error = NULL;
   const char *gone[] = { "x:1" };
 
@@ -240,7 +228,7 @@ static void
 test_names_rollback_leaves_no_phantom (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 4096);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 4096);
   g_autofree char *big = g_strdup_printf ("\"%0*d\"", 8000, 0);
   g_autoptr(GError) error = NULL;
 
@@ -279,8 +267,8 @@ static void
 test_names_lock_unlock (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
-  g_autoptr(NmsStore) other = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
+  g_autoptr(NmsStore) other = nmt_store_open (f->dir, 0);
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) out = g_string_new (NULL);
   guint64 bytes, opened;
@@ -358,7 +346,7 @@ static void
 test_names_damaged_record (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autoptr(GError) error = NULL;
   const char *victim[] = { "t:bad" };
   guint64 bytes;
@@ -397,7 +385,7 @@ static void
 test_names_prefix_get_opens_only_matches (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GArray) batch = g_array_new (FALSE, TRUE, sizeof (NmsItem));
@@ -456,7 +444,7 @@ static void
 test_names_after_decrypt_and_restore (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) store = open_store (f->dir, 0);
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autoptr(GError) error = NULL;
   g_autofree char *backup = g_build_filename (f->home, "backup.db", NULL);
   NmsStoreKeySource to = { .source = NMS_CRYPTO_SOURCE_KEY_FILE };
