@@ -3,6 +3,7 @@
 #include "storecheck.h"
 #include "harness.h"
 
+#include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -62,22 +63,87 @@ single_text (sqlite3 *db, const char *sql)
   return text;
 }
 
+/* Opens a copy of the database and its WAL, read-write, in a scratch
+ * directory. A host killed while it set up or wrote the WAL can leave one
+ * that needs recovery, which a read-only connection cannot run ("attempt
+ * to write a readonly database"); the copy is recovered instead, and the
+ * original stays exactly as the host left it. All hosts are stopped when
+ * a test checks, so the two files are copied in one state. */
+static sqlite3 *
+open_copy (const char *db_path, char **scratch, char **problem)
+{
+  static const char *const suffixes[] = { "", "-wal" };
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db = NULL;
+  g_autofree char *copy = NULL;
+  gsize i;
+  int rc;
+
+  *scratch = g_dir_make_tmp ("nmstore-check-XXXXXX", &error);
+  if (*scratch == NULL)
+    {
+      *problem = g_strdup_printf ("cannot make a scratch directory: %s", error->message);
+      return NULL;
+    }
+  copy = g_build_filename (*scratch, "store.db", NULL);
+  for (i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *from = g_strconcat (db_path, suffixes[i], NULL);
+      g_autofree char *to = g_strconcat (copy, suffixes[i], NULL);
+      g_autofree char *data = NULL;
+      gsize len = 0;
+
+      if (!g_file_test (from, G_FILE_TEST_EXISTS))
+        continue;
+      if (!g_file_get_contents (from, &data, &len, &error) || !g_file_set_contents (to, data, (gssize) len, &error))
+        {
+          *problem = g_strdup_printf ("cannot copy %s to check it: %s", from, error->message);
+          return NULL;
+        }
+    }
+  rc = sqlite3_open_v2 (copy, &db, SQLITE_OPEN_READWRITE, NULL);
+  if (rc != SQLITE_OK)
+    {
+      *problem = g_strdup_printf ("cannot open a copy of %s: %s", db_path, sqlite3_errstr (rc));
+      sqlite3_close (db);
+      return NULL;
+    }
+  return db;
+}
+
+static void
+close_copy (sqlite3 *db, char *scratch)
+{
+  static const char *const names[] = { "store.db", "store.db-wal", "store.db-shm", "store.db-journal" };
+  gsize i;
+
+  sqlite3_close (db);
+  if (scratch == NULL)
+    return;
+  for (i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *path = g_build_filename (scratch, names[i], NULL);
+      g_unlink (path);
+    }
+  g_rmdir (scratch);
+  g_free (scratch);
+}
+
 GHashTable *
 nmt_store_snapshot (const char *db_path, char **problem)
 {
   g_autoptr(GHashTable) items = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, nmt_stored_item_free);
   g_autofree char *check = NULL, *table = NULL, *counted = NULL, *summed = NULL;
-  sqlite3 *db = NULL;
+  char *scratch = NULL;
+  sqlite3 *db;
   sqlite3_stmt *s = NULL;
   int rc;
 
   *problem = NULL;
-  /* Read-only: the check must not repair or change what the host left. */
-  rc = sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL);
-  if (rc != SQLITE_OK)
+  /* On a copy: the check must not repair or change what the host left. */
+  if ((db = open_copy (db_path, &scratch, problem)) == NULL)
     {
-      *problem = g_strdup_printf ("cannot open %s read-only: %s", db_path, sqlite3_errstr (rc));
-      sqlite3_close (db);
+      close_copy (NULL, scratch);
       return NULL;
     }
   sqlite3_busy_timeout (db, 30000);
@@ -112,7 +178,7 @@ nmt_store_snapshot (const char *db_path, char **problem)
   sqlite3_finalize (s);
 out:
   sqlite3_exec (db, "COMMIT", NULL, NULL, NULL);
-  sqlite3_close (db);
+  close_copy (db, scratch);
   return *problem == NULL ? g_steal_pointer (&items) : NULL;
 }
 
@@ -120,17 +186,15 @@ gboolean
 nmt_store_check_integrity (const char *db_path, gint64 *n_rows, char **problem)
 {
   g_autofree char *check = NULL, *table = NULL, *rows = NULL;
-  sqlite3 *db = NULL;
-  int rc;
+  char *scratch = NULL;
+  sqlite3 *db;
 
   *problem = NULL;
   *n_rows = 0;
-  /* Read-only, as in nmt_store_snapshot: the check must change nothing. */
-  rc = sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL);
-  if (rc != SQLITE_OK)
+  /* On a copy, as in nmt_store_snapshot: the check must change nothing. */
+  if ((db = open_copy (db_path, &scratch, problem)) == NULL)
     {
-      *problem = g_strdup_printf ("cannot open %s read-only: %s", db_path, sqlite3_errstr (rc));
-      sqlite3_close (db);
+      close_copy (NULL, scratch);
       return FALSE;
     }
   sqlite3_busy_timeout (db, 30000);
@@ -148,7 +212,7 @@ nmt_store_check_integrity (const char *db_path, gint64 *n_rows, char **problem)
         *n_rows = g_ascii_strtoll (rows, NULL, 10);
     }
   sqlite3_exec (db, "COMMIT", NULL, NULL, NULL);
-  sqlite3_close (db);
+  close_copy (db, scratch);
   return *problem == NULL;
 }
 

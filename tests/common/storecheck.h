@@ -1,7 +1,8 @@
-/* storecheck.h: reading a store's file directly with SQLite, read-only,
- * the way a test checks what a killed or racing host left behind without
- * trusting the host's own code to report it; and writing JSON values
- * through the store layer, for the store's unit tests. */
+/* storecheck.h: reading a store's file directly with SQLite, on a copy of
+ * the database and its WAL so that the original stays as it was, the way
+ * a test checks what a killed or racing host left behind without trusting
+ * the host's own code to report it; and writing JSON values through the
+ * store layer, for the store's unit tests. */
 #pragma once
 
 #include <glib.h>
