@@ -55,16 +55,24 @@ export_item (const NmsItem *item, gpointer user_data, GError **error)
   return TRUE;
 }
 
+/* One read transaction: every item as of one moment, whatever other
+ * processes write meanwhile (an encrypted origin's listing takes several
+ * statements). */
 gboolean
 nms_archive_export (NmsStore *store, const char *prefix, GString *out, GError **error)
 {
   Exporter e = { out, TRUE };
 
+  if (!nms_store_begin (store, FALSE, error))
+    return FALSE;
   g_string_append_c (out, '{');
   if (!nms_store_scan (store, prefix, TRUE, export_item, &e, error))
-    return FALSE;
+    {
+      nms_store_rollback (store);
+      return FALSE;
+    }
   g_string_append (out, "}\n");
-  return TRUE;
+  return nms_store_commit (store, error);
 }
 
 /* The list MAC's parts before the records: what the export is, and of
@@ -203,27 +211,38 @@ static gboolean
 sealed_bad (GError **error, const char *what)
 {
   g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
-               "the file looks like a sealed export of nmstore, but %s; it was damaged or edited", what);
+               "the file is a sealed export of nmstore, but %s: it was damaged or edited, so nothing was imported",
+               what);
   return FALSE;
 }
 
-/* A sealed export's members are exactly these: an export of plain items
- * that happens to hold a key named "format" stays a plain export unless
- * it matches all of them. */
+/* A sealed export names its format first of all; once it does, it must be
+ * whole. Falling back to reading it as a plain export when a member is
+ * missing or added would write its parts as items, unchecked. (A plain
+ * export whose items include the key "format" with exactly this value is
+ * taken for a damaged sealed one: that is the safe side to err on.) */
 static gboolean
 looks_sealed (const cJSON *root)
 {
-  static const char *const members[] = { "format", "version", "origin", "prefix", "envelope", "records", "mac" };
   const cJSON *format = cJSON_GetObjectItemCaseSensitive (root, "format");
+
+  return cJSON_IsString (format) && g_str_equal (format->valuestring, SEALED_FORMAT);
+}
+
+static gboolean
+sealed_whole (const cJSON *root, GError **error)
+{
+  static const char *const members[] = { "format", "version", "origin", "prefix", "envelope", "records", "mac" };
   gsize i;
 
-  if (!cJSON_IsString (format) || !g_str_equal (format->valuestring, SEALED_FORMAT))
-    return FALSE;
-  if (cJSON_GetArraySize (root) != (int) G_N_ELEMENTS (members))
-    return FALSE;
   for (i = 0; i < G_N_ELEMENTS (members); i++)
-    if (!cJSON_HasObjectItem (root, members[i]))
-      return FALSE;
+    if (cJSON_GetObjectItemCaseSensitive (root, members[i]) == NULL)
+      {
+        g_autofree char *what = g_strdup_printf ("it has no \"%s\"", members[i]);
+        return sealed_bad (error, what);
+      }
+  if (cJSON_GetArraySize (root) != (int) G_N_ELEMENTS (members))
+    return sealed_bad (error, "it has members a sealed export does not have");
   return TRUE;
 }
 
@@ -276,7 +295,7 @@ nms_archive_sealed_parse (const char *text, gsize len, NmsArchiveSealed **sealed
   if (cJSON_IsObject (root) && looks_sealed (root))
     {
       sealed = g_new0 (NmsArchiveSealed, 1);
-      ok = sealed_fill (sealed, root, error);
+      ok = sealed_whole (root, error) && sealed_fill (sealed, root, error);
       if (ok)
         *sealed_out = g_steal_pointer (&sealed);
     }
@@ -441,15 +460,17 @@ remove_scratch (const char *dir)
 
 /* A backup in the clear of an encrypted origin: its items, decrypted in
  * one read transaction, are written into a fresh plaintext store in a
- * private scratch directory beside path, which is then backed up to path
- * like any store. The scratch store lives only as long as this call. */
+ * private scratch directory, which is then backed up to path like any
+ * store. The scratch store lives only as long as this call. */
 gboolean
 nms_archive_backup_decrypted (NmsStore *store, const char *origin, const char *path, GError **error)
 {
   g_autoptr(GArray) items = g_array_new (FALSE, TRUE, sizeof (NmsItem));
   ItemCollector c = { items };
-  g_autofree char *dir = g_path_get_dirname (path);
-  g_autofree char *scratch = g_build_filename (dir, ".nmstore-backup-XXXXXX", NULL);
+  /* The user's runtime directory is private and, on most systems, in
+   * memory (tmpfs, emptied at logout): a crash before the scratch store is
+   * removed leaves it there rather than beside the backup. */
+  g_autofree char *scratch = g_build_filename (g_get_user_runtime_dir (), "nmstore-backup-XXXXXX", NULL);
   g_autoptr(NmsStore) copy = NULL;
   NmsStoreOptions options = { 0 };
   gboolean ok;
@@ -475,8 +496,8 @@ nms_archive_backup_decrypted (NmsStore *store, const char *origin, const char *p
   if (g_mkdtemp_full (scratch, 0700) == NULL)
     {
       int saved = errno;
-      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot make a scratch directory in %s: %s", dir,
-                   g_strerror (saved));
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot make a scratch directory in %s: %s",
+                   g_get_user_runtime_dir (), g_strerror (saved));
       return FALSE;
     }
   copy = nms_store_open (scratch, origin, &options, error);

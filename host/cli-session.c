@@ -385,6 +385,11 @@ nms_cli_import (int argc, char **argv)
     return nms_cli_fail_error (error);
 
   ok = nms_archive_sealed_parse (text, len, &sealed, &error);
+  if (ok && sealed == NULL && key_file != NULL)
+    {
+      sodium_memzero (text, len);
+      return nms_cli_fail_usage (context, "--key-file belongs to a sealed export; this file is a plain one");
+    }
   if (ok && sealed != NULL)
     {
       g_autoptr(NmsCryptoSecret) kek = sealed_kek (sealed, key_file, passphrase_fd, &passphrase, &error);
@@ -393,8 +398,11 @@ nms_cli_import (int argc, char **argv)
     }
   else if (ok)
     ok = nms_archive_import_request (text, len, request, &n_items, &error);
+  /* A --decrypt export's text is the origin's items in the clear. */
+  sodium_memzero (text, len);
   if (!ok)
     {
+      sodium_memzero (request->str, request->len);
       g_printerr ("nmstore: %s: %s\n", argv[1], error->message);
       return EXIT_FAILURE;
     }

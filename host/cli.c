@@ -103,9 +103,9 @@ run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const cha
   g_autoptr(NmsConfig) config = NULL;
   g_autoptr(NmsOrigin) origin = NULL;
   g_autoptr(NmsProto) proto = NULL;
-  g_autofree char *copy = g_strndup (text, len);
+  g_autofree char *copy = NULL;
   g_autofree char *reply_text = NULL;
-  NmsProtoInput input = { (guint8 *) copy, len };
+  NmsProtoInput input;
   cJSON *reply, *ok;
 
   if ((origin = nms_origin_parse (origin_text, error)) == NULL
@@ -114,6 +114,10 @@ run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const cha
   proto = nms_proto_new (config, origin);
   if (!unlock_for_person (proto, origin, unlock, error))
     return NULL;
+  /* The protocol may rewrite its input in place; the copy is made only
+   * once it will be used, and wiped after. */
+  copy = g_strndup (text, len);
+  input = (NmsProtoInput) { (guint8 *) copy, len };
   nms_proto_handle_batch (proto, &input, 1, keep_reply, &reply_text);
   /* The request may carry values of an encrypted origin. */
   sodium_memzero (copy, len);

@@ -90,6 +90,15 @@ test_sealed_export_round_trip (void **state)
   g_clear_pointer (&keys, g_free);
   keys = keys_of (other, NMT_ORIGIN, NULL);
   assert_string_equal (keys, "[]");
+  /* A plain export given a key file is a mistake to point out. */
+  {
+    g_autofree char *plain = write_file (other, "plain.json", "{\"a\":1}");
+
+    g_clear_pointer (&err, g_free);
+    assert_int_equal (nmt_crypt_cli_err (other, NULL, NULL, &err, "import", "--origin", NMT_ORIGIN,
+                                         "--key-file", path, plain, NULL), 2);
+    assert_non_null (strstr (err, "plain one"));
+  }
   /* A passphrase export given a key file is refused, not guessed at. */
   g_clear_pointer (&err, g_free);
   assert_int_equal (nmt_crypt_cli_err (other, NULL, NULL, &err, "import", "--origin", NMT_ORIGIN,
@@ -132,12 +141,15 @@ typedef enum {
   SWAP_VALUES,
   CHANGE_PREFIX,
   REPLAY_OLD_RECORDS,
+  DROP_MAC,
+  ADD_MEMBER,
   N_TAMPERS
 } Tamper;
 
 static const char *const tamper_names[] = {
   "a record dropped", "a byte flipped", "two sealed values swapped", "the prefix changed",
-  "an older export's records under the newer one's MAC"
+  "an older export's records under the newer one's MAC",
+  "the MAC removed (which must not make it pass for a plain export)", "a member added"
 };
 
 /* Returns export's text changed one way; older is another export of the
@@ -187,6 +199,12 @@ tampered (const char *text, const char *older, Tamper how)
         cJSON_ReplaceItemInObject (root, "records", cJSON_DetachItemFromObject (old, "records"));
         cJSON_Delete (old);
       }
+      break;
+    case DROP_MAC:
+      cJSON_DeleteItemFromObject (root, "mac");
+      break;
+    case ADD_MEMBER:
+      cJSON_AddStringToObject (root, "note", "added");
       break;
     default:
       g_assert_not_reached ();
