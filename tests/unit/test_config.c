@@ -159,6 +159,21 @@ test_log_file (void **state)
   nmt_remove_tree (home);
 }
 
+/* Each config text in bad, alone in a fresh data root, is refused. */
+static void
+assert_each_refused (const char *const *bad, gsize n)
+{
+  g_autofree char *home = nmt_make_home ();
+  gsize i;
+
+  for (i = 0; i < n; i++)
+    {
+      write_conf (home, bad[i]);
+      assert_config_error (home);
+    }
+  nmt_remove_tree (home);
+}
+
 static void
 test_invalid_durability (void **state)
 {
@@ -169,15 +184,8 @@ test_invalid_durability (void **state)
     "[store]\ndurability = 1\n",
     "[store]\ndurability = full normal\n",
   };
-  g_autofree char *home = nmt_make_home ();
-  gsize i;
 
-  for (i = 0; i < G_N_ELEMENTS (bad); i++)
-    {
-      write_conf (home, bad[i]);
-      assert_config_error (home);
-    }
-  nmt_remove_tree (home);
+  assert_each_refused (bad, G_N_ELEMENTS (bad));
 }
 
 static void
@@ -192,15 +200,8 @@ test_invalid_quota (void **state)
     "[store]\nquota_bytes = 0x100\n",
     "[store]\nquota_bytes = 99999999999999999999999\n",
   };
-  g_autofree char *home = nmt_make_home ();
-  gsize i;
 
-  for (i = 0; i < G_N_ELEMENTS (bad); i++)
-    {
-      write_conf (home, bad[i]);
-      assert_config_error (home);
-    }
-  nmt_remove_tree (home);
+  assert_each_refused (bad, G_N_ELEMENTS (bad));
 }
 
 static void
