@@ -1,8 +1,11 @@
 // nmstore-client.js: NmstoreClient, a chrome.storage.local-shaped client for
 // the org.nmstore.host native-messaging host. It owns the port: request ids,
 // chunk reassembly, reconnection with one retry, change events, and the
-// fallback to chrome.storage.local when the host is not installed.
-// Drop-in file: it depends on nothing but the browser's chrome.* APIs.
+// fallback to chrome.storage.local when the host was never installed. Values
+// are converted with Chrome's own rules (toChromeValue) before they are sent,
+// so the host stores what chrome.storage.local would.
+// Drop-in file: it depends on nothing but the browser's chrome.* APIs and
+// IndexedDB.
 
 /** The native-messaging host name nmstore installs itself under. */
 export const HOST_NAME = 'org.nmstore.host';
@@ -52,6 +55,8 @@ export class NmstoreError extends Error {
  * @property {{addListener: Function, removeListener: Function} | null} [fallbackEvents]
  *   change events of the fallback; default chrome.storage.onChanged
  * @property {string} [subscribePrefix]  only events for keys under it
+ * @property {ReachedStore} [reachedStore]  where the client remembers that
+ *   this profile reached the host; default IndexedDB (see indexedDbReachedStore)
  */
 
 /**
@@ -101,6 +106,325 @@ export function compareUtf8(a, b) {
   return x.length - y.length;
 }
 
+/**
+ * The text a person reads when a host that this profile used before cannot
+ * be reached now.
+ * @param {string} hostName
+ * @param {string} why
+ */
+export function hostBrokenReason(hostName, why) {
+  return `The nmstore native host (${hostName}) worked in this browser profile before, ` +
+    `but cannot be reached now (${why}). The extension's data is in nmstore, so it does not ` +
+    'fall back to chrome.storage.local. Run "nmstore doctor" to see what is wrong, or ' +
+    'reinstall nmstore and run "nmstore install" again.';
+}
+
+// ---------------------------------------------------------------------------
+// Chrome's value conversion.
+//
+// chrome.storage.local converts its arguments with V8ValueConverter
+// (content/renderer/v8_value_converter_impl.cc) and the extension bindings.
+// Every rule below was checked in Chromium 156 by
+// tests/browser/e2e/differential.test.js ("conversion"), which stores each
+// awkward value in chrome.storage.local and compares the result with
+// toChromeValue's.
+
+/** How deep a value may nest: the item's own value is level 1. */
+export const CHROME_MAX_DEPTH = 100;
+
+const byteLengthOfArrayBuffer = /** @type {(this: any) => number} */ (
+  /** @type {PropertyDescriptor} */ (Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')).get);
+
+/** @param {object} v @returns {boolean} an ArrayBuffer (not shared), of any realm */
+function isArrayBuffer(v) {
+  try {
+    byteLengthOfArrayBuffer.call(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * A string as Chrome's UTF-8 conversion leaves it: lone surrogates become
+ * U+FFFD.
+ * @param {string} s
+ */
+export function wellFormed(s) {
+  return /[\ud800-\udfff]/.test(s) ? s.replace(LONE_SURROGATE, '\ufffd') : s;
+}
+
+/** @param {string} s  true when s holds a lone surrogate */
+function hasLoneSurrogate(s) {
+  LONE_SURROGATE.lastIndex = 0;
+  const r = /[\ud800-\udfff]/.test(s) && LONE_SURROGATE.test(s);
+  LONE_SURROGATE.lastIndex = 0;
+  return r;
+}
+
+/**
+ * Sets an own, enumerable data property, even one named "__proto__", as
+ * Chrome's CreateDataProperty does.
+ * @param {Record<string, any>} obj
+ * @param {string} key
+ * @param {any} value
+ */
+function put(obj, key, value) {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * @typedef {object} ConvertState
+ * @property {'reject' | 'keep'} binary  set() refuses an ArrayBuffer or
+ *   typed array; get()'s defaults keep it (as a copied ArrayBuffer)
+ * @property {Set<object>} onPath  the objects being converted: a cycle
+ * @property {boolean} sawBinary
+ * @property {string} where  for the error message
+ */
+
+/**
+ * @param {any} v
+ * @param {number} level
+ * @param {ConvertState} st
+ * @param {string} path
+ * @returns {any} undefined when Chrome drops the value
+ */
+function convert(v, level, st, path) {
+  if (level > CHROME_MAX_DEPTH) return undefined;
+  if (v === null) return null;
+  switch (typeof v) {
+    case 'boolean': return v;
+    // NaN and the infinities are dropped; -0 becomes the integer 0.
+    case 'number': return Number.isFinite(v) ? (v === 0 ? 0 : v) : undefined;
+    case 'string': return wellFormed(v);
+    case 'object': break;
+    default: return undefined; // undefined, functions, symbols, BigInts
+  }
+  if (ArrayBuffer.isView(v) || isArrayBuffer(v)) {
+    if (st.binary === 'reject') {
+      throw new NmstoreError('E_VALUE', `Cannot serialize value to JSON: ${st.where}${path} is an ` +
+        `${ArrayBuffer.isView(v) ? 'ArrayBuffer view' : 'ArrayBuffer'}, which chrome.storage.local ` +
+        'refuses too; store it as base64 text or {"$bytes": "<base64>"}', 'set');
+    }
+    st.sawBinary = true;
+    if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice().buffer;
+    return /** @type {ArrayBuffer} */ (v).slice(0);
+  }
+  // A platform object (the global object here) is an empty dictionary.
+  if (v === globalThis) return {};
+  // An object met again on its own path is a cycle, cut to null; one met on
+  // another branch (a DAG) is converted again.
+  if (st.onPath.has(v)) return null;
+  st.onPath.add(v);
+  try {
+    if (Array.isArray(v)) {
+      const out = new Array(v.length);
+      for (let i = 0; i < v.length; i++) {
+        let child;
+        try {
+          child = v[i];
+        } catch {
+          child = null; // a getter that throws
+        }
+        // A hole is null; so is anything that converts to nothing.
+        const c = Object.prototype.hasOwnProperty.call(v, i) ? convert(child, level + 1, st, `${path}[${i}]`) : null;
+        out[i] = c === undefined ? null : c;
+      }
+      return out;
+    }
+    /** @type {Record<string, any>} */
+    const out = {};
+    let keys;
+    try {
+      keys = Object.keys(v); // own, enumerable, not symbols
+    } catch {
+      return out;
+    }
+    for (const k of keys) {
+      let child;
+      try {
+        child = v[k];
+      } catch {
+        child = null; // a getter that throws stores null
+      }
+      const c = convert(child, level + 1, st, `${path}[${JSON.stringify(k)}]`);
+      if (c !== undefined) put(out, wellFormed(k), c);
+    }
+    return out;
+  } finally {
+    st.onPath.delete(v);
+  }
+}
+
+/**
+ * A value as chrome.storage.local stores it: a Date, RegExp, Map, Set or
+ * Error is the object of its own enumerable properties (usually {}), toJSON
+ * is ignored, new Number(5) is {} and new String('x') is {"0": "x"}, -0 is
+ * 0, NaN, the infinities, undefined, functions, symbols and BigInts are
+ * dropped from objects and null in arrays, holes are null, a getter that
+ * throws is null, a cycle is cut to null (a repeated object elsewhere is
+ * kept), nesting past 100 levels is dropped, lone surrogates are U+FFFD.
+ * @param {any} value
+ * @param {{binary?: 'reject' | 'keep'}} [options]  'reject' (the default,
+ *   as set()): an ArrayBuffer or typed array throws an NmstoreError E_VALUE;
+ *   'keep' (as get()'s defaults): it becomes a copied ArrayBuffer
+ * @returns {any} undefined when Chrome would drop the value (an item with
+ *   such a value is not stored)
+ */
+export function toChromeValue(value, options = {}) {
+  /** @type {ConvertState} */
+  const st = { binary: options.binary ?? 'reject', onPath: new Set(), sawBinary: false, where: 'the value' };
+  return convert(value, 1, st, '');
+}
+
+/**
+ * Each item's value converted on its own, as chrome.storage.local does for
+ * set() and for get()'s defaults; items whose value converts to nothing are
+ * left out.
+ * @param {Record<string, any>} items
+ * @param {string} sig  the signature for the TypeError
+ * @param {string} param  the parameter's name, for the TypeError
+ * @param {ConvertState} st
+ */
+function convertItems(items, sig, param, st) {
+  /** @type {Record<string, any>} */
+  const out = {};
+  for (const k of Object.keys(items)) {
+    let v;
+    try {
+      v = items[k];
+    } catch {
+      throw new TypeError(`${sig}: Error at parameter '${param}': Script threw an error.`);
+    }
+    st.where = `item ${JSON.stringify(k)}`;
+    const c = convert(v, 1, st, '');
+    if (c !== undefined) put(out, wellFormed(k), c);
+  }
+  return out;
+}
+
+const SIG_GET = 'Error in invocation of storage.get(optional [string|array|object] keys, optional function callback)';
+const SIG_SET = 'Error in invocation of storage.set(object items, optional function callback)';
+const SIG_REMOVE = 'Error in invocation of storage.remove([string|array] keys, optional function callback)';
+const SIG_BYTES = 'Error in invocation of storage.getBytesInUse(optional [string|array] keys, optional function callback)';
+
+/**
+ * A string or an array of strings, as Chrome checks it; null when it is
+ * neither. Holes and non-strings in the array do not match.
+ * @param {any} keys
+ * @returns {string[] | string | null}
+ */
+function keyList(keys) {
+  if (typeof keys === 'string') return keys;
+  if (!Array.isArray(keys)) return null;
+  const out = [];
+  for (let i = 0; i < keys.length; i++) {
+    if (!Object.prototype.hasOwnProperty.call(keys, i) || typeof keys[i] !== 'string') return null;
+    out.push(keys[i]);
+  }
+  return out;
+}
+
+/**
+ * A key named by a string in get(), remove() or getBytesInUse() that holds a
+ * lone surrogate never matches in Chrome (the stored key has U+FFFD there),
+ * so it is left out.
+ * @param {string[] | string} keys
+ */
+function matchable(keys) {
+  if (typeof keys === 'string') return hasLoneSurrogate(keys) ? [] : keys;
+  return keys.some(hasLoneSurrogate) ? keys.filter((k) => !hasLoneSurrogate(k)) : keys;
+}
+
+/** @param {any} v */
+function isDict(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !isArrayBuffer(v);
+}
+
+/**
+ * Chrome's merge of get()'s defaults with what is stored: a stored value
+ * wins; where both are objects they are merged member by member, at every
+ * depth. Members come in the order of their keys' UTF-8 bytes.
+ * @param {Record<string, any>} stored
+ * @param {Record<string, any>} defaults
+ */
+export function mergeDefaults(stored, defaults) {
+  /** @type {Record<string, any>} */
+  const out = {};
+  const keys = [...new Set([...Object.keys(stored), ...Object.keys(defaults)])].sort(compareUtf8);
+  for (const k of keys) {
+    const has = Object.prototype.hasOwnProperty.call(stored, k);
+    const hasDefault = Object.prototype.hasOwnProperty.call(defaults, k);
+    if (has && hasDefault && isDict(stored[k]) && isDict(defaults[k])) put(out, k, mergeDefaults(stored[k], defaults[k]));
+    else put(out, k, has ? stored[k] : defaults[k]);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// "This profile has reached the host before", kept in IndexedDB: not in
+// chrome.storage.local, whose keys the extension sees as its own.
+
+/**
+ * @typedef {object} ReachedStore
+ * @property {(hostName: string) => Promise<boolean>} get
+ * @property {(hostName: string, reached: boolean) => Promise<void>} set
+ */
+
+/** A ReachedStore in memory, for contexts without IndexedDB. */
+export function memoryReachedStore() {
+  const set = new Set();
+  return {
+    /** @param {string} name */
+    async get(name) { return set.has(name); },
+    /** @param {string} name @param {boolean} reached */
+    async set(name, reached) { if (reached) set.add(name); else set.delete(name); },
+  };
+}
+
+/**
+ * The default ReachedStore: IndexedDB database "nmstore-client", object
+ * store "reached", one record per host name.
+ * @param {IDBFactory} idb
+ * @returns {ReachedStore}
+ */
+export function indexedDbReachedStore(idb) {
+  /** @type {Promise<IDBDatabase> | null} */
+  let opening = null;
+  const open = () => {
+    opening ??= new Promise((resolve, reject) => {
+      const req = idb.open('nmstore-client', 1);
+      req.onupgradeneeded = () => { req.result.createObjectStore('reached'); };
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => { opening = null; reject(req.error); };
+    });
+    return opening;
+  };
+  /**
+   * @param {IDBTransactionMode} mode
+   * @param {(s: IDBObjectStore) => IDBRequest} fn
+   * @returns {Promise<any>}
+   */
+  const run = async (mode, fn) => {
+    const db = await open();
+    return new Promise((resolve, reject) => {
+      const tx = db.transaction('reached', mode);
+      const req = fn(tx.objectStore('reached'));
+      tx.oncomplete = () => resolve(req.result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  };
+  return {
+    async get(name) { return (await run('readonly', (s) => s.get(name))) !== undefined; },
+    async set(name, reached) {
+      await run('readwrite', (s) => (reached ? s.put({ at: Date.now() }, name) : s.delete(name)));
+    },
+  };
+}
+
 export class NmstoreClient {
   /** @param {ClientOptions} [options] */
   constructor(options = {}) {
@@ -115,6 +439,11 @@ export class NmstoreClient {
     this._fallbackEvents = options.fallbackEvents !== undefined
       ? options.fallbackEvents : (c?.storage?.onChanged ?? null);
     this._subscribePrefix = options.subscribePrefix;
+    /** @type {ReachedStore} */
+    this._reachedStore = options.reachedStore ?? (globalThis.indexedDB
+      ? indexedDbReachedStore(globalThis.indexedDB) : memoryReachedStore());
+    /** Known to be recorded in the reached store already. */
+    this._reachedRecorded = false;
 
     /** @type {PortLike | null} */
     this._port = null;
@@ -200,6 +529,16 @@ export class NmstoreClient {
     if (conn.mode === 'native') conn.hello = await this.request('hello');
   }
 
+  /**
+   * Forgets that this profile ever reached the host, so that a host that
+   * cannot be found falls back to chrome.storage.local again (e.g. after a
+   * person uninstalled nmstore on purpose).
+   */
+  async forgetHost() {
+    this._reachedRecorded = false;
+    await this._reachedStore.set(this.hostName, false);
+  }
+
   /** Closes the port; in-flight requests are rejected. */
   disconnect() {
     const port = this._port;
@@ -209,6 +548,27 @@ export class NmstoreClient {
     if (port) port.disconnect();
   }
 
+  /**
+   * A host that cannot be reached: a broken one when this profile reached
+   * it before, otherwise the given error (or the fallback).
+   * @param {string} why
+   * @param {() => Connection | NmstoreError} otherwise
+   * @returns {Promise<Connection>}
+   */
+  async _unreachable(why, otherwise) {
+    let reached = false;
+    try {
+      reached = await this._reachedStore.get(this.hostName);
+    } catch (e) {
+      // IndexedDB unusable: nothing is known, so nothing can be claimed.
+      console.error('nmstore: could not read whether this profile reached the host', e);
+    }
+    if (reached) throw new NmstoreError('E_HOST_BROKEN', hostBrokenReason(this.hostName, why));
+    const r = otherwise();
+    if (r instanceof NmstoreError) throw r;
+    return r;
+  }
+
   /** @returns {Promise<Connection>} */
   _open() {
     return new Promise((resolve, reject) => {
@@ -216,7 +576,9 @@ export class NmstoreClient {
       try {
         port = this._connectFn(this.hostName);
       } catch (e) {
-        reject(new NmstoreError('E_CONNECT', `could not start the nmstore host: ${/** @type {Error} */ (e).message}`));
+        const why = /** @type {Error} */ (e).message;
+        this._unreachable(why, () => new NmstoreError('E_CONNECT', `could not start the nmstore host: ${why}`))
+          .then(resolve, reject);
         return;
       }
       let opened = false;
@@ -226,14 +588,14 @@ export class NmstoreClient {
         const why = this._lastError() ?? 'the host closed the connection';
         if (!opened) {
           this._pending.delete(id);
-          if (NOT_FOUND.test(why) && this.fallbackArea) {
-            this._conn = { mode: 'fallback', reason: hostMissingReason(this.hostName) };
-            resolve(this._conn);
-          } else if (NOT_FOUND.test(why)) {
-            reject(new NmstoreError('E_HOST_NOT_FOUND', hostMissingReason(this.hostName)));
-          } else {
-            reject(new NmstoreError('E_DISCONNECTED', `the nmstore host ended before it answered hello: ${why}`));
-          }
+          this._unreachable(why, () => {
+            if (NOT_FOUND.test(why) && this.fallbackArea) {
+              this._conn = { mode: 'fallback', reason: hostMissingReason(this.hostName) };
+              return this._conn;
+            }
+            if (NOT_FOUND.test(why)) return new NmstoreError('E_HOST_NOT_FOUND', hostMissingReason(this.hostName));
+            return new NmstoreError('E_DISCONNECTED', `the nmstore host ended before it answered hello: ${why}`);
+          }).then(resolve, reject);
           return;
         }
         this._onDisconnect(port, why);
@@ -244,6 +606,13 @@ export class NmstoreClient {
           opened = true;
           this._port = port;
           this._conn = { mode: 'native', hello: reply };
+          if (!this._reachedRecorded) {
+            this._reachedRecorded = true;
+            this._reachedStore.set(this.hostName, true).catch((e) => {
+              this._reachedRecorded = false;
+              console.error('nmstore: could not record that this profile reached the host', e);
+            });
+          }
           resolve(this._conn);
         },
         reject: (err) => { reject(err); },
@@ -310,11 +679,24 @@ export class NmstoreClient {
     }
     p.attempts++;
     this._pending.set(p.id, p);
+    const msg = { ...p.params, id: p.id, op: p.op };
     try {
-      port.postMessage({ ...p.params, id: p.id, op: p.op });
+      port.postMessage(msg);
     } catch (e) {
+      const why = /** @type {Error} */ (e).message;
       // postMessage throws on a port Chrome already closed; onDisconnect
-      // follows and retries it.
+      // follows and retries it. Anything else (a value JSON cannot write,
+      // a message over Chrome's limit) would never be answered: reject now.
+      let unsendable = null;
+      try {
+        JSON.stringify(msg);
+      } catch (e2) {
+        unsendable = /** @type {Error} */ (e2).message;
+      }
+      if (unsendable === null && /disconnected/i.test(why)) return;
+      this._pending.delete(p.id);
+      p.reject(new NmstoreError('E_VALUE',
+        `nmstore ${p.op}: the request cannot be sent to the host: ${unsendable ?? why}`, p.op));
     }
   }
 
@@ -353,9 +735,14 @@ export class NmstoreClient {
       this._onMessage(port, whole);
       return;
     }
-    const p = this._pending.get(msg.id);
+    let p = this._pending.get(msg.id);
+    if (!p && msg.id === null && msg.ok === false) {
+      // A request the host could not read is answered with id null. Replies
+      // come in request order, so it is the oldest one still waiting.
+      p = this._pending.values().next().value;
+    }
     if (!p) return;
-    this._pending.delete(msg.id);
+    this._pending.delete(p.id);
     if (msg.ok) {
       p.resolve(msg);
     } else {
@@ -475,12 +862,26 @@ export class NmstoreClient {
 
   /**
    * Items by key: null/undefined for all, a key, an array of keys, or an
-   * object of defaults, as chrome.storage.local.get.
+   * object of defaults, as chrome.storage.local.get. Defaults are converted
+   * as Chrome converts them (toChromeValue) and merged with what is stored
+   * as Chrome merges them. Like Chrome, it throws a TypeError at once for
+   * keys of another type.
    * @param {string | string[] | Record<string, any> | null} [keys]
    * @returns {Promise<Record<string, any>>}
    */
-  async get(keys = null) {
-    return (await this.request('get', { keys })).items;
+  get(keys = null) {
+    if (keys === null || keys === undefined) return this.request('get', { keys: null }).then((r) => r.items);
+    const list = keyList(keys);
+    if (list !== null) return this.request('get', { keys: matchable(list) }).then((r) => r.items);
+    if (Array.isArray(keys)) throw new TypeError(`${SIG_GET}: Error at parameter 'keys': Value did not match any choice.`);
+    if (typeof keys !== 'object') throw new TypeError(`${SIG_GET}: No matching signature.`);
+    /** @type {ConvertState} */
+    const st = { binary: 'keep', onPath: new Set(), sawBinary: false, where: '' };
+    const defaults = convertItems(keys, SIG_GET, 'keys', st);
+    if (!st.sawBinary) return this.request('get', { keys: defaults }).then((r) => r.items);
+    // An ArrayBuffer cannot travel as JSON: read the stored values and merge
+    // here, as Chrome does.
+    return this.request('get', { keys: Object.keys(defaults) }).then((r) => mergeDefaults(r.items, defaults));
   }
 
   /**
@@ -501,21 +902,63 @@ export class NmstoreClient {
     return (await this.request('getKeys', prefix === undefined ? {} : { prefix })).keys;
   }
 
-  /** @param {Record<string, any>} items  written atomically */
-  async set(items) { await this.request('set', { items }); }
+  /**
+   * Writes the items atomically, each value converted as chrome.storage.local
+   * converts it (toChromeValue). Like Chrome, it throws a TypeError at once
+   * when items is not an object, and rejects with E_VALUE ("Cannot
+   * serialize value to JSON") for an ArrayBuffer or typed array.
+   * @param {Record<string, any>} items
+   * @returns {Promise<void>}
+   */
+  set(items) {
+    if (items === null || typeof items !== 'object' || Array.isArray(items)) {
+      throw new TypeError(`${SIG_SET}: No matching signature.`);
+    }
+    let converted;
+    try {
+      converted = convertItems(items, SIG_SET, 'items', { binary: 'reject', onPath: new Set(), sawBinary: false, where: '' });
+    } catch (e) {
+      if (e instanceof NmstoreError) return Promise.reject(e);
+      throw e;
+    }
+    return this.request('set', { items: converted }).then(() => {});
+  }
 
-  /** @param {string | string[]} keys  removed atomically */
-  async remove(keys) { await this.request('remove', { keys }); }
+  /**
+   * Removes the keys atomically. Throws a TypeError at once, as Chrome
+   * does, for anything but a string or an array of strings.
+   * @param {string | string[]} keys
+   * @returns {Promise<void>}
+   */
+  remove(keys) {
+    const list = keyList(keys);
+    if (list === null) {
+      throw new TypeError(Array.isArray(keys) ? `${SIG_REMOVE}: Error at parameter 'keys': Value did not match any choice.`
+        : `${SIG_REMOVE}: No matching signature.`);
+    }
+    return this.request('remove', { keys: matchable(list) }).then(() => {});
+  }
 
   /** @param {string} [prefix]  only keys under it; none means everything */
   async clear(prefix) { await this.request('clear', prefix === undefined ? {} : { prefix }); }
 
   /**
+   * Bytes in use by the keys (all when null or absent), counted as Chrome
+   * counts them; a key named twice counts twice.
    * @param {string | string[] | null} [keys]
    * @returns {Promise<number>}
    */
-  async getBytesInUse(keys = null) {
-    return (await this.request('getBytesInUse', { keys })).bytes;
+  getBytesInUse(keys = null) {
+    let list = null;
+    if (keys !== null && keys !== undefined) {
+      list = keyList(keys);
+      if (list === null) {
+        throw new TypeError(Array.isArray(keys) ? `${SIG_BYTES}: Error at parameter 'keys': Value did not match any choice.`
+          : `${SIG_BYTES}: No matching signature.`);
+      }
+      list = matchable(list);
+    }
+    return this.request('getBytesInUse', { keys: list }).then((r) => r.bytes);
   }
 
   /** Resolves once every acknowledged write is on stable storage. */
