@@ -156,19 +156,34 @@ print_table (const cJSON *summary)
     g_print ("\n%d problem(s) found; run 'nmstore session check' for details\n", cJSON_GetArraySize (problems));
 }
 
+/* Findings of severity "info" (a magnet still waiting for its metadata)
+ * are shown but are not problems: check still exits 0 for them. */
 static int
 print_findings (const cJSON *report, gboolean repair)
 {
   const cJSON *f, *findings = cJSON_GetObjectItemCaseSensitive (report, "findings");
-  int n = cJSON_GetArraySize (findings);
+  int n = 0, info = 0;
 
   cJSON_ArrayForEach (f, findings)
-    g_print ("%-16s %s\n  %s %s\n", cJSON_GetObjectItemCaseSensitive (f, "code")->valuestring,
-             cJSON_GetObjectItemCaseSensitive (f, "reason")->valuestring,
-             repair ? "repaired:" : "--repair would",
-             cJSON_GetObjectItemCaseSensitive (f, "repair")->valuestring);
+    {
+      const cJSON *severity = cJSON_GetObjectItemCaseSensitive (f, "severity");
+      gboolean is_info = cJSON_IsString (severity) && g_str_equal (severity->valuestring, "info");
+
+      if (is_info)
+        info++;
+      else
+        n++;
+      g_print ("%-16s %s\n  %s %s\n", cJSON_GetObjectItemCaseSensitive (f, "code")->valuestring,
+               cJSON_GetObjectItemCaseSensitive (f, "reason")->valuestring,
+               is_info ? "info, needs" : repair ? "repaired:" : "--repair would",
+               cJSON_GetObjectItemCaseSensitive (f, "repair")->valuestring);
+    }
   if (n == 0)
-    g_print ("no problems in %d torrent(s)\n", cJSON_GetObjectItemCaseSensitive (report, "torrents")->valueint);
+    g_print ("no problems in %d torrent(s)", cJSON_GetObjectItemCaseSensitive (report, "torrents")->valueint);
+  if (n == 0 && info > 0)
+    g_print ("; %d note(s) above are for information\n", info);
+  else if (n == 0)
+    g_print ("\n");
   else if (!repair)
     g_print ("%d problem(s); nothing was changed\n", n);
   return n == 0 || repair ? EXIT_SUCCESS : EXIT_FAILURE;

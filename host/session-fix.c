@@ -138,6 +138,31 @@ find_orphans (Plan *plan, GError **error)
   return TRUE;
 }
 
+static gboolean
+has_magnet (const SessionTorrent *t)
+{
+  return cJSON_IsString (cJSON_GetObjectItemCaseSensitive (t->entry, "magnetUri"));
+}
+
+/* Turns the torrent's index entry (in the session's parsed index, which
+ * the repaired index copies) into a magnet entry, with a link made from
+ * the infohash when it has none. */
+static void
+as_magnet (Plan *plan, SessionTorrent *t)
+{
+  if (cJSON_GetObjectItemCaseSensitive (t->entry, "source") != NULL)
+    cJSON_ReplaceItemInObjectCaseSensitive (t->entry, "source", cJSON_CreateString ("magnet"));
+  else
+    cJSON_AddStringToObject (t->entry, "source", "magnet");
+  if (!has_magnet (t))
+    {
+      g_autofree char *uri = g_strconcat ("magnet:?xt=urn:btih:", t->hash, NULL);
+      cJSON_DeleteItemFromObjectCaseSensitive (t->entry, "magnetUri");
+      cJSON_AddStringToObject (t->entry, "magnetUri", uri);
+    }
+  plan->rebuild_index = TRUE;
+}
+
 static void
 plan_problem (Plan *plan, cJSON *problem)
 {
@@ -153,10 +178,18 @@ plan_problem (Plan *plan, cJSON *problem)
     return;
   if (g_str_equal (code, "schema-v1"))
     set_repair (problem, "nothing: run 'nmstore session migrate' first");
+  else if (g_str_equal (code, "no-metadata") && !session_problem_counts (problem))
+    set_repair (problem, "nothing: the engine fetches the metadata from the magnet link");
   else if (g_str_equal (code, "no-metadata"))
     {
-      if (t != NULL && cJSON_IsString (cJSON_GetObjectItemCaseSensitive (t->entry, "magnetUri")))
-        set_repair (problem, "nothing: the engine fetches the metadata from the magnet link");
+      /* A file torrent without its .torrent: the engine skips it, but as a
+       * magnet it comes back, from its infodict or from its peers. */
+      if (t != NULL && (t->infodict_ok || has_magnet (t)))
+        {
+          as_magnet (plan, t);
+          set_repair (problem, "make %s a magnet torrent, which the engine restores %s", hash,
+                      t->infodict_ok ? "from its infodict" : "by fetching the metadata from its magnet link");
+        }
       else
         {
           g_hash_table_add (plan->drop, g_ascii_strdown (hash, -1));
@@ -165,16 +198,27 @@ plan_problem (Plan *plan, cJSON *problem)
     }
   else if (g_str_equal (code, "bad-bencode") || g_str_equal (code, "hash-mismatch"))
     {
+      gboolean torrentfile = g_str_has_suffix (key, ":torrentfile");
+      gboolean file = t != NULL && session_entry_is_file (t->entry);
+
       g_ptr_array_add (plan->remove_keys, g_strdup (key));
-      /* Without any sound metadata or a magnet link the entry is dead too. */
-      if (t != NULL && t->torrentfile == NULL && t->infodict == NULL
-          && !cJSON_IsString (cJSON_GetObjectItemCaseSensitive (t->entry, "magnetUri")))
+      /* What restores the torrent once the key is gone: a file torrent
+       * only its torrentfile, a magnet its link. */
+      if (t == NULL)
+        set_repair (problem, "remove %s", key);
+      else if (!file || (!torrentfile && t->torrentfile_ok))
+        set_repair (problem, "remove %s; the torrent then needs its metadata again", key);
+      else if (t->infodict_ok || has_magnet (t))
+        {
+          as_magnet (plan, t);
+          set_repair (problem, "remove %s and make %s a magnet torrent, which the engine restores %s", key, hash,
+                      t->infodict_ok ? "from its infodict" : "from its magnet link");
+        }
+      else
         {
           g_hash_table_add (plan->drop, g_ascii_strdown (hash, -1));
           set_repair (problem, "remove %s and, as nothing else can restore it, %s from the index", key, hash);
         }
-      else
-        set_repair (problem, "remove %s; the torrent then needs its metadata again", key);
     }
   else if (g_str_equal (code, "bitfield-length"))
     {
@@ -192,6 +236,12 @@ plan_problem (Plan *plan, cJSON *problem)
     {
       g_ptr_array_add (plan->remove_keys, g_strdup (key));
       set_repair (problem, "remove %s; the torrent restarts without its saved progress", key);
+    }
+  else if (g_str_equal (code, "bad-entry") && t != NULL && !session_entry_is_file (t->entry) && !has_magnet (t))
+    {
+      /* A magnet entry without its link: the infohash alone finds it. */
+      as_magnet (plan, t);
+      set_repair (problem, "give %s the magnet link of its infohash", hash);
     }
   else if (g_str_equal (code, "bad-entry"))
     {
@@ -231,8 +281,8 @@ static gboolean
 apply (Plan *plan, GError **error)
 {
   Session *s = plan->s;
-  /* The engine writes Uint8Arrays, so a new index takes the bytes form. */
-  NmsValueKind form = s->index_raw.found ? s->index_raw.kind : NMS_VALUE_BYTES;
+  /* Today's engine writes its index with setJson, so a new one is JSON. */
+  NmsValueKind form = s->index_raw.found ? s->index_raw.kind : NMS_VALUE_JSON;
   GHashTableIter iter;
   gpointer hash;
   guint i;
@@ -275,6 +325,7 @@ check (NmsStore *store, const char *prefix, gboolean repair, GError **error)
   Plan plan = { 0 };
   cJSON *problem, *result;
   gboolean ok = TRUE;
+  int counted = 0;
 
   if (s == NULL)
     return NULL;
@@ -299,7 +350,10 @@ check (NmsStore *store, const char *prefix, gboolean repair, GError **error)
   result = cJSON_CreateObject ();
   cJSON_AddStringToObject (result, "prefix", s->prefix);
   cJSON_AddNumberToObject (result, "torrents", s->torrents->len);
-  cJSON_AddBoolToObject (result, "repaired", repair && cJSON_GetArraySize (s->problems) > 0);
+  cJSON_ArrayForEach (problem, s->problems)
+    counted += session_problem_counts (problem);
+  cJSON_AddNumberToObject (result, "problems", counted);
+  cJSON_AddBoolToObject (result, "repaired", repair && counted > 0);
   cJSON_AddItemToObject (result, "findings", s->problems);
   s->problems = NULL;
   return result;
@@ -318,22 +372,6 @@ nms_session_check (NmsStore *store, const char *prefix, gboolean repair, GError 
   if (!nms_store_group_end (store, result != NULL, error))
     g_clear_pointer (&result, cJSON_Delete);
   return result;
-}
-
-/* Writes text in the session's form: bytes of it, or a JSON string. */
-static gboolean
-write_text (NmsStore *store, const char *key, NmsValueKind form, const char *text, GError **error)
-{
-  if (form == NMS_VALUE_BYTES)
-    {
-      NmsItem item = { key, strlen (key), NMS_VALUE_BYTES, (const guint8 *) text, strlen (text) };
-      return nms_store_set (store, &item, 1, error);
-    }
-  else
-    {
-      g_autoptr(cJSON) s = cJSON_CreateString (text);
-      return session_write_json (store, key, NMS_VALUE_JSON, s, error);
-    }
 }
 
 static gboolean
@@ -358,19 +396,92 @@ absent (NmsStore *store, const char *key, gboolean *is_absent, GError **error)
   return TRUE;
 }
 
-/* Moves one v1 torrent: its entry becomes a v2 entry, its embedded
- * .torrent a torrentfile key, its state a v2 state (and its infoBuffer an
- * infodict), after the old state is copied under the backup prefix. */
+/* Writes v1's base64 text of a .torrent or info dictionary as what today's
+ * engine reads back with get(): the bencoded bytes themselves, stored as
+ * bytes. Text that does not decode to bencode is kept as its bytes, so that
+ * check and restore name it; the v1 backup holds it as it was. Keys that
+ * already exist are left as they are. */
 static gboolean
-migrate_torrent (Session *s, const cJSON *old, NmsValueKind form, const char *backup, cJSON *list, GError **error)
+write_bencode (NmsStore *store, const char *key, const char *base64, GError **error)
+{
+  g_autoptr(GBytes) text = g_bytes_new (base64, strlen (base64));
+  g_autoptr(GBytes) bytes = NULL;
+  SessionRaw raw = { TRUE, NMS_VALUE_BYTES, text };
+  const char *why = NULL;
+  gboolean fresh;
+  gsize len;
+  const guint8 *data;
+
+  if (!absent (store, key, &fresh, error))
+    return FALSE;
+  if (!fresh)
+    return TRUE;
+  bytes = session_raw_bencode (&raw, NULL, &why);
+  data = g_bytes_get_data (bytes ? bytes : text, &len);
+  {
+    NmsItem item = { key, strlen (key), NMS_VALUE_BYTES, data, len };
+    return nms_store_set (store, &item, 1, error);
+  }
+}
+
+static void
+copy_member (cJSON *to, const char *name, const cJSON *from, const char *member)
+{
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive (from, member);
+
+  if (m != NULL && !cJSON_IsNull (m))
+    cJSON_AddItemToObject (to, name, cJSON_Duplicate (m, TRUE));
+}
+
+/* A v2 state from a v1 entry and its state (NULL when v1 saved none: it
+ * saved one only once the torrent had metadata). v1 kept the user's
+ * choices in the index entry: userState (a stopped torrent stays stopped),
+ * queuePosition, and the download root as storageToken, renamed
+ * storageKey in jstorrent 8fd3e5e. Today's engine sets its counters
+ * straight from uploaded and downloaded, so they are always numbers. */
+static cJSON *
+v2_state (const cJSON *old, const cJSON *state)
+{
+  const cJSON *user = cJSON_GetObjectItemCaseSensitive (old, "userState");
+  const cJSON *key = cJSON_GetObjectItemCaseSensitive (old, "storageKey");
+  const cJSON *token = cJSON_GetObjectItemCaseSensitive (old, "storageToken");
+  cJSON *v2 = cJSON_CreateObject ();
+  const char *counters[] = { "uploaded", "downloaded" };
+  gsize i;
+
+  cJSON_AddStringToObject (v2, "userState", cJSON_IsString (user) ? user->valuestring : "active");
+  if (cJSON_IsString (key) || cJSON_IsString (token))
+    cJSON_AddStringToObject (v2, "storageKey", cJSON_IsString (key) ? key->valuestring : token->valuestring);
+  copy_member (v2, "queuePosition", old, "queuePosition");
+  copy_member (v2, "bitfield", state, "bitfield");
+  for (i = 0; i < G_N_ELEMENTS (counters); i++)
+    {
+      const cJSON *m = cJSON_GetObjectItemCaseSensitive (state, counters[i]);
+      cJSON_AddNumberToObject (v2, counters[i], cJSON_IsNumber (m) ? m->valuedouble : 0);
+    }
+  if (cJSON_GetObjectItemCaseSensitive (state, "updatedAt") != NULL)
+    copy_member (v2, "updatedAt", state, "updatedAt");
+  else
+    copy_member (v2, "updatedAt", old, "addedAt");
+  return v2;
+}
+
+/* Moves one v1 torrent: its entry becomes a v2 entry, its embedded
+ * .torrent a torrentfile key, its state (and the user's choices from its
+ * entry) a v2 state, and its infoBuffer an infodict, after the old state
+ * is copied under the backup prefix. The index and states are written as
+ * JSON and the metadata as bytes: the forms today's engine writes them in
+ * (setJson, and set of the bencoded bytes). */
+static gboolean
+migrate_torrent (Session *s, const cJSON *old, const char *backup, cJSON *list, GError **error)
 {
   const cJSON *hash = cJSON_GetObjectItemCaseSensitive (old, "infoHash");
   const cJSON *magnet = cJSON_GetObjectItemCaseSensitive (old, "magnetLink");
   const cJSON *file = cJSON_GetObjectItemCaseSensitive (old, "torrentFile");
-  const cJSON *token = cJSON_GetObjectItemCaseSensitive (old, "storageToken");
   const cJSON *added = cJSON_GetObjectItemCaseSensitive (old, "addedAt");
+  const cJSON *info = NULL;
   g_autofree char *v1_key = NULL, *v1_copy = NULL, *state_key = NULL, *file_key = NULL, *dict_key = NULL;
-  g_autoptr(cJSON) state = NULL;
+  g_autoptr(cJSON) state = NULL, v2 = NULL;
   SessionRaw raw = { 0 };
   const char *why = NULL;
   gboolean fresh, ok = TRUE;
@@ -397,44 +508,32 @@ migrate_torrent (Session *s, const cJSON *old, NmsValueKind form, const char *ba
   cJSON_AddNumberToObject (entry, "addedAt", cJSON_IsNumber (added) ? added->valuedouble : 0);
 
   file_key = session_key (s, hash->valuestring, ":torrentfile");
-  if (cJSON_IsString (file) && (ok = absent (s->store, file_key, &fresh, error)) && fresh)
-    ok = write_text (s->store, file_key, form, file->valuestring, error);
+  if (cJSON_IsString (file) && !write_bencode (s->store, file_key, file->valuestring, error))
+    return FALSE;
 
   v1_key = session_key (s, hash->valuestring, "");
-  if (!ok || !session_read (s->store, v1_key, &raw, error))
+  if (!session_read (s->store, v1_key, &raw, error))
     return FALSE;
-  if (!raw.found)
-    return TRUE;
-  v1_copy = g_strconcat (backup, "torrent:", hash->valuestring, NULL);
-  ok = copy_raw (s->store, v1_copy, &raw, error)
-       && nms_store_remove (s->store, (const char *const *) &v1_key, 1, error);
-  state = ok ? session_raw_json (&raw, &why) : NULL;
-  if (ok && cJSON_IsObject (state))
+  if (raw.found)
     {
-      const cJSON *info = cJSON_GetObjectItemCaseSensitive (state, "infoBuffer");
-      g_autoptr(cJSON) v2 = cJSON_CreateObject ();
-      const char *copied[] = { "bitfield", "uploaded", "downloaded", "updatedAt" };
-      gsize i;
-
-      cJSON_AddStringToObject (v2, "userState", "active");
-      if (cJSON_IsString (token))
-        cJSON_AddStringToObject (v2, "storageKey", token->valuestring);
-      for (i = 0; i < G_N_ELEMENTS (copied); i++)
-        {
-          const cJSON *m = cJSON_GetObjectItemCaseSensitive (state, copied[i]);
-          if (m != NULL)
-            cJSON_AddItemToObject (v2, copied[i], cJSON_Duplicate (m, TRUE));
-        }
-      state_key = session_key (s, hash->valuestring, ":state");
-      dict_key = session_key (s, hash->valuestring, ":infodict");
-      ok = absent (s->store, state_key, &fresh, error)
-           && (!fresh || session_write_json (s->store, state_key, raw.kind, v2, error));
-      if (ok && cJSON_IsString (info))
-        ok = absent (s->store, dict_key, &fresh, error)
-             && (!fresh || write_text (s->store, dict_key, form, info->valuestring, error));
+      v1_copy = g_strconcat (backup, "torrent:", hash->valuestring, NULL);
+      ok = copy_raw (s->store, v1_copy, &raw, error)
+           && nms_store_remove (s->store, (const char *const *) &v1_key, 1, error);
+      state = ok ? session_raw_json (&raw, &why) : NULL;
+      if (!cJSON_IsObject (state))
+        g_clear_pointer (&state, cJSON_Delete);
+      info = cJSON_GetObjectItemCaseSensitive (state, "infoBuffer");
     }
   session_raw_clear (&raw);
-  return ok;
+  if (!ok)
+    return FALSE;
+  state_key = session_key (s, hash->valuestring, ":state");
+  dict_key = session_key (s, hash->valuestring, ":infodict");
+  v2 = v2_state (old, state);
+  if (!absent (s->store, state_key, &fresh, error)
+      || (fresh && !session_write_json (s->store, state_key, NMS_VALUE_JSON, v2, error)))
+    return FALSE;
+  return !cJSON_IsString (info) || write_bencode (s->store, dict_key, info->valuestring, error);
 }
 
 static gboolean
@@ -462,10 +561,10 @@ migrate (Session *s, cJSON *result, GError **error)
   cJSON_AddNumberToObject (index, "version", 2);
   entries = cJSON_AddArrayToObject (index, "torrents");
   cJSON_ArrayForEach (old, list)
-    if (!migrate_torrent (s, old, s->index_raw.kind, backup, entries, error))
+    if (!migrate_torrent (s, old, backup, entries, error))
       return FALSE;
   cJSON_AddNumberToObject (result, "migrated", cJSON_GetArraySize (entries));
-  return session_write_json (s->store, s->index_key, s->index_raw.kind, index, error);
+  return session_write_json (s->store, s->index_key, NMS_VALUE_JSON, index, error);
 }
 
 cJSON *

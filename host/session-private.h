@@ -20,6 +20,7 @@ typedef struct {
   GBytes      *torrentfile;   /* the bencode bytes, or NULL when missing or broken */
   GBytes      *infodict;
   gboolean     torrentfile_stored, infodict_stored;
+  gboolean     torrentfile_ok, infodict_ok;  /* stored, decoded and (when verifying) matching */
   NmsMetainfo  meta;
   gboolean     has_meta;
   gboolean     bitfield_ok;   /* FALSE when present but not matching the pieces */
@@ -56,6 +57,9 @@ Session *session_load        (NmsStore *store, const char *prefix, gboolean for_
 void     session_free        (Session *s);
 cJSON   *session_problem     (Session *s, const char *code, const char *hash, const char *key,
                               const char *format, ...) G_GNUC_PRINTF (5, 6);
+void     session_problem_is_info (cJSON *problem);
+gboolean session_problem_counts  (const cJSON *problem);
+gboolean session_entry_is_file   (const cJSON *entry);
 
 SessionTorrent *session_torrent_read (Session *s, const char *hash, cJSON *entry, GError **error);
 void            session_torrent_free (gpointer t);

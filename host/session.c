@@ -44,7 +44,23 @@ session_read (NmsStore *store, const char *key, SessionRaw *raw, GError **error)
   return nms_store_get (store, key, strlen (key), keep_raw, raw, error);
 }
 
-/* A JSON value, stored as JSON or as bytes of UTF-8 JSON text. */
+/* The base64 text inside a JSON string decoded, or NULL when the string
+ * is not strict base64. The real extension's chrome.storage.local adapter
+ * keeps every ISessionStore.set() value in this form. */
+static GBytes *
+decode_string (const char *text)
+{
+  gsize out_len;
+  guint8 *decoded = nms_base64_decode_strict (text, strlen (text), &out_len);
+
+  return decoded != NULL ? g_bytes_new_take (decoded, out_len) : NULL;
+}
+
+/* A JSON value, stored as JSON or as bytes of UTF-8 JSON text, or (what an
+ * engine's set() of JSON text leaves in chrome.storage.local) as a JSON
+ * string of base64 of that text. A string counts as that last form only
+ * when it decodes to a JSON object or array: the index and states are
+ * objects, and any other string stays the string it is. */
 cJSON *
 session_raw_json (const SessionRaw *raw, const char **why)
 {
@@ -60,24 +76,71 @@ session_raw_json (const SessionRaw *raw, const char **why)
   value = cJSON_ParseWithLength (text, len);
   if (value == NULL)
     *why = "JSON that does not parse";
+  if (raw->kind == NMS_VALUE_JSON && cJSON_IsString (value))
+    {
+      g_autoptr(GBytes) inner = decode_string (value->valuestring);
+      gsize inner_len;
+      const char *inner_text = inner ? g_bytes_get_data (inner, &inner_len) : NULL;
+      cJSON *parsed = inner_text && g_utf8_validate_len (inner_text, inner_len, NULL)
+                      ? cJSON_ParseWithLength (inner_text, inner_len) : NULL;
+
+      if (cJSON_IsObject (parsed) || cJSON_IsArray (parsed))
+        {
+          cJSON_Delete (value);
+          return parsed;
+        }
+      cJSON_Delete (parsed);
+    }
   return value;
 }
 
-/* Bencode bytes, stored raw, as bytes of base64 text, or as a JSON string
- * of base64. Raw bencode of a dictionary starts with 'd', which base64 of
- * anything also may; a leading 'd' that parses as bencode wins. *doc, when
- * asked for, is the parse of the bytes returned (NULL when they are not
- * bencode), so that callers do not parse them a second time. */
+/* Bencode as the engine reads it with get(), in every form a JSTorrent
+ * version or adapter wrote it:
+ *
+ *  - raw bytes (today's engine, through nmstore's {"$bytes"});
+ *  - bytes of base64 text (engines from the v2 schema until they stopped
+ *    encoding it themselves, jstorrent dfa968a);
+ *  - a JSON string of base64 (the real extension's chrome.storage.local,
+ *    which stores every set() value as base64), and so, for those older
+ *    engines, a JSON string of base64 of base64 text.
+ *
+ * So at most two layers of base64 are taken off, one of them base64 text
+ * inside the stored bytes or string. Raw bencode of a
+ * dictionary starts with 'd', which base64 text also may; a layer that
+ * parses as bencode wins. *doc, when asked for, is the parse of the bytes
+ * returned; when they are not bencode it is NULL and the bytes are the
+ * innermost layer, so that the caller's own parse says what is wrong. */
 GBytes *
 session_raw_bencode (const SessionRaw *raw, NmsBencodeDoc **doc, const char **why)
 {
-  gsize len, out_len;
-  const char *data = g_bytes_get_data (raw->value, &len);
-  guint8 *decoded;
-  GBytes *bytes;
+  g_autoptr(GBytes) bytes = NULL;
+  guint layer;
 
   if (raw->kind == NMS_VALUE_BYTES)
+    bytes = g_bytes_ref (raw->value);
+  else
     {
+      gsize len;
+      const char *text = g_bytes_get_data (raw->value, &len);
+      g_autoptr(cJSON) value = cJSON_ParseWithLength (text, len);
+
+      if (!cJSON_IsString (value))
+        {
+          *why = "a JSON value that is not a base64 string";
+          return NULL;
+        }
+      if ((bytes = decode_string (value->valuestring)) == NULL)
+        {
+          *why = "a JSON string that is not base64";
+          return NULL;
+        }
+    }
+  for (layer = 0;; layer++)
+    {
+      gsize len, out_len;
+      const char *data = g_bytes_get_data (bytes, &len);
+      guint8 *decoded;
+
       if (len > 0 && data[0] == 'd')
         {
           g_autoptr(NmsBencodeDoc) parsed = nms_bencode_parse ((const guint8 *) data, len, NULL);
@@ -85,30 +148,21 @@ session_raw_bencode (const SessionRaw *raw, NmsBencodeDoc **doc, const char **wh
             {
               if (doc != NULL)
                 *doc = g_steal_pointer (&parsed);
-              return g_bytes_ref (raw->value);
+              return g_steal_pointer (&bytes);
             }
         }
-      decoded = nms_base64_decode_strict (data, len, &out_len);
+      if (layer == 1 || (decoded = nms_base64_decode_strict (data, len, &out_len)) == NULL)
+        break;
+      g_bytes_unref (bytes);
+      bytes = g_bytes_new_take (decoded, out_len);
     }
-  else
+  if (raw->kind == NMS_VALUE_BYTES && layer == 0 && (g_bytes_get_size (bytes) == 0
+                                                     || *(const char *) g_bytes_get_data (bytes, NULL) != 'd'))
     {
-      g_autoptr(cJSON) value = cJSON_ParseWithLength (data, len);
-      if (!cJSON_IsString (value))
-        {
-          *why = "a JSON value that is not a base64 string";
-          return NULL;
-        }
-      decoded = nms_base64_decode_strict (value->valuestring, strlen (value->valuestring), &out_len);
-    }
-  if (decoded == NULL)
-    {
-      *why = "neither bencode nor base64 of it";
+      *why = "neither bencode nor base64 text of it";
       return NULL;
     }
-  bytes = g_bytes_new_take (decoded, out_len);
-  if (doc != NULL)
-    *doc = nms_bencode_parse (decoded, out_len, NULL);
-  return bytes;
+  return g_steal_pointer (&bytes);
 }
 
 /* Writes value as JSON, or as bytes of its JSON text: the form the engine's
@@ -142,8 +196,33 @@ session_problem (Session *s, const char *code, const char *hash, const char *key
   cJSON_AddItemToObject (p, "infoHash", hash ? cJSON_CreateString (hash) : cJSON_CreateNull ());
   cJSON_AddItemToObject (p, "key", key ? cJSON_CreateString (key) : cJSON_CreateNull ());
   cJSON_AddStringToObject (p, "reason", reason);
+  cJSON_AddStringToObject (p, "severity", "problem");
   cJSON_AddItemToArray (s->problems, p);
   return p;
+}
+
+/* A finding that describes a normal state (a magnet still waiting for its
+ * metadata): listed by check, but not a failure. */
+void
+session_problem_is_info (cJSON *problem)
+{
+  cJSON_ReplaceItemInObjectCaseSensitive (problem, "severity", cJSON_CreateString ("info"));
+}
+
+gboolean
+session_problem_counts (const cJSON *problem)
+{
+  const cJSON *severity = cJSON_GetObjectItemCaseSensitive (problem, "severity");
+  return !cJSON_IsString (severity) || !g_str_equal (severity->valuestring, "info");
+}
+
+/* The engine's restoreSession() takes an entry whose source is "file" to
+ * its torrentfile, and any other to its magnet link. */
+gboolean
+session_entry_is_file (const cJSON *entry)
+{
+  const cJSON *source = cJSON_GetObjectItemCaseSensitive (entry, "source");
+  return cJSON_IsString (source) && g_str_equal (source->valuestring, "file");
 }
 
 void
@@ -182,6 +261,7 @@ typedef struct {
   NmsMetainfoSource  source;
   GBytes           **out;
   gboolean          *stored;
+  gboolean          *ok;
 } MetadataRead;
 
 /* Runs on the value while the store still holds it, so that a summary,
@@ -223,6 +303,7 @@ check_metadata (const NmsItem *item, gpointer user_data, GError **error)
       nms_metainfo_clear (&meta);
       return TRUE;
     }
+  *r->ok = TRUE;
   /* Bytes still pointing into the store's row are copied only when kept. */
   if (s->keep_bytes)
     *r->out = bytes == stored ? g_bytes_new (data, len) : g_steal_pointer (&bytes);
@@ -240,12 +321,13 @@ check_metadata (const NmsItem *item, gpointer user_data, GError **error)
  * without verifying, checks it against the hash. */
 static gboolean
 load_metadata (Session *s, SessionTorrent *t, const char *suffix, NmsMetainfoSource source,
-               GBytes **out, gboolean *stored, GError **error)
+               GBytes **out, gboolean *stored, gboolean *ok, GError **error)
 {
   g_autofree char *key = session_key (s, t->hash, suffix);
-  MetadataRead r = { s, t, key, source, out, stored };
+  MetadataRead r = { s, t, key, source, out, stored, ok };
 
   *stored = FALSE;
+  *ok = FALSE;
   return nms_store_get (s->store, key, strlen (key), check_metadata, &r, error);
 }
 
@@ -293,8 +375,10 @@ session_torrent_read (Session *s, const char *hash, cJSON *entry, GError **error
 
   t->hash = g_strdup (hash);
   t->entry = entry;
-  if (!load_metadata (s, t, ":torrentfile", NMS_METAINFO_TORRENT_FILE, &t->torrentfile, &t->torrentfile_stored, error)
-      || !load_metadata (s, t, ":infodict", NMS_METAINFO_INFO_DICT, &t->infodict, &t->infodict_stored, error)
+  if (!load_metadata (s, t, ":torrentfile", NMS_METAINFO_TORRENT_FILE, &t->torrentfile, &t->torrentfile_stored,
+                      &t->torrentfile_ok, error)
+      || !load_metadata (s, t, ":infodict", NMS_METAINFO_INFO_DICT, &t->infodict, &t->infodict_stored,
+                         &t->infodict_ok, error)
       || !session_read (s->store, state_key, &t->state_raw, error))
     {
       session_torrent_free (t);
@@ -338,16 +422,28 @@ load_torrent (Session *s, cJSON *entry, GError **error)
     return FALSE;
   g_ptr_array_add (s->torrents, t);
   g_hash_table_insert (s->by_hash, g_ascii_strdown (t->hash, -1), t);
-  if (!t->torrentfile_stored && !t->infodict_stored)
+  /* What the engine's restoreSession() would skip is a problem for
+   * restore as much as for check; a magnet still waiting for its metadata
+   * is normal, and only check lists it, as information. */
+  if (session_entry_is_file (entry))
     {
-      /* A magnet waiting for its metadata is normal; only check lists it. */
-      if (cJSON_IsString (magnet) && s->for_check)
-        session_problem (s, "no-metadata", t->hash, NULL, "%s has neither torrentfile nor infodict; the engine "
-                         "must fetch the metadata again from its magnet link", t->hash);
-      else if (!cJSON_IsString (magnet))
-        session_problem (s, "no-metadata", t->hash, NULL, "%s has neither torrentfile nor infodict nor a magnet "
-                         "link, so it cannot be restored", t->hash);
+      if (t->torrentfile_stored)
+        ; /* a broken torrentfile is already reported */
+      else if (t->infodict_ok)
+        session_problem (s, "no-metadata", t->hash, NULL, "%s is a file torrent without its torrentfile, which "
+                         "is all the engine restores a file torrent from, so it would skip it; its infodict is "
+                         "sound", t->hash);
+      else if (!t->infodict_stored)
+        session_problem (s, "no-metadata", t->hash, NULL, "%s is a file torrent with neither torrentfile nor "
+                         "infodict, so it cannot be restored", t->hash);
     }
+  else if (!cJSON_IsString (magnet))
+    session_problem (s, "bad-entry", t->hash, s->index_key, "%s lists %s as a magnet torrent without a "
+                     "\"magnetUri\", which the engine needs to restore it, so it would skip it", s->index_key,
+                     t->hash);
+  else if (!t->torrentfile_stored && !t->infodict_stored && s->for_check)
+    session_problem_is_info (session_problem (s, "no-metadata", t->hash, NULL, "%s is a magnet still waiting for "
+                                              "its metadata; the engine fetches it from the magnet link", t->hash));
   return TRUE;
 }
 

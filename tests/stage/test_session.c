@@ -557,16 +557,47 @@ test_remove_under_concurrent_writer (void **state)
   nmt_remove_tree (home);
 }
 
-/* A v1 session of 50 torrents: embedded .torrent files, magnet links with
- * infoBuffer in their state, and magnets without any state. */
+/* A v1 value as the engine wrote it, set(TextEncoder(JSON.stringify(v))):
+ * through NativeSessionStore {"$bytes"} of the text; through the real
+ * extension's chrome.storage.local adapter, a JSON string of its base64. */
+static cJSON *
+v1_value (const cJSON *value, gboolean extension_form)
+{
+  g_autofree char *text = NULL, *encoded = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (!extension_form)
+    return json_as_bytes (value);
+  text = cJSON_PrintUnformatted (value);
+  bytes = g_bytes_new (text, strlen (text));
+  encoded = b64 (bytes);
+  return cJSON_CreateString (encoded);
+}
+
+static cJSON *
+get_value (NmtHost *host, const char *key)
+{
+  g_autofree char *text = g_strdup_printf ("{\"op\":\"get\",\"keys\":\"%s\"}", key);
+  g_autoptr(cJSON) reply = call (host, text);
+  cJSON *v = member (member (reply, "items"), key);
+
+  return v ? cJSON_Duplicate (v, TRUE) : NULL;
+}
+
+/* A v1 session of 50 torrents with the last v1 engine's fields
+ * (jstorrent 16c02d1: userState, queuePosition and storageKey in the
+ * entry; earlier ones called the root storageToken): embedded .torrent
+ * files, magnet links with infoBuffer in their state, and magnets without
+ * any state. Once as NativeSessionStore stores the engine's writes, once
+ * as the real extension left them in chrome.storage.local. */
 static void
-test_migrate_v1 (void **state)
+migrate_v1 (gboolean extension_form)
 {
   g_autofree char *home = nmt_make_home ();
   g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
   g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify) torrent_free);
   g_autoptr(cJSON) req = set_request (), index = cJSON_CreateObject (), reply = NULL, again = NULL;
-  g_autoptr(cJSON) restore = NULL, check = NULL, backup = NULL;
+  g_autoptr(cJSON) restore = NULL, check = NULL, backup = NULL, stored = NULL;
   g_autofree char *v1_index = NULL;
   cJSON *entries, *t;
   guint i;
@@ -589,8 +620,10 @@ test_migrate_v1 (void **state)
       else
         cJSON_AddStringToObject (e, "magnetLink", uri);
       cJSON_AddStringToObject (e, "name", tr->name);
-      cJSON_AddStringToObject (e, "storageToken", "default");
+      cJSON_AddStringToObject (e, i % 2 ? "storageKey" : "storageToken", i % 2 ? "downloads" : "default");
       cJSON_AddNumberToObject (e, "addedAt", 1650000000000.0 + i);
+      cJSON_AddStringToObject (e, "userState", i % 3 == 0 ? "stopped" : i % 3 == 1 ? "active" : "queued");
+      cJSON_AddNumberToObject (e, "queuePosition", 100 + i);
       cJSON_AddItemToArray (entries, e);
       if (i < 40)
         {
@@ -606,11 +639,11 @@ test_migrate_v1 (void **state)
               g_autofree char *info = b64 (tr->info);
               cJSON_AddStringToObject (st, "infoBuffer", info);
             }
-          cJSON_AddItemToObject (member (req, "items"), k, json_as_bytes (st));
+          cJSON_AddItemToObject (member (req, "items"), k, v1_value (st, extension_form));
           cJSON_Delete (st);
         }
     }
-  cJSON_AddItemToObject (member (req, "items"), "session:torrents", json_as_bytes (index));
+  cJSON_AddItemToObject (member (req, "items"), "session:torrents", v1_value (index, extension_form));
   call_ok (host, req);
   v1_index = cJSON_PrintUnformatted (member (member (req, "items"), "session:torrents"));
 
@@ -627,6 +660,10 @@ test_migrate_v1 (void **state)
   assert_int_equal (member (again, "migrated")->valueint, 0);
   assert_true (cJSON_IsTrue (member (again, "alreadyV2")));
 
+  /* The index as today's engine writes it: JSON, as setJson stores it. */
+  stored = get_value (host, "session:torrents");
+  assert_int_equal (member (stored, "version")->valueint, 2);
+
   restore = call (host, "{\"op\":\"sessionRestore\"}");
   assert_int_equal (cJSON_GetArraySize (member (restore, "problems")), 0);
   assert_int_equal (member (member (restore, "index"), "version")->valueint, 2);
@@ -636,23 +673,52 @@ test_migrate_v1 (void **state)
     {
       Torrent *tr = list->pdata[i];
       const cJSON *e = member (t, "entry"), *st = member (t, "state");
+      g_autofree char *fk = key_of (tr->hash, ":torrentfile");
+      g_autofree char *dk = key_of (tr->hash, ":infodict");
+      g_autoptr(cJSON) file = get_value (host, fk), dict = get_value (host, dk);
+
       assert_string_equal (member (t, "infoHash")->valuestring, tr->hash);
       assert_true (member (e, "addedAt")->valuedouble == 1650000000000.0 + i);
       assert_string_equal (member (e, "source")->valuestring, i < 20 ? "file" : "magnet");
+      /* The metadata is stored as the bencoded bytes themselves, which
+       * today's engine reads back with get(), not as base64 text. */
       if (i < 20)
-        assert_bytes_member (t, "torrentfile", tr->torrent);
-      else
-        assert_non_null (strstr (member (e, "magnetUri")->valuestring, tr->hash));
-      if (i >= 20 && i < 40)
-        assert_bytes_member (t, "infodict", tr->info);
-      if (i < 40)
         {
-          assert_string_equal (member (st, "userState")->valuestring, "active");
-          assert_string_equal (member (st, "storageKey")->valuestring, "default");
-          assert_int_equal (member (st, "uploaded")->valueint, i);
+          assert_bytes_member (t, "torrentfile", tr->torrent);
+          assert_true (cJSON_IsString (member (file, "$bytes")));
+          {
+            g_autofree char *want = b64 (tr->torrent);
+            assert_string_equal (member (file, "$bytes")->valuestring, want);
+          }
         }
       else
-        assert_true (cJSON_IsNull (st));
+        {
+          assert_null (file);
+          assert_non_null (strstr (member (e, "magnetUri")->valuestring, tr->hash));
+        }
+      if (i >= 20 && i < 40)
+        {
+          g_autofree char *want = b64 (tr->info);
+          assert_bytes_member (t, "infodict", tr->info);
+          assert_string_equal (member (dict, "$bytes")->valuestring, want);
+        }
+      else
+        assert_null (dict);
+      /* Every torrent has a state, with the user's choices from v1's entry. */
+      assert_true (cJSON_IsObject (st));
+      assert_string_equal (member (st, "userState")->valuestring,
+                           i % 3 == 0 ? "stopped" : i % 3 == 1 ? "active" : "queued");
+      assert_string_equal (member (st, "storageKey")->valuestring, i % 2 ? "downloads" : "default");
+      assert_int_equal (member (st, "queuePosition")->valueint, 100 + (int) i);
+      assert_true (cJSON_IsNumber (member (st, "uploaded")) && cJSON_IsNumber (member (st, "downloaded")));
+      if (i < 40)
+        {
+          assert_int_equal (member (st, "uploaded")->valueint, i);
+          assert_int_equal (member (st, "downloaded")->valueint, i * 2);
+          assert_int_equal ((int) strlen (member (st, "bitfield")->valuestring), 2 * ((tr->pieces + 7) / 8));
+        }
+      else
+        assert_null (member (st, "bitfield"));
       i++;
     }
   /* the v1 keys are kept, byte for byte, under the backup prefix */
@@ -672,11 +738,175 @@ test_migrate_v1 (void **state)
     cJSON_ArrayForEach (k, member (backup, "keys"))
       assert_true (strlen (k->valuestring) > strlen ("session:torrent:") + 40);
   }
-  /* check: only the ten magnets still waiting for metadata */
+  /* check: only the ten magnets still waiting for metadata, as information */
   check = call (host, "{\"op\":\"sessionCheck\"}");
   assert_int_equal (cJSON_GetArraySize (member (check, "findings")), 10);
+  assert_int_equal (member (check, "problems")->valueint, 0);
   cJSON_ArrayForEach (t, member (check, "findings"))
-    assert_string_equal (member (t, "code")->valuestring, "no-metadata");
+    {
+      assert_string_equal (member (t, "code")->valuestring, "no-metadata");
+      assert_string_equal (member (t, "severity")->valuestring, "info");
+    }
+  {
+    const char *args[] = { "session", "check", "--origin", NMT_ORIGIN, NULL };
+    g_autofree char *out = NULL, *err = NULL;
+    assert_int_equal (nmt_run_cli (home, args, NULL, &out, &err), 0);
+    assert_non_null (strstr (out, "no problems in 50 torrent(s)"));
+    assert_non_null (strstr (out, "waiting for its metadata"));
+  }
+  nmt_remove_tree (home);
+}
+
+static void
+test_migrate_v1 (void **state)
+{
+  migrate_v1 (FALSE);
+}
+
+static void
+test_migrate_v1_extension_form (void **state)
+{
+  migrate_v1 (TRUE);
+}
+
+/* base64 of text, as a new string */
+static char *
+b64_text (const char *text)
+{
+  g_autoptr(GBytes) b = g_bytes_new (text, strlen (text));
+  return b64 (b);
+}
+
+static gboolean
+has_problem (const cJSON *restore, const char *code, const char *hash)
+{
+  const cJSON *p;
+
+  cJSON_ArrayForEach (p, member (restore, "problems"))
+    if (g_str_equal (member (p, "code")->valuestring, code)
+        && g_strcmp0 (cJSON_GetStringValue (member (p, "infoHash")), hash) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Every form a JSTorrent version or adapter left its keys in, as
+ * sessionRestore must read them (the bytes the engine's get() gets), and
+ * what the engine would skip, which restore must report rather than
+ * return as if it were fine. */
+static void
+test_restore_engine_forms (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
+  g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify) torrent_free);
+  g_autoptr(cJSON) req = set_request (), index = cJSON_CreateObject (), restore = NULL, fixed = NULL, again = NULL;
+  g_autofree char *index_text = NULL, *index64 = NULL;
+  cJSON *items = member (req, "items"), *entries, *t;
+  guint i;
+
+  cJSON_AddNumberToObject (index, "version", 2);
+  entries = cJSON_AddArrayToObject (index, "torrents");
+  for (i = 0; i < 7; i++)
+    {
+      Torrent *tr = single_file_torrent (80000 + i, 4000 + i * 100);
+      g_autofree char *fk = key_of (tr->hash, ":torrentfile");
+      g_autofree char *dk = key_of (tr->hash, ":infodict");
+      g_autofree char *sk = key_of (tr->hash, ":state");
+      g_autofree char *file64 = b64 (tr->torrent), *info64 = b64 (tr->info);
+      g_autoptr(cJSON) st = state_for (i, tr->pieces);
+      gboolean magnet = i == 3 || i == 5;
+      cJSON *e = cJSON_CreateObject ();
+
+      g_ptr_array_add (list, tr);
+      cJSON_AddStringToObject (e, "infoHash", tr->hash);
+      cJSON_AddStringToObject (e, "source", magnet ? "magnet" : "file");
+      if (i == 3)
+        {
+          g_autofree char *uri = g_strconcat ("magnet:?xt=urn:btih:", tr->hash, NULL);
+          cJSON_AddStringToObject (e, "magnetUri", uri);
+        }
+      cJSON_AddNumberToObject (e, "addedAt", 1700000000000.0 + i);
+      cJSON_AddItemToArray (entries, e);
+      switch (i)
+        {
+        case 0: /* the real extension, today's engine: base64 of the bytes */
+          cJSON_AddStringToObject (items, fk, file64);
+          cJSON_AddItemToObject (items, sk, cJSON_Duplicate (st, TRUE));
+          break;
+        case 1: /* the real extension, engines before jstorrent dfa968a: base64 of base64 text */
+          {
+            g_autofree char *twice = b64_text (file64), *state_text = cJSON_PrintUnformatted (st);
+            g_autofree char *state64 = b64_text (state_text);
+            cJSON_AddStringToObject (items, fk, twice);
+            cJSON_AddStringToObject (items, sk, state64);
+          }
+          break;
+        case 2: /* NativeSessionStore, engines before dfa968a: bytes of base64 text */
+          cJSON_AddItemToObject (items, fk, bytes_json (file64, strlen (file64)));
+          cJSON_AddItemToObject (items, sk, json_as_bytes (st));
+          break;
+        case 3: /* a magnet with its info dictionary, as the real extension keeps it */
+          cJSON_AddStringToObject (items, dk, info64);
+          break;
+        case 4: /* a file torrent that has only an infodict: the engine skips it */
+          cJSON_AddStringToObject (items, dk, info64);
+          break;
+        case 5: /* a magnet without its link: the engine skips it */
+          cJSON_AddStringToObject (items, dk, info64);
+          break;
+        default: /* three layers of base64: no engine reads that */
+          {
+            g_autofree char *twice = b64_text (file64), *thrice = b64_text (twice);
+            cJSON_AddStringToObject (items, fk, thrice);
+          }
+        }
+    }
+  /* The index as an engine's set() of its JSON text left it in the real
+   * extension's chrome.storage.local: a base64 string. */
+  index_text = cJSON_PrintUnformatted (index);
+  index64 = b64_text (index_text);
+  cJSON_AddStringToObject (items, "session:torrents", index64);
+  call_ok (host, req);
+
+  restore = call (host, "{\"op\":\"sessionRestore\"}");
+  assert_true (cJSON_Compare (member (restore, "index"), index, TRUE));
+  assert_int_equal (cJSON_GetArraySize (member (restore, "torrents")), 7);
+  i = 0;
+  cJSON_ArrayForEach (t, member (restore, "torrents"))
+    {
+      Torrent *tr = list->pdata[i];
+      if (i < 3)
+        assert_bytes_member (t, "torrentfile", tr->torrent);
+      else if (i < 6)
+        assert_bytes_member (t, "infodict", tr->info);
+      if (i < 3)
+        {
+          g_autoptr(cJSON) st = state_for (i, tr->pieces);
+          assert_true (cJSON_Compare (member (t, "state"), st, TRUE));
+        }
+      i++;
+    }
+  assert_int_equal (cJSON_GetArraySize (member (restore, "problems")), 3);
+  assert_true (has_problem (restore, "no-metadata", ((Torrent *) list->pdata[4])->hash));
+  assert_true (has_problem (restore, "bad-entry", ((Torrent *) list->pdata[5])->hash));
+  assert_true (has_problem (restore, "bad-bencode", ((Torrent *) list->pdata[6])->hash));
+
+  /* Repair makes the first two magnets, which their infodicts restore, and
+   * drops the third, which nothing can. */
+  fixed = call (host, "{\"op\":\"sessionCheck\",\"repair\":true}");
+  assert_true (cJSON_IsTrue (member (fixed, "repaired")));
+  g_clear_pointer (&restore, cJSON_Delete);
+  restore = call (host, "{\"op\":\"sessionRestore\"}");
+  if (cJSON_GetArraySize (member (restore, "problems")) != 0)
+    fail_msg ("after repair: %s", cJSON_PrintUnformatted (member (restore, "problems")));
+  assert_int_equal (cJSON_GetArraySize (member (restore, "torrents")), 6);
+  t = cJSON_GetArrayItem (member (restore, "torrents"), 4);
+  assert_string_equal (member (member (t, "entry"), "source")->valuestring, "magnet");
+  assert_non_null (strstr (member (member (t, "entry"), "magnetUri")->valuestring, ((Torrent *) list->pdata[4])->hash));
+  t = cJSON_GetArrayItem (member (restore, "torrents"), 5);
+  assert_non_null (strstr (member (member (t, "entry"), "magnetUri")->valuestring, ((Torrent *) list->pdata[5])->hash));
+  again = call (host, "{\"op\":\"sessionCheck\"}");
+  assert_int_equal (cJSON_GetArraySize (member (again, "findings")), 0);
   nmt_remove_tree (home);
 }
 
@@ -976,6 +1206,8 @@ main (int argc, char **argv)
     cmocka_unit_test (test_remove_torrent),
     cmocka_unit_test (test_remove_under_concurrent_writer),
     cmocka_unit_test (test_migrate_v1),
+    cmocka_unit_test (test_migrate_v1_extension_form),
+    cmocka_unit_test (test_restore_engine_forms),
     cmocka_unit_test (test_check_findings),
     cmocka_unit_test (test_check_rebuilds_bad_index),
     cmocka_unit_test (test_export_import_identical),
