@@ -93,44 +93,135 @@ function isBytesValue(v) {
     typeof v.$bytes === 'string' && Object.keys(v).length === 1;
 }
 
+/** Padded standard base64, as btoa and the host's {"$bytes"} write it. */
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 /**
- * A stored value as bytes: {"$bytes"} decoded, any other JSON value as
- * the UTF-8 of its JSON text (what the engine wrote with TextEncoder).
+ * The bytes of strict base64 text, or null when it is not that.
+ * @param {string} text
+ * @returns {Uint8Array | null}
+ */
+function strictBase64(text) {
+  if (!STRICT_BASE64.test(text)) return null;
+  try {
+    return base64ToBytes(text);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A stored value as bytes, in every form a JSTorrent adapter wrote them:
+ * {"$bytes"} (this store), a base64 string (the real extension's
+ * chrome.storage.local adapter stores every set() value so), and any other
+ * JSON value as the UTF-8 of its JSON text (what an engine that wrote
+ * JSON with set() reads back).
  * @param {any} v
  */
 function valueToBytes(v) {
   if (isBytesValue(v)) return base64ToBytes(v.$bytes);
+  if (typeof v === 'string') {
+    const bytes = strictBase64(v);
+    if (bytes) return bytes;
+  }
   return new TextEncoder().encode(JSON.stringify(v));
 }
 
+/** Keys whose bytes the engine hands to its bencode decoder. */
+const BENCODE_KEY = /:(torrentfile|infodict)$/;
+
 /**
- * A stored value as JSON: a JSON value as is, {"$bytes"} parsed from its
- * UTF-8 text (the engine's TextEncoder(JSON.stringify(x)) form).
+ * Bencoded bytes under one more layer of base64 text: what engines before
+ * jstorrent dfa968a set for a .torrent or info dictionary. Today's engine
+ * reads these keys with get() and decodes the bytes as bencode, so they
+ * come back decoded. A bencoded dictionary starts with "d"; base64 of one
+ * with "Z". Bytes that are neither come back as they are (the engine then
+ * fails on them, and restoreSession() reports them).
+ * @param {Uint8Array} bytes
+ */
+function unwrapBencode(bytes) {
+  if (bytes.length === 0 || bytes[0] === 0x64) return bytes;
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return bytes;
+  }
+  return strictBase64(text) ?? bytes;
+}
+
+/**
+ * The bytes the engine gets for key.
+ * @param {string} key
+ * @param {any} v
+ */
+function bytesFor(key, v) {
+  const bytes = valueToBytes(v);
+  return BENCODE_KEY.test(key) ? unwrapBencode(bytes) : bytes;
+}
+
+/**
+ * A stored value as JSON, in every form the engine's setJson or an
+ * older engine's set of JSON text left it: a JSON value as is; {"$bytes"}
+ * parsed from its UTF-8 text; a base64 string of JSON text (set() through
+ * the real extension) parsed when it holds an object or array, since the
+ * engine's JSON values (index, states) are objects. Any other string is
+ * the string.
  * @param {any} v
  */
 function valueToJson(v) {
   if (isBytesValue(v)) return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64ToBytes(v.$bytes)));
+  if (typeof v === 'string') {
+    const bytes = strictBase64(v);
+    if (bytes) {
+      try {
+        const parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+        if (parsed !== null && typeof parsed === 'object') return parsed;
+      } catch {
+        // not JSON text: the string is the value
+      }
+    }
+  }
   return v;
 }
 
 /**
- * The bencoded bytes of a .torrent or info dictionary, from what was stored:
- * raw bencode, or (the engine's form) the UTF-8 of its base64 text. A
- * bencoded dictionary starts with "d"; base64 of one starts with "Z".
+ * A fallback value in the form the host keeps its meaning in: a base64
+ * string is what the real extension's adapter made of set() bytes, so it
+ * becomes {"$bytes"} (canonical, which the host requires); anything else
+ * moves as it is. The engine's setJson values are objects, never strings.
+ * @param {any} v
+ */
+function carried(v) {
+  if (typeof v === 'string') {
+    const bytes = strictBase64(v);
+    if (bytes) return { $bytes: bytesToBase64(bytes) };
+  }
+  return v;
+}
+
+/**
+ * @param {any} v
+ * @returns {any} the parsed JSON, or undefined when it does not parse
+ */
+function jsonOrUndefined(v) {
+  try {
+    return valueToJson(v);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The bencoded bytes of a .torrent or info dictionary, from what was stored,
+ * in the forms get() reads.
  * @param {any} v  a {"$bytes"} value or a base64 string
  * @returns {Uint8Array}
  */
 export function bencodedBytes(v) {
-  const raw = typeof v === 'string' ? new TextEncoder().encode(v) : valueToBytes(v);
-  if (raw.length > 0 && raw[0] === 0x64) return raw;
-  let decoded;
-  try {
-    decoded = base64ToBytes(new TextDecoder('utf-8', { fatal: true }).decode(raw).trim());
-  } catch {
-    throw new Error('neither bencoded data nor base64 text');
-  }
-  if (decoded.length === 0 || decoded[0] !== 0x64) throw new Error('the decoded data is not a bencoded dictionary');
-  return decoded;
+  const bytes = unwrapBencode(valueToBytes(v));
+  if (bytes.length === 0 || bytes[0] !== 0x64) throw new Error('neither bencoded data nor base64 text of it');
+  return bytes;
 }
 
 /**
@@ -146,6 +237,18 @@ function jsonEqual(a, b) {
   const ka = Object.keys(a), kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
   return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && jsonEqual(a[k], b[k]));
+}
+
+/**
+ * Whether a fallback value is a later save of the same state than the
+ * host's: both objects with a numeric updatedAt, the fallback's greater.
+ * @param {any} fallbackValue
+ * @param {any} hostValue
+ */
+function isNewerState(fallbackValue, hostValue) {
+  const f = jsonOrUndefined(fallbackValue), h = jsonOrUndefined(hostValue);
+  return f !== null && typeof f === 'object' && h !== null && typeof h === 'object' &&
+    typeof f.updatedAt === 'number' && typeof h.updatedAt === 'number' && f.updatedAt > h.updatedAt;
 }
 
 export class NativeSessionStore {
@@ -193,7 +296,7 @@ export class NativeSessionStore {
   async get(key) {
     if (!this._settled) await this.ready();
     const items = await this.client.get([this._k(key)]);
-    return this._k(key) in items ? valueToBytes(items[this._k(key)]) : null;
+    return this._k(key) in items ? bytesFor(key, items[this._k(key)]) : null;
   }
 
   /**
@@ -237,7 +340,7 @@ export class NativeSessionStore {
     if (!this._settled) await this.ready();
     const items = keys.length ? await this.client.get(keys.map((k) => this._k(k))) : {};
     const out = new Map();
-    for (const k of keys) if (this._k(k) in items) out.set(k, valueToBytes(items[this._k(k)]));
+    for (const k of keys) if (this._k(k) in items) out.set(k, bytesFor(k, items[this._k(k)]));
     return out;
   }
 
@@ -365,22 +468,51 @@ export class NativeSessionStore {
     };
     const torrentFile = decode(torrentfile, 'torrentfile');
     const infoDict = decode(infodict, 'infodict');
-    if (entry?.source === 'file' && !torrentFile && !infoDict) {
+    // As the engine's restoreSession() reads an entry: a file torrent only
+    // from its .torrent file, any other only through its magnet link.
+    if (entry?.source === 'file' && !torrentFile) {
       if (torrentfile == null) report({ infoHash, key: base + 'torrentfile', reason: 'a file torrent without its .torrent file' });
       return null;
     }
-    if (entry?.source === 'magnet' && !entry.magnetUri && !infoDict) {
-      report({ infoHash, key: this._k('torrents'), reason: 'a magnet torrent without its magnet URI or info dictionary' });
+    if (entry?.source !== 'file' && !entry?.magnetUri) {
+      report({ infoHash, key: this._k('torrents'), reason: 'a magnet torrent without its magnet URI' });
       return null;
     }
     return { infoHash, entry, state, torrentFile, infoDict };
   }
 
   /**
+   * The items that merge the fallback's index into the host's: none when
+   * the fallback adds no torrent.
+   * @param {any} hostValue
+   * @param {any} fallbackValue
+   * @returns {Record<string, any>}
+   */
+  _mergeIndex(hostValue, fallbackValue) {
+    const host = jsonOrUndefined(hostValue);
+    const fallback = jsonOrUndefined(fallbackValue);
+    const listOf = (/** @type {any} */ x) => (x !== null && typeof x === 'object' && Array.isArray(x.torrents) ? x.torrents : null);
+    const hostList = listOf(host), fallbackList = listOf(fallback);
+    if (!hostList || !fallbackList || host.version !== fallback.version) {
+      return jsonEqual(hostValue, fallbackValue) ? {} : { [this._k('backup:fallback:torrents')]: fallbackValue };
+    }
+    const have = new Set(hostList.map((/** @type {any} */ e) => String(e?.infoHash).toLowerCase()));
+    const added = fallbackList.filter((/** @type {any} */ e) => typeof e?.infoHash === 'string' && !have.has(e.infoHash.toLowerCase()));
+    if (added.length === 0) return {};
+    return { [this._k('torrents')]: { ...host, torrents: [...hostList, ...added] } };
+  }
+
+  /**
    * Moves this store's keys from the chrome.storage.local fallback to the
-   * host: writes them in one atomic set, reads them back and compares, and
-   * only then removes them from the fallback. A Web Lock keeps two contexts
-   * of the extension from moving the same keys at once.
+   * host, each with its meaning: the real extension's base64 strings (its
+   * form of set() bytes) arrive as {"$bytes"}. A key the host already
+   * holds keeps the host's value, except a state whose updatedAt is later
+   * in the fallback; the two indexes are merged by infohash, the host's
+   * entries first (an index that cannot be merged stays the host's, and the
+   * fallback's is kept at <prefix>backup:fallback:torrents). Writes in one
+   * atomic set, reads back and compares, and only then removes the keys
+   * from the fallback. A Web Lock keeps two contexts of the extension from
+   * moving the same keys at once.
    * @returns {Promise<{moved: number}>}
    */
   async migrateFromFallback() {
@@ -390,15 +522,24 @@ export class NativeSessionStore {
       const all = await area.get(null);
       const keys = Object.keys(all).filter((k) => k.startsWith(this.prefix));
       if (keys.length === 0) return { moved: 0 };
+      const held = await this.client.get(keys);
       /** @type {Record<string, any>} */
       const items = {};
-      for (const k of keys) items[k] = all[k];
-      await this.client.set(items);
-      const back = await this.client.get(keys);
-      const bad = keys.filter((k) => !(k in back) || !jsonEqual(back[k], items[k]));
-      if (bad.length) {
-        throw new NmstoreError('E_MIGRATE', `moving session data from chrome.storage.local to nmstore failed: ` +
-          `${bad.length} key(s) read back differently (first: "${bad[0]}"); the data stays in chrome.storage.local`);
+      for (const k of keys) {
+        const value = carried(all[k]);
+        if (!(k in held)) items[k] = value;
+        else if (k === this._k('torrents')) Object.assign(items, this._mergeIndex(held[k], value));
+        else if (isNewerState(value, held[k])) items[k] = value;
+      }
+      const written = Object.keys(items);
+      if (written.length) {
+        await this.client.set(items);
+        const back = await this.client.get(written);
+        const bad = written.filter((k) => !(k in back) || !jsonEqual(back[k], items[k]));
+        if (bad.length) {
+          throw new NmstoreError('E_MIGRATE', `moving session data from chrome.storage.local to nmstore failed: ` +
+            `${bad.length} key(s) read back differently (first: "${bad[0]}"); the data stays in chrome.storage.local`);
+        }
       }
       await area.remove(keys);
       return { moved: keys.length };

@@ -235,3 +235,131 @@ test('unreadable base64 is a problem with the native decoder too', async () => {
     stub.undo();
   }
 });
+
+// The forms JSTorrent left its keys in. The real extension's chrome.storage.local
+// adapter (extension/src/lib/kv-handlers.ts) stores set() bytes as a base64
+// string and setJson values as they are; engines before jstorrent dfa968a
+// set the base64 text of a .torrent, so there it is base64 of base64 text.
+const b64 = (/** @type {string | Uint8Array} */ x) => Buffer.from(x).toString('base64');
+const TF = 'd8:announce3:url4:infod6:lengthi5e4:name1:aee';
+const INFO = 'd6:lengthi5e4:name1:be';
+
+test('get() reads bytes in every form: {"$bytes"}, a base64 string, base64 text of bencode, JSON', async () => {
+  const host = new FakeHost();
+  const s = new NativeSessionStore(wiring(NmstoreClient, host));
+  const forms = {
+    [`session:torrent:${H1}:torrentfile`]: b64(TF),                 // real extension, today's engine
+    [`session:torrent:${H2}:torrentfile`]: b64(b64(TF)),            // real extension, engines before dfa968a
+    [`session:torrent:${H3}:torrentfile`]: { $bytes: b64(b64(TF)) }, // NativeSessionStore, engines before dfa968a
+    [`session:torrent:${H1}:infodict`]: b64(INFO),
+    [`session:torrent:${H2}:infodict`]: { $bytes: b64(INFO) },      // NativeSessionStore, today's engine
+    'session:defaultRootKey': b64('downloads'),                      // set(TextEncoder(key)) through the extension
+    'session:legacy': { a: 1 },                                      // setJson, read by an engine with get()
+  };
+  for (const [k, v] of Object.entries(forms)) host.items.set(k, v);
+  for (const h of [H1, H2, H3]) assert.deepEqual(await s.get(`torrent:${h}:torrentfile`), enc(TF), h);
+  assert.deepEqual(await s.get(`torrent:${H1}:infodict`), enc(INFO));
+  assert.deepEqual(await s.get(`torrent:${H2}:infodict`), enc(INFO));
+  assert.deepEqual(await s.get('defaultRootKey'), enc('downloads'));
+  assert.deepEqual(await s.get('legacy'), enc('{"a":1}'));
+  const m = await s.getMulti([`torrent:${H2}:torrentfile`, 'defaultRootKey']);
+  assert.deepEqual(m.get(`torrent:${H2}:torrentfile`), enc(TF));
+  assert.deepEqual(m.get('defaultRootKey'), enc('downloads'));
+  // Base64 text under another key is data, not a wrapped .torrent.
+  host.items.set('session:note', { $bytes: b64(b64('hello')) });
+  assert.deepEqual(await s.get('note'), enc(b64('hello')));
+});
+
+test('getJson() reads setJson values, set() JSON text, and the extension\'s base64 string of it', async () => {
+  const host = new FakeHost();
+  const s = new NativeSessionStore(wiring(NmstoreClient, host));
+  const index = { version: 2, torrents: [{ infoHash: H1, source: 'file', addedAt: 1 }] };
+  host.items.set('session:a', index);                                          // setJson
+  host.items.set('session:b', { $bytes: b64(JSON.stringify(index)) });         // set(TextEncoder(JSON)) here
+  host.items.set('session:c', b64(JSON.stringify(index)));                     // the same through the extension
+  host.items.set('session:d', 'plain text');                                   // setJson of a string
+  host.items.set('session:e', b64('123'));                                     // a string that only looks like it
+  for (const k of ['a', 'b', 'c']) assert.deepEqual(await s.getJson(k), index, k);
+  assert.equal(await s.getJson('d'), 'plain text');
+  assert.equal(await s.getJson('e'), b64('123'));
+});
+
+/** A session as the real extension left it in chrome.storage.local. */
+function extensionSession(area, list, extra = {}) {
+  area.data.set('session:torrents', { version: 2, torrents: list.map((h, i) => ({ infoHash: h, source: 'file', addedAt: i })) });
+  for (const h of list) {
+    area.data.set(`session:torrent:${h}:torrentfile`, b64(TF));
+    area.data.set(`session:torrent:${h}:state`, { userState: 'active', uploaded: 1, downloaded: 2, updatedAt: 5 });
+  }
+  for (const [k, v] of Object.entries(extra)) area.data.set(k, v);
+}
+
+test('migrateFromFallback carries the extension\'s base64 strings over as bytes', async () => {
+  const area = new FakeArea();
+  extensionSession(area, [H1, H2]);
+  const host = new FakeHost({ ops: ['sessionRestore'] });
+  const s = new NativeSessionStore(wiring(NmstoreClient, host, area));
+  await s.ready();
+  assert.deepEqual(s.lastMigration, { moved: 5 });
+  assert.deepEqual(host.items.get(`session:torrent:${H1}:torrentfile`), { $bytes: b64(TF) });
+  assert.deepEqual(await s.get(`torrent:${H2}:torrentfile`), enc(TF));
+  assert.equal((await s.getJson('torrents')).torrents.length, 2);
+  assert.equal(area.data.size, 0);
+});
+
+test('migrateFromFallback never replaces what the host holds with an older or emptier value; indexes merge', async () => {
+  const host = new FakeHost();
+  const hostIndex = { version: 2, torrents: [{ infoHash: H1, source: 'file', addedAt: 100 }] };
+  host.items.set('session:torrents', hostIndex);
+  host.items.set(`session:torrent:${H1}:torrentfile`, { $bytes: b64(TF) });
+  host.items.set(`session:torrent:${H1}:state`, { userState: 'stopped', uploaded: 9, downloaded: 9, updatedAt: 50 });
+
+  // An empty index in the fallback leaves the host's alone.
+  const empty = new FakeArea({ 'session:torrents': { version: 2, torrents: [] } });
+  await new NativeSessionStore(wiring(NmstoreClient, host, empty)).ready();
+  assert.deepEqual(host.items.get('session:torrents'), hostIndex);
+  assert.equal(empty.data.size, 0);
+
+  // A fallback that knows H1 (older) and H2: H2 is added after the host's entries.
+  const area = new FakeArea();
+  extensionSession(area, [H1, H2]);
+  area.data.set(`session:torrent:${H2}:state`, { userState: 'active', uploaded: 1, downloaded: 2, updatedAt: 70 });
+  const s = new NativeSessionStore(wiring(NmstoreClient, host, area));
+  await s.ready();
+  const index = await s.getJson('torrents');
+  assert.deepEqual(index.torrents.map((/** @type {any} */ e) => e.infoHash), [H1, H2]);
+  assert.equal(index.torrents[0].addedAt, 100, 'the host\'s entry wins');
+  assert.equal((await s.getJson(`torrent:${H1}:state`)).userState, 'stopped', 'the host\'s newer state stays');
+  assert.equal((await s.getJson(`torrent:${H2}:state`)).updatedAt, 70);
+  assert.deepEqual(await s.get(`torrent:${H2}:torrentfile`), enc(TF));
+
+  // A later state in the fallback is taken.
+  const later = new FakeArea({ [`session:torrent:${H1}:state`]: { userState: 'active', uploaded: 10, downloaded: 10, updatedAt: 90 } });
+  await new NativeSessionStore(wiring(NmstoreClient, host, later)).ready();
+  assert.equal(host.items.get(`session:torrent:${H1}:state`).updatedAt, 90);
+
+  // An index that cannot be merged (v1 in the fallback) is kept aside, not lost.
+  const v1 = new FakeArea({ 'session:torrents': b64(JSON.stringify({ version: 1, torrents: [{ infoHash: H3 }] })) });
+  await new NativeSessionStore(wiring(NmstoreClient, host, v1)).ready();
+  assert.equal(host.items.get('session:torrents').torrents.length, 2);
+  assert.equal(JSON.parse(Buffer.from(host.items.get('session:backup:fallback:torrents').$bytes, 'base64').toString()).version, 1);
+});
+
+for (const ops of [[], ['sessionRestore']]) {
+  test(`restoreSession() ${ops.length ? 'over sessionRestore' : 'by gets'} reports what the engine would skip`, async () => {
+    const host = new FakeHost({ ops });
+    const s = new NativeSessionStore(wiring(NmstoreClient, host));
+    await s.setJson('torrents', { version: 2, torrents: [
+      { infoHash: H1, source: 'file', addedAt: 1 },     // only an infodict: the engine reads a file torrent's .torrent only
+      { infoHash: H2, source: 'magnet', addedAt: 2 },   // no magnetUri: the engine skips it
+      { infoHash: H3, source: 'file', addedAt: 3 },     // the extension's double base64 form: fine
+    ] });
+    host.items.set(`session:torrent:${H1}:infodict`, b64(INFO));
+    host.items.set(`session:torrent:${H2}:infodict`, b64(INFO));
+    host.items.set(`session:torrent:${H3}:torrentfile`, b64(b64(TF)));
+    const r = await s.restoreSession();
+    assert.deepEqual(r.torrents.map((t) => t.infoHash), [H3]);
+    assert.deepEqual(r.torrents[0].torrentFile, enc(TF));
+    assert.deepEqual(r.problems.map((p) => p.infoHash).sort(), [H1, H2]);
+  });
+}
