@@ -45,9 +45,12 @@ export function installHost(profile) {
 
 /**
  * Starts Chromium on the profile and waits for the extension's service worker.
+ * `extension` loads another directory with the same manifest key (a copy of
+ * extension/ with test pages added), so the extension id stays EXTENSION_ID.
+ * @param {{extension?: string}} [options]
  * @returns {Promise<{context: import('playwright-core').BrowserContext, worker: import('playwright-core').Worker}>}
  */
-export async function launch(profile) {
+export async function launch(profile, { extension = EXTENSION } = {}) {
   const context = await chromium.launchPersistentContext(profile.userDataDir, {
     executablePath: '/usr/bin/chromium',
     headless: false, // --headless=new is passed below, as the issue asks
@@ -56,7 +59,7 @@ export async function launch(profile) {
     args: [
       '--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--disable-extensions-except=${EXTENSION}`, `--load-extension=${EXTENSION}`,
+      `--disable-extensions-except=${extension}`, `--load-extension=${extension}`,
     ],
     viewport: { width: 1000, height: 900 },
   });
