@@ -99,11 +99,36 @@ export function hostMissingReason(hostName) {
  * @param {string} b
  */
 export function compareUtf8(a, b) {
-  const enc = new TextEncoder();
-  const x = enc.encode(a), y = enc.encode(b);
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i] - y[i];
-  return x.length - y.length;
+  // UTF-8 byte order is code point order. UTF-16 code units sort the same
+  // except that surrogates (U+D800-DFFF, the astral planes) must come after
+  // U+E000-FFFF; a lone surrogate is compared as U+FFFD, the character it
+  // becomes in UTF-8.
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i), y = b.charCodeAt(i);
+    if (x !== y) {
+      if (x < 0xd800 && y < 0xd800) return x - y;
+      const r = utf8Rank(a, i) - utf8Rank(b, i);
+      if (r !== 0) return r; // else both are U+FFFD in UTF-8
+    }
+  }
+  return a.length - b.length;
+}
+
+/**
+ * Where the character at i sorts among UTF-8 sequences: surrogate pairs after
+ * the rest of the BMP, a lone surrogate as U+FFFD.
+ * @param {string} s
+ * @param {number} i
+ */
+function utf8Rank(s, i) {
+  const c = s.charCodeAt(i);
+  if (c < 0xd800) return c;
+  if (c >= 0xe000) return c;
+  const pairStart = c <= 0xdbff ? i : i - 1;
+  const hi = s.charCodeAt(pairStart), lo = s.charCodeAt(pairStart + 1);
+  if (hi >= 0xd800 && hi <= 0xdbff && lo >= 0xdc00 && lo <= 0xdfff) return 0x10000 + c; // in a pair
+  return 0xfffd;
 }
 
 /**
@@ -176,11 +201,26 @@ function put(obj, key, value) {
 }
 
 /**
+ * An object with the members in the order of their keys' UTF-8 bytes, as
+ * Chrome's dictionaries keep them (JavaScript still puts integer-like keys
+ * first, in Chrome's results too).
+ * @param {Map<string, any>} members
+ */
+function sortedObject(members) {
+  /** @type {Record<string, any>} */
+  const out = {};
+  for (const k of [...members.keys()].sort(compareUtf8)) put(out, k, members.get(k));
+  return out;
+}
+
+/**
  * @typedef {object} ConvertState
  * @property {'reject' | 'keep'} binary  set() refuses an ArrayBuffer or
  *   typed array; get()'s defaults keep it (as a copied ArrayBuffer)
  * @property {Set<object>} onPath  the objects being converted: a cycle
  * @property {boolean} sawBinary
+ * @property {boolean} sort  members in UTF-8 order, as Chrome returns them;
+ *   not needed for what is sent, since the host sorts them itself
  * @property {string} where  for the error message
  */
 
@@ -234,14 +274,14 @@ function convert(v, level, st, path) {
       }
       return out;
     }
-    /** @type {Record<string, any>} */
-    const out = {};
     let keys;
     try {
       keys = Object.keys(v); // own, enumerable, not symbols
     } catch {
-      return out;
+      return {};
     }
+    /** @type {Map<string, any>} */
+    const members = new Map();
     for (const k of keys) {
       let child;
       try {
@@ -250,9 +290,9 @@ function convert(v, level, st, path) {
         child = null; // a getter that throws stores null
       }
       const c = convert(child, level + 1, st, `${path}[${JSON.stringify(k)}]`);
-      if (c !== undefined) put(out, wellFormed(k), c);
+      if (c !== undefined) members.set(wellFormed(k), c); // a later twin wins
     }
-    return out;
+    return st.sort ? sortedObject(members) : Object.fromEntries(members);
   } finally {
     st.onPath.delete(v);
   }
@@ -267,6 +307,9 @@ function convert(v, level, st, path) {
  * throws is null, a cycle is cut to null (a repeated object elsewhere is
  * kept), nesting past 100 levels is dropped, lone surrogates are U+FFFD.
  * @param {any} value
+ * Members come in the order of their keys' UTF-8 bytes, as Chrome returns
+ * them.
+ * @param {any} value
  * @param {{binary?: 'reject' | 'keep'}} [options]  'reject' (the default,
  *   as set()): an ArrayBuffer or typed array throws an NmstoreError E_VALUE;
  *   'keep' (as get()'s defaults): it becomes a copied ArrayBuffer
@@ -275,7 +318,7 @@ function convert(v, level, st, path) {
  */
 export function toChromeValue(value, options = {}) {
   /** @type {ConvertState} */
-  const st = { binary: options.binary ?? 'reject', onPath: new Set(), sawBinary: false, where: 'the value' };
+  const st = { binary: options.binary ?? 'reject', onPath: new Set(), sawBinary: false, sort: true, where: 'the value' };
   return convert(value, 1, st, '');
 }
 
@@ -289,8 +332,8 @@ export function toChromeValue(value, options = {}) {
  * @param {ConvertState} st
  */
 function convertItems(items, sig, param, st) {
-  /** @type {Record<string, any>} */
-  const out = {};
+  /** @type {Map<string, any>} */
+  const members = new Map();
   for (const k of Object.keys(items)) {
     let v;
     try {
@@ -300,9 +343,9 @@ function convertItems(items, sig, param, st) {
     }
     st.where = `item ${JSON.stringify(k)}`;
     const c = convert(v, 1, st, '');
-    if (c !== undefined) put(out, wellFormed(k), c);
+    if (c !== undefined) members.set(wellFormed(k), c);
   }
-  return out;
+  return st.sort ? sortedObject(members) : Object.fromEntries(members);
 }
 
 const SIG_GET = 'Error in invocation of storage.get(optional [string|array|object] keys, optional function callback)';
@@ -876,12 +919,13 @@ export class NmstoreClient {
     if (Array.isArray(keys)) throw new TypeError(`${SIG_GET}: Error at parameter 'keys': Value did not match any choice.`);
     if (typeof keys !== 'object') throw new TypeError(`${SIG_GET}: No matching signature.`);
     /** @type {ConvertState} */
-    const st = { binary: 'keep', onPath: new Set(), sawBinary: false, where: '' };
+    const st = { binary: 'keep', onPath: new Set(), sawBinary: false, sort: false, where: '' };
     const defaults = convertItems(keys, SIG_GET, 'keys', st);
     if (!st.sawBinary) return this.request('get', { keys: defaults }).then((r) => r.items);
     // An ArrayBuffer cannot travel as JSON: read the stored values and merge
-    // here, as Chrome does.
-    return this.request('get', { keys: Object.keys(defaults) }).then((r) => mergeDefaults(r.items, defaults));
+    // here, as Chrome does, with the members in Chrome's order.
+    const sorted = convertItems(keys, SIG_GET, 'keys', { ...st, onPath: new Set(), sort: true });
+    return this.request('get', { keys: Object.keys(sorted) }).then((r) => mergeDefaults(r.items, sorted));
   }
 
   /**
@@ -916,7 +960,7 @@ export class NmstoreClient {
     }
     let converted;
     try {
-      converted = convertItems(items, SIG_SET, 'items', { binary: 'reject', onPath: new Set(), sawBinary: false, where: '' });
+      converted = convertItems(items, SIG_SET, 'items', { binary: 'reject', onPath: new Set(), sawBinary: false, sort: false, where: '' });
     } catch (e) {
       if (e instanceof NmstoreError) return Promise.reject(e);
       throw e;

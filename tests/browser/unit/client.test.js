@@ -2,7 +2,7 @@
 // pipelining, chunks, errors, reconnection, events and the fallback.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NmstoreClient, NmstoreError, toChromeValue, mergeDefaults, memoryReachedStore } from '../../../extension/lib/nmstore-client.js';
+import { NmstoreClient, NmstoreError, toChromeValue, mergeDefaults, memoryReachedStore, compareUtf8 } from '../../../extension/lib/nmstore-client.js';
 import { FakeHost, FakeArea, wiring } from './fake.js';
 
 test('the chrome.storage.local shape works against the host', async () => {
@@ -270,7 +270,7 @@ test('get(defaults) with an ArrayBuffer merges here, as Chrome does', async () =
   assert.equal(r.k.z, 1);
   assert.equal(r.s, 'stored');
   assert.deepEqual([...new Uint8Array(r.m)], [7]);
-  assert.deepEqual(host.received.filter((x) => x.op === 'get').at(-1).keys, ['k', 's', 'm']);
+  assert.deepEqual(host.received.filter((x) => x.op === 'get').at(-1).keys, ['k', 'm', 's']);
 });
 
 test('toChromeValue: the rules Chromium was seen to apply', () => {
@@ -355,4 +355,19 @@ test('a host never reached from this profile still falls back', async () => {
   const c = wiring(NmstoreClient, host, area, { reachedStore });
   assert.equal((await c.ready()).mode, 'fallback');
   assert.equal(await reachedStore.get('org.nmstore.host'), false);
+});
+
+test('compareUtf8 sorts as the UTF-8 bytes do, lone surrogates as U+FFFD', () => {
+  const enc = new TextEncoder();
+  const bytes = (a, b) => Buffer.compare(Buffer.from(enc.encode(a)), Buffer.from(enc.encode(b)));
+  const pool = ['a', 'z', '\u0000', '\u007f', '\u00e9', '\u0800', '\ud7ff', '\ue000', '\ufffd', '\uffff', '\ud83d\ude00', '\udbff\udfff', '\ud800', '\udc00'];
+  let seed = 7;
+  const rnd = (n) => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
+  const word = () => { let s = ''; for (let n = rnd(5); n > 0; n--) s += pool[rnd(pool.length)]; return s; };
+  for (let i = 0; i < 20000; i++) {
+    const a = word(), b = word();
+    assert.equal(Math.sign(compareUtf8(a, b)), Math.sign(bytes(a, b)), JSON.stringify([a, b]));
+  }
+  const keys = Object.keys(toChromeValue({ '\uffff': 1, '\ud83d\ude00': 2, b: 3, a: 4, '\u00e9': 5 }));
+  assert.deepEqual(keys, ['a', 'b', '\u00e9', '\uffff', '\ud83d\ude00'], 'members in the order of their UTF-8 bytes');
 });
