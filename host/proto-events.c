@@ -14,6 +14,7 @@
  * its requests again can never leave a port subscribed without one. */
 #include "proto-private.h"
 #include "nmstore/error.h"
+#include "nmstore/json.h"
 
 #include <string.h>
 
@@ -153,17 +154,18 @@ emit_row (guint64 seq, const NmsChange *changes, gsize n_changes, gpointer user_
       if (any)
         g_string_append_c (out, ',');
       any = TRUE;
-      nms_proto_append_string (out, c->key);
+      nms_json_append_string (out, c->key, c->key_len);
+      /* Chrome's order: the record's members sorted, newValue first. */
       g_string_append (out, ":{");
-      if (c->old_value.present)
-        {
-          g_string_append (out, "\"oldValue\":");
-          nms_proto_append_stored_value (out, c->old_value.kind, c->old_value.value, c->old_value.value_len);
-        }
       if (c->new_value.present)
         {
-          g_string_append (out, c->old_value.present ? ",\"newValue\":" : "\"newValue\":");
+          g_string_append (out, "\"newValue\":");
           nms_proto_append_stored_value (out, c->new_value.kind, c->new_value.value, c->new_value.value_len);
+        }
+      if (c->old_value.present)
+        {
+          g_string_append (out, c->new_value.present ? ",\"oldValue\":" : "\"oldValue\":");
+          nms_proto_append_stored_value (out, c->old_value.kind, c->old_value.value, c->old_value.value_len);
         }
       g_string_append_c (out, '}');
     }

@@ -4,6 +4,7 @@
 #include "nmstore/base64.h"
 #include "nmstore/error.h"
 #include "nmstore/frame.h"
+#include "nmstore/json.h"
 #include "nmstore/version.h"
 
 #include <string.h>
@@ -27,45 +28,64 @@ gboolean
 nms_proto_optional_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error)
 {
   const cJSON *p = param (req, "prefix");
+  gsize len;
 
   *prefix = NULL;
   if (p == NULL)
     return TRUE;
   if (!cJSON_IsString (p))
     return bad_param (error, op, "\"prefix\" must be a string");
-  if (p->valuestring[0] != '\0' && !nms_proto_check_key (req, p->valuestring, error))
-    return FALSE;
-  *prefix = p->valuestring;
-  return TRUE;
+  *prefix = nms_proto_key (req, p->valuestring, &len, error);
+  return *prefix != NULL;
 }
 
-/* A string or an array of strings, each a valid key, each kept once. */
+static int
+key_cmp (gconstpointer a, gconstpointer b)
+{
+  /* Keys hold no NUL, and strcmp compares bytes as unsigned char. */
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* A string or an array of strings, each a valid key. With unique, each
+ * is kept once and the list is sorted by the keys' bytes: the order of
+ * Chrome's result objects. */
 static gboolean
-key_list (NmsRequest *req, const cJSON *keys, const char *op, GPtrArray **out, GError **error)
+key_list (NmsRequest *req, const cJSON *keys, const char *op, gboolean unique, GPtrArray **out, GError **error)
 {
   g_autoptr(GPtrArray) list = g_ptr_array_new ();
-  g_autoptr(GHashTable) seen = NULL;
   const cJSON *k;
+  gsize len;
 
   if (cJSON_IsString (keys))
     {
-      if (!nms_proto_check_key (req, keys->valuestring, error))
+      const char *key = nms_proto_key (req, keys->valuestring, &len, error);
+      if (key == NULL)
         return FALSE;
-      g_ptr_array_add (list, keys->valuestring);
+      g_ptr_array_add (list, (gpointer) key);
       *out = g_steal_pointer (&list);
       return TRUE;
     }
   if (!cJSON_IsArray (keys))
     return bad_param (error, op, "\"keys\" must be a string or an array of strings");
-  seen = g_hash_table_new (g_str_hash, g_str_equal);
   cJSON_ArrayForEach (k, keys)
     {
+      const char *key;
+
       if (!cJSON_IsString (k))
         return bad_param (error, op, "every entry of \"keys\" must be a string");
-      if (!nms_proto_check_key (req, k->valuestring, error))
+      if ((key = nms_proto_key (req, k->valuestring, &len, error)) == NULL)
         return FALSE;
-      if (g_hash_table_add (seen, k->valuestring))
-        g_ptr_array_add (list, k->valuestring);
+      g_ptr_array_add (list, (gpointer) key);
+    }
+  if (unique && list->len > 1)
+    {
+      guint i, kept = 1;
+
+      g_ptr_array_sort (list, key_cmp);
+      for (i = 1; i < list->len; i++)
+        if (strcmp (list->pdata[i], list->pdata[kept - 1]) != 0)
+          list->pdata[kept++] = list->pdata[i];
+      g_ptr_array_set_size (list, kept);
     }
   *out = g_steal_pointer (&list);
   return TRUE;
@@ -102,7 +122,7 @@ write_item (const NmsItem *item, gpointer user_data, GError **error)
     g_string_append_c (w->out, ',');
   w->first = FALSE;
   w->found = TRUE;
-  nms_proto_append_string (w->out, item->key);
+  nms_json_append_string (w->out, item->key, item->key_len);
   g_string_append_c (w->out, ':');
   nms_proto_append_stored_value (w->out, item->kind, item->value, item->value_len);
   return TRUE;
@@ -116,7 +136,7 @@ write_key (const NmsItem *item, gpointer user_data, GError **error)
   if (!w->first)
     g_string_append_c (w->out, ',');
   w->first = FALSE;
-  nms_proto_append_string (w->out, item->key);
+  nms_json_append_string (w->out, item->key, item->key_len);
   return TRUE;
 }
 
@@ -125,7 +145,7 @@ op_hello (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 {
   g_string_append (result, "\"name\":\"" NMS_HOST_NAME "\",\"version\":\"" NMS_VERSION "\",");
   g_string_append_printf (result, "\"protocol\":%d,\"origin\":", NMS_PROTOCOL_VERSION);
-  nms_proto_append_string (result, proto->origin->canonical);
+  nms_json_append_cstring (result, proto->origin->canonical);
   g_string_append_printf (result, ",\"limits\":{\"maxRequestBytes\":%u,\"maxResponseBytes\":%u,"
                           "\"maxKeyBytes\":%u,\"quotaBytes\":",
                           NMS_FRAME_MAX_REQUEST_BYTES, NMS_FRAME_MAX_MESSAGE_BYTES, NMS_STORE_MAX_KEY_BYTES);
@@ -135,7 +155,7 @@ op_hello (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
     g_string_append (result, "null}");
   g_string_append (result, ",\"store\":");
   if (proto->store != NULL)
-    nms_proto_append_string (result, nms_store_path (proto->store));
+    nms_json_append_cstring (result, nms_store_path (proto->store));
   else
     g_string_append (result, "null");
   if (proto->store != NULL)
@@ -149,6 +169,84 @@ op_hello (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   g_string_append_printf (result, ",\"encrypted\":%s,\"locked\":%s",
                           proto->store != NULL && nms_store_encrypted (proto->store) ? "true" : "false",
                           proto->store != NULL && nms_store_locked (proto->store) ? "true" : "false");
+  return TRUE;
+}
+
+/* Keeps a copy of the one item nms_store_get found. */
+static gboolean
+keep_item (const NmsItem *item, gpointer user_data, GError **error)
+{
+  NmsItem *kept = user_data;
+
+  kept->kind = item->kind;
+  kept->value = g_memdup2 (item->value, item->value_len);
+  kept->value_len = item->value_len;
+  return TRUE;
+}
+
+typedef struct {
+  const char  *key;
+  gsize        len;
+  const cJSON *fallback;
+} Default;
+
+static int
+default_cmp (gconstpointer a, gconstpointer b)
+{
+  const Default *x = a, *y = b;
+
+  return strcmp (x->key, y->key);
+}
+
+/* get with an object of defaults, as Chrome does it: the result is the
+ * defaults with the stored items merged into them (json.h), in key order. */
+static gboolean
+get_with_defaults (NmsProto *proto, NmsRequest *req, const cJSON *keys, ItemWriter *w, GError **error)
+{
+  g_autoptr(GArray) list = g_array_new (FALSE, FALSE, sizeof (Default));
+  const cJSON *d;
+  guint i;
+
+  cJSON_ArrayForEach (d, keys)
+    {
+      Default def = { .fallback = d };
+      if ((def.key = nms_proto_key (req, d->string, &def.len, error)) == NULL)
+        return FALSE;
+      g_array_append_val (list, def);
+    }
+  g_array_sort (list, default_cmp);
+  for (i = 0; i < list->len; i++)
+    {
+      const Default *def = &g_array_index (list, Default, i);
+      NmsItem stored = { .key = def->key, .key_len = def->len };
+      g_autofree guint8 *owned = NULL;
+
+      if (!nms_store_get (proto->store, def->key, def->len, keep_item, &stored, error))
+        return FALSE;
+      owned = (guint8 *) stored.value;
+      if (!w->first)
+        g_string_append_c (w->out, ',');
+      w->first = FALSE;
+      nms_json_append_string (w->out, def->key, def->len);
+      g_string_append_c (w->out, ':');
+      if (owned == NULL)
+        nms_json_write (w->out, def->fallback, req->stuffed);
+      else if (cJSON_IsObject (def->fallback) && stored.kind == NMS_VALUE_JSON
+               && stored.value_len > 0 && stored.value[0] == '{')
+        {
+          NmsJson doc;
+          if (!nms_json_parse_const ((const char *) stored.value, stored.value_len, &doc, error))
+            {
+              g_prefix_error (error, "the stored value of a key is damaged: ");
+              (*error)->code = NMS_ERROR_CORRUPT;
+              return FALSE;
+            }
+          nms_json_write_merged (w->out, def->fallback, req->stuffed, doc.root, doc.stuffed);
+          nms_json_clear (&doc);
+        }
+      else
+        nms_proto_append_stored_value (w->out, stored.kind, stored.value, stored.value_len);
+    }
   return TRUE;
 }
 
@@ -169,28 +267,7 @@ op_get (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   if (keys == NULL)
     ok = nms_store_scan (proto->store, prefix, TRUE, write_item, &w, error);
   else if (cJSON_IsObject (keys))
-    {
-      /* An object of defaults: stored values win over the defaults. */
-      const cJSON *d;
-      cJSON_ArrayForEach (d, keys)
-        {
-          w.found = FALSE;
-          if (!nms_proto_check_key (req, d->string, error)
-              || !nms_store_get (proto->store, d->string, strlen (d->string), write_item, &w, error))
-            return FALSE;
-          if (!w.found)
-            {
-              if (!w.first)
-                g_string_append_c (result, ',');
-              w.first = FALSE;
-              nms_proto_append_string (result, d->string);
-              g_string_append_c (result, ':');
-              ok = nms_proto_append_value (req, result, d, error);
-            }
-          if (!ok)
-            return FALSE;
-        }
-    }
+    ok = get_with_defaults (proto, req, keys, &w, error);
   else
     {
       g_autoptr(GPtrArray) list = NULL;
@@ -198,7 +275,7 @@ op_get (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 
       if (!cJSON_IsString (keys) && !cJSON_IsArray (keys))
         return bad_param (error, "get", "\"keys\" must be null, a string, an array of strings or an object");
-      if (!key_list (req, keys, "get", &list, error))
+      if (!key_list (req, keys, "get", TRUE, &list, error))
         return FALSE;
       for (i = 0; ok && i < list->len; i++)
         {
@@ -248,30 +325,27 @@ op_set (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
     return bad_param (error, "set", "\"items\" must be an object of key to value");
   cJSON_ArrayForEach (v, items)
     {
-      NmsItem item = { .key = v->string, .key_len = strlen (v->string) };
+      NmsItem item = { 0 };
       const cJSON *bytes = bytes_payload (v);
       gsize len = 0;
-      guint8 *data;
+      guint8 *data = NULL;
 
-      if (!nms_proto_check_key (req, v->string, error))
+      if ((item.key = nms_proto_key (req, v->string, &item.key_len, error)) == NULL)
         return FALSE;
-      if (!g_hash_table_add (seen, v->string))
+      if (!g_hash_table_add (seen, (gpointer) item.key))
         {
           g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "set: \"items\" names a key twice");
           return FALSE;
         }
-      if (bytes != NULL)
-        {
-          if (!cJSON_IsString (bytes)
-              || (data = nms_base64_decode_strict (bytes->valuestring, strlen (bytes->valuestring), &len)) == NULL)
-            return bad_param (error, "set", "a {\"$bytes\": ...} value must hold padded standard base64 text");
-          item.kind = NMS_VALUE_BYTES;
-        }
+      /* Only the exact form nmstore writes back is kept as bytes; anything
+       * else that looks like it is ordinary JSON, as Chrome stores it. */
+      if (cJSON_IsString (bytes))
+        data = nms_base64_decode_strict (bytes->valuestring, strlen (bytes->valuestring), &len);
+      if (data != NULL)
+        item.kind = NMS_VALUE_BYTES;
       else
         {
-          data = (guint8 *) nms_proto_print_value (req, v, &len, error);
-          if (data == NULL)
-            return FALSE;
+          data = (guint8 *) nms_proto_print_value (req, v, &len);
           item.kind = NMS_VALUE_JSON;
         }
       g_ptr_array_add (buffers, data);
@@ -290,7 +364,7 @@ op_remove (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 
   if (keys == NULL || cJSON_IsNull (keys))
     return bad_param (error, "remove", "\"keys\" is required: a string or an array of strings");
-  if (!key_list (req, keys, "remove", &list, error))
+  if (!key_list (req, keys, "remove", TRUE, &list, error))
     return FALSE;
   return nms_store_remove (proto->store, (const char *const *) list->pdata, list->len, error);
 }
@@ -311,7 +385,8 @@ op_get_bytes_in_use (NmsProto *proto, NmsRequest *req, GString *result, GError *
   g_autoptr(GPtrArray) list = NULL;
   guint64 bytes = 0;
 
-  if (keys != NULL && !key_list (req, keys, "getBytesInUse", &list, error))
+  /* Chrome counts a key named twice twice. */
+  if (keys != NULL && !key_list (req, keys, "getBytesInUse", FALSE, &list, error))
     return FALSE;
   /* An empty list names no keys; only an absent one means every item. */
   if (list != NULL && list->len == 0)

@@ -32,8 +32,9 @@ struct _NmsProto {
 };
 
 typedef struct {
-  cJSON   *root;
-  gboolean nul_sentinel;  /* \u0000 escapes were parsed as U+FFFF */
+  cJSON     *root;
+  gboolean   stuffed;  /* parsed with U+0000 stuffed (json.h): read strings with nms_proto_key */
+  GPtrArray *owned;    /* keys nms_proto_key decoded, freed with the request */
 } NmsRequest;
 
 typedef gboolean (*NmsOpFunc) (NmsProto *proto, NmsRequest *req, GString *result, GError **error);
@@ -60,9 +61,10 @@ gboolean        nms_proto_ensure_store (NmsProto *proto);
 void            nms_proto_events_free (NmsProto *proto);
 
 /* Helpers for the ops. */
-void     nms_proto_append_string   (GString *out, const char *text);
-gboolean nms_proto_append_value    (NmsRequest *req, GString *out, const cJSON *value, GError **error);
-char    *nms_proto_print_value     (NmsRequest *req, const cJSON *value, gsize *len, GError **error);
-gboolean nms_proto_check_key       (NmsRequest *req, const char *key, GError **error);
+/* A value of the request as canonical text (json.h). */
+char    *nms_proto_print_value     (NmsRequest *req, const cJSON *value, gsize *len);
+/* A key of the request (a string value or a member name) as its real
+ * bytes, checked as a key; NULL with E_KEY. Lives as long as the request. */
+const char *nms_proto_key          (NmsRequest *req, const char *raw, gsize *len, GError **error);
 gboolean nms_proto_optional_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error);
 void     nms_proto_append_stored_value (GString *out, NmsValueKind kind, const guint8 *data, gsize len);

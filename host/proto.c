@@ -3,13 +3,10 @@
 #include "proto-private.h"
 #include "nmstore/error.h"
 #include "nmstore/frame.h"
+#include "nmstore/json.h"
 
 #include <sodium.h>
 #include <string.h>
-
-/* The U+FFFF that stands in for a NUL while cJSON, which cannot hold NUL
- * inside a string, parses and prints a request. */
-static const char sentinel_utf8[] = "\xEF\xBF\xBF";
 
 typedef struct {
   NmsRequest      req;
@@ -46,165 +43,38 @@ static void
 slot_clear (Slot *slot)
 {
   cJSON_Delete (slot->req.root);
+  if (slot->req.owned != NULL)
+    g_ptr_array_unref (slot->req.owned);
   g_free (slot->id_json);
   g_clear_error (&slot->error);
   if (slot->result != NULL)
     g_string_free (slot->result, TRUE);
 }
 
-void
-nms_proto_append_string (GString *out, const char *text)
-{
-  cJSON *s = cJSON_CreateString (text);
-  char *printed = s ? cJSON_PrintUnformatted (s) : NULL;
-
-  /* Only allocation can fail here; an empty string keeps the JSON valid. */
-  g_string_append (out, printed ? printed : "\"\"");
-  cJSON_free (printed);
-  cJSON_Delete (s);
-}
-
-/* Puts back the \u0000 escapes that the sentinel stood in for. */
-static char *
-restore_nuls (const char *text, gsize *len)
-{
-  g_autoptr(GString) out = g_string_sized_new (*len + 16);
-  const char *p = text, *hit;
-
-  while ((hit = strstr (p, sentinel_utf8)) != NULL)
-    {
-      g_string_append_len (out, p, hit - p);
-      g_string_append (out, "\\u0000");
-      p = hit + strlen (sentinel_utf8);
-    }
-  g_string_append (out, p);
-  *len = out->len;
-  return g_string_free (g_steal_pointer (&out), FALSE);
-}
-
 char *
-nms_proto_print_value (NmsRequest *req, const cJSON *value, gsize *len, GError **error)
+nms_proto_print_value (NmsRequest *req, const cJSON *value, gsize *len)
 {
-  char *printed = cJSON_PrintUnformatted (value);
-  char *copy;
+  GString *out = g_string_new (NULL);
 
-  if (printed == NULL)
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL, "out of memory while encoding a value");
-      return NULL;
-    }
-  *len = strlen (printed);
-  copy = req->nul_sentinel ? restore_nuls (printed, len) : g_strndup (printed, *len);
-  cJSON_free (printed);
-  return copy;
+  nms_json_write (out, value, req->stuffed);
+  *len = out->len;
+  return g_string_free (out, FALSE);
 }
 
-gboolean
-nms_proto_append_value (NmsRequest *req, GString *out, const cJSON *value, GError **error)
+const char *
+nms_proto_key (NmsRequest *req, const char *raw, gsize *len, GError **error)
 {
-  gsize len;
-  g_autofree char *text = nms_proto_print_value (req, value, &len, error);
+  char *owned = NULL;
+  NmsJson doc = { req->root, req->stuffed };
+  const char *key = nms_json_string (&doc, raw, len, &owned);
 
-  if (text == NULL)
-    return FALSE;
-  g_string_append_len (out, text, len);
-  return TRUE;
-}
-
-gboolean
-nms_proto_check_key (NmsRequest *req, const char *key, GError **error)
-{
-  if (req->nul_sentinel && strstr (key, sentinel_utf8) != NULL)
+  if (owned != NULL)
     {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_KEY, "a key must not contain the character U+0000");
-      return FALSE;
+      if (req->owned == NULL)
+        req->owned = g_ptr_array_new_with_free_func (g_free);
+      g_ptr_array_add (req->owned, owned);
     }
-  return nms_store_check_key (key, strlen (key), error);
-}
-
-/* The length of the leading run of ASCII bytes other than NUL. Requests
- * are mostly ASCII, and eight bytes at a time this costs a small part of
- * what g_utf8_validate_len does byte by byte, so that only the rest of the
- * text goes through it. */
-static gsize
-ascii_prefix (const guint8 *text, gsize len)
-{
-  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101);
-  const guint64 highs = G_GUINT64_CONSTANT (0x8080808080808080);
-  gsize i = 0;
-
-  for (; i + 8 <= len; i += 8)
-    {
-      guint64 w;
-      memcpy (&w, text + i, sizeof w);
-      /* A byte with its high bit set, or a zero byte, ends the run. */
-      if ((w & highs) != 0 || ((w - ones) & ~w & highs) != 0)
-        break;
-    }
-  while (i < len && text[i] != 0 && text[i] < 0x80)
-    i++;
-  return i;
-}
-
-/* Validates the frame as UTF-8 and swaps each \u0000 escape for a \uFFFF
- * escape of the same length, so that cJSON keeps the string whole. */
-static gboolean
-prepare_text (guint8 *text, gsize len, gboolean *nul_sentinel, GError **error)
-{
-  const char *end = (const char *) text + len;
-  const char *bad = NULL;
-  char *p = (char *) text;
-  g_autoptr(GArray) nuls = NULL;
-  gboolean has_ffff = FALSE;
-  gsize ascii;
-
-  *nul_sentinel = FALSE;
-  if (len == 0)
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_JSON, "the request is an empty frame");
-      return FALSE;
-    }
-  ascii = ascii_prefix (text, len);
-  if (ascii < len && !g_utf8_validate_len ((const char *) text + ascii, len - ascii, &bad))
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
-                   "the request is not valid UTF-8 (first bad byte at offset %" G_GSIZE_FORMAT ")",
-                   (gsize) (bad - (const char *) text));
-      return FALSE;
-    }
-
-  while ((p = memchr (p, '\\', (gsize) (end - p))) != NULL)
-    {
-      if (end - p >= 6 && p[1] == 'u')
-        {
-          if (memcmp (p + 2, "0000", 4) == 0)
-            {
-              gsize at = (gsize) (p - (char *) text);
-              if (nuls == NULL)
-                nuls = g_array_new (FALSE, FALSE, sizeof (gsize));
-              g_array_append_val (nuls, at);
-            }
-          else if (g_ascii_strncasecmp (p + 2, "ffff", 4) == 0)
-            has_ffff = TRUE;
-          p += 6;
-        }
-      else
-        p += MIN (2, end - p);
-    }
-  if (nuls == NULL)
-    return TRUE;
-
-  if (has_ffff || g_strstr_len ((const char *) text, (gssize) len, sentinel_utf8) != NULL)
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST,
-                   "this request holds both U+0000 and U+FFFF, which nmstore cannot store together; "
-                   "send binary data as {\"$bytes\":\"<base64>\"}");
-      return FALSE;
-    }
-  for (guint i = 0; i < nuls->len; i++)
-    memcpy (text + g_array_index (nuls, gsize, i) + 2, "FFFF", 4);
-  *nul_sentinel = TRUE;
-  return TRUE;
+  return nms_store_check_key (key, *len, error) ? key : NULL;
 }
 
 /* The first member name used twice in object itself, or NULL. A hash set
@@ -243,27 +113,18 @@ duplicate_in_tree (const cJSON *value)
 static gboolean
 parse_request (Slot *slot, NmsProtoInput *input)
 {
-  const char *parse_end = NULL;
+  NmsJson doc;
   const cJSON *op, *id;
   const char *dup;
   GError **error = &slot->error;
 
-  if (!prepare_text (input->data, input->len, &slot->req.nul_sentinel, error))
-    return FALSE;
-  slot->req.root = cJSON_ParseWithLengthOpts ((const char *) input->data, input->len, &parse_end, FALSE);
-  if (slot->req.root == NULL)
+  if (!nms_json_parse (input->data, input->len, &doc, error))
     {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
-                   "the request is not valid JSON (error near byte %" G_GSIZE_FORMAT ")",
-                   parse_end ? (gsize) (parse_end - (const char *) input->data) : (gsize) 0);
+      g_prefix_error (error, "the request: ");
       return FALSE;
     }
-  for (; parse_end < (const char *) input->data + input->len; parse_end++)
-    if (!g_ascii_isspace (*parse_end))
-      {
-        g_set_error (error, NMS_ERROR, NMS_ERROR_JSON, "the request has text after its JSON value");
-        return FALSE;
-      }
+  slot->req.root = doc.root;
+  slot->req.stuffed = doc.stuffed;
   if (!cJSON_IsObject (slot->req.root))
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "a request must be a JSON object");
@@ -288,9 +149,7 @@ parse_request (Slot *slot, NmsProtoInput *input)
           g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "\"id\" must be a string or a number");
           return FALSE;
         }
-      text = nms_proto_print_value (&slot->req, id, &len, error);
-      if (text == NULL)
-        return FALSE;
+      text = nms_proto_print_value (&slot->req, id, &len);
       if (len > NMS_PROTO_MAX_ID_BYTES)
         {
           g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "\"id\" is longer than %d bytes",
@@ -319,7 +178,7 @@ parse_request (Slot *slot, NmsProtoInput *input)
   if (slot->op == NULL)
     {
       g_autoptr(GString) name = g_string_new (NULL);
-      nms_proto_append_string (name, op->valuestring);
+      nms_json_append_cstring (name, op->valuestring);
       g_set_error (error, NMS_ERROR, NMS_ERROR_UNKNOWN_OP, "unknown op %s", name->str);
       return FALSE;
     }
@@ -492,7 +351,7 @@ nms_proto_error_reply (const char *id_json, const GError *error, gsize *len)
 
   g_string_append_printf (out, "{\"id\":%s,\"ok\":false,\"error\":{\"code\":\"%s\",\"message\":",
                           id_json, nms_error_code_name (code));
-  nms_proto_append_string (out, error->message);
+  nms_json_append_string (out, error->message, strlen (error->message));
   g_string_append (out, "}}");
   *len = out->len;
   return g_string_free (out, FALSE);

@@ -203,19 +203,33 @@ state_to_variant (const State *state)
   return g_variant_new_maybe (NULL, g_variant_new ("(y@ay)", (guchar) state->kind, bytes));
 }
 
-/* Serializes the changes that are real; NULL when there are none. */
+static int
+entry_cmp (gconstpointer a, gconstpointer b)
+{
+  const Entry *x = *(const Entry *const *) a, *y = *(const Entry *const *) b;
+
+  /* Keys hold no NUL, and strcmp compares bytes as unsigned char. */
+  return strcmp (x->key, y->key);
+}
+
+/* Serializes the changes that are real, in the byte order of their keys
+ * (the order of Chrome's changes object); NULL when there are none. */
 static GVariant *
 change_set_body (const NmsChangeSet *set)
 {
+  g_autoptr(GPtrArray) sorted = NULL;
   g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE (BODY_TYPE));
   gboolean any = FALSE;
   guint i;
 
   if (set->entries->len == 0)
     return NULL;
-  for (i = 0; i < set->entries->len; i++)
+  sorted = g_ptr_array_copy (set->entries, NULL, NULL);
+  g_ptr_array_set_free_func (sorted, NULL); /* the set owns the entries */
+  g_ptr_array_sort (sorted, entry_cmp);
+  for (i = 0; i < sorted->len; i++)
     {
-      const Entry *e = set->entries->pdata[i];
+      const Entry *e = sorted->pdata[i];
 
       if (state_equal (&e->before, &e->after))
         continue;

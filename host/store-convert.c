@@ -119,7 +119,7 @@ write_all (NmsStore *store, const NmsCryptoKeys *to, GArray *items, GError **err
         {
           sqlite3_bind_text (s, 1, p->key, (int) p->key_len, SQLITE_STATIC);
           sqlite3_bind_int (s, 2, p->kind);
-          sqlite3_bind_int64 (s, 3, (gint64) nms_store_item_bytes (p->kind, p->key_len, len));
+          sqlite3_bind_int64 (s, 3, (gint64) nms_store_item_bytes (p->kind, p->key_len, value, len));
           sqlite3_bind_blob64 (s, 4, len ? value : (const guint8 *) "", len, SQLITE_STATIC);
         }
       rc = sqlite3_step (s);

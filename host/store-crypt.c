@@ -500,7 +500,8 @@ nms_store_crypt_put (NmsStore *store, const NmsItem *item, GError **error)
   sqlite3_reset (s);
   if (rc != SQLITE_DONE)
     return nms_store_fail (store, rc, "write an item", error);
-  nms_store_names_put (store, token, item->key, item->key_len, (guint8) item->kind, item->value_len);
+  nms_store_names_put (store, token, item->key, item->key_len, (guint8) item->kind,
+                       nms_store_value_bytes (item->kind, item->value, item->value_len));
   return TRUE;
 }
 
@@ -578,7 +579,7 @@ nms_store_crypt_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_
       if (!read_record (store, keys[i], strlen (keys[i]), &plain, &found, error))
         return FALSE;
       if (found)
-        sum += nms_store_item_bytes ((NmsValueKind) plain.kind, plain.name_len, plain.value_len);
+        sum += nms_store_item_bytes ((NmsValueKind) plain.kind, plain.name_len, plain.value, plain.value_len);
       nms_crypto_item_clear (&plain);
     }
   *bytes = sum;

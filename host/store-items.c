@@ -4,17 +4,14 @@
  * anyone subscribes, notes its changes for the change log first. */
 #include "store-private.h"
 #include "nmstore/error.h"
+#include "nmstore/json.h"
 
 #include <string.h>
 
 gboolean
 nms_store_check_key (const char *key, gsize key_len, GError **error)
 {
-  if (key_len == 0)
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_KEY, "a key must not be empty");
-      return FALSE;
-    }
+  /* The empty key is a key, as in chrome.storage. */
   if (key_len > NMS_STORE_MAX_KEY_BYTES)
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_KEY, "a key of %" G_GSIZE_FORMAT " bytes is longer than the %u allowed",
@@ -29,14 +26,22 @@ nms_store_check_key (const char *key, gsize key_len, GError **error)
   return TRUE;
 }
 
-/* Chrome's rule: UTF-8 key bytes plus the value's compact JSON text. Bytes
- * count as their {"$bytes":"<base64>"} form. */
+/* Chrome's count of a value: the length of its JSON text as Chrome's own
+ * writer writes it (json.h). Bytes count as their {"$bytes":"<base64>"}
+ * form. */
 guint64
-nms_store_item_bytes (NmsValueKind kind, gsize key_len, gsize value_len)
+nms_store_value_bytes (NmsValueKind kind, const guint8 *value, gsize value_len)
 {
   if (kind == NMS_VALUE_BYTES)
-    return key_len + strlen ("{\"$bytes\":\"\"}") + 4 * ((value_len + 2) / 3);
-  return key_len + value_len;
+    return strlen ("{\"$bytes\":\"\"}") + 4 * ((value_len + 2) / 3);
+  return nms_json_chrome_length ((const char *) value, value_len);
+}
+
+/* Chrome's rule for an item: UTF-8 key bytes plus the value's count. */
+guint64
+nms_store_item_bytes (NmsValueKind kind, gsize key_len, const guint8 *value, gsize value_len)
+{
+  return key_len + nms_store_value_bytes (kind, value, value_len);
 }
 
 /* The smallest string above every string that starts with prefix. UTF-8
@@ -235,7 +240,7 @@ nms_store_set (NmsStore *store, const NmsItem *items, gsize n_items, GError **er
       s = nms_store_stmt (store, STMT_UPSERT);
       sqlite3_bind_text (s, 1, item->key, (int) item->key_len, SQLITE_STATIC);
       sqlite3_bind_int (s, 2, item->kind);
-      sqlite3_bind_int64 (s, 3, (gint64) nms_store_item_bytes (item->kind, item->key_len, item->value_len));
+      sqlite3_bind_int64 (s, 3, (gint64) nms_store_item_bytes (item->kind, item->key_len, item->value, item->value_len));
       sqlite3_bind_blob64 (s, 4, item->value_len ? item->value : (const void *) "", item->value_len, SQLITE_STATIC);
       rc = sqlite3_step (s);
       sqlite3_reset (s);

@@ -41,7 +41,7 @@ typedef struct {
   char   *name;       /* NUL-terminated; wiped when freed */
   gsize   name_len;
   guint8  kind;
-  gsize   value_len;  /* of the plaintext value */
+  guint64 value_bytes; /* Chrome's count of the plaintext value */
 } Entry;
 
 struct _NmsStoreNames {
@@ -142,7 +142,7 @@ nms_store_names_unwatch (NmsStore *store)
 
 static void
 names_put (NmsStoreNames *names, const guint8 *token, const char *name, gsize name_len, guint8 kind,
-           gsize value_len)
+           guint64 value_bytes)
 {
   Entry *e = g_new0 (Entry, 1);
 
@@ -152,7 +152,7 @@ names_put (NmsStoreNames *names, const guint8 *token, const char *name, gsize na
   e->name[name_len] = '\0';
   e->name_len = name_len;
   e->kind = kind;
-  e->value_len = value_len;
+  e->value_bytes = value_bytes;
   /* The key is the entry's own token, so the old entry goes whole. */
   g_hash_table_replace (names->by_token, e->token, e);
   g_clear_pointer (&names->by_name, g_ptr_array_unref);
@@ -160,10 +160,10 @@ names_put (NmsStoreNames *names, const guint8 *token, const char *name, gsize na
 
 void
 nms_store_names_put (NmsStore *store, const guint8 *token, const char *name, gsize name_len, guint8 kind,
-                     gsize value_len)
+                     guint64 value_bytes)
 {
   if (store->crypt.names != NULL)
-    names_put (store->crypt.names, token, name, name_len, kind, value_len);
+    names_put (store->crypt.names, token, name, name_len, kind, value_bytes);
 }
 
 void
@@ -209,7 +209,8 @@ build (NmsStore *store, gint64 data_version, GError **error)
       if (!nms_store_crypt_open (store, store->crypt.keys, token, sqlite3_column_blob (s, 1),
                                  (gsize) sqlite3_column_bytes (s, 1), &item, NULL))
         continue;
-      names_put (names, token, item.name, item.name_len, item.kind, item.value_len);
+      names_put (names, token, item.name, item.name_len, item.kind,
+                 nms_store_value_bytes ((NmsValueKind) item.kind, item.value, item.value_len));
       nms_crypto_item_clear (&item);
     }
   sqlite3_finalize (s);
@@ -341,7 +342,7 @@ nms_store_names_bytes (NmsStore *store, guint64 *bytes, GError **error)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       const Entry *e = value;
-      sum += nms_store_item_bytes ((NmsValueKind) e->kind, e->name_len, e->value_len);
+      sum += e->name_len + e->value_bytes;
     }
   *bytes = sum;
   return TRUE;
@@ -360,6 +361,6 @@ nms_store_names_item_bytes (NmsStore *store, const guint8 *token, gboolean *know
     return FALSE;
   e = g_hash_table_lookup (names->by_token, token);
   *known = e != NULL;
-  *bytes = e ? nms_store_item_bytes ((NmsValueKind) e->kind, e->name_len, e->value_len) : 0;
+  *bytes = e ? e->name_len + e->value_bytes : 0;
   return TRUE;
 }

@@ -187,7 +187,7 @@ void     nms_store_names_watch      (NmsStore *store);
 void     nms_store_names_unwatch    (NmsStore *store);
 void     nms_store_names_drop       (NmsStore *store);
 void     nms_store_names_put        (NmsStore *store, const guint8 *token, const char *name, gsize name_len,
-                                     guint8 kind, gsize value_len);
+                                     guint8 kind, guint64 value_bytes);
 void     nms_store_names_remove     (NmsStore *store, const guint8 *token);
 void     nms_store_names_remove_all (NmsStore *store);
 gboolean nms_store_names_visit      (NmsStore *store, const char *prefix, NmsStoreVisitFunc visit,

@@ -94,7 +94,8 @@ gboolean    nms_store_commit       (NmsStore *store, GError **error);
 void        nms_store_rollback     (NmsStore *store);
 
 gboolean    nms_store_check_key    (const char *key, gsize key_len, GError **error);
-guint64     nms_store_item_bytes   (NmsValueKind kind, gsize key_len, gsize value_len);
+guint64     nms_store_value_bytes  (NmsValueKind kind, const guint8 *value, gsize value_len);
+guint64     nms_store_item_bytes   (NmsValueKind kind, gsize key_len, const guint8 *value, gsize value_len);
 
 gboolean    nms_store_get          (NmsStore *store, const char *key, gsize key_len,
                                     NmsStoreVisitFunc visit, gpointer user_data, GError **error);

@@ -169,7 +169,10 @@ test_10mib_many_keys (void **state)
       g_string_append_c (expected, ':');
       append_json_string (expected, value->str, value->len);
       g_string_append_printf (keys, "%s\"%s\"", i > 0 ? "," : "", key);
+      /* Chrome's count: its writer escapes U+2028 as \u2028, 3 bytes more. */
       bytes += strlen (key) + value->len + 2;
+      for (const char *p = value->str; (p = strstr (p, "\xe2\x80\xa8")) != NULL; p += 3)
+        bytes += 3;
     }
   g_string_append (expected, "}}");
   g_string_append (keys, "]}");

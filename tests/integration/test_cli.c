@@ -143,9 +143,6 @@ test_cli_errors (void **state)
   expect_cli_error (f->home, bad_origin_keys, NULL, NULL);
   expect_cli_error (f->home, no_origin, NULL, NULL);
   expect_cli_error (f->home, no_origin_get, NULL, NULL);
-  expect_cli_error (f->home, empty_key_get, NULL, "E_KEY");
-  expect_cli_error (f->home, empty_key_set, NULL, "E_KEY");
-  expect_cli_error (f->home, empty_key_rm, NULL, "E_KEY");
   expect_cli_error (f->home, rm_nothing, NULL, NULL);
   expect_cli_error (f->home, set_nothing, NULL, NULL);
   expect_cli_error (f->home, keys_and_prefix, NULL, NULL);
@@ -154,6 +151,12 @@ test_cli_errors (void **state)
   expect_cli_error (f->home, nothing, NULL, NULL);
 
   /* None of the failed writes wrote anything. */
+  assert_cli_json (f->home, keys, "[]");
+
+  /* The empty key is a key here too, as in chrome.storage. */
+  cli_ok (f->home, empty_key_set, NULL);
+  assert_cli_json (f->home, empty_key_get, "{\"\":1}");
+  cli_ok (f->home, empty_key_rm, NULL);
   assert_cli_json (f->home, keys, "[]");
 }
 

@@ -84,11 +84,11 @@ make_value (GRand *rand, const char *tag, GString *json_out)
     }
   else
     {
-      /* Compact JSON that the host keeps byte for byte. */
+      /* Canonical JSON (members sorted), which the host keeps byte for byte. */
       gsize pad = (gsize) g_rand_int_range (rand, 0, 3000);
       g_autofree char *filler = g_strnfill (pad, 'x');
-      g_autofree char *text = g_strdup_printf ("{\"tag\":\"%s\",\"n\":%d,\"s\":\"\xc3\xa9\xe2\x9c\x93%s\"}", tag,
-                                               g_rand_int_range (rand, -1000000, 1000000), filler);
+      g_autofree char *text = g_strdup_printf ("{\"n\":%d,\"s\":\"\xc3\xa9\xe2\x9c\x93%s\",\"tag\":\"%s\"}",
+                                               g_rand_int_range (rand, -1000000, 1000000), filler, tag);
       g_string_append (json_out, text);
       return nmt_stored_item_new (0, text, strlen (text));
     }

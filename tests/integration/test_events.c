@@ -87,12 +87,52 @@ test_shape_is_chromes (void **state)
 
   /* A write that fails changes nothing and sends nothing. */
   {
-    cJSON *reply = nmt_host_call (writer, "{\"id\":8,\"op\":\"set\",\"items\":{\"ok\":1,\"\":2}}");
+    cJSON *reply = nmt_host_call (writer, "{\"id\":8,\"op\":\"set\",\"items\":{\"ok\":1,\"\\u0000\":2}}");
     nmt_assert_error (reply, "E_KEY");
     cJSON_Delete (reply);
   }
   call_ok (writer, "{\"id\":9,\"op\":\"set\",\"items\":{\"last\":\"\\u0000\"}}");
   expect_event (reader, "{\"event\":\"changed\",\"area\":\"local\",\"changes\":{\"last\":{\"newValue\":\"\\u0000\"}}}");
+  nmt_remove_tree (home);
+}
+
+/* The next event's exact text: member order counts. */
+static void
+expect_event_text (NmtHost *host, const char *expected)
+{
+  g_autofree char *text = NULL;
+  gsize len;
+  guint n_frames;
+
+  assert_true (nmt_host_readable (host, 5000));
+  text = nmt_host_recv_text (host, &len, &n_frames);
+  assert_non_null (text);
+  if (strcmp (text, expected) != 0)
+    fail_msg ("expected the event\n  %s\ngot\n  %s", expected, text);
+}
+
+/* Chrome's onChanged, exactly: the changes object sorted by key, each
+ * record with newValue before oldValue, values in their stored (sorted)
+ * form; and no event for a set that leaves a value equal, even when its
+ * members were sent in another order. */
+static void
+test_order_and_equal_values_are_chromes (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autoptr(NmtHost) reader = nmt_host_start (home, NMT_ORIGIN);
+  g_autoptr(NmtHost) writer = nmt_host_start (home, NMT_ORIGIN);
+
+  call_ok (reader, "{\"id\":1,\"op\":\"subscribe\"}");
+  call_ok (writer, "{\"op\":\"set\",\"items\":{\"z\":1,\"a\":{\"x\":1,\"y\":2},\"m\":0.30000000000000004}}");
+  expect_event_text (reader, "{\"event\":\"changed\",\"area\":\"local\",\"changes\":{"
+                             "\"a\":{\"newValue\":{\"x\":1,\"y\":2}},\"m\":{\"newValue\":0.30000000000000004},"
+                             "\"z\":{\"newValue\":1}}}");
+  /* Equal in Chrome: its dictionaries are sorted. No event. */
+  call_ok (writer, "{\"op\":\"set\",\"items\":{\"a\":{\"y\":2,\"x\":1},\"m\":3.0000000000000004e-1}}");
+  call_ok (writer, "{\"op\":\"set\",\"items\":{\"z\":2,\"a\":{\"y\":3,\"x\":1}}}");
+  expect_event_text (reader, "{\"event\":\"changed\",\"area\":\"local\",\"changes\":{"
+                             "\"a\":{\"newValue\":{\"x\":1,\"y\":3},\"oldValue\":{\"x\":1,\"y\":2}},"
+                             "\"z\":{\"newValue\":2,\"oldValue\":1}}}");
   nmt_remove_tree (home);
 }
 
@@ -249,6 +289,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_shape_is_chromes),
+    cmocka_unit_test (test_order_and_equal_values_are_chromes),
     cmocka_unit_test (test_own_port),
     cmocka_unit_test (test_cli_set_reaches_a_host),
     cmocka_unit_test (test_restore_means_reread),

@@ -40,8 +40,10 @@ static const Row text_rows[] = {
   { "NUL only", S ("\0"), "E_JSON", "null" },
   { "escaped NUL in a key", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"a\\u0000b\":1}}"), "E_KEY", "1" },
   { "escaped NUL in a value", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"nul\":\"a\\u0000b\"}}"), NULL, "1" },
-  { "escaped NUL and U+FFFF together", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"n\":\"\\u0000\\uffff\"}}"), "E_REQUEST", "null" },
-  { "lone surrogate escape", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"s\":\"\\ud800\"}}"), "E_JSON", NULL },
+  { "escaped NUL and U+FFFF together", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"n\":\"\\u0000\\uffff\"}}"), NULL, "1" },
+  /* Stored as U+FFFD, as Chrome stores it. */
+  { "lone surrogate escape", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"s\":\"\\ud800\"}}"), NULL, "1" },
+  { "lone low surrogate escape in a key", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"\\udc00\":1}}"), NULL, "1" },
   { "bad escape", S ("{\"id\":1,\"op\":\"hello\",\"x\":\"\\q\"}"), "E_JSON", "null" },
   { "truncated JSON", S ("{\"id\":1,\"op\":\"hel"), "E_JSON", "null" },
   { "two JSON values", S ("{\"op\":\"hello\"}{\"op\":\"hello\"}"), "E_JSON", "null" },
@@ -78,11 +80,14 @@ static const Row text_rows[] = {
   { "id an array", S ("{\"id\":[1],\"op\":\"hello\"}"), "E_REQUEST", "null" },
   { "id an object", S ("{\"id\":{\"a\":1},\"op\":\"hello\"}"), "E_REQUEST", "null" },
   { "id with an escaped NUL", S ("{\"id\":\"a\\u0000\",\"op\":\"hello\"}"), NULL, "\"a\\u0000\"" },
-  { "empty key", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"\":1}}"), "E_KEY", "1" },
-  { "empty key in remove", S ("{\"id\":1,\"op\":\"remove\",\"keys\":[\"a\",\"\"]}"), "E_KEY", "1" },
-  { "bytes not base64", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"b\":{\"$bytes\":\"!!!!\"}}}"), "E_REQUEST", "1" },
-  { "bytes unpadded", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"b\":{\"$bytes\":\"YWI\"}}}"), "E_REQUEST", "1" },
-  { "bytes a number", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"b\":{\"$bytes\":5}}}"), "E_REQUEST", "1" },
+  /* The empty key is a key, and a $bytes look-alike is an object, as in
+   * chrome.storage. */
+  { "empty key", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"\":1}}"), NULL, "1" },
+  { "empty key in remove", S ("{\"id\":1,\"op\":\"remove\",\"keys\":[\"a\",\"\"]}"), NULL, "1" },
+  { "bytes not base64", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"b\":{\"$bytes\":\"!!!!\"}}}"), NULL, "1" },
+  { "bytes unpadded", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"b\":{\"$bytes\":\"YWI\"}}}"), NULL, "1" },
+  { "escaped NUL in a key beside U+FFFF", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"\\uffff\\u0000\":1}}"), "E_KEY", "1" },
+  { "bytes a number", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"b\":{\"$bytes\":5}}}"), NULL, "1" },
   { "get with keys and prefix", S ("{\"id\":1,\"op\":\"get\",\"keys\":\"a\",\"prefix\":\"a\"}"), "E_REQUEST", "1" },
 };
 
@@ -321,8 +326,9 @@ test_odd_values_read_back (void **state)
   assert_true (nmt_host_send (f->host, "{\"id\":1,\"op\":\"get\",\"keys\":[\"__proto__\",\"big\",\"nul\",\"constructor\"]}"));
   text = nmt_host_recv_frame (f->host, NULL);
   assert_non_null (text);
+  /* Items come in the byte order of their keys, as Chrome's do. */
   assert_string_equal (text, "{\"id\":1,\"ok\":true,\"items\":{\"__proto__\":{\"polluted\":true},"
-                             "\"big\":null,\"nul\":\"a\\u0000b\",\"constructor\":1}}");
+                             "\"big\":null,\"constructor\":1,\"nul\":\"a\\u0000b\"}}");
 }
 
 /* Rows that break the framing: each gets its own host, which must reply

@@ -43,13 +43,21 @@ client_fail (Client *c, char *message)
     g_free (message);
 }
 
-/* The expected "items" of a get of the given keys, as compact JSON text. */
+static int
+key_cmp (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The expected "items" of a get of the given keys, as compact JSON text:
+ * in the keys' byte order, as Chrome's results are. */
 static char *
 expected_items (GHashTable *model, GPtrArray *keys)
 {
   g_autoptr(GString) out = g_string_new ("{");
   gboolean first = TRUE;
 
+  g_ptr_array_sort (keys, key_cmp);
   for (guint i = 0; i < keys->len; i++)
     {
       const char *v = g_hash_table_lookup (model, keys->pdata[i]);

@@ -18,6 +18,18 @@ typedef struct {
   char *dir;
 } Fixture;
 
+/* A JSON string of exactly n bytes with its quotes (n >= 2): its byte
+ * count is its length, as a long integer's would not be (Chrome counts an
+ * integer past 32 bits as a double, with ".0"). */
+static char *
+json_string (gsize n, char fill)
+{
+  char *s = g_strnfill (n, fill);
+
+  s[0] = s[n - 1] = '"';
+  return s;
+}
+
 static int
 setup (void **state)
 {
@@ -653,8 +665,13 @@ test_item_bytes_rule (void **state)
 {
   gsize n;
 
-  assert_int_equal (nms_store_item_bytes (NMS_VALUE_JSON, 3, 10), 13);
-  assert_int_equal (nms_store_item_bytes (NMS_VALUE_JSON, 1, 0), 1);
+  const char *text = "[1,\"ab\"]";
+
+  assert_int_equal (nms_store_item_bytes (NMS_VALUE_JSON, 3, (const guint8 *) text, strlen (text)), 3 + strlen (text));
+  /* Chrome's writer: "<" as \u003C, 2^31 as the double 2147483648.0. */
+  text = "{\"a\":\"<\",\"b\":2147483648,\"c\":-2147483648}";
+  assert_int_equal (nms_store_item_bytes (NMS_VALUE_JSON, 1, (const guint8 *) text, strlen (text)),
+                    1 + strlen (text) + 5 + 2);
   /* Bytes count as {"$bytes":"<base64>"}. */
   for (n = 0; n < 40; n++)
     {
@@ -662,7 +679,7 @@ test_item_bytes_rule (void **state)
       g_autofree char *b64 = g_base64_encode (data, n);
       g_autofree char *json = g_strdup_printf ("{\"$bytes\":\"%s\"}", b64);
 
-      assert_int_equal (nms_store_item_bytes (NMS_VALUE_BYTES, 5, n), 5 + strlen (json));
+      assert_int_equal (nms_store_item_bytes (NMS_VALUE_BYTES, 5, data, n), 5 + strlen (json));
     }
 }
 
@@ -725,7 +742,10 @@ test_bytes_in_use_matches_sum (void **state)
         assert_true (remove_one (store, key, &error));
       else
         {
-          g_autofree char *json = g_strnfill ((gsize) g_rand_int_range (rand, 1, 300), '7');
+          /* A string: its count is its length (a long integer would count
+           * as Chrome's double, with ".0"). */
+          g_autofree char *digits = g_strnfill ((gsize) g_rand_int_range (rand, 1, 300), '7');
+          g_autofree char *json = g_strdup_printf ("\"%s\"", digits);
           nmt_store_set_ok (store, key, json);
         }
     }
@@ -747,8 +767,8 @@ test_quota_refuses_and_writes_nothing (void **state)
   Fixture *f = *state;
   g_autoptr(NmsStore) store = nmt_store_open (f->dir, 100);
   g_autoptr(GError) error = NULL;
-  g_autofree char *v49 = g_strnfill (49, '1');
-  g_autofree char *v50 = g_strnfill (50, '2');
+  g_autofree char *v49 = json_string (49, '1');
+  g_autofree char *v50 = json_string (50, '2');
   NmsItem pair[] = {
     { "c", 1, NMS_VALUE_JSON, (const guint8 *) "3", 1 },
     { "d", 1, NMS_VALUE_JSON, (const guint8 *) v50, 50 },
@@ -788,9 +808,9 @@ static void
 test_quota_shrinking_allowed_when_over (void **state)
 {
   Fixture *f = *state;
-  g_autofree char *v99 = g_strnfill (99, '9');
-  g_autofree char *v89 = g_strnfill (89, '8');
-  g_autofree char *v10 = g_strnfill (10, '1');
+  g_autofree char *v99 = json_string (99, '9');
+  g_autofree char *v89 = json_string (89, '8');
+  g_autofree char *v10 = json_string (10, '1');
   g_autoptr(GError) error = NULL;
 
   {
@@ -844,7 +864,7 @@ test_batch_failed_set_leaves_others (void **state)
   Fixture *f = *state;
   g_autoptr(NmsStore) store = nmt_store_open (f->dir, 50);
   g_autoptr(GError) error = NULL;
-  g_autofree char *big = g_strnfill (60, '6');
+  g_autofree char *big = json_string (60, '6');
 
   nmt_store_set_ok (store, "old", "1");
   assert_true (nms_store_begin (store, TRUE, &error));
@@ -949,11 +969,10 @@ test_check_key (void **state)
   assert_true (nms_store_check_key ("a", 1, &error));
   assert_true (nms_store_check_key ("\xF0\x9F\x98\x80", 4, &error));
   assert_true (nms_store_check_key (max, NMS_STORE_MAX_KEY_BYTES, &error));
+  /* The empty key is a key, as in chrome.storage. */
+  assert_true (nms_store_check_key ("", 0, &error));
   assert_null (error);
 
-  assert_false (nms_store_check_key ("", 0, &error));
-  assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_KEY));
-  g_clear_error (&error);
   assert_false (nms_store_check_key (over, NMS_STORE_MAX_KEY_BYTES + 1, &error));
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_KEY));
   g_clear_error (&error);
@@ -962,6 +981,21 @@ test_check_key (void **state)
   g_clear_error (&error);
   assert_false (nms_store_check_key ("\0", 1, &error));
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_KEY));
+}
+
+static void
+test_empty_key_stored (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
+  const char *const keys[] = { "" };
+  g_autoptr(GError) error = NULL;
+
+  nmt_store_set_ok (store, "", "[1]");
+  assert_value (store, "", "[1]");
+  assert_int_equal (bytes_total (store), 3);
+  assert_true (nms_store_remove (store, keys, 1, &error));
+  assert_value (store, "", NULL);
 }
 
 static void
@@ -985,7 +1019,6 @@ test_set_refuses_bad_keys (void **state)
   g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
   g_autofree char *over = g_strnfill (NMS_STORE_MAX_KEY_BYTES + 1, 'k');
   const NmsItem bad[] = {
-    { "", 0, NMS_VALUE_JSON, (const guint8 *) "1", 1 },
     { "a\0b", 3, NMS_VALUE_JSON, (const guint8 *) "1", 1 },
     { over, NMS_STORE_MAX_KEY_BYTES + 1, NMS_VALUE_JSON, (const guint8 *) "1", 1 },
   };
@@ -1102,7 +1135,7 @@ test_two_handles_share_quota (void **state)
   g_autoptr(NmsStore) a = nmt_store_open (f->dir, 20);
   g_autoptr(NmsStore) b = nmt_store_open (f->dir, 20);
   g_autoptr(GError) error = NULL;
-  g_autofree char *v14 = g_strnfill (14, '4');
+  g_autofree char *v14 = json_string (14, '4');
 
   nmt_store_set_ok (a, "a", v14);                 /* 15 */
   assert_false (nmt_store_set_json (b, "b", v14, &error));
@@ -1174,6 +1207,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_batch_invisible_until_commit, setup, teardown),
     cmocka_unit_test_setup_teardown (test_read_batch, setup, teardown),
     cmocka_unit_test (test_check_key),
+    cmocka_unit_test_setup_teardown (test_empty_key_stored, setup, teardown),
     cmocka_unit_test_setup_teardown (test_max_key_stored, setup, teardown),
     cmocka_unit_test_setup_teardown (test_set_refuses_bad_keys, setup, teardown),
     cmocka_unit_test_setup_teardown (test_reopen_sees_data, setup, teardown),

@@ -119,7 +119,10 @@ json_bytes (const char *first, ...)
 
   va_start (ap, first);
   for (k = first; k != NULL; k = va_arg (ap, const char *))
-    sum += nms_store_item_bytes (NMS_VALUE_JSON, strlen (k), strlen (va_arg (ap, const char *)));
+    {
+      const char *v = va_arg (ap, const char *);
+      sum += nms_store_item_bytes (NMS_VALUE_JSON, strlen (k), (const guint8 *) v, strlen (v));
+    }
   va_end (ap);
   return sum;
 }
@@ -422,7 +425,7 @@ test_names_prefix_get_opens_only_matches (void **state)
   assert_int_equal (n, 150);
   assert_true (nms_store_bytes_in_use (store, NULL, 0, &bytes, &error));
   assert_true (nms_store_bytes_in_use (store, one, 1, &bytes, &error));
-  assert_int_equal (bytes, nms_store_item_bytes (NMS_VALUE_JSON, strlen (one[0]), 3));
+  assert_int_equal (bytes, nms_store_item_bytes (NMS_VALUE_JSON, strlen (one[0]), (const guint8 *) "123", 3));
   assert_int_equal (nms_store_crypt_records_opened (store) - opened, 0);
 
   assert_items (store, "t:007:", "t:007:resume=\"v\",t:007:state=\"v\",t:007:torrentfile=\"v\"");

@@ -1,0 +1,66 @@
+/* json.h: the JSON value format nmstore keeps and sends.
+ *
+ * A value is stored as canonical text: the text Chrome's storage would
+ * hand back to JavaScript, written the way JSON.stringify writes it.
+ *   - Numbers in JavaScript's shortest round-trip form (1e-7, 1e+21,
+ *     0.30000000000000004); never rounded.
+ *   - Object members sorted by the UTF-8 bytes of their names, at every
+ *     depth, as Chrome's base::Value dictionaries keep them.
+ *   - Strings escaped as JSON.stringify escapes them; a lone UTF-16
+ *     surrogate escape becomes U+FFFD, as Chrome converts it.
+ * So two equal values have equal text, and a stored value can be spliced
+ * into a reply without parsing it.
+ *
+ * cJSON parses; it cannot hold U+0000 inside a string, so a text with
+ * \u0000 escapes is parsed "stuffed" (see json.c) and every string read
+ * from such a tree goes through nms_json_string(). */
+#pragma once
+
+#include <cjson/cJSON.h>
+#include <glib.h>
+#include <string.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  cJSON   *root;
+  gboolean stuffed;  /* strings hold U+FFFF pairs that stand for U+0000 */
+} NmsJson;
+
+/* Parses len bytes of UTF-8 JSON (one value, white space around it).
+ * Rewrites lone surrogate escapes in text to \uFFFD in place. E_JSON for
+ * text that is not UTF-8 or not JSON. */
+gboolean nms_json_parse          (guint8 *text, gsize len, NmsJson *doc, GError **error);
+/* The same for text that must not change; it is copied when needed. */
+gboolean nms_json_parse_const    (const char *text, gsize len, NmsJson *doc, GError **error);
+void     nms_json_clear          (NmsJson *doc);
+
+/* A string of the tree (a value or a member name) as its real bytes, which
+ * may hold U+0000: *len is set, and the result is owned by the caller
+ * when *owned is set, else it is s itself. */
+const char *nms_json_string      (const NmsJson *doc, const char *s, gsize *len, char **owned);
+
+/* Appends value as canonical text. */
+void     nms_json_write          (GString *out, const cJSON *value, gboolean stuffed);
+/* Appends Chrome's merge of a stored value over a default: members of two
+ * objects merge recursively; anywhere else the stored value wins. */
+void     nms_json_write_merged   (GString *out, const cJSON *fallback, gboolean fallback_stuffed,
+                                  const cJSON *stored, gboolean stored_stuffed);
+/* Appends a string as JSON.stringify writes it (with its quotes). */
+void     nms_json_append_string  (GString *out, const char *text, gsize len);
+static inline void
+nms_json_append_cstring (GString *out, const char *text)
+{
+  nms_json_append_string (out, text, strlen (text));
+}
+/* Appends a number as JavaScript's Number.prototype.toString writes it;
+ * NaN and the infinities as null, as JSON.stringify does. */
+void     nms_json_append_number  (GString *out, double value);
+
+/* The length of canonical text as Chrome's base::JSONWriter writes the
+ * same value, which is what chrome.storage counts: it writes "<" as
+ * \u003C and U+2028/U+2029 as escapes, and an integral number outside the
+ * 32-bit range as a double, with ".0". */
+guint64  nms_json_chrome_length  (const char *canonical, gsize len);
+
+G_END_DECLS
