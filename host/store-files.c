@@ -161,6 +161,9 @@ nms_store_replace_from (NmsStore *store, const char *path, const char *origin_na
   ok = ok && nms_store_exec (store, "DELETE FROM meta WHERE name = 'crypto'", "copy the backup's key record", error)
        && nms_store_exec (store, "INSERT INTO meta (name, value) SELECT name, value FROM src.meta WHERE name = 'crypto'",
                           "copy the backup's key record", error);
+  /* A backup from an older nmstore, or a damaged one: every plaintext
+   * value is checked and brought to today's form. */
+  ok = ok && nms_store_items_canonicalize (store, TRUE, error);
   ok = nms_store_op_end (store, ok, error) && ok;
   /* Every record was replaced by this connection, which data_version does
    * not report to it; the backup's names are read again when asked for. */

@@ -366,3 +366,120 @@ nms_store_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys,
   *bytes = sum;
   return TRUE;
 }
+
+typedef struct {
+  GBytes *key;
+  GBytes *value;  /* NULL: only the size changes */
+  gint64  size;
+} Rewrite;
+
+static void
+rewrite_free (gpointer data)
+{
+  Rewrite *r = data;
+
+  g_bytes_unref (r->key);
+  if (r->value != NULL)
+    g_bytes_unref (r->value);
+  g_free (r);
+}
+
+/* Brings every plaintext item to its canonical text (json.h) and Chrome's
+ * count: files written before schema 4 kept values as they were sent
+ * (member order, number text) with a cruder count, and a restored backup
+ * may be such a file. A value that is not JSON fails the whole call with
+ * E_CORRUPT when strict (a backup to restore); otherwise it is left as it
+ * is, with a warning, so that one damaged item does not make the rest of
+ * an origin unreadable. Sealed items are left as they are: their text is
+ * rewritten the next time each is written. Runs inside the caller's
+ * transaction. */
+gboolean
+nms_store_items_canonicalize (NmsStore *store, gboolean strict, GError **error)
+{
+  g_autoptr(GPtrArray) rewrites = g_ptr_array_new_with_free_func (rewrite_free);
+  g_autoptr(GString) text = g_string_new (NULL);
+  sqlite3_stmt *s = NULL;
+  int rc;
+  guint i;
+
+  rc = sqlite3_prepare_v2 (store->db, "SELECT key, kind, value, size FROM items "
+                           "WHERE NOT EXISTS (SELECT 1 FROM meta WHERE name = 'crypto')", -1, &s, NULL);
+  for (rc = rc == SQLITE_OK ? sqlite3_step (s) : rc; rc == SQLITE_ROW; rc = sqlite3_step (s))
+    {
+      const guint8 *key = sqlite3_column_blob (s, 0), *value = sqlite3_column_blob (s, 2);
+      gsize key_len = (gsize) sqlite3_column_bytes (s, 0), value_len = (gsize) sqlite3_column_bytes (s, 2);
+      NmsValueKind kind;
+      Rewrite *r;
+
+      if (!row_kind (store, s, 1, &kind, error))
+        {
+          sqlite3_finalize (s);
+          return FALSE;
+        }
+      g_string_truncate (text, 0);
+      if (kind == NMS_VALUE_JSON)
+        {
+          NmsJson doc;
+          g_autoptr(GError) local = NULL;
+
+          if (!nms_json_parse_const (value ? (const char *) value : "", value_len, &doc, &local))
+            {
+              if (!strict)
+                {
+                  g_warning ("%s holds an item \"%.*s\" whose value is not JSON (%s); it is left as it is",
+                             store->path, (int) MIN (key_len, 200), key ? (const char *) key : "", local->message);
+                  continue;
+                }
+              g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "%s holds an item \"%.*s\" whose value is not JSON "
+                           "(%s); the backup is damaged", store->path, (int) MIN (key_len, 200),
+                           key ? (const char *) key : "", local->message);
+              sqlite3_finalize (s);
+              return FALSE;
+            }
+          nms_json_write (text, doc.root, doc.stuffed);
+          nms_json_clear (&doc);
+          value = (const guint8 *) text->str;
+          value_len = text->len;
+        }
+      r = g_new0 (Rewrite, 1);
+      r->size = (gint64) nms_store_item_bytes (kind, key_len, value, value_len);
+      if (kind == NMS_VALUE_JSON && (value_len != (gsize) sqlite3_column_bytes (s, 2)
+                                     || memcmp (value, sqlite3_column_blob (s, 2), value_len) != 0))
+        r->value = g_bytes_new (value, value_len);
+      if (r->value == NULL && r->size == sqlite3_column_int64 (s, 3))
+        {
+          g_free (r);
+          continue;
+        }
+      r->key = g_bytes_new (key, key_len);
+      g_ptr_array_add (rewrites, r);
+    }
+  sqlite3_finalize (s);
+  if (rc != SQLITE_DONE)
+    return nms_store_fail (store, rc, "read the items to bring them up to date", error);
+
+  rc = sqlite3_prepare_v2 (store->db, "UPDATE items SET value = coalesce (?2, value), size = ?3 WHERE key = ?1",
+                           -1, &s, NULL);
+  for (i = 0; rc == SQLITE_OK && i < rewrites->len; i++)
+    {
+      const Rewrite *r = rewrites->pdata[i];
+      gsize len;
+      const void *k = g_bytes_get_data (r->key, &len);
+
+      sqlite3_reset (s);
+      sqlite3_bind_text (s, 1, k, (int) len, SQLITE_STATIC);
+      if (r->value != NULL)
+        {
+          gsize vlen;
+          const void *v = g_bytes_get_data (r->value, &vlen);
+          sqlite3_bind_blob64 (s, 2, vlen ? v : "", vlen, SQLITE_STATIC);
+        }
+      else
+        sqlite3_bind_null (s, 2);
+      sqlite3_bind_int64 (s, 3, r->size);
+      rc = sqlite3_step (s);
+      rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+  sqlite3_finalize (s);
+  return rc == SQLITE_OK || nms_store_fail (store, rc, "bring the items up to date", error);
+}

@@ -235,6 +235,7 @@ open_db (NmsStore *store, GError **error)
             || (version < 2 && !nms_store_exec (store, nms_store_log_schema_sql, "add the change log", error))
             || (version < 3 && !nms_store_exec (store, nms_store_subscribers_schema_sql,
                                                 "add the subscribers table", error))
+            || (version >= 1 && version < 4 && !nms_store_items_canonicalize (store, FALSE, error))
             || !nms_store_exec (store, user_version, "record the schema version", error))
           {
             nms_store_exec (store, "ROLLBACK", "roll back", NULL);

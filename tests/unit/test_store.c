@@ -315,6 +315,39 @@ test_open_newer_schema_refused (void **state)
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_CORRUPT));
 }
 
+/* Values written before schema 4 kept the text they were sent with; the
+ * upgrade brings them to the canonical form and Chrome's count, and
+ * leaves a damaged one alone rather than lock the origin out. */
+static void
+test_schema_3_values_brought_up_to_date (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *db = g_build_filename (f->dir, NMS_STORE_FILE_NAME, NULL);
+  g_autoptr(NmsStore) store = NULL;
+  sqlite3 *raw = NULL;
+
+  {
+    g_autoptr(NmsStore) first = nmt_store_open (f->dir, 0);
+  }
+  assert_int_equal (sqlite3_open (db, &raw), SQLITE_OK);
+  assert_int_equal (sqlite3_exec (raw,
+    "INSERT INTO items (key, kind, size, value) VALUES"
+    " ('o', 0, 30, CAST('{\"b\":1e-07,\"a\":[1.0,{\"z\":2,\"y\":\"<\"}]}' AS BLOB)),"
+    " ('n', 0, 11, CAST('2147483648' AS BLOB)),"
+    " ('bad', 0, 5, CAST('{\"x\"' AS BLOB)),"
+    " ('bin', 1, 1, x'000102');"
+    "PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close (raw);
+
+  store = nmt_store_open (f->dir, 0);
+  assert_value (store, "o", "{\"a\":[1,{\"y\":\"<\",\"z\":2}],\"b\":1e-7}");
+  assert_value (store, "n", "2147483648");
+  assert_value (store, "bad", "{\"x\"");
+  /* o: 1 + 34 + 5 for "<"; n: 1 + 12 (2147483648.0); bad: as it was;
+   * bin: 3 + {"$bytes":"AAEC"}. */
+  assert_int_equal (bytes_total (store), (1 + 34 + 5) + (1 + 12) + 5 + (3 + 17));
+}
+
 static void
 test_open_dir_is_a_file (void **state)
 {
@@ -1185,6 +1218,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_open_records_origin, setup, teardown),
     cmocka_unit_test_setup_teardown (test_open_not_a_database, setup, teardown),
     cmocka_unit_test_setup_teardown (test_open_newer_schema_refused, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_schema_3_values_brought_up_to_date, setup, teardown),
     cmocka_unit_test_setup_teardown (test_open_dir_is_a_file, setup, teardown),
     cmocka_unit_test_setup_teardown (test_set_get_overwrite, setup, teardown),
     cmocka_unit_test_setup_teardown (test_set_many_in_one_call, setup, teardown),
