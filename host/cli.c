@@ -6,6 +6,7 @@
 #include "nmstore/config.h"
 #include "nmstore/error.h"
 #include "nmstore/host.h"
+#include "nmstore/json.h"
 #include "nmstore/keysource.h"
 #include "nmstore/log.h"
 #include "nmstore/origin.h"
@@ -310,7 +311,8 @@ cmd_set (int argc, char **argv)
   g_autoptr(GString) stdin_text = NULL;
   g_autoptr(GString) request = NULL;
   const char *text;
-  cJSON *parsed, *key, *reply;
+  NmsJson parsed;
+  cJSON *key, *reply;
   char *key_json;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -334,13 +336,14 @@ cmd_set (int argc, char **argv)
         }
       text = stdin_text->str;
     }
-  parsed = cJSON_ParseWithOpts (text, NULL, TRUE);
-  if (parsed == NULL)
+  /* The host's own parser, so that what it accepts (a lone surrogate
+   * escape, say) is accepted here too. */
+  if (!nms_json_parse_const (text, strlen (text), &parsed, NULL))
     {
       fprintf (stderr, "nmstore: the value is not JSON; to store a string, quote it, as in '\"text\"'\n");
       return EXIT_FAILURE;
     }
-  cJSON_Delete (parsed);
+  nms_json_clear (&parsed);
 
   /* The value's own text goes into the request, not cJSON's reprint of
    * it: cJSON cuts strings at U+0000, and the protocol layer knows how to

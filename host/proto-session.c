@@ -4,6 +4,7 @@
  * one write as far as any other process can tell. */
 #include "proto-private.h"
 #include "nmstore/error.h"
+#include "nmstore/json.h"
 #include "nmstore/session.h"
 
 #include <string.h>
@@ -13,16 +14,14 @@ static gboolean
 append_result (GString *out, cJSON *result)
 {
   g_autoptr(cJSON) owned = result;
-  char *text;
-  gsize len;
+  g_autoptr(GString) text = NULL;
 
   if (owned == NULL)
     return FALSE;
-  text = cJSON_PrintUnformatted (owned);
-  len = strlen (text);
-  if (len > 2)
-    g_string_append_len (out, text + 1, (gssize) len - 2);
-  cJSON_free (text);
+  text = g_string_new (NULL);
+  nms_json_write (text, owned, FALSE);
+  if (text->len > 2)
+    g_string_append_len (out, text->str + 1, (gssize) text->len - 2);
   return TRUE;
 }
 

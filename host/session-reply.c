@@ -10,6 +10,7 @@
  * sessionCheck's job (and restore's, which hands the bytes to the engine). */
 #include "session-private.h"
 #include "nmstore/base64.h"
+#include "nmstore/json.h"
 
 #include <string.h>
 
@@ -18,28 +19,21 @@ typedef struct {
   guint    count;  /* torrents written so far */
 } Reply;
 
-/* Small values (an entry, a state, the index) are printed by cJSON. */
+/* Small values (an entry, a state, the index) in their canonical text,
+ * exactly as get returns them. */
 static void
 append_json (GString *out, const cJSON *value)
 {
-  char *text;
-
   if (value == NULL)
-    {
-      g_string_append (out, "null");
-      return;
-    }
-  text = cJSON_PrintUnformatted (value);
-  g_string_append (out, text != NULL ? text : "null");
-  cJSON_free (text);
+    g_string_append (out, "null");
+  else
+    nms_json_write (out, value, FALSE);
 }
 
 static void
 append_string (GString *out, const char *text)
 {
-  g_autoptr(cJSON) s = cJSON_CreateString (text);
-
-  append_json (out, s);
+  nms_json_append_cstring (out, text);
 }
 
 /* {"$bytes":"<base64>"} or null, encoded into the reply where it goes. */
@@ -85,7 +79,6 @@ static gboolean
 write_session (Session *s, gboolean with_index, SessionTorrentFunc write_item, GString *out, GError **error)
 {
   Reply r = { out, 0 };
-  char *problems;
 
   g_string_append (out, "\"prefix\":");
   append_string (out, s->prefix);
@@ -98,9 +91,7 @@ write_session (Session *s, gboolean with_index, SessionTorrentFunc write_item, G
   if (!session_load_torrents (s, write_item, &r, error))
     return FALSE;
   g_string_append (out, "],\"problems\":");
-  problems = cJSON_PrintUnformatted (s->problems);
-  g_string_append (out, problems != NULL ? problems : "[]");
-  cJSON_free (problems);
+  append_json (out, s->problems);
   return TRUE;
 }
 
@@ -163,7 +154,7 @@ summary_item (Session *s, SessionTorrent *t, gpointer user_data, GError **error)
   Reply *r = user_data;
   const cJSON *bf = cJSON_GetObjectItemCaseSensitive (t->state, "bitfield");
   g_autoptr(cJSON) item = cJSON_CreateObject ();
-  char *text;
+  g_autoptr(GString) text = NULL;
 
   if (t->has_meta)
     {
@@ -191,15 +182,15 @@ summary_item (Session *s, SessionTorrent *t, gpointer user_data, GError **error)
 
   /* The item's members follow "infoHash", which begin_item writes. */
   begin_item (r, t);
-  text = cJSON_PrintUnformatted (item);
-  if (text != NULL && text[1] != '}')
+  text = g_string_new (NULL);
+  nms_json_write (text, item, FALSE);
+  if (text->str[1] != '}')
     {
       g_string_append_c (r->out, ',');
-      g_string_append (r->out, text + 1);
+      g_string_append (r->out, text->str + 1);
     }
   else
     g_string_append_c (r->out, '}');
-  cJSON_free (text);
   drop_written (t);
   return TRUE;
 }

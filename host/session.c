@@ -5,6 +5,7 @@
 #include "session-private.h"
 #include "nmstore/base64.h"
 #include "nmstore/error.h"
+#include "nmstore/json.h"
 
 #include <string.h>
 
@@ -56,6 +57,29 @@ decode_string (const char *text)
   return decoded != NULL ? g_bytes_new_take (decoded, out_len) : NULL;
 }
 
+/* Parses JSON text with the value format's parser (json.h), so that the
+ * numbers are the ones that were stored. A value holding U+0000 is not
+ * read here: the session ops reply with the members they read through
+ * cJSON, which cannot hold it, and the engine never writes one. */
+static cJSON *
+session_parse_json (const char *text, gsize len, const char **why)
+{
+  NmsJson doc;
+
+  if (!nms_json_parse_const (text, len, &doc, NULL))
+    {
+      *why = "JSON that does not parse";
+      return NULL;
+    }
+  if (doc.stuffed)
+    {
+      nms_json_clear (&doc);
+      *why = "JSON holding U+0000, which the engine never writes (read it with get)";
+      return NULL;
+    }
+  return doc.root;
+}
+
 /* A JSON value, stored as JSON or as bytes of UTF-8 JSON text, or (what an
  * engine's set() of JSON text leaves in chrome.storage.local) as a JSON
  * string of base64 of that text. A string counts as that last form only
@@ -73,16 +97,15 @@ session_raw_json (const SessionRaw *raw, const char **why)
       *why = "bytes that are not UTF-8 JSON text";
       return NULL;
     }
-  value = cJSON_ParseWithLength (text, len);
-  if (value == NULL)
-    *why = "JSON that does not parse";
+  value = session_parse_json (text, len, why);
   if (raw->kind == NMS_VALUE_JSON && cJSON_IsString (value))
     {
       g_autoptr(GBytes) inner = decode_string (value->valuestring);
       gsize inner_len;
       const char *inner_text = inner ? g_bytes_get_data (inner, &inner_len) : NULL;
+      const char *inner_why = NULL;
       cJSON *parsed = inner_text && g_utf8_validate_len (inner_text, inner_len, NULL)
-                      ? cJSON_ParseWithLength (inner_text, inner_len) : NULL;
+                      ? session_parse_json (inner_text, inner_len, &inner_why) : NULL;
 
       if (cJSON_IsObject (parsed) || cJSON_IsArray (parsed))
         {
@@ -170,8 +193,13 @@ session_raw_bencode (const SessionRaw *raw, NmsBencodeDoc **doc, const char **wh
 gboolean
 session_write_json (NmsStore *store, const char *key, NmsValueKind form, const cJSON *value, GError **error)
 {
-  g_autofree char *text = cJSON_PrintUnformatted (value);
-  NmsItem item = { key, strlen (key), form, (const guint8 *) text, strlen (text) };
+  g_autoptr(GString) text = g_string_new (NULL);
+  NmsItem item = { key, strlen (key), form, NULL, 0 };
+
+  /* The canonical text, as a set of the same value from the browser. */
+  nms_json_write (text, value, FALSE);
+  item.value = (const guint8 *) text->str;
+  item.value_len = text->len;
 
   return nms_store_set (store, &item, 1, error);
 }

@@ -55,6 +55,21 @@ expect_cli_error (const char *home, const char *const *args, const char *stdin_t
     fail_msg ("nmstore %s: status %d, stdout \"%s\", stderr \"%s\"", joined, status, out, err);
 }
 
+/* The command line stores what the host would: exact numbers, sorted
+ * members, a lone surrogate escape as U+FFFD; and prints it exactly. */
+static void
+test_cli_values_exact (void **state)
+{
+  NmtFixture *f = *state;
+  const char *set[] = { "set", "--origin", NMT_ORIGIN, "k", "{\"b\":[0.30000000000000004,9007199254740991,1e-7],\"a\":\"\\ud800\"}", NULL };
+  const char *get[] = { "get", "--origin", NMT_ORIGIN, "k", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+
+  cli_ok (f->home, set, NULL);
+  assert_int_equal (nmt_run_cli (f->home, get, NULL, &out, &err), 0);
+  assert_string_equal (g_strchomp (out), "{\"k\":{\"a\":\"\xEF\xBF\xBD\",\"b\":[0.30000000000000004,9007199254740991,1e-7]}}");
+}
+
 /* What a running host wrote, the command line shows. */
 static void
 test_cli_reads_host_writes (void **state)
@@ -246,6 +261,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_cli_reads_host_writes, nmt_fixture_setup, nmt_fixture_teardown),
+    cmocka_unit_test_setup_teardown (test_cli_values_exact, nmt_fixture_setup, nmt_fixture_teardown),
     cmocka_unit_test_setup_teardown (test_host_reads_cli_writes, nmt_fixture_setup, nmt_fixture_teardown),
     cmocka_unit_test_setup_teardown (test_cli_errors, nmt_fixture_setup, nmt_fixture_teardown),
     cmocka_unit_test (test_cli_store_errors),

@@ -793,6 +793,35 @@ has_problem (const cJSON *restore, const char *code, const char *hash)
  * sessionRestore must read them (the bytes the engine's get() gets), and
  * what the engine would skip, which restore must report rather than
  * return as if it were fine. */
+/* sessionRestore hands back states and the index exactly as get would:
+ * numbers never rounded, members in Chrome's order. */
+static void
+test_restore_values_exact (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
+  g_autofree char *text = NULL;
+  const char *hash = "0123456789abcdef0123456789abcdef01234567";
+  g_autofree char *set = g_strdup_printf (
+    "{\"op\":\"set\",\"items\":{\"session:torrents\":{\"version\":2,\"torrents\":[{\"source\":\"magnet\","
+    "\"magnetUri\":\"magnet:?xt=urn:btih:%s\",\"infoHash\":\"%s\",\"addedAt\":1767225600000.5}]},"
+    "\"session:torrent:%s:state\":{\"uploaded\":9007199254740991,\"ratio\":0.30000000000000004,\"bitfield\":\"ff\"}}}",
+    hash, hash, hash);
+
+  {
+    cJSON *reply = nmt_host_call (host, set);
+    nmt_assert_ok (reply);
+    cJSON_Delete (reply);
+  }
+  assert_true (nmt_host_send (host, "{\"id\":1,\"op\":\"sessionRestore\"}"));
+  text = nmt_host_recv_text (host, NULL, NULL);
+  assert_non_null (text);
+  if (strstr (text, "\"state\":{\"bitfield\":\"ff\",\"ratio\":0.30000000000000004,\"uploaded\":9007199254740991}") == NULL
+      || strstr (text, "\"addedAt\":1767225600000.5") == NULL)
+    fail_msg ("sessionRestore changed a value: %s", text);
+  nmt_remove_tree (home);
+}
+
 static void
 test_restore_engine_forms (void **state)
 {
@@ -1208,6 +1237,7 @@ main (int argc, char **argv)
     cmocka_unit_test (test_migrate_v1),
     cmocka_unit_test (test_migrate_v1_extension_form),
     cmocka_unit_test (test_restore_engine_forms),
+    cmocka_unit_test (test_restore_values_exact),
     cmocka_unit_test (test_check_findings),
     cmocka_unit_test (test_check_rebuilds_bad_index),
     cmocka_unit_test (test_export_import_identical),
