@@ -9,7 +9,8 @@
  * The engine writes Uint8Arrays, so each key may hold a JSON value, bytes
  * of UTF-8 JSON, raw bencode, or base64 of it, as bytes or as a JSON
  * string. Every reader here accepts all of these; only migrate and repair
- * write, and they write in the form the session already uses.
+ * write, and they write what today's engine reads: the index and states
+ * as JSON values, .torrent files and info dictionaries as raw bytes.
  *
  * Each call builds a JSON result (the members of a protocol reply) and runs
  * inside one group of the store, so it changes everything or nothing.
