@@ -38,8 +38,8 @@ if [ "$deps" -eq 1 ]; then
       dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     if [ ${#missing[@]} -gt 0 ]; then
-      run $sudo apt-get update -qq
-      run env DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+      run $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+      run env DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
     fi
   elif command -v dnf >/dev/null; then
     run $sudo dnf install -y gcc cmake pkgconf-pkg-config glib2-devel cjson-devel libsodium-devel sqlite-devel

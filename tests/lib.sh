@@ -10,8 +10,9 @@ nmt_apt_install() {
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "== installing: ${missing[*]}"
   if [ -z "${NMT_APT_UPDATED:-}" ]; then
-    $sudo apt-get update -qq
+    $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
     NMT_APT_UPDATED=1
   fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Another apt (an unattended upgrade, say) may hold the lock: wait for it.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
 }
