@@ -222,6 +222,7 @@ function sortedObject(members) {
  * @property {boolean} sort  members in UTF-8 order, as Chrome returns them;
  *   not needed for what is sent, since the host sorts them itself
  * @property {string} where  for the error message
+ * @property {string} [binaryAt]  where a refused ArrayBuffer is
  */
 
 /**
@@ -244,9 +245,10 @@ function convert(v, level, st, path) {
   }
   if (ArrayBuffer.isView(v) || isArrayBuffer(v)) {
     if (st.binary === 'reject') {
-      throw new NmstoreError('E_VALUE', `Cannot serialize value to JSON: ${st.where}${path} is an ` +
-        `${ArrayBuffer.isView(v) ? 'ArrayBuffer view' : 'ArrayBuffer'}, which chrome.storage.local ` +
-        'refuses too; store it as base64 text or {"$bytes": "<base64>"}', 'set');
+      // Chrome refuses it only when writing the item, so an item that a
+      // later twin key replaces does not count: note it, decide later.
+      st.binaryAt ??= `${st.where}${path} is an ${ArrayBuffer.isView(v) ? 'ArrayBuffer view' : 'ArrayBuffer'}`;
+      return null;
     }
     st.sawBinary = true;
     if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength).slice().buffer;
@@ -319,7 +321,15 @@ function convert(v, level, st, path) {
 export function toChromeValue(value, options = {}) {
   /** @type {ConvertState} */
   const st = { binary: options.binary ?? 'reject', onPath: new Set(), sawBinary: false, sort: true, where: 'the value' };
-  return convert(value, 1, st, '');
+  const out = convert(value, 1, st, '');
+  if (st.binaryAt) throw binaryError(st.binaryAt);
+  return out;
+}
+
+/** @param {string} at  where the ArrayBuffer is */
+function binaryError(at) {
+  return new NmstoreError('E_VALUE', `Cannot serialize value to JSON: ${at}, which chrome.storage.local ` +
+    'refuses too; store it as base64 text or {"$bytes": "<base64>"}', 'set');
 }
 
 /**
@@ -334,6 +344,8 @@ export function toChromeValue(value, options = {}) {
 function convertItems(items, sig, param, st) {
   /** @type {Map<string, any>} */
   const members = new Map();
+  /** @type {Map<string, string>} refused binary data, by the key it is under */
+  const binary = new Map();
   for (const k of Object.keys(items)) {
     let v;
     try {
@@ -342,9 +354,14 @@ function convertItems(items, sig, param, st) {
       throw new TypeError(`${sig}: Error at parameter '${param}': Script threw an error.`);
     }
     st.where = `item ${JSON.stringify(k)}`;
+    st.binaryAt = undefined;
     const c = convert(v, 1, st, '');
-    if (c !== undefined) members.set(wellFormed(k), c);
+    if (c === undefined) continue; // dropped; an earlier twin stays
+    const key = wellFormed(k); // a later twin (after U+FFFD) replaces an earlier one
+    if (st.binaryAt) binary.set(key, st.binaryAt); else binary.delete(key);
+    members.set(key, c);
   }
+  if (binary.size) throw binaryError(/** @type {string} */ (binary.values().next().value));
   return st.sort ? sortedObject(members) : Object.fromEntries(members);
 }
 

@@ -233,6 +233,10 @@ test('set: an ArrayBuffer or typed array is refused as Chrome refuses it; TypeEr
     await assert.rejects(settles(c.set({ k: bad })), (e) => e instanceof NmstoreError && e.code === 'E_VALUE' && /Cannot serialize value to JSON/.test(e.message));
   }
   assert.equal(host.received.filter((r) => r.op === 'set').length, 0, 'nothing was sent');
+  // Chrome refuses binary data only when it writes it: a later key that
+  // becomes the same key (lone surrogates are U+FFFD) replaces it first.
+  await settles(c.set({ '\ud800': new Uint8Array(1), '\udc00': 'kept' }));
+  assert.equal(host.items.get('\ufffd'), 'kept');
   for (const bad of [null, undefined, 5, 'x', [1]]) {
     assert.throws(() => c.set(/** @type {any} */ (bad)), (e) => e instanceof TypeError && /storage\.set\(object items.*No matching signature/.test(e.message));
   }
