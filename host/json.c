@@ -617,22 +617,49 @@ nms_json_write_merged (GString *out, const cJSON *fallback, gboolean fallback_st
   members_free (b);
 }
 
-/* An integer literal (no "." or exponent) outside the 32-bit range, which
- * Chrome keeps as a double and writes with ".0". */
-static gboolean
-integer_outside_int32 (const char *p, gsize len)
+/* The length Chrome's writer gives a number that JavaScript writes as the
+ * len bytes at p. Chrome keeps a number in the 32-bit range that has no
+ * fraction as an integer, and writes it as JavaScript does. Any other is a
+ * double, written in the same shortest digits, but in exponent form from
+ * 10^12 up (JavaScript waits until 10^21), and with ".0" when it would
+ * otherwise read back as an integer. Measured in Chromium: 999999999999
+ * is "999999999999.0", 1e12 is "1e+12", 2^53-1 "9.007199254740991e+15". */
+static gsize
+chrome_number_length (const char *p, gsize len)
 {
-  gboolean negative = len > 0 && p[0] == '-';
-  gsize digits = len - (negative ? 1 : 0);
+  gsize sign = p[0] == '-' ? 1 : 0;
+  const char *digits = p + sign, *end = p + len, *dot;
+  gsize int_len, k, n;
   char buf[16];
   gint64 v;
 
-  if (digits > 10)
-    return TRUE;
+  if (memchr (p, 'e', len) != NULL)
+    return len; /* an exponent already: from 10^21, or below 10^-6 */
+  dot = memchr (p, '.', len);
+  int_len = (gsize) ((dot ? dot : end) - digits);
+  if (digits[0] == '0')
+    return len; /* below 1: written as JavaScript writes it */
+  n = int_len;  /* the decimal point's place */
+  if (n >= 13)
+    {
+      /* k significant digits: the integer part without its trailing zeros,
+       * or all of them and the fraction's. */
+      if (dot != NULL)
+        k = int_len + (gsize) (end - dot - 1);
+      else
+        for (k = int_len; k > 1 && digits[k - 1] == '0'; k--)
+          ;
+      /* d[.ddd]e+NN */
+      return sign + k + (k > 1 ? 1 : 0) + 2 + (n - 1 >= 100 ? 3 : 2);
+    }
+  if (dot != NULL)
+    return len;
+  if (int_len > 10)
+    return len + 2;
   memcpy (buf, p, len);
   buf[len] = '\0';
   v = g_ascii_strtoll (buf, NULL, 10);
-  return v < G_MININT32 || v > G_MAXINT32;
+  return v < G_MININT32 || v > G_MAXINT32 ? len + 2 : len;
 }
 
 guint64
@@ -659,13 +686,10 @@ nms_json_chrome_length (const char *canonical, gsize len)
       else if (*p == '-' || g_ascii_isdigit (*p))
         {
           const guint8 *start = p;
-          gboolean integer = TRUE;
 
-          for (; p < end && (*p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E' || g_ascii_isdigit (*p)); p++)
-            if (*p == '.' || *p == 'e' || *p == 'E')
-              integer = FALSE;
-          if (integer && integer_outside_int32 ((const char *) start, (gsize) (p - start)))
-            total += 2; /* ".0" */
+          while (p < end && (*p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E' || g_ascii_isdigit (*p)))
+            p++;
+          total = total - (guint64) (p - start) + chrome_number_length ((const char *) start, (gsize) (p - start));
         }
       else
         p++;

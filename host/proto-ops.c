@@ -231,11 +231,15 @@ get_with_defaults (NmsProto *proto, NmsRequest *req, const cJSON *keys, ItemWrit
       g_string_append_c (w->out, ':');
       if (owned == NULL)
         nms_json_write (w->out, def->fallback, req->stuffed);
-      else if (cJSON_IsObject (def->fallback) && stored.kind == NMS_VALUE_JSON
-               && stored.value_len > 0 && stored.value[0] == '{')
+      else if (cJSON_IsObject (def->fallback)
+               && (stored.kind == NMS_VALUE_BYTES || (stored.value_len > 0 && stored.value[0] == '{')))
         {
+          /* Bytes are the object {"$bytes": ...} to Chrome, and merge so. */
+          g_autoptr(GString) text = g_string_new (NULL);
           NmsJson doc;
-          if (!nms_json_parse_const ((const char *) stored.value, stored.value_len, &doc, error))
+
+          nms_proto_append_stored_value (text, stored.kind, stored.value, stored.value_len);
+          if (!nms_json_parse_const (text->str, text->len, &doc, error))
             {
               g_prefix_error (error, "the stored value of a key is damaged: ");
               (*error)->code = NMS_ERROR_CORRUPT;

@@ -599,7 +599,7 @@ visit_row (NmsStore *store, guint64 seq, const void *blob, gsize len,
       change.key_len = strlen (change.key);
       value_ref_from_variant (old_v, keep, &change.old_value);
       value_ref_from_variant (new_v, keep, &change.new_value);
-      if (change.key_len == 0 || (!change.old_value.present && !change.new_value.present))
+      if (!change.old_value.present && !change.new_value.present)
         {
           g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
                        "change %" G_GUINT64_FORMAT " in %s's log is damaged; subscribers should re-read",

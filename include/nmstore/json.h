@@ -59,8 +59,9 @@ void     nms_json_append_number  (GString *out, double value);
 
 /* The length of canonical text as Chrome's base::JSONWriter writes the
  * same value, which is what chrome.storage counts: it writes "<" as
- * \u003C and U+2028/U+2029 as escapes, and an integral number outside the
- * 32-bit range as a double, with ".0". */
+ * \u003C and U+2028/U+2029 as escapes, and a number that is not a 32-bit
+ * integer as a double: in exponent form from 1e12 up, with ".0" when it
+ * has neither a fraction nor an exponent. */
 guint64  nms_json_chrome_length  (const char *canonical, gsize len);
 
 G_END_DECLS

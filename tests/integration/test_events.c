@@ -133,6 +133,9 @@ test_order_and_equal_values_are_chromes (void **state)
   expect_event_text (reader, "{\"event\":\"changed\",\"area\":\"local\",\"changes\":{"
                              "\"a\":{\"newValue\":{\"x\":1,\"y\":3},\"oldValue\":{\"x\":1,\"y\":2}},"
                              "\"z\":{\"newValue\":2,\"oldValue\":1}}}");
+  /* The empty key is a key in the log too. */
+  call_ok (writer, "{\"op\":\"set\",\"items\":{\"\":null}}");
+  expect_event_text (reader, "{\"event\":\"changed\",\"area\":\"local\",\"changes\":{\"\":{\"newValue\":null}}}");
   nmt_remove_tree (home);
 }
 

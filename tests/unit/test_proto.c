@@ -1133,7 +1133,10 @@ test_defaults_merge (void **state)
   Fixture *f = *state;
 
   call_ok (f->proto, "{\"op\":\"set\",\"items\":{\"o\":{\"a\":1,\"n\":{\"x\":1,\"s\":[1]}},\"s\":\"str\",\"arr\":[1],"
-                     "\"e\":{}}}");
+                     "\"e\":{},\"b\":{\"$bytes\":\"YWJj\"}}}");
+  /* Kept as bytes, but an object to Chrome: defaults merge into it. */
+  assert_items_text (f->proto, "{\"op\":\"get\",\"keys\":{\"b\":{\"\xC3\xA9\":1,\"$bytes\":\"x\"}}}",
+                     "{\"b\":{\"$bytes\":\"YWJj\",\"\xC3\xA9\":1}}");
   assert_items_text (f->proto, "{\"op\":\"get\",\"keys\":{\"o\":{\"b\":2,\"a\":9,\"n\":{\"y\":2,\"s\":{\"k\":1}}}}}",
                      "{\"o\":{\"a\":1,\"b\":2,\"n\":{\"s\":[1],\"x\":1,\"y\":2}}}");
   assert_items_text (f->proto, "{\"op\":\"get\",\"keys\":{\"s\":{\"a\":1},\"arr\":{\"a\":1},\"e\":{\"d\":[2]},\"m\":{\"q\":1}}}",
@@ -1173,8 +1176,9 @@ test_empty_key (void **state)
 }
 
 /* getBytesInUse is Chrome's count: its JSON writer escapes "<" and
- * U+2028/U+2029, and writes an integral double outside the 32-bit range
- * with ".0". */
+ * U+2028/U+2029, and writes a number that is not a 32-bit integer as a
+ * double: exponent form from 1e12, ".0" when it has no fraction. Each
+ * figure below was measured with chrome.storage.local in Chromium 156. */
 static void
 test_bytes_in_use_chrome_rules (void **state)
 {
@@ -1184,8 +1188,19 @@ test_bytes_in_use_chrome_rules (void **state)
     { "2147483647", 10 },
     { "-2147483648", 11 },
     { "-2147483649", 13 },
-    { "1e20", 23 },                 /* 100000000000000000000.0 */
+    { "999999999999", 14 },         /* 999999999999.0 */
+    { "1e12", 5 },                  /* 1e+12 */
+    { "1234567890123", 18 },        /* 1.234567890123e+12 */
+    { "1234567890123.5", 19 },      /* 1.2345678901235e+12 */
+    { "123456789012.5", 14 },
+    { "9007199254740991", 21 },     /* 9.007199254740991e+15 */
+    { "1e20", 5 },                  /* 1e+20 */
     { "1e21", 5 },                  /* 1e+21 */
+    { "12345678901234567890", 22 }, /* 1.2345678901234567e+19 */
+    { "1e100", 6 },
+    { "0.000001", 8 },
+    { "1.5e-7", 6 },
+    { "-0", 1 },
     { "1.5", 3 },
     { "\"<\"", 8 },                 /* "\u003C" */
     { "\"\\u2028\\u2029\"", 14 },   /* "\u2028\u2029" */
