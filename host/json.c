@@ -13,6 +13,7 @@
 #include "nmstore/error.h"
 
 #include <math.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,8 +192,14 @@ nms_json_parse (guint8 *text, gsize len, NmsJson *doc, GError **error)
 
   {
     g_autoptr(GString) stuffed = stuff ((const char *) text, len);
+    gboolean ok;
+
     doc->stuffed = TRUE;
-    return parse_text (stuffed->str, stuffed->len, doc, error);
+    ok = parse_text (stuffed->str, stuffed->len, doc, error);
+    /* The copy may hold a secret (an unlock's passphrase): the caller
+     * wipes its own frame, and this copy is wiped here. */
+    sodium_memzero (stuffed->str, stuffed->len);
+    return ok;
   }
 }
 
