@@ -1,7 +1,8 @@
-/* json.c: nmstore's JSON value format (see json.h): parsing through cJSON
- * with the two things cJSON cannot do itself (U+0000 inside strings, lone
- * surrogate escapes), and the canonical writer: exact numbers, sorted
- * members, JSON.stringify's escapes, and Chrome's byte count.
+/* json.c: nmstore's JSON value format (see json.h) as trees: parsing
+ * through cJSON with the two things cJSON cannot do itself (U+0000 inside
+ * strings, lone surrogate escapes), the canonical writer of a tree (members
+ * sorted), and Chrome's merge of get's defaults. The exact text of strings
+ * and numbers is json-write.c's; reading text without a tree, json-scan.c's.
  *
  * Stuffing. cJSON keeps strings NUL-terminated, so a \u0000 escape would
  * cut its string short. A text holding one is rewritten before parsing:
@@ -263,218 +264,7 @@ nms_json_string (const NmsJson *doc, const char *s, gsize *len, char **owned)
   return unstuff (doc->stuffed, s, len, owned);
 }
 
-/* Writing. */
-
-void
-nms_json_append_string (GString *out, const char *text, gsize len)
-{
-  static const char hex[] = "0123456789abcdef";
-  const guint8 *p = (const guint8 *) text, *end = p + len, *run = p;
-
-  g_string_append_c (out, '"');
-  for (; p < end; p++)
-    {
-      guint8 c = *p;
-      const char *short_form = NULL;
-
-      if (c >= 0x20 && c != '"' && c != '\\')
-        continue;
-      g_string_append_len (out, (const char *) run, p - run);
-      run = p + 1;
-      switch (c)
-        {
-        case '"':  short_form = "\\\""; break;
-        case '\\': short_form = "\\\\"; break;
-        case '\b': short_form = "\\b"; break;
-        case '\f': short_form = "\\f"; break;
-        case '\n': short_form = "\\n"; break;
-        case '\r': short_form = "\\r"; break;
-        case '\t': short_form = "\\t"; break;
-        default: break;
-        }
-      if (short_form != NULL)
-        g_string_append (out, short_form);
-      else
-        {
-          char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
-          g_string_append_len (out, u, 6);
-        }
-    }
-  g_string_append_len (out, (const char *) run, p - run);
-  g_string_append_c (out, '"');
-}
-
-/* The decimal digits of a double: d[0..k) with value 0.d × 10^n. */
-typedef struct {
-  char digits[24];
-  int  k;
-  int  n;
-} Decimal;
-
-/* value with p significant digits, correctly rounded (C's %e is). */
-static void
-decimal_at (double value, int p, Decimal *dec)
-{
-  char buf[40], *e, *s;
-  char fmt[8];
-
-  g_snprintf (fmt, sizeof fmt, "%%.%de", p - 1);
-  g_ascii_formatd (buf, sizeof buf, fmt, value);
-  e = strchr (buf, 'e');
-  dec->k = 0;
-  for (s = buf; s < e; s++)
-    if (g_ascii_isdigit (*s))
-      dec->digits[dec->k++] = *s;
-  dec->n = atoi (e + 1) + 1;
-  while (dec->k > 1 && dec->digits[dec->k - 1] == '0')
-    dec->k--;
-  dec->digits[dec->k] = '\0';
-}
-
-static gboolean
-decimal_is (const Decimal *dec, double value)
-{
-  char buf[48];
-
-  g_snprintf (buf, sizeof buf, "0.%se%d", dec->digits, dec->n);
-  return g_ascii_strtod (buf, NULL) == value;
-}
-
-/* The last digit of dec moved by one (step +1 or -1), with its carry; FALSE
- * when that leaves k digits no more. */
-static gboolean
-decimal_step (const Decimal *dec, int k, int step, Decimal *to)
-{
-  int i;
-
-  memset (to, 0, sizeof *to);
-  memcpy (to->digits, dec->digits, (gsize) dec->k);
-  for (i = dec->k; i < k; i++)
-    to->digits[i] = '0';
-  to->k = k;
-  to->n = dec->n;
-  for (i = k - 1; i >= 0; i--)
-    {
-      int d = to->digits[i] - '0' + step;
-      if (d >= 0 && d <= 9)
-        {
-          to->digits[i] = (char) ('0' + d);
-          break;
-        }
-      to->digits[i] = step > 0 ? '0' : '9';
-    }
-  if (i < 0 || to->digits[0] == '0')
-    return FALSE;
-  while (to->k > 1 && to->digits[to->k - 1] == '0')
-    to->k--;
-  to->digits[to->k] = '\0';
-  return TRUE;
-}
-
-/* The shortest digits that read back as value (|value| > 0, finite), the
- * closest of them when several of one length do: ECMAScript's
- * Number::toString choice. The correctly rounded p digits are the closest
- * p digits, so the smallest p whose rounding reads back is the answer;
- * except beside a power of two, where the gap below value is half the gap
- * above and a p-digit neighbour of the rounding may read back when the
- * rounding itself does not. */
-static void
-shortest (double value, Decimal *dec)
-{
-  int lo = 1, hi = 17, p, exponent;
-
-  /* Reading back is monotonic in p: more correctly rounded digits are
-   * never further away. */
-  while (lo < hi)
-    {
-      int mid = (lo + hi) / 2;
-      decimal_at (value, mid, dec);
-      if (decimal_is (dec, value))
-        hi = mid;
-      else
-        lo = mid + 1;
-    }
-  decimal_at (value, lo, dec);
-  frexp (value, &exponent);
-  if (value != ldexp (0.5, exponent))
-    return; /* not a power of two: the gaps are even */
-  for (p = 1; p < lo; p++)
-    {
-      Decimal near, up, down;
-      gboolean has_up, has_down;
-
-      decimal_at (value, p, &near);
-      has_up = decimal_step (&near, p, +1, &up) && decimal_is (&up, value);
-      has_down = decimal_step (&near, p, -1, &down) && decimal_is (&down, value);
-      if (has_up || has_down)
-        {
-          *dec = has_up ? up : down;
-          return;
-        }
-    }
-}
-
-void
-nms_json_append_number (GString *out, double value)
-{
-  Decimal dec;
-  int k, n;
-
-  if (!isfinite (value))
-    {
-      g_string_append (out, "null");
-      return;
-    }
-  if (value == 0)
-    {
-      /* JSON.stringify(-0) is "0". */
-      g_string_append_c (out, '0');
-      return;
-    }
-  /* Integers below 2^53 are exact, and no shorter digits name them. */
-  if (value == floor (value) && fabs (value) < 9007199254740992.0)
-    {
-      g_string_append_printf (out, "%" G_GINT64_FORMAT, (gint64) value);
-      return;
-    }
-  if (value < 0)
-    {
-      g_string_append_c (out, '-');
-      value = -value;
-    }
-  shortest (value, &dec);
-  k = dec.k;
-  n = dec.n;
-  if (k <= n && n <= 21)
-    {
-      g_string_append_len (out, dec.digits, k);
-      for (; n > k; n--)
-        g_string_append_c (out, '0');
-    }
-  else if (0 < n && n <= 21)
-    {
-      g_string_append_len (out, dec.digits, n);
-      g_string_append_c (out, '.');
-      g_string_append_len (out, dec.digits + n, k - n);
-    }
-  else if (-6 < n && n <= 0)
-    {
-      g_string_append (out, "0.");
-      for (; n < 0; n++)
-        g_string_append_c (out, '0');
-      g_string_append_len (out, dec.digits, k);
-    }
-  else
-    {
-      g_string_append_c (out, dec.digits[0]);
-      if (k > 1)
-        {
-          g_string_append_c (out, '.');
-          g_string_append_len (out, dec.digits + 1, k - 1);
-        }
-      g_string_append_printf (out, "e%c%d", n - 1 >= 0 ? '+' : '-', ABS (n - 1));
-    }
-}
+/* Trees. */
 
 typedef struct {
   const char  *name;
@@ -581,125 +371,105 @@ nms_json_write (GString *out, const cJSON *value, gboolean stuffed)
     }
 }
 
-/* Chrome's base::Value::Dict::Merge of the stored value into the
- * default (storage.get with an object of defaults). */
-void
-nms_json_write_merged (GString *out, const cJSON *fallback, gboolean fallback_stuffed,
-                       const cJSON *stored, gboolean stored_stuffed)
+typedef struct {
+  GString *out;
+  GArray  *defaults;  /* Member, sorted */
+  gboolean stuffed;
+  guint    next;      /* the first default not written yet */
+  gboolean first;
+} TextMerge;
+
+static void
+merge_comma (TextMerge *m)
 {
-  GArray *a, *b;
-  guint i = 0, j = 0;
-  gboolean first = TRUE;
+  if (!m->first)
+    g_string_append_c (m->out, ',');
+  m->first = FALSE;
+}
 
-  if (!cJSON_IsObject (fallback) || !cJSON_IsObject (stored))
+static gboolean merge_text (GString *out, const cJSON *fallback, gboolean stuffed, const char *stored, gsize len,
+                            GError **error);
+
+/* One stored member, in order: the defaults that sort before it first. */
+static gboolean
+merge_member (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
+              GError **error)
+{
+  TextMerge *m = user_data;
+  Member stored = { .name = name, .len = name_len };
+  const Member *d = NULL;
+  int c = 1;
+
+  while (m->next < m->defaults->len
+         && (c = member_cmp (d = &g_array_index (m->defaults, Member, m->next), &stored)) < 0)
     {
-      nms_json_write (out, stored, stored_stuffed);
-      return;
+      merge_comma (m);
+      nms_json_append_string (m->out, d->name, d->len);
+      g_string_append_c (m->out, ':');
+      nms_json_write (m->out, d->node, m->stuffed);
+      m->next++;
     }
-  a = sorted_members (fallback, fallback_stuffed);
-  b = sorted_members (stored, stored_stuffed);
-  g_string_append_c (out, '{');
-  while (i < a->len || j < b->len)
+  merge_comma (m);
+  nms_json_append_string (m->out, name, name_len);
+  g_string_append_c (m->out, ':');
+  if (m->next < m->defaults->len && c == 0)
     {
-      const Member *x = i < a->len ? &g_array_index (a, Member, i) : NULL;
-      const Member *y = j < b->len ? &g_array_index (b, Member, j) : NULL;
-      int c = x == NULL ? 1 : y == NULL ? -1 : member_cmp (x, y);
+      m->next++;
+      return merge_text (m->out, d->node, m->stuffed, value, value_len, error);
+    }
+  /* The stored text is canonical: it goes in as it is, but for the
+   * white space the reader kept after it. */
+  while (value_len > 0 && g_ascii_isspace (value[value_len - 1]))
+    value_len--;
+  g_string_append_len (m->out, value, (gssize) value_len);
+  return TRUE;
+}
 
-      if (!first)
-        g_string_append_c (out, ',');
-      first = FALSE;
-      nms_json_append_string (out, c < 0 ? x->name : y->name, c < 0 ? x->len : y->len);
+/* Chrome's base::Value::Dict::Merge of the stored value into the default
+ * (storage.get with an object of defaults): where both are objects their
+ * members merge, recursively; anywhere else the stored value wins. stored
+ * is canonical text; its members are read in order, beside the sorted
+ * defaults, so that no tree of the stored value is built. */
+static gboolean
+merge_text (GString *out, const cJSON *fallback, gboolean stuffed, const char *stored, gsize len, GError **error)
+{
+  TextMerge m = { out, NULL, stuffed, 0, TRUE };
+  gboolean ok;
+
+  while (len > 0 && g_ascii_isspace (*stored))
+    stored++, len--;
+  if (!cJSON_IsObject (fallback) || len == 0 || stored[0] != '{')
+    {
+      while (len > 0 && g_ascii_isspace (stored[len - 1]))
+        len--;
+      g_string_append_len (out, stored, (gssize) len);
+      return TRUE;
+    }
+  m.defaults = sorted_members (fallback, stuffed);
+  g_string_append_c (out, '{');
+  ok = nms_json_each_member (stored, len, merge_member, &m, error);
+  for (; ok && m.next < m.defaults->len; m.next++)
+    {
+      const Member *d = &g_array_index (m.defaults, Member, m.next);
+      merge_comma (&m);
+      nms_json_append_string (out, d->name, d->len);
       g_string_append_c (out, ':');
-      if (c < 0)
-        nms_json_write (out, x->node, fallback_stuffed);
-      else if (c > 0)
-        nms_json_write (out, y->node, stored_stuffed);
-      else
-        nms_json_write_merged (out, x->node, fallback_stuffed, y->node, stored_stuffed);
-      i += c <= 0;
-      j += c >= 0;
+      nms_json_write (out, d->node, stuffed);
     }
   g_string_append_c (out, '}');
-  members_free (a);
-  members_free (b);
+  members_free (m.defaults);
+  return ok;
 }
 
-/* The length Chrome's writer gives a number that JavaScript writes as the
- * len bytes at p. Chrome keeps a number in the 32-bit range that has no
- * fraction as an integer, and writes it as JavaScript does. Any other is a
- * double, written in the same shortest digits, but in exponent form from
- * 10^12 up (JavaScript waits until 10^21), and with ".0" when it would
- * otherwise read back as an integer. Measured in Chromium: 999999999999
- * is "999999999999.0", 1e12 is "1e+12", 2^53-1 "9.007199254740991e+15". */
-static gsize
-chrome_number_length (const char *p, gsize len)
+gboolean
+nms_json_write_merged_text (GString *out, const cJSON *fallback, gboolean fallback_stuffed,
+                            const char *stored, gsize stored_len, GError **error)
 {
-  gsize sign = p[0] == '-' ? 1 : 0;
-  const char *digits = p + sign, *end = p + len, *dot;
-  gsize int_len, k, n;
-  char buf[16];
-  gint64 v;
+  g_autoptr(GString) canonical = g_string_new (NULL);
 
-  if (memchr (p, 'e', len) != NULL)
-    return len; /* an exponent already: from 10^21, or below 10^-6 */
-  dot = memchr (p, '.', len);
-  int_len = (gsize) ((dot ? dot : end) - digits);
-  if (digits[0] == '0')
-    return len; /* below 1: written as JavaScript writes it */
-  n = int_len;  /* the decimal point's place */
-  if (n >= 13)
-    {
-      /* k significant digits: the integer part without its trailing zeros,
-       * or all of them and the fraction's. */
-      if (dot != NULL)
-        k = int_len + (gsize) (end - dot - 1);
-      else
-        for (k = int_len; k > 1 && digits[k - 1] == '0'; k--)
-          ;
-      /* d[.ddd]e+NN */
-      return sign + k + (k > 1 ? 1 : 0) + 2 + (n - 1 >= 100 ? 3 : 2);
-    }
-  if (dot != NULL)
-    return len;
-  if (int_len > 10)
-    return len + 2;
-  memcpy (buf, p, len);
-  buf[len] = '\0';
-  v = g_ascii_strtoll (buf, NULL, 10);
-  return v < G_MININT32 || v > G_MAXINT32 ? len + 2 : len;
-}
-
-guint64
-nms_json_chrome_length (const char *canonical, gsize len)
-{
-  const guint8 *p = (const guint8 *) canonical, *end = p + len;
-  guint64 total = len;
-
-  while (p < end)
-    {
-      if (*p == '"')
-        {
-          for (p++; p < end && *p != '"'; p++)
-            {
-              if (*p == '\\')
-                p++;
-              else if (*p == '<')
-                total += 5; /* \u003C */
-              else if (*p == 0xE2 && end - p >= 3 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9))
-                total += 3; /* \u2028, \u2029 */
-            }
-          p++;
-        }
-      else if (*p == '-' || g_ascii_isdigit (*p))
-        {
-          const guint8 *start = p;
-
-          while (p < end && (*p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E' || g_ascii_isdigit (*p)))
-            p++;
-          total = total - (guint64) (p - start) + chrome_number_length ((const char *) start, (gsize) (p - start));
-        }
-      else
-        p++;
-    }
-  return total;
+  /* Values nmstore wrote are canonical already; this also brings one an
+   * older nmstore sealed (and so could not upgrade) to sorted order. */
+  if (!nms_json_canonicalize (stored, stored_len, canonical, error))
+    return FALSE;
+  return merge_text (out, fallback, fallback_stuffed, canonical->str, canonical->len, error);
 }

@@ -235,18 +235,23 @@ get_with_defaults (NmsProto *proto, NmsRequest *req, const cJSON *keys, ItemWrit
                && (stored.kind == NMS_VALUE_BYTES || (stored.value_len > 0 && stored.value[0] == '{')))
         {
           /* Bytes are the object {"$bytes": ...} to Chrome, and merge so. */
-          g_autoptr(GString) text = g_string_new (NULL);
-          NmsJson doc;
+          g_autoptr(GString) bytes = NULL;
+          const char *text = (const char *) stored.value;
+          gsize len = stored.value_len;
 
-          nms_proto_append_stored_value (text, stored.kind, stored.value, stored.value_len);
-          if (!nms_json_parse_const (text->str, text->len, &doc, error))
+          if (stored.kind == NMS_VALUE_BYTES)
             {
-              g_prefix_error (error, "the stored value of a key is damaged: ");
+              bytes = g_string_new (NULL);
+              nms_proto_append_stored_value (bytes, stored.kind, stored.value, stored.value_len);
+              text = bytes->str;
+              len = bytes->len;
+            }
+          if (!nms_json_write_merged_text (w->out, def->fallback, req->stuffed, text, len, error))
+            {
+              g_prefix_error (error, "the stored value of \"%s\" is damaged: ", def->key);
               (*error)->code = NMS_ERROR_CORRUPT;
               return FALSE;
             }
-          nms_json_write_merged (w->out, def->fallback, req->stuffed, doc.root, doc.stuffed);
-          nms_json_clear (&doc);
         }
       else
         nms_proto_append_stored_value (w->out, stored.kind, stored.value, stored.value_len);
@@ -306,56 +311,82 @@ op_get_keys (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   return TRUE;
 }
 
-static const cJSON *
-bytes_payload (const cJSON *value)
-{
-  const cJSON *only = cJSON_IsObject (value) ? value->child : NULL;
+typedef struct {
+  GPtrArray  *buffers;  /* keys and values, owned */
+  GArray     *list;     /* NmsItem */
+  GHashTable *seen;     /* keys already in list */
+} SetItems;
 
-  if (only == NULL || only->next != NULL || strcmp (only->string, "$bytes") != 0)
-    return NULL;
-  return only;
+/* One member of "items", read from its text (json-scan.c). */
+static gboolean
+set_member (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
+            GError **error)
+{
+  static const char head[] = "{\"$bytes\":\"", tail[] = "\"}";
+  SetItems *set = user_data;
+  NmsItem item = { 0 };
+  GString *text;
+  guint8 *data = NULL;
+  gsize len = 0;
+  char *key;
+
+  if (!nms_store_check_key (name, name_len, error))
+    return FALSE;
+  key = g_strndup (name, name_len);
+  g_ptr_array_add (set->buffers, key);
+  if (!g_hash_table_add (set->seen, key))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "set: \"items\" names a key twice");
+      return FALSE;
+    }
+  item.key = key;
+  item.key_len = name_len;
+  text = g_string_sized_new (value_len);
+  if (!nms_json_canonicalize (value, value_len, text, error))
+    {
+      g_string_free (text, TRUE);
+      return FALSE;
+    }
+  /* Only the exact form nmstore writes back is kept as bytes; anything
+   * else that looks like it is ordinary JSON, as Chrome stores it. */
+  if (text->len >= sizeof head - 1 + sizeof tail - 1 && g_str_has_prefix (text->str, head)
+      && g_str_has_suffix (text->str, tail))
+    data = nms_base64_decode_strict (text->str + sizeof head - 1, text->len - (sizeof head - 1) - (sizeof tail - 1),
+                                     &len);
+  if (data != NULL)
+    {
+      item.kind = NMS_VALUE_BYTES;
+      g_string_free (text, TRUE);
+    }
+  else
+    {
+      item.kind = NMS_VALUE_JSON;
+      len = text->len;
+      data = (guint8 *) g_string_free (text, FALSE);
+    }
+  g_ptr_array_add (set->buffers, data);
+  item.value = data;
+  item.value_len = len;
+  g_array_append_val (set->list, item);
+  return TRUE;
 }
 
 static gboolean
 op_set (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 {
-  const cJSON *items = cJSON_GetObjectItemCaseSensitive (req->root, "items");
   g_autoptr(GPtrArray) buffers = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GArray) list = g_array_new (FALSE, FALSE, sizeof (NmsItem));
   g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  const cJSON *v;
+  SetItems set = { buffers, list, seen };
 
-  if (!cJSON_IsObject (items))
+  /* The request's parser left an object's text here (proto.c). */
+  if (req->items == NULL)
     return bad_param (error, "set", "\"items\" must be an object of key to value");
-  cJSON_ArrayForEach (v, items)
+  if (!nms_json_each_member (req->items, req->items_len, set_member, &set, error))
     {
-      NmsItem item = { 0 };
-      const cJSON *bytes = bytes_payload (v);
-      gsize len = 0;
-      guint8 *data = NULL;
-
-      if ((item.key = nms_proto_key (req, v->string, &item.key_len, error)) == NULL)
-        return FALSE;
-      if (!g_hash_table_add (seen, (gpointer) item.key))
-        {
-          g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "set: \"items\" names a key twice");
-          return FALSE;
-        }
-      /* Only the exact form nmstore writes back is kept as bytes; anything
-       * else that looks like it is ordinary JSON, as Chrome stores it. */
-      if (cJSON_IsString (bytes))
-        data = nms_base64_decode_strict (bytes->valuestring, strlen (bytes->valuestring), &len);
-      if (data != NULL)
-        item.kind = NMS_VALUE_BYTES;
-      else
-        {
-          data = (guint8 *) nms_proto_print_value (req, v, &len);
-          item.kind = NMS_VALUE_JSON;
-        }
-      g_ptr_array_add (buffers, data);
-      item.value = data;
-      item.value_len = len;
-      g_array_append_val (list, item);
+      if ((*error)->code == NMS_ERROR_JSON)
+        g_prefix_error (error, "set: ");
+      return FALSE;
     }
   return nms_store_set (proto->store, (const NmsItem *) list->data, list->len, error);
 }

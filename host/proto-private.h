@@ -35,6 +35,9 @@ typedef struct {
   cJSON     *root;
   gboolean   stuffed;  /* parsed with U+0000 stuffed (json.h): read strings with nms_proto_key */
   GPtrArray *owned;    /* keys nms_proto_key decoded, freed with the request */
+  const char *items;   /* the text of "items" when it is an object, read by op_set
+                          itself; root then holds {} in its place */
+  gsize      items_len;
 } NmsRequest;
 
 typedef gboolean (*NmsOpFunc) (NmsProto *proto, NmsRequest *req, GString *result, GError **error);

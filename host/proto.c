@@ -110,6 +110,68 @@ duplicate_in_tree (const cJSON *value)
   return dup;
 }
 
+typedef struct {
+  const char *value;  /* the "items" member's value, when it is an object */
+  gsize       len;
+  guint       seen;   /* how many "items" members */
+} ItemsSpan;
+
+static gboolean
+find_items (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
+            GError **error)
+{
+  ItemsSpan *span = user_data;
+
+  if (name_len == 5 && memcmp (name, "items", 5) == 0 && span->seen++ == 0 && value[0] == '{')
+    {
+      span->value = value;
+      span->len = value_len;
+    }
+  return TRUE;
+}
+
+/* The request without the values of its "items", which op_set reads
+ * from the text itself (json-scan.c): a value then costs about its own
+ * size, where a cJSON tree of an array of a million zeros would cost 80 MB.
+ * What is left is parsed into a tree, within a budget of values that
+ * keeps any request under 4 times its size plus 32 MiB. */
+static gboolean
+parse_envelope (Slot *slot, NmsProtoInput *input, NmsJson *doc, GError **error)
+{
+  const char *text = (const char *) input->data;
+  ItemsSpan span = { 0 };
+  g_autoptr(GString) envelope = NULL;
+  gsize values = 0, budget = (2 * input->len + 16 * 1024 * 1024) / 100;
+  gboolean ok;
+
+  if (input->len > 0 && text[0] == '{'
+      && !nms_json_each_member (text, input->len, find_items, &span, error))
+    return FALSE;
+  if (span.seen == 1 && span.value != NULL)
+    {
+      envelope = g_string_sized_new (input->len - span.len + 2);
+      g_string_append_len (envelope, text, span.value - text);
+      g_string_append (envelope, "{}");
+      g_string_append_len (envelope, span.value + span.len, (gssize) (input->len - (gsize) (span.value - text) - span.len));
+      slot->req.items = span.value;
+      slot->req.items_len = span.len;
+    }
+  if (nms_json_check (envelope ? envelope->str : text, envelope ? envelope->len : input->len, &values, NULL)
+      && values > budget)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST,
+                   "the request holds %" G_GSIZE_FORMAT " values outside \"items\", more than the %" G_GSIZE_FORMAT
+                   " a request of %" G_GSIZE_FORMAT " bytes may hold; split it into several requests",
+                   values, budget, input->len);
+      return FALSE;
+    }
+  if (envelope == NULL)
+    return nms_json_parse (input->data, input->len, doc, error);
+  ok = nms_json_parse ((guint8 *) envelope->str, envelope->len, doc, error);
+  sodium_memzero (envelope->str, envelope->len);
+  return ok;
+}
+
 static gboolean
 parse_request (Slot *slot, NmsProtoInput *input)
 {
@@ -118,9 +180,10 @@ parse_request (Slot *slot, NmsProtoInput *input)
   const char *dup;
   GError **error = &slot->error;
 
-  if (!nms_json_parse (input->data, input->len, &doc, error))
+  if (!parse_envelope (slot, input, &doc, error))
     {
-      g_prefix_error (error, "the request: ");
+      if ((*error)->code == NMS_ERROR_JSON)
+        g_prefix_error (error, "the request: ");
       return FALSE;
     }
   slot->req.root = doc.root;

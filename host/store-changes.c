@@ -560,6 +560,14 @@ value_ref_from_variant (GVariant *maybe, GPtrArray *keep, NmsValueRef *ref)
 }
 
 static gboolean
+change_side_sane (NmsStore *store, const NmsChange *change, const NmsValueRef *side)
+{
+  NmsItem item = { change->key, change->key_len, side->kind, side->value, side->value_len };
+
+  return nms_store_item_check (store, &item, side->present, NULL);
+}
+
+static gboolean
 visit_row (NmsStore *store, guint64 seq, const void *blob, gsize len,
            NmsStoreChangesFunc visit, gpointer user_data, GError **error)
 {
@@ -599,7 +607,11 @@ visit_row (NmsStore *store, guint64 seq, const void *blob, gsize len,
       change.key_len = strlen (change.key);
       value_ref_from_variant (old_v, keep, &change.old_value);
       value_ref_from_variant (new_v, keep, &change.new_value);
-      if (!change.old_value.present && !change.new_value.present)
+      /* The log is in the file too: what goes into an event is checked
+       * as a read item is (store-items.c). */
+      if ((!change.old_value.present && !change.new_value.present)
+          || !change_side_sane (store, &change, &change.old_value)
+          || !change_side_sane (store, &change, &change.new_value))
         {
           g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
                        "change %" G_GUINT64_FORMAT " in %s's log is damaged; subscribers should re-read",

@@ -81,6 +81,36 @@ row_kind (NmsStore *store, sqlite3_stmt *s, int column, NmsValueKind *kind, GErr
   return TRUE;
 }
 
+/* The cheap check of an item read from the file, before it goes into a
+ * reply: a file changed behind nmstore's back, by a person or a program,
+ * must never make the host send a frame that is not valid JSON (a raw NUL,
+ * bytes that are not UTF-8, or text such as `1},"ok":false` that would
+ * forge a reply). Sealed items need none: their AEAD tag vouches for them. */
+gboolean
+nms_store_item_check (NmsStore *store, const NmsItem *item, gboolean with_value, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autofree char *shown = NULL;
+
+  if (!g_utf8_validate_len (item->key, item->key_len, NULL))
+    {
+      shown = g_utf8_make_valid (item->key, (gssize) item->key_len);
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
+                   "an item's key in %s is not UTF-8 text (it reads \"%s\"); the file was changed outside "
+                   "nmstore: restore it from a backup, or clear the keys under that prefix", store->path, shown);
+      return FALSE;
+    }
+  if (with_value && item->kind == NMS_VALUE_JSON
+      && !nms_json_check ((const char *) item->value, item->value_len, NULL, &local))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
+                   "the value of \"%s\" in %s is damaged (%s); the file was changed outside nmstore: remove "
+                   "that key, or restore the store from a backup", item->key, store->path, local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 nms_store_get (NmsStore *store, const char *key, gsize key_len,
                NmsStoreVisitFunc visit, gpointer user_data, GError **error)
@@ -102,7 +132,7 @@ nms_store_get (NmsStore *store, const char *key, gsize key_len,
         {
           item.value = sqlite3_column_blob (s, 1);
           item.value_len = (gsize) sqlite3_column_bytes (s, 1);
-          ok = visit (&item, user_data, error);
+          ok = nms_store_item_check (store, &item, TRUE, error) && visit (&item, user_data, error);
         }
     }
   else if (rc != SQLITE_DONE)
@@ -142,7 +172,7 @@ nms_store_scan (NmsStore *store, const char *prefix, gboolean with_values,
           item.value = sqlite3_column_blob (s, 2);
           item.value_len = (gsize) sqlite3_column_bytes (s, 2);
         }
-      ok = ok && visit (&item, user_data, error);
+      ok = ok && nms_store_item_check (store, &item, with_values, error) && visit (&item, user_data, error);
     }
   if (ok && rc != SQLITE_DONE)
     ok = nms_store_fail (store, rc, "list the items", error);

@@ -42,10 +42,12 @@ const char *nms_json_string      (const NmsJson *doc, const char *s, gsize *len,
 
 /* Appends value as canonical text. */
 void     nms_json_write          (GString *out, const cJSON *value, gboolean stuffed);
-/* Appends Chrome's merge of a stored value over a default: members of two
- * objects merge recursively; anywhere else the stored value wins. */
-void     nms_json_write_merged   (GString *out, const cJSON *fallback, gboolean fallback_stuffed,
-                                  const cJSON *stored, gboolean stored_stuffed);
+/* Appends Chrome's merge of a stored value, given as its text, over a
+ * default: members of two objects merge recursively; anywhere else the
+ * stored value wins. No tree of the stored value is built, so a large one
+ * costs about its own size. */
+gboolean nms_json_write_merged_text (GString *out, const cJSON *fallback, gboolean fallback_stuffed,
+                                     const char *stored, gsize stored_len, GError **error);
 /* Appends a string as JSON.stringify writes it (with its quotes). */
 void     nms_json_append_string  (GString *out, const char *text, gsize len);
 static inline void
@@ -63,5 +65,24 @@ void     nms_json_append_number  (GString *out, double value);
  * integer as a double: in exponent form from 1e12 up, with ".0" when it
  * has neither a fraction nor an exponent. */
 guint64  nms_json_chrome_length  (const char *canonical, gsize len);
+
+/* From text, without a tree (json-scan.c): a value costs about its own
+ * size, where a cJSON tree costs about 80 bytes a value. Strict RFC 8259
+ * JSON in UTF-8, nested at most 1000 deep. */
+
+/* Appends the canonical text of the one value in text (white space around
+ * it allowed). E_JSON for text that is not JSON, E_REQUEST for an object
+ * that names a member twice. */
+gboolean nms_json_canonicalize   (const char *text, gsize len, GString *out, GError **error);
+/* Whether text is one JSON value: the cheap check of stored text before it
+ * goes into a reply. *n_values, when asked for, counts the values in it. */
+gboolean nms_json_check          (const char *text, gsize len, gsize *n_values, GError **error);
+/* Calls visit with each member of the object that text is: its name's
+ * bytes (which may hold U+0000) and its value's text, checked but not
+ * parsed. */
+typedef gboolean (*NmsJsonMemberFunc) (const char *name, gsize name_len, const char *value, gsize value_len,
+                                       gpointer user_data, GError **error);
+gboolean nms_json_each_member    (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data,
+                                  GError **error);
 
 G_END_DECLS

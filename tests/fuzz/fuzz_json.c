@@ -1,8 +1,11 @@
-/* fuzz_json.c: libFuzzer target for the value format (json.c). Whatever
- * text parses, its canonical form must parse again to the same canonical
- * form, Chrome's count can only add to it, and merging a value with itself
- * must give the value back. */
+/* fuzz_json.c: libFuzzer target for the value format (json.c and
+ * json-scan.c). Whatever text parses, its canonical form must parse again
+ * to the same canonical form, Chrome's count can only add to it, and
+ * merging a value with itself must give the value back. The text reader
+ * (json-scan.c) is held to the cJSON one: what it accepts, cJSON accepts,
+ * with the same canonical text; what cJSON rejects, it rejects. */
 #include "fuzz.h"
+#include "nmstore/error.h"
 #include "nmstore/json.h"
 
 #include <string.h>
@@ -19,17 +22,40 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autoptr(GString) once = g_string_new (NULL);
   g_autoptr(GString) twice = g_string_new (NULL);
   g_autoptr(GString) merged = g_string_new (NULL);
+  g_autoptr(GString) scanned = g_string_new (NULL);
+  g_autoptr(GString) rescanned = g_string_new (NULL);
+  g_autoptr(GError) scan_error = NULL, rescan_error = NULL;
   NmsJson doc, again;
+  gboolean scan_ok = nms_json_canonicalize ((const char *) data, size, scanned, &scan_error);
 
+  g_assert (scan_ok == nms_json_check ((const char *) data, size, NULL, NULL)
+            || g_error_matches (scan_error, NMS_ERROR, NMS_ERROR_REQUEST));
   if (!nms_json_parse_const ((const char *) data, size, &doc, NULL))
-    return 0;
+    {
+      g_assert (!scan_ok);
+      return 0;
+    }
   nms_json_write (once, doc.root, doc.stuffed);
-  nms_json_write_merged (merged, doc.root, doc.stuffed, doc.root, doc.stuffed);
+  /* A tree's canonical text is strict JSON, and a fixed point. */
+  g_assert (nms_json_check (once->str, once->len, NULL, NULL));
   g_assert (nms_json_parse_const (once->str, once->len, &again, NULL));
   nms_json_write (twice, again.root, again.stuffed);
   g_assert (once->len == twice->len && memcmp (once->str, twice->str, once->len) == 0);
-  g_assert (merged->len == once->len && memcmp (merged->str, once->str, once->len) == 0);
   g_assert (nms_json_chrome_length (once->str, once->len) >= once->len);
+  /* The text reader gives the same canonical text, unless an object names
+   * a member twice, which only it refuses; cJSON alone also takes some
+   * non-strict forms (a leading zero, "1."). */
+  if (nms_json_canonicalize (once->str, once->len, rescanned, &rescan_error))
+    {
+      g_assert (rescanned->len == once->len && memcmp (rescanned->str, once->str, once->len) == 0);
+      /* A value merged over itself is itself. */
+      g_assert (nms_json_write_merged_text (merged, doc.root, doc.stuffed, once->str, once->len, NULL));
+      g_assert (merged->len == once->len && memcmp (merged->str, once->str, once->len) == 0);
+    }
+  else
+    g_assert (g_error_matches (rescan_error, NMS_ERROR, NMS_ERROR_REQUEST));
+  if (scan_ok)
+    g_assert (scanned->len == once->len && memcmp (scanned->str, once->str, once->len) == 0);
   nms_json_clear (&doc);
   nms_json_clear (&again);
   return 0;

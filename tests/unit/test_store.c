@@ -342,7 +342,16 @@ test_schema_3_values_brought_up_to_date (void **state)
   store = nmt_store_open (f->dir, 0);
   assert_value (store, "o", "{\"a\":[1,{\"y\":\"<\",\"z\":2}],\"b\":1e-7}");
   assert_value (store, "n", "2147483648");
-  assert_value (store, "bad", "{\"x\"");
+  /* Left as it was, and refused on read rather than sent as a reply. */
+  {
+    g_autoptr(GError) error = NULL;
+    Got got = { FALSE, 0, g_byte_array_new () };
+    assert_false (nms_store_get (store, "bad", 3, got_visit, &got, &error));
+    assert_false (got.found);
+    g_byte_array_unref (got.value);
+    assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_CORRUPT));
+    assert_non_null (strstr (error->message, "\"bad\""));
+  }
   /* o: 1 + 34 + 5 for "<"; n: 1 + 12 (2147483648.0); bad: as it was;
    * bin: 3 + {"$bytes":"AAEC"}. */
   assert_int_equal (bytes_total (store), (1 + 34 + 5) + (1 + 12) + 5 + (3 + 17));
@@ -512,7 +521,7 @@ static const char *const range_keys[] = {
   "user", "user:", "user:1", "user:2", "user:10", "user;", "users", "usEr:1", "user:\xC3\xA9", "use",
   "\xC3\xA9", "\xC3\xA9t\xC3\xA9", "\xC3\xA9\xC3\xA9", "\xC3\xAA", "\xC3\xA8\xC3\xBF", "e", "f", "E",
   "\xE2\x82\xAC", "\xE2\x82\xAC" "1", "\xE2\x82\xAD", "\xE2\x82\xAB",
-  "\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80x", "\xF0\x9F\x98\x81", "\xF0\x9F\x98\x7F" "z",
+  "\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80x", "\xF0\x9F\x98\x81", "\xF0\x9F\x97\xBF" "z",
   "\xF4\x8F\xBF\xBF", "\xF4\x8F\xBF\xBFz", "\xF4\x8F\xBF\xBF\xF4\x8F\xBF\xBF",
   "\xEF\xBF\xBF", "\xEF\xBF\xBF" "a", "\xEF\xBF\xBD",
   "a\x7f", "a\x7f" "b", "a\xC2\x80", "a\x01", "a", "a ", "A", "z", "~", "\x7f",
