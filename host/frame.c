@@ -235,7 +235,8 @@ nms_frame_chunker_free (NmsFrameChunker *chunker)
   if (chunker == NULL)
     return;
   g_free (chunker->head);
-  g_array_unref (chunker->cuts);
+  if (chunker->cuts != NULL)
+    g_array_unref (chunker->cuts);
   g_free (chunker);
 }
 
@@ -249,6 +250,17 @@ chunker_new (char *head, const char *json, gsize len, gsize max_message, GError 
   gsize overhead = strlen ("{,\"chunk\":,\"chunks\":,\"part\":\"\"}") + strlen (head) + 2 * 20;
   gsize offset = 0, budget;
 
+  /* Chrome drops the port on a frame that is not UTF-8 JSON: such text is
+   * a bug upstream (every stored value is checked before it goes into a
+   * reply), and is refused here rather than sent. */
+  if (!g_utf8_validate_len (json, len, NULL))
+    {
+      g_free (head);
+      chunker->head = NULL;
+      g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL, "a message of %" G_GSIZE_FORMAT " bytes is not UTF-8 text "
+                   "(or holds a raw NUL); it was not sent", len);
+      return NULL;
+    }
   chunker->head = head;
   chunker->json = json;
   chunker->len = len;

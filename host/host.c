@@ -99,12 +99,20 @@ emit_reply (const char *id_json, const char *json, gsize len, gpointer user_data
 {
   Host *host = user_data;
   g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;  /* an error reply in its place */
   g_autoptr(NmsFrameChunker) chunker = nms_frame_chunker_new_message (id_json, json, len,
                                                                       NMS_FRAME_MAX_MESSAGE_BYTES, &error);
 
   if (chunker == NULL)
-    g_warning ("cannot frame a reply: %s", error->message);
-  else
+    {
+      /* Every request gets a reply: this one says what went wrong. */
+      gsize text_len;
+
+      g_warning ("cannot frame a reply: %s", error->message);
+      text = nms_proto_error_reply (id_json, error, &text_len);
+      chunker = nms_frame_chunker_new_message (id_json, text, text_len, NMS_FRAME_MAX_MESSAGE_BYTES, NULL);
+    }
+  if (chunker != NULL)
     emit_frames (host, chunker);
 }
 

@@ -8,6 +8,19 @@
 
 #include <string.h>
 
+/* What every row of items must be, whoever writes it: a restore copies
+ * rows from a file that may have been made by hand. Triggers, since
+ * SQLite cannot add a CHECK to an existing table. A size below zero would
+ * let a write through the quota; a kind other than JSON or bytes has no
+ * meaning. */
+const char nms_store_items_schema_sql[] =
+  "CREATE TRIGGER IF NOT EXISTS items_sane_insert BEFORE INSERT ON items"
+  "  WHEN NEW.kind NOT IN (0, 1) OR typeof (NEW.size) != 'integer' OR NEW.size < 0"
+  "  BEGIN SELECT RAISE (ABORT, 'an item with an unknown kind or a negative size'); END;"
+  "CREATE TRIGGER IF NOT EXISTS items_sane_update BEFORE UPDATE ON items"
+  "  WHEN NEW.kind NOT IN (0, 1) OR typeof (NEW.size) != 'integer' OR NEW.size < 0"
+  "  BEGIN SELECT RAISE (ABORT, 'an item with an unknown kind or a negative size'); END;";
+
 gboolean
 nms_store_check_key (const char *key, gsize key_len, GError **error)
 {

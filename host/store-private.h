@@ -127,6 +127,8 @@ gboolean nms_store_exec (NmsStore *store, const char *sql, const char *doing, GE
 gboolean nms_store_op_begin (NmsStore *store, GError **error);
 gboolean nms_store_op_begin_keyless (NmsStore *store, GError **error);
 gboolean nms_store_op_end   (NmsStore *store, gboolean ok, GError **error);
+/* Triggers that keep every item's kind and size sane (store-items.c). */
+extern const char nms_store_items_schema_sql[];
 /* The cheap check of a plaintext item read from the file (store-items.c). */
 gboolean nms_store_item_check (NmsStore *store, const NmsItem *item, gboolean with_value, GError **error);
 /* Plaintext items to their canonical text and count (store-items.c). */

@@ -236,6 +236,7 @@ open_db (NmsStore *store, GError **error)
             || (version < 3 && !nms_store_exec (store, nms_store_subscribers_schema_sql,
                                                 "add the subscribers table", error))
             || (version >= 1 && version < 4 && !nms_store_items_canonicalize (store, FALSE, error))
+            || (version < 4 && !nms_store_exec (store, nms_store_items_schema_sql, "add the items' checks", error))
             || !nms_store_exec (store, user_version, "record the schema version", error))
           {
             nms_store_exec (store, "ROLLBACK", "roll back", NULL);

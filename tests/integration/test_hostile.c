@@ -88,6 +88,13 @@ static const Row text_rows[] = {
   { "bytes unpadded", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"b\":{\"$bytes\":\"YWI\"}}}"), NULL, "1" },
   { "escaped NUL in a key beside U+FFFF", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"\\uffff\\u0000\":1}}"), "E_KEY", "1" },
   { "bytes a number", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"b\":{\"$bytes\":5}}}"), NULL, "1" },
+  /* Values are read from their text, strictly (json-scan.c). */
+  { "a number with a leading zero", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"k\":01}}"), "E_JSON", "null" },
+  { "a trailing comma in a value", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"k\":[1,2,]}}"), "E_JSON", "null" },
+  { "a member twice inside a value", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"k\":{\"a\":1,\"a\":2}}}"), "E_REQUEST", "1" },
+  { "items named twice", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"k\":1},\"items\":{\"j\":2}}"), "E_REQUEST", "null" },
+  { "items an array", S ("{\"id\":1,\"op\":\"set\",\"items\":[[\"k\",1]]}"), "E_REQUEST", "1" },
+  { "a raw control character in a value", S ("{\"id\":1,\"op\":\"set\",\"items\":{\"k\":\"a\tb\"}}"), "E_JSON", "null" },
   { "get with keys and prefix", S ("{\"id\":1,\"op\":\"get\",\"keys\":\"a\",\"prefix\":\"a\"}"), "E_REQUEST", "1" },
 };
 
