@@ -311,7 +311,6 @@ cmd_set (int argc, char **argv)
   g_autoptr(GString) stdin_text = NULL;
   g_autoptr(GString) request = NULL;
   const char *text;
-  NmsJson parsed;
   cJSON *key, *reply;
   char *key_json;
 
@@ -338,12 +337,12 @@ cmd_set (int argc, char **argv)
     }
   /* The host's own parser, so that what it accepts (a lone surrogate
    * escape, say) is accepted here too. */
-  if (!nms_json_parse_const (text, strlen (text), &parsed, NULL))
+  if (!nms_json_check (text, strlen (text), NULL, &error))
     {
-      fprintf (stderr, "nmstore: the value is not JSON; to store a string, quote it, as in '\"text\"'\n");
+      fprintf (stderr, "nmstore: the value is not JSON (%s); to store a string, quote it, as in '\"text\"'\n",
+               error->message);
       return EXIT_FAILURE;
     }
-  nms_json_clear (&parsed);
 
   /* The value's own text goes into the request, not cJSON's reprint of
    * it: cJSON cuts strings at U+0000, and the protocol layer knows how to
