@@ -12,7 +12,8 @@ G_STATIC_ASSERT (NMS_CRYPTO_SALT_BYTES == crypto_pwhash_SALTBYTES);
 
 #define NONCE_BYTES     crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define TAG_BYTES       crypto_aead_xchacha20poly1305_ietf_ABYTES
-#define ENVELOPE_FORMAT 1
+/* The newest format this nmstore writes; it reads both. */
+#define ENVELOPE_FORMAT NMS_CRYPTO_ENVELOPE_FORMAT_SUMMARY
 #define WRAPPED_BYTES   (NONCE_BYTES + NMS_CRYPTO_KEY_BYTES + TAG_BYTES)
 /* Argon2id costs a stored envelope may ask for: a damaged or hostile
  * envelope must not make unlocking take hours or all memory. */
@@ -106,6 +107,7 @@ nms_crypto_envelope_new (NmsCryptoSource source, const NmsCryptoPwhashLimits *li
 {
   NmsCryptoEnvelope *envelope = g_new0 (NmsCryptoEnvelope, 1);
 
+  envelope->format = ENVELOPE_FORMAT;
   randombytes_buf (envelope->store_id, sizeof envelope->store_id);
   nms_crypto_envelope_reset (envelope, source, limits, NULL);
   return envelope;
@@ -141,8 +143,9 @@ nms_crypto_envelope_free (NmsCryptoEnvelope *envelope)
   g_free (envelope);
 }
 
-/* The wrapped key is bound to its store and key source, so an envelope
- * pieced together from two stores does not open. */
+/* The wrapped key is bound to its store, its key source and its format,
+ * so an envelope pieced together from two stores does not open, nor one
+ * whose format was lowered to turn off the summary's checks. */
 static gsize
 wrap_ad (const NmsCryptoEnvelope *envelope, guint8 *ad)
 {
@@ -150,7 +153,7 @@ wrap_ad (const NmsCryptoEnvelope *envelope, guint8 *ad)
   gsize n = sizeof label - 1;
 
   memcpy (ad, label, n);
-  ad[n++] = ENVELOPE_FORMAT;
+  ad[n++] = (guint8) envelope->format;
   ad[n++] = (guint8) envelope->source;
   memcpy (ad + n, envelope->store_id, NMS_CRYPTO_STORE_ID_BYTES);
   return n + NMS_CRYPTO_STORE_ID_BYTES;
@@ -237,7 +240,7 @@ nms_crypto_envelope_to_json (const NmsCryptoEnvelope *envelope)
   cJSON *object = cJSON_CreateObject ();
   char *printed, *json;
 
-  cJSON_AddNumberToObject (object, "format", ENVELOPE_FORMAT);
+  cJSON_AddNumberToObject (object, "format", envelope->format);
   cJSON_AddStringToObject (object, "source", nms_crypto_source_name (envelope->source));
   add_base64 (object, "storeId", envelope->store_id, sizeof envelope->store_id);
   if (envelope->source == NMS_CRYPTO_SOURCE_PASSPHRASE)
@@ -311,13 +314,16 @@ nms_crypto_envelope_parse (const char *json, GError **error)
   format = cJSON_GetObjectItemCaseSensitive (object, "format");
   source = cJSON_GetObjectItemCaseSensitive (object, "source");
   key_file = cJSON_GetObjectItemCaseSensitive (object, "keyFile");
-  if (!cJSON_IsNumber (format) || format->valueint != ENVELOPE_FORMAT)
+  if (!cJSON_IsNumber (format)
+      || (format->valueint != NMS_CRYPTO_ENVELOPE_FORMAT_PLAIN && format->valueint != NMS_CRYPTO_ENVELOPE_FORMAT_SUMMARY)
+      || format->valuedouble != (double) format->valueint)
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
                    "the store's key record has format %d, which this nmstore does not know; upgrade nmstore",
                    cJSON_IsNumber (format) ? format->valueint : -1);
       goto out;
     }
+  envelope->format = (guint) format->valueint;
   if (!cJSON_IsString (source) || !source_from_name (source->valuestring, &envelope->source))
     {
       envelope_bad (error, "source");

@@ -22,6 +22,7 @@ G_STATIC_ASSERT (NMS_CRYPTO_SEAL_OVERHEAD == 1 + crypto_aead_xchacha20poly1305_i
 #define SUBKEY_RECORD  1
 #define SUBKEY_TOKEN   2
 #define SUBKEY_LIST    3
+#define SUBKEY_SUMMARY 4
 
 struct _NmsCryptoSecret {
   gsize  len;
@@ -33,6 +34,7 @@ struct _NmsCryptoKeys {
   guint8 record_key[NMS_CRYPTO_KEY_BYTES];
   guint8 token_key[NMS_CRYPTO_KEY_BYTES];
   guint8 list_key[NMS_CRYPTO_KEY_BYTES];
+  guint8 summary_key[NMS_CRYPTO_KEY_BYTES];
   guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES];
   guint8 key_id[NMS_CRYPTO_KEY_ID_BYTES];
   gsize  pad_block;
@@ -155,6 +157,8 @@ nms_crypto_keys_new (const NmsCryptoSecret *data_key, const guint8 store_id[NMS_
                               data_key->data);
   crypto_kdf_derive_from_key (keys->list_key, sizeof keys->list_key, SUBKEY_LIST, KDF_CONTEXT,
                               data_key->data);
+  crypto_kdf_derive_from_key (keys->summary_key, sizeof keys->summary_key, SUBKEY_SUMMARY, KDF_CONTEXT,
+                              data_key->data);
   memcpy (keys->store_id, store_id, NMS_CRYPTO_STORE_ID_BYTES);
   nms_crypto_key_id (data_key, keys->key_id);
   keys->pad_block = CLAMP (pad_block, 1, NMS_CRYPTO_PAD_BLOCK_MAX);
@@ -252,6 +256,70 @@ nms_crypto_list_mac_free (NmsCryptoListMac *mac)
 {
   if (mac != NULL)
     sodium_free (mac);
+}
+
+G_STATIC_ASSERT (NMS_CRYPTO_SEAL_HEAD_BYTES == 1 + NONCE_BYTES);
+
+/* The first byte of what the summary key hashes says which of its two uses
+ * it is, so a record's digest can never pass for a summary's MAC. */
+enum { SUMMARY_DIGEST = 'd', SUMMARY_MAC = 'm' };
+
+void
+nms_crypto_record_digest (const NmsCryptoKeys *keys, const guint8 *token, gsize token_len, const guint8 *head,
+                          gsize head_len, guint64 sealed_len, guint8 out[NMS_CRYPTO_SUM_BYTES])
+{
+  crypto_generichash_state state;
+  const guint8 use = SUMMARY_DIGEST;
+  guint64 n;
+
+  crypto_generichash_init (&state, keys->summary_key, sizeof keys->summary_key, NMS_CRYPTO_SUM_BYTES);
+  crypto_generichash_update (&state, &use, 1);
+  n = GUINT64_TO_LE ((guint64) token_len);
+  crypto_generichash_update (&state, (const guint8 *) &n, sizeof n);
+  crypto_generichash_update (&state, token, token_len);
+  n = GUINT64_TO_LE ((guint64) head_len);
+  crypto_generichash_update (&state, (const guint8 *) &n, sizeof n);
+  crypto_generichash_update (&state, head, head_len);
+  n = GUINT64_TO_LE (sealed_len);
+  crypto_generichash_update (&state, (const guint8 *) &n, sizeof n);
+  crypto_generichash_final (&state, out, NMS_CRYPTO_SUM_BYTES);
+  /* The state held the key. */
+  sodium_memzero (&state, sizeof state);
+}
+
+/* Little-endian numbers modulo 2^256: sodium_add and sodium_sub wrap. */
+void
+nms_crypto_sum_add (guint8 sum[NMS_CRYPTO_SUM_BYTES], const guint8 term[NMS_CRYPTO_SUM_BYTES])
+{
+  sodium_add (sum, term, NMS_CRYPTO_SUM_BYTES);
+}
+
+void
+nms_crypto_sum_sub (guint8 sum[NMS_CRYPTO_SUM_BYTES], const guint8 term[NMS_CRYPTO_SUM_BYTES])
+{
+  sodium_sub (sum, term, NMS_CRYPTO_SUM_BYTES);
+}
+
+void
+nms_crypto_summary_mac (const NmsCryptoKeys *keys, guint64 counter, guint64 n_records,
+                        const guint8 sum[NMS_CRYPTO_SUM_BYTES], guint8 mac[NMS_CRYPTO_MAC_BYTES])
+{
+  static const char label[] = "nmstore summary";
+  crypto_generichash_state state;
+  const guint8 use = SUMMARY_MAC;
+  guint64 n;
+
+  crypto_generichash_init (&state, keys->summary_key, sizeof keys->summary_key, NMS_CRYPTO_MAC_BYTES);
+  crypto_generichash_update (&state, &use, 1);
+  crypto_generichash_update (&state, (const guint8 *) label, sizeof label - 1);
+  crypto_generichash_update (&state, keys->store_id, NMS_CRYPTO_STORE_ID_BYTES);
+  n = GUINT64_TO_LE (counter);
+  crypto_generichash_update (&state, (const guint8 *) &n, sizeof n);
+  n = GUINT64_TO_LE (n_records);
+  crypto_generichash_update (&state, (const guint8 *) &n, sizeof n);
+  crypto_generichash_update (&state, sum, NMS_CRYPTO_SUM_BYTES);
+  crypto_generichash_final (&state, mac, NMS_CRYPTO_MAC_BYTES);
+  sodium_memzero (&state, sizeof state);
 }
 
 static gsize

@@ -16,6 +16,9 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -185,11 +188,22 @@ nms_os_add_termination_watch (GSourceFunc func, gpointer user_data)
   g_unix_signal_add (SIGINT, func, user_data);
 }
 
+/* Both: a core_pattern that pipes to a program (systemd-coredump) may
+ * ignore RLIMIT_CORE, but the kernel dumps no process that is not
+ * dumpable, and that also keeps other processes of the user from reading
+ * this one's memory through /proc or ptrace. */
 gboolean
 nms_os_disable_core_dumps (GError **error)
 {
   struct rlimit none = { 0, 0 };
 
+#ifdef __linux__
+  if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot make the process undumpable: %s", g_strerror (errno));
+      return FALSE;
+    }
+#endif
   if (setrlimit (RLIMIT_CORE, &none) != 0)
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot disable core dumps: %s", g_strerror (errno));

@@ -2,6 +2,7 @@
  * Whether an origin is encrypted and locked is in hello's reply. */
 #include "proto-private.h"
 #include "nmstore/error.h"
+#include "nmstore/os.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -38,6 +39,60 @@ op_unlock (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   else if (g_error_matches (*error, NMS_ERROR, NMS_ERROR_AUTH))
     g_message ("unlock of %s refused: %s", nms_store_path (proto->store), (*error)->message);
   return ok;
+}
+
+/* Core dumps off before a secret is parsed: no key may be loaded yet, so
+ * nothing else has turned them off. */
+void
+nms_proto_secret_guard (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!nms_os_disable_core_dumps (&error))
+    g_warning ("a passphrase is in memory but %s", error->message);
+}
+
+static gboolean
+contains (const guint8 *data, gsize len, const char *word)
+{
+  gsize n = strlen (word);
+  const guint8 *p = data, *end = data + len;
+
+  while (end - p >= (gssize) n && (p = memchr (p, word[0], (gsize) (end - p - n + 1))) != NULL)
+    {
+      if (memcmp (p, word, n) == 0)
+        return TRUE;
+      p++;
+    }
+  return FALSE;
+}
+
+/* Cheap, on the raw bytes (NUL included): the op's name or the member's.
+ * A request that spells both with \u escapes is recognised only once
+ * parsed (proto.c). */
+gboolean
+nms_proto_secret_frame (const guint8 *data, gsize len)
+{
+  if (!contains (data, len, "unlock") && !contains (data, len, "passphrase"))
+    return FALSE;
+  nms_proto_secret_guard ();
+  return TRUE;
+}
+
+/* cJSON frees its strings without wiping them: every string of a secret
+ * request, member names too (a passphrase can hide in one), is wiped
+ * first. cJSON's nesting limit bounds the recursion. */
+void
+nms_proto_wipe_tree (cJSON *node)
+{
+  for (; node != NULL; node = node->next)
+    {
+      if (node->valuestring != NULL)
+        sodium_memzero (node->valuestring, strlen (node->valuestring));
+      if (node->string != NULL && !(node->type & cJSON_StringIsConst))
+        sodium_memzero (node->string, strlen (node->string));
+      nms_proto_wipe_tree (node->child);
+    }
 }
 
 static gboolean

@@ -63,6 +63,14 @@ const NmsOpDef *nms_proto_find_op (const char *name);
 gboolean        nms_proto_ensure_store (NmsProto *proto);
 void            nms_proto_events_free (NmsProto *proto);
 
+/* Requests that carry a secret (proto-crypt.c). A frame that mentions
+ * unlock or a passphrase is treated as one from before it is parsed: core
+ * dumps go off, and its frame and parsed strings are wiped however its
+ * parsing ends. */
+gboolean nms_proto_secret_frame (const guint8 *data, gsize len);
+void     nms_proto_secret_guard (void);
+void     nms_proto_wipe_tree    (cJSON *node);
+
 /* Helpers for the ops. */
 /* A value of the request as canonical text (json.h). */
 char    *nms_proto_print_value     (NmsRequest *req, const cJSON *value, gsize *len);

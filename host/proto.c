@@ -15,6 +15,7 @@ typedef struct {
   GError         *error;   /* the request could not be parsed or failed */
   GString        *result;  /* the reply: {"id":..,"ok":true, then the members */
   gsize           head;    /* where the op's members start in result */
+  gboolean        secret;  /* may hold a passphrase: wiped however it ends */
 } Slot;
 
 /* Each group of operations keeps its table in its own file; a new group
@@ -42,6 +43,8 @@ nms_proto_find_op (const char *name)
 static void
 slot_clear (Slot *slot)
 {
+  if (slot->secret)
+    nms_proto_wipe_tree (slot->req.root);
   cJSON_Delete (slot->req.root);
   if (slot->req.owned != NULL)
     g_ptr_array_unref (slot->req.owned);
@@ -448,8 +451,16 @@ nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
   gsize i, from = 0;
 
   for (i = 0; i < n_inputs; i++)
-    if (!parse_request (&slots[i], &inputs[i]))
-      slots[i].op = NULL;
+    {
+      slots[i].secret = nms_proto_secret_frame (inputs[i].data, inputs[i].len);
+      if (!parse_request (&slots[i], &inputs[i]))
+        slots[i].op = NULL;
+      else if (slots[i].op->secret && !slots[i].secret)
+        {
+          slots[i].secret = TRUE;
+          nms_proto_secret_guard ();
+        }
+    }
   nms_proto_ensure_store (proto);
 
   /* A barrier (flush) must see everything before it committed, so the
@@ -469,7 +480,7 @@ nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
       emit_slot (&slots[i], emit, user_data);
       /* The frame sits in the reader's buffer until later frames reuse
        * it; an unlock's passphrase should not wait that long. */
-      if (slots[i].op != NULL && slots[i].op->secret)
+      if (slots[i].secret)
         sodium_memzero (inputs[i].data, inputs[i].len);
       slot_clear (&slots[i]);
     }

@@ -214,6 +214,8 @@ convert (NmsStore *store, const NmsCryptoKeys *from, const NmsCryptoKeys *to, co
        && read_all (store, from, items, error)
        && nms_store_exec (store, "DELETE FROM items", "remove the old items", error)
        && write_all (store, to, items, error)
+       /* A new summary of the records as now written, or none. */
+       && nms_store_summary_rewrite (store, to, error)
        /* The change log holds values in the old form; subscribers are
         * told to re-read, as after a restore. */
        && nms_store_log_forget (store, error)
@@ -261,6 +263,13 @@ begin_conversion (NmsStore *store, gboolean want_encrypted, const char *expect_j
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
       return FALSE;
     }
+  /* Sealed records without their key record: neither encrypting again
+   * over them nor re-keying helps; a backup does. */
+  if (store->crypt.envelope == NULL && store->crypt.why_damaged != NULL)
+    {
+      sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+      return nms_store_crypt_ready (store, error);
+    }
   if (nms_store_encrypted (store) != want_encrypted)
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
@@ -287,6 +296,8 @@ open_data_key (NmsStore *store, const NmsCryptoSecret *passphrase, NmsCryptoEnve
 {
   if (!nms_store_crypt_refresh_now (store, error))
     return FALSE;
+  if (store->crypt.envelope == NULL && store->crypt.why_damaged != NULL)
+    return nms_store_crypt_ready (store, error);
   if (!nms_store_encrypted (store))
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "%s is not encrypted", store->path);
@@ -401,17 +412,23 @@ nms_store_rekey (NmsStore *store, const NmsCryptoSecret *passphrase, GError **er
       || !open_data_key (store, passphrase, &envelope, &kek, &old_key, &old_json, error))
     return FALSE;
   /* The same KEK wraps the new key: rekey changes what the records are
-   * sealed with, not how a person unlocks them. */
+   * sealed with, not how a person unlocks them. A store from before
+   * summaries gets one now, with the new data key, so that the old
+   * envelope, which does not ask for one, opens nothing here any more. */
+  envelope->format = NMS_CRYPTO_ENVELOPE_FORMAT_SUMMARY;
   nms_crypto_wrap (envelope, kek, data_key);
   json = nms_crypto_envelope_to_json (envelope);
   keys = nms_crypto_keys_new (data_key, envelope->store_id, store->options.pad_block);
   old_keys = nms_crypto_keys_new (old_key, envelope->store_id, store->options.pad_block);
   if (!begin_conversion (store, TRUE, old_json, error) || !convert (store, old_keys, keys, json, error))
     return FALSE;
-  /* This process made the new key; it need not be unlocked again. */
+  /* This process made the new key; it need not be unlocked again. The
+   * summary was written anew from the records as they were: a rekey is
+   * also how a person accepts a store whose records no longer matched. */
   g_clear_pointer (&store->crypt.keys, nms_crypto_keys_free);
   store->crypt.keys = g_steal_pointer (&keys);
   g_clear_pointer (&store->crypt.why_locked, g_free);
+  g_clear_pointer (&store->crypt.why_damaged, g_free);
   return TRUE;
 }
 
@@ -453,7 +470,9 @@ nms_store_rewrap (NmsStore *store, const NmsCryptoSecret *passphrase, const NmsS
 }
 
 /* Opens every record; counts the good and the damaged ones (logged by
- * token) and runs SQLite's integrity check. */
+ * token), runs SQLite's integrity check, and compares the records with
+ * their summary: FALSE with E_CORRUPT when records were deleted, added or
+ * rolled back. */
 gboolean
 nms_store_verify (NmsStore *store, guint *n_good, guint *n_bad, GError **error)
 {
@@ -464,7 +483,9 @@ nms_store_verify (NmsStore *store, guint *n_good, guint *n_bad, GError **error)
   if (!nms_store_check_integrity (store, error)
       || !nms_store_exec (store, "BEGIN DEFERRED", "start reading", error))
     return FALSE;
-  if (!nms_store_crypt_refresh (store, error) || !nms_store_crypt_ready (store, error))
+  if (!nms_store_crypt_refresh (store, error)
+      || (nms_store_encrypted (store) && !nms_store_summary_check (store, error))
+      || !nms_store_crypt_ready (store, error))
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
       return FALSE;

@@ -7,7 +7,13 @@
  * value is the sealed record, which holds the real key, kind and value.
  * So the file shows how many items there are and their padded sizes, and
  * nothing else. The envelope (the wrapped data key) is the meta row
- * 'crypto'; its presence is what makes an origin encrypted.
+ * 'crypto'; its presence is what makes an origin encrypted. Its absence
+ * alone does not make it plaintext: a store that still holds a sealed
+ * record (a BLOB key) or the summary of its records (store-summary.c)
+ * lost its key record to damage or tampering, and is neither read nor
+ * written in the clear. Someone who can write the file can still delete
+ * the key record, the summary and every record together; that leaves an
+ * empty store, which deleting the file would too.
  *
  * Names live only inside the records. Listing keys, prefix queries and
  * Chrome's byte count go through the names decrypted into memory
@@ -39,6 +45,11 @@ static const char *const crypt_stmt_sql[N_CRYPT_STMTS] = {
                          "ON CONFLICT (key) DO UPDATE SET kind = 0, size = excluded.size, value = excluded.value"),
   [CRYPT_STMT_DELETE] = "DELETE FROM items WHERE key = ?1",
   [CRYPT_STMT_ENVELOPE] = "SELECT value FROM meta WHERE name = 'crypto'",
+  /* BLOBs sort after all text in the key's index, so the second half is
+   * one index seek, not a scan: this runs at the start of every
+   * transaction of a plaintext store. */
+  [CRYPT_STMT_SEALED_SIGNS] = ("SELECT EXISTS (SELECT 1 FROM meta WHERE name = 'summary') "
+                               "OR EXISTS (SELECT 1 FROM items WHERE key >= x'')"),
 };
 
 /* Prepared on first use: a plaintext store needs only the envelope's. */
@@ -76,12 +87,16 @@ nms_store_crypt_clear (NmsStore *store)
   g_clear_pointer (&crypt->keys, nms_crypto_keys_free);
   g_clear_pointer (&crypt->kek, nms_crypto_secret_free);
   g_clear_pointer (&crypt->why_locked, g_free);
+  g_clear_pointer (&crypt->why_damaged, g_free);
+  nms_store_summary_close (store);
 }
 
+/* A store whose key record is gone but that holds sealed records counts
+ * as encrypted (and damaged), so that nothing takes the plaintext path. */
 gboolean
 nms_store_encrypted (NmsStore *store)
 {
-  return store->crypt.envelope != NULL;
+  return store->crypt.envelope != NULL || store->crypt.why_damaged != NULL;
 }
 
 gboolean
@@ -122,6 +137,8 @@ set_locked (NmsStore *store, const char *why)
   nms_store_names_drop (store);
   g_clear_pointer (&store->crypt.keys, nms_crypto_keys_free);
   g_clear_pointer (&store->crypt.kek, nms_crypto_secret_free);
+  /* Found with the keys; the next unlock looks again. */
+  g_clear_pointer (&store->crypt.why_damaged, g_free);
   g_free (store->crypt.why_locked);
   store->crypt.why_locked = g_strdup (why);
 }
@@ -147,6 +164,8 @@ open_with_kek (NmsStore *store, NmsCryptoSecret *kek, GError **error)
   if (envelope->source == NMS_CRYPTO_SOURCE_PASSPHRASE)
     store->crypt.kek = g_steal_pointer (&owned);
   g_clear_pointer (&store->crypt.why_locked, g_free);
+  /* New keys: the caller checks the records against the summary. */
+  g_clear_pointer (&store->crypt.why_damaged, g_free);
   return TRUE;
 }
 
@@ -169,11 +188,62 @@ unlock_with (NmsStore *store, const NmsCryptoSecret *passphrase, GError **error)
   return kek != NULL && open_with_kek (store, kek, error);
 }
 
+/* Checks the records against the summary after this process got new
+ * keys without a person asking (a key file, the keyring, or the kept KEK
+ * after another process re-keyed). Damage is not an error of the
+ * transaction: it is remembered, and every data op reports it. */
+static gboolean
+check_after_open (NmsStore *store, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+
+  if (nms_store_summary_check (store, &local) || g_error_matches (local, NMS_ERROR, NMS_ERROR_CORRUPT))
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local));
+  return FALSE;
+}
+
+/* No key record: a plaintext store, unless the file still shows that it
+ * was encrypted (see the top of this file). */
+static gboolean
+no_envelope (NmsStore *store, GError **error)
+{
+  NmsStoreCrypt *crypt = &store->crypt;
+  sqlite3_stmt *s = crypt_stmt (store, CRYPT_STMT_SEALED_SIGNS, error);
+  gboolean sealed = FALSE;
+  int rc;
+
+  if (s == NULL)
+    return FALSE;
+  if ((rc = sqlite3_step (s)) == SQLITE_ROW)
+    sealed = sqlite3_column_int (s, 0) != 0;
+  sqlite3_reset (s);
+  if (rc != SQLITE_ROW)
+    return nms_store_fail (store, rc, "read the store's key record", error);
+  nms_store_names_drop (store);
+  g_clear_pointer (&crypt->envelope_json, g_free);
+  g_clear_pointer (&crypt->envelope, nms_crypto_envelope_free);
+  g_clear_pointer (&crypt->keys, nms_crypto_keys_free);
+  g_clear_pointer (&crypt->kek, nms_crypto_secret_free);
+  g_clear_pointer (&crypt->why_locked, g_free);
+  if (!sealed)
+    g_clear_pointer (&crypt->why_damaged, g_free);
+  else if (crypt->why_damaged == NULL)
+    {
+      crypt->why_damaged = g_strdup_printf ("%s holds encrypted records, but its key record is missing: it was "
+                                            "deleted or damaged outside nmstore. Nothing is read from it or "
+                                            "written to it in the clear; restore the store from a backup "
+                                            "(nmstore restore)", store->path);
+      g_warning ("%s", crypt->why_damaged);
+    }
+  return TRUE;
+}
+
 /* Re-reads the envelope inside the caller's transaction. Unchanged: keep
- * everything. Gone: the store was decrypted. Changed: keep the keys when
- * they are still the data key (passwd re-wrapped it), else lock, and open
- * again where that needs no person: with the kept passphrase KEK (a
- * rekey), or by key file or keyring. */
+ * everything. Gone: the store was decrypted (or its key record deleted).
+ * Changed: keep the keys when they are still the data key (passwd
+ * re-wrapped it), else lock, and open again where that needs no person:
+ * with the kept passphrase KEK (a rekey), or by key file or keyring. */
 gboolean
 nms_store_crypt_refresh (NmsStore *store, GError **error)
 {
@@ -194,17 +264,20 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
     return nms_store_fail (store, rc, "read the store's key record", error);
 
   if (json == NULL)
-    {
-      nms_store_names_drop (store);
-      g_clear_pointer (&crypt->envelope_json, g_free);
-      g_clear_pointer (&crypt->envelope, nms_crypto_envelope_free);
-      g_clear_pointer (&crypt->keys, nms_crypto_keys_free);
-      g_clear_pointer (&crypt->kek, nms_crypto_secret_free);
-      g_clear_pointer (&crypt->why_locked, g_free);
-      return TRUE;
-    }
+    return no_envelope (store, error);
   if (g_strcmp0 (json, crypt->envelope_json) == 0)
-    return TRUE;
+    {
+      gint64 version;
+
+      /* A damaged store is looked at again once someone changed it (a
+       * restore by another process, say). */
+      if (crypt->why_damaged == NULL || crypt->keys == NULL)
+        return TRUE;
+      if (!nms_store_data_version (store, &version, error))
+        return FALSE;
+      return version == crypt->damaged_version || check_after_open (store, error);
+    }
+  g_clear_pointer (&crypt->why_damaged, g_free);
   /* Whoever changed the key record may have rewritten the records too. */
   nms_store_names_drop (store);
   envelope = nms_crypto_envelope_parse (json, error);
@@ -223,7 +296,9 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
       g_free (crypt->envelope_json);
       crypt->envelope_json = g_steal_pointer (&json);
       crypt->kek = g_steal_pointer (&kek);
-      return TRUE;
+      /* passwd leaves the records as they were, but a restore that
+       * brought another copy of the same key's store does not. */
+      return check_after_open (store, error);
     }
   nms_crypto_envelope_free (crypt->envelope);
   crypt->envelope = g_steal_pointer (&envelope);
@@ -235,11 +310,16 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
     {
       /* A rekey: the kept KEK opens the new data key. */
       if (!open_with_kek (store, g_steal_pointer (&kek), &local))
-        g_message ("%s was re-keyed and its passphrase no longer opens it here: %s", store->path, local->message);
-      return TRUE;
+        {
+          g_message ("%s was re-keyed and its passphrase no longer opens it here: %s", store->path, local->message);
+          return TRUE;
+        }
+      return check_after_open (store, error);
     }
-  if (crypt->envelope->source != NMS_CRYPTO_SOURCE_PASSPHRASE && !unlock_with (store, NULL, &local))
+  if (crypt->envelope->source != NMS_CRYPTO_SOURCE_PASSPHRASE)
     {
+      if (unlock_with (store, NULL, &local))
+        return check_after_open (store, error);
       g_warning ("%s is encrypted, and its %s does not open it: %s", store->path,
                  nms_crypto_source_name (crypt->envelope->source), local->message);
       set_locked (store, local->message);
@@ -250,6 +330,11 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
 gboolean
 nms_store_crypt_ready (NmsStore *store, GError **error)
 {
+  if (store->crypt.why_damaged != NULL)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "%s", store->crypt.why_damaged);
+      return FALSE;
+    }
   if (!nms_store_locked (store))
     return TRUE;
   g_set_error (error, NMS_ERROR, NMS_ERROR_LOCKED, "%s", store->crypt.why_locked);
@@ -284,14 +369,29 @@ nms_store_refresh_encryption (NmsStore *store, GError **error)
 gboolean
 nms_store_unlock (NmsStore *store, const NmsCryptoSecret *passphrase, GError **error)
 {
+  gboolean ok;
+
   if (!nms_store_crypt_refresh_now (store, error))
     return FALSE;
+  if (store->crypt.envelope == NULL && store->crypt.why_damaged != NULL)
+    return nms_store_crypt_ready (store, error);
   if (!nms_store_encrypted (store))
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "this origin is not encrypted, so there is nothing to unlock");
       return FALSE;
     }
-  return unlock_with (store, passphrase, error);
+  if (!unlock_with (store, passphrase, error))
+    return FALSE;
+  /* The records are checked against their summary under the key record
+   * they are read with: one transaction for both, in which the envelope is
+   * read again (another process may have re-keyed since). */
+  if (store->in_batch)
+    return nms_store_crypt_refresh (store, error) && nms_store_summary_check (store, error);
+  if (!nms_store_exec (store, "BEGIN DEFERRED", "read the store's records", error))
+    return FALSE;
+  ok = nms_store_crypt_refresh (store, error) && nms_store_summary_check (store, error);
+  sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
+  return ok;
 }
 
 /* Wipes the keys from memory; every data op answers E_LOCKED until the
@@ -488,10 +588,10 @@ nms_store_crypt_put (NmsStore *store, const NmsItem *item, GError **error)
   g_autofree guint8 *sealed = nms_crypto_seal_item (store->crypt.keys, item->key, item->key_len,
                                                     (guint8) item->kind, item->value, item->value_len,
                                                     token, &sealed_len);
-  sqlite3_stmt *s = crypt_stmt (store, CRYPT_STMT_UPSERT, error);
+  sqlite3_stmt *s;
   int rc;
 
-  if (s == NULL)
+  if (!nms_store_summary_forget (store, token, error) || (s = crypt_stmt (store, CRYPT_STMT_UPSERT, error)) == NULL)
     return FALSE;
   sqlite3_bind_blob (s, 1, token, sizeof token, SQLITE_STATIC);
   sqlite3_bind_int64 (s, 2, (gint64) sealed_len);
@@ -500,6 +600,8 @@ nms_store_crypt_put (NmsStore *store, const NmsItem *item, GError **error)
   sqlite3_reset (s);
   if (rc != SQLITE_DONE)
     return nms_store_fail (store, rc, "write an item", error);
+  if (nms_store_summary_kept (store))
+    nms_store_summary_note (store, token, sealed, sealed_len, sealed_len, TRUE);
   nms_store_names_put (store, token, item->key, item->key_len, (guint8) item->kind,
                        nms_store_value_bytes (item->kind, item->value, item->value_len));
   return TRUE;
@@ -508,10 +610,10 @@ nms_store_crypt_put (NmsStore *store, const NmsItem *item, GError **error)
 static gboolean
 delete_token (NmsStore *store, const guint8 *token, GError **error)
 {
-  sqlite3_stmt *s = crypt_stmt (store, CRYPT_STMT_DELETE, error);
+  sqlite3_stmt *s;
   int rc;
 
-  if (s == NULL)
+  if (!nms_store_summary_forget (store, token, error) || (s = crypt_stmt (store, CRYPT_STMT_DELETE, error)) == NULL)
     return FALSE;
   sqlite3_bind_blob (s, 1, token, NMS_CRYPTO_TOKEN_BYTES, SQLITE_STATIC);
   rc = sqlite3_step (s);
@@ -529,6 +631,15 @@ nms_store_crypt_delete (NmsStore *store, const char *key, gsize key_len, GError 
 
   nms_crypto_token (store->crypt.keys, key, key_len, token);
   return delete_token (store, token, error);
+}
+
+/* Every record went (a whole clear, store-items.c). */
+void
+nms_store_crypt_cleared (NmsStore *store)
+{
+  nms_store_names_remove_all (store);
+  if (nms_store_encrypted (store))
+    nms_store_summary_cleared (store);
 }
 
 /* Names are only inside the records: the prefix's are found in the names

@@ -158,9 +158,11 @@ nms_store_replace_from (NmsStore *store, const char *path, const char *origin_na
   ok = ok && nms_store_log_forget (store, error);
   /* An encrypted backup's items are sealed under its own key: its
    * envelope comes along, and the store opens only with that key. */
-  ok = ok && nms_store_exec (store, "DELETE FROM meta WHERE name = 'crypto'", "copy the backup's key record", error)
-       && nms_store_exec (store, "INSERT INTO meta (name, value) SELECT name, value FROM src.meta WHERE name = 'crypto'",
-                          "copy the backup's key record", error);
+  /* The summary of its records (store-summary.c) comes along with them. */
+  ok = ok && nms_store_exec (store, "DELETE FROM meta WHERE name IN ('crypto', 'summary')",
+                             "copy the backup's key record", error)
+       && nms_store_exec (store, "INSERT INTO meta (name, value) SELECT name, value FROM src.meta "
+                                 "WHERE name IN ('crypto', 'summary')", "copy the backup's key record", error);
   /* A backup from an older nmstore, or a damaged one: every plaintext
    * value is checked and brought to today's form. */
   ok = ok && nms_store_items_canonicalize (store, TRUE, error);

@@ -376,7 +376,7 @@ nms_store_clear (NmsStore *store, const char *prefix, GError **error)
   if (rc != SQLITE_DONE)
     ok = nms_store_fail (store, rc, "clear items", error);
   else if (!ranged)
-    nms_store_names_remove_all (store);
+    nms_store_crypt_cleared (store);
   return nms_store_op_end (store, ok, error) && ok;
 }
 

@@ -88,6 +88,7 @@ enum {
   CRYPT_STMT_UPSERT,
   CRYPT_STMT_DELETE,
   CRYPT_STMT_ENVELOPE,
+  CRYPT_STMT_SEALED_SIGNS,
   N_CRYPT_STMTS
 };
 
@@ -103,6 +104,18 @@ typedef struct {
   char              *why_locked;    /* for E_LOCKED's message */
   NmsStoreNames     *names;         /* NULL: not built, or dropped */
   guint64            records_opened; /* by nms_store_crypt_open, for the tests */
+  /* Set: every data op answers E_CORRUPT with it. The records do not match
+   * their summary, or the key record is gone from a store that holds
+   * sealed records (store-summary.c); damaged_version is data_version
+   * when that was found, so it is looked at again only after a change. */
+  char              *why_damaged;
+  gint64             damaged_version;
+  /* The running store call's change to the summary (store-summary.c). */
+  sqlite3_stmt      *summary_stmts[4];
+  guint8             summary_delta[NMS_CRYPTO_SUM_BYTES];
+  gint64             summary_count_delta;
+  gboolean           summary_cleared;
+  gboolean           summary_dirty;
 } NmsStoreCrypt;
 
 struct _NmsStore {
@@ -184,6 +197,23 @@ NmsCryptoSecret *nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvel
 /* How many records this handle has opened (decrypted) since it was
  * opened: lets the tests see which calls decrypt what. */
 guint64  nms_store_crypt_records_opened (NmsStore *store);
+
+/* store-summary.c: the authenticated summary of an encrypted store's
+ * records. begin and end bracket every store call (store.c); forget and
+ * note are store-crypt.c's, around each record it replaces or removes and
+ * each it writes; cleared follows a whole clear. */
+gboolean nms_store_summary_kept    (NmsStore *store);
+void     nms_store_summary_begin   (NmsStore *store);
+gboolean nms_store_summary_end     (NmsStore *store, gboolean ok, GError **error);
+void     nms_store_summary_cleared (NmsStore *store);
+gboolean nms_store_summary_forget  (NmsStore *store, const guint8 *token, GError **error);
+void     nms_store_summary_note    (NmsStore *store, const guint8 *token, const guint8 *head, gsize head_len,
+                                    guint64 sealed_len, gboolean add);
+gboolean nms_store_summary_rewrite (NmsStore *store, const NmsCryptoKeys *keys, GError **error);
+gboolean nms_store_summary_check   (NmsStore *store, GError **error);
+void     nms_store_summary_close   (NmsStore *store);
+/* A whole clear's side in store-crypt.c: the names and the summary. */
+void     nms_store_crypt_cleared   (NmsStore *store);
 
 /* store-names.c: an encrypted store's names in memory, for store.c and
  * store-crypt.c. put and the removes edit the cache only when there is

@@ -555,6 +555,7 @@ op_begin (NmsStore *store, gboolean needs_key, GError **error)
         rollback_transaction (store);
       return FALSE;
     }
+  nms_store_summary_begin (store);
   nms_store_log_call_begin (store);
   return TRUE;
 }
@@ -577,6 +578,9 @@ nms_store_op_begin_keyless (NmsStore *store, GError **error)
 gboolean
 nms_store_op_end (NmsStore *store, gboolean ok, GError **error)
 {
+  /* An encrypted store's summary of its records changes with them, in
+   * the same transaction (store-summary.c). */
+  ok = nms_store_summary_end (store, ok, error);
   ok = nms_store_log_call_end (store, ok, error);
   if (nms_store_nested (store))
     {

@@ -11,8 +11,11 @@
  *        +--> record key: seals items and change-log entries
  *        +--> token key:  keyed BLAKE2b of key names, the lookup tokens
  *        +--> list key:   keyed BLAKE2b over a whole list of sealed records
- *                         (a sealed export), so none can be dropped,
- *                         added, replayed from an older list or reordered
+ *        |                (a sealed export), so none can be dropped,
+ *        |                added, replayed from an older list or reordered
+ *        +--> summary key: keyed BLAKE2b of each stored record, summed
+ *                         into the store's summary of its whole record
+ *                         set, and the summary's MAC (store-summary.c)
  *
  * Changing the passphrase or the key source re-wraps the data key and
  * touches no record. A sealed record is
@@ -40,6 +43,9 @@ G_BEGIN_DECLS
 #define NMS_CRYPTO_MAC_BYTES       32u
 /* What a sealed record adds to its padded plaintext. */
 #define NMS_CRYPTO_SEAL_OVERHEAD   (1u + 24u + 16u)
+/* A sealed record's first bytes: its version and its nonce. */
+#define NMS_CRYPTO_SEAL_HEAD_BYTES (1u + 24u)
+#define NMS_CRYPTO_SUM_BYTES       32u
 #define NMS_CRYPTO_PAD_BLOCK_DEFAULT 256u
 #define NMS_CRYPTO_PAD_BLOCK_MAX     65536u
 
@@ -81,7 +87,15 @@ const char *nms_crypto_source_name (NmsCryptoSource source);
 /* What a store records about its key: never the key itself in the clear.
  * salt and limits mean something for a passphrase only; key_file is the
  * key file's path when it is not the default one beside the store. */
+/* Envelope formats. 2: the store keeps an authenticated summary of its
+ * records (store-summary.c). The format is part of the wrapped key's
+ * associated data, so a format-2 envelope edited to say 1, to switch the
+ * summary's checks off, no longer opens. */
+#define NMS_CRYPTO_ENVELOPE_FORMAT_PLAIN   1u
+#define NMS_CRYPTO_ENVELOPE_FORMAT_SUMMARY 2u
+
 typedef struct {
+  guint                 format;
   NmsCryptoSource       source;
   guint8                store_id[NMS_CRYPTO_STORE_ID_BYTES];
   guint8                salt[NMS_CRYPTO_SALT_BYTES];
@@ -155,6 +169,22 @@ gboolean          nms_crypto_list_mac_verify (NmsCryptoListMac *mac, const guint
 void              nms_crypto_list_mac_free   (NmsCryptoListMac *mac);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsCryptoListMac, nms_crypto_list_mac_free)
+
+/* The store's summary of its record set (store-summary.c): each record's
+ * digest is a keyed BLAKE2b of its token, its head (version and nonce,
+ * NMS_CRYPTO_SEAL_HEAD_BYTES) and its length. A record that opens was
+ * sealed by this store, and no two seals share a nonce, so token and head
+ * name one sealed record; one whose other bytes changed fails its own
+ * tag. The digests are added modulo 2^256, so a write updates the sum
+ * without reading the other records. The MAC binds the sum to its
+ * counter, the number of records and the store. */
+void     nms_crypto_record_digest (const NmsCryptoKeys *keys, const guint8 *token, gsize token_len,
+                                   const guint8 *head, gsize head_len, guint64 sealed_len,
+                                   guint8 out[NMS_CRYPTO_SUM_BYTES]);
+void     nms_crypto_sum_add       (guint8 sum[NMS_CRYPTO_SUM_BYTES], const guint8 term[NMS_CRYPTO_SUM_BYTES]);
+void     nms_crypto_sum_sub       (guint8 sum[NMS_CRYPTO_SUM_BYTES], const guint8 term[NMS_CRYPTO_SUM_BYTES]);
+void     nms_crypto_summary_mac   (const NmsCryptoKeys *keys, guint64 counter, guint64 n_records,
+                                   const guint8 sum[NMS_CRYPTO_SUM_BYTES], guint8 mac[NMS_CRYPTO_MAC_BYTES]);
 
 /* An item as sealed: its real name and its value. The kind is the store's
  * value kind, opaque here. */

@@ -455,7 +455,7 @@ give_stdin (GSubprocessLauncher *launcher, const char *text)
 static void
 give_passphrase (GSubprocessLauncher *launcher, GPtrArray *argv, const char *command)
 {
-  static const char *const storage[] = { "keys", "get", "set", "rm", "session", "import", "export", NULL };
+  static const char *const storage[] = { "keys", "get", "set", "rm", "session", "import", "export", "verify", NULL };
   int fds[2];
 
   if (g_strcmp0 (g_getenv ("NMT_ENCRYPTED"), "passphrase") != 0 || !g_strv_contains (storage, command))

@@ -426,6 +426,83 @@ test_envelope_is_bound_to_its_store (void **state)
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_CORRUPT));
 }
 
+/* A new envelope asks for the store's summary, and that request is part
+ * of what the wrapped key is bound to: lowering the format to switch the
+ * summary's checks off leaves a key record that opens nothing. */
+static void
+test_envelope_format_is_bound (void **state)
+{
+  g_autoptr(NmsCryptoEnvelope) envelope = nms_crypto_envelope_new (NMS_CRYPTO_SOURCE_KEY_FILE, NULL);
+  g_autoptr(NmsCryptoSecret) kek = nms_crypto_secret_new_random (NMS_CRYPTO_KEY_BYTES);
+  g_autoptr(NmsCryptoSecret) data_key = nms_crypto_secret_new_random (NMS_CRYPTO_KEY_BYTES);
+  g_autoptr(NmsCryptoEnvelope) parsed = NULL;
+  g_autoptr(NmsCryptoSecret) opened = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json = NULL;
+  char *at;
+
+  assert_int_equal (envelope->format, NMS_CRYPTO_ENVELOPE_FORMAT_SUMMARY);
+  nms_crypto_wrap (envelope, kek, data_key);
+  json = nms_crypto_envelope_to_json (envelope);
+  parsed = nms_crypto_envelope_parse (json, &error);
+  assert_non_null (parsed);
+  assert_int_equal (parsed->format, NMS_CRYPTO_ENVELOPE_FORMAT_SUMMARY);
+  opened = nms_crypto_unwrap (parsed, kek, &error);
+  assert_non_null (opened);
+  g_clear_pointer (&parsed, nms_crypto_envelope_free);
+
+  at = strstr (json, "\"format\":2");
+  assert_non_null (at);
+  at[strlen ("\"format\":")] = '1';
+  parsed = nms_crypto_envelope_parse (json, &error);
+  assert_non_null (parsed);
+  assert_int_equal (parsed->format, NMS_CRYPTO_ENVELOPE_FORMAT_PLAIN);
+  assert_null (nms_crypto_unwrap (parsed, kek, &error));
+  assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_AUTH));
+}
+
+/* The summary's arithmetic: a digest added and taken away leaves the sum
+ * as it was, in any order; digests differ with token, head and length;
+ * the MAC covers counter, count and sum. */
+static void
+test_summary_digests (void **state)
+{
+  g_autoptr(NmsCryptoSecret) data_key = nms_crypto_secret_new_random (NMS_CRYPTO_KEY_BYTES);
+  guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES] = { 1 };
+  g_autoptr(NmsCryptoKeys) keys = nms_crypto_keys_new (data_key, store_id, 64);
+  guint8 token[NMS_CRYPTO_TOKEN_BYTES] = { 7 }, head[NMS_CRYPTO_SEAL_HEAD_BYTES] = { 1, 2, 3 };
+  guint8 d1[NMS_CRYPTO_SUM_BYTES], d2[NMS_CRYPTO_SUM_BYTES], d3[NMS_CRYPTO_SUM_BYTES], d4[NMS_CRYPTO_SUM_BYTES];
+  guint8 sum[NMS_CRYPTO_SUM_BYTES] = { 0 }, zero[NMS_CRYPTO_SUM_BYTES] = { 0 };
+  guint8 m1[NMS_CRYPTO_MAC_BYTES], m2[NMS_CRYPTO_MAC_BYTES];
+
+  nms_crypto_record_digest (keys, token, sizeof token, head, sizeof head, 100, d1);
+  head[5] ^= 1;
+  nms_crypto_record_digest (keys, token, sizeof token, head, sizeof head, 100, d2);
+  nms_crypto_record_digest (keys, token, sizeof token, head, sizeof head, 101, d3);
+  token[0] ^= 1;
+  nms_crypto_record_digest (keys, token, sizeof token, head, sizeof head, 101, d4);
+  assert_memory_not_equal (d1, d2, sizeof d1);
+  assert_memory_not_equal (d2, d3, sizeof d1);
+  assert_memory_not_equal (d3, d4, sizeof d1);
+  nms_crypto_sum_add (sum, d1);
+  nms_crypto_sum_add (sum, d2);
+  nms_crypto_sum_sub (sum, d1);
+  nms_crypto_sum_add (sum, d3);
+  nms_crypto_sum_sub (sum, d2);
+  nms_crypto_sum_sub (sum, d3);
+  assert_memory_equal (sum, zero, sizeof sum);
+
+  nms_crypto_summary_mac (keys, 5, 2, d1, m1);
+  nms_crypto_summary_mac (keys, 4, 2, d1, m2);
+  assert_memory_not_equal (m1, m2, sizeof m1);
+  nms_crypto_summary_mac (keys, 5, 3, d1, m2);
+  assert_memory_not_equal (m1, m2, sizeof m1);
+  nms_crypto_summary_mac (keys, 5, 2, d2, m2);
+  assert_memory_not_equal (m1, m2, sizeof m1);
+  nms_crypto_summary_mac (keys, 5, 2, d1, m2);
+  assert_memory_equal (m1, m2, sizeof m1);
+}
+
 static void
 test_hostile_limits_refused (void **state)
 {
@@ -644,6 +721,8 @@ main (void)
     cmocka_unit_test (test_key_file),
     cmocka_unit_test (test_passphrase_from_fd),
     cmocka_unit_test (test_config),
+    cmocka_unit_test (test_envelope_format_is_bound),
+    cmocka_unit_test (test_summary_digests),
   };
 
   if (!nms_crypto_init (NULL))
