@@ -1,5 +1,6 @@
 /* cryptcheck.c: the encryption suites' shared helpers (cryptcheck.h). */
 #include "cryptcheck.h"
+#include "storecheck.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -221,4 +222,23 @@ nmt_crypt_cli_err (const char *home, const char *stdin_text, char **out, char **
   status = run_cli (home, stdin_text, out, err, first, ap);
   va_end (ap);
   return status;
+}
+
+void
+nmt_crypt_tamper (const char *home, const char *sql)
+{
+  g_autofree char *path = nmt_crypt_store_path (home);
+
+  nmt_store_edit (path, sql, NULL, 0);
+}
+
+void
+nmt_crypt_encrypted_abc (const char *home)
+{
+  NmtHost *host;
+
+  nmt_encrypt_origin (home, NMT_ORIGIN);
+  host = nmt_host_start (home, NMT_ORIGIN);
+  nmt_crypt_call_ok (host, "{\"op\":\"set\",\"items\":{\"a\":\"A\",\"b\":\"B\",\"c\":\"C\"}}");
+  nmt_crypt_finish (host);
 }

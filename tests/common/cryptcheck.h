@@ -28,6 +28,10 @@ int   nmt_crypt_cli_err      (const char *home, const char *stdin_text, char **o
                               ...) G_GNUC_NULL_TERMINATED;
 
 void  nmt_crypt_finish       (NmtHost *host);
+/* Runs sql on the origin's store file itself (storecheck.h). */
+void  nmt_crypt_tamper       (const char *home, const char *sql);
+/* NMT_ORIGIN encrypted with a key file beside it, holding a, b and c. */
+void  nmt_crypt_encrypted_abc (const char *home);
 void  nmt_crypt_call_ok      (NmtHost *host, const char *json);
 void  nmt_crypt_call_error   (NmtHost *host, const char *json, const char *code);
 char *nmt_crypt_get_value    (NmtHost *host, const char *key);

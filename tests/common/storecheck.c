@@ -245,3 +245,30 @@ nmt_store_open (const char *dir, guint64 quota)
     fail_msg ("cannot open the store: %s", error->message);
   return store;
 }
+
+void
+nmt_store_edit (const char *db_path, const char *sql, const void *blob, gsize len)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  const char *tail = sql;
+
+  assert_int_equal (sqlite3_open (db_path, &db), SQLITE_OK);
+  while (tail != NULL && *tail != '\0')
+    {
+      int rc;
+
+      if (sqlite3_prepare_v2 (db, tail, -1, &s, &tail) != SQLITE_OK)
+        fail_msg ("%s: %s", sql, sqlite3_errmsg (db));
+      if (s == NULL)
+        break; /* only white space was left */
+      if (blob != NULL && sqlite3_bind_parameter_count (s) > 0)
+        sqlite3_bind_blob64 (s, 1, blob, len, SQLITE_STATIC);
+      while ((rc = sqlite3_step (s)) == SQLITE_ROW)
+        ;
+      if (rc != SQLITE_DONE)
+        fail_msg ("%s: %s", sql, sqlite3_errmsg (db));
+      sqlite3_finalize (s);
+    }
+  sqlite3_close (db);
+}

@@ -28,6 +28,9 @@ GHashTable *nmt_store_snapshot    (const char *db_path, char **problem);
  * can tell when the host reports fewer items than the file holds. FALSE
  * with *problem set when the check fails. */
 gboolean    nmt_store_check_integrity (const char *db_path, gint64 *n_rows, char **problem);
+/* Runs sql on the database file itself, as someone with the disk could;
+ * blob, when given, is bound as ?1. Fails the test if SQLite refuses. */
+void        nmt_store_edit        (const char *db_path, const char *sql, const void *blob, gsize len);
 gboolean    nmt_stored_item_equal (const NmtStoredItem *a, const NmtStoredItem *b);
 NmtStoredItem *nmt_stored_item_new (int kind, const void *data, gsize len);
 void        nmt_stored_item_free  (gpointer item);

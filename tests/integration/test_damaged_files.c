@@ -4,6 +4,7 @@
  * reply: a damaged item is E_CORRUPT for that key, the rest of the origin
  * stays readable, and restore refuses a backup it cannot vouch for. */
 #include "harness.h"
+#include "storecheck.h"
 
 #include <sqlite3.h>
 #include <string.h>
@@ -14,24 +15,6 @@ static char *
 store_path (const char *home)
 {
   return g_build_filename (home, "chromium-abcdefghijklmnopabcdefghijklmnop", "store.db", NULL);
-}
-
-/* Runs sql on the file with a value bound as ?1, as an attacker with write
- * access to it could. */
-static void
-edit_file (const char *path, const char *sql, const void *blob, gsize len)
-{
-  sqlite3 *db = NULL;
-  sqlite3_stmt *s = NULL;
-
-  assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
-  assert_int_equal (sqlite3_prepare_v2 (db, sql, -1, &s, NULL), SQLITE_OK);
-  if (blob != NULL)
-    sqlite3_bind_blob64 (s, 1, blob, len, SQLITE_STATIC);
-  if (sqlite3_step (s) != SQLITE_DONE)
-    fail_msg ("%s: %s", sql, sqlite3_errmsg (db));
-  sqlite3_finalize (s);
-  sqlite3_close (db);
 }
 
 /* A store holding a, b and c, with the host that wrote it gone. */
@@ -121,7 +104,7 @@ test_edited_store_never_breaks_a_frame (void **state)
       const void *data = g_bytes_get_data (d->value, &len);
 
       print_message ("damage: %s\n", d->name);
-      edit_file (path, "UPDATE items SET value = ?1 WHERE key = 'a'", data, len);
+      nmt_store_edit (path, "UPDATE items SET value = ?1 WHERE key = 'a'", data, len);
       host = nmt_host_start (home, NMT_ORIGIN);
       expect_corrupt (host, "{\"op\":\"get\",\"keys\":\"a\"}", "\"a\"");
       expect_corrupt (host, "{\"op\":\"get\"}", "\"a\"");
@@ -147,7 +130,7 @@ test_edited_key_never_breaks_a_frame (void **state)
   g_autofree char *path = store_path (home);
   g_autoptr(NmtHost) host = NULL;
 
-  edit_file (path, "INSERT INTO items (key, kind, size, value) VALUES (CAST (?1 AS TEXT), 0, 3, CAST ('1' AS BLOB))",
+  nmt_store_edit (path, "INSERT INTO items (key, kind, size, value) VALUES (CAST (?1 AS TEXT), 0, 3, CAST ('1' AS BLOB))",
              "z\xff\xfe", 3);
   host = nmt_host_start (home, NMT_ORIGIN);
   expect_corrupt (host, "{\"op\":\"getKeys\"}", "not UTF-8");
@@ -193,15 +176,15 @@ test_crafted_backup_refused (void **state)
           const Damage *d = list->pdata[i];
           const void *data = g_bytes_get_data (d->value, &len);
           print_message ("crafted backup: %s\n", d->name);
-          edit_file (backup, "UPDATE items SET value = ?1 WHERE key = 'a'", data, len);
+          nmt_store_edit (backup, "UPDATE items SET value = ?1 WHERE key = 'a'", data, len);
         }
       else
         {
           const char *sql = rows[i - list->len];
           print_message ("crafted backup: %s\n", sql);
           /* The backup's own checks go first, as an attacker's would. */
-          edit_file (backup, "DROP TRIGGER IF EXISTS items_sane_update", NULL, 0);
-          edit_file (backup, sql, NULL, 0);
+          nmt_store_edit (backup, "DROP TRIGGER IF EXISTS items_sane_update", NULL, 0);
+          nmt_store_edit (backup, sql, NULL, 0);
         }
       if (cli (home, "restore", backup, &err) == 0)
         fail_msg ("a crafted backup was restored");

@@ -111,20 +111,6 @@ test_locked_until_unlock (void **state)
   nmt_remove_tree (home);
 }
 
-/* Runs sql on the store file directly, as someone with the disk would. */
-static void
-tamper (const char *home, const char *sql)
-{
-  g_autofree char *path = nmt_crypt_store_path (home);
-  sqlite3 *db = NULL;
-  char *msg = NULL;
-
-  assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
-  if (sqlite3_exec (db, sql, NULL, NULL, &msg) != SQLITE_OK)
-    fail_msg ("%s: %s", sql, msg);
-  sqlite3_close (db);
-}
-
 /* Flips the low bit of byte `at` of the value in row number `row`. */
 static void
 flip_bit (const char *home, int row, int at)
@@ -158,12 +144,7 @@ flip_bit (const char *home, int row, int at)
 static NmtHost *
 encrypted_abc (const char *home)
 {
-  NmtHost *host;
-
-  nmt_encrypt_origin (home, NMT_ORIGIN);
-  host = nmt_host_start (home, NMT_ORIGIN);
-  nmt_crypt_call_ok (host, "{\"op\":\"set\",\"items\":{\"a\":\"A\",\"b\":\"B\",\"c\":\"C\"}}");
-  nmt_crypt_finish (host);
+  nmt_crypt_encrypted_abc (home);
   return nmt_host_start (home, NMT_ORIGIN);
 }
 
@@ -247,7 +228,7 @@ test_swapped_records (void **state)
 
   nmt_crypt_finish (host);
   /* Two sealed values trade places, each under the other's token. */
-  tamper (home, "CREATE TEMP TABLE v AS SELECT id, value FROM items ORDER BY id LIMIT 2;"
+  nmt_crypt_tamper (home, "CREATE TEMP TABLE v AS SELECT id, value FROM items ORDER BY id LIMIT 2;"
                 "UPDATE items SET value = (SELECT value FROM v WHERE v.id <> items.id) WHERE id IN (SELECT id FROM v);");
   host = nmt_host_start (home, NMT_ORIGIN);
   count_abc (host, &good, &corrupt);

@@ -11,19 +11,6 @@
 #include <sqlite3.h>
 #include <string.h>
 
-static void
-tamper (const char *home, const char *sql)
-{
-  g_autofree char *path = nmt_crypt_store_path (home);
-  sqlite3 *db = NULL;
-  char *msg = NULL;
-
-  assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
-  if (sqlite3_exec (db, sql, NULL, NULL, &msg) != SQLITE_OK)
-    fail_msg ("%s: %s", sql, msg);
-  sqlite3_close (db);
-}
-
 /* Every row of items: id -> (key, value) as one GBytes each, in a
  * GPtrArray of pairs by id order. */
 typedef struct {
@@ -105,18 +92,6 @@ count_sql (const char *home, const char *sql)
   return n;
 }
 
-/* An origin encrypted with a key file beside it, holding a, b and c. */
-static void
-encrypted_abc (const char *home)
-{
-  NmtHost *host;
-
-  nmt_encrypt_origin (home, NMT_ORIGIN);
-  host = nmt_host_start (home, NMT_ORIGIN);
-  nmt_crypt_call_ok (host, "{\"op\":\"set\",\"items\":{\"a\":\"A\",\"b\":\"B\",\"c\":\"C\"}}");
-  nmt_crypt_finish (host);
-}
-
 static void
 assert_verify (const char *home, int status, const char *says)
 {
@@ -157,7 +132,7 @@ test_record_rolled_back (void **state)
   NmtHost *host;
   guint i;
 
-  encrypted_abc (home);
+  nmt_crypt_encrypted_abc (home);
   before = read_rows (home);
   host = nmt_host_start (home, NMT_ORIGIN);
   nmt_crypt_call_ok (host, "{\"op\":\"set\",\"items\":{\"a\":\"A2\"}}");
@@ -181,8 +156,8 @@ test_record_deleted (void **state)
 {
   g_autofree char *home = nmt_crypt_make_home ();
 
-  encrypted_abc (home);
-  tamper (home, "DELETE FROM items WHERE id = (SELECT min (id) FROM items)");
+  nmt_crypt_encrypted_abc (home);
+  nmt_crypt_tamper (home, "DELETE FROM items WHERE id = (SELECT min (id) FROM items)");
   assert_refused (home);
   assert_verify (home, 1, "holds 2 records where its summary says 3");
   nmt_remove_tree (home);
@@ -198,7 +173,7 @@ test_removed_record_replayed (void **state)
   NmtHost *host;
   guint i;
 
-  encrypted_abc (home);
+  nmt_crypt_encrypted_abc (home);
   before = read_rows (home);
   host = nmt_host_start (home, NMT_ORIGIN);
   nmt_crypt_call_ok (host, "{\"op\":\"remove\",\"keys\":\"b\"}");
@@ -222,9 +197,9 @@ test_key_record_deleted (void **state)
   g_autofree char *backup = g_build_filename (home, "backup.db", NULL);
   NmtHost *host;
 
-  encrypted_abc (home);
+  nmt_crypt_encrypted_abc (home);
   assert_int_equal (nmt_crypt_cli (home, NULL, NULL, "backup", "--origin", NMT_ORIGIN, backup, NULL), 0);
-  tamper (home, "DELETE FROM meta WHERE name = 'crypto'");
+  nmt_crypt_tamper (home, "DELETE FROM meta WHERE name = 'crypto'");
   assert_refused (home);
   assert_int_equal (count_sql (home, "SELECT count(*) FROM items WHERE typeof (key) = 'text'"), 0);
   assert_verify (home, 1, "key record is missing");
@@ -232,13 +207,13 @@ test_key_record_deleted (void **state)
   assert_int_equal (nmt_crypt_cli (home, NULL, NULL, "encrypt", "--origin", NMT_ORIGIN, "--key-file", NULL), 1);
 
   /* With its records gone too, the summary still says it was encrypted. */
-  tamper (home, "DELETE FROM items");
+  nmt_crypt_tamper (home, "DELETE FROM items");
   assert_refused (home);
   assert_int_equal (count_sql (home, "SELECT count(*) FROM items"), 0);
 
   /* With the summary gone instead, the sealed records say so. */
   assert_int_equal (nmt_crypt_cli (home, NULL, NULL, "restore", "--origin", NMT_ORIGIN, backup, NULL), 0);
-  tamper (home, "DELETE FROM meta WHERE name IN ('crypto', 'summary')");
+  nmt_crypt_tamper (home, "DELETE FROM meta WHERE name IN ('crypto', 'summary')");
   assert_refused (home);
 
   /* A backup puts it right. */
@@ -264,7 +239,7 @@ test_unlock_reports_and_rekey_accepts (void **state)
   nmt_crypt_finish (host);
   assert_int_equal (nmt_crypt_cli (home, "pass word\n", NULL, "encrypt", "--origin", NMT_ORIGIN, "--passphrase",
                                    "--passphrase-fd", "0", NULL), 0);
-  tamper (home, "DELETE FROM items WHERE id = (SELECT max (id) FROM items)");
+  nmt_crypt_tamper (home, "DELETE FROM items WHERE id = (SELECT max (id) FROM items)");
 
   host = nmt_host_start (home, NMT_ORIGIN);
   nmt_crypt_call_error (host, "{\"op\":\"get\"}", "E_LOCKED");
