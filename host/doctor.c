@@ -266,7 +266,7 @@ check_data_root (NmsDoctorReport *report, const char *root)
 {
   g_autoptr(GFile) file = g_file_new_for_path (root);
   g_autoptr(GFileInfo) info = g_file_query_info (file, "standard::type,unix::mode,unix::uid,access::can-write",
-                                                 G_FILE_QUERY_INFO_NONE, NULL, NULL);
+                                                 G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
   g_autoptr(GFile) near = NULL;
   g_autoptr(GFileInfo) fs = NULL;
   g_autofree char *size = NULL;
@@ -287,6 +287,10 @@ check_data_root (NmsDoctorReport *report, const char *root)
              g_strdup_printf ("make %s writable for this user, or set NMSTORE_HOME to a folder that is", near_path),
              "%s does not exist and %s is not writable, so the host cannot create it", root, near_path);
     }
+  else if (g_file_info_get_file_type (info) == G_FILE_TYPE_SYMBOLIC_LINK)
+    add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
+         g_strdup ("set NMSTORE_HOME to the folder the link points at, or replace the link with a folder"),
+         "%s is a symbolic link; the host does not follow links for its folders and refuses it", root);
   else if (g_file_info_get_file_type (info) != G_FILE_TYPE_DIRECTORY)
     add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
          g_strdup_printf ("move %s out of the way, or set NMSTORE_HOME to another folder", root),
@@ -300,8 +304,10 @@ check_data_root (NmsDoctorReport *report, const char *root)
     add (report, NULL, "data-root", NMS_DOCTOR_FAIL, g_strdup_printf ("run: chmod 700 %s", root),
          "%s is not writable (mode %04o): the host cannot save anything", root, file_mode (info));
   else if ((file_mode (info) & 077) != 0)
-    add (report, NULL, "data-root", NMS_DOCTOR_WARN, g_strdup_printf ("run: chmod 700 %s", root),
-         "%s is open to other users (mode %04o); it should be 0700", root, file_mode (info));
+    add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
+         g_strdup_printf ("if the folder is yours alone, run: chmod 700 %s", root),
+         "%s is open to other users (mode %04o); the host refuses a data root looser than 0700", root,
+         file_mode (info));
   else
     add (report, NULL, "data-root", NMS_DOCTOR_OK, NULL, "%s is a private folder (0700) of this user", root);
 

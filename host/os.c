@@ -111,38 +111,96 @@ nms_os_readable_now (int fd)
   return r > 0 && (pfd.revents & (POLLIN | POLLHUP)) != 0;
 }
 
+/* Why a folder that exists is not one nmstore may keep data in, with the
+ * fix; NULL when it is fine. OpenSSH's rule for ~/.ssh: the folder is
+ * checked, never repaired, because a folder nmstore did not make may be
+ * someone else's (a shared /tmp, a folder a link points at), and chmodding
+ * it would change what its owner decided. */
+static char *
+unfit_dir_reason (const char *path, const struct stat *st)
+{
+  if (S_ISLNK (st->st_mode))
+    {
+      g_autofree char *target = g_file_read_link (path, NULL);
+      return g_strdup_printf ("%s is a symbolic link (to %s); nmstore does not follow links for its folders, "
+                              "so that a link cannot send the data elsewhere: replace the link with a real "
+                              "folder, or set NMSTORE_HOME to the real folder",
+                              path, target ? target : "?");
+    }
+  if (!S_ISDIR (st->st_mode))
+    return g_strdup_printf ("%s is not a folder; move it out of the way, or set NMSTORE_HOME to another folder",
+                            path);
+  if (st->st_uid != geteuid ())
+    return g_strdup_printf ("%s belongs to uid %u, not to this user (uid %u); nmstore keeps data only in "
+                            "folders of its own user: set NMSTORE_HOME to a folder of yours, or fix the owner "
+                            "(chown)", path, (unsigned) st->st_uid, (unsigned) geteuid ());
+  if ((st->st_mode & 077) != 0)
+    return g_strdup_printf ("%s has mode %04o, so other users can reach it; nmstore does not change the "
+                            "permissions of a folder it did not make: if the folder is yours alone, run: "
+                            "chmod 700 %s", path, (unsigned) (st->st_mode & 07777), path);
+  return NULL;
+}
+
+/* Makes path a private folder: created 0700 when missing (with any
+ * missing parents, which are then nmstore's own), refused when it exists
+ * but is a link, is looser than 0700, or is not this user's. */
 gboolean
 nms_os_make_private_dir (const char *path, GError **error)
 {
-  if (g_mkdir_with_parents (path, 0700) != 0)
+  struct stat st;
+  g_autofree char *reason = NULL;
+
+  if (mkdir (path, 0700) != 0 && errno != EEXIST)
     {
-      set_errno_error (error, errno, "cannot create the directory", path);
-      return FALSE;
+      g_autofree char *parent = g_path_get_dirname (path);
+
+      if (errno != ENOENT || g_str_equal (parent, path) || g_mkdir_with_parents (parent, 0700) != 0
+          || (mkdir (path, 0700) != 0 && errno != EEXIST))
+        {
+          set_errno_error (error, errno, "cannot create the folder", path);
+          return FALSE;
+        }
     }
-  return nms_os_check_private (path, TRUE, error);
-}
-
-/* Tightens a file or directory that is ours to 0600/0700, and refuses one
- * that belongs to somebody else rather than trusting it. */
-gboolean
-nms_os_check_private (const char *path, gboolean is_dir, GError **error)
-{
-  GStatBuf st;
-  mode_t want = is_dir ? 0700 : 0600;
-
-  if (g_stat (path, &st) != 0)
+  /* lstat, whether just made or not: between the two calls another
+   * process may have put something else there. */
+  if (lstat (path, &st) != 0)
     {
       set_errno_error (error, errno, "cannot inspect", path);
       return FALSE;
     }
-  if (st.st_uid != geteuid ())
+  if ((reason = unfit_dir_reason (path, &st)) != NULL)
     {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
-                   "%s belongs to uid %u, not to this user (uid %u); fix its owner or choose another NMSTORE_HOME",
-                   path, (unsigned) st.st_uid, (unsigned) geteuid ());
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "%s", reason);
       return FALSE;
     }
-  if ((st.st_mode & 07777) != want && g_chmod (path, want) != 0)
+  return TRUE;
+}
+
+/* A file inside one of nmstore's private folders: it must be a regular
+ * file of this user, not a link; one that is looser than 0600 is ours
+ * and is tightened (the folder around it kept others out anyway). */
+gboolean
+nms_os_check_private (const char *path, gboolean is_dir, GError **error)
+{
+  struct stat st;
+
+  if (is_dir)
+    return nms_os_make_private_dir (path, error);
+  if (lstat (path, &st) != 0)
+    {
+      set_errno_error (error, errno, "cannot inspect", path);
+      return FALSE;
+    }
+  if (!S_ISREG (st.st_mode) || st.st_uid != geteuid ())
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
+                   "refusing to use %s: it is %s, owned by uid %u; nmstore's files are regular files of their "
+                   "user (uid %u). Move it out of the way (a backup can be restored with nmstore restore)",
+                   path, S_ISLNK (st.st_mode) ? "a symbolic link" : S_ISREG (st.st_mode) ? "a file" : "not a regular file",
+                   (unsigned) st.st_uid, (unsigned) geteuid ());
+      return FALSE;
+    }
+  if ((st.st_mode & 07777) != 0600 && chmod (path, 0600) != 0)
     {
       set_errno_error (error, errno, "cannot restrict the permissions of", path);
       return FALSE;

@@ -291,6 +291,10 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
    * caller's umask. */
   if (!existed && !nms_os_create_private_file (store->path, error))
     return NULL;
+  /* Before SQLite opens it: a FIFO there would hang the open, and a
+   * link would put the data elsewhere. */
+  if (!nms_os_check_private (store->path, FALSE, error))
+    return NULL;
   if (!open_db (store, error))
     return NULL;
   /* A host killed with SIGKILL left its subscription behind: writers would
@@ -305,8 +309,6 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
     else if (n_removed > 0)
       g_info ("removed %u subscriptions of host processes that are gone", n_removed);
   }
-  if (!nms_os_check_private (store->path, FALSE, error))
-    return NULL;
   if (!existed)
     {
       g_autofree char *sql = NULL;

@@ -252,6 +252,22 @@ test_data_root_not_writable (void **state)
   cJSON_Delete (report);
 }
 
+/* The host refuses a data root looser than 0700 (issue 14), so the
+ * doctor fails it rather than warning. */
+static void
+test_data_root_loose (void **state)
+{
+  Fixture *f = *state;
+  cJSON *report;
+
+  install (f, "chromium");
+  g_mkdir (f->data, 0755);
+  g_chmod (f->data, 0755);
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "data-root", "fail", "chmod 700", "refuses");
+  cJSON_Delete (report);
+}
+
 static void
 test_stdout_before_frames (void **state)
 {
@@ -354,6 +370,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_name_mismatch, setup, teardown),
     cmocka_unit_test_setup_teardown (test_invalid_json, setup, teardown),
     cmocka_unit_test_setup_teardown (test_data_root_not_writable, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_data_root_loose, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stdout_before_frames, setup, teardown),
     cmocka_unit_test_setup_teardown (test_crash_on_start, setup, teardown),
     cmocka_unit_test_setup_teardown (test_detected_without_manifest, setup, teardown),

@@ -2,11 +2,13 @@
  * `host --origin` name the same store; malformed origins are refused
  * before anything is created; origins never see each other's data; and
  * what the host creates is private (dirs 0700, files 0600). */
+#define _GNU_SOURCE
 #include "harness.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define FIREFOX_ID "addon@example.org"
 #define FIREFOX_GUID "{12345678-9abc-def0-1234-56789abcdef0}"
@@ -275,23 +277,132 @@ test_private_files (void **state)
   nmt_remove_tree (top);
 }
 
-/* A data root that exists with looser permissions is tightened. */
+/* One set on a fresh host; returns the error reply's message (E_IO), or
+ * NULL when the set succeeded. */
+static char *
+set_error_message (const char *home)
+{
+  NmtHost *host = nmt_host_start (home, NMT_ORIGIN);
+  cJSON *r = nmt_host_call (host, "{\"op\":\"set\",\"items\":{\"k\":1}}");
+  char *message = NULL;
+
+  assert_non_null (r);
+  if (!cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (r, "ok")))
+    {
+      nmt_assert_error (r, "E_IO");
+      message = g_strdup (nmt_member (nmt_member (r, "error"), "message")->valuestring);
+    }
+  cJSON_Delete (r);
+  finish (host);
+  return message;
+}
+
+static mode_t
+mode_of (const char *path)
+{
+  GStatBuf st;
+
+  assert_int_equal (g_lstat (path, &st), 0);
+  return st.st_mode & 07777;
+}
+
+/* Issue 14, defect 5: a data root that exists and is looser than 0700 is
+ * refused with the fix, never chmodded; once its owner tightens it, it
+ * works. */
 static void
-test_existing_root_tightened (void **state)
+test_loose_root_refused (void **state)
 {
   g_autofree char *home = nmt_make_home ();
-  NmtHost *host;
-  GStatBuf st;
-  int n_files = 0;
+  g_autofree char *message = NULL;
+  g_autofree char *dir = g_build_filename (home, "chromium-abcdefghijklmnopabcdefghijklmnop", NULL);
 
   assert_int_equal (g_chmod (home, 0755), 0);
-  host = nmt_host_start (home, NMT_ORIGIN);
-  nmt_host_call_ok (host, "{\"op\":\"set\",\"items\":{\"k\":1}}");
-  finish (host);
-  assert_int_equal (g_stat (home, &st), 0);
-  assert_int_equal (st.st_mode & 07777, 0700);
-  assert_private_tree (home, &n_files);
+  message = set_error_message (home);
+  assert_non_null (message);
+  assert_non_null (strstr (message, home));
+  assert_non_null (strstr (message, "chmod 700"));
+  assert_int_equal (mode_of (home), 0755);
+  assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+
+  assert_int_equal (g_chmod (home, 0700), 0);
+  g_clear_pointer (&message, g_free);
+  message = set_error_message (home);
+  assert_null (message);
   nmt_remove_tree (home);
+}
+
+/* A shared folder (1777, like /tmp) named as NMSTORE_HOME stays as it
+ * is: run as root, nmstore used to make root's /tmp 0700. A folder of
+ * another user is refused too (that part needs root to give it away). */
+static void
+test_shared_root_refused (void **state)
+{
+  g_autofree char *top = nmt_make_home ();
+  g_autofree char *shared = g_build_filename (top, "shared", NULL);
+  g_autofree char *message = NULL;
+  GStatBuf st;
+
+  assert_int_equal (g_mkdir (shared, 0700), 0);
+  assert_int_equal (g_chmod (shared, 01777), 0);
+  message = set_error_message (shared);
+  assert_non_null (message);
+  assert_non_null (strstr (message, "mode 1777"));
+  assert_int_equal (mode_of (shared), 01777);
+
+  if (geteuid () != 0)
+    print_message ("part skipped: giving a folder to another user needs root\n");
+  else
+    {
+      assert_int_equal (g_chmod (shared, 0700), 0);
+      assert_int_equal (chown (shared, 4242, 4242), 0);
+      g_clear_pointer (&message, g_free);
+      message = set_error_message (shared);
+      assert_non_null (message);
+      assert_non_null (strstr (message, "uid 4242"));
+      assert_int_equal (g_stat (shared, &st), 0);
+      assert_int_equal (st.st_uid, 4242);
+      assert_int_equal (mode_of (shared), 0700);
+    }
+  nmt_remove_tree (top);
+}
+
+/* An origin folder that is a link to one of the person's own folders is
+ * refused: the folder keeps its mode and gets no store.db. So is a data
+ * root that is a link. */
+static void
+test_linked_folders_refused (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autofree char *victim = nmt_make_home ();
+  g_autofree char *dir = g_build_filename (home, "chromium-abcdefghijklmnopabcdefghijklmnop", NULL);
+  g_autofree char *linked_root = g_strconcat (victim, "-link", NULL);
+  g_autofree char *message = NULL;
+
+  assert_int_equal (g_chmod (victim, 0755), 0);
+  assert_int_equal (symlink (victim, dir), 0);
+  message = set_error_message (home);
+  assert_non_null (message);
+  assert_non_null (strstr (message, "symbolic link"));
+  assert_int_equal (mode_of (victim), 0755);
+  {
+    g_autoptr(GDir) d = g_dir_open (victim, 0, NULL);
+    assert_null (g_dir_read_name (d));
+  }
+
+  assert_int_equal (g_chmod (victim, 0700), 0);
+  assert_int_equal (symlink (victim, linked_root), 0);
+  g_clear_pointer (&message, g_free);
+  message = set_error_message (linked_root);
+  assert_non_null (message);
+  assert_non_null (strstr (message, "NMSTORE_HOME"));
+  {
+    g_autoptr(GDir) d = g_dir_open (victim, 0, NULL);
+    assert_null (g_dir_read_name (d));
+  }
+  g_unlink (linked_root);
+  g_unlink (dir);
+  nmt_remove_tree (home);
+  nmt_remove_tree (victim);
 }
 
 int
@@ -303,7 +414,9 @@ main (void)
     cmocka_unit_test (test_malformed_origins),
     cmocka_unit_test (test_origins_isolated),
     cmocka_unit_test (test_private_files),
-    cmocka_unit_test (test_existing_root_tightened),
+    cmocka_unit_test (test_loose_root_refused),
+    cmocka_unit_test (test_shared_root_refused),
+    cmocka_unit_test (test_linked_folders_refused),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
  * temporary directory: private files, reads, writes, prefix ranges in byte
  * order, Chrome's byte count, quotas, batch atomicity, and several handles
  * on one store. */
+#define _GNU_SOURCE
 #include "harness.h"
 #include "storecheck.h"
 
@@ -12,6 +13,7 @@
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct {
   char *home;
@@ -205,8 +207,10 @@ test_open_creates_private_dir_and_file (void **state)
   assert_int_equal (mode_of (db), 0600);
 }
 
+/* A store file of ours that is looser than 0600 is tightened: it sits in
+ * a folder that kept others out. */
 static void
-test_open_tightens_loose_permissions (void **state)
+test_open_tightens_loose_file (void **state)
 {
   Fixture *f = *state;
   g_autofree char *db = g_build_filename (f->dir, NMS_STORE_FILE_NAME, NULL);
@@ -215,7 +219,6 @@ test_open_tightens_loose_permissions (void **state)
     g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
     nmt_store_set_ok (store, "k", "1");
   }
-  assert_int_equal (g_chmod (f->dir, 0755), 0);
   assert_int_equal (g_chmod (db, 0644), 0);
   {
     g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
@@ -223,6 +226,60 @@ test_open_tightens_loose_permissions (void **state)
     assert_int_equal (mode_of (db), 0600);
     assert_value (store, "k", "1");
   }
+}
+
+/* A folder that is looser than 0700 is refused, not chmodded: nmstore
+ * does not know that it made it (issue 14, defect 5). */
+static void
+test_open_refuses_loose_folder (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NmsStore) store = NULL;
+
+  {
+    g_autoptr(NmsStore) first = nmt_store_open (f->dir, 0);
+    nmt_store_set_ok (first, "k", "1");
+  }
+  assert_int_equal (g_chmod (f->dir, 0755), 0);
+  store = nms_store_open (f->dir, NMT_ORIGIN, NULL, &error);
+  assert_null (store);
+  assert_non_null (error);
+  assert_non_null (strstr (error->message, f->dir));
+  assert_non_null (strstr (error->message, "chmod 700"));
+  assert_int_equal (mode_of (f->dir), 0755);
+
+  /* After the person's own chmod it opens with its data. */
+  assert_int_equal (g_chmod (f->dir, 0700), 0);
+  g_clear_error (&error);
+  store = nmt_store_open (f->dir, 0);
+  assert_value (store, "k", "1");
+}
+
+/* A store.db that is a FIFO would hang SQLite's open; a link would put
+ * the data elsewhere. Both are refused before SQLite sees them. */
+static void
+test_open_refuses_odd_store_file (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *db = g_build_filename (f->dir, NMS_STORE_FILE_NAME, NULL);
+  g_autofree char *elsewhere = g_build_filename (f->home, "elsewhere.db", NULL);
+  g_autoptr(GError) error = NULL;
+  NmsStore *store;
+
+  assert_int_equal (g_mkdir (f->dir, 0700), 0);
+  assert_int_equal (mkfifo (db, 0600), 0);
+  store = nms_store_open (f->dir, NMT_ORIGIN, NULL, &error);
+  assert_null (store);
+  assert_non_null (strstr (error->message, "not a regular file"));
+  g_clear_error (&error);
+
+  assert_int_equal (g_unlink (db), 0);
+  assert_int_equal (symlink (elsewhere, db), 0);
+  store = nms_store_open (f->dir, NMT_ORIGIN, NULL, &error);
+  assert_null (store);
+  assert_non_null (strstr (error->message, "symbolic link"));
+  assert_false (g_file_test (elsewhere, G_FILE_TEST_EXISTS));
 }
 
 /* Every file SQLite makes next to the database (its WAL and shared-memory
@@ -1222,7 +1279,9 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_open_creates_private_dir_and_file, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_open_tightens_loose_permissions, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_open_tightens_loose_file, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_open_refuses_loose_folder, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_open_refuses_odd_store_file, setup, teardown),
     cmocka_unit_test_setup_teardown (test_open_private_under_loose_umask, setup, teardown),
     cmocka_unit_test_setup_teardown (test_open_records_origin, setup, teardown),
     cmocka_unit_test_setup_teardown (test_open_not_a_database, setup, teardown),

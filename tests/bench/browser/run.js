@@ -211,7 +211,7 @@ export async function runBench(opts) {
   const userDataDir = join(root, 'profile');
   const home = join(root, 'home');
   mkdirSync(userDataDir);
-  mkdirSync(home);
+  mkdirSync(home, { mode: 0o700 }); // the host refuses a data root looser than 0700
   let context;
   try {
     const extension = extensionCopy(root);

@@ -26,7 +26,8 @@ export function makeProfile(name) {
   const root = mkdtempSync(join(tmpdir(), `nmstore-e2e-${name}-`));
   const profile = { root, userDataDir: join(root, 'profile'), home: join(root, 'home'), contexts: /** @type {any[]} */ ([]) };
   mkdirSync(profile.userDataDir);
-  mkdirSync(profile.home);
+  // The host refuses a data root that other users can reach (looser than 0700).
+  mkdirSync(profile.home, { mode: 0o700 });
   return profile;
 }
 
