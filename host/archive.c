@@ -471,6 +471,7 @@ nms_archive_backup_decrypted (NmsStore *store, const char *origin, const char *p
    * memory (tmpfs, emptied at logout): a crash before the scratch store is
    * removed leaves it there rather than beside the backup. */
   g_autofree char *scratch = g_build_filename (g_get_user_runtime_dir (), "nmstore-backup-XXXXXX", NULL);
+  g_autofree char *store_dir = NULL;
   g_autoptr(NmsStore) copy = NULL;
   NmsStoreOptions options = { 0 };
   gboolean ok;
@@ -500,7 +501,10 @@ nms_archive_backup_decrypted (NmsStore *store, const char *origin, const char *p
                    g_get_user_runtime_dir (), g_strerror (saved));
       return FALSE;
     }
-  copy = nms_store_open (scratch, origin, &options, error);
+  /* The store goes one level down, so that its parent is the folder
+   * just made: the runtime directory itself is not nmstore's to judge. */
+  store_dir = g_build_filename (scratch, "store", NULL);
+  copy = nms_store_open (store_dir, origin, &options, error);
   ok = copy != NULL
        && (items->len == 0 || nms_store_set (copy, (const NmsItem *) items->data, items->len, error))
        && nms_store_backup_into (copy, path, error);

@@ -1,5 +1,6 @@
 /* os.c: the POSIX implementation of the operating-system seam (os.h). */
-#define _POSIX_C_SOURCE 200809L
+/* XSI for S_ISVTX (the sticky bit); POSIX.1-2008 otherwise. */
+#define _XOPEN_SOURCE 700
 
 #include "nmstore/os.h"
 #include "nmstore/error.h"
@@ -471,6 +472,54 @@ nms_os_read_private_file (const char *path, void *buf, gsize size, gsize *n_read
     }
   close (fd);
   *n_read = got;
+  return TRUE;
+}
+
+/* Syncs a file that nmstore wrote by name (a backup) to stable storage. */
+gboolean
+nms_os_fsync_file (const char *path, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  int r;
+
+  if (fd < 0)
+    {
+      set_errno_error (error, errno, "cannot open", path);
+      return FALSE;
+    }
+  r = fsync (fd);
+  if (r != 0)
+    {
+      int errsv = errno;
+      close (fd);
+      set_errno_error (error, errsv, "cannot sync", path);
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
+/* FALSE with a reason when others may rename or replace entries of the
+ * folder dir: writable by group or others without the sticky bit (a
+ * shared /tmp has it: there, only an entry's owner may rename it). */
+gboolean
+nms_os_dir_entries_safe (const char *dir, GError **error)
+{
+  struct stat st;
+
+  if (stat (dir, &st) != 0)
+    {
+      set_errno_error (error, errno, "cannot inspect the folder", dir);
+      return FALSE;
+    }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
+                   "refusing to write into %s: other users can write there (mode %04o) and it has no sticky "
+                   "bit, so they could swap the file while it is written; choose a folder of your own",
+                   dir, (unsigned) (st.st_mode & 07777));
+      return FALSE;
+    }
   return TRUE;
 }
 

@@ -62,37 +62,87 @@ nms_store_check_integrity (NmsStore *store, GError **error)
   return TRUE;
 }
 
+/* Removes what a backup left in its private scratch folder (the copy,
+ * and any journal SQLite made beside it), then the folder. */
+static void
+remove_backup_scratch (const char *scratch)
+{
+  g_autoptr(GDir) d = g_dir_open (scratch, 0, NULL);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *file = g_build_filename (scratch, name, NULL);
+      g_unlink (file);
+    }
+  g_rmdir (scratch);
+}
+
 /* A consistent copy of the whole database, taken inside one read
  * transaction while other processes keep writing; VACUUM INTO writes a
- * fresh, compact file. The copy is made under a temporary name and renamed,
- * so path is either the old file or a complete new one. */
+ * fresh, compact file, then it is renamed to path, so path is either the
+ * old file or a complete new one.
+ *
+ * The copy is written inside a folder that mkdtemp makes next to path,
+ * 0700 and exclusively: no other user can have made it beforehand (with
+ * a predictable file name in a shared folder, someone could pre-create
+ * the file and receive the whole store), nor open the file inside. A
+ * destination folder where others may swap entries (writable by them,
+ * without the sticky bit) is refused. */
 gboolean
 nms_store_backup_into (NmsStore *store, const char *path, GError **error)
 {
-  g_autofree char *tmp = g_strdup_printf ("%s.partial-%d", path, nms_os_pid ());
   g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *base = g_path_get_basename (path);
+  g_autofree char *scratch = g_strdup_printf ("%s/.%s.partial-XXXXXX", dir, base);
+  g_autofree char *tmp = NULL;
   char *sql;
   int rc;
 
   g_return_val_if_fail (!nms_store_nested (store), FALSE);
-  g_unlink (tmp);
+  if (!nms_os_dir_entries_safe (dir, error))
+    return FALSE;
+  if (g_mkdtemp_full (scratch, 0700) == NULL)
+    {
+      int saved = errno;
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot write a backup into %s: %s; choose a folder you "
+                   "can write to", dir, g_strerror (saved));
+      return FALSE;
+    }
+  tmp = g_build_filename (scratch, base, NULL);
+  /* Made 0600 by nmstore before SQLite writes (VACUUM INTO accepts an
+   * empty file), whatever the caller's umask. */
+  if (!nms_os_create_private_file (tmp, error))
+    {
+      remove_backup_scratch (scratch);
+      return FALSE;
+    }
   sql = sqlite3_mprintf ("VACUUM INTO %Q", tmp);
   rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
   sqlite3_free (sql);
   if (rc != SQLITE_OK)
     {
-      g_unlink (tmp);
+      remove_backup_scratch (scratch);
       nms_store_fail (store, rc, "copy the store", error);
       g_prefix_error (error, "backup to %s: ", path);
       return FALSE;
     }
-  if (g_chmod (tmp, 0600) != 0 || g_rename (tmp, path) != 0)
+  if (!nms_os_fsync_file (tmp, error))
     {
-      int saved = errno;
-      g_unlink (tmp);
-      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot put the backup at %s: %s", path, g_strerror (saved));
+      remove_backup_scratch (scratch);
       return FALSE;
     }
+  if (g_rename (tmp, path) != 0)
+    {
+      int saved = errno;
+      remove_backup_scratch (scratch);
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot put the backup at %s: %s%s", path, g_strerror (saved),
+                   saved == EPERM || saved == EACCES
+                     ? " (a file of that name that belongs to someone else cannot be replaced; choose another name)"
+                     : "");
+      return FALSE;
+    }
+  remove_backup_scratch (scratch);
   return nms_os_fsync_dir (dir, error);
 }
 

@@ -37,6 +37,8 @@ void     nms_os_close                (int fd);
 gboolean nms_os_write_new_private_file (const char *path, const void *data, gsize len, GError **error);
 gboolean nms_os_read_private_file    (const char *path, void *buf, gsize size, gsize *n_read, GError **error);
 void     nms_os_crash_point          (const char *name);
+gboolean nms_os_fsync_file           (const char *path, GError **error);
+gboolean nms_os_dir_entries_safe     (const char *dir, GError **error);
 gboolean nms_os_read_passphrase      (int fd, const char *prompt, char *buf, gsize size, gsize *len,
                                       GError **error);
 

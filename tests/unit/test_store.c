@@ -13,6 +13,9 @@
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct {
@@ -280,6 +283,160 @@ test_open_refuses_odd_store_file (void **state)
   assert_null (store);
   assert_non_null (strstr (error->message, "symbolic link"));
   assert_false (g_file_test (elsewhere, G_FILE_TEST_EXISTS));
+}
+
+/* ---- backup files ------------------------------------------------------ */
+
+#define VICTIM_UID   4243
+#define ATTACKER_UID 4244
+#define SECRET       "hunter2-the-whole-store"
+
+static gboolean
+file_holds (const char *path, const char *needle)
+{
+  g_autofree char *text = NULL;
+  gsize len = 0;
+
+  return g_file_get_contents (path, &text, &len, NULL) && nmt_contains (text, len, needle);
+}
+
+/* In a child: become uid (group too, no supplementary groups). */
+static void
+become (uid_t uid)
+{
+  if (setgroups (0, NULL) != 0 || setgid (uid) != 0 || setuid (uid) != 0)
+    _exit (90);
+}
+
+/* Issue 14, defect 1: in a shared sticky folder (/tmp), another local
+ * user pre-creates the name the backup used to write to first
+ * (DEST.partial-PID, predictable), 0666. The old code wrote the whole
+ * store into that file, failed to chmod it and could not remove it. Two
+ * real uids, so it needs root; run as root, the test drops to them. */
+static void
+test_backup_partial_file_not_hijacked (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *shared = NULL;
+  g_autofree char *victim_home = NULL;
+  g_autofree char *dest = NULL;
+  g_autofree char *bait = NULL;
+  int go[2];
+  pid_t victim, attacker;
+  int status = 0;
+  GStatBuf st;
+
+  if (geteuid () != 0)
+    {
+      print_message ("skipped: acting as a victim and an attacker user needs root\n");
+      skip ();
+    }
+  shared = g_dir_make_tmp ("nmstore-shared-XXXXXX", &error);
+  victim_home = g_dir_make_tmp ("nmstore-victim-XXXXXX", &error);
+  assert_non_null (shared);
+  assert_non_null (victim_home);
+  assert_int_equal (g_chmod (shared, 01777), 0);
+  assert_int_equal (chown (victim_home, VICTIM_UID, VICTIM_UID), 0);
+  dest = g_build_filename (shared, "backup.db", NULL);
+  assert_int_equal (pipe (go), 0);
+
+  victim = fork ();
+  assert_true (victim >= 0);
+  if (victim == 0)
+    {
+      g_autofree char *dir = g_build_filename (victim_home, "chromium-abcdefghijklmnopabcdefghijklmnop", NULL);
+      NmsStore *store;
+      char c;
+
+      close (go[1]);
+      if (read (go[0], &c, 1) != 1)
+        _exit (91);
+      become (VICTIM_UID);
+      umask (077);   /* as nmstore's main() sets it */
+      store = nms_store_open (dir, NMT_ORIGIN, NULL, NULL);
+      if (store == NULL)
+        _exit (92);
+      {
+        NmsItem item = { .key = "k", .key_len = 1, .kind = NMS_VALUE_JSON,
+                         .value = (const guint8 *) "\"" SECRET "\"", .value_len = strlen (SECRET) + 2 };
+        if (!nms_store_set (store, &item, 1, NULL))
+          _exit (93);
+      }
+      _exit (nms_store_backup_into (store, dest, NULL) ? 0 : 1);
+    }
+  close (go[0]);
+
+  /* The attacker knows the victim's pid, as anyone can from ps. */
+  bait = g_strdup_printf ("%s.partial-%d", dest, (int) victim);
+  attacker = fork ();
+  assert_true (attacker >= 0);
+  if (attacker == 0)
+    {
+      int fd;
+
+      become (ATTACKER_UID);
+      umask (0);
+      fd = open (bait, O_WRONLY | O_CREAT | O_EXCL, 0666);
+      _exit (fd >= 0 ? 0 : 1);
+    }
+  assert_int_equal (waitpid (attacker, &status, 0), attacker);
+  assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+
+  assert_int_equal (write (go[1], "g", 1), 1);
+  close (go[1]);
+  assert_int_equal (waitpid (victim, &status, 0), victim);
+
+  /* Whatever happened to the backup, the attacker's file holds nothing. */
+  assert_int_equal (g_stat (bait, &st), 0);
+  if (st.st_size != 0 || file_holds (bait, SECRET))
+    fail_msg ("the attacker's pre-created %s received %lld bytes of the victim's store", bait,
+              (long long) st.st_size);
+  /* And the backup itself went through, private to the victim. */
+  assert_true (WIFEXITED (status));
+  assert_int_equal (WEXITSTATUS (status), 0);
+  assert_int_equal (g_stat (dest, &st), 0);
+  assert_int_equal (st.st_uid, VICTIM_UID);
+  assert_int_equal (st.st_mode & 07777, 0600);
+  assert_true (file_holds (dest, SECRET));
+  {
+    /* Nothing else of the victim's was left in the shared folder. */
+    g_autoptr(GDir) d = g_dir_open (shared, 0, NULL);
+    const char *name;
+    guint n = 0;
+
+    while ((name = g_dir_read_name (d)) != NULL)
+      n++;
+    assert_int_equal (n, 2);   /* backup.db and the attacker's bait */
+  }
+  nmt_remove_tree (shared);
+  nmt_remove_tree (victim_home);
+}
+
+/* Where others may rename or replace entries (world-writable without the
+ * sticky bit), no file name is safe to write to: refused. */
+static void
+test_backup_refuses_unsafe_folder (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
+  g_autofree char *open_dir = g_build_filename (f->home, "open", NULL);
+  g_autofree char *dest = g_build_filename (open_dir, "backup.db", NULL);
+  g_autoptr(GError) error = NULL;
+
+  nmt_store_set_ok (store, "k", "1");
+  assert_int_equal (g_mkdir (open_dir, 0700), 0);
+  assert_int_equal (g_chmod (open_dir, 0777), 0);
+  assert_false (nms_store_backup_into (store, dest, &error));
+  assert_non_null (error);
+  assert_non_null (strstr (error->message, "sticky"));
+  assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
+
+  /* With the sticky bit, as /tmp has it, it works. */
+  assert_int_equal (g_chmod (open_dir, 01777), 0);
+  g_clear_error (&error);
+  assert_true (nms_store_backup_into (store, dest, &error));
+  assert_true (g_file_test (dest, G_FILE_TEST_IS_REGULAR));
+  assert_int_equal (mode_of (dest), 0600);
 }
 
 /* Every file SQLite makes next to the database (its WAL and shared-memory
@@ -1282,6 +1439,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_open_tightens_loose_file, setup, teardown),
     cmocka_unit_test_setup_teardown (test_open_refuses_loose_folder, setup, teardown),
     cmocka_unit_test_setup_teardown (test_open_refuses_odd_store_file, setup, teardown),
+    cmocka_unit_test (test_backup_partial_file_not_hijacked),
+    cmocka_unit_test_setup_teardown (test_backup_refuses_unsafe_folder, setup, teardown),
     cmocka_unit_test_setup_teardown (test_open_private_under_loose_umask, setup, teardown),
     cmocka_unit_test_setup_teardown (test_open_records_origin, setup, teardown),
     cmocka_unit_test_setup_teardown (test_open_not_a_database, setup, teardown),
