@@ -1,6 +1,10 @@
 /* config.c: the data root and nmstore.conf. */
 #include "nmstore/config.h"
 #include "nmstore/error.h"
+#include "nmstore/os.h"
+
+/* nmstore.conf is a few lines; anything larger is not one. */
+#define CONFIG_MAX_BYTES (1024 * 1024)
 
 char *
 nms_config_default_root (void)
@@ -75,8 +79,13 @@ load_file (NmsConfig *config, GError **error)
   g_autoptr(GKeyFile) kf = g_key_file_new ();
   g_autoptr(GError) local = NULL;
   g_autofree char *durability = NULL;
+  g_autofree char *conf_text = NULL;
+  gsize len = 0;
 
-  if (!g_key_file_load_from_file (kf, config->file, G_KEY_FILE_NONE, &local))
+  /* Read without blocking and without following a link: a FIFO named
+   * nmstore.conf must not hang the host before it answers anything. */
+  if (!nms_os_read_regular_file (config->file, CONFIG_MAX_BYTES, &conf_text, &len, &local)
+      || !g_key_file_load_from_data (kf, conf_text, len, G_KEY_FILE_NONE, &local))
     {
       /* A data root that is a file has no config either; the store then
        * fails to open, and the browser hears why as E_IO, not as a host

@@ -75,12 +75,13 @@ nms_log_init (const char *log_file)
   LogSink *sink = g_new0 (LogSink, 1);
   const char *level = g_getenv ("NMSTORE_LOG");
   gboolean level_ok = nms_log_parse_level (level, &sink->threshold);
+  g_autoptr(GError) file_error = NULL;
 
   if (log_file != NULL && *log_file != '\0')
-    sink->file = nms_os_fopen_private_append (log_file);
+    sink->file = nms_os_fopen_private_append (log_file, &file_error);
   g_log_set_writer_func (write_log, sink, sink_free);
   if (!level_ok)
     g_warning ("NMSTORE_LOG=\"%s\" is not one of error, warning, info, debug; using warning", level);
-  if (log_file != NULL && *log_file != '\0' && sink->file == NULL)
-    g_warning ("cannot open the log file %s; logging to stderr only", log_file);
+  if (file_error != NULL)
+    g_warning ("logging to stderr only: %s", file_error->message);
 }

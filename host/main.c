@@ -7,11 +7,29 @@
 
 #include <stdio.h>
 
+/* Descriptors nmstore needs free beyond stdin, stdout and stderr; see
+ * nms_os_ensure_free_fds. A subscribed host on an encrypted origin with
+ * a log file holds 7 beyond stdio, and opens a few more for moments
+ * (a key file, a backup, a D-Bus connection to the keyring). */
+#define FREE_FDS_NEEDED 16
+
 int
 main (int argc, char **argv)
 {
   nms_os_prepare_stdio ();
   nms_os_private_umask ();
+  {
+    GError *error = NULL;
+
+    /* Before GLib makes its first main context: with no descriptor left
+     * it aborts the process instead of returning an error. */
+    if (!nms_os_ensure_free_fds (FREE_FDS_NEEDED, &error))
+      {
+        fprintf (stderr, "nmstore: %s\n", error->message);
+        g_error_free (error);
+        return 1;
+      }
+  }
   /* Once, before any thread: libsodium picks its implementations and
    * random source here. */
   if (!nms_crypto_init (NULL))

@@ -42,6 +42,11 @@ nms_os_prepare_stdio (void)
   /* A browser that has gone away shows up as EPIPE on the next write and
    * ends the host normally; the default SIGPIPE would kill it first. */
   signal (SIGPIPE, SIG_IGN);
+  /* A file-size limit (RLIMIT_FSIZE, ulimit -f) would kill the host with
+   * SIGXFSZ in the middle of a write; ignored, the write fails with EFBIG,
+   * SQLite rolls the transaction back and the request gets E_IO like on a
+   * full disk. */
+  signal (SIGXFSZ, SIG_IGN);
 #endif
 }
 
@@ -316,16 +321,6 @@ nms_os_process_alive (int pid, guint64 start_time)
   return now == start_time;
 }
 
-FILE *
-nms_os_fopen_private_append (const char *path)
-{
-  int fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-
-  if (fd < 0)
-    return NULL;
-  return fdopen (fd, "a");
-}
-
 guint
 nms_os_user_id (void)
 {
@@ -340,15 +335,93 @@ nms_os_executable_path (void)
   return g_file_read_link ("/proc/self/exe", NULL);
 }
 
-/* Opens (creating, 0600) a file to write to; -1 with error on failure. */
+/* Checks that an open file is a regular file of this user that nobody
+ * else can read or write; what names it in errors is path. */
+static gboolean
+check_own_regular_fd (int fd, const char *path, const char *fix, GError **error)
+{
+  struct stat st;
+
+  if (fstat (fd, &st) != 0)
+    {
+      set_errno_error (error, errno, "cannot inspect", path);
+      return FALSE;
+    }
+  if (!S_ISREG (st.st_mode) || st.st_uid != geteuid () || (st.st_mode & 077) != 0)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
+                   "refusing to use %s: it must be a regular file of this user (uid %u) with mode 0600, but it "
+                   "is %s with owner %u and mode %04o; %s",
+                   path, (unsigned) geteuid (), S_ISREG (st.st_mode) ? "a file" : S_ISFIFO (st.st_mode) ? "a FIFO"
+                   : "not a regular file", (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777), fix);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Opens a file to write to: created exclusively (0600) when missing;
+ * when it exists, it is opened without following a link and without
+ * blocking (a FIFO would hang the open) and must be a private regular
+ * file of this user. flags: O_APPEND or 0. -1 with error on failure. */
+static int
+open_private_for_writing (const char *path, int flags, const char *fix, GError **error)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | flags, 0600);
+
+  if (fd >= 0)
+    return fd;
+  if (errno != EEXIST)
+    {
+      set_errno_error (error, errno, "cannot create", path);
+      return -1;
+    }
+  fd = open (path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | flags);
+  if (fd < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot open %s: %s%s", path, g_strerror (errsv),
+                   errsv == ELOOP ? " (it is a symbolic link, which nmstore does not follow)"
+                   : errsv == ENXIO ? " (it is a FIFO or socket, not a file)" : "");
+      g_prefix_error (error, "%s: ", fix);
+      return -1;
+    }
+  if (!check_own_regular_fd (fd, path, fix, error))
+    {
+      close (fd);
+      return -1;
+    }
+  /* Back to blocking writes: O_NONBLOCK only guarded the open. */
+  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+/* The change bell: opened by every host of an origin, created by the
+ * first. */
 int
 nms_os_open_private_file (const char *path, GError **error)
 {
-  int fd = open (path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  return open_private_for_writing (path, 0, "remove it; nmstore makes it again", error);
+}
+
+/* The log file named in nmstore.conf: appended to, made 0600 when
+ * missing, and refused when it is a link, a FIFO (which would block the
+ * host at its first message) or readable by others. */
+FILE *
+nms_os_fopen_private_append (const char *path, GError **error)
+{
+  g_autofree char *fix = g_strdup_printf ("point [log] file at a file of your own (chmod 600 %s), or remove "
+                                          "the line", path);
+  int fd = open_private_for_writing (path, O_APPEND, fix, error);
+  FILE *f;
 
   if (fd < 0)
-    set_errno_error (error, errno, "cannot open", path);
-  return fd;
+    return NULL;
+  if ((f = fdopen (fd, "a")) == NULL)
+    {
+      set_errno_error (error, errno, "cannot open", path);
+      close (fd);
+    }
+  return f;
 }
 
 /* Sets fd's file times to now. File monitors report it as an attribute
@@ -426,13 +499,17 @@ nms_os_write_new_private_file (const char *path, const void *data, gsize len, GE
 gboolean
 nms_os_read_private_file (const char *path, void *buf, gsize size, gsize *n_read, GError **error)
 {
-  int fd = open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO put where the key file should be would otherwise
+   * hang the open until somebody writes to it. */
+  int fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   struct stat st;
   gsize got = 0;
 
   if (fd < 0)
     {
       set_errno_error (error, errno, "cannot open", path);
+      if (errno == ELOOP)
+        g_prefix_error (error, "a key file must not be a symbolic link: ");
       return FALSE;
     }
   if (fstat (fd, &st) != 0)
@@ -472,6 +549,61 @@ nms_os_read_private_file (const char *path, void *buf, gsize size, gsize *n_read
     }
   close (fd);
   *n_read = got;
+  return TRUE;
+}
+
+/* Reads a whole small file that must be a regular file: nmstore.conf. A
+ * FIFO there would hang a plain open and read forever, and a link could
+ * make the host read any file; both are refused. Errors opening it are
+ * G_FILE_ERROR, so that a caller can tell a missing file apart. */
+gboolean
+nms_os_read_regular_file (const char *path, gsize max_size, char **contents, gsize *length, GError **error)
+{
+  int fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  struct stat st;
+  g_autofree char *buf = NULL;
+  gsize got = 0;
+
+  if (fd < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errsv), "cannot open %s: %s%s", path,
+                   g_strerror (errsv), errsv == ELOOP ? " (a symbolic link, which nmstore does not follow: "
+                                                        "put the file itself there)" : "");
+      return FALSE;
+    }
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || (guint64) st.st_size > max_size)
+    {
+      int errsv = errno;
+      if (!S_ISREG (st.st_mode))
+        g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "%s is not a regular file (%s); replace it with a file",
+                     path, S_ISFIFO (st.st_mode) ? "a FIFO" : S_ISDIR (st.st_mode) ? "a folder" : "a device or socket");
+      else if ((guint64) st.st_size > max_size)
+        g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "%s has %lld bytes, more than the %" G_GSIZE_FORMAT
+                     " such a file may have", path, (long long) st.st_size, max_size);
+      else
+        set_errno_error (error, errsv, "cannot inspect", path);
+      close (fd);
+      return FALSE;
+    }
+  buf = g_malloc ((gsize) st.st_size + 1);
+  while (got < (gsize) st.st_size)
+    {
+      gsize n = 0;
+      if (!nms_os_read (fd, buf + got, (gsize) st.st_size - got, &n, error))
+        {
+          g_prefix_error (error, "%s: ", path);
+          close (fd);
+          return FALSE;
+        }
+      if (n == 0)
+        break;
+      got += n;
+    }
+  close (fd);
+  buf[got] = '\0';
+  *contents = g_steal_pointer (&buf);
+  *length = got;
   return TRUE;
 }
 
@@ -521,6 +653,53 @@ nms_os_dir_entries_safe (const char *dir, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+/* The host needs some descriptors beyond stdio: SQLite's database, WAL
+ * and shared-memory files, the change bell and its file monitor, GLib's
+ * wake-up descriptors for its main loop and worker thread, a log file.
+ * GLib aborts the process (g_error) when it cannot make a wake-up
+ * descriptor, so the host makes sure up front that enough are free:
+ * raising its soft limit to the hard one if that helps, otherwise
+ * refusing to start with a message. */
+gboolean
+nms_os_ensure_free_fds (guint wanted, GError **error)
+{
+  int fds[64];
+  guint n = 0, i;
+  struct rlimit lim;
+  gboolean raised = FALSE;
+  int errsv = 0;
+
+  g_return_val_if_fail (wanted <= G_N_ELEMENTS (fds), FALSE);
+  for (;;)
+    {
+      while (n < wanted && (fds[n] = open ("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        n++;
+      errsv = n < wanted ? errno : 0;
+      if (n == wanted || (errsv != EMFILE && errsv != ENFILE) || raised)
+        break;
+      /* Only the soft limit: raising it up to the hard one needs no
+       * privilege. */
+      raised = TRUE;
+      if (getrlimit (RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == lim.rlim_max)
+        break;
+      lim.rlim_cur = lim.rlim_max;
+      if (setrlimit (RLIMIT_NOFILE, &lim) != 0)
+        break;
+    }
+  for (i = 0; i < n; i++)
+    close (fds[i]);
+  if (n == wanted || (errsv != EMFILE && errsv != ENFILE))
+    return TRUE;   /* enough, or nothing to tell (no /dev/null): GLib will say */
+  if (getrlimit (RLIMIT_NOFILE, &lim) != 0)
+    lim.rlim_cur = lim.rlim_max = 0;
+  g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
+               "only %u file descriptors are free (the limit, ulimit -n, is %llu, hard %llu) and nmstore needs "
+               "%u; raise the limit where the browser is started (ulimit -n 1024), or close descriptors the "
+               "browser passes on", n, (unsigned long long) lim.rlim_cur, (unsigned long long) lim.rlim_max,
+               wanted);
+  return FALSE;
 }
 
 /* Reads one line into buf, without its line end. fd < 0 means the

@@ -28,7 +28,7 @@ gboolean nms_os_disable_core_dumps   (GError **error);
 int      nms_os_pid                  (void);
 guint64  nms_os_process_start_time   (int pid);
 gboolean nms_os_process_alive        (int pid, guint64 start_time);
-FILE    *nms_os_fopen_private_append (const char *path);
+FILE    *nms_os_fopen_private_append (const char *path, GError **error);
 guint    nms_os_user_id              (void);
 char    *nms_os_executable_path      (void);
 int      nms_os_open_private_file    (const char *path, GError **error);
@@ -37,8 +37,11 @@ void     nms_os_close                (int fd);
 gboolean nms_os_write_new_private_file (const char *path, const void *data, gsize len, GError **error);
 gboolean nms_os_read_private_file    (const char *path, void *buf, gsize size, gsize *n_read, GError **error);
 void     nms_os_crash_point          (const char *name);
+gboolean nms_os_read_regular_file    (const char *path, gsize max_size, char **contents, gsize *length,
+                                      GError **error);
 gboolean nms_os_fsync_file           (const char *path, GError **error);
 gboolean nms_os_dir_entries_safe     (const char *dir, GError **error);
+gboolean nms_os_ensure_free_fds      (guint wanted, GError **error);
 gboolean nms_os_read_passphrase      (int fd, const char *prompt, char *buf, gsize size, gsize *len,
                                       GError **error);
 

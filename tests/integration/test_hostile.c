@@ -10,7 +10,11 @@
  * param_rows[]; to add a hand-written case, add a row to text_rows[]. */
 #include "harness.h"
 
+#include <glib/gstdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 typedef struct {
   const char *name;
@@ -415,6 +419,201 @@ test_stream_breakers (void **state)
   print_message ("hostile: %u malformed inputs rejected in all\n", f->rejected);
 }
 
+/* Hostile environments (issue 14, defect 6): what the browser's
+ * surroundings can do to a host before any frame arrives. Each row makes
+ * one in a fresh data root, starts a host there and sends one request;
+ * the host must answer it or end with a message, within a generous
+ * guard (a hang fails the row; no timing is measured), never die of a
+ * signal. To add a case, add a row to env_rows[]. */
+typedef enum {
+  ENV_REPLIES,      /* the request gets a reply (ok or the error code) */
+  ENV_EXITS,        /* the host ends with status 1 and says why on stderr */
+} EnvOutcome;
+
+typedef struct {
+  const char          *name;
+  void               (*prepare) (const char *home);
+  GSpawnChildSetupFunc child_setup;
+  const char          *request;
+  EnvOutcome           outcome;
+  const char          *code;     /* ENV_REPLIES: expected error code, NULL for ok */
+  const char          *says;     /* a fragment of the reply's message or of stderr */
+  gboolean             direct;   /* needs the real process: skipped under a wrapper (valgrind) */
+} EnvRow;
+
+#define ENV_GUARD_MS 60000
+#define ORIGIN_DIR "chromium-abcdefghijklmnopabcdefghijklmnop"
+
+static void
+fifo_config (const char *home)
+{
+  g_autofree char *conf = g_build_filename (home, "nmstore.conf", NULL);
+  assert_int_equal (mkfifo (conf, 0600), 0);
+}
+
+static void
+fifo_log_file (const char *home)
+{
+  g_autofree char *fifo = g_build_filename (home, "log.fifo", NULL);
+  g_autofree char *conf = g_strdup_printf ("[log]\nfile = %s\n", fifo);
+
+  assert_int_equal (mkfifo (fifo, 0600), 0);
+  nmt_write_config (home, conf);
+}
+
+/* An origin encrypted with a key file beside its store, whose key file
+ * is then swapped for a FIFO. */
+static void
+fifo_key_file (const char *home)
+{
+  g_autofree char *key = g_build_filename (home, ORIGIN_DIR, "store.key", NULL);
+
+  nmt_encrypt_origin (home, NMT_ORIGIN);
+  assert_int_equal (g_unlink (key), 0);
+  assert_int_equal (mkfifo (key, 0600), 0);
+}
+
+static void
+fifo_bell (const char *home)
+{
+  g_autofree char *events = g_build_filename (home, ORIGIN_DIR, "events", NULL);
+  g_autofree char *bell = g_build_filename (events, "bell", NULL);
+
+  assert_int_equal (g_mkdir_with_parents (events, 0700), 0);
+  assert_int_equal (mkfifo (bell, 0600), 0);
+}
+
+static void
+limit_fds (gpointer data)
+{
+  struct rlimit lim = { 8, 8 };
+  setrlimit (RLIMIT_NOFILE, &lim);
+}
+
+/* SIGXFSZ at its default, as a browser started under ulimit -f leaves it. */
+static void
+limit_file_size_default_signal (gpointer data)
+{
+  struct rlimit lim = { 256 * 1024, RLIM_INFINITY };
+
+  signal (SIGXFSZ, SIG_DFL);
+  setrlimit (RLIMIT_FSIZE, &lim);
+}
+
+static const EnvRow env_rows[] = {
+  { "nmstore.conf is a FIFO", fifo_config, NULL, "{\"id\":1,\"op\":\"hello\"}", ENV_EXITS, NULL,
+    "not a regular file", FALSE },
+  { "the [log] file is a FIFO", fifo_log_file, NULL, "{\"id\":1,\"op\":\"set\",\"items\":{\"k\":1}}", ENV_REPLIES,
+    NULL, NULL, FALSE },
+  { "the key file is a FIFO", fifo_key_file, NULL, "{\"id\":1,\"op\":\"get\",\"keys\":\"k\"}", ENV_REPLIES,
+    "E_LOCKED", "store.key", FALSE },
+  { "the change bell is a FIFO", fifo_bell, NULL, "{\"id\":1,\"op\":\"get\",\"keys\":\"k\"}", ENV_REPLIES,
+    "E_IO", "bell", FALSE },
+  { "8 file descriptors in all (RLIMIT_NOFILE)", NULL, limit_fds, "{\"id\":1,\"op\":\"hello\"}", ENV_EXITS, NULL,
+    "file descriptors", TRUE },
+  { "a 256 KiB file-size limit, SIGXFSZ not ignored", NULL, limit_file_size_default_signal, NULL, ENV_REPLIES,
+    "E_IO", "size limit", FALSE },
+};
+
+static void
+run_env_row (const EnvRow *row, guint *n_run)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autofree char *err_path = g_strdup_printf ("%s.stderr", home);
+  g_autofree char *err_file = NULL;
+  g_autofree char *req = NULL;
+  g_autoptr(NmtHost) host = NULL;
+  const char *args[] = { "host", "--origin", NMT_ORIGIN, NULL };
+  NmtHostOptions options = { .child_setup = row->child_setup };
+  int status;
+
+  if (row->direct && nmt_host_wrapped ())
+    {
+      print_message ("hostile environment \"%s\": skipped under NMT_HOST_WRAPPER (the wrapper needs "
+                     "descriptors of its own)\n", row->name);
+      nmt_remove_tree (home);
+      return;
+    }
+  options.stderr_path = err_path;
+  if (row->prepare != NULL)
+    row->prepare (home);
+  host = nmt_host_start_full (home, args, &options);
+  /* A value larger than the file-size limit when the row has none. */
+  if (row->request == NULL)
+    {
+      g_autofree char *fill = g_strnfill (512 * 1024, 'z');
+      req = g_strdup_printf ("{\"id\":1,\"op\":\"set\",\"items\":{\"big\":\"%s\"}}", fill);
+    }
+  nmt_host_send (host, req ? req : row->request);
+  if (!nmt_host_readable (host, ENV_GUARD_MS))
+    {
+      nmt_host_kill (host);
+      fail_msg ("hostile environment \"%s\": the host hung (no reply and no exit)", row->name);
+    }
+  if (row->outcome == ENV_REPLIES)
+    {
+      cJSON *reply = nmt_host_recv (host);
+
+      if (reply == NULL)
+        {
+          status = nmt_host_wait (host);
+          g_file_get_contents (err_path, &err_file, NULL, NULL);
+          fail_msg ("hostile environment \"%s\": no reply; the host ended with %d: %s", row->name, status,
+                    err_file ? err_file : "");
+        }
+      if (row->code == NULL)
+        nmt_assert_ok (reply);
+      else
+        {
+          const char *message;
+          nmt_assert_error (reply, row->code);
+          message = nmt_member (nmt_member (reply, "error"), "message")->valuestring;
+          if (row->says != NULL && strstr (message, row->says) == NULL)
+            fail_msg ("hostile environment \"%s\": the message \"%s\" does not mention %s", row->name, message,
+                      row->says);
+        }
+      cJSON_Delete (reply);
+      /* And it goes on serving. */
+      {
+        cJSON *again = nmt_host_call (host, "{\"id\":2,\"op\":\"hello\"}");
+        nmt_assert_ok (again);
+        cJSON_Delete (again);
+      }
+      nmt_host_close_input (host);
+      status = nmt_host_wait (host);
+      if (status != 0)
+        fail_msg ("hostile environment \"%s\": the host ended with %d", row->name, status);
+    }
+  else
+    {
+      assert_null (nmt_host_recv (host));
+      status = nmt_host_wait (host);
+      g_file_get_contents (err_path, &err_file, NULL, NULL);
+      if (status != 1)
+        fail_msg ("hostile environment \"%s\": the host ended with %d, not 1 (128+N is a signal): %s", row->name,
+                  status, err_file ? err_file : "");
+      if (err_file == NULL || strstr (err_file, row->says) == NULL)
+        fail_msg ("hostile environment \"%s\": stderr does not say \"%s\": %s", row->name, row->says,
+                  err_file ? err_file : "(nothing)");
+    }
+  (*n_run)++;
+  g_unlink (err_path);
+  nmt_remove_tree (home);
+}
+
+static void
+test_hostile_environments (void **state)
+{
+  /* NMT_HOSTILE_ENV=TEXT runs only the rows whose name holds TEXT. */
+  const char *only = g_getenv ("NMT_HOSTILE_ENV");
+  guint n_run = 0;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (env_rows); i++)
+    if (only == NULL || strstr (env_rows[i].name, only) != NULL)
+      run_env_row (&env_rows[i], &n_run);
+  print_message ("hostile: %u hostile environments met without a hang or a crash\n", n_run);
+}
+
 int
 main (void)
 {
@@ -425,6 +624,7 @@ main (void)
     cmocka_unit_test (test_huge_members),
     cmocka_unit_test (test_odd_values_read_back),
     cmocka_unit_test (test_stream_breakers),
+    cmocka_unit_test (test_hostile_environments),
   };
   /* One host and one tally for the whole table. */
   return cmocka_run_group_tests (tests, setup, teardown);
