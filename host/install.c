@@ -7,6 +7,7 @@
 #include "nmstore/install.h"
 #include "nmstore/error.h"
 #include "nmstore/origin.h"
+#include "nmstore/os.h"
 #include "nmstore/version.h"
 
 #include <cjson/cJSON.h>
@@ -417,39 +418,44 @@ set_file_error (GError **error, int errsv, const char *what, const char *path)
 
 /* Creates dir and its missing parents readable by everybody: a browser
  * may run as another user than the one who installed, and nmstore's own
- * umask (077, for the store) would otherwise make them private. */
+ * umask (077, for the store) would otherwise make them private. Only the
+ * folders made here get a mode; existing ones are left as they are. */
 static gboolean
 make_public_dirs (const char *dir, GError **error)
 {
   g_autofree char *parent = NULL;
+  g_autoptr(GError) local = NULL;
 
   if (g_file_test (dir, G_FILE_TEST_IS_DIR))
     return TRUE;
   parent = g_path_get_dirname (dir);
   if (!g_str_equal (parent, dir) && !make_public_dirs (parent, error))
     return FALSE;
-  if (g_mkdir (dir, 0755) != 0 && errno != EEXIST)
-    return set_file_error (error, errno, "create the folder", dir);
-  if (g_chmod (dir, 0755) != 0)
-    return set_file_error (error, errno, "open up the folder", dir);
+  if (!nms_os_make_public_dir (dir, 0755, &local))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "%s%s", local->message,
+                   strstr (local->message, "ermission") != NULL
+                     ? "; a system-wide install needs root (sudo), or use --user" : "");
+      return FALSE;
+    }
   return TRUE;
 }
 
-/* Atomic: a browser reading at any moment sees the old file or the new. */
+/* Atomic: a browser reading at any moment sees the old file or the new.
+ * The new file is created exclusively and given its mode through its
+ * descriptor before it is renamed into place. */
 static gboolean
 write_public_file (const char *path, const char *text, int mode, GError **error)
 {
   g_autoptr(GError) local = NULL;
 
-  if (!g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, mode, &local))
+  if (!nms_os_write_file_atomic (path, text, strlen (text), mode, &local))
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "%s%s", local->message,
-                   g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_ACCES)
+                   strstr (local->message, "ermission") != NULL
                      ? "; a system-wide install needs root (sudo), or use --user" : "");
       return FALSE;
     }
-  if (g_chmod (path, mode) != 0)
-    return set_file_error (error, errno, "set the permissions of", path);
   return TRUE;
 }
 

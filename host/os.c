@@ -552,6 +552,73 @@ nms_os_read_private_file (const char *path, void *buf, gsize size, gsize *n_read
   return TRUE;
 }
 
+/* Replaces path atomically with a new file of the given mode holding
+ * data: the new file is created exclusively (O_EXCL|O_NOFOLLOW) under a
+ * random name in the same folder, given its mode through its descriptor
+ * (never by name, which a link could redirect), written, synced and
+ * renamed over path. A reader sees the old file or the new. */
+gboolean
+nms_os_write_file_atomic (const char *path, const void *data, gsize len, int mode, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *base = g_path_get_basename (path);
+  g_autofree char *tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
+  int fd = g_mkstemp_full (tmp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+  gboolean ok;
+
+  if (fd < 0)
+    {
+      set_errno_error (error, errno, "cannot create a file in", dir);
+      return FALSE;
+    }
+  ok = fchmod (fd, (mode_t) mode) == 0;
+  if (!ok)
+    set_errno_error (error, errno, "cannot set the permissions of", tmp);
+  ok = ok && nms_os_write_all (fd, data, len, error);
+  if (ok && fsync (fd) != 0)
+    {
+      set_errno_error (error, errno, "cannot sync", tmp);
+      ok = FALSE;
+    }
+  if (close (fd) != 0 && ok)
+    {
+      set_errno_error (error, errno, "cannot close", tmp);
+      ok = FALSE;
+    }
+  if (ok && rename (tmp, path) != 0)
+    {
+      set_errno_error (error, errno, "cannot replace", path);
+      ok = FALSE;
+    }
+  if (!ok)
+    unlink (tmp);
+  return ok;
+}
+
+/* Creates the folder path with the given mode (0755 for the browsers'
+ * manifest folders), set through chmod only when this call made it:
+ * an existing folder is left as its owner made it. FALSE with errno set
+ * when mkdir fails for another reason than the folder existing. */
+gboolean
+nms_os_make_public_dir (const char *path, int mode, GError **error)
+{
+  if (mkdir (path, (mode_t) mode) != 0)
+    {
+      if (errno == EEXIST)
+        return TRUE;
+      set_errno_error (error, errno, "cannot create the folder", path);
+      return FALSE;
+    }
+  /* The umask (077 in nmstore) took bits away; the folder is new and
+   * nobody else's. */
+  if (chmod (path, (mode_t) mode) != 0)
+    {
+      set_errno_error (error, errno, "cannot set the permissions of", path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Reads a whole small file that must be a regular file: nmstore.conf. A
  * FIFO there would hang a plain open and read forever, and a link could
  * make the host read any file; both are refused. Errors opening it are

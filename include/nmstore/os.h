@@ -42,6 +42,8 @@ gboolean nms_os_read_regular_file    (const char *path, gsize max_size, char **c
 gboolean nms_os_fsync_file           (const char *path, GError **error);
 gboolean nms_os_dir_entries_safe     (const char *dir, GError **error);
 gboolean nms_os_ensure_free_fds      (guint wanted, GError **error);
+gboolean nms_os_write_file_atomic    (const char *path, const void *data, gsize len, int mode, GError **error);
+gboolean nms_os_make_public_dir      (const char *path, int mode, GError **error);
 gboolean nms_os_read_passphrase      (int fd, const char *prompt, char *buf, gsize size, gsize *len,
                                       GError **error);
 
