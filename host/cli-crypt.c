@@ -133,6 +133,17 @@ current_passphrase (const Args *args, NmsStore *store, NmsCryptoSecret **out, GE
   return *out != NULL;
 }
 
+/* A conversion that committed but whose file rewrite is still pending
+ * has converted the data: the command succeeds, and says what is left. */
+static void
+report_scrub (NmsStore *store)
+{
+  const char *note = nms_store_scrub_note (store);
+
+  if (note != NULL)
+    fprintf (stderr, "nmstore: note: %s\n", note);
+}
+
 static int
 parse (GOptionContext *context, int *argc, char ***argv, const Args *args, const char *usage)
 {
@@ -194,6 +205,7 @@ run_rewrap_or_encrypt (int argc, char **argv, gboolean encrypt)
   to.limits = config->pwhash;
   if (encrypt ? !nms_store_encrypt (store, &to, &error) : !nms_store_rewrap (store, current, &to, &error))
     return nms_cli_fail_error (error);
+  report_scrub (store);
   printf ("%s %s: its key is now protected by %s\n", encrypt ? "encrypted" : "re-wrapped the key of",
           args.origin, nms_crypto_source_name (to.source));
   return EXIT_SUCCESS;
@@ -241,11 +253,13 @@ run_with_key (int argc, char **argv, Act act)
     case ACT_DECRYPT:
       if (!nms_store_decrypt (store, &error))
         return nms_cli_fail_error (error);
+      report_scrub (store);
       printf ("decrypted %s\n", args.origin);
       return EXIT_SUCCESS;
     case ACT_REKEY:
       if (!nms_store_rekey (store, current, &error))
         return nms_cli_fail_error (error);
+      report_scrub (store);
       printf ("re-keyed %s: every record is sealed with a new data key\n", args.origin);
       return EXIT_SUCCESS;
     case ACT_VERIFY:

@@ -150,12 +150,25 @@ set_envelope (NmsStore *store, const char *json, GError **error)
   return rc == SQLITE_DONE || nms_store_fail (store, rc, "record the key", error);
 }
 
+/* Emptying the WAL needs every other process to stop reading from it for
+ * a moment. Busy writers and readers do so between their transactions,
+ * so a few attempts, each waiting a little longer, usually find such a
+ * moment; one that holds a read open for long keeps the WAL until then. */
+#define SCRUB_CHECKPOINT_ATTEMPTS   6
+#define SCRUB_FIRST_WAIT_MS         100
+
+static gboolean
+mark_scrub_pending (NmsStore *store)
+{
+  return nms_store_exec (store, "INSERT OR REPLACE INTO meta (name, value) VALUES ('scrub_pending', 1)",
+                         "remember the unfinished rewrite", NULL);
+}
+
 /* Rewrites the file and empties the WAL; see the top of this file. */
 gboolean
 nms_store_scrub (NmsStore *store, GError **error)
 {
-  sqlite3_stmt *s = NULL;
-  int rc, busy = 1;
+  int rc = SQLITE_OK, busy = 1, attempt, wait_ms = SCRUB_FIRST_WAIT_MS;
 
   g_return_val_if_fail (!store->in_batch, FALSE);
   if (!nms_store_exec (store, "PRAGMA secure_delete = ON", "turn on secure delete", error)
@@ -163,23 +176,64 @@ nms_store_scrub (NmsStore *store, GError **error)
       || !nms_store_exec (store, "VACUUM", "rewrite the store's file", error)
       || !nms_store_exec (store, "DELETE FROM meta WHERE name = 'scrub_pending'", "finish the rewrite", error))
     return FALSE;
-  rc = sqlite3_prepare_v2 (store->db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &s, NULL);
-  if (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
-    busy = sqlite3_column_int (s, 0);
-  sqlite3_finalize (s);
-  if (rc != SQLITE_ROW)
-    return nms_store_fail (store, rc, "empty the WAL", error);
+  for (attempt = 0; attempt < SCRUB_CHECKPOINT_ATTEMPTS; attempt++, wait_ms *= 2)
+    {
+      sqlite3_stmt *s = NULL;
+
+      /* The busy handler waits for the writer lock and for readers to
+       * move on; a shorter wait per attempt, and another attempt, beats
+       * one long wait behind a reader that never lets go. */
+      sqlite3_busy_timeout (store->db, wait_ms);
+      busy = 1;
+      rc = sqlite3_prepare_v2 (store->db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &s, NULL);
+      if (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
+        busy = sqlite3_column_int (s, 0);
+      sqlite3_finalize (s);
+      if (rc == SQLITE_ROW && !busy)
+        break;
+      if (rc != SQLITE_ROW && (rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+        {
+          sqlite3_busy_timeout (store->db, (int) store->options.busy_timeout_ms);
+          mark_scrub_pending (store);
+          return nms_store_fail (store, rc, "empty the WAL", error);
+        }
+    }
+  sqlite3_busy_timeout (store->db, (int) store->options.busy_timeout_ms);
   if (busy)
     {
       /* Put the flag back: the next open tries again. */
-      nms_store_exec (store, "INSERT OR REPLACE INTO meta (name, value) VALUES ('scrub_pending', 1)",
-                      "remember the unfinished scrub", NULL);
+      mark_scrub_pending (store);
       g_set_error (error, NMS_ERROR, NMS_ERROR_BUSY,
-                   "the store was converted, but another process kept reading it, so old pages may remain "
-                   "in %s-wal until it is emptied; close the browser and run the command again", store->path);
+                   "other processes kept reading %s through %d attempts, so pages of the old form may remain in "
+                   "%s-wal until it is emptied; the next nmstore that opens this origin finishes the rewrite "
+                   "(to do it now, close the browser and run nmstore verify on this origin)", store->path,
+                   SCRUB_CHECKPOINT_ATTEMPTS, store->path);
       return FALSE;
     }
   return TRUE;
+}
+
+/* After a conversion has committed: the data is in its new form whatever
+ * happens to the rewrite, so a rewrite that could not finish is no
+ * failure of the command. It is remembered (scrub_pending stays set) and
+ * reported through nms_store_scrub_note. */
+static gboolean
+scrub_after_commit (NmsStore *store)
+{
+  g_autoptr(GError) local = NULL;
+
+  g_clear_pointer (&store->scrub_note, g_free);
+  if (nms_store_scrub (store, &local))
+    return TRUE;
+  store->scrub_note = g_strdup_printf ("the conversion is committed, but the file could not be rewritten yet: %s",
+                                       local->message);
+  return TRUE;
+}
+
+const char *
+nms_store_scrub_note (NmsStore *store)
+{
+  return store->scrub_note;
 }
 
 gboolean
@@ -198,6 +252,22 @@ nms_store_scrub_if_pending (NmsStore *store, GError **error)
     return TRUE;
   g_message ("%s: finishing an interrupted conversion (rewriting the file)", store->path);
   return nms_store_scrub (store, error);
+}
+
+/* Before a new conversion: an earlier one's rewrite that other readers
+ * still hold up is no reason to refuse; the new conversion rewrites the
+ * file anyway. */
+static gboolean
+finish_earlier_scrub (NmsStore *store, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+
+  if (nms_store_scrub_if_pending (store, &local))
+    return TRUE;
+  if (g_error_matches (local, NMS_ERROR, NMS_ERROR_BUSY))
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local));
+  return FALSE;
 }
 
 /* Rewrites every item from `from` to `to` (NULL: plaintext) and installs
@@ -245,7 +315,7 @@ convert (NmsStore *store, const NmsCryptoKeys *from, const NmsCryptoKeys *to, co
   ok = nms_store_crypt_refresh (store, error);
   sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
   nms_os_crash_point ("convert-before-scrub");
-  return ok && nms_store_scrub (store, error);
+  return ok && scrub_after_commit (store);
 }
 
 /* Takes the write lock and checks the store is (not) encrypted, and
@@ -352,7 +422,7 @@ nms_store_encrypt (NmsStore *store, const NmsStoreKeySource *to, GError **error)
   g_autoptr(NmsCryptoKeys) keys = NULL;
   g_autofree char *json = NULL;
 
-  if (!nms_store_scrub_if_pending (store, error))
+  if (!finish_earlier_scrub (store, error))
     return FALSE;
   /* The slow part, Argon2id or the keyring, before the write lock. */
   if ((kek = new_kek (store, envelope, to, error)) == NULL)
@@ -373,7 +443,7 @@ nms_store_decrypt (NmsStore *store, GError **error)
   guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES];
   NmsCryptoSource source;
 
-  if (!nms_store_scrub_if_pending (store, error) || !begin_conversion (store, TRUE, NULL, error))
+  if (!finish_earlier_scrub (store, error) || !begin_conversion (store, TRUE, NULL, error))
     return FALSE;
   if (!nms_store_crypt_ready (store, error))
     {
@@ -408,7 +478,7 @@ nms_store_rekey (NmsStore *store, const NmsCryptoSecret *passphrase, GError **er
   g_autofree char *old_json = NULL;
   g_autofree char *json = NULL;
 
-  if (!nms_store_scrub_if_pending (store, error)
+  if (!finish_earlier_scrub (store, error)
       || !open_data_key (store, passphrase, &envelope, &kek, &old_key, &old_json, error))
     return FALSE;
   /* The same KEK wraps the new key: rekey changes what the records are
@@ -466,7 +536,7 @@ nms_store_rewrap (NmsStore *store, const NmsCryptoSecret *passphrase, const NmsS
   /* The old wrapped key would otherwise stay in the file's old pages; with
    * the old passphrase it still opens the same data key (which only a
    * rekey replaces). */
-  return nms_store_scrub (store, error);
+  return scrub_after_commit (store);
 }
 
 /* Opens every record; counts the good and the damaged ones (logged by

@@ -129,6 +129,7 @@ struct _NmsStore {
   gboolean        group_owns_request; /* the outermost group began a request */
   NmsChangeLog    log;
   NmsStoreCrypt   crypt;
+  char           *scrub_note;         /* why the last conversion's rewrite is still pending */
 };
 
 gboolean nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error);

@@ -349,6 +349,7 @@ nms_store_free (NmsStore *store)
   g_free (store->stmts);
   if (store->db != NULL)
     sqlite3_close_v2 (store->db);
+  g_free (store->scrub_note);
   g_free (store->dir);
   g_free (store->path);
   g_free (store);

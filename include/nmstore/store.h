@@ -158,7 +158,9 @@ typedef struct {
 
 /* Each converts in one transaction, then rewrites the file so that no
  * earlier form survives in free pages or the WAL. passphrase is the
- * current one, for a passphrase store (NULL otherwise). */
+ * current one, for a passphrase store (NULL otherwise). They return TRUE
+ * once the conversion has committed, even when the rewrite could not be
+ * finished yet (other processes kept reading): see nms_store_scrub_note. */
 gboolean    nms_store_encrypt      (NmsStore *store, const NmsStoreKeySource *to, GError **error);
 gboolean    nms_store_decrypt      (NmsStore *store, GError **error);
 gboolean    nms_store_rekey        (NmsStore *store, const NmsCryptoSecret *passphrase, GError **error);
@@ -167,6 +169,10 @@ gboolean    nms_store_rewrap       (NmsStore *store, const NmsCryptoSecret *pass
 gboolean    nms_store_verify       (NmsStore *store, guint *n_good, guint *n_bad, GError **error);
 gboolean    nms_store_scrub        (NmsStore *store, GError **error);
 gboolean    nms_store_scrub_if_pending (NmsStore *store, GError **error);
+/* After a conversion that succeeded: NULL when its file was rewritten at
+ * once, else why the rewrite is still pending (it is finished by the next
+ * process that opens the store). */
+const char *nms_store_scrub_note   (NmsStore *store);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsStore, nms_store_free)
 
