@@ -29,6 +29,8 @@ struct _NmsProto {
   NmsStore      *store;       /* NULL while it cannot be opened */
   GError        *open_error;  /* why, for the replies of data ops */
   NmsProtoEvents events;
+  GHashTable    *failures_logged; /* "op code" -> how often such a failure was seen */
+  char          *open_error_logged; /* the last open error logged, not repeated each batch */
 };
 
 typedef struct {

@@ -16,7 +16,14 @@ typedef struct {
   GString        *result;  /* the reply: {"id":..,"ok":true, then the members */
   gsize           head;    /* where the op's members start in result */
   gboolean        secret;  /* may hold a passphrase: wiped however it ends */
+  GLogLevelFlags  log_level; /* the failure is to be logged at this level; 0: not */
 } Slot;
+
+/* Each kind of failure (op and error code) is logged this many times by
+ * a port, then once in every FAILURE_LOG_EVERY: an extension that retries
+ * a failing write in a loop must not fill the disk or the browser's log. */
+#define FAILURE_LOG_FIRST 3
+#define FAILURE_LOG_EVERY 1000
 
 /* Each group of operations keeps its table in its own file; a new group
  * adds its table here. */
@@ -276,8 +283,13 @@ nms_proto_ensure_store (NmsProto *proto)
   options.changes_keep_seconds = proto->config->keep_seconds;
   options.pad_block = proto->config->pad_block;
   proto->store = nms_store_open (dir, proto->origin->canonical, &options, &proto->open_error);
-  if (proto->store == NULL)
-    g_warning ("cannot open the store of %s: %s", proto->origin->canonical, proto->open_error->message);
+  /* Tried again before every batch: the same reason is logged once. */
+  if (proto->store == NULL && g_strcmp0 (proto->open_error_logged, proto->open_error->message) != 0)
+    {
+      g_warning ("cannot open the store of %s: %s", proto->origin->canonical, proto->open_error->message);
+      g_free (proto->open_error_logged);
+      proto->open_error_logged = g_strdup (proto->open_error->message);
+    }
   return proto->store != NULL;
 }
 
@@ -297,6 +309,7 @@ nms_proto_new (const NmsConfig *config, const NmsOrigin *origin)
   proto->config->pwhash = config->pwhash;
   proto->config->log_file = g_strdup (config->log_file);
   proto->origin = nms_origin_copy (origin);
+  proto->failures_logged = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   nms_proto_ensure_store (proto);
   return proto;
 }
@@ -307,6 +320,8 @@ nms_proto_free (NmsProto *proto)
   if (proto == NULL)
     return;
   nms_proto_events_free (proto);
+  g_clear_pointer (&proto->failures_logged, g_hash_table_unref);
+  g_free (proto->open_error_logged);
   nms_store_free (proto->store);
   g_clear_error (&proto->open_error);
   nms_config_free (proto->config);
@@ -355,11 +370,42 @@ run_slot (NmsProto *proto, Slot *slot)
       slot->error = g_error_copy (proto->open_error);
       return;
     }
+  slot->log_level = 0;
   if (!run_request (proto, slot))
+    /* Logged by log_failures once the batch's transactions are over: a
+     * log write that blocks (a stderr nobody reads) must not hold the
+     * origin's write lock and stall every other port. */
+    slot->log_level = slot->error->code == NMS_ERROR_IO || slot->error->code == NMS_ERROR_CORRUPT
+                      || slot->error->code == NMS_ERROR_INTERNAL ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_DEBUG;
+}
+
+static void
+log_failures (NmsProto *proto, Slot *slots, gsize n)
+{
+  gsize i;
+
+  for (i = 0; i < n; i++)
     {
-      int level = slot->error->code == NMS_ERROR_IO || slot->error->code == NMS_ERROR_CORRUPT
-                  || slot->error->code == NMS_ERROR_INTERNAL ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_DEBUG;
-      g_log (G_LOG_DOMAIN, level, "%s failed: %s", slot->op->name, slot->error->message);
+      Slot *slot = &slots[i];
+      g_autofree char *kind = NULL;
+      guint seen;
+
+      if (slot->log_level == 0 || slot->error == NULL)
+        continue;
+      kind = g_strdup_printf ("%s %s", slot->op->name,
+                              nms_error_code_name (slot->error->domain == NMS_ERROR ? slot->error->code
+                                                                                    : NMS_ERROR_INTERNAL));
+      seen = GPOINTER_TO_UINT (g_hash_table_lookup (proto->failures_logged, kind)) + 1;
+      g_hash_table_insert (proto->failures_logged, g_strdup (kind), GUINT_TO_POINTER (MIN (seen, G_MAXUINT - 1)));
+      if (seen < FAILURE_LOG_FIRST)
+        g_log (G_LOG_DOMAIN, slot->log_level, "%s failed: %s", slot->op->name, slot->error->message);
+      else if (seen == FAILURE_LOG_FIRST)
+        g_log (G_LOG_DOMAIN, slot->log_level, "%s failed: %s (this port logs further %s failures once in %u)",
+               slot->op->name, slot->error->message, kind, FAILURE_LOG_EVERY);
+      else if (seen % FAILURE_LOG_EVERY == 0)
+        g_log (G_LOG_DOMAIN, slot->log_level, "%s failed %u times on this port so far; the latest: %s",
+               kind, seen, slot->error->message);
+      slot->log_level = 0;
     }
 }
 
@@ -475,6 +521,8 @@ nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
       from = i + 1;
     }
 
+  /* Every transaction of the batch has ended: logging may block now. */
+  log_failures (proto, slots, n_inputs);
   for (i = 0; i < n_inputs; i++)
     {
       emit_slot (&slots[i], emit, user_data);

@@ -7,9 +7,12 @@
 
 #include "storecheck.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* A host that keeps writing and reading until told to stop, as a busy
  * extension's ports do. */
@@ -191,12 +194,96 @@ test_convert_while_a_reader_holds_on (void **state)
   nmt_remove_tree (home);
 }
 
+/* A host whose stderr nobody reads (a browser that does not drain it)
+ * blocks at its next log line. It used to log failed requests inside
+ * the batch's write transaction, so the whole origin stalled behind it:
+ * another port's write waited the 30 s busy timeout and got E_BUSY. Now
+ * failures are logged after the transaction ends, and repeats of one
+ * kind are rate-limited. */
+static void
+test_blocked_stderr_does_not_hold_the_lock (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autofree char *fifo = g_strdup_printf ("%s.stderr", home);
+  g_autofree char *big = g_strnfill (2000, 'q');
+  const char *env[] = { "NMSTORE_LOG", "debug", NULL };
+  NmtHostOptions options = { .extra_env = env, .stderr_path = fifo };
+  const char *args[] = { "host", "--origin", NMT_ORIGIN, NULL };
+  g_autoptr(GByteArray) burst = g_byte_array_new ();
+  g_autoptr(NmtHost) stuck = NULL;
+  g_autoptr(NmtHost) other = NULL;
+  char drain[4096];
+  int rd, i;
+
+  /* Every set of the burst fails its quota, a failure logged at debug. */
+  nmt_write_config (home, "[store]\nquota_bytes = 1000\n");
+  assert_int_equal (mkfifo (fifo, 0600), 0);
+  rd = open (fifo, O_RDONLY | O_NONBLOCK);
+  assert_true (rd >= 0);
+  /* The smallest pipe: a few lines fill it. */
+  fcntl (rd, F_SETPIPE_SZ, 4096);
+  stuck = nmt_host_start_full (home, args, &options);
+  for (i = 0; i < 32; i++)
+    {
+      g_autofree char *req = g_strdup_printf ("{\"id\":%d,\"op\":\"set\",\"items\":{\"big%d\":\"%s\"}}",
+                                              i, i, big);
+      nmt_frame_append_str (burst, req);
+    }
+  /* Keep the pipe full while the stuck host works through its burst. */
+  while (read (rd, drain, sizeof drain) > 0)
+    ;
+  assert_true (nmt_host_send_raw (stuck, burst->data, burst->len));
+
+  /* Another port writes. */
+  other = nmt_host_start (home, NMT_ORIGIN);
+  {
+    cJSON *r = nmt_host_call (other, "{\"id\":1,\"op\":\"set\",\"items\":{\"small\":1}}");
+    if (!cJSON_IsTrue (cJSON_GetObjectItemCaseSensitive (r, "ok")))
+      fail_msg ("another port's write failed while one host's stderr was blocked: %s", cJSON_PrintUnformatted (r));
+    cJSON_Delete (r);
+  }
+
+  /* Unblock the stuck host: it answers every request (each E_QUOTA) and
+   * has logged only a few lines for 32 failures of one kind. */
+  {
+    g_autoptr(GString) logged = g_string_new (NULL);
+    int flags = fcntl (rd, F_GETFL);
+    guint lines = 0;
+    gssize n;
+
+    for (i = 0; i < 32; i++)
+      {
+        cJSON *r;
+        while ((n = read (rd, drain, sizeof drain)) > 0)
+          g_string_append_len (logged, drain, n);
+        r = nmt_host_recv (stuck);
+        nmt_assert_error (r, "E_QUOTA");
+        cJSON_Delete (r);
+      }
+    nmt_host_close_input (stuck);
+    fcntl (rd, F_SETFL, flags & ~O_NONBLOCK);
+    while ((n = read (rd, drain, sizeof drain)) > 0)
+      g_string_append_len (logged, drain, n);
+    assert_int_equal (nmt_host_wait (stuck), 0);
+    for (const char *p = logged->str; (p = strstr (p, "set failed")) != NULL; p++)
+      lines++;
+    print_message ("32 failed sets, %u log lines\n", lines);
+    assert_true (lines >= 1 && lines <= 3);
+  }
+  close (rd);
+  nmt_host_close_input (other);
+  assert_int_equal (nmt_host_wait (other), 0);
+  g_unlink (fifo);
+  nmt_remove_tree (home);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_convert_under_busy_writers),
     cmocka_unit_test (test_convert_while_a_reader_holds_on),
+    cmocka_unit_test (test_blocked_stderr_does_not_hold_the_lock),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
