@@ -444,6 +444,34 @@ nms_os_close (int fd)
 
 /* Creates an empty file readable by its owner only; an existing file is
  * left as it is (and checked by nms_os_check_private). */
+/* Creates path (which must not exist yet) as a private file of size
+ * bytes whose blocks are allocated now, so that removing it later gives
+ * that much space back to a full disk. FALSE, with nothing left behind,
+ * when the disk has no room for it. */
+gboolean
+nms_os_create_reserve (const char *path, gsize size, GError **error)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int rc;
+
+  if (fd < 0)
+    {
+      if (errno == EEXIST)
+        return nms_os_check_private (path, FALSE, error);
+      set_errno_error (error, errno, "cannot create", path);
+      return FALSE;
+    }
+  rc = posix_fallocate (fd, 0, (off_t) size);
+  close (fd);
+  if (rc != 0)
+    {
+      unlink (path);
+      set_errno_error (error, rc, "cannot allocate room for", path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 nms_os_create_private_file (const char *path, GError **error)
 {

@@ -448,8 +448,8 @@ const NmsOpDef nms_proto_core_ops[] = {
   { "get",           op_get,               FALSE, TRUE,  FALSE },
   { "getKeys",       op_get_keys,          FALSE, TRUE,  FALSE },
   { "set",           op_set,               TRUE,  TRUE,  FALSE },
-  { "remove",        op_remove,            TRUE,  TRUE,  FALSE },
-  { "clear",         op_clear,             TRUE,  TRUE,  FALSE },
+  { "remove",        op_remove,            TRUE,  TRUE,  FALSE, FALSE, TRUE },
+  { "clear",         op_clear,             TRUE,  TRUE,  FALSE, FALSE, TRUE },
   { "getBytesInUse", op_get_bytes_in_use,  FALSE, TRUE,  FALSE },
   { "flush",         op_flush,             TRUE,  TRUE,  TRUE  },
   { NULL }

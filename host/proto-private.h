@@ -51,6 +51,7 @@ typedef struct {
   gboolean    uses_store;
   gboolean    barrier;    /* runs alone, after the batch before it commits */
   gboolean    secret;     /* the request carries a secret: its frame is wiped once handled */
+  gboolean    frees;      /* only deletes: on a full disk it may use the store's reserve */
 } NmsOpDef;
 
 /* Op tables end with an entry whose name is NULL. */

@@ -371,7 +371,17 @@ run_slot (NmsProto *proto, Slot *slot)
       return;
     }
   slot->log_level = 0;
-  if (!run_request (proto, slot))
+  if (!run_request (proto, slot) && slot->op->frees && slot->error->code == NMS_ERROR_IO
+      && nms_store_release_reserve (proto->store))
+    {
+      /* A full disk must not keep an extension from freeing space: the
+       * reserve's room is given to this delete, once. */
+      g_clear_error (&slot->error);
+      g_string_truncate (slot->result, slot->head);
+      if (run_request (proto, slot))
+        return;
+    }
+  if (slot->error != NULL)
     /* Logged by log_failures once the batch's transactions are over: a
      * log write that blocks (a stderr nobody reads) must not hold the
      * origin's write lock and stall every other port. */

@@ -9,6 +9,44 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+/* The reserve: a file of allocated blocks beside the store. A full disk
+ * fails every write, and an extension must still be able to free space:
+ * removing this file gives a remove or a clear the room for its own
+ * commit (the change of a few pages, and of the log while anyone
+ * subscribes). It is made again when the store is next opened with room. */
+#define RESERVE_NAME  "store.reserve"
+#define RESERVE_BYTES (4u * 1024u * 1024u)
+
+void
+nms_store_keep_reserve (NmsStore *store)
+{
+  g_autofree char *path = g_build_filename (store->dir, RESERVE_NAME, NULL);
+  g_autoptr(GError) local = NULL;
+
+  /* No room is no harm: deletes then do without a reserve. */
+  if (!nms_os_create_reserve (path, RESERVE_BYTES, &local))
+    g_debug ("no reserve for deletes: %s", local->message);
+}
+
+gboolean
+nms_store_release_reserve (NmsStore *store)
+{
+  g_autofree char *path = g_build_filename (store->dir, RESERVE_NAME, NULL);
+  gboolean was_full = store->full;
+
+  store->full = FALSE;
+  if (!was_full || g_unlink (path) != 0)
+    return FALSE;
+  /* Debian's SQLite zeroes every page a delete frees, which writes each of
+   * them again: a full disk has no room for that. On this connection,
+   * freed pages now keep their old bytes until they are reused (as with
+   * most SQLite builds); content is still zeroed wherever that costs no
+   * extra write. Nothing is logged here: this runs under the write lock,
+   * where a log write that blocks would stall the origin. */
+  sqlite3_exec (store->db, "PRAGMA secure_delete = FAST", NULL, NULL, NULL);
+  return TRUE;
+}
+
 /* In WAL mode a commit under synchronous=FULL syncs the whole WAL, and so
  * every transaction committed before it by any process. A tiny counted
  * write is that commit; the checkpoints that moved older frames into the

@@ -130,6 +130,7 @@ struct _NmsStore {
   NmsChangeLog    log;
   NmsStoreCrypt   crypt;
   char           *scrub_note;         /* why the last conversion's rewrite is still pending */
+  gboolean        full;               /* a write failed for want of disk space (store-files.c) */
 };
 
 gboolean nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error);

@@ -87,12 +87,15 @@ nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error)
 
   if (primary == SQLITE_IOERR && (os_error == ENOSPC || os_error == EFBIG || os_error == EDQUOT))
     primary = SQLITE_FULL;
+  /* Whether the last failure was for want of space (the reserve). */
+  store->full = FALSE;
   if (os_error != 0 && primary != SQLITE_FULL)
     detail = with_os_error = g_strdup_printf ("%s: %s", detail, g_strerror (os_error));
 
   switch (primary)
     {
     case SQLITE_FULL:
+      store->full = TRUE;
       g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
                    "cannot %s: the disk holding %s is full or the file is at its size limit; "
                    "free some space and try again", doing, path);
@@ -105,6 +108,8 @@ nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error)
                    "belongs to you and is writable", doing, path, detail);
       break;
     case SQLITE_IOERR:
+      if (rc == SQLITE_IOERR_WRITE && os_error == 0)
+        store->full = TRUE;
       if (rc == SQLITE_IOERR_WRITE && os_error == 0)
         g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
                      "cannot %s: writing %s failed (%s); the disk may be full or the file at its size limit: "
@@ -331,6 +336,7 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
       if (!nms_store_scrub_if_pending (store, &local))
         g_warning ("%s", local->message);
     }
+  nms_store_keep_reserve (store);
   return g_steal_pointer (&store);
 }
 

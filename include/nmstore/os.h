@@ -20,7 +20,8 @@ gboolean nms_os_write_all            (int fd, const void *buf, gsize len, GError
 gboolean nms_os_readable_now         (int fd);
 gboolean nms_os_make_private_dir     (const char *path, GError **error);
 gboolean nms_os_check_private        (const char *path, gboolean is_dir, GError **error);
-gboolean nms_os_create_private_file (const char *path, GError **error);
+gboolean nms_os_create_reserve       (const char *path, gsize size, GError **error);
+gboolean nms_os_create_private_file  (const char *path, GError **error);
 gboolean nms_os_fsync_dir            (const char *path, GError **error);
 guint    nms_os_add_input_watch      (int fd, NmsOsInputFunc func, gpointer user_data);
 void     nms_os_add_termination_watch(GSourceFunc func, gpointer user_data);

@@ -107,6 +107,11 @@ gboolean    nms_store_clear        (NmsStore *store, const char *prefix, GError 
 gboolean    nms_store_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys,
                                     guint64 *bytes, GError **error);
 gboolean    nms_store_flush        (NmsStore *store, GError **error);
+/* A full disk: after a write failed for want of space, gives up the
+ * store's reserve so that a delete can be tried again (TRUE when it did).
+ * The reserve is made when the store opens, when there is room. */
+gboolean    nms_store_release_reserve (NmsStore *store);
+void        nms_store_keep_reserve (NmsStore *store);
 gboolean    nms_store_check_integrity (NmsStore *store, GError **error);
 gboolean    nms_store_group_begin  (NmsStore *store, GError **error);
 gboolean    nms_store_group_end    (NmsStore *store, gboolean ok, GError **error);

@@ -223,6 +223,67 @@ test_read_only_root (void **state)
   nmt_remove_tree (top);
 }
 
+/* A disk that fills up: writes fail with E_IO, but an extension can still
+ * free space, since the host gives up its reserve (store.reserve) for a
+ * remove or a clear. A real full file system: a small tmpfs of the test's
+ * own (root only; skipped elsewhere, saying so). */
+static void
+test_deletes_on_a_full_disk (void **state)
+{
+  g_autofree char *top = nmt_make_home ();
+  char *home = g_build_filename (top, "full", NULL);
+  g_autofree char *reserve = NULL;
+  g_autoptr(NmtHost) host = NULL;
+  guint stored = 0;
+  cJSON *r;
+
+  *state = home;
+  g_mkdir (home, 0700);
+  if (mount ("nmstore-test", home, "tmpfs", 0, "size=16m,mode=0700") != 0)
+    {
+      print_message ("full disk: skipped, cannot mount a tmpfs here (%s)\n", g_strerror (errno));
+      nmt_remove_tree (top);
+      skip ();
+    }
+  host = nmt_host_start (home, NMT_ORIGIN);
+  nmt_host_call_ok (host, "{\"op\":\"set\",\"items\":{\"small\":1}}");
+  reserve = g_build_filename (home, "chromium-abcdefghijklmnopabcdefghijklmnop", "store.reserve", NULL);
+  assert_true (g_file_test (reserve, G_FILE_TEST_IS_REGULAR));
+  /* Until the disk is full: writes of 256 KiB, then smaller ones into
+   * what is left, down to 1 KiB. */
+  for (gsize size = 256 * 1024; size >= 1024; size /= 4)
+    for (;;)
+      {
+        g_autofree char *key = g_strdup_printf ("fill%04u", stored);
+        gboolean ok;
+
+        r = call_fmt_big (host, (int) stored, key, size);
+        ok = cJSON_IsTrue (cJSON_GetObjectItem (r, "ok"));
+        if (!ok)
+          nmt_assert_error (r, "E_IO");
+        cJSON_Delete (r);
+        if (!ok)
+          break;
+        assert_true (++stored < 5000);
+      }
+  assert_true (stored > 4);
+  assert_true (g_file_test (reserve, G_FILE_TEST_IS_REGULAR));
+
+  /* The extension frees space: a remove, then a clear of a prefix. */
+  nmt_host_call_ok (host, "{\"op\":\"remove\",\"keys\":[\"fill0000\",\"fill0001\"]}");
+  nmt_host_call_ok (host, "{\"op\":\"clear\",\"prefix\":\"fill\"}");
+  r = nmt_host_call (host, "{\"op\":\"get\"}");
+  nmt_assert_ok (r);
+  nmt_assert_json (nmt_member (r, "items"), "{\"small\":1}");
+  cJSON_Delete (r);
+  print_message ("full disk: %u writes filled a 16 MiB file system; remove and clear then went through "
+                 "on the reserve\n", stored);
+  nmt_host_close_input (host);
+  assert_int_equal (nmt_host_wait (host), 0);
+  assert_int_equal (umount (home), 0);
+  nmt_remove_tree (top);
+}
+
 /* A person deletes the store (to reset it, or by accident) while a host
  * has it open. The host must not go on acknowledging writes into the
  * deleted file, where they would vanish at exit: it opens the store at
@@ -273,6 +334,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_full_disk),
     cmocka_unit_test_teardown (test_read_only_root, unmount_if_mounted),
+    cmocka_unit_test_teardown (test_deletes_on_a_full_disk, unmount_if_mounted),
     cmocka_unit_test (test_store_deleted_under_host),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

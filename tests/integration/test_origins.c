@@ -260,8 +260,9 @@ test_private_files (void **state)
   assert_int_equal (g_stat (home, &st), 0);
   assert_int_equal (st.st_mode & 07777, 0700);
   assert_private_tree (home, &n_files);
-  /* store.db, -wal, -shm and the change bell (events/bell) per origin. */
-  assert_int_equal (n_files, 8);
+  /* store.db, -wal, -shm, the change bell (events/bell) and the disk
+   * reserve (store.reserve) per origin, each private. */
+  assert_int_equal (n_files, 10);
   finish (a);
   finish (b);
 
