@@ -272,7 +272,7 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
 {
   g_autoptr(NmsStore) store = g_new0 (NmsStore, 1);
   g_autofree char *parent = g_path_get_dirname (dir);
-  gboolean existed;
+  gboolean existed, root_existed = g_file_test (parent, G_FILE_TEST_IS_DIR);
 
   if (options != NULL)
     store->options = *options;
@@ -323,9 +323,18 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
       sqlite3_free (quoted);
       if (!nms_store_exec (store, sql, "record the store's origin", error))
         return NULL;
-      /* The new file's directory entry must itself reach the disk. */
-      if (!nms_os_fsync_dir (dir, error))
+      /* The new file's directory entry must itself reach the disk, and so
+       * must the origin directory's entry in the data root (and the data
+       * root's, when it is new too): until a sync of its parent a new
+       * directory can vanish in a power cut, flushed writes and all. */
+      if (!nms_os_fsync_dir (dir, error) || !nms_os_fsync_dir (parent, error))
         return NULL;
+      if (!root_existed)
+        {
+          /* Not ours, and perhaps not readable: as well as it can. */
+          g_autofree char *above = g_path_get_dirname (parent);
+          nms_os_fsync_dir (above, NULL);
+        }
     }
   else
     {
