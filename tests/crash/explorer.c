@@ -945,6 +945,7 @@ pick_state (Fs *fs, GRand *rand, guint strategy, Pick *pick)
 /* ------------------------------------------------------- judging a state */
 
 typedef struct {
+  gboolean done;         /* nmstore has read it (the explorer's lock) */
   gboolean opened;
   gboolean encrypted;
   char    *problem;      /* integrity, verify or open failure; NULL when none */
@@ -1095,13 +1096,35 @@ observe (const NmtExploreOptions *opt, const char *home, GHashTable *snapshot_in
 typedef struct {
   const NmtExploreOptions *opt;
   NmtExploreResult *res;
-  GHashTable *seen;            /* digest -> Observation* */
-  GHashTable *snapshot_index;  /* canonical text -> GArray of k */
+  GHashTable *seen;            /* digest -> Observation*; under lock */
+  GHashTable *snapshot_index;  /* canonical text -> GArray of k; read only */
   GRand *rand;
   guint serial;
   guint64 durable, sent;
-  gboolean stop;
+  gint stop;                   /* atomic */
+  GMutex lock;                 /* seen, res, the observations' done */
+  GCond done;
+  GThreadPool *pool;
 } Explorer;
+
+/* What one cut point expects of a state, and how the state was made. */
+typedef struct {
+  guint       event;
+  guint64     durable, sent;
+  const char *how;
+  gboolean    torn;
+  guint       ns_prefix, ns_pending;
+} Verdict;
+
+/* A distinct state on its way to nmstore, on a worker thread. */
+typedef struct {
+  Explorer    *x;
+  char        *digest;
+  GPtrArray   *files;
+  Observation *o;
+  Verdict      first;
+  guint        serial;
+} Job;
 
 static void
 describe_files (GString *s, GPtrArray *files)
@@ -1116,46 +1139,27 @@ describe_files (GString *s, GPtrArray *files)
     }
 }
 
+/* Judges an observed state against what one cut point expects; x->lock
+ * held. */
 static void
-judge (Explorer *x, Fs *fs, guint event, const Pick *pick)
+verdict (Explorer *x, const char *digest, GPtrArray *files, const Observation *o, const Verdict *v)
 {
-  g_autofree char *digest = NULL;
-  g_autoptr(GPtrArray) files = build_state (fs, pick, &digest);
-  Observation *o = g_hash_table_lookup (x->seen, digest);
   const char *why = NULL;
   guint best = G_MAXUINT;
+  gboolean below = FALSE;
 
-  if (o == NULL)
-    {
-      g_autofree char *dir = g_strdup_printf ("%s/state-%u", x->opt->scratch, x->serial++);
-      g_autofree char *home = g_build_filename (dir, "home", NULL);
-
-      if (x->opt->max_distinct && x->res->distinct >= x->opt->max_distinct)
-        {
-          x->stop = TRUE;
-          return;
-        }
-      write_state (files, home);
-      o = observe (x->opt, home, x->snapshot_index);
-      remove_tree (dir);
-      g_hash_table_insert (x->seen, g_strdup (digest), o);
-      x->res->distinct++;
-      x->res->torn += pick->torn;
-      x->res->encrypted += o->encrypted;
-    }
   x->res->states++;
-
   if (o->problem != NULL)
     why = o->problem;
   else
     {
-      gboolean ok = FALSE, below = FALSE;
+      gboolean ok = FALSE;
       for (guint i = 0; i < o->matches->len; i++)
         {
           guint k = g_array_index (o->matches, guint, i);
-          if (k >= x->durable && k <= x->sent)
+          if (k >= v->durable && k <= v->sent)
             ok = TRUE;
-          if (k < x->durable && (!below || k > best))
+          if (k < v->durable && (!below || k > best))
             best = k, below = TRUE;
           else if (!below && (best == G_MAXUINT || k < best))
             best = k;
@@ -1174,16 +1178,17 @@ judge (Explorer *x, Fs *fs, guint event, const Pick *pick)
     x->res->damaged++;
   else if (o->matches->len == 0)
     x->res->mixed++;
-  else if (best < x->durable)
+  else if (below)
     x->res->lost++;
+  /* The first failure of each kind, described. */
   if (g_strstr_len (x->res->report->str, -1, why) == NULL && x->res->failures <= 200)
     {
       g_string_append_printf (x->res->report,
                               "  %s: state %s after log record %u (%s%s, %u of %u pending name operations): %s\n"
                               "    operations promised durable: [0, %" G_GUINT64_FORMAT "), sent: [0, %" G_GUINT64_FORMAT
                               "); the state holds the items after %s%u operations\n",
-                              x->opt->label, digest, event, pick->how, pick->torn ? ", torn" : "", pick->ns_prefix,
-                              fs->ns_pending->len, why, x->durable, x->sent,
+                              x->opt->label, digest, v->event, v->how, v->torn ? ", torn" : "", v->ns_prefix,
+                              v->ns_pending, why, v->durable, v->sent,
                               o->matches->len ? "" : "no number of ", o->matches->len ? best : 0);
       if (o->items != NULL && o->matches->len == 0)
         g_string_append_printf (x->res->report, "    items: %.300s\n", o->items);
@@ -1198,7 +1203,86 @@ judge (Explorer *x, Fs *fs, guint event, const Pick *pick)
         }
     }
   if (x->opt->stop_after_failures && x->res->failures >= x->opt->stop_after_failures)
-    x->stop = TRUE;
+    g_atomic_int_set (&x->stop, 1);
+}
+
+static void
+run_job (gpointer data, gpointer user_data)
+{
+  Job *job = data;
+  Explorer *x = job->x;
+  g_autofree char *dir = g_strdup_printf ("%s/state-%u", x->opt->scratch, job->serial);
+  g_autofree char *home = g_build_filename (dir, "home", NULL);
+  Observation *fresh;
+
+  write_state (job->files, home);
+  fresh = observe (x->opt, home, x->snapshot_index);
+  remove_tree (dir);
+
+  g_mutex_lock (&x->lock);
+  /* The placeholder in seen takes the findings. */
+  job->o->opened = fresh->opened;
+  job->o->encrypted = fresh->encrypted;
+  job->o->problem = g_steal_pointer (&fresh->problem);
+  g_array_append_vals (job->o->matches, fresh->matches->data, fresh->matches->len);
+  job->o->items = g_steal_pointer (&fresh->items);
+  job->o->done = TRUE;
+  x->res->encrypted += job->o->encrypted;
+  verdict (x, job->digest, job->files, job->o, &job->first);
+  g_cond_broadcast (&x->done);
+  g_mutex_unlock (&x->lock);
+
+  observation_free (fresh);
+  g_ptr_array_unref (job->files);
+  g_free (job->digest);
+  g_free (job);
+}
+
+static void
+judge (Explorer *x, Fs *fs, guint event, const Pick *pick)
+{
+  char *digest = NULL;
+  GPtrArray *files = build_state (fs, pick, &digest);
+  Verdict v = { event, x->durable, x->sent, pick->how, pick->torn, pick->ns_prefix, fs->ns_pending->len };
+  Observation *o;
+
+  g_mutex_lock (&x->lock);
+  o = g_hash_table_lookup (x->seen, digest);
+  if (o == NULL)
+    {
+      Job *job;
+
+      if (x->opt->max_distinct && x->res->distinct >= x->opt->max_distinct)
+        {
+          g_atomic_int_set (&x->stop, 1);
+          g_mutex_unlock (&x->lock);
+          g_ptr_array_unref (files);
+          g_free (digest);
+          return;
+        }
+      o = g_new0 (Observation, 1);
+      o->matches = g_array_new (FALSE, FALSE, sizeof (guint));
+      g_hash_table_insert (x->seen, g_strdup (digest), o);
+      x->res->distinct++;
+      x->res->torn += pick->torn;
+      g_mutex_unlock (&x->lock);
+      job = g_new0 (Job, 1);
+      job->x = x;
+      job->digest = digest;
+      job->files = files;
+      job->o = o;
+      job->first = v;
+      job->serial = x->serial++;
+      g_thread_pool_push (x->pool, job, NULL);
+      return;
+    }
+  /* Seen before: judged against this cut point once nmstore has read it. */
+  while (!o->done)
+    g_cond_wait (&x->done, &x->lock);
+  verdict (x, digest, files, o, &v);
+  g_mutex_unlock (&x->lock);
+  g_ptr_array_unref (files);
+  g_free (digest);
 }
 
 static void
@@ -1207,7 +1291,7 @@ explore_cut (Explorer *x, Fs *fs, guint event)
   guint n = MAX (2, x->opt->states_per_cut);
 
   x->res->cut_points++;
-  for (guint s = 0; s < n && !x->stop; s++)
+  for (guint s = 0; s < n && !g_atomic_int_get (&x->stop); s++)
     {
       Pick pick;
       pick_state (fs, x->rand, s, &pick);
@@ -1234,6 +1318,10 @@ nmt_crash_explore (const char *log_path, const NmtExploreOptions *opt, NmtExplor
   events = parse_log ((const guint8 *) buf, size);
   res->events += events->len;
   x.rand = g_rand_new_with_seed (opt->seed);
+  g_mutex_init (&x.lock);
+  g_cond_init (&x.done);
+  x.pool = g_thread_pool_new (run_job, NULL, (gint) MAX (1, opt->jobs ? opt->jobs : g_get_num_processors ()),
+                              FALSE, NULL);
   x.seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, observation_free);
   x.snapshot_index = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) g_array_unref);
   for (guint k = 0; k < opt->snapshots->len; k++)
@@ -1285,7 +1373,7 @@ nmt_crash_explore (const char *log_path, const NmtExploreOptions *opt, NmtExplor
   }
 
   fs = fs_new ();
-  for (guint i = 0; i < events->len && !x.stop; i++)
+  for (guint i = 0; i < events->len && !g_atomic_int_get (&x.stop); i++)
     {
       const Event *e = &g_array_index (events, Event, i);
 
@@ -1300,12 +1388,16 @@ nmt_crash_explore (const char *log_path, const NmtExploreOptions *opt, NmtExplor
       if (cut[i])
         explore_cut (&x, fs, i);
     }
+  /* Every state still with nmstore is judged before the log goes away. */
+  g_thread_pool_free (x.pool, FALSE, TRUE);
   g_free (cut);
   fs_free (fs);
   events_free (events);
   g_hash_table_unref (x.seen);
   g_hash_table_unref (x.snapshot_index);
   g_rand_free (x.rand);
+  g_mutex_clear (&x.lock);
+  g_cond_clear (&x.done);
 }
 
 void

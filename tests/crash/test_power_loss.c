@@ -22,7 +22,8 @@
  * normal (with flushes) and with durability = full.
  *
  * NMT_POWER_STATES: distinct states to open (default 300; the benchmark
- * tests/bench/crash-states.sh asks for 10,000). NMT_POWER_SEED replays.
+ * tests/bench/crash-states.sh asks for 10,000). NMT_POWER_SEED replays;
+ * NMT_POWER_JOBS states are opened at once (default: one per processor).
  * The self-checks run the same workload with the shim dropping every
  * sync, and must report a lost write: the explorer can fail. */
 #include "harness.h"
@@ -416,6 +417,13 @@ work_free (Work *w)
   g_free (w);
 }
 
+static guint
+env_uint (const char *name, guint fallback)
+{
+  const char *v = g_getenv (name);
+  return v != NULL && *v ? (guint) g_ascii_strtoull (v, NULL, 10) : fallback;
+}
+
 /* Runs one workload and explores it; returns what was found in *res. */
 static void
 explore_one (const char *label, gboolean full, gboolean drop_sync, gboolean short_run, guint32 seed,
@@ -426,7 +434,7 @@ explore_one (const char *label, gboolean full, gboolean drop_sync, gboolean shor
   NmtExploreOptions options = {
     .origin = NMT_ORIGIN, .nmstore = NMT_NMSTORE_BIN, .scratch = scratch, .keep = keep, .label = label,
     .states_per_cut = STATES_PER_CUT, .max_cuts = max_cuts, .stop_after_failures = stop_after_failures,
-    .seed = seed,
+    .seed = seed, .jobs = env_uint ("NMT_POWER_JOBS", 0),
   };
 
   w->short_run = short_run;
@@ -441,13 +449,6 @@ explore_one (const char *label, gboolean full, gboolean drop_sync, gboolean shor
                  label, seed, w->n_ops, res->events, res->syncs, res->cut_points, res->states, res->distinct,
                  res->torn, res->encrypted, res->failures);
   work_free (w);
-}
-
-static guint
-env_uint (const char *name, guint fallback)
-{
-  const char *v = g_getenv (name);
-  return v != NULL && *v ? (guint) g_ascii_strtoull (v, NULL, 10) : fallback;
 }
 
 static void
