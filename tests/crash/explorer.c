@@ -147,7 +147,7 @@ nmt_crash_run_free (NmtCrashRun *run)
 /* ------------------------------------------------------------- the log */
 
 typedef struct {
-  const NmtRec  *rec;
+  NmtRec         rec;    /* a copy: records lie unaligned in the log */
   char          *path;   /* relative to the root ("" is the root); NULL when outside it or absent */
   char          *path2;
   const guint8  *data;
@@ -175,9 +175,11 @@ parse_log (const guint8 *buf, gsize size)
 
   while (at + sizeof (NmtRec) <= size)
     {
-      const NmtRec *rec = (const NmtRec *) (buf + at);
-      const char *p = (const char *) (rec + 1);
-      Event e = { rec };
+      Event e = { 0 };
+      const NmtRec *rec = &e.rec;
+      const char *p = (const char *) buf + at + sizeof (NmtRec);
+
+      memcpy (&e.rec, buf + at, sizeof (NmtRec));
 
       if (rec->magic != NMT_CRASHLOG_MAGIC)
         g_error ("the crash log is damaged at byte %" G_GSIZE_FORMAT, at);
@@ -421,7 +423,7 @@ pending_add (Fs *fs, Inode *ino, PKind kind, guint64 off, guint64 len, const gui
 static void
 fs_apply (Fs *fs, const Event *e)
 {
-  const NmtRec *rec = e->rec;
+  const NmtRec *rec = &e->rec;
   FdInfo *info;
 
   switch ((NmtRecType) rec->type)
@@ -984,10 +986,12 @@ nmt_crash_canonical (const void *object)
     {
       const cJSON *it = sorted->pdata[i];
       char *value = cJSON_PrintUnformatted (it);
-      char *key = cJSON_PrintUnformatted (cJSON_CreateStringReference (it->string));
+      cJSON *name = cJSON_CreateStringReference (it->string);
+      char *key = cJSON_PrintUnformatted (name);
       g_string_append_printf (out, "%s%s:%s", i ? "," : "", key, value);
       cJSON_free (value);
       cJSON_free (key);
+      cJSON_Delete (name);
     }
   g_string_append_c (out, '}');
   return g_string_free (out, FALSE);
@@ -1342,7 +1346,7 @@ nmt_crash_explore (const char *log_path, const NmtExploreOptions *opt, NmtExplor
     guint last_sync = 0, n_cuts = 0;
     for (guint i = 0; i < events->len; i++)
       {
-        const NmtRec *rec = g_array_index (events, Event, i).rec;
+        const NmtRec *rec = &g_array_index (events, Event, i).rec;
         if (rec->type == NMT_REC_SYNC || rec->type == NMT_REC_SYNC_ALL)
           {
             cut[i] = TRUE;
@@ -1378,12 +1382,12 @@ nmt_crash_explore (const char *log_path, const NmtExploreOptions *opt, NmtExplor
       const Event *e = &g_array_index (events, Event, i);
 
       fs_apply (fs, e);
-      if (e->rec->type == NMT_REC_MARK)
+      if (e->rec.type == NMT_REC_MARK)
         {
-          if (e->rec->a == NMT_MARK_SEND)
-            x.sent = MAX (x.sent, e->rec->b + 1);
-          else if (e->rec->a == NMT_MARK_DURABLE)
-            x.durable = MAX (x.durable, e->rec->b);
+          if (e->rec.a == NMT_MARK_SEND)
+            x.sent = MAX (x.sent, e->rec.b + 1);
+          else if (e->rec.a == NMT_MARK_DURABLE)
+            x.durable = MAX (x.durable, e->rec.b);
         }
       if (cut[i])
         explore_cut (&x, fs, i);

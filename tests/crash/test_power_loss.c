@@ -50,6 +50,8 @@ typedef struct {
   GPtrArray   *backups;     /* cJSON* items of each backup, by number */
   guint        n_ops;
   NmtHost     *host;
+  GThread     *reader;      /* reads the host's output as it comes */
+  GAsyncQueue *replies;     /* cJSON* replies; events are dropped */
 } Work;
 
 /* ------------------------------------------------------------ the model */
@@ -204,24 +206,38 @@ host_request (Work *w, guint k, gboolean allow_big, gboolean *is_flush)
   return text;
 }
 
-/* The next reply, past any change events. */
+/* Reads everything the host writes, so that it never blocks on a full
+ * pipe: change events (a big value's old and new value) can come after
+ * the reply, and be more than the pipe holds while the test writes its
+ * next request or waits for the host to exit. */
+static gpointer
+read_host (gpointer data)
+{
+  Work *w = data;
+  cJSON *msg;
+
+  while ((msg = nmt_host_recv (w->host)) != NULL)
+    {
+      if (cJSON_GetObjectItemCaseSensitive (msg, "event") != NULL)
+        cJSON_Delete (msg);
+      else
+        g_async_queue_push (w->replies, msg);
+    }
+  return NULL;
+}
+
 static cJSON *
 recv_reply (Work *w)
 {
-  for (;;)
-    {
-      cJSON *msg = nmt_host_recv (w->host);
-      if (msg == NULL)
-        fail_msg ("%s: the host ended without replying", w->label);
-      if (cJSON_GetObjectItemCaseSensitive (msg, "event") == NULL)
-        return msg;
-      cJSON_Delete (msg);
-    }
+  cJSON *msg = g_async_queue_timeout_pop (w->replies, 120 * G_USEC_PER_SEC);
+
+  if (msg == NULL)
+    fail_msg ("%s: no reply from the host in 120 s", w->label);
+  return msg;
 }
 
-/* n requests, sent in pipelined bursts of one to three. A big value goes
- * alone: its change event (old and new value) and a request sent behind
- * it could fill both pipes, each side waiting for the other to read. */
+/* n requests, sent in pipelined bursts of one to three; a big value
+ * goes alone. */
 static void
 host_phase (Work *w, guint n)
 {
@@ -280,12 +296,15 @@ static void
 host_start (Work *w)
 {
   w->host = nmt_host_start (w->home, NMT_ORIGIN);
+  w->reader = g_thread_new ("host-output", read_host, w);
 }
 
 static void
 host_stop (Work *w)
 {
   nmt_host_close_input (w->host);
+  g_thread_join (w->reader);   /* the output, to its end */
+  w->reader = NULL;
   assert_int_equal (nmt_host_wait (w->host), 0);
   nmt_host_free (w->host);
   w->host = NULL;
@@ -399,6 +418,7 @@ work_new (const char *label, gboolean full, gboolean drop_sync, guint32 seed)
   w->model = cJSON_CreateObject ();
   w->snapshots = g_ptr_array_new_with_free_func (g_free);
   w->backups = g_ptr_array_new_with_free_func ((GDestroyNotify) cJSON_Delete);
+  w->replies = g_async_queue_new_full ((GDestroyNotify) cJSON_Delete);
   push_snapshot (w);   /* snapshots[0]: before any operation */
   return w;
 }
@@ -413,6 +433,7 @@ work_free (Work *w)
   cJSON_Delete (w->model);
   g_ptr_array_unref (w->snapshots);
   g_ptr_array_unref (w->backups);
+  g_async_queue_unref (w->replies);
   g_rand_free (w->rand);
   g_free (w);
 }
