@@ -353,14 +353,47 @@ nms_install_check_firefox_id (const char *id, GError **error)
   return ok;
 }
 
-char *
-nms_install_manifest_json (NmsInstallFamily family, const char *host_path,
-                           const NmsInstallManifest *manifest, GError **error)
+/* The ids the manifest allows, in order: for the Chromium family bare
+ * extension ids (the companion first, then manifest->extension_ids), for
+ * Firefox add-on ids (manifest->firefox_id, else the companion's). */
+static GPtrArray *
+requested_ids (NmsInstallFamily family, const NmsInstallManifest *manifest, GError **error)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  const char **id;
+
+  if (family == NMS_INSTALL_FIREFOX_FAMILY)
+    {
+      const char *addon = manifest->firefox_id ? manifest->firefox_id : NMS_COMPANION_FIREFOX_ID;
+      if (!nms_install_check_firefox_id (addon, error))
+        return NULL;
+      g_ptr_array_add (ids, g_strdup (addon));
+      return g_steal_pointer (&ids);
+    }
+  g_ptr_array_add (ids, g_strdup (NMS_COMPANION_EXTENSION_ID));
+  for (id = manifest->extension_ids; id != NULL && *id != NULL; id++)
+    {
+      if (!nms_install_check_extension_id (*id, error))
+        return NULL;
+      g_ptr_array_add (ids, g_strdup (*id));
+    }
+  return g_steal_pointer (&ids);
+}
+
+static void
+add_unique (GPtrArray *ids, const char *id)
+{
+  if (!g_ptr_array_find_with_equal_func (ids, id, g_str_equal, NULL))
+    g_ptr_array_add (ids, g_strdup (id));
+}
+
+static char *
+manifest_json_for_ids (NmsInstallFamily family, const char *host_path, GPtrArray *ids)
 {
   cJSON *root = cJSON_CreateObject ();
   cJSON *allowed;
   char *text, *result;
-  const char **id;
+  guint i;
 
   cJSON_AddStringToObject (root, "name", NMS_HOST_NAME);
   cJSON_AddStringToObject (root, "description", MANIFEST_DESCRIPTION);
@@ -368,34 +401,16 @@ nms_install_manifest_json (NmsInstallFamily family, const char *host_path,
   cJSON_AddStringToObject (root, "type", "stdio");
   if (family == NMS_INSTALL_FIREFOX_FAMILY)
     {
-      const char *addon = manifest->firefox_id ? manifest->firefox_id : NMS_COMPANION_FIREFOX_ID;
-      if (!nms_install_check_firefox_id (addon, error))
-        {
-          cJSON_Delete (root);
-          return NULL;
-        }
       allowed = cJSON_AddArrayToObject (root, "allowed_extensions");
-      cJSON_AddItemToArray (allowed, cJSON_CreateString (addon));
+      for (i = 0; i < ids->len; i++)
+        cJSON_AddItemToArray (allowed, cJSON_CreateString (ids->pdata[i]));
     }
   else
     {
-      g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
-
-      g_ptr_array_add (seen, g_strdup (NMS_COMPANION_EXTENSION_ID));
-      for (id = manifest->extension_ids; id != NULL && *id != NULL; id++)
-        {
-          if (!nms_install_check_extension_id (*id, error))
-            {
-              cJSON_Delete (root);
-              return NULL;
-            }
-          if (!g_ptr_array_find_with_equal_func (seen, *id, g_str_equal, NULL))
-            g_ptr_array_add (seen, g_strdup (*id));
-        }
       allowed = cJSON_AddArrayToObject (root, "allowed_origins");
-      for (guint i = 0; i < seen->len; i++)
+      for (i = 0; i < ids->len; i++)
         {
-          g_autofree char *origin = g_strdup_printf ("chrome-extension://%s/", (char *) seen->pdata[i]);
+          g_autofree char *origin = g_strdup_printf ("chrome-extension://%s/", (char *) ids->pdata[i]);
           cJSON_AddItemToArray (allowed, cJSON_CreateString (origin));
         }
     }
@@ -404,6 +419,61 @@ nms_install_manifest_json (NmsInstallFamily family, const char *host_path,
   result = g_strconcat (text, "\n", NULL);
   cJSON_free (text);
   return result;
+}
+
+char *
+nms_install_manifest_json (NmsInstallFamily family, const char *host_path,
+                           const NmsInstallManifest *manifest, GError **error)
+{
+  g_autoptr(GPtrArray) requested = requested_ids (family, manifest, error);
+  g_autoptr(GPtrArray) ids = NULL;
+  guint i;
+
+  if (requested == NULL)
+    return NULL;
+  ids = g_ptr_array_new_with_free_func (g_free);
+  for (i = 0; i < requested->len; i++)
+    add_unique (ids, requested->pdata[i]);
+  return manifest_json_for_ids (family, host_path, ids);
+}
+
+/* Adds to ids every well-formed id the manifest already at path allows.
+ * A person who once ran `install --extension-id X` must not lose X when
+ * the doctor's fix, or a package upgrade's postinst, runs a plain
+ * `install`: the browser would then refuse X access. A missing or broken
+ * manifest keeps nothing; that is the case install is there to repair. */
+static void
+add_allowed_ids (GPtrArray *ids, NmsInstallFamily family, const char *path)
+{
+  gboolean firefox = family == NMS_INSTALL_FIREFOX_FAMILY;
+  g_autofree char *text = NULL;
+  const cJSON *list, *item;
+  cJSON *json;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return;
+  json = cJSON_Parse (text);
+  list = cJSON_GetObjectItemCaseSensitive (json, firefox ? "allowed_extensions" : "allowed_origins");
+  if (!cJSON_IsArray (list))
+    list = NULL;
+  cJSON_ArrayForEach (item, list)
+    {
+      const char *value = cJSON_IsString (item) ? item->valuestring : NULL;
+
+      if (value == NULL)
+        continue;
+      if (firefox && nms_install_check_firefox_id (value, NULL))
+        add_unique (ids, value);
+      else if (!firefox && g_str_has_prefix (value, "chrome-extension://")
+               && strlen (value) == strlen ("chrome-extension://") + 32 + 1
+               && g_str_has_suffix (value, "/"))
+        {
+          g_autofree char *id = g_strndup (value + strlen ("chrome-extension://"), 32);
+          if (nms_origin_is_chromium_id (id))
+            add_unique (ids, id);
+        }
+    }
+  cJSON_Delete (json);
 }
 
 static gboolean
@@ -476,7 +546,9 @@ gboolean
 nms_install_write (const NmsInstallTarget *target, const NmsInstallManifest *manifest, GError **error)
 {
   g_autofree char *json = NULL;
+  g_autoptr(GPtrArray) requested = NULL, ids = NULL;
   const char *host_path = manifest->binary;
+  guint i;
 
   if (!g_path_is_absolute (manifest->binary))
     {
@@ -494,7 +566,18 @@ nms_install_write (const NmsInstallTarget *target, const NmsInstallManifest *man
         return FALSE;
       host_path = target->wrapper;
     }
-  json = nms_install_manifest_json (target->browser->family, host_path, manifest, error);
+  /* Chromium: the companion first, then what was allowed, then the new
+   * ids; Firefox: what was allowed, then the add-on asked for. */
+  requested = requested_ids (target->browser->family, manifest, error);
+  if (requested == NULL)
+    return FALSE;
+  ids = g_ptr_array_new_with_free_func (g_free);
+  if (target->browser->family != NMS_INSTALL_FIREFOX_FAMILY)
+    add_unique (ids, NMS_COMPANION_EXTENSION_ID);
+  add_allowed_ids (ids, target->browser->family, target->path);
+  for (i = 0; i < requested->len; i++)
+    add_unique (ids, requested->pdata[i]);
+  json = manifest_json_for_ids (target->browser->family, host_path, ids);
   return json != NULL && make_public_dirs (target->dir, error)
          && write_public_file (target->path, json, 0644, error);
 }

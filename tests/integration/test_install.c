@@ -275,6 +275,43 @@ test_repair_is_idempotent (void **state)
   assert_files (f->home, (const char *const[]) { rel, NULL });
 }
 
+/* Running install again, as the doctor's fix and every package upgrade
+ * do, keeps each extension and add-on id the manifest already allows:
+ * dropping one locks that extension out ("Access to the specified native
+ * messaging host is forbidden"). New ids are added after the kept ones. */
+static void
+test_rerun_keeps_ids (void **state)
+{
+  Fixture *f = *state;
+  const char *with_ids[] = { "install", "--browser", "chromium,firefox", "--extension-id", EXTRA_ID,
+                             "--firefox-id", "tester@example.org", NULL };
+  const char *plain[] = { "install", "--browser", "chromium,firefox", NULL };
+  const char *another[] = { "install", "--browser", "chromium", "--extension-id", "ponmlkjihgfedcbaponmlkjihgfedcba", NULL };
+  g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL, *out3 = NULL, *err3 = NULL;
+  g_autofree char *out4 = NULL, *err4 = NULL;
+  g_autofree char *chromium = chromium_json (NMT_NMSTORE_BIN, EXTRA_ID);
+  g_autofree char *firefox = firefox_json (NMT_NMSTORE_BIN, "tester@example.org");
+  g_autofree char *both = firefox_json (NMT_NMSTORE_BIN, "tester@example.org\", \"nmstore@nmstore.org");
+  g_autofree char *three = chromium_json (NMT_NMSTORE_BIN, EXTRA_ID "/\", \"chrome-extension://ponmlkjihgfedcbaponmlkjihgfedcba");
+  const char *crel = ".config/chromium/NativeMessagingHosts/" FILE_NAME;
+  const char *frel = ".mozilla/native-messaging-hosts/" FILE_NAME;
+
+  assert_int_equal (run (&out, &err, with_ids), 0);
+  assert_file (f->home, crel, chromium, 0644);
+  assert_file (f->home, frel, firefox, 0644);
+
+  /* The plain command adds the companion add-on and drops nothing. */
+  assert_int_equal (run (&out2, &err2, plain), 0);
+  assert_file (f->home, crel, chromium, 0644);
+  assert_file (f->home, frel, both, 0644);
+
+  assert_int_equal (run (&out3, &err3, another), 0);
+  assert_file (f->home, crel, three, 0644);
+  assert_int_equal (run (&out4, &err4, plain), 0);
+  assert_file (f->home, crel, three, 0644);
+  assert_file (f->home, frel, both, 0644);
+}
+
 /* XDG_CONFIG_HOME moves the Chromium family's folders, not Firefox's. */
 static void
 test_xdg_config_home (void **state)
@@ -346,6 +383,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_system_every_browser, setup, teardown),
     cmocka_unit_test_setup_teardown (test_detected_only, setup, teardown),
     cmocka_unit_test_setup_teardown (test_repair_is_idempotent, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_rerun_keeps_ids, setup, teardown),
     cmocka_unit_test_setup_teardown (test_xdg_config_home, setup, teardown),
     cmocka_unit_test_setup_teardown (test_templates_match, setup, teardown),
     cmocka_unit_test_setup_teardown (test_bad_arguments, setup, teardown),
