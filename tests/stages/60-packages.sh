@@ -4,7 +4,7 @@
 # Builds both with CPack, checks the .deb with lintian (no errors), installs
 # it with dpkg -i, checks that its maintainer script wrote the system-wide
 # manifests for Chrome, Chromium, Edge and Firefox and that `nmstore doctor`
-# passes, removes it with dpkg -r and checks that everything it put on the
+# passes, that reinstalling it keeps an extension id allowed since, removes it with dpkg -r and checks that everything it put on the
 # machine is gone. The .rpm is inspected with rpm -qlp and --scripts (no rpm
 # machine here to install it on). Needs root, as CI has: it changes /usr and
 # /etc. About a minute on two cores.
@@ -65,6 +65,19 @@ HOME="$scratch/home" NMSTORE_HOME="$scratch/data" XDG_CONFIG_HOME="" \
   /usr/bin/nmstore doctor --browser chrome,chromium,edge,firefox | tee "$scratch/doctor.txt" \
   || fail "nmstore doctor failed after dpkg -i"
 [ "$(grep -c '^OK .*hello' "$scratch/doctor.txt")" -eq 4 ] || fail "the doctor did not exchange hello four times"
+
+# An upgrade (here a reinstall: dpkg runs prerm upgrade, then postinst
+# configure) must keep ids allowed since: dropping one locks that extension out.
+echo "-- dpkg -i again keeps the ids allowed since"
+extra_id=abcdefghijklmnopabcdefghijklmnop
+/usr/bin/nmstore install --system --browser chrome,firefox --extension-id "$extra_id" \
+  --firefox-id tester@example.org >/dev/null
+grep -q "chrome-extension://$extra_id/" "${manifests[0]}" || fail "install --extension-id did not add $extra_id"
+dpkg -i "$deb" >/dev/null
+grep -q "chrome-extension://$extra_id/" "${manifests[0]}" || fail "reinstalling the .deb dropped $extra_id from ${manifests[0]}"
+grep -q "chrome-extension://hfjlljhbgdcnhkaehjemmbcjndfgaeea/" "${manifests[0]}" || fail "the companion is no longer allowed"
+grep -q "tester@example.org" "${manifests[3]}" || fail "reinstalling the .deb dropped tester@example.org from ${manifests[3]}"
+grep -q "nmstore@nmstore.org" "${manifests[3]}" || fail "the Firefox companion is no longer allowed"
 
 echo "-- dpkg -r"
 dpkg -r nmstore >/dev/null
