@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // background.js: the companion extension's service worker. It opens the
 // status page from the toolbar button and keeps one NmstoreClient and
 // NativeSessionStore for the extension's own background work; they are on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench.js: the in-browser benchmark (issue 9, item 2). In one page of one
 // browser session it runs W1-W4 and the torrent list through three stores:
 // NativeSessionStore over the real host, chrome.storage.local, and the echo

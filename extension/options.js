@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // options.js: the status page's behaviour: it asks the host (through its own
 // NmstoreClient, so its own host process) what it is and what it holds, and
 // renders that for a person; export, import, unlock and live changes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* archive.c: export, backup and restore of one origin's items. The store
  * does the SQLite work; this module decides the file formats and refuses
  * what would hurt: writing a backup over the live database, or restoring

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* base64.c: strict base64 (RFC 4648, standard alphabet, padded). GLib's
  * decoder skips characters it does not know, which would let corrupt text
  * pass as data; every reader checks with nms_base64_is_strict first. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bencode.c: the strict bencode decoder and the metainfo reader behind
  * bencode.h. Values live in one flat array and refer to each other by
  * index, so a document is two allocations however large it is, and a

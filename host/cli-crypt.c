@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli-crypt.c: the encryption commands: encrypt, decrypt, passwd, rekey
  * and verify. Each opens the origin's store directly (they act on the
  * whole store, not through protocol requests) and leaves the work to

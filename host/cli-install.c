@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli-install.c: the install, uninstall and doctor commands; thin fronts
  * over install.h and doctor.h. */
 #include "cli-private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli-private.h: what the command-line files share: the usage and error
  * exits and the request runner of cli.c, and the commands that live in
  * files of their own. Not installed. */

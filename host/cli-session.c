@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli-session.c: the commands for a person's torrent session and for
  * moving data: session ls|check|migrate, export, import, backup, restore.
  * The session commands and import are protocol requests, like the core

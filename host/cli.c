@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli.c: the command-line front. Every storage command is a protocol
  * request run through the same code the browser reaches, so the command
  * line and the host cannot disagree about what is stored. */

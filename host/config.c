@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* config.c: the data root and nmstore.conf. */
 #include "nmstore/config.h"
 #include "nmstore/error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* crypto-envelope.c: the data key's envelope (crypto.h): Argon2id for
  * passphrases, wrapping and unwrapping the data key under a key-encryption
  * key, and the envelope's JSON form as the store records it. */

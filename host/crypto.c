@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* crypto.c: secrets in guarded memory, subkeys, key-name tokens and sealed
  * records (crypto.h); the data key's envelope is in crypto-envelope.c.
  * Every primitive is libsodium's; this file only decides how they are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* doctor-launch.c: starting the host the way a browser does and
  * exchanging hello with it, so that the doctor sees what the browser
  * would see: a host that will not start, one that dies, one that writes

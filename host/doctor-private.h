@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* doctor-private.h: what doctor.c and doctor-launch.c share. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* doctor.c: the checks behind `nmstore doctor` and their report
  * (doctor.h). Starting the host is doctor-launch.c's. */
 #include "doctor-private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* error.c: the NMS_ERROR domain and its protocol names. */
 #include "nmstore/error.h"
 

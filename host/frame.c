@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* frame.c: reading and writing native-messaging frames, and chunking
  * replies that are larger than one browser message. */
 #include "nmstore/frame.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* host.c: the native-messaging host's main loop.
  *
  * Reads every frame already waiting on stdin, hands them to the protocol

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* install.c: the browser table, and writing, finding and removing the
  * host manifest in each browser's folders (install.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* json-scan.c: the value format (json.h) read straight from text, with no
  * tree: the canonical text of a value, the cheap check of a stored value
  * before it goes into a reply, and the members of a request's objects.

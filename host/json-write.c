@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* json-write.c: the exact text of one string or number, as JavaScript's
  * JSON.stringify writes it, and the length Chrome's own JSON writer gives
  * a canonical text: the pieces of the value format (json.h) that must be

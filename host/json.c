@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* json.c: nmstore's JSON value format (see json.h) as trees: parsing
  * through cJSON with the two things cJSON cannot do itself (U+0000 inside
  * strings, lone surrogate escapes), the canonical writer of a tree (members

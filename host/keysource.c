@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* keysource.c: key files, the desktop keyring and reading a passphrase
  * (keysource.h). Each hands back the 32-byte KEK, or the passphrase, in
  * guarded memory; none keeps a copy. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log.c: GLib structured logging to stderr and an optional file. */
 #include "nmstore/log.h"
 #include "nmstore/os.h"

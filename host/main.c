@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main.c: one executable, two fronts. A browser starts nmstore with an
  * extension origin (Chromium) or a manifest path and add-on id (Firefox)
  * and gets the host; a person gets the command line. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* origin.c: recognising and validating the caller's origin. */
 #include "nmstore/origin.h"
 #include "nmstore/error.h"

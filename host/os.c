@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* os.c: the POSIX implementation of the operating-system seam (os.h). */
 /* XSI for S_ISVTX (the sticky bit); POSIX.1-2008 otherwise. */
 #define _XOPEN_SOURCE 700

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto-crypt.c: the operations of encrypted origins, unlock and lock.
  * Whether an origin is encrypted and locked is in hello's reply. */
 #include "proto-private.h"

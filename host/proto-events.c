@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto-events.c: change events, like chrome.storage.onChanged.
  *
  * A subscribed port keeps a cursor into the store's change log. After each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto-ops.c: the operations of protocol version 1, each checking its own
  * parameters and calling down into the store. */
 #include "proto-private.h"

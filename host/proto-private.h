@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto-private.h: what proto.c (parsing, batching, replies) shares with
  * proto-ops.c (the operations themselves). Not installed. */
 #pragma once

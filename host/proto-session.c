@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto-session.c: the session ops. Each is one request that calls one
  * nms_session_* function inside the batch transaction proto.c opens, so a
  * composite change (remove a torrent, migrate, repair) is one commit and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto.c: parsing requests, running batches under one commit, and
  * formatting replies. The operations themselves are in proto-ops.c. */
 #include "proto-private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-fix.c: the calls that rewrite a session: check (which only
  * writes with repair) and the migration from schema v1 to v2. Each runs in
  * one group of the store, so a failure leaves the session as it was. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-private.h: what session.c (reading, restore, summary, removal)
  * shares with session-fix.c (check, repair and migration). Not installed. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session-reply.c: restore and summary, the two calls that turn a whole
  * session into one reply.
  *

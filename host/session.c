@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session.c: reading the engine's session in whatever form its keys hold,
  * and removing one torrent. Restore and summary, which write what was read
  * into a reply, are in session-reply.c; check, repair and migration in

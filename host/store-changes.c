@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store-changes.c: the store's change log, behind nms_store_changes_*.
  *
  * While anyone subscribes (store-subscribers.c), every write request

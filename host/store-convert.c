@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store-convert.c: turning an origin's encryption on and off, changing its
  * key source (re-wrap) or its data key (rekey), and checking every record.
  *

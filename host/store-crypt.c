@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store-crypt.c: the store's encrypted origins, behind nms_store_unlock,
  * nms_store_lock and the encrypted paths of store.c.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store-files.c: work on the store's file as a whole: making everything
  * acknowledged durable (flush), SQLite's integrity check, a consistent hot
  * copy (backup) and putting one back (restore). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store-items.c: reading and writing items: keys and their checks,
  * Chrome's byte count, get, prefix scans, set, remove, clear and the
  * quota. Every write runs inside nms_store_op_begin/end (store.c) and, while

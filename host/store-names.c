@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store-names.c: an encrypted origin's names in memory, so that listing
  * keys, prefix queries and Chrome's byte count need not decrypt every
  * record each time (store-crypt.c keeps names only inside the records).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store-private.h: what store.c (items, transactions) shares with
  * store-changes.c (the change log), store-crypt.c (encrypted origins) and
  * store-convert.c (turning encryption on and off). Not installed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store-sealed.c: an encrypted origin's records exactly as sealed, for a
  * sealed export (archive.c). The caller holds a read transaction
  * (nms_store_begin), so the key record and the records it hands out are

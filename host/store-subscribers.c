@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store-subscribers.c: who is listening for change events, so that
  * writers log only while someone is.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store-summary.c: an encrypted origin's authenticated summary of its
  * whole record set, so that a record rolled back to an older sealed value,
  * deleted, added or replayed from a backup is detected, although each such

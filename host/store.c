@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store.c: the per-origin SQLite store behind store.h: opening and
  * creating it, its prepared statements, turning SQLite's failures into
  * errors, and transactions. The items themselves are in store-items.c,

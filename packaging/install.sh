@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # packaging/install.sh: from a fresh clone to a working host.
 #
 # Installs the build dependencies with the system's package manager, builds a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/lib.sh: helpers shared by tests/run.sh and its stages (sourced).
 
 # nmt_apt_install PKG...: installs the Debian packages that are missing.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/run.sh: installs what the tests need, builds nmstore, and runs every
 # test. Exits non-zero on any failure.
 #

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // native-session-store.js: NativeSessionStore, the BitTorrent engine's
 // ISessionStore over NmstoreClient, with restoreSession() and the one-time
 // move of session keys from the chrome.storage.local fallback to the host.

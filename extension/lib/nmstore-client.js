@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // nmstore-client.js: NmstoreClient, a chrome.storage.local-shaped client for
 // the org.nmstore.host native-messaging host. It owns the port: request ids,
 // chunk reassembly, reconnection with one retry, change events, and the

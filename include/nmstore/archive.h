@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* archive.h: moving an origin's data in and out of its store.
  *
  * An export is a JSON object of every item (or every item under a prefix),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* base64.h: the one strict reading and the one writing of base64 that the
  * protocol ($bytes values) and the session layer (base64 .torrent text)
  * share, so both accept and produce exactly the same text. */

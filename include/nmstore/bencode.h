@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bencode.h: a strict decoder for BitTorrent's bencoding, and the few
  * facts nmstore reads from a .torrent file or an info dictionary.
  *

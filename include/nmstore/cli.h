@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli.h: the command line for people, and the dispatch to host mode. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* config.h: where the data lives and how it is kept.
  *
  * The data root is $NMSTORE_HOME, or $XDG_DATA_HOME/nmstore. An optional

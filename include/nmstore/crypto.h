@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* crypto.h: every cryptographic step of nmstore, all of it through libsodium.
  *
  * The key hierarchy of an encrypted store:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* doctor.h: finds what stops a browser from reaching nmstore, and says
  * how to fix it.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* error.h: the one GError domain every nmstore module reports through.
  *
  * Each code maps one-to-one onto a protocol error code ("E_IO" and so on),

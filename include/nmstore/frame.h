@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* frame.h: the native-messaging wire format.
  *
  * A frame is a 32-bit length in native byte order followed by that many

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* host.h: host mode, the front that a browser talks to over stdin/stdout. */
 #pragma once
 

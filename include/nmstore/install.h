@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* install.h: where each browser looks for a native-messaging host
  * manifest, and writing, finding and removing ours there.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* json.h: the JSON value format nmstore keeps and sends.
  *
  * A value is stored as canonical text: the text Chrome's storage would

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* keysource.h: where a store's key-encryption key (KEK) comes from, other
  * than a passphrase (Argon2id is crypto.h's): a key file of 32 random
  * bytes, or the desktop keyring through libsecret's Secret Service client.

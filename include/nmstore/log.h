@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log.h: where log lines go.
  *
  * stdout belongs to the browser's frames, so every log line goes to

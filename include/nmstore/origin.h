@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* origin.h: who is calling.
  *
  * An origin is the identity a browser vouches for when it starts the host:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* os.h: the operating-system seam.
  *
  * Every call that is POSIX-only (or that needs a different spelling on

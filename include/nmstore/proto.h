@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proto.h: protocol version 1, from request text to reply text.
  *
  * A batch is every complete request that was waiting on the pipe. Its

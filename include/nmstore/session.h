@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* session.h: the extension engine's torrent session, as stored under a
  * prefix (by default "session:"):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* store.h: one origin's key-value store, kept in one SQLite database.
  *
  * Keys are UTF-8 strings without NUL, ordered by their bytes. A value is

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # build-pkg.sh: builds nmstore.pkg on macOS with pkgbuild. UNTESTED: no Mac
 # is available to this project's CI; see the README.
 #

@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; nmstore.iss: Inno Setup script for a per-user Windows install of nmstore.
 ; UNTESTED: no Windows machine is available to this project's CI; see the
 ; README. Build nmstore.exe first (for example with MSYS2's MinGW, which

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # register.ps1: registers nmstore with Chrome, Chromium, Edge and Firefox
 # for the current user on Windows, or removes it with -Uninstall.
 # UNTESTED: no Windows machine is available to this project's CI; see the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-crypt.c: W7, the cost of encryption. W1's sequential and W2's
  * pipelined set and W3's sequential get, each on a plaintext origin and on
  * an encrypted one (a key file beside the store, so no passphrase is

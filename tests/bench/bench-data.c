@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-data.c: synthetic session data shaped like the extension engine's.
  *
  * The engine keeps an index of torrents, a small JSON state per torrent

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-main.c: nmstore-bench, the host benchmark's command line.
  *
  *   nmstore-bench [--out DIR] [--quick] [--rounds N] [--only GROUP] [--wrapper CMD]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-peer.c: starting a peer over pipes as a browser does, and
  * exchanging frames with it, sequentially or with many in flight.
  *

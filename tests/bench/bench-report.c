@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-report.c: the benchmark's results, kept as rows and written as
  * results.json (for programs), results.md (for the README) and chart.dat
  * (for gnuplot), and the check that a results.json is well formed.

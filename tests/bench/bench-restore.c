@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-restore.c: W4, restoring a session of many torrents.
  *
  * Today's engine reads the index, then for each torrent its state, its

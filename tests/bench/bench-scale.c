@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-scale.c: the workloads that depend on how much is stored: W5 (cold
  * start with many keys), W6 (set latency with few against many keys) and
  * the host's peak memory on a store of 10,000 keys. */

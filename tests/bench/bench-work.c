@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-work.c: the workloads W1-W3, W5, W6 and the peak-RSS figure, and
  * the helpers that every workload shares. W4 is in bench-restore.c.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench-work.h: what the workload files share: one peer run from start to
  * reaping, request lists turned into host and echo frames, and filling a
  * store before it is measured. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench.h: the host benchmark's shared pieces.
  *
  * The driver talks to a peer (the nmstore host, or the echo peer that is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # chart.gp: bench/chart.svg from bench/chart.dat, written by nmstore-bench.
 # Every bar is the host's cost relative to the echo peer measured in the
 # same run: 1 is the pipe's own limit, and higher is slower. A red line marks

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/bench/crash-states.sh [STATES]: the long run of the power-loss
 # explorer (tests/crash/), 10,000 distinct crash states by default where
 # ctest opens 300. Builds in build-tests/ (as tests/run.sh does) and runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* echo.c: the echo peer, the limit every host figure is compared with.
  *
  * It reads native-messaging frames from stdin and writes each one back,

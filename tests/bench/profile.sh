@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/bench/profile.sh: instruction profiles of the host under one
 # workload group, with valgrind's callgrind.
 #

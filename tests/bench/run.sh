@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/bench/run.sh: the host benchmark and the in-browser benchmark,
 # with one command.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cryptcheck.c: the encryption suites' shared helpers (cryptcheck.h). */
 #include "cryptcheck.h"
 #include "storecheck.h"

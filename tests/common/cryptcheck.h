@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cryptcheck.h: what the encryption suites share: known names and values
  * that must never show in a file in the clear, the scan that looks for
  * them (plain and as base64) under a data root, and the data root, items

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* harness.c: temporary data roots and nmstore processes over pipes. */
 #define _POSIX_C_SOURCE 200809L
 

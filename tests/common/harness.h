@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* harness.h: what the test suites share: temporary data roots, and real
  * nmstore processes driven over real pipes, frame by frame. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* json-canon.c: a test tool. For each line of JSON text on stdin, prints
  * one line: the value's canonical text as nmstore stores it (json.h) and,
  * after a tab, Chrome's byte count of it; or "!" and the error. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* storecheck.c: read-only inspection of a store file with SQLite, and
  * JSON writes through the store layer for its unit tests. */
 #include "storecheck.h"

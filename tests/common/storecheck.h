@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* storecheck.h: reading a store's file directly with SQLite, on a copy of
  * the database and its WAL so that the original stays as it was, the way
  * a test checks what a killed or racing host left behind without trusting

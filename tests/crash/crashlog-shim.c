@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* crashlog-shim.c: libnmt-crashlog.so, an LD_PRELOAD library for the
  * power-loss tests only (never linked into nmstore, never installed).
  *

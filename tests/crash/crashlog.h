@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* crashlog.h: the record format of the I/O log that libnmt-crashlog.so
  * (crashlog-shim.c, LD_PRELOADed into nmstore) writes and the crash-state
  * explorer (explorer.c) reads. One record per call that changed a file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* explorer.c: replays an I/O log (crashlog.h) into a model of a file
  * system with a page cache, builds the on-disk states a power cut could
  * leave at chosen points, and opens each with the real nmstore. See

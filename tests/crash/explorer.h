@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* explorer.h: the crash-state explorer. A test runs a workload against the
  * real nmstore with libnmt-crashlog.so preloaded, which logs every change
  * the processes make to the files under the data root (crashlog.h), and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_power_loss.c: what survives a power cut, explored state by state.
  *
  * A workload runs against the real nmstore (hosts over pipes, and the

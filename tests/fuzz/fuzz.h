@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz.h: the libFuzzer entry points every target in tests/fuzz defines.
  * The same sources link either with libFuzzer (the fuzz stage, clang) or
  * with replay.c (a normal ctest that replays the corpus and regressions). */

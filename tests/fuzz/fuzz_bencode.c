@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_bencode.c: libFuzzer target for the bencode decoder and the
  * metainfo reader, which read whatever bytes an extension stored. */
 #include "fuzz.h"

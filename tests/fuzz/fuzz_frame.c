@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_frame.c: the frame reader, fed arbitrary bytes in arbitrary pieces,
  * and the chunker, fed arbitrary reply text.
  *

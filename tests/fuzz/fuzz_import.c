@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_import.c: the import parser, end to end. Arbitrary bytes are what
  * `nmstore import FILE` reads; when they pass as an export, the request
  * they become is run through nms_proto_handle_batch against a real SQLite

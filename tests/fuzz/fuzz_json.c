@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_json.c: libFuzzer target for the value format (json.c and
  * json-scan.c). Whatever text parses, its canonical form must parse again
  * to the same canonical form, and merging a value with itself must give

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_request.c: request parsing and dispatch, end to end, through
  * nms_proto_handle_batch against a real SQLite store in a temporary
  * directory.

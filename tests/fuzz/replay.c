@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* replay.c: a main() for the fuzz targets in an ordinary build: runs the
  * target once on every file under the directories given as arguments (the
  * seed corpus and the regressions, crashing inputs kept from fuzzing).

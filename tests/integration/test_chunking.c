@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_chunking.c: replies larger than one browser message (1 MiB) arrive
  * as chunk frames of at most 1 MiB whose parts concatenate to exactly the
  * reply's JSON text; large values come back byte for byte. The frame

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_cli.c: the command line for people. `nmstore keys|get|set|rm`
  * print JSON and share the store with running hosts in both directions;
  * errors go to stderr with a non-zero exit and nothing on stdout;

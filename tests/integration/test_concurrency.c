@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_concurrency.c: several host processes on one origin at once, as
  * Chrome starts one per port. Pipelined bursts from each, on distinct and
  * shared keys: every acknowledged write is there afterwards, each process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_crash.c: SIGKILL of a host in the middle of a burst of pipelined
  * writes. Every write whose reply reached the browser must be present
  * afterwards with its exact value, and no write may be half there. */

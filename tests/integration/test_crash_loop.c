@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_crash_loop.c: kill -9 at random moments, and nothing acknowledged
  * is ever lost and nothing is ever half written.
  *

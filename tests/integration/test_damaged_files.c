@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_damaged_files.c: a store file changed behind nmstore's back, by a
  * person or a program, and a crafted backup. Whatever is in the file, the
  * host never sends a frame that is not valid JSON and never forges a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_disk_faults.c: a full disk, a read-only data root and a store
  * deleted under a running host.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_doctor.c: `nmstore doctor` on a healthy set-up and on each way an
  * installation breaks, checking that it names the right check and the
  * right fix, and exits non-zero. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_encryption.c: encrypted origins through the real binary: no name or
  * value left in any file under the data root (plain or base64), locking
  * and unlocking, a flipped byte and swapped records at the storage layer,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_encryption_archive.c: data leaving and entering an encrypted origin
  * through the real binary. A sealed export holds no name or value in the
  * clear and imports only with the key source it was written under; any

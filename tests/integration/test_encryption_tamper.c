@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_encryption_tamper.c: changes to an encrypted origin's file that
  * every record's own tag lets through, because each record stays
  * authentic on its own: one record rolled back to its older sealed value,

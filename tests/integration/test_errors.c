@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_errors.c: every error code of protocol version 1, each provoked
  * through the real host, answered with a code and a message for a person;
  * and after every bad request the host keeps serving, except after

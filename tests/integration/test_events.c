@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_events.c: change events over real pipes, from real host processes
  * and the command line: their exact shape, one per request, the writer's
  * own port, prefixes, and events too large for one message. */

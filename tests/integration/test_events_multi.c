@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_events_multi.c: change events between several real host processes
  * on one origin: order and completeness with 2 and 4 processes and under a
  * burst of 10,000 writes, a subscriber that stops reading, and the CPU an

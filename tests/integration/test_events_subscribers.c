@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_events_subscribers.c: writers log changes only while some host
  * process has a subscriber, and no subscriber loses an event for it.
  * Real host processes over real pipes, the store file read directly:

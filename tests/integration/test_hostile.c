@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_hostile.c: a table of malformed frames and requests, each with the
  * error code it must get, against one real host that must keep serving.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_install.c: `nmstore install` and `uninstall` into a temporary HOME
  * and a temporary system root, for every browser: every path written,
  * every byte of every manifest, the modes, and that uninstall leaves

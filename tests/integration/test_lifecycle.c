@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_lifecycle.c: how a host ends and what survives it: EOF, SIGTERM and
  * SIGINT (idle and with requests in flight), a frame cut off by EOF, a
  * browser that stops reading, a restart; and that stdout carries frames

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_many_processes.c: eight host processes write one origin at once,
  * with readers beside them, and nothing is lost, blocked or torn.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_memory_bounds.c: the host's memory stays bounded under the largest
  * requests a browser may send, and under a browser that stops reading.
  *

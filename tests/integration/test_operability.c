@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_operability.c: what a person or an extension needs to keep
  * working when things are busy or full (issue 14, defect 8): the
  * encryption commands while hosts keep writing, and deletes on a full

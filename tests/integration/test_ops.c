@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_ops.c: every op of protocol version 1 through the real host, with
  * the results checked member by member; id echoing; and replies to
  * pipelined requests coming back in request order. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_origins.c: who the caller is. The browsers' argv forms and
  * `host --origin` name the same store; malformed origins are refused
  * before anything is created; origins never see each other's data; and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_smoke.c: the host answers hello over real pipes and ends on EOF. */
 #include "harness.h"
 

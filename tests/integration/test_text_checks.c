@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_text_checks.c: the host's fast checks of request text (the ASCII
  * run before UTF-8 validation) still reject exactly what the slow path
  * rejected, wherever in the frame the bad byte sits. */

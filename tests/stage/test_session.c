@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_session.c: the session ops and commands on real .torrent files made
  * by Debian's mktorrent over generated data, with info dictionaries cut out
  * of them by nmstore's own decoder. Run by tests/stages/30-session.sh,

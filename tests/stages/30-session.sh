@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # 30-session.sh: the torrent session on real .torrent files made by Debian's
 # mktorrent (restore of 1,000, removal beside a concurrent writer, v1
 # migration, every check finding, export/import, backup while writing).

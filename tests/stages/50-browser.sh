@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/stages/50-browser.sh: the extension's tests. Type-checks extension/
 # with tsc --checkJs, runs the unit tests of extension/lib against a fake
 # port, then the end-to-end tests in Debian's Chromium with the real

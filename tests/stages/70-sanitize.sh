@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/stages/70-sanitize.sh: the whole suite again, built with ASan and
 # UBSan in its own build directory. Any sanitizer report aborts the process
 # that made it (-fno-sanitize-recover), in a test or in a host it started,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/stages/71-memcheck.sh: the integration tests with every nmstore
 # process they start running under valgrind memcheck. The harness prefixes
 # NMT_HOST_WRAPPER to each host and CLI run and fails the test when one

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/stages/72-fuzz.sh: builds the libFuzzer targets in tests/fuzz with
 # clang, ASan and UBSan, and runs each one for a bounded time from its seed
 # corpus. Any crash, leak, sanitizer report or timeout fails the stage; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_bencode.c: the strict decoder accepts canonical bencode, refuses
  * every non-canonical or hostile form with an error, and reads a torrent's
  * facts and infohash from hand-built metainfo. */

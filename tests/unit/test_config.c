@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_config.c: the config module (config.h): the data root from
  * NMSTORE_HOME or XDG_DATA_HOME, nmstore.conf's defaults and settings, and
  * errors that name the file a person has to fix. */

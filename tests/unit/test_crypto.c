@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_crypto.c: the crypto module and the key sources on real bytes and
  * real files: records round-trip, every flipped byte and every moved
  * record is caught, passphrases and key files open only their store, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_frame.c: the frame module (frame.h), in process: the reader that
  * turns arbitrary reads into frames and refuses impossible lengths before
  * their body arrives, and the writer that splits a reply larger than one

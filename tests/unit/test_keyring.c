@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_keyring.c: the desktop keyring as a key source, against a real
  * Secret Service: gnome-keyring-daemon on a private D-Bus session bus
  * (dbus-run-session), with HOME in a temporary directory so that no real

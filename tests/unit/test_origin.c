@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_origin.c: the origin module (origin.h): which caller identities are
  * well formed, how a browser's argv names one, and the store directory name
  * derived from it, which must never be able to leave the data root. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_proto.c: the protocol module (proto.h), in process: request text in,
  * reply text out through the emit callback, over a real store in a
  * temporary data root. It owns every op's reply shape, one reply per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_proto_secrets.c: an unlock's passphrase does not outlive its
  * request in this process's memory, whatever becomes of the request
  * (refused for a duplicate member or an id that is an array, or run), and

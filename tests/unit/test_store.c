@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_store.c: the store module (store.h) against a real SQLite file in a
  * temporary directory: private files, reads, writes, prefix ranges in byte
  * order, Chrome's byte count, quotas, batch atomicity, and several handles

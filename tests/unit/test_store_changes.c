@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_store_changes.c: the store's change log on a real SQLite file,
  * with a subscriber registered (without one nothing is logged: that is
  * test_store_subscribers.c): what one request records, that failed and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_store_names.c: an encrypted origin's names in memory
  * (host/store-names.c) against a real SQLite file: getKeys, prefix get,
  * prefix clear and getBytesInUse after this handle's own writes, after

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_store_subscribers.c: that the store logs exactly while someone is
  * subscribed, on a real SQLite file looked at directly: no rows without a
  * subscriber, rows from the subscription on (also inside one transaction),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // run.js: the in-browser benchmark's driver (issue 9, item 2). It starts
 // Debian's Chromium headless with the extension unpacked and two native
 // hosts registered in a temporary profile (nmstore as org.nmstore.host, the

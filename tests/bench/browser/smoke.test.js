@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // smoke.test.js: keeps the in-browser benchmark working. Runs bench.html in
 // Chromium with tiny counts against the host in $NMT_BUILD and checks that
 // the results are well formed and the page's cross-checks held. It never

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // differential-page.js: the in-browser half of differential.test.js. It is
 // copied, with a page that loads it, into a temporary copy of extension/ so
 // that it runs as the extension itself: the same operations go to

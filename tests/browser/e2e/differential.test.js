@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // differential.test.js: NmstoreClient against chrome.storage.local in the
 // same extension, in Debian's Chromium. The same operations go to both; every
 // result (with member order, and -0 told from 0), the whole contents, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // engine-restore.test.js: browser scenarios 1 and 3. The engine's flow
 // through NativeSessionStore in the service worker (20 real torrents, per-piece
 // state writes), a browser restart on the same profile, restoreSession(); then

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // events.test.js: browser scenario 5. A write in the service worker reaches an
 // onChanged listener on the options page, across two host processes. It needs
 // the host's subscribe op; on a host without it the test says so and skips.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // export-import.test.js: the status page's backup buttons. Export downloads
 // every item as JSON; importing that file into an emptied store brings back
 // the same items.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fallback.test.js: browser scenario 2. Without the host the extension keeps
 // working on chrome.storage.local and the status page says what is wrong and
 // how to fix it; once the host is installed, the session moves to it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // harness.js: what the browser tests share: a Debian Chromium with the
 // unpacked extension and a profile of its own, the freshly built host
 // registered in that profile, real .torrent files from mktorrent, and the

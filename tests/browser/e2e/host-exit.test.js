@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // host-exit.test.js: browser scenario 4. The service worker's host is killed
 // (SIGKILL) while writes are in flight; the client reconnects, retries, and
 // every write it acknowledged is in the store.

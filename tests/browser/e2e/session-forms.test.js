@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session-forms.test.js: sessions that JSTorrent's own chrome.storage.local
 // adapter left behind, moved into nmstore and restored byte for byte the
 // way today's engine reads them: getJson for the index and the states, get

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // unlock.test.js: the status page's unlock form for an origin encrypted
 // with a passphrase. The items are written and the origin encrypted with
 // the real command line; the page then shows it locked, refuses a wrong

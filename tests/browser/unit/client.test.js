@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // client.test.js: NmstoreClient against a fake port: the storage ops,
 // pipelining, chunks, errors, reconnection, events and the fallback.
 import { test } from 'node:test';

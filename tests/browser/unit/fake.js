@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fake.js: a fake native-messaging port backed by a small in-memory model of
 // the host's protocol, and a fake chrome.storage.local, for the unit tests
 // of extension/lib only. The browser tests use the real host.

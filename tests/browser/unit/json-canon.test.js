@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // json-canon.test.js: the host's value format (host/json.c) against
 // JavaScript itself. Numbers and strings go through JSON.stringify here,
 // through nmstore's canonical writer there (tests/common/json-canon.c), and

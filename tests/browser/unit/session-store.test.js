@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // session-store.test.js: NativeSessionStore against a fake port: the engine's
 // ISessionStore interface, restoreSession() on old and new hosts, and the
 // move from the chrome.storage.local fallback.
