@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cpack.cmake: the .deb and .rpm. Configure with -DCMAKE_INSTALL_PREFIX=/usr
 # and run `cpack -G DEB` or `cpack -G RPM` in the build directory. Their
 # maintainer scripts run the installed nmstore to write the system-wide
@@ -38,7 +39,7 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${NMSTORE_PKG_DIR}/postinst ${NMSTORE_PKG
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 
 set(CPACK_RPM_FILE_NAME RPM-DEFAULT)
-set(CPACK_RPM_PACKAGE_LICENSE "Proprietary")
+set(CPACK_RPM_PACKAGE_LICENSE "MIT")
 set(CPACK_RPM_PACKAGE_GROUP "Applications/Internet")
 set(CPACK_RPM_POST_INSTALL_SCRIPT_FILE ${NMSTORE_PKG_DIR}/rpm-post)
 set(CPACK_RPM_PRE_UNINSTALL_SCRIPT_FILE ${NMSTORE_PKG_DIR}/rpm-preun)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # 60-packages.sh: the .deb and the .rpm, for real.
 #
 # Builds both with CPack, checks the .deb with lintian (no errors), installs
@@ -57,6 +58,7 @@ for m in "${manifests[@]}"; do
 done
 grep -q "chrome-extension://hfjlljhbgdcnhkaehjemmbcjndfgaeea/" "${manifests[0]}" || fail "the companion is not allowed"
 grep -q "nmstore@nmstore.org" "${manifests[3]}" || fail "the Firefox companion is not allowed"
+grep -qx "License: MIT" /usr/share/doc/nmstore/copyright || fail "the .deb's copyright file does not say License: MIT"
 
 echo "-- nmstore doctor"
 scratch=$(mktemp -d)
@@ -97,6 +99,7 @@ for f in /usr/bin/nmstore /usr/share/nmstore/manifests/chromium/org.nmstore.host
   grep -qx "$f" "$scratch/rpm.txt" || fail "$rpm does not hold $f"
 done
 if grep -q '^/etc' "$scratch/rpm.txt"; then fail "$rpm owns files in /etc; postinst should write them"; fi
+rpm -qip "$rpm" | grep -Eq "^License *: MIT$" || fail "the rpm's License is not MIT"
 rpm -qp --scripts "$rpm" > "$scratch/scripts.txt"
 grep -q "nmstore install --system --browser chrome,chromium,edge,firefox" "$scratch/scripts.txt" \
   || fail "the rpm's %post does not register the browsers"
