@@ -215,29 +215,38 @@ nms_os_check_private (const char *path, gboolean is_dir, GError **error)
   return TRUE;
 }
 
+/* Opens path with flags and syncs it to stable storage; what names it in
+ * the messages ("the directory", or nothing for a file). */
+static gboolean
+fsync_path (const char *path, int flags, const char *what, GError **error)
+{
+  int fd = open (path, flags | O_CLOEXEC);
+  g_autofree char *open_doing = g_strconcat ("cannot open", what, NULL);
+  g_autofree char *sync_doing = g_strconcat ("cannot sync", what, NULL);
+  int errsv;
+
+  if (fd < 0)
+    {
+      set_errno_error (error, errno, open_doing, path);
+      return FALSE;
+    }
+  if (fsync (fd) == 0)
+    {
+      close (fd);
+      return TRUE;
+    }
+  errsv = errno;
+  close (fd);
+  set_errno_error (error, errsv, sync_doing, path);
+  return FALSE;
+}
+
 gboolean
 nms_os_fsync_dir (const char *path, GError **error)
 {
   /* A directory descriptor holds no POSIX record locks, so opening and
    * closing it cannot disturb SQLite's locks on the files inside. */
-  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  int r;
-
-  if (fd < 0)
-    {
-      set_errno_error (error, errno, "cannot open the directory", path);
-      return FALSE;
-    }
-  r = fsync (fd);
-  if (r != 0)
-    {
-      int errsv = errno;
-      close (fd);
-      set_errno_error (error, errsv, "cannot sync the directory", path);
-      return FALSE;
-    }
-  close (fd);
-  return TRUE;
+  return fsync_path (path, O_RDONLY | O_DIRECTORY, " the directory", error);
 }
 
 guint
@@ -707,24 +716,7 @@ nms_os_read_regular_file (const char *path, gsize max_size, char **contents, gsi
 gboolean
 nms_os_fsync_file (const char *path, GError **error)
 {
-  int fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  int r;
-
-  if (fd < 0)
-    {
-      set_errno_error (error, errno, "cannot open", path);
-      return FALSE;
-    }
-  r = fsync (fd);
-  if (r != 0)
-    {
-      int errsv = errno;
-      close (fd);
-      set_errno_error (error, errsv, "cannot sync", path);
-      return FALSE;
-    }
-  close (fd);
-  return TRUE;
+  return fsync_path (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, "", error);
 }
 
 /* FALSE with a reason when others may rename or replace entries of the
