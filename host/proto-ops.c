@@ -173,14 +173,18 @@ op_hello (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   return TRUE;
 }
 
-/* Keeps a copy of the one item nms_store_get found. */
+/* Keeps a copy of the one item nms_store_get found. The copy is never
+ * NULL, even for empty bytes ({"$bytes":""}), since NULL means not found. */
 static gboolean
 keep_item (const NmsItem *item, gpointer user_data, GError **error)
 {
   NmsItem *kept = user_data;
+  guint8 *copy = g_malloc (item->value_len + 1);
 
+  if (item->value_len > 0)
+    memcpy (copy, item->value, item->value_len);
   kept->kind = item->kind;
-  kept->value = g_memdup2 (item->value, item->value_len);
+  kept->value = copy;
   kept->value_len = item->value_len;
   return TRUE;
 }

@@ -1138,6 +1138,11 @@ test_defaults_merge (void **state)
   /* Kept as bytes, but an object to Chrome: defaults merge into it. */
   assert_items_text (f->proto, "{\"op\":\"get\",\"keys\":{\"b\":{\"\xC3\xA9\":1,\"$bytes\":\"x\"}}}",
                      "{\"b\":{\"$bytes\":\"YWJj\",\"\xC3\xA9\":1}}");
+  /* Empty bytes are a stored value too (found by the differential test,
+   * seed 1262164561). */
+  call_ok (f->proto, "{\"op\":\"set\",\"items\":{\"z\":{\"$bytes\":\"\"}}}");
+  assert_items_text (f->proto, "{\"op\":\"get\",\"keys\":{\"z\":null}}", "{\"z\":{\"$bytes\":\"\"}}");
+  assert_items_text (f->proto, "{\"op\":\"get\",\"keys\":{\"z\":{}}}", "{\"z\":{\"$bytes\":\"\"}}");
   assert_items_text (f->proto, "{\"op\":\"get\",\"keys\":{\"o\":{\"b\":2,\"a\":9,\"n\":{\"y\":2,\"s\":{\"k\":1}}}}}",
                      "{\"o\":{\"a\":1,\"b\":2,\"n\":{\"s\":[1],\"x\":1,\"y\":2}}}");
   assert_items_text (f->proto, "{\"op\":\"get\",\"keys\":{\"s\":{\"a\":1},\"arr\":{\"a\":1},\"e\":{\"d\":[2]},\"m\":{\"q\":1}}}",
