@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 
 #include "explorer.h"
+#include "harness.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -793,23 +794,6 @@ write_state (GPtrArray *files, const char *home)
     }
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
 /* Picks a crash state. Strategy 0 keeps only what was synced, 1 keeps
  * everything (what kill -9 leaves), the rest sample: a random subset of
  * the pending writes, a prefix of them in the order they were made (a
@@ -1222,7 +1206,7 @@ run_job (gpointer data, gpointer user_data)
 
   write_state (job->files, home);
   fresh = observe (x->opt, home, x->snapshot_index);
-  remove_tree (dir);
+  nmt_remove_tree (dir);
 
   g_mutex_lock (&x->lock);
   /* The placeholder in seen takes the findings. */
