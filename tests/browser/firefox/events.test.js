@@ -30,5 +30,5 @@ test('Firefox: writes from the background script and the CLI reach the page\'s o
 
   cli(profile, ['set', '--origin', ADDON_ID, 'events:cli', JSON.stringify({ from: 'cli' })]);
   assert.deepEqual(await eventFor('events:cli'), { newValue: { from: 'cli' } });
-  assert.match(await page.evaluate(() => document.getElementById('events')?.textContent ?? ''), /events:cli/);
+  assert.match(await within(page.evaluate(() => document.getElementById('events')?.textContent ?? ''), 10000, 'reading the page\'s event list'), /events:cli/);
 });

@@ -39,20 +39,20 @@ test('Firefox, no host: fallback to storage.local and the install steps; after i
   assert.deepEqual(before.localKeys, ['session:ff-fallback'], 'the background script wrote to storage.local');
 
   const status = await openStatusPage(profile, browser);
-  const shown = await status.evaluate(() => ({
+  const shown = await within(status.evaluate(() => ({
     missing: !document.getElementById('missing')?.hidden,
     text: document.getElementById('missing')?.textContent ?? '',
     badge: document.getElementById('badge')?.textContent,
-  }));
+  })), 10000, 'reading the status page');
   assert.equal(shown.missing, true, 'the page explains that the host is missing');
   assert.match(shown.text, /nmstore install/);
   assert.equal(shown.badge, 'Host not installed');
 
   // A person runs "nmstore install" and presses "try again".
   installHost(profile);
-  await status.evaluate(() => document.getElementById('retry')?.click());
+  await within(status.evaluate(() => document.getElementById('retry')?.click()), 10000, 'pressing "try again"');
   await waitFor(() => status.evaluate(() => /** @type {any} */ (globalThis).nmstorePage.rendered?.mode === 'native'),
     20000, 'the status page connecting after "try again"');
-  assert.equal(await status.evaluate(() => document.getElementById('badge')?.textContent), 'Connected');
+  assert.equal(await within(status.evaluate(() => document.getElementById('badge')?.textContent), 10000, 'reading the badge'), 'Connected');
   assert.deepEqual(cliGet(profile, 'session:'), { 'session:ff-fallback': { $bytes: 'AAE=' } }, 'the fallback\'s data moved to the host');
 });

@@ -5,7 +5,7 @@
 // "nmstore install". The companion is installed as a temporary add-on with a
 // fixed moz-extension UUID, so its pages have a known address.
 import puppeteer from 'puppeteer-core';
-import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -190,6 +190,24 @@ export function cli(profile, args) {
 /** Reads the store under the companion's Firefox origin with the CLI. */
 export function cliGet(profile, prefix) {
   return JSON.parse(cli(profile, ['get', '--origin', ADDON_ID, '--prefix', prefix]));
+}
+
+/**
+ * The pids of nmstore hosts serving this profile: the built binary with
+ * this profile's HOME in its environment.
+ */
+export function hostPids(profile) {
+  const pids = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readlinkSync(`/proc/${d}/exe`) !== HOST_BIN) continue;
+      if (readFileSync(`/proc/${d}/environ`, 'latin1').split('\0').includes(`HOME=${profile.home}`)) pids.push(Number(d));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
 }
 
 /** Closes the profile's browsers, then removes its directories. */

@@ -5,7 +5,7 @@
 // the status page lists them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeProfile, installHost, launch, openExtensionPage, openStatusPage, cliGet, cleanup, within } from './harness.js';
+import { makeProfile, installHost, launch, openExtensionPage, openStatusPage, cliGet, hostPids, cleanup, within, waitFor } from './harness.js';
 import { makeTorrents } from '../e2e/harness.js';
 
 test('Firefox: a torrent session survives a browser restart and shows on the status page', { timeout: 180000 }, async (t) => {
@@ -42,6 +42,7 @@ test('Firefox: a torrent session survives a browser restart and shows on the sta
 
   await within(browser.close(), 20000, 'closing Firefox');
   profile.browsers = [];
+  await waitFor(async () => hostPids(profile).length === 0, 10000, 'the hosts ending with Firefox');
   browser = await launch(profile);
 
   await t.test('restoreSession() brings every torrent back', async () => {
@@ -64,7 +65,7 @@ test('Firefox: a torrent session survives a browser restart and shows on the sta
 
   await t.test('the status page lists the torrents', async () => {
     const status = await openStatusPage(profile, browser);
-    const shown = await status.evaluate(() => ({
+    const shown = await within(status.evaluate(() => ({
       rows: [...document.querySelectorAll('#torrents tbody tr')].map((tr) => ({
         infoHash: /** @type {HTMLElement} */ (tr).dataset.infoHash,
         cells: [...tr.querySelectorAll('td')].map((td) => td.textContent),
@@ -72,7 +73,7 @@ test('Firefox: a torrent session survives a browser restart and shows on the sta
       status: document.getElementById('status')?.textContent,
       badge: document.getElementById('badge')?.textContent,
       store: document.getElementById('store')?.textContent,
-    }));
+    })), 10000, 'reading the status page');
     assert.equal(shown.status, 'Connected to org.nmstore.host');
     assert.equal(shown.badge, 'Connected');
     assert.ok(shown.store?.startsWith(`${profile.home}/`), `the page shows the store under the private HOME (${shown.store})`);

@@ -5,7 +5,7 @@
 // SQLite store under the add-on id, the origin Firefox hands the host.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeProfile, installHost, launch, openExtensionPage, cliGet, cleanup, within, ADDON_ID } from './harness.js';
+import { makeProfile, installHost, launch, openExtensionPage, cliGet, hostPids, cleanup, within, ADDON_ID } from './harness.js';
 
 test('Firefox: a write through the companion reaches the host\'s store and reads back', { timeout: 120000 }, async (t) => {
   const profile = makeProfile('storage');
@@ -34,6 +34,7 @@ test('Firefox: a write through the companion reaches the host\'s store and reads
   assert.deepEqual(r.back, { 'ff:probe': value });
   assert.equal(r.bgMode, 'native', 'the background script\'s client reaches the host too');
   assert.deepEqual(r.fromBg, { 'ff:probe': value });
+  assert.ok(hostPids(profile).length >= 2, 'Firefox started a host for the page and one for the background script');
 
   // Read by the command line from the SQLite store, not through the browser.
   assert.deepEqual(cliGet(profile, 'ff:'), { 'ff:probe': value });
