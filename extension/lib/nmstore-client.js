@@ -11,8 +11,12 @@
 /** The native-messaging host name nmstore installs itself under. */
 export const HOST_NAME = 'org.nmstore.host';
 
-/** What Chrome reports when no manifest for the host name is found. */
-const NOT_FOUND = /specified native messaging host not found/i;
+/**
+ * What the browser reports when no manifest for the host name is found:
+ * Chrome "Specified native messaging host not found.", Firefox "No such
+ * native application org.nmstore.host".
+ */
+const NOT_FOUND = /specified native messaging host not found|no such native application/i;
 
 /** An error from the host or from the connection; `code` is E_... */
 export class NmstoreError extends Error {
@@ -35,6 +39,7 @@ export class NmstoreError extends Error {
  * @property {() => void} disconnect
  * @property {{addListener: (fn: (msg: any) => void) => void}} onMessage
  * @property {{addListener: (fn: () => void) => void}} onDisconnect
+ * @property {{message?: string} | null} [error]  why Firefox closed the port
  */
 
 /**
@@ -646,7 +651,7 @@ export class NmstoreClient {
       const id = this._nextId++;
       port.onMessage.addListener((msg) => this._onMessage(port, msg));
       port.onDisconnect.addListener(() => {
-        const why = this._lastError() ?? 'the host closed the connection';
+        const why = this._disconnectMessage(port);
         if (!opened) {
           this._pending.delete(id);
           this._unreachable(why, () => {
@@ -680,6 +685,16 @@ export class NmstoreClient {
       });
       port.postMessage({ id, op: 'hello' });
     });
+  }
+
+  /**
+   * Why a port closed. Firefox puts it on port.error and leaves
+   * runtime.lastError empty; Chrome does the opposite.
+   * @param {PortLike} port
+   * @returns {string}
+   */
+  _disconnectMessage(port) {
+    return port.error?.message || this._lastError() || 'the host closed the connection';
   }
 
   /**
