@@ -219,7 +219,8 @@ nms_cli_store_context (const char *args, char **origin, char **prefix, gint *pas
 {
   GOptionContext *context = g_option_context_new (args);
   GOptionEntry origin_entries[] = {
-    { "origin", 'o', 0, G_OPTION_ARG_STRING, origin, "The extension's origin, e.g. chrome-extension://ID/", "ORIGIN" },
+    { "origin", 'o', 0, G_OPTION_ARG_STRING, origin,
+      "The extension's origin: chrome-extension://ID/, the 32-letter ID alone, or a Firefox add-on id", "ORIGIN" },
     { NULL }
   };
   GOptionEntry prefix_entries[] = {
