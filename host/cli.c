@@ -451,7 +451,10 @@ print_help (FILE *to)
                "A browser starts it as: nmstore chrome-extension://ID/  or  nmstore MANIFEST.json ADDON-ID\n\n"
                "Commands:\n");
   for (i = 0; i < G_N_ELEMENTS (commands); i++)
-    fprintf (to, "  %-9s %-38s %s\n", commands[i].name, commands[i].args, commands[i].summary);
+    /* Two lines each: it fits 80 columns, and help2man makes each
+     * command an item of the man page (the second line must be indented
+     * by 20 or more). */
+    fprintf (to, "  %s %s\n%22s%s\n", commands[i].name, commands[i].args, "", commands[i].summary);
   fprintf (to, "\nData root: $NMSTORE_HOME, or $XDG_DATA_HOME/nmstore. Log level: NMSTORE_LOG=error|warning|info|debug.\n"
                "Run 'nmstore COMMAND --help' for a command's options.\n");
 }
