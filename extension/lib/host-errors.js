@@ -24,7 +24,9 @@
 //   A host that writes a length over 1 MiB (junk on stdout read as a length):
 //     "Native application tried to send a message of N bytes, which exceeds
 //      the limit of 1048576 bytes."
-//   A host that ends is a disconnect with no error at all in Firefox.
+//   A host that ends is a disconnect with no error at all in Firefox, and a
+//   manifest whose program is missing gives "An unexpected error occurred".
+//   Firefox ESR 153 says each of these: tests/browser/e2e/status-page-firefox.test.js.
 
 /**
  * @typedef {'not-found' | 'forbidden' | 'exited' | 'communication' | 'other'} HostErrorKind
@@ -165,7 +167,11 @@ export function describeHostError(message, ext, options = {}) {
     default:
       d = {
         title: 'The nmstore host cannot be reached',
-        sentence: `The nmstore host could not be reached: ${browserMessage}`,
+        // Firefox ESR 153 says only this when the program the manifest
+        // names is missing or cannot run (status-page-firefox.test.js).
+        sentence: ext.browser === 'firefox' && /^an unexpected error occurred$/i.test(browserMessage)
+          ? 'Firefox could not start the program the nmstore host manifest names: it was moved or deleted, or cannot run.'
+          : `The nmstore host could not be reached: ${browserMessage}`,
         fixText: 'See what is wrong:',
         command: 'nmstore doctor',
       };

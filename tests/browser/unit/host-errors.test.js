@@ -32,7 +32,10 @@ const CASES = [
     kind: 'communication', code: 'E_HOST_PROTOCOL', sentence: /wrapper script that prints text/, command: 'nmstore doctor' },
   { browser: CHROME, message: 'Invalid native messaging host name specified.', kind: 'other', code: 'E_HOST_UNREACHABLE',
     sentence: /could not be reached: Invalid native messaging host name specified\./, command: 'nmstore doctor' },
+  // Firefox's only words for a manifest whose program is missing.
   { browser: FIREFOX, message: 'An unexpected error occurred', kind: 'other', code: 'E_HOST_UNREACHABLE',
+    sentence: /Firefox could not start the program the nmstore host manifest names/, command: 'nmstore doctor' },
+  { browser: CHROME, message: 'An unexpected error occurred', kind: 'other', code: 'E_HOST_UNREACHABLE',
     sentence: /could not be reached: An unexpected error occurred/, command: 'nmstore doctor' },
 ];
 
