@@ -157,6 +157,12 @@ test('a manifest without this extension\'s id: "does not allow this extension", 
   assert.equal(p.exportDisabled, true);
   assert.equal(p.importDisabled, true);
   assert.match(await text(page, '#backup-disabled'), /need the nmstore host/);
+  // Copy puts the exact command on the clipboard.
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await page.click('#copy-command');
+  await page.waitForFunction(() => document.getElementById('retry-result')?.textContent === 'Copied the command.');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), INSTALL);
+  await page.evaluate(() => { document.getElementById('retry-result').textContent = ''; });
   await assertFits(page);
   await shoot(page, 'forbidden');
 });
