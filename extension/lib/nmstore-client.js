@@ -624,11 +624,11 @@ export class NmstoreClient {
   }
 
   /**
-   * Change events of a locked store stop (the host cannot read its change
-   * log without the key), so after an unlock the client subscribes again
-   * (the protocol allows it at any time and skips nothing) and tells its
-   * listeners to re-read (an overflow): what they read while locked was
-   * nothing.
+   * The host refuses subscribe while the store is locked (E_LOCKED), so the
+   * subscription made when the first listener came was never in place:
+   * after an unlock the client subscribes again (the protocol allows it at
+   * any time and skips nothing) and tells its listeners to re-read (an
+   * overflow), since what they read while locked was nothing.
    */
   async _resubscribeAfterUnlock() {
     if (this._listeners.size === 0 || this._conn?.mode !== 'native') return;
