@@ -385,5 +385,14 @@ $('import-file').addEventListener('change', (ev) => {
 });
 $('unlock').addEventListener('submit', (ev) => { unlock(/** @type {SubmitEvent} */ (ev)); });
 
+// "Try again" on another open status page reaches this one too (a runtime
+// message goes to every extension context but its sender): reconnect and
+// show it. Only the service worker answers, so this returns false.
+chrome.runtime.onMessage.addListener((message, sender) => {
+  if (sender.id !== chrome.runtime.id || message?.nmstore !== 'retry') return false;
+  client.reconnect().catch(() => null).then(refresh).then(showEventsStatus);
+  return false;
+});
+
 client.onChanged.addListener(onChanged);
 /** @type {any} */ (globalThis).nmstorePage.ready = refresh().then(showEventsStatus);

@@ -129,11 +129,16 @@ test('no manifest: "not installed", the install command with this id; Try again 
   await assertFits(page);
   await shoot(page, 'not-installed');
 
+  // A second status page, open meanwhile, is in the fallback too.
+  const other = await openStatusPage(context);
+  assert.equal(await text(other, '#badge'), 'Host not installed');
   installHost(profile);
   await page.setViewportSize({ width: 1000, height: 900 });
   await page.click('#retry');
   await page.waitForFunction(() => /** @type {any} */ (globalThis).nmstorePage.worker !== null
     && /** @type {any} */ (globalThis).nmstorePage.rendered?.mode === 'native');
+  await other.waitForFunction(() => /** @type {any} */ (globalThis).nmstorePage.rendered?.mode === 'native');
+  assert.equal(await text(other, '#badge'), 'Connected', 'the other page reconnected too');
   assert.equal(await page.isVisible('#missing'), false);
   assert.equal(await text(page, '#badge'), 'Connected');
   assert.deepEqual(await page.evaluate(() => /** @type {any} */ (globalThis).nmstorePage.worker), { ok: true, mode: 'native' });
