@@ -189,11 +189,15 @@ function setBackup(reason) {
 /** Why the host cannot be used, once refresh() found out; null when it can. */
 /** @type {import('./lib/host-errors.js').HostProblem | null} */
 let hostProblem = null;
+/** The host's store is locked, as refresh() last saw it. */
+let storeLocked = false;
 
 function showEventsStatus() {
   return client.onChanged.whenSubscribed().then((ok) => {
     // The card above already says why the host cannot be reached.
-    const why = hostProblem ? 'the nmstore host cannot be reached (see above).' : client.eventsUnavailableReason;
+    const why = hostProblem ? 'the nmstore host cannot be reached (see above).'
+      : storeLocked ? 'they start once the store is unlocked.'
+        : client.eventsUnavailableReason;
     setText('events-status', ok ? 'Live: changes made by any part of the extension appear here.' : `No live changes: ${why}`);
   });
 }
@@ -220,12 +224,12 @@ async function refresh() {
     return;
   }
   hostProblem = null;
+  storeLocked = conn.mode === 'native' && !!conn.hello.locked;
   if (conn.mode === 'fallback') {
     const p = conn.problem ?? describeHostError('Specified native messaging host not found.', thisExtension());
     showProblem(p, { fallback: true });
     badge('warn', 'Host not installed');
     setText('status', 'Not connected: using the browser\'s chrome.storage.local');
-    setText('missing-reason', conn.reason ?? '');
     for (const id of ['version', 'origin', 'store', 'encryption']) setText(id, '—');
     $('unlock').hidden = true;
     setBackup(null);

@@ -260,6 +260,7 @@ test('locked: export and import off with the reason; after the unlock they work 
   assert.equal(await page.isDisabled('#import'), true);
   assert.equal(await page.isDisabled('#import-file'), true);
   assert.match(await text(page, '#backup-disabled'), /^Unlock the store first/);
+  assert.equal(await text(page, '#events-status'), 'No live changes: they start once the store is unlocked.');
   assert.equal(await page.isVisible('#missing'), false);
   await assertFits(page);
   await shoot(page, 'locked');
