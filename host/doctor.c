@@ -113,7 +113,10 @@ check_host_path (NmsDoctorReport *report, const NmsInstallTarget *target, const 
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
       add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (target),
-           "%s does not exist (moved, or an old install?); the browser reports \"native host has exited\"", path);
+           /* Chromium 156 reports a missing program as a missing manifest
+            * (tests/browser/e2e/status-page.test.js, "binary moved"). */
+           "%s does not exist (moved, or an old install?); "
+           "Chromium reports \"Specified native messaging host not found.\"", path);
       return FALSE;
     }
   if (g_file_test (path, G_FILE_TEST_IS_DIR) || !g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
