@@ -52,5 +52,5 @@ test('Firefox, host ends before hello: the error carries Firefox\'s reason', asy
     },
     lastError: () => undefined, fallback: null,
   });
-  await assert.rejects(c.ready(), (e) => e.code === 'E_DISCONNECTED' && /from port\.error/.test(e.message));
+  await assert.rejects(c.ready(), (e) => e.code === 'E_HOST_UNREACHABLE' && /from port\.error/.test(e.message));
 });
