@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// status-page-firefox.test.js: what Firefox ESR really reports for each way
+// host-messages.test.js: what Firefox ESR really reports for each way
 // the host can fail, and that host-errors.js maps each report to its case
 // and fix. Firefox cannot be driven by playwright-core's Chromium API, so it
 // is driven over WebDriver BiDi (Firefox's own remote protocol): a probe
@@ -19,7 +19,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { HOST_BIN } from './harness.js';
+import { HOST_BIN } from '../e2e/harness.js';
 import { classifyHostError, describeHostError } from '../../../extension/lib/host-errors.js';
 
 const FIREFOX = '/usr/bin/firefox-esr';
