@@ -19,4 +19,9 @@ gboolean nms_doctor_launch (NmsInstallFamily family, const char *host_path,
                             const char *manifest_path, const char *caller,
                             char **detail, char **fix);
 
+/* The version of the WebExtensions portal (org.freedesktop.portal.
+ * WebExtensions) on this session bus, through which a snap or Flatpak
+ * Firefox starts native hosts; 0 when no portal answers. */
+guint _nms_doctor_portal_version (void);
+
 G_END_DECLS

@@ -4,6 +4,7 @@
 #include "doctor-private.h"
 
 #include "nmstore/config.h"
+#include "nmstore/extensions.h"
 #include "nmstore/error.h"
 #include "nmstore/os.h"
 #include "nmstore/store.h"
@@ -19,7 +20,9 @@
 #define FREE_WARN_BYTES (256u * 1024 * 1024)
 
 struct _NmsDoctorReport {
-  GPtrArray *checks;
+  GPtrArray             *checks;
+  const NmsInstallEnv   *env;     /* for the duration of nms_doctor_run only */
+  const NmsDoctorWanted *wanted;  /* likewise */
 };
 
 static void
@@ -50,13 +53,24 @@ add (NmsDoctorReport *report, const NmsInstallTarget *target, const char *check,
   g_ptr_array_add (report->checks, c);
 }
 
+/* The command that writes this browser's manifest again. */
 static char *
-reinstall (const NmsInstallTarget *target)
+install_command (const NmsInstallEnv *env, const NmsInstallBrowser *browser, NmsInstallScope scope)
 {
-  return g_strdup_printf ("run: %snmstore install%s --browser %s",
-                          target->scope == NMS_INSTALL_SYSTEM ? "sudo " : "",
-                          target->scope == NMS_INSTALL_SYSTEM ? " --system" : "",
-                          nms_install_browser_name (target->browser));
+  g_autofree char *quoted = env->dir ? g_shell_quote (env->dir) : NULL;
+
+  if (browser == nms_install_dir_browser ())
+    return g_strdup_printf ("nmstore install --dir %s", quoted ? quoted : "PATH");
+  return g_strdup_printf ("%snmstore install%s --browser %s", scope == NMS_INSTALL_SYSTEM ? "sudo " : "",
+                          scope == NMS_INSTALL_SYSTEM ? " --system" : "", nms_install_browser_name (browser));
+}
+
+static char *
+reinstall (const NmsDoctorReport *report, const NmsInstallTarget *target)
+{
+  g_autofree char *command = install_command (report->env, target->browser, target->scope);
+
+  return g_strconcat ("run: ", command, NULL);
 }
 
 static const char *
@@ -106,13 +120,13 @@ check_host_path (NmsDoctorReport *report, const NmsInstallTarget *target, const 
 {
   if (path == NULL || !g_path_is_absolute (path))
     {
-      add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (target),
+      add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (report, target),
            "\"%s\" is not an absolute path; Linux browsers need one", path ? path : "(missing)");
       return FALSE;
     }
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
-      add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (target),
+      add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (report, target),
            "%s does not exist (moved, or an old install?); the browser reports \"native host has exited\"", path);
       return FALSE;
     }
@@ -124,6 +138,78 @@ check_host_path (NmsDoctorReport *report, const NmsInstallTarget *target, const 
     }
   add (report, target, "path", NMS_DOCTOR_OK, NULL, "%s is executable", path);
   return TRUE;
+}
+
+/* Every id that must be allowed (registered, or asked for) and is not
+ * is one the browser turns away: "Access to the specified native
+ * messaging host is forbidden". */
+static void
+check_wanted_ids (NmsDoctorReport *report, const NmsInstallTarget *target, const cJSON *json)
+{
+  gboolean firefox = nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY;
+  GPtrArray *wanted = firefox ? report->wanted->firefox_ids : report->wanted->chromium_ids;
+  const cJSON *member = cJSON_GetObjectItemCaseSensitive (json, firefox ? "allowed_extensions" : "allowed_origins");
+  const cJSON *list = cJSON_IsArray (member) ? member : NULL;
+  guint i;
+
+  for (i = 0; wanted != NULL && i < wanted->len; i++)
+    {
+      const char *id = wanted->pdata[i];
+      g_autofree char *entry = firefox ? g_strdup (id) : g_strdup_printf ("chrome-extension://%s/", id);
+      g_autofree char *command = NULL;
+      const cJSON *item;
+      gboolean allowed = FALSE;
+
+      cJSON_ArrayForEach (item, list)
+        allowed = allowed || (cJSON_IsString (item) && g_str_equal (item->valuestring, entry));
+      if (allowed)
+        {
+          add (report, target, "allowed", NMS_DOCTOR_OK, NULL, "%s is allowed", id);
+          continue;
+        }
+      command = install_command (report->env, target->browser, target->scope);
+      add (report, target, "allowed", NMS_DOCTOR_FAIL,
+           g_strdup_printf ("run: %s --%s %s (or register it for every install: nmstore extensions add NAME --%s %s, "
+                            "then: %s)", command, firefox ? "firefox-id" : "extension-id", id,
+                            firefox ? "firefox-id" : "extension-id", id, command),
+           "%s is not allowed by %s: the browser refuses that extension with \"Access to the specified native "
+           "messaging host is forbidden\"", id, target->path);
+    }
+}
+
+/* A snap browser runs confined; say what that means for nmstore. */
+static void
+check_snap (NmsDoctorReport *report, const NmsInstallTarget *target, const char *snap_dir)
+{
+  g_autofree char *fix = NULL;
+
+  if (nms_install_browser_family (target->browser) != NMS_INSTALL_FIREFOX_FAMILY)
+    {
+      add (report, target, "snap", NMS_DOCTOR_FAIL,
+           g_strdup_printf ("use %s from a distribution package or its Flatpak instead of the snap "
+                            "(sudo snap remove %s), then run: nmstore install --browser %s",
+                            nms_install_browser_title (target->browser), nms_install_browser_snap (target->browser),
+                            nms_install_browser_name (target->browser)),
+           "%s is a snap (%s): it reads manifests from %s/common/%s/NativeMessagingHosts only, and its "
+           "confinement does not let it start a program from outside the snap, so it cannot reach nmstore",
+           nms_install_browser_title (target->browser), snap_dir, snap_dir, nms_install_browser_snap (target->browser));
+      return;
+    }
+  if (_nms_doctor_portal_version () > 0)
+    add (report, target, "snap", NMS_DOCTOR_WARN,
+         g_strdup ("nothing to install: on first use Firefox asks once whether the extension may start nmstore; "
+                   "allow it (if it never asks, set widget.use-xdg-desktop-portal.native-messaging to 1 in about:config)"),
+         "%s is a snap (%s): it starts nmstore through the WebExtensions portal of xdg-desktop-portal, "
+         "which is here and reads the manifest in ~/.mozilla/native-messaging-hosts", 
+         nms_install_browser_title (target->browser), snap_dir);
+  else
+    add (report, target, "snap", NMS_DOCTOR_FAIL,
+         g_strdup ("install an xdg-desktop-portal with the WebExtensions portal (1.20 or later; Ubuntu ships it "
+                   "from 24.04), log in again, and set widget.use-xdg-desktop-portal.native-messaging to 1 in "
+                   "about:config; or use Firefox from a .deb instead of the snap"),
+         "%s is a snap (%s): it can start nmstore only through the WebExtensions portal "
+         "(org.freedesktop.portal.WebExtensions), and no such portal answers on this session bus",
+         nms_install_browser_title (target->browser), snap_dir);
 }
 
 /* One manifest, read the way the browser reads it, then the host it
@@ -141,14 +227,14 @@ check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target)
 
   if (!g_file_get_contents (target->path, &text, NULL, &error))
     {
-      add (report, target, "manifest", NMS_DOCTOR_FAIL, reinstall (target), "%s", error->message);
+      add (report, target, "manifest", NMS_DOCTOR_FAIL, reinstall (report, target), "%s", error->message);
       return;
     }
   add (report, target, "manifest", NMS_DOCTOR_OK, NULL, "%s", target->path);
   json = cJSON_Parse (text);
   if (!cJSON_IsObject (json))
     {
-      add (report, target, "json", NMS_DOCTOR_FAIL, reinstall (target),
+      add (report, target, "json", NMS_DOCTOR_FAIL, reinstall (report, target),
            "%s is not a valid JSON object; the browser ignores it", target->path);
       cJSON_Delete (json);
       return;
@@ -157,7 +243,7 @@ check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target)
 
   name = member_string (json, "name");
   if (name == NULL || !g_str_equal (name, NMS_HOST_NAME))
-    add (report, target, "name", NMS_DOCTOR_FAIL, reinstall (target),
+    add (report, target, "name", NMS_DOCTOR_FAIL, reinstall (report, target),
          "\"name\" is \"%s\" but the file is %s.json; the browser reports \"specified native messaging host not found\"",
          name ? name : "(missing)", NMS_HOST_NAME);
   else
@@ -165,7 +251,7 @@ check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target)
 
   type = member_string (json, "type");
   if (type == NULL || !g_str_equal (type, "stdio"))
-    add (report, target, "type", NMS_DOCTOR_FAIL, reinstall (target),
+    add (report, target, "type", NMS_DOCTOR_FAIL, reinstall (report, target),
          "\"type\" is \"%s\"; it must be \"stdio\"", type ? type : "(missing)");
 
   path = member_string (json, "path");
@@ -174,17 +260,16 @@ check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target)
   caller = allowed_caller (target, json, &has_companion);
   if (!has_companion)
     {
-      g_autofree char *again = reinstall (target);
+      g_autofree char *again = reinstall (report, target);
       add (report, target, "allowed", NMS_DOCTOR_FAIL,
-         g_strdup_printf ("%s (it allows the companion; add yours with --%s ID)", again,
-                          nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY
-                            ? "firefox-id" : "extension-id"),
+         g_strdup_printf ("%s (it allows the companion and keeps the ids allowed now)", again),
          "the companion extension (%s) is not allowed; the browser refuses it access",
          nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY
            ? NMS_COMPANION_FIREFOX_ID : NMS_COMPANION_EXTENSION_ID);
     }
   else
     add (report, target, "allowed", NMS_DOCTOR_OK, NULL, "the companion extension is allowed");
+  check_wanted_ids (report, target, json);
 
   if (target->scope == NMS_INSTALL_FLATPAK)
     add (report, target, "hello", NMS_DOCTOR_SKIP, NULL,
@@ -204,6 +289,8 @@ check_browser (NmsDoctorReport *report, GPtrArray *targets, const NmsInstallBrow
 {
   g_autoptr(GString) looked = g_string_new (NULL);
   const NmsInstallTarget *first = NULL;
+  g_autofree char *snap_dir = nms_install_snap_dir (report->env, browser);
+  g_autofree char *command = NULL;
   gboolean detected = named, found = FALSE;
   guint i;
 
@@ -227,11 +314,13 @@ check_browser (NmsDoctorReport *report, GPtrArray *targets, const NmsInstallBrow
       else
         check_manifest (report, target);
     }
+  if (first != NULL && snap_dir != NULL)
+    check_snap (report, first, snap_dir);
   if (found || first == NULL)
     return;
   if (detected)
     add (report, first, "manifest", NMS_DOCTOR_FAIL,
-         g_strdup_printf ("run: nmstore install --browser %s", nms_install_browser_name (browser)),
+         g_strdup_printf ("run: %s", (command = install_command (report->env, browser, NMS_INSTALL_USER))),
          "%s is here but has no %s.json in %s; it reports \"specified native messaging host not found\"",
          nms_install_browser_title (browser), NMS_HOST_NAME, looked->str);
   else
@@ -363,10 +452,35 @@ check_stores (NmsDoctorReport *report, const char *root)
     add (report, NULL, "store", NMS_DOCTOR_OK, NULL, "no stores yet under %s", root);
 }
 
+/* Each drop-in: the ids it registers, or why it is refused. */
+static void
+check_extensions (NmsDoctorReport *report)
+{
+  GPtrArray *extensions = report->wanted->extensions;
+  guint i;
+
+  for (i = 0; extensions != NULL && i < extensions->len; i++)
+    {
+      const NmsExtension *e = extensions->pdata[i];
+      g_autofree char *chromium = e->error ? NULL : g_strjoinv (", ", e->chromium_ids);
+      g_autofree char *firefox = e->error ? NULL : g_strjoinv (", ", e->firefox_ids);
+
+      if (e->error != NULL)
+        add (report, NULL, "extension", NMS_DOCTOR_FAIL,
+             g_strdup_printf ("correct %s (see the README's drop-in format), or run: nmstore extensions rm%s %s",
+                              e->path, e->scope == NMS_INSTALL_SYSTEM ? " --system" : "", e->name),
+             "%s", e->error);
+      else
+        add (report, NULL, "extension", NMS_DOCTOR_OK, NULL, "%s registers %s%s%s", e->path, chromium,
+             *chromium && *firefox ? ", " : "", firefox);
+    }
+}
+
 NmsDoctorReport *
-nms_doctor_run (const NmsInstallEnv *env, GPtrArray *browsers, gboolean named)
+nms_doctor_run (const NmsInstallEnv *env, GPtrArray *browsers, gboolean named, const NmsDoctorWanted *wanted)
 {
   NmsDoctorReport *report = g_new0 (NmsDoctorReport, 1);
+  static const NmsDoctorWanted nothing = { NULL, NULL, NULL };
   g_autoptr(GPtrArray) targets = nms_install_targets (env, browsers, NMS_INSTALL_USER);
   g_autoptr(GPtrArray) system = nms_install_targets (env, browsers, NMS_INSTALL_SYSTEM);
   g_autoptr(NmsConfig) config = NULL;
@@ -374,6 +488,8 @@ nms_doctor_run (const NmsInstallEnv *env, GPtrArray *browsers, gboolean named)
   guint i;
 
   report->checks = g_ptr_array_new_with_free_func ((GDestroyNotify) check_free);
+  report->env = env;
+  report->wanted = wanted ? wanted : &nothing;
   /* One list, so that a file two browsers share is checked once. */
   for (i = 0; i < system->len; i++)
     {
@@ -394,10 +510,13 @@ nms_doctor_run (const NmsInstallEnv *env, GPtrArray *browsers, gboolean named)
       /* Before the launches: the host tightens the data root itself. */
       check_data_root (report, config->root);
     }
+  check_extensions (report);
   for (i = 0; i < browsers->len; i++)
     check_browser (report, targets, browsers->pdata[i], named);
   if (config != NULL)
     check_stores (report, config->root);
+  report->env = NULL;
+  report->wanted = NULL;
   return report;
 }
 

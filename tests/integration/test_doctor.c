@@ -207,7 +207,7 @@ test_missing_id (void **state)
   install (f, "chromium");
   edit_manifest (f, "allowed_origins", cJSON_CreateStringArray (ids, 1));
   report = doctor (f, "chromium", 1);
-  assert_check (report, "chromium", "allowed", "fail", "--extension-id", "companion extension");
+  assert_check (report, "chromium", "allowed", "fail", "nmstore install --browser chromium", "companion extension");
   /* The host itself is fine, as the other extension would find. */
   assert_check (report, "chromium", "hello", "ok", NULL, NULL);
   cJSON_Delete (report);

@@ -131,13 +131,20 @@ run (char **out, char **err, const char *const *args)
   return nmt_run_cli (data, args, NULL, out, err);
 }
 
+#define N_CHROMIUM_USER_FILES 10
 static const char *const user_files[] = {
   ".config/google-chrome/NativeMessagingHosts/" FILE_NAME,  /* Chrome and Opera */
+  ".config/google-chrome-beta/NativeMessagingHosts/" FILE_NAME,
+  ".config/google-chrome-unstable/NativeMessagingHosts/" FILE_NAME,
+  ".config/google-chrome-canary/NativeMessagingHosts/" FILE_NAME,
   ".config/chromium/NativeMessagingHosts/" FILE_NAME,
   ".config/microsoft-edge/NativeMessagingHosts/" FILE_NAME,
+  ".config/microsoft-edge-beta/NativeMessagingHosts/" FILE_NAME,
+  ".config/microsoft-edge-dev/NativeMessagingHosts/" FILE_NAME,
   ".config/BraveSoftware/Brave-Browser/NativeMessagingHosts/" FILE_NAME,
   ".config/vivaldi/NativeMessagingHosts/" FILE_NAME,
-  ".mozilla/native-messaging-hosts/" FILE_NAME,
+  ".mozilla/native-messaging-hosts/" FILE_NAME,             /* N_CHROMIUM_USER_FILES */
+  ".librewolf/native-messaging-hosts/" FILE_NAME,
   NULL
 };
 
@@ -150,16 +157,18 @@ test_user_every_browser (void **state)
   const char *uninstall[] = { "uninstall", NULL };
   g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL;
   g_autofree char *chromium = chromium_json (NMT_NMSTORE_BIN, EXTRA_ID);
-  g_autofree char *firefox = firefox_json (NMT_NMSTORE_BIN, "tester@example.org");
+  g_autofree char *firefox = firefox_json (NMT_NMSTORE_BIN, "nmstore@nmstore.org\", \"tester@example.org");
   g_autofree char *leaf = g_build_filename (f->home, ".config", "chromium", "NativeMessagingHosts", NULL);
   GStatBuf st;
   guint i;
 
   assert_int_equal (run (&out, &err, args), 0);
   assert_files (f->home, user_files);
-  for (i = 0; i < 5; i++)
+  for (i = 0; i < N_CHROMIUM_USER_FILES; i++)
     assert_file (f->home, user_files[i], chromium, 0644);
-  assert_file (f->home, user_files[5], firefox, 0644);
+  /* --firefox-id adds to the companion's add-on, for Firefox and LibreWolf. */
+  assert_file (f->home, user_files[N_CHROMIUM_USER_FILES], firefox, 0644);
+  assert_file (f->home, user_files[N_CHROMIUM_USER_FILES + 1], firefox, 0644);
   assert_int_equal (g_stat (leaf, &st), 0);
   assert_int_equal (st.st_mode & 0777, 0755);
   assert_non_null (strstr (out, "shared  opera/user"));
@@ -291,8 +300,8 @@ test_rerun_keeps_ids (void **state)
   g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL, *out3 = NULL, *err3 = NULL;
   g_autofree char *out4 = NULL, *err4 = NULL;
   g_autofree char *chromium = chromium_json (NMT_NMSTORE_BIN, EXTRA_ID);
-  g_autofree char *firefox = firefox_json (NMT_NMSTORE_BIN, "tester@example.org");
-  g_autofree char *both = firefox_json (NMT_NMSTORE_BIN, "tester@example.org\", \"nmstore@nmstore.org");
+  g_autofree char *firefox = firefox_json (NMT_NMSTORE_BIN, "nmstore@nmstore.org\", \"tester@example.org");
+  g_autofree char *both = g_strdup (firefox);
   g_autofree char *three = chromium_json (NMT_NMSTORE_BIN, EXTRA_ID "/\", \"chrome-extension://ponmlkjihgfedcbaponmlkjihgfedcba");
   const char *crel = ".config/chromium/NativeMessagingHosts/" FILE_NAME;
   const char *frel = ".mozilla/native-messaging-hosts/" FILE_NAME;
@@ -301,7 +310,7 @@ test_rerun_keeps_ids (void **state)
   assert_file (f->home, crel, chromium, 0644);
   assert_file (f->home, frel, firefox, 0644);
 
-  /* The plain command adds the companion add-on and drops nothing. */
+  /* The plain command drops nothing. */
   assert_int_equal (run (&out2, &err2, plain), 0);
   assert_file (f->home, crel, chromium, 0644);
   assert_file (f->home, frel, both, 0644);
@@ -345,7 +354,7 @@ test_templates_match (void **state)
   assert_true (g_file_get_contents (firefox_path, &firefox, NULL, NULL));
   assert_int_equal (run (&out, &err, args), 0);
   assert_file (f->home, user_files[0], chromium, 0644);
-  assert_file (f->home, user_files[5], firefox, 0644);
+  assert_file (f->home, user_files[N_CHROMIUM_USER_FILES], firefox, 0644);
 }
 
 static void
