@@ -164,11 +164,11 @@ check_wanted_ids (NmsDoctorReport *report, const NmsInstallTarget *target, const
         allowed = allowed || (cJSON_IsString (item) && g_str_equal (item->valuestring, entry));
       if (allowed)
         {
-          add (report, target, "allowed", NMS_DOCTOR_OK, NULL, "%s is allowed", id);
+          add (report, target, "allowed-id", NMS_DOCTOR_OK, NULL, "%s is allowed", id);
           continue;
         }
       command = install_command (report->env, target->browser, target->scope);
-      add (report, target, "allowed", NMS_DOCTOR_FAIL,
+      add (report, target, "allowed-id", NMS_DOCTOR_FAIL,
            g_strdup_printf ("run: %s --%s %s (or register it for every install: nmstore extensions add NAME --%s %s, "
                             "then: %s)", command, firefox ? "firefox-id" : "extension-id", id,
                             firefox ? "firefox-id" : "extension-id", id, command),

@@ -53,12 +53,18 @@ teardown (void **state)
 }
 
 static void
-install (Fixture *f, const char *browser)
+install_status (Fixture *f, const char *browser, int status)
 {
   g_autofree char *out = NULL, *err = NULL;
   const char *args[] = { "install", "--browser", browser, NULL };
 
-  assert_int_equal (nmt_run_cli (f->data, args, NULL, &out, &err), 0);
+  assert_int_equal (nmt_run_cli (f->data, args, NULL, &out, &err), status);
+}
+
+static void
+install (Fixture *f, const char *browser)
+{
+  install_status (f, browser, 0);
 }
 
 /* Runs the doctor for `browser` and returns its JSON report. */
@@ -359,6 +365,149 @@ test_text_report (void **state)
   assert_non_null (strstr (out, "1 check failed"));
 }
 
+/* Runs the doctor with extra arguments and returns its JSON report. */
+static cJSON *
+doctor_args (Fixture *f, const char *const *extra, int expect_status)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autofree char *out = NULL, *err = NULL;
+  cJSON *report;
+  int status;
+
+  g_ptr_array_add (args, "doctor");
+  g_ptr_array_add (args, "--json");
+  for (; *extra != NULL; extra++)
+    g_ptr_array_add (args, (gpointer) *extra);
+  g_ptr_array_add (args, NULL);
+  status = nmt_run_cli (f->data, (const char *const *) args->pdata, NULL, &out, &err);
+  report = cJSON_Parse (out);
+  if (status != expect_status || report == NULL)
+    fail_msg ("doctor exited %d (expected %d):\n%s%s", status, expect_status, out, err);
+  return report;
+}
+
+static void
+run_ok (Fixture *f, const char *const *args)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  int status = nmt_run_cli (f->data, args, NULL, &out, &err);
+
+  if (status != 0)
+    fail_msg ("%s exited %d:\n%s%s", args[0], status, out, err);
+}
+
+/* The "forbidden" case: the manifest is fine but does not allow the
+ * extension asked about; the fix adds it. */
+static void
+test_forbidden_extension_id (void **state)
+{
+  Fixture *f = *state;
+  cJSON *report;
+
+  install (f, "chromium");
+  report = doctor_args (f, (const char *const[]) { "--browser", "chromium", "--extension-id", OTHER_ID, NULL }, 1);
+  assert_check (report, "chromium", "allowed-id", "fail", "nmstore install --browser chromium --extension-id " OTHER_ID,
+                "is forbidden");
+  assert_check (report, "chromium", "allowed", "ok", NULL, "companion extension is allowed");
+  cJSON_Delete (report);
+
+  /* The fix works: after it the same question passes. */
+  run_ok (f, (const char *const[]) { "install", "--browser", "chromium", "--extension-id", OTHER_ID, NULL });
+  report = doctor_args (f, (const char *const[]) { "--browser", "chromium", "--extension-id", OTHER_ID, NULL }, 0);
+  assert_check (report, "chromium", "allowed-id", "ok", NULL, OTHER_ID " is allowed");
+  cJSON_Delete (report);
+}
+
+static void
+test_forbidden_firefox_id (void **state)
+{
+  Fixture *f = *state;
+  cJSON *report;
+
+  install (f, "firefox");
+  report = doctor_args (f, (const char *const[]) { "--browser", "firefox", "--firefox-id", "tool@example.org", NULL }, 1);
+  assert_check (report, "firefox", "allowed-id", "fail", "nmstore install --browser firefox --firefox-id tool@example.org",
+                "is forbidden");
+  cJSON_Delete (report);
+}
+
+/* Every registered extension is checked without being named; a drop-in
+ * added after install is forbidden until install runs again. */
+static void
+test_registered_extension_checked (void **state)
+{
+  Fixture *f = *state;
+  cJSON *report;
+
+  install (f, "chromium");
+  run_ok (f, (const char *const[]) { "extensions", "add", "tool", "--extension-id", OTHER_ID, NULL });
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "extension", "ok", NULL, "tool.conf registers " OTHER_ID);
+  assert_check (report, "chromium", "allowed-id", "fail", "nmstore install --browser chromium", OTHER_ID " is not allowed");
+  cJSON_Delete (report);
+
+  install (f, "chromium");
+  report = doctor (f, "chromium", 0);
+  assert_check (report, "chromium", "allowed-id", "ok", NULL, OTHER_ID " is allowed");
+  cJSON_Delete (report);
+}
+
+/* A drop-in the install refuses is a failure with its fix. */
+static void
+test_refused_dropin (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *dir = g_build_filename (f->home, ".config", "nmstore", "extensions.d", NULL);
+  g_autofree char *bad = g_build_filename (dir, "bad.conf", NULL);
+  cJSON *report;
+
+  g_mkdir_with_parents (dir, 0700);
+  assert_true (g_file_set_contents (bad, "[extension]\nchromium-ids=xyz;\n", -1, NULL));
+  install_status (f, "chromium", 1);
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "extension", "fail", "nmstore extensions rm bad", "line 2, chromium-ids");
+  cJSON_Delete (report);
+}
+
+/* Snap Chromium: the manifest in ~/.config/chromium is fine, the host
+ * answers, and still the browser cannot reach it; never healthy. */
+static void
+test_snap_chromium (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *snap = g_build_filename (f->home, "snap", "chromium", NULL);
+  cJSON *report;
+
+  install (f, "chromium");
+  report = doctor (f, "chromium", 0);
+  cJSON_Delete (report);
+  g_mkdir_with_parents (snap, 0755);
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "snap", "fail", "instead of the snap", "common/chromium/NativeMessagingHosts");
+  assert_check (report, "chromium", "hello", "ok", NULL, NULL);
+  cJSON_Delete (report);
+}
+
+/* Snap Firefox with no WebExtensions portal on the session bus (here a
+ * bus address where nothing listens). */
+static void
+test_snap_firefox_without_portal (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *snap = g_build_filename (f->home, "snap", "firefox", NULL);
+  g_autofree char *bus = g_strdup_printf ("unix:path=%s/no-bus", f->top);
+  cJSON *report;
+
+  install (f, "firefox");
+  g_mkdir_with_parents (snap, 0755);
+  g_setenv ("DBUS_SESSION_BUS_ADDRESS", bus, TRUE);
+  report = doctor (f, "firefox", 1);
+  g_unsetenv ("DBUS_SESSION_BUS_ADDRESS");
+  assert_check (report, "firefox", "snap", "fail", "widget.use-xdg-desktop-portal.native-messaging",
+                "org.freedesktop.portal.WebExtensions");
+  cJSON_Delete (report);
+}
+
 int
 main (void)
 {
@@ -377,6 +526,12 @@ main (void)
     cmocka_unit_test_setup_teardown (test_detected_without_manifest, setup, teardown),
     cmocka_unit_test_setup_teardown (test_corrupt_store, setup, teardown),
     cmocka_unit_test_setup_teardown (test_text_report, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_forbidden_extension_id, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_forbidden_firefox_id, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_registered_extension_checked, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_refused_dropin, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_snap_chromium, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_snap_firefox_without_portal, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
