@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* doctor.c: the checks behind `nmstore doctor` and their report
- * (doctor.h). Starting the host is doctor-launch.c's. */
+/* doctor.c: the browser checks behind `nmstore doctor` and their report
+ * (doctor.h). The data root and stores are doctor-data.c's; starting
+ * the host is doctor-launch.c's. */
 #include "doctor-private.h"
 
 #include "nmstore/config.h"
@@ -13,11 +14,6 @@
 #include <cjson/cJSON.h>
 #include <gio/gio.h>
 #include <string.h>
-
-/* Below this the store's next checkpoint may fail; below the warning
- * level a large session restore may. */
-#define FREE_FAIL_BYTES (16u * 1024 * 1024)
-#define FREE_WARN_BYTES (256u * 1024 * 1024)
 
 struct _NmsDoctorReport {
   GPtrArray             *checks;
@@ -35,8 +31,8 @@ check_free (NmsDoctorCheck *check)
   g_free (check);
 }
 
-G_GNUC_PRINTF (6, 7) static void
-add (NmsDoctorReport *report, const NmsInstallTarget *target, const char *check,
+void
+_nms_doctor_add (NmsDoctorReport *report, const NmsInstallTarget *target, const char *check,
      NmsDoctorStatus status, char *fix, const char *format, ...)
 {
   NmsDoctorCheck *c = g_new0 (NmsDoctorCheck, 1);
@@ -120,23 +116,23 @@ check_host_path (NmsDoctorReport *report, const NmsInstallTarget *target, const 
 {
   if (path == NULL || !g_path_is_absolute (path))
     {
-      add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (report, target),
-           "\"%s\" is not an absolute path; Linux browsers need one", path ? path : "(missing)");
+      _nms_doctor_add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (report, target),
+                       "\"%s\" is not an absolute path; Linux browsers need one", path ? path : "(missing)");
       return FALSE;
     }
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
-      add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (report, target),
-           "%s does not exist (moved, or an old install?); the browser reports \"native host has exited\"", path);
+      _nms_doctor_add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (report, target),
+                       "%s does not exist (moved, or an old install?); the browser reports \"native host has exited\"", path);
       return FALSE;
     }
   if (g_file_test (path, G_FILE_TEST_IS_DIR) || !g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
     {
-      add (report, target, "path", NMS_DOCTOR_FAIL, g_strdup_printf ("run: chmod 755 %s", path),
-           "%s is not an executable file", path);
+      _nms_doctor_add (report, target, "path", NMS_DOCTOR_FAIL, g_strdup_printf ("run: chmod 755 %s", path),
+                       "%s is not an executable file", path);
       return FALSE;
     }
-  add (report, target, "path", NMS_DOCTOR_OK, NULL, "%s is executable", path);
+  _nms_doctor_add (report, target, "path", NMS_DOCTOR_OK, NULL, "%s is executable", path);
   return TRUE;
 }
 
@@ -164,16 +160,16 @@ check_wanted_ids (NmsDoctorReport *report, const NmsInstallTarget *target, const
         allowed = allowed || (cJSON_IsString (item) && g_str_equal (item->valuestring, entry));
       if (allowed)
         {
-          add (report, target, "allowed-id", NMS_DOCTOR_OK, NULL, "%s is allowed", id);
+          _nms_doctor_add (report, target, "allowed-id", NMS_DOCTOR_OK, NULL, "%s is allowed", id);
           continue;
         }
       command = install_command (report->env, target->browser, target->scope);
-      add (report, target, "allowed-id", NMS_DOCTOR_FAIL,
-           g_strdup_printf ("run: %s --%s %s (or register it for every install: nmstore extensions add NAME --%s %s, "
-                            "then: %s)", command, firefox ? "firefox-id" : "extension-id", id,
-                            firefox ? "firefox-id" : "extension-id", id, command),
-           "%s is not allowed by %s: the browser refuses that extension with \"Access to the specified native "
-           "messaging host is forbidden\"", id, target->path);
+      _nms_doctor_add (report, target, "allowed-id", NMS_DOCTOR_FAIL,
+                       g_strdup_printf ("run: %s --%s %s (or register it for every install: nmstore extensions add NAME --%s %s, "
+                                        "then: %s)", command, firefox ? "firefox-id" : "extension-id", id,
+                                        firefox ? "firefox-id" : "extension-id", id, command),
+                       "%s is not allowed by %s: the browser refuses that extension with \"Access to the specified native "
+                       "messaging host is forbidden\"", id, target->path);
     }
 }
 
@@ -185,31 +181,31 @@ check_snap (NmsDoctorReport *report, const NmsInstallTarget *target, const char 
 
   if (nms_install_browser_family (target->browser) != NMS_INSTALL_FIREFOX_FAMILY)
     {
-      add (report, target, "snap", NMS_DOCTOR_FAIL,
-           g_strdup_printf ("use %s from a distribution package or its Flatpak instead of the snap "
-                            "(sudo snap remove %s), then run: nmstore install --browser %s",
-                            nms_install_browser_title (target->browser), nms_install_browser_snap (target->browser),
-                            nms_install_browser_name (target->browser)),
-           "%s is a snap (%s): it reads manifests from %s/common/%s/NativeMessagingHosts only, and its "
-           "confinement does not let it start a program from outside the snap, so it cannot reach nmstore",
-           nms_install_browser_title (target->browser), snap_dir, snap_dir, nms_install_browser_snap (target->browser));
+      _nms_doctor_add (report, target, "snap", NMS_DOCTOR_FAIL,
+                       g_strdup_printf ("use %s from a distribution package or its Flatpak instead of the snap "
+                                        "(sudo snap remove %s), then run: nmstore install --browser %s",
+                                        nms_install_browser_title (target->browser), nms_install_browser_snap (target->browser),
+                                        nms_install_browser_name (target->browser)),
+                       "%s is a snap (%s): it reads manifests from %s/common/%s/NativeMessagingHosts only, and its "
+                       "confinement does not let it start a program from outside the snap, so it cannot reach nmstore",
+                       nms_install_browser_title (target->browser), snap_dir, snap_dir, nms_install_browser_snap (target->browser));
       return;
     }
   if (_nms_doctor_portal_version () > 0)
-    add (report, target, "snap", NMS_DOCTOR_WARN,
-         g_strdup ("nothing to install: on first use Firefox asks once whether the extension may start nmstore; "
-                   "allow it (if it never asks, set widget.use-xdg-desktop-portal.native-messaging to 1 in about:config)"),
-         "%s is a snap (%s): it starts nmstore through the WebExtensions portal of xdg-desktop-portal, "
-         "which is here and reads the manifest in ~/.mozilla/native-messaging-hosts", 
-         nms_install_browser_title (target->browser), snap_dir);
+    _nms_doctor_add (report, target, "snap", NMS_DOCTOR_WARN,
+                     g_strdup ("nothing to install: on first use Firefox asks once whether the extension may start nmstore; "
+                               "allow it (if it never asks, set widget.use-xdg-desktop-portal.native-messaging to 1 in about:config)"),
+                     "%s is a snap (%s): it starts nmstore through the WebExtensions portal of xdg-desktop-portal, "
+                     "which is here and reads the manifest in ~/.mozilla/native-messaging-hosts", 
+                     nms_install_browser_title (target->browser), snap_dir);
   else
-    add (report, target, "snap", NMS_DOCTOR_FAIL,
-         g_strdup ("install an xdg-desktop-portal with the WebExtensions portal (1.20 or later; Ubuntu ships it "
-                   "from 24.04), log in again, and set widget.use-xdg-desktop-portal.native-messaging to 1 in "
-                   "about:config; or use Firefox from a .deb instead of the snap"),
-         "%s is a snap (%s): it can start nmstore only through the WebExtensions portal "
-         "(org.freedesktop.portal.WebExtensions), and no such portal answers on this session bus",
-         nms_install_browser_title (target->browser), snap_dir);
+    _nms_doctor_add (report, target, "snap", NMS_DOCTOR_FAIL,
+                     g_strdup ("install an xdg-desktop-portal with the WebExtensions portal (1.20 or later; Ubuntu ships it "
+                               "from 24.04), log in again, and set widget.use-xdg-desktop-portal.native-messaging to 1 in "
+                               "about:config; or use Firefox from a .deb instead of the snap"),
+                     "%s is a snap (%s): it can start nmstore only through the WebExtensions portal "
+                     "(org.freedesktop.portal.WebExtensions), and no such portal answers on this session bus",
+                     nms_install_browser_title (target->browser), snap_dir);
 }
 
 /* One manifest, read the way the browser reads it, then the host it
@@ -227,32 +223,32 @@ check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target)
 
   if (!g_file_get_contents (target->path, &text, NULL, &error))
     {
-      add (report, target, "manifest", NMS_DOCTOR_FAIL, reinstall (report, target), "%s", error->message);
+      _nms_doctor_add (report, target, "manifest", NMS_DOCTOR_FAIL, reinstall (report, target), "%s", error->message);
       return;
     }
-  add (report, target, "manifest", NMS_DOCTOR_OK, NULL, "%s", target->path);
+  _nms_doctor_add (report, target, "manifest", NMS_DOCTOR_OK, NULL, "%s", target->path);
   json = cJSON_Parse (text);
   if (!cJSON_IsObject (json))
     {
-      add (report, target, "json", NMS_DOCTOR_FAIL, reinstall (report, target),
-           "%s is not a valid JSON object; the browser ignores it", target->path);
+      _nms_doctor_add (report, target, "json", NMS_DOCTOR_FAIL, reinstall (report, target),
+                       "%s is not a valid JSON object; the browser ignores it", target->path);
       cJSON_Delete (json);
       return;
     }
-  add (report, target, "json", NMS_DOCTOR_OK, NULL, "valid JSON");
+  _nms_doctor_add (report, target, "json", NMS_DOCTOR_OK, NULL, "valid JSON");
 
   name = member_string (json, "name");
   if (name == NULL || !g_str_equal (name, NMS_HOST_NAME))
-    add (report, target, "name", NMS_DOCTOR_FAIL, reinstall (report, target),
-         "\"name\" is \"%s\" but the file is %s.json; the browser reports \"specified native messaging host not found\"",
-         name ? name : "(missing)", NMS_HOST_NAME);
+    _nms_doctor_add (report, target, "name", NMS_DOCTOR_FAIL, reinstall (report, target),
+                     "\"name\" is \"%s\" but the file is %s.json; the browser reports \"specified native messaging host not found\"",
+                     name ? name : "(missing)", NMS_HOST_NAME);
   else
-    add (report, target, "name", NMS_DOCTOR_OK, NULL, "\"%s\" matches the file name", name);
+    _nms_doctor_add (report, target, "name", NMS_DOCTOR_OK, NULL, "\"%s\" matches the file name", name);
 
   type = member_string (json, "type");
   if (type == NULL || !g_str_equal (type, "stdio"))
-    add (report, target, "type", NMS_DOCTOR_FAIL, reinstall (report, target),
-         "\"type\" is \"%s\"; it must be \"stdio\"", type ? type : "(missing)");
+    _nms_doctor_add (report, target, "type", NMS_DOCTOR_FAIL, reinstall (report, target),
+                     "\"type\" is \"%s\"; it must be \"stdio\"", type ? type : "(missing)");
 
   path = member_string (json, "path");
   path_ok = check_host_path (report, target, path);
@@ -261,26 +257,26 @@ check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target)
   if (!has_companion)
     {
       g_autofree char *again = reinstall (report, target);
-      add (report, target, "allowed", NMS_DOCTOR_FAIL,
-         g_strdup_printf ("%s (it allows the companion and keeps the ids allowed now)", again),
-         "the companion extension (%s) is not allowed; the browser refuses it access",
-         nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY
-           ? NMS_COMPANION_FIREFOX_ID : NMS_COMPANION_EXTENSION_ID);
+      _nms_doctor_add (report, target, "allowed", NMS_DOCTOR_FAIL,
+                     g_strdup_printf ("%s (it allows the companion and keeps the ids allowed now)", again),
+                     "the companion extension (%s) is not allowed; the browser refuses it access",
+                     nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY
+                       ? NMS_COMPANION_FIREFOX_ID : NMS_COMPANION_EXTENSION_ID);
     }
   else
-    add (report, target, "allowed", NMS_DOCTOR_OK, NULL, "the companion extension is allowed");
+    _nms_doctor_add (report, target, "allowed", NMS_DOCTOR_OK, NULL, "the companion extension is allowed");
   check_wanted_ids (report, target, json);
 
   if (target->scope == NMS_INSTALL_FLATPAK)
-    add (report, target, "hello", NMS_DOCTOR_SKIP, NULL,
-         "not started: the manifest names a flatpak-spawn script that runs only inside the sandbox");
+    _nms_doctor_add (report, target, "hello", NMS_DOCTOR_SKIP, NULL,
+                     "not started: the manifest names a flatpak-spawn script that runs only inside the sandbox");
   else if (!path_ok || caller == NULL)
-    add (report, target, "hello", NMS_DOCTOR_SKIP, NULL, "not started: fix the checks above first");
+    _nms_doctor_add (report, target, "hello", NMS_DOCTOR_SKIP, NULL, "not started: fix the checks above first");
   else if (nms_doctor_launch (nms_install_browser_family (target->browser), path, target->path, caller,
                               &detail, &fix))
-    add (report, target, "hello", NMS_DOCTOR_OK, NULL, "%s", detail);
+    _nms_doctor_add (report, target, "hello", NMS_DOCTOR_OK, NULL, "%s", detail);
   else
-    add (report, target, "hello", NMS_DOCTOR_FAIL, g_steal_pointer (&fix), "%s", detail);
+    _nms_doctor_add (report, target, "hello", NMS_DOCTOR_FAIL, g_steal_pointer (&fix), "%s", detail);
   cJSON_Delete (json);
 }
 
@@ -309,8 +305,8 @@ check_browser (NmsDoctorReport *report, GPtrArray *targets, const NmsInstallBrow
         }
       found = TRUE;
       if (target->shared)
-        add (report, target, "manifest", NMS_DOCTOR_OK, NULL, "%s (checked above: shared with another browser)",
-             target->path);
+        _nms_doctor_add (report, target, "manifest", NMS_DOCTOR_OK, NULL, "%s (checked above: shared with another browser)",
+                         target->path);
       else
         check_manifest (report, target);
     }
@@ -319,137 +315,13 @@ check_browser (NmsDoctorReport *report, GPtrArray *targets, const NmsInstallBrow
   if (found || first == NULL)
     return;
   if (detected)
-    add (report, first, "manifest", NMS_DOCTOR_FAIL,
-         g_strdup_printf ("run: %s", (command = install_command (report->env, browser, NMS_INSTALL_USER))),
-         "%s is here but has no %s.json in %s; it reports \"specified native messaging host not found\"",
-         nms_install_browser_title (browser), NMS_HOST_NAME, looked->str);
+    _nms_doctor_add (report, first, "manifest", NMS_DOCTOR_FAIL,
+                     g_strdup_printf ("run: %s", (command = install_command (report->env, browser, NMS_INSTALL_USER))),
+                     "%s is here but has no %s.json in %s; it reports \"specified native messaging host not found\"",
+                     nms_install_browser_title (browser), NMS_HOST_NAME, looked->str);
   else
-    add (report, first, "manifest", NMS_DOCTOR_SKIP, NULL, "%s is not installed here",
-         nms_install_browser_title (browser));
-}
-
-static guint32
-file_mode (GFileInfo *info)
-{
-  return g_file_info_get_attribute_uint32 (info, G_FILE_ATTRIBUTE_UNIX_MODE) & 07777;
-}
-
-/* The nearest folder at or above path that exists. */
-static GFile *
-existing_ancestor (const char *path)
-{
-  GFile *file = g_file_new_for_path (path);
-
-  while (!g_file_query_exists (file, NULL))
-    {
-      GFile *parent = g_file_get_parent (file);
-      if (parent == NULL)
-        break;
-      g_object_unref (file);
-      file = parent;
-    }
-  return file;
-}
-
-static void
-check_data_root (NmsDoctorReport *report, const char *root)
-{
-  g_autoptr(GFile) file = g_file_new_for_path (root);
-  g_autoptr(GFileInfo) info = g_file_query_info (file, "standard::type,unix::mode,unix::uid,access::can-write",
-                                                 G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  g_autoptr(GFile) near = NULL;
-  g_autoptr(GFileInfo) fs = NULL;
-  g_autofree char *size = NULL;
-  guint64 free_bytes;
-
-  if (info == NULL)
-    {
-      g_autoptr(GFileInfo) parent = NULL;
-      g_autofree char *near_path = NULL;
-
-      near = existing_ancestor (root);
-      near_path = g_file_get_path (near);
-      parent = g_file_query_info (near, "access::can-write", G_FILE_QUERY_INFO_NONE, NULL, NULL);
-      if (parent != NULL && g_file_info_get_attribute_boolean (parent, "access::can-write"))
-        add (report, NULL, "data-root", NMS_DOCTOR_OK, NULL, "%s does not exist yet; the host creates it", root);
-      else
-        add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
-             g_strdup_printf ("make %s writable for this user, or set NMSTORE_HOME to a folder that is", near_path),
-             "%s does not exist and %s is not writable, so the host cannot create it", root, near_path);
-    }
-  else if (g_file_info_get_file_type (info) == G_FILE_TYPE_SYMBOLIC_LINK)
-    add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
-         g_strdup ("set NMSTORE_HOME to the folder the link points at, or replace the link with a folder"),
-         "%s is a symbolic link; the host does not follow links for its folders and refuses it", root);
-  else if (g_file_info_get_file_type (info) != G_FILE_TYPE_DIRECTORY)
-    add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
-         g_strdup_printf ("move %s out of the way, or set NMSTORE_HOME to another folder", root),
-         "%s is not a folder", root);
-  else if (g_file_info_get_attribute_uint32 (info, G_FILE_ATTRIBUTE_UNIX_UID) != nms_os_user_id ())
-    add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
-         g_strdup_printf ("run: sudo chown -R %u %s", nms_os_user_id (), root),
-         "%s belongs to uid %u, not to this user (uid %u)", root,
-         g_file_info_get_attribute_uint32 (info, G_FILE_ATTRIBUTE_UNIX_UID), nms_os_user_id ());
-  else if ((file_mode (info) & 0700) != 0700 || !g_file_info_get_attribute_boolean (info, "access::can-write"))
-    add (report, NULL, "data-root", NMS_DOCTOR_FAIL, g_strdup_printf ("run: chmod 700 %s", root),
-         "%s is not writable (mode %04o): the host cannot save anything", root, file_mode (info));
-  else if ((file_mode (info) & 077) != 0)
-    add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
-         g_strdup_printf ("if the folder is yours alone, run: chmod 700 %s", root),
-         "%s is open to other users (mode %04o); the host refuses a data root looser than 0700", root,
-         file_mode (info));
-  else
-    add (report, NULL, "data-root", NMS_DOCTOR_OK, NULL, "%s is a private folder (0700) of this user", root);
-
-  if (near == NULL)
-    near = existing_ancestor (root);
-  fs = g_file_query_filesystem_info (near, G_FILE_ATTRIBUTE_FILESYSTEM_FREE, NULL, NULL);
-  if (fs == NULL || !g_file_info_has_attribute (fs, G_FILE_ATTRIBUTE_FILESYSTEM_FREE))
-    {
-      add (report, NULL, "disk-space", NMS_DOCTOR_WARN, g_strdup ("check the free space with: df -h"),
-           "cannot tell how much space is free under %s", root);
-      return;
-    }
-  free_bytes = g_file_info_get_attribute_uint64 (fs, G_FILE_ATTRIBUTE_FILESYSTEM_FREE);
-  size = g_format_size (free_bytes);
-  if (free_bytes < FREE_FAIL_BYTES)
-    add (report, NULL, "disk-space", NMS_DOCTOR_FAIL, g_strdup ("free some disk space; writes fail with E_IO"),
-         "only %s free under %s", size, root);
-  else if (free_bytes < FREE_WARN_BYTES)
-    add (report, NULL, "disk-space", NMS_DOCTOR_WARN, g_strdup ("free some disk space before large writes"),
-         "%s free under %s", size, root);
-  else
-    add (report, NULL, "disk-space", NMS_DOCTOR_OK, NULL, "%s free under %s", size, root);
-}
-
-static void
-check_stores (NmsDoctorReport *report, const char *root)
-{
-  g_autoptr(GDir) dir = g_dir_open (root, 0, NULL);
-  const char *name;
-  guint n = 0;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *store_dir = g_build_filename (root, name, NULL);
-      g_autofree char *db = g_build_filename (store_dir, NMS_STORE_FILE_NAME, NULL);
-      g_autoptr(NmsStore) store = NULL;
-      g_autoptr(GError) error = NULL;
-
-      if (!g_file_test (db, G_FILE_TEST_IS_REGULAR))
-        continue;
-      n++;
-      if ((store = nms_store_open (store_dir, NULL, NULL, &error)) == NULL
-          || !nms_store_check_integrity (store, &error))
-        add (report, NULL, "store", NMS_DOCTOR_FAIL,
-             g_strdup_printf ("close the browser, copy %s away, then restore a backup or run: "
-                              "sqlite3 %s .recover | sqlite3 %s.recovered", store_dir, db, db),
-             "%s", error->message);
-      else
-        add (report, NULL, "store", NMS_DOCTOR_OK, NULL, "%s passed SQLite's integrity check", db);
-    }
-  if (n == 0)
-    add (report, NULL, "store", NMS_DOCTOR_OK, NULL, "no stores yet under %s", root);
+    _nms_doctor_add (report, first, "manifest", NMS_DOCTOR_SKIP, NULL, "%s is not installed here",
+                     nms_install_browser_title (browser));
 }
 
 /* Each drop-in: the ids it registers, or why it is refused. */
@@ -466,13 +338,13 @@ check_extensions (NmsDoctorReport *report)
       g_autofree char *firefox = e->error ? NULL : g_strjoinv (", ", e->firefox_ids);
 
       if (e->error != NULL)
-        add (report, NULL, "extension", NMS_DOCTOR_FAIL,
-             g_strdup_printf ("correct %s (see the README's drop-in format), or run: nmstore extensions rm%s %s",
-                              e->path, e->scope == NMS_INSTALL_SYSTEM ? " --system" : "", e->name),
-             "%s", e->error);
+        _nms_doctor_add (report, NULL, "extension", NMS_DOCTOR_FAIL,
+                         g_strdup_printf ("correct %s (see the README's drop-in format), or run: nmstore extensions rm%s %s",
+                                          e->path, e->scope == NMS_INSTALL_SYSTEM ? " --system" : "", e->name),
+                         "%s", e->error);
       else
-        add (report, NULL, "extension", NMS_DOCTOR_OK, NULL, "%s registers %s%s%s", e->path, chromium,
-             *chromium && *firefox ? ", " : "", firefox);
+        _nms_doctor_add (report, NULL, "extension", NMS_DOCTOR_OK, NULL, "%s registers %s%s%s", e->path, chromium,
+                         *chromium && *firefox ? ", " : "", firefox);
     }
 }
 
@@ -503,18 +375,18 @@ nms_doctor_run (const NmsInstallEnv *env, GPtrArray *browsers, gboolean named, c
 
   config = nms_config_load (NULL, &error);
   if (config == NULL)
-    add (report, NULL, "config", NMS_DOCTOR_FAIL, g_strdup ("edit or remove the file named above"),
-         "%s", error->message);
+    _nms_doctor_add (report, NULL, "config", NMS_DOCTOR_FAIL, g_strdup ("edit or remove the file named above"),
+                     "%s", error->message);
   else
     {
       /* Before the launches: the host tightens the data root itself. */
-      check_data_root (report, config->root);
+      _nms_doctor_check_data_root (report, config->root);
     }
   check_extensions (report);
   for (i = 0; i < browsers->len; i++)
     check_browser (report, targets, browsers->pdata[i], named);
   if (config != NULL)
-    check_stores (report, config->root);
+    _nms_doctor_check_stores (report, config->root);
   report->env = NULL;
   report->wanted = NULL;
   return report;
