@@ -435,7 +435,7 @@ char *
 nms_doctor_report_text (const NmsDoctorReport *report)
 {
   GString *out = g_string_new (NULL);
-  guint i, failed = 0;
+  guint i, failed = 0, warned = 0;
 
   for (i = 0; i < report->checks->len; i++)
     {
@@ -445,6 +445,7 @@ nms_doctor_report_text (const NmsDoctorReport *report)
       g_autofree char *status = g_ascii_strup (nms_doctor_status_name (c->status), -1);
 
       failed += c->status == NMS_DOCTOR_FAIL;
+      warned += c->status == NMS_DOCTOR_WARN;
       g_string_append_printf (out, "%-4s %-16s %-10s %s", status, subject, c->check, c->detail);
       if (c->fix != NULL)
         g_string_append_printf (out, " -> fix: %s", c->fix);
@@ -452,6 +453,8 @@ nms_doctor_report_text (const NmsDoctorReport *report)
     }
   if (failed > 0)
     g_string_append_printf (out, "%u check%s failed\n", failed, failed == 1 ? "" : "s");
+  else if (warned > 0)
+    g_string_append_printf (out, "no check failed, but read the %u warning%s above\n", warned, warned == 1 ? "" : "s");
   else
     g_string_append (out, "everything is in order\n");
   return g_string_free (out, FALSE);
