@@ -253,13 +253,24 @@ nms_install_parse_browsers (const char *spec, gboolean *named, GError **error)
 gboolean
 nms_install_check_dir (const char *dir, gboolean must_exist, GError **error)
 {
-  g_autofree char *parent = NULL;
+  g_autofree char *parent = NULL, *base = NULL;
 
   if (!g_path_is_absolute (dir) || strstr (dir, "/../") != NULL || g_str_has_suffix (dir, "/.."))
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST,
                    "--dir \"%s\" is not an absolute path without \"..\"; give the browser's "
                    "NativeMessagingHosts folder in full, e.g. ~/.config/BROWSER/NativeMessagingHosts", dir);
+      return FALSE;
+    }
+  base = g_path_get_basename (dir);
+  /* Chromium reads the user folder NativeMessagingHosts and the system
+   * folder native-messaging-hosts; any other name is a mistake (most
+   * often the profile folder itself) that would pass silently. */
+  if (!g_str_equal (base, "NativeMessagingHosts") && !g_str_equal (base, "native-messaging-hosts"))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST,
+                   "--dir %s: the folder must be the browser's NativeMessagingHosts (or a system "
+                   "native-messaging-hosts) folder, e.g. %s/NativeMessagingHosts", dir, dir);
       return FALSE;
     }
   parent = g_path_get_dirname (dir);

@@ -73,7 +73,8 @@ const NmsInstallBrowser *nms_install_dir_browser (void);
 /* Every browser's name, in table order, joined by separator (for help
  * text and errors: the table is the one list). */
 char            *nms_install_browser_names  (const char *separator);
-/* A --dir value: absolute, no "..", and (must_exist) its parent there. */
+/* A --dir value: absolute, no "..", named NativeMessagingHosts (or
+ * native-messaging-hosts), and (must_exist) its parent there. */
 gboolean         nms_install_check_dir      (const char *dir, gboolean must_exist, GError **error);
 /* ~/snap/NAME when this browser ships as a snap and that folder is
  * there (the snap has run for this user), else NULL. */

@@ -488,6 +488,7 @@ test_usage_errors_exit_2 (void **state)
       expect_usage ((const char *const[]) { commands[i], "--dir", "relative/NativeMessagingHosts", NULL },
                     "is not an absolute path");
       expect_usage ((const char *const[]) { commands[i], "--dir", "/a/../b", NULL }, "is not an absolute path");
+      expect_usage ((const char *const[]) { commands[i], "--dir", f->home, NULL }, "must be the browser's NativeMessagingHosts");
       expect_usage ((const char *const[]) { commands[i], "--dir", "/tmp", "--browser", "chrome", NULL },
                     "without --browser");
       expect_usage ((const char *const[]) { commands[i], "stray", NULL }, "options only");
