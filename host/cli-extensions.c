@@ -74,18 +74,29 @@ nms_cli_extensions (int argc, char **argv)
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(NmsInstallEnv) env = nms_install_env_new ();
   g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
   NmsInstallScope scope;
 
-  context = extensions_context (add || rm ? "NAME" : ls ? "" : "add|rm|ls",
+  context = extensions_context (add ? "NAME - register an extension's ids in NAME.conf"
+                                : rm ? "NAME - remove the drop-in NAME.conf"
+                                : ls ? "- list the registered extensions"
+                                : "add NAME|rm NAME|ls - register the extensions whose ids install allows",
                                 "Registers an extension's ids in a drop-in file NAME.conf, which every later "
                                 "`nmstore install` allows\n(this user's $XDG_CONFIG_HOME/nmstore/extensions.d, "
                                 "or with --system /etc/nmstore/extensions.d).",
-                                &args, add);
+                                &args, !rm && !ls);
+  /* `extensions --help` (what the man page is made from) lists every
+   * option; GOption prints it and exits 0. */
+  if (g_strcmp0 (verb, "--help") == 0 || g_strcmp0 (verb, "-h") == 0)
+    (void) g_option_context_parse (context, &argc, &argv, NULL);
   if (!add && !rm && !ls)
     return nms_cli_fail_usage (context, verb ? "unknown extensions command; use add, rm or ls"
                                              : "extensions needs add, rm or ls");
+  /* The verb stands where the program name would: GOption skips it,
+   * and names the command by it in its messages. */
   argc--;
   argv++;
+  argv[0] = name = g_strconcat ("extensions ", verb, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return nms_cli_fail_usage (context, error->message);
   scope = args.system ? NMS_INSTALL_SYSTEM : NMS_INSTALL_USER;

@@ -225,6 +225,13 @@ test_usage_errors (void **state)
       assert_int_equal (run (f, &out, &err, (const char *const[]) { "extensions", "rm", bad_names[i], NULL }), 2);
     }
   assert_false (g_file_test (g_build_filename (f->home, ".config", "nmstore", "escape.conf", NULL), G_FILE_TEST_EXISTS));
+  assert_int_equal (run (f, &out, &err, (const char *const[]) { "extensions", "--help", NULL }), 0);
+  assert_contains (out, "--extension-id");
+  assert_contains (out, "--firefox-id");
+  assert_contains (out, "--system");
+  assert_int_equal (run (f, &out, &err, (const char *const[]) { "extensions", "rm", "--help", NULL }), 0);
+  assert_contains (out, "extensions rm");
+  assert_lacks (out, "--extension-id");
   assert_int_equal (run (f, &out, &err, (const char *const[]) { "extensions", NULL }), 2);
   assert_int_equal (run (f, &out, &err, (const char *const[]) { "extensions", "frob", NULL }), 2);
   assert_int_equal (run (f, &out, &err, (const char *const[]) { "extensions", "ls", "--frob", NULL }), 2);
