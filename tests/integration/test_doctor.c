@@ -6,6 +6,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define OTHER_ID "abcdefghijklmnopabcdefghijklmnop"
 
@@ -618,6 +619,71 @@ test_snap_firefox_with_portal (void **state)
   g_test_dbus_down (bus);
 }
 
+/* The remaining cases, each with its fix: a wrong "type", a manifest
+ * that cannot be read, a data root that is a link, a file or someone
+ * else's, and an nmstore.conf that is not a key file. */
+static void
+test_other_cases (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *elsewhere = g_build_filename (f->top, "elsewhere", NULL);
+  g_autofree char *conf = g_build_filename (f->data, "nmstore.conf", NULL);
+  cJSON *report;
+
+  install (f, "chromium");
+  edit_manifest (f, "type", cJSON_CreateString ("socket"));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "type", "fail", "nmstore install --browser chromium", "must be \"stdio\"");
+  cJSON_Delete (report);
+
+  /* A folder where the manifest should be: the browser cannot read it. */
+  assert_int_equal (g_unlink (f->manifest), 0);
+  assert_int_equal (g_mkdir (f->manifest, 0755), 0);
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "manifest", "fail", "nmstore install --browser chromium", NULL);
+  cJSON_Delete (report);
+  assert_int_equal (g_rmdir (f->manifest), 0);
+  install (f, "chromium");
+
+  /* The doctor's hello created the data root; start each case afresh. */
+  nmt_remove_tree (f->data);
+  g_mkdir (elsewhere, 0700);
+  {
+    g_autoptr(GFile) link = g_file_new_for_path (f->data);
+    assert_true (g_file_make_symbolic_link (link, elsewhere, NULL, NULL));
+  }
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "data-root", "fail", "replace the link", "symbolic link");
+  cJSON_Delete (report);
+  assert_int_equal (g_unlink (f->data), 0);
+
+  assert_true (g_file_set_contents (f->data, "", 0, NULL));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "data-root", "fail", "out of the way", "is not a folder");
+  cJSON_Delete (report);
+  assert_int_equal (g_unlink (f->data), 0);
+
+  g_mkdir (f->data, 0700);
+  assert_true (g_file_set_contents (conf, "this is not a key file\n", -1, NULL));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "config", "fail", "edit or remove", "nmstore.conf");
+  cJSON_Delete (report);
+  assert_int_equal (g_unlink (conf), 0);
+  nmt_remove_tree (f->data);
+  g_mkdir (f->data, 0700);
+
+  if (geteuid () != 0)
+    {
+      print_message ("not root: the foreign data root case is skipped\n");
+      return;
+    }
+  assert_int_equal (chown (f->data, 65534, 65534), 0);
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "data-root", "fail", "chown", "belongs to uid 65534");
+  cJSON_Delete (report);
+  assert_int_equal (chown (f->data, 0, 0), 0);
+}
+
 int
 main (void)
 {
@@ -643,6 +709,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_snap_chromium, setup, teardown),
     cmocka_unit_test_setup_teardown (test_snap_firefox_without_portal, setup, teardown),
     cmocka_unit_test_setup_teardown (test_snap_firefox_with_portal, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_other_cases, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
