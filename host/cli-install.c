@@ -134,15 +134,22 @@ describe_target (const NmsInstallTarget *target)
   return g_strdup_printf ("%s/%s", nms_install_browser_name (target->browser), nms_install_scope_name (target->scope));
 }
 
-/* The registered drop-ins; refused ones are said on stderr and make the
- * command fail, but do not stop the others from being used. */
+/* The ids of the drop-ins that serve `scope`; refused ones are said on
+ * stderr and make the command fail, but do not stop the others from
+ * being used. */
 static gboolean
-registered_ids (const NmsInstallEnv *env, GPtrArray *chromium_ids, GPtrArray *firefox_ids)
+registered_ids (const NmsInstallEnv *env, NmsInstallScope scope, GPtrArray *chromium_ids, GPtrArray *firefox_ids)
 {
   g_autoptr(GPtrArray) extensions = nms_extensions_load (env);
   gboolean ok = TRUE;
   guint i;
 
+  /* The system's manifests serve every user: one user's registrations
+   * (root's, under sudo) do not belong in them. */
+  if (scope == NMS_INSTALL_SYSTEM)
+    for (i = extensions->len; i > 0; i--)
+      if (((NmsExtension *) extensions->pdata[i - 1])->scope != NMS_INSTALL_SYSTEM)
+        g_ptr_array_remove_index (extensions, i - 1);
   for (i = 0; i < extensions->len; i++)
     {
       const NmsExtension *extension = extensions->pdata[i];
@@ -206,7 +213,7 @@ nms_cli_install (int argc, char **argv)
     return nms_cli_fail_usage (context, "--binary must be an absolute path: browsers on Linux and macOS need one");
   if ((browsers = chosen_browsers (env, &args, NULL, &named, &error)) == NULL)
     return nms_cli_fail_usage (context, error->message);
-  if (!registered_ids (env, chromium_ids, firefox_ids))
+  if (!registered_ids (env, scope, chromium_ids, firefox_ids))
     status = EXIT_FAILURE;
   add_ids (chromium_ids, args.extension_ids);
   add_ids (firefox_ids, args.firefox_ids);
@@ -327,7 +334,6 @@ nms_cli_doctor (int argc, char **argv)
    * those that are not installed are skipped, as with "detected". */
   named = named && (args.browser == NULL || !g_str_equal (args.browser, "all"));
   extensions = nms_extensions_load (env);
-  nms_extensions_collect_ids (extensions, chromium_ids, firefox_ids);
   add_ids (chromium_ids, args.extension_ids);
   add_ids (firefox_ids, args.firefox_ids);
   wanted.chromium_ids = chromium_ids;

@@ -136,40 +136,71 @@ check_host_path (NmsDoctorReport *report, const NmsInstallTarget *target, const 
   return TRUE;
 }
 
-/* Every id that must be allowed (registered, or asked for) and is not
- * is one the browser turns away: "Access to the specified native
- * messaging host is forbidden". */
+/* One id that must be allowed; `registered` is its drop-in, or NULL for
+ * an id asked for on the command line. An id that is not
+ * allowed is one the browser turns away: "Access to the specified
+ * native messaging host is forbidden". */
 static void
-check_wanted_ids (NmsDoctorReport *report, const NmsInstallTarget *target, const cJSON *json)
+check_wanted_id (NmsDoctorReport *report, const NmsInstallTarget *target, const cJSON *list, const char *id,
+                 const NmsExtension *registered)
 {
   gboolean firefox = nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY;
-  GPtrArray *wanted = firefox ? report->wanted->firefox_ids : report->wanted->chromium_ids;
+  const char *option = firefox ? "firefox-id" : "extension-id";
+  const char *registered_by = registered ? registered->path : NULL;
+  g_autofree char *entry = firefox ? g_strdup (id) : g_strdup_printf ("chrome-extension://%s/", id);
+  g_autofree char *command = NULL;
+  const cJSON *item;
+  gboolean allowed = FALSE;
+
+  cJSON_ArrayForEach (item, list)
+    allowed = allowed || (cJSON_IsString (item) && g_str_equal (item->valuestring, entry));
+  if (allowed)
+    {
+      _nms_doctor_add (report, target, "allowed-id", NMS_DOCTOR_OK, NULL, "%s is allowed", id);
+      return;
+    }
+  /* A user's registration goes into a manifest of the user's own, which
+   * the browser reads before the system's. */
+  command = install_command (report->env, target->browser,
+                             registered && registered->scope != NMS_INSTALL_SYSTEM ? NMS_INSTALL_USER : target->scope);
+  _nms_doctor_add (report, target, "allowed-id", NMS_DOCTOR_FAIL,
+                   registered_by
+                     ? g_strdup_printf ("run: %s (it allows every registered id)", command)
+                     : g_strdup_printf ("run: %s --%s %s (or register it for every install: nmstore extensions add "
+                                        "NAME --%s %s, then: %s)", command, option, id, option, id, command),
+                   "%s is not allowed by %s%s%s%s: the browser refuses that extension with \"Access to the "
+                   "specified native messaging host is forbidden\"", id, target->path,
+                   registered_by ? " (registered by " : "", registered_by ? registered_by : "",
+                   registered_by ? ")" : "");
+}
+
+/* The ids asked for, then those of the valid drop-ins. A system
+ * manifest answers for this user's drop-ins (user_ids) only where the
+ * user has no manifest of their own, which the browser would read first. */
+static void
+check_wanted_ids (NmsDoctorReport *report, const NmsInstallTarget *target, const cJSON *json, gboolean user_ids)
+{
+  gboolean firefox = nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY;
+  GPtrArray *asked = firefox ? report->wanted->firefox_ids : report->wanted->chromium_ids;
+  GPtrArray *extensions = report->wanted->extensions;
   const cJSON *member = cJSON_GetObjectItemCaseSensitive (json, firefox ? "allowed_extensions" : "allowed_origins");
   const cJSON *list = cJSON_IsArray (member) ? member : NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
   guint i;
+  char **id;
 
-  for (i = 0; wanted != NULL && i < wanted->len; i++)
+  for (i = 0; asked != NULL && i < asked->len; i++)
+    if (g_hash_table_add (seen, asked->pdata[i]))
+      check_wanted_id (report, target, list, asked->pdata[i], NULL);
+  for (i = 0; extensions != NULL && i < extensions->len; i++)
     {
-      const char *id = wanted->pdata[i];
-      g_autofree char *entry = firefox ? g_strdup (id) : g_strdup_printf ("chrome-extension://%s/", id);
-      g_autofree char *command = NULL;
-      const cJSON *item;
-      gboolean allowed = FALSE;
+      const NmsExtension *e = extensions->pdata[i];
 
-      cJSON_ArrayForEach (item, list)
-        allowed = allowed || (cJSON_IsString (item) && g_str_equal (item->valuestring, entry));
-      if (allowed)
-        {
-          _nms_doctor_add (report, target, "allowed-id", NMS_DOCTOR_OK, NULL, "%s is allowed", id);
-          continue;
-        }
-      command = install_command (report->env, target->browser, target->scope);
-      _nms_doctor_add (report, target, "allowed-id", NMS_DOCTOR_FAIL,
-                       g_strdup_printf ("run: %s --%s %s (or register it for every install: nmstore extensions add NAME --%s %s, "
-                                        "then: %s)", command, firefox ? "firefox-id" : "extension-id", id,
-                                        firefox ? "firefox-id" : "extension-id", id, command),
-                       "%s is not allowed by %s: the browser refuses that extension with \"Access to the specified native "
-                       "messaging host is forbidden\"", id, target->path);
+      if (e->error != NULL || (!user_ids && e->scope != NMS_INSTALL_SYSTEM))
+        continue;
+      for (id = firefox ? e->firefox_ids : e->chromium_ids; *id != NULL; id++)
+        if (g_hash_table_add (seen, *id))
+          check_wanted_id (report, target, list, *id, e);
     }
 }
 
@@ -211,7 +242,7 @@ check_snap (NmsDoctorReport *report, const NmsInstallTarget *target, const char 
 /* One manifest, read the way the browser reads it, then the host it
  * names started the way the browser starts it. */
 static void
-check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target)
+check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target, gboolean user_ids)
 {
   g_autofree char *text = NULL;
   g_autofree char *caller = NULL;
@@ -265,7 +296,7 @@ check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target)
     }
   else
     _nms_doctor_add (report, target, "allowed", NMS_DOCTOR_OK, NULL, "the companion extension is allowed");
-  check_wanted_ids (report, target, json);
+  check_wanted_ids (report, target, json, user_ids);
 
   if (target->scope == NMS_INSTALL_FLATPAK)
     _nms_doctor_add (report, target, "hello", NMS_DOCTOR_SKIP, NULL,
@@ -287,9 +318,16 @@ check_browser (NmsDoctorReport *report, GPtrArray *targets, const NmsInstallBrow
   const NmsInstallTarget *first = NULL;
   g_autofree char *snap_dir = nms_install_snap_dir (report->env, browser);
   g_autofree char *command = NULL;
-  gboolean detected = named, found = FALSE;
+  gboolean detected = named, found = FALSE, user_found = FALSE;
   guint i;
 
+  /* The browser reads the user's manifest before the system's. */
+  for (i = 0; i < targets->len; i++)
+    {
+      const NmsInstallTarget *target = targets->pdata[i];
+      user_found = user_found || (target->browser == browser && target->scope == NMS_INSTALL_USER
+                                  && g_file_test (target->path, G_FILE_TEST_EXISTS));
+    }
   for (i = 0; i < targets->len; i++)
     {
       const NmsInstallTarget *target = targets->pdata[i];
@@ -308,7 +346,7 @@ check_browser (NmsDoctorReport *report, GPtrArray *targets, const NmsInstallBrow
         _nms_doctor_add (report, target, "manifest", NMS_DOCTOR_OK, NULL, "%s (checked above: shared with another browser)",
                          target->path);
       else
-        check_manifest (report, target);
+        check_manifest (report, target, target->scope != NMS_INSTALL_SYSTEM || !user_found);
     }
   if (first != NULL && snap_dir != NULL)
     check_snap (report, first, snap_dir);

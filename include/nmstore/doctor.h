@@ -33,13 +33,14 @@ typedef struct {
 
 typedef struct _NmsDoctorReport NmsDoctorReport;
 
-/* The ids each manifest must allow besides the companion: those of the
- * registered drop-ins, and those asked for with --extension-id and
- * --firefox-id. */
+/* The ids each manifest must allow besides the companion: those asked
+ * for with --extension-id and --firefox-id (every manifest), and those
+ * of the registered drop-ins (a system manifest: the system's only, as
+ * install writes them). */
 typedef struct {
-  GPtrArray *chromium_ids;  /* of char*; NULL: none */
+  GPtrArray *chromium_ids;  /* of char*, asked for; NULL: none */
   GPtrArray *firefox_ids;
-  GPtrArray *extensions;    /* the drop-ins (NmsExtension), to report refused ones; or NULL */
+  GPtrArray *extensions;    /* the drop-ins (NmsExtension); or NULL */
 } NmsDoctorWanted;
 
 /* browsers: what --browser chose; named: the person listed them, so a

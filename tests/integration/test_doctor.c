@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #define OTHER_ID "abcdefghijklmnopabcdefghijklmnop"
+#define ID_SHARED "ponmlkjihgfedcbaponmlkjihgfedcba"
 
 typedef struct {
   char *top;
@@ -444,7 +445,8 @@ test_registered_extension_checked (void **state)
   run_ok (f, (const char *const[]) { "extensions", "add", "tool", "--extension-id", OTHER_ID, NULL });
   report = doctor (f, "chromium", 1);
   assert_check (report, NULL, "extension", "ok", NULL, "tool.conf registers " OTHER_ID);
-  assert_check (report, "chromium", "allowed-id", "fail", "nmstore install --browser chromium", OTHER_ID " is not allowed");
+  assert_check (report, "chromium", "allowed-id", "fail", "nmstore install --browser chromium (it allows every registered id)",
+                "/extensions.d/tool.conf)");
   cJSON_Delete (report);
 
   install (f, "chromium");
@@ -684,6 +686,45 @@ test_other_cases (void **state)
   assert_int_equal (chown (f->data, 0, 0), 0);
 }
 
+/* A system manifest answers for the system's drop-ins only, as install
+ * writes it: a user's registration is checked in the user's manifest. */
+static void
+test_registered_scopes (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *out = NULL, *err = NULL;
+  const char *system_install[] = { "install", "--system", "--browser", "chromium", NULL };
+  cJSON *report;
+
+  run_ok (f, (const char *const[]) { "extensions", "add", "mine", "--extension-id", OTHER_ID, NULL });
+  assert_int_equal (nmt_run_cli (f->data, system_install, NULL, &out, &err), 0);
+  assert_null (strstr (out, OTHER_ID));
+  /* With no manifest of the user's own, the browser reads the system's,
+   * which does not allow the user's registration. */
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "allowed-id", "fail", "run: nmstore install --browser chromium (it allows",
+                "/extensions.d/mine.conf)");
+  cJSON_Delete (report);
+  install (f, "chromium");
+  report = doctor (f, "chromium", 0);
+  assert_check (report, "chromium", "allowed-id", "ok", NULL, OTHER_ID " is allowed");
+  cJSON_Delete (report);
+
+  /* A system registration: both manifests must allow it, each fixed by
+   * the install of its own scope. */
+  run_ok (f, (const char *const[]) { "extensions", "add", "--system", "shared", "--extension-id", ID_SHARED, NULL });
+  {
+    g_autofree char *text = NULL, *text_err = NULL;
+    const char *args[] = { "doctor", "--browser", "chromium", NULL };
+
+    assert_int_equal (nmt_run_cli (f->data, args, NULL, &text, &text_err), 1);
+    assert_non_null (strstr (text, "FAIL chromium/user    allowed-id " ID_SHARED " is not allowed"));
+    assert_non_null (strstr (text, "FAIL chromium/system  allowed-id " ID_SHARED " is not allowed"));
+    assert_non_null (strstr (text, "fix: run: sudo nmstore install --system --browser chromium (it allows every "
+                                   "registered id)"));
+  }
+}
+
 int
 main (void)
 {
@@ -710,6 +751,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_snap_firefox_without_portal, setup, teardown),
     cmocka_unit_test_setup_teardown (test_snap_firefox_with_portal, setup, teardown),
     cmocka_unit_test_setup_teardown (test_other_cases, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_registered_scopes, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -307,6 +307,25 @@ test_bad_dropin_refused (void **state)
     }
 }
 
+/* --system installs allow the system's drop-ins only: one user's
+ * registrations (root's, under sudo) do not go into every user's file. */
+static void
+test_system_install_ignores_user_dropins (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *out = NULL, *err = NULL, *manifest = NULL;
+
+  assert_int_equal (run (f, &out, &err, (const char *const[]) { "extensions", "add", "mine", "--extension-id", ID_A,
+                                                                 NULL }), 0);
+  assert_int_equal (run (f, &out, &err, (const char *const[]) { "extensions", "add", "--system", "shared",
+                                                                 "--extension-id", ID_B, NULL }), 0);
+  assert_int_equal (run (f, &out, &err, (const char *const[]) { "install", "--system", "--browser", "chromium",
+                                                                 NULL }), 0);
+  manifest = read_text (f->root, "etc/chromium/native-messaging-hosts/" MANIFEST);
+  assert_contains (manifest, ID_B);
+  assert_lacks (manifest, ID_A);
+}
+
 int
 main (void)
 {
@@ -317,6 +336,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_usage_errors, setup, teardown),
     cmocka_unit_test_setup_teardown (test_install_includes_dropins, setup, teardown),
     cmocka_unit_test_setup_teardown (test_bad_dropin_refused, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_system_install_ignores_user_dropins, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
