@@ -3,120 +3,12 @@
  * installation breaks, checking that it names the right check and the
  * right fix, and exits non-zero. */
 #include "harness.h"
+#include "doctor-fixture.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#define OTHER_ID "abcdefghijklmnopabcdefghijklmnop"
-#define ID_SHARED "ponmlkjihgfedcbaponmlkjihgfedcba"
-
-typedef struct {
-  char *top;
-  char *home;
-  char *data;
-  char *manifest;  /* Chromium's user manifest */
-} Fixture;
-
-static int
-setup (void **state)
-{
-  Fixture *f = g_new0 (Fixture, 1);
-  g_autofree char *root = NULL;
-
-  f->top = nmt_make_home ();
-  f->home = g_build_filename (f->top, "home", NULL);
-  f->data = g_build_filename (f->top, "data", NULL);
-  root = g_build_filename (f->top, "root", NULL);
-  f->manifest = g_build_filename (f->home, ".config", "chromium", "NativeMessagingHosts",
-                                  "org.nmstore.host.json", NULL);
-  g_mkdir (f->home, 0755);
-  g_mkdir (root, 0755);
-  g_setenv ("HOME", f->home, TRUE);
-  g_unsetenv ("XDG_CONFIG_HOME");
-  g_setenv ("NMSTORE_SYSTEM_ROOT", root, TRUE);
-  *state = f;
-  return 0;
-}
-
-static int
-teardown (void **state)
-{
-  Fixture *f = *state;
-
-  g_chmod (f->data, 0700);
-  nmt_remove_tree (f->top);
-  g_free (f->top);
-  g_free (f->home);
-  g_free (f->data);
-  g_free (f->manifest);
-  g_free (f);
-  return 0;
-}
-
-static void
-install_status (Fixture *f, const char *browser, int status)
-{
-  g_autofree char *out = NULL, *err = NULL;
-  const char *args[] = { "install", "--browser", browser, NULL };
-
-  assert_int_equal (nmt_run_cli (f->data, args, NULL, &out, &err), status);
-}
-
-static void
-install (Fixture *f, const char *browser)
-{
-  install_status (f, browser, 0);
-}
-
-/* Runs the doctor for `browser` and returns its JSON report. */
-static cJSON *
-doctor (Fixture *f, const char *browser, int expect_status)
-{
-  g_autofree char *out = NULL, *err = NULL;
-  const char *args[] = { "doctor", "--json", "--browser", browser, NULL };
-  int status = nmt_run_cli (f->data, args, NULL, &out, &err);
-  cJSON *report = cJSON_Parse (out);
-
-  if (status != expect_status || report == NULL)
-    fail_msg ("doctor exited %d (expected %d):\n%s%s", status, expect_status, out, err);
-  assert_true (cJSON_IsBool (cJSON_GetObjectItem (report, "ok")));
-  assert_int_equal (cJSON_IsTrue (cJSON_GetObjectItem (report, "ok")), expect_status == 0);
-  return report;
-}
-
-/* The one check named (browser may be NULL for the global ones); fails
- * the test unless its status is `status` and its fix mentions `fix`. */
-static const cJSON *
-assert_check (const cJSON *report, const char *browser, const char *check, const char *status, const char *fix,
-              const char *detail)
-{
-  const cJSON *c;
-  g_autofree char *text = cJSON_Print (report);
-
-  cJSON_ArrayForEach (c, cJSON_GetObjectItem (report, "checks"))
-    {
-      const cJSON *b = cJSON_GetObjectItem (c, "browser");
-      const cJSON *f = cJSON_GetObjectItem (c, "fix");
-      const cJSON *d = cJSON_GetObjectItem (c, "detail");
-
-      if (!g_str_equal (cJSON_GetObjectItem (c, "check")->valuestring, check)
-          || (browser == NULL) != cJSON_IsNull (b) || (browser != NULL && !g_str_equal (b->valuestring, browser)))
-        continue;
-      if (!g_str_equal (cJSON_GetObjectItem (c, "status")->valuestring, status))
-        continue;
-      if (fix != NULL && (!cJSON_IsString (f) || strstr (f->valuestring, fix) == NULL))
-        fail_msg ("check %s: fix \"%s\" does not mention \"%s\"", check,
-                  cJSON_IsString (f) ? f->valuestring : "(none)", fix);
-      if (!cJSON_IsString (f) && g_str_equal (status, "fail"))
-        fail_msg ("check %s failed without a fix:\n%s", check, text);
-      if (detail != NULL && strstr (d->valuestring, detail) == NULL)
-        fail_msg ("check %s: detail \"%s\" does not mention \"%s\"", check, d->valuestring, detail);
-      return c;
-    }
-  fail_msg ("no %s check \"%s\" with status %s in:\n%s", browser ? browser : "global", check, status, text);
-  return NULL;
-}
 
 /* Rewrites one member of the Chromium manifest. */
 static void
@@ -367,37 +259,6 @@ test_text_report (void **state)
   assert_non_null (strstr (out, "1 check failed"));
 }
 
-/* Runs the doctor with extra arguments and returns its JSON report. */
-static cJSON *
-doctor_args (Fixture *f, const char *const *extra, int expect_status)
-{
-  g_autoptr(GPtrArray) args = g_ptr_array_new ();
-  g_autofree char *out = NULL, *err = NULL;
-  cJSON *report;
-  int status;
-
-  g_ptr_array_add (args, "doctor");
-  g_ptr_array_add (args, "--json");
-  for (; *extra != NULL; extra++)
-    g_ptr_array_add (args, (gpointer) *extra);
-  g_ptr_array_add (args, NULL);
-  status = nmt_run_cli (f->data, (const char *const *) args->pdata, NULL, &out, &err);
-  report = cJSON_Parse (out);
-  if (status != expect_status || report == NULL)
-    fail_msg ("doctor exited %d (expected %d):\n%s%s", status, expect_status, out, err);
-  return report;
-}
-
-static void
-run_ok (Fixture *f, const char *const *args)
-{
-  g_autofree char *out = NULL, *err = NULL;
-  int status = nmt_run_cli (f->data, args, NULL, &out, &err);
-
-  if (status != 0)
-    fail_msg ("%s exited %d:\n%s%s", args[0], status, out, err);
-}
-
 /* The "forbidden" case: the manifest is fine but does not allow the
  * extension asked about; the fix adds it. */
 static void
@@ -470,155 +331,6 @@ test_refused_dropin (void **state)
   report = doctor (f, "chromium", 1);
   assert_check (report, NULL, "extension", "fail", "nmstore extensions rm bad", "line 2, chromium-ids");
   cJSON_Delete (report);
-}
-
-/* Snap Chromium: the manifest in ~/.config/chromium is fine, the host
- * answers, and still the browser cannot reach it; never healthy. */
-static void
-test_snap_chromium (void **state)
-{
-  Fixture *f = *state;
-  g_autofree char *snap = g_build_filename (f->home, "snap", "chromium", NULL);
-  cJSON *report;
-
-  install (f, "chromium");
-  report = doctor (f, "chromium", 0);
-  cJSON_Delete (report);
-  g_mkdir_with_parents (snap, 0755);
-  report = doctor (f, "chromium", 1);
-  assert_check (report, "chromium", "snap", "fail", "instead of the snap", "common/chromium/NativeMessagingHosts");
-  assert_check (report, "chromium", "hello", "ok", NULL, NULL);
-  cJSON_Delete (report);
-}
-
-/* Snap Firefox with no WebExtensions portal on the session bus (here a
- * bus address where nothing listens). */
-static void
-test_snap_firefox_without_portal (void **state)
-{
-  Fixture *f = *state;
-  g_autofree char *snap = g_build_filename (f->home, "snap", "firefox", NULL);
-  g_autofree char *bus = g_strdup_printf ("unix:path=%s/no-bus", f->top);
-  cJSON *report;
-
-  install (f, "firefox");
-  g_mkdir_with_parents (snap, 0755);
-  g_setenv ("DBUS_SESSION_BUS_ADDRESS", bus, TRUE);
-  report = doctor (f, "firefox", 1);
-  g_unsetenv ("DBUS_SESSION_BUS_ADDRESS");
-  assert_check (report, "firefox", "snap", "fail", "widget.use-xdg-desktop-portal.native-messaging",
-                "org.freedesktop.portal.WebExtensions");
-  cJSON_Delete (report);
-}
-
-/* A stand-in for xdg-desktop-portal on a private bus: it owns
- * org.freedesktop.portal.Desktop and answers the WebExtensions portal's
- * version property, from a thread of its own, because the test's main
- * thread waits for the doctor. */
-typedef struct {
-  GMainContext *context;
-  GMainLoop    *loop;
-  GMutex        lock;
-  GCond         ready;
-  gboolean      owned;
-} FakePortal;
-
-static GVariant *
-portal_get_property (GDBusConnection *connection, const char *sender, const char *path, const char *interface,
-                     const char *property, GError **error, gpointer user_data)
-{
-  (void) connection, (void) sender, (void) path, (void) interface, (void) error, (void) user_data;
-  return g_str_equal (property, "version") ? g_variant_new_uint32 (1) : NULL;
-}
-
-static void
-portal_name_acquired (GDBusConnection *connection, const char *name, gpointer user_data)
-{
-  FakePortal *portal = user_data;
-
-  (void) connection, (void) name;
-  g_mutex_lock (&portal->lock);
-  portal->owned = TRUE;
-  g_cond_signal (&portal->ready);
-  g_mutex_unlock (&portal->lock);
-}
-
-static gpointer
-portal_thread (gpointer data)
-{
-  static const char xml[] =
-    "<node><interface name='org.freedesktop.portal.WebExtensions'>"
-    "<property name='version' type='u' access='read'/></interface></node>";
-  static const GDBusInterfaceVTable vtable = { NULL, portal_get_property, NULL, { 0 } };
-  FakePortal *portal = data;
-  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (xml, NULL);
-  g_autoptr(GDBusConnection) bus = NULL;
-  guint owner;
-
-  g_main_context_push_thread_default (portal->context);
-  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
-  assert_non_null (bus);
-  assert_true (g_dbus_connection_register_object (bus, "/org/freedesktop/portal/desktop", info->interfaces[0],
-                                                  &vtable, portal, NULL, NULL) > 0);
-  owner = g_bus_own_name_on_connection (bus, "org.freedesktop.portal.Desktop", G_BUS_NAME_OWNER_FLAGS_NONE,
-                                        portal_name_acquired, NULL, portal, NULL);
-  g_main_loop_run (portal->loop);
-  g_bus_unown_name (owner);
-  g_main_context_pop_thread_default (portal->context);
-  return NULL;
-}
-
-/* Snap Firefox where the portal answers: it works through the portal,
- * after a one-time prompt, so a warning with what to expect; never
- * reported healthy. */
-static void
-test_snap_firefox_with_portal (void **state)
-{
-  Fixture *f = *state;
-  g_autofree char *snap = g_build_filename (f->home, "snap", "firefox", NULL);
-  g_autoptr(GTestDBus) bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-  FakePortal portal = { 0 };
-  GThread *thread;
-  const cJSON *check;
-  cJSON *report;
-
-  if (g_find_program_in_path ("dbus-daemon") == NULL)
-    {
-      print_message ("dbus-daemon is not installed: skipped\n");
-      return;
-    }
-  install (f, "firefox");
-  g_mkdir_with_parents (snap, 0755);
-  g_test_dbus_up (bus);
-  portal.context = g_main_context_new ();
-  portal.loop = g_main_loop_new (portal.context, FALSE);
-  g_mutex_init (&portal.lock);
-  g_cond_init (&portal.ready);
-  thread = g_thread_new ("fake-portal", portal_thread, &portal);
-  g_mutex_lock (&portal.lock);
-  while (!portal.owned)
-    g_cond_wait (&portal.ready, &portal.lock);
-  g_mutex_unlock (&portal.lock);
-
-  report = doctor (f, "firefox", 0);
-  check = assert_check (report, "firefox", "snap", "warn", "asks once", "WebExtensions portal");
-  assert_non_null (check);
-  assert_check (report, "firefox", "hello", "ok", NULL, NULL);
-  cJSON_Delete (report);
-  {
-    g_autofree char *out = NULL, *err = NULL;
-    const char *args[] = { "doctor", "--browser", "firefox", NULL };
-
-    assert_int_equal (nmt_run_cli (f->data, args, NULL, &out, &err), 0);
-    assert_null (strstr (out, "everything is in order"));
-    assert_non_null (strstr (out, "no check failed, but read the 1 warning above"));
-  }
-
-  g_main_loop_quit (portal.loop);
-  g_thread_join (thread);
-  g_main_loop_unref (portal.loop);
-  g_main_context_unref (portal.context);
-  g_test_dbus_down (bus);
 }
 
 /* The remaining cases, each with its fix: a wrong "type", a manifest
@@ -747,9 +459,6 @@ main (void)
     cmocka_unit_test_setup_teardown (test_forbidden_firefox_id, setup, teardown),
     cmocka_unit_test_setup_teardown (test_registered_extension_checked, setup, teardown),
     cmocka_unit_test_setup_teardown (test_refused_dropin, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_snap_chromium, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_snap_firefox_without_portal, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_snap_firefox_with_portal, setup, teardown),
     cmocka_unit_test_setup_teardown (test_other_cases, setup, teardown),
     cmocka_unit_test_setup_teardown (test_registered_scopes, setup, teardown),
   };
