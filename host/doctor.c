@@ -321,7 +321,8 @@ check_browser (NmsDoctorReport *report, GPtrArray *targets, const NmsInstallBrow
   gboolean detected = named, found = FALSE, user_found = FALSE;
   guint i;
 
-  /* The browser reads the user's manifest before the system's. */
+  /* Chromium reads the user's manifest before the system's (FindManifest
+   * in chrome/browser/extensions/api/messaging/launch_context_posix.cc). */
   for (i = 0; i < targets->len; i++)
     {
       const NmsInstallTarget *target = targets->pdata[i];
