@@ -208,35 +208,37 @@ check_wanted_ids (NmsDoctorReport *report, const NmsInstallTarget *target, const
 static void
 check_snap (NmsDoctorReport *report, const NmsInstallTarget *target, const char *snap_dir)
 {
-  g_autofree char *fix = NULL;
+  const char *title = nms_install_browser_title (target->browser);
 
   if (nms_install_browser_family (target->browser) != NMS_INSTALL_FIREFOX_FAMILY)
     {
       _nms_doctor_add (report, target, "snap", NMS_DOCTOR_FAIL,
-                       g_strdup_printf ("use %s from a distribution package or its Flatpak instead of the snap "
-                                        "(sudo snap remove %s), then run: nmstore install --browser %s",
-                                        nms_install_browser_title (target->browser), nms_install_browser_snap (target->browser),
+                       g_strdup_printf ("use a %s that is not a snap instead of the snap: its Flatpak (%s), "
+                                        "Debian's package (Ubuntu's chromium-browser .deb only installs the snap), "
+                                        "or Google Chrome's .deb; then run: nmstore install --browser %s",
+                                        title, nms_install_browser_flatpak_id (target->browser),
                                         nms_install_browser_name (target->browser)),
-                       "%s is a snap (%s): it reads manifests from %s/common/%s/NativeMessagingHosts only, and its "
-                       "confinement does not let it start a program from outside the snap, so it cannot reach nmstore",
-                       nms_install_browser_title (target->browser), snap_dir, snap_dir, nms_install_browser_snap (target->browser));
+                       "%s is a snap (%s): it reads manifests from %s/common/%s/NativeMessagingHosts only, and "
+                       "its confinement does not let it start a program from outside the snap, so it cannot "
+                       "reach nmstore", title, snap_dir, snap_dir, nms_install_browser_snap (target->browser));
       return;
     }
   if (_nms_doctor_portal_version () > 0)
     _nms_doctor_add (report, target, "snap", NMS_DOCTOR_WARN,
-                     g_strdup ("nothing to install: on first use Firefox asks once whether the extension may start nmstore; "
-                               "allow it (if it never asks, set widget.use-xdg-desktop-portal.native-messaging to 1 in about:config)"),
-                     "%s is a snap (%s): it starts nmstore through the WebExtensions portal of xdg-desktop-portal, "
-                     "which is here and reads the manifest in ~/.mozilla/native-messaging-hosts", 
-                     nms_install_browser_title (target->browser), snap_dir);
+                     g_strdup ("nothing to install: on first use Firefox asks once whether the extension may start "
+                               "nmstore; allow it (if it never asks, set "
+                               "widget.use-xdg-desktop-portal.native-messaging to 1 in about:config)"),
+                     "%s is a snap (%s): it starts nmstore through the WebExtensions portal of "
+                     "xdg-desktop-portal, which is here and reads the manifest in ~/.mozilla/native-messaging-hosts",
+                     title, snap_dir);
   else
     _nms_doctor_add (report, target, "snap", NMS_DOCTOR_FAIL,
-                     g_strdup ("install an xdg-desktop-portal with the WebExtensions portal (1.20 or later; Ubuntu ships it "
-                               "from 24.04), log in again, and set widget.use-xdg-desktop-portal.native-messaging to 1 in "
-                               "about:config; or use Firefox from a .deb instead of the snap"),
+                     g_strdup ("install an xdg-desktop-portal that provides the WebExtensions portal, log in again, "
+                               "and set widget.use-xdg-desktop-portal.native-messaging to 1 in about:config; or "
+                               "use Firefox from a .deb instead of the snap"),
                      "%s is a snap (%s): it can start nmstore only through the WebExtensions portal "
                      "(org.freedesktop.portal.WebExtensions), and no such portal answers on this session bus",
-                     nms_install_browser_title (target->browser), snap_dir);
+                     title, snap_dir);
 }
 
 /* One manifest, read the way the browser reads it, then the host it
