@@ -158,6 +158,8 @@ registered_ids (const NmsInstallEnv *env, NmsInstallScope scope, GPtrArray *chro
           fprintf (stderr, "nmstore: %s\n", extension->error);
           ok = FALSE;
         }
+      else
+        printf ("allows  %-16s registered in %s\n", extension->name, extension->path);
     }
   nms_extensions_collect_ids (extensions, chromium_ids, firefox_ids);
   return ok;

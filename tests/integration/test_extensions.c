@@ -262,6 +262,8 @@ test_install_includes_dropins (void **state)
                                     "firefox-ids={12345678-1234-1234-1234-123456789abc};\n", -1, NULL));
   assert_int_equal (run (f, &out, &err, (const char *const[]) { "install", "--browser", "chromium,firefox",
                                                                  "--extension-id", ID_C, NULL }), 0);
+  assert_contains (out, "allows  tool ");
+  assert_contains (out, "allows  other ");
   chromium = read_text (f->home, ".config/chromium/NativeMessagingHosts/" MANIFEST);
   firefox = read_text (f->home, ".mozilla/native-messaging-hosts/" MANIFEST);
   assert_contains (chromium, "[\"chrome-extension://hfjlljhbgdcnhkaehjemmbcjndfgaeea/\", \"chrome-extension://" ID_A
