@@ -195,7 +195,10 @@ test_refuses_loose_or_foreign_folder (void **state)
   assert_int_equal (run (f, &out, &err, add), 1);
   assert_contains (err, "mode 0755");
   assert_int_equal (mode_of (f->user_dir), 0755);
-  assert_false (g_file_test (g_build_filename (f->user_dir, "tool.conf", NULL), G_FILE_TEST_EXISTS));
+  {
+    g_autofree char *file = g_build_filename (f->user_dir, "tool.conf", NULL);
+    assert_false (g_file_test (file, G_FILE_TEST_EXISTS));
+  }
 
   if (geteuid () != 0)
     {
@@ -224,7 +227,10 @@ test_usage_errors (void **state)
       assert_contains (err, "is not an extension name");
       assert_int_equal (run (f, &out, &err, (const char *const[]) { "extensions", "rm", bad_names[i], NULL }), 2);
     }
-  assert_false (g_file_test (g_build_filename (f->home, ".config", "nmstore", "escape.conf", NULL), G_FILE_TEST_EXISTS));
+  {
+    g_autofree char *escaped = g_build_filename (f->home, ".config", "nmstore", "escape.conf", NULL);
+    assert_false (g_file_test (escaped, G_FILE_TEST_EXISTS));
+  }
   assert_int_equal (run (f, &out, &err, (const char *const[]) { "extensions", "--help", NULL }), 0);
   assert_contains (out, "--extension-id");
   assert_contains (out, "--firefox-id");
