@@ -54,6 +54,7 @@ cJSON          *nms_cli_run_request_text (const char *origin_text, const NmsCliU
 int nms_cli_install   (int argc, char **argv);
 int nms_cli_uninstall (int argc, char **argv);
 int nms_cli_doctor    (int argc, char **argv);
+int nms_cli_extensions (int argc, char **argv);
 
 /* cli-origins.c */
 int nms_cli_origins (int argc, char **argv);

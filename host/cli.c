@@ -426,6 +426,8 @@ static const Command commands[] = {
   { "install", "[--user|--system] [--browser B,...]", "register the host with browsers (see --help)", nms_cli_install },
   { "uninstall", "[--user|--system] [--browser B,...]", "remove the host's browser manifests", nms_cli_uninstall },
   { "doctor", "[--browser B,...] [--json]", "find what stops a browser from reaching the host", nms_cli_doctor },
+  { "extensions", "add NAME --extension-id ID...|ls|rm NAME", "register the extensions install allows",
+    nms_cli_extensions },
   { "session", "ls|check|migrate --origin ORIGIN", "see, check and migrate the torrent session", nms_cli_session },
   { "export", "--origin ORIGIN [--prefix P]", "print every item as one JSON object (--decrypt if encrypted)",
     nms_cli_export },

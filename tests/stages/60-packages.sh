@@ -6,8 +6,10 @@
 # tag about the man page: it must be there and render cleanly), installs
 # it with dpkg -i, checks that its maintainer script wrote the system-wide
 # manifests for Chrome, Chromium, Edge and Firefox and that `nmstore doctor`
-# passes, that reinstalling it keeps an extension id allowed since, removes it with dpkg -r and checks that everything it put on the
-# machine is gone. The .rpm is inspected with rpm -qlp and --scripts (no rpm
+# passes, that reinstalling it keeps an extension id allowed since and
+# allows the ids of the drop-ins in /etc/nmstore/extensions.d (a refused one
+# not stopping it), removes it with dpkg -r and checks that everything it
+# put on the machine is gone. The .rpm is inspected with rpm -qlp and --scripts (no rpm
 # machine here to install it on). Needs root, as CI has: it changes /usr and
 # /etc. About a minute on two cores.
 set -euo pipefail
@@ -95,6 +97,26 @@ grep -q "chrome-extension://$extra_id/" "${manifests[0]}" || fail "reinstalling 
 grep -q "chrome-extension://hfjlljhbgdcnhkaehjemmbcjndfgaeea/" "${manifests[0]}" || fail "the companion is no longer allowed"
 grep -q "tester@example.org" "${manifests[3]}" || fail "reinstalling the .deb dropped tester@example.org from ${manifests[3]}"
 grep -q "nmstore@nmstore.org" "${manifests[3]}" || fail "the Firefox companion is no longer allowed"
+
+# Another extension's package ships a drop-in and reruns install; an
+# upgrade of nmstore must allow its ids too, and a drop-in nmstore refuses
+# must not leave the nmstore package unconfigured.
+echo "-- dpkg -i honours /etc/nmstore/extensions.d"
+dropin_dir=/etc/nmstore/extensions.d
+made_etc_nmstore=no
+[ -d /etc/nmstore ] || made_etc_nmstore=yes
+mkdir -p "$dropin_dir"
+dropin_id=ponmlkjihgfedcbaponmlkjihgfedcba
+printf '[extension]\nchromium-ids=%s;\nfirefox-ids=dropin@example.org;\n' "$dropin_id" >"$dropin_dir/nmt-test.conf"
+dpkg -i "$deb" >/dev/null
+grep -q "chrome-extension://$dropin_id/" "${manifests[0]}" || fail "postinst did not allow the drop-in's $dropin_id"
+grep -q "dropin@example.org" "${manifests[3]}" || fail "postinst did not allow the drop-in's dropin@example.org"
+printf '[extension]\nchromium-ids=xyz;\n' >"$dropin_dir/nmt-bad.conf"
+dpkg -i "$deb" >/dev/null 2>"$scratch/dpkg.err" || fail "a refused drop-in made dpkg -i fail: $(cat "$scratch/dpkg.err")"
+grep -q "nmt-bad.conf" "$scratch/dpkg.err" || fail "postinst did not name the refused drop-in nmt-bad.conf"
+grep -q "chrome-extension://$dropin_id/" "${manifests[0]}" || fail "a refused drop-in dropped the valid one's id"
+rm -f "$dropin_dir/nmt-test.conf" "$dropin_dir/nmt-bad.conf"
+if [ "$made_etc_nmstore" = yes ]; then rmdir "$dropin_dir" /etc/nmstore; fi
 
 echo "-- dpkg -r"
 dpkg -r nmstore >/dev/null
