@@ -157,9 +157,12 @@ export function describeHostError(message, ext, options = {}) {
       break;
     case 'communication':
       d = {
-        title: 'The nmstore host spoke garbage',
-        sentence: 'The program the host manifest names wrote something other than native messages to its output, ' +
-          'usually a wrapper script that prints text before it starts nmstore.',
+        // Chromium also says this when the host ends while it is still
+        // writing the first message to it: a host that exits at once gets
+        // either this or "Native host has exited." (status-page.test.js).
+        title: 'The browser could not talk to the nmstore host',
+        sentence: 'The program the host manifest names wrote something other than native messages to its output ' +
+          '(usually a wrapper script that prints text before it starts nmstore), or ended while the browser was writing to it.',
         fixText: 'Find the program and what it prints:',
         command: 'nmstore doctor',
       };

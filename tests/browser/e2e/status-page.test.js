@@ -179,8 +179,15 @@ test('a host that exits at once: "stopped", nmstore doctor', { timeout: 120000 }
   const { context } = await launch(profile);
   const page = await openStatusPage(context);
   const p = await problem(page);
-  assert.equal(p.raw, 'Native host has exited.');
-  assert.equal(p.title, 'The nmstore host stopped');
+  // Which of two words Chromium uses depends on a race: whether it was still
+  // writing the first message when the host ended (both seen on this machine
+  // under load). Each must show its own case.
+  const cases = {
+    'Native host has exited.': 'The nmstore host stopped',
+    'Error when communicating with the native messaging host.': 'The browser could not talk to the nmstore host',
+  };
+  assert.ok(p.raw in cases, `unexpected browser message: ${p.raw}`);
+  assert.equal(p.title, cases[p.raw]);
   assert.equal(p.command, 'nmstore doctor');
   assert.equal(p.badge, 'Host error');
   assert.equal(p.exportDisabled, true);
@@ -196,7 +203,7 @@ test('a wrapper that prints to stdout: the junk is named, nmstore doctor', { tim
   const page = await openStatusPage(context);
   const p = await problem(page);
   assert.equal(p.raw, 'Error when communicating with the native messaging host.');
-  assert.equal(p.title, 'The nmstore host spoke garbage');
+  assert.equal(p.title, 'The browser could not talk to the nmstore host');
   assert.match(p.sentence, /wrapper script that prints text/);
   assert.equal(p.command, 'nmstore doctor');
   await assertFits(page);
