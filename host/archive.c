@@ -28,10 +28,32 @@ append_key (GString *out, const char *key, gsize len)
   cJSON_Delete (s);
 }
 
+/* Text waiting to be written goes out once there is this much of it. */
+#define EXPORT_FLUSH_BYTES (1u << 20)
+
 typedef struct {
-  GString *out;
-  gboolean first;
+  GString        *out;
+  gboolean        first;
+  FILE           *file;      /* NULL: everything stays in out */
+  guint64         done, total;
+  NmsProgressFunc progress;
+  gpointer        progress_data;
 } Exporter;
+
+/* Writes what has piled up and wipes it: an encrypted origin's export
+ * --decrypt holds its values in the clear. */
+static gboolean
+export_flush (Exporter *e, GError **error)
+{
+  gboolean ok = fwrite (e->out->str, 1, e->out->len, e->file) == e->out->len;
+
+  sodium_memzero (e->out->str, e->out->len);
+  g_string_truncate (e->out, 0);
+  if (!ok)
+    g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot write the export: %s (is the disk full, or the "
+                 "reading end of the pipe gone?)", g_strerror (errno));
+  return ok;
+}
 
 /* Stored JSON is already the compact text a reply carries, so it is
  * spliced as it is: an export and an import give back the same bytes. */
@@ -53,26 +75,47 @@ export_item (const NmsItem *item, gpointer user_data, GError **error)
     }
   else
     g_string_append_len (e->out, (const char *) item->value, (gssize) item->value_len);
+  e->done++;
+  if (e->progress != NULL)
+    e->progress (e->done, MAX (e->done, e->total), e->progress_data);
+  return e->file == NULL || e->out->len < EXPORT_FLUSH_BYTES || export_flush (e, error);
+}
+
+static gboolean
+count_item (const NmsItem *item, gpointer user_data, GError **error)
+{
+  (*(guint64 *) user_data)++;
   return TRUE;
 }
 
 /* One read transaction: every item as of one moment, whatever other
  * processes write meanwhile (an encrypted origin's listing takes several
- * statements). */
+ * statements). The names are counted first, for the progress line. */
 gboolean
-nms_archive_export (NmsStore *store, const char *prefix, GString *out, GError **error)
+nms_archive_export (NmsStore *store, const char *prefix, FILE *out, NmsProgressFunc progress,
+                    gpointer progress_data, GError **error)
 {
-  Exporter e = { out, TRUE };
+  g_autoptr(GString) text = g_string_sized_new (EXPORT_FLUSH_BYTES + 4096);
+  Exporter e = { text, TRUE, out, 0, 0, progress, progress_data };
 
   if (!nms_store_begin (store, FALSE, error))
     return FALSE;
-  g_string_append_c (out, '{');
-  if (!nms_store_scan (store, prefix, TRUE, export_item, &e, error))
+  g_string_append_c (text, '{');
+  if ((progress != NULL && !nms_store_scan (store, prefix, FALSE, count_item, &e.total, error))
+      || !nms_store_scan (store, prefix, TRUE, export_item, &e, error))
     {
+      sodium_memzero (text->str, text->len);
       nms_store_rollback (store);
       return FALSE;
     }
-  g_string_append (out, "}\n");
+  g_string_append (text, "}\n");
+  if (!export_flush (&e, error) || fflush (out) != 0)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot write the export: %s", g_strerror (errno));
+      nms_store_rollback (store);
+      return FALSE;
+    }
   return nms_store_commit (store, error);
 }
 

@@ -8,6 +8,7 @@
 #include "nmstore/error.h"
 #include "nmstore/keysource.h"
 #include "nmstore/origin.h"
+#include "nmstore/progress.h"
 #include "nmstore/session.h"
 #include "nmstore/store.h"
 
@@ -278,9 +279,11 @@ nms_cli_export (int argc, char **argv)
   g_autoptr(NmsStore) store = NULL;
   g_autoptr(NmsOrigin) origin = NULL;
   g_autoptr(GString) out = g_string_new (NULL);
-  gboolean decrypt = FALSE, ok;
+  g_autoptr(NmsProgress) progress = NULL;
+  gboolean decrypt = FALSE, quiet = FALSE, ok;
   GOptionEntry crypt_entries[] = {
     { "decrypt", 0, 0, G_OPTION_ARG_NONE, &decrypt, "Write an encrypted origin's names and values in the clear", NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print no progress on standard error", NULL },
     { NULL }
   };
 
@@ -298,11 +301,15 @@ nms_cli_export (int argc, char **argv)
     }
   if (!unlock_for_person (store, origin, passphrase_fd, &error))
     return nms_cli_fail_error (error);
-  if (nms_store_encrypted (store) && !decrypt)
-    ok = nms_archive_export_sealed (store, origin->canonical, prefix, out, &error);
-  else
-    ok = nms_archive_export (store, prefix, out, &error);
-  if (!ok)
+  if (!nms_store_encrypted (store) || decrypt)
+    {
+      /* Written as it is read: the export never sits whole in memory. */
+      progress = nms_progress_new_stderr ("exporting", "items", quiet);
+      ok = nms_archive_export (store, prefix, stdout, nms_progress_step, progress, &error);
+      nms_progress_done (progress);
+      return ok ? EXIT_SUCCESS : nms_cli_fail_error (error);
+    }
+  if (!nms_archive_export_sealed (store, origin->canonical, prefix, out, &error))
     return nms_cli_fail_error (error);
   ok = fwrite (out->str, 1, out->len, stdout) == out->len && fflush (stdout) == 0;
   sodium_memzero (out->str, out->len);
@@ -363,6 +370,49 @@ origin_encrypted (const char *origin_text)
   return store != NULL && nms_store_encrypted (store);
 }
 
+/* A plain export in a file: streamed into the store in one transaction
+ * (archive-import.c). *is_sealed: the file is a sealed export, which the
+ * caller imports instead; nothing was written. */
+static int
+import_plain_file (const char *origin_text, const char *path, gboolean have_key_file, gint passphrase_fd,
+                   gboolean quiet, gboolean *is_sealed)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NmsOrigin) origin = NULL;
+  g_autoptr(NmsStore) store = NULL;
+  g_autoptr(NmsProgress) progress = NULL;
+  guint64 n = 0;
+  gboolean ok;
+
+  /* Before the store (and logging) is opened: a sealed export goes the
+   * other way, through a request. */
+  if (!nms_archive_file_is_sealed (path, is_sealed, &error))
+    {
+      g_printerr ("nmstore: %s: %s\n", path, error->message);
+      return EXIT_FAILURE;
+    }
+  if (*is_sealed)
+    return EXIT_SUCCESS;
+  if (have_key_file)
+    {
+      g_printerr ("nmstore: --key-file belongs to a sealed export; %s is a plain one\n", path);
+      return NMS_CLI_EXIT_USAGE;
+    }
+  if ((store = open_store (origin_text, &origin, &error)) == NULL
+      || !unlock_for_person (store, origin, passphrase_fd, &error))
+    return nms_cli_fail_error (error);
+  progress = nms_progress_new_stderr ("importing", "MB", quiet);
+  ok = nms_archive_import_file (store, path, &n, nms_progress_step, progress, &error);
+  nms_progress_done (progress);
+  if (!ok)
+    {
+      g_printerr ("nmstore: %s: %s; nothing was imported\n", path, error->message);
+      return EXIT_FAILURE;
+    }
+  g_print ("imported %" G_GUINT64_FORMAT " item(s)\n", n);
+  return EXIT_SUCCESS;
+}
+
 int
 nms_cli_import (int argc, char **argv)
 {
@@ -383,14 +433,28 @@ nms_cli_import (int argc, char **argv)
   g_autoptr(NmsCryptoSecret) passphrase = NULL;
   NmsCliUnlock unlock;
   guint n_items = 0;
-  gboolean ok, target_encrypted;
+  int code;
+  gboolean ok, target_encrypted, quiet = FALSE;
   gsize len;
+  GOptionEntry quiet_entries[] = {
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print no progress on standard error", NULL },
+    { NULL }
+  };
 
   g_option_context_add_main_entries (context, sealed_entries, NULL);
+  g_option_context_add_main_entries (context, quiet_entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return nms_cli_fail_usage (context, error->message);
   if (origin == NULL || argc != 2)
     return nms_cli_fail_usage (context, "import takes --origin ORIGIN FILE");
+  if (!g_str_equal (argv[1], "-"))
+    {
+      gboolean is_sealed = FALSE;
+
+      code = import_plain_file (origin, argv[1], key_file != NULL, passphrase_fd, quiet, &is_sealed);
+      if (!is_sealed)
+        return code;
+    }
   if (g_str_equal (argv[1], "-"))
     {
       g_autoptr(GIOChannel) in = g_io_channel_unix_new (0);

@@ -132,6 +132,9 @@ struct _NmsStore {
   NmsStoreCrypt   crypt;
   char           *scrub_note;         /* why the last conversion's rewrite is still pending */
   gboolean        full;               /* a write failed for want of disk space (store-files.c) */
+  /* Told how far a whole-store command has got (nms_store_set_progress). */
+  NmsProgressFunc progress;
+  gpointer        progress_data;
 };
 
 gboolean nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error);

@@ -24,6 +24,7 @@
 
 #include "nmstore/config.h"
 #include "nmstore/crypto.h"
+#include "nmstore/progress.h"
 
 G_BEGIN_DECLS
 
@@ -174,6 +175,9 @@ gboolean    nms_store_rewrap       (NmsStore *store, const NmsCryptoSecret *pass
                                     const NmsStoreKeySource *to, GError **error);
 gboolean    nms_store_verify       (NmsStore *store, guint *n_good, guint *n_bad, GError **error);
 gboolean    nms_store_scrub        (NmsStore *store, GError **error);
+/* Whole-store work (encrypt, decrypt, rekey, verify, the scrub) reports
+ * how far it has got to progress (NULL: to nobody). */
+void        nms_store_set_progress (NmsStore *store, NmsProgressFunc progress, gpointer user_data);
 gboolean    nms_store_scrub_if_pending (NmsStore *store, GError **error);
 /* After a conversion that succeeded: NULL when its file was rewritten at
  * once, else why the rewrite is still pending (it is finished by the next
