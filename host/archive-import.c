@@ -61,14 +61,75 @@ nms_archive_value_from_json (const char *value, gsize value_len, NmsValueKind *k
   return TRUE;
 }
 
+/* The mapped file, and how much of its start was handed back. */
+typedef struct {
+  const char *base;
+  gsize       len;
+  gsize       dropped;
+} Mapped;
+
+/* Gives back the pages of the file the reader has passed: mapped pages
+ * that were read count in the process's memory until they are. */
+static void
+drop_behind (Mapped *m, const char *at)
+{
+  long page = sysconf (_SC_PAGESIZE);
+  gsize upto = (gsize) (at - m->base) / (gsize) page * (gsize) page;
+
+  if (upto < m->dropped + IMPORT_DROP_BYTES)
+    return;
+  madvise ((char *) m->base + m->dropped, upto - m->dropped, MADV_DONTNEED);
+  m->dropped = upto;
+}
+
+typedef struct {
+  Mapped   map;
+  gboolean sealed;
+} Sniffer;
+
+/* The UTF-8 check of nms_json_each_member, a piece at a time, with the
+ * pages checked handed back. A character cut at a piece's end is checked
+ * again with the next piece. */
+static gboolean
+check_utf8 (Mapped *m, GError **error)
+{
+  gsize at = 0;
+
+  while (at < m->len)
+    {
+      gsize n = MIN (m->len - at, (gsize) IMPORT_DROP_BYTES), ok_len;
+      const char *bad = NULL;
+
+      if (g_utf8_validate_len (m->base + at, n, &bad))
+        ok_len = n;
+      else
+        {
+          ok_len = (gsize) (bad - (m->base + at));
+          /* Only an incomplete character at the end of a piece that is not
+           * the file's end may be fine; it is checked again below. */
+          if (at + n == m->len || n - ok_len >= 4 || ok_len == 0)
+            {
+              g_set_error (error, NMS_ERROR, NMS_ERROR_JSON, "the file is not valid UTF-8, or holds a raw NUL "
+                           "(first bad byte at offset %" G_GSIZE_FORMAT ")", at + ok_len);
+              return FALSE;
+            }
+        }
+      at += ok_len;
+      drop_behind (m, m->base + at);
+    }
+  return TRUE;
+}
+
 /* Whether a member is a sealed export's "format": such a file is never
  * read as a plain one (see looks_sealed in archive.c). */
 static gboolean
 find_format (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
              GError **error)
 {
-  gboolean *sealed = user_data;
+  Sniffer *sniff = user_data;
+  gboolean *sealed = &sniff->sealed;
 
+  drop_behind (&sniff->map, value);
   if (name_len == 6 && memcmp (name, "format", 6) == 0 && value_len > 0 && value[0] == '"')
     {
       cJSON *s = cJSON_ParseWithLength (value, value_len);
@@ -86,9 +147,7 @@ typedef struct {
   GHashTable     *seen;      /* every key so far: a key twice is refused, as by "set" */
   gsize           batch_bytes;
   guint64         n_items;
-  const char     *base;      /* the mapped file */
-  gsize           len;
-  gsize           dropped;   /* bytes at the start already given back */
+  Mapped          map;
   NmsProgressFunc progress;
   gpointer        progress_data;
 } Importer;
@@ -120,19 +179,6 @@ flush_batch (Importer *im, GError **error)
   return ok;
 }
 
-/* Gives back the pages of the file the reader has passed. */
-static void
-drop_behind (Importer *im, const char *at)
-{
-  long page = sysconf (_SC_PAGESIZE);
-  gsize upto = (gsize) (at - im->base) / (gsize) page * (gsize) page;
-
-  if (upto < im->dropped + IMPORT_DROP_BYTES)
-    return;
-  madvise ((char *) im->base + im->dropped, upto - im->dropped, MADV_DONTNEED);
-  im->dropped = upto;
-}
-
 static gboolean
 import_member (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
                GError **error)
@@ -144,6 +190,11 @@ import_member (const char *name, gsize name_len, const char *value, gsize value_
 
   if (!nms_store_check_key (name, name_len, error))
     return FALSE;
+  if (!g_utf8_validate_len (name, name_len, NULL))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_JSON, "the file changed while it was imported");
+      return FALSE;
+    }
   key = g_strndup (name, name_len);
   if (!g_hash_table_add (im->seen, key))
     {
@@ -161,9 +212,10 @@ import_member (const char *name, gsize name_len, const char *value, gsize value_
   item.value = data;
   g_array_append_val (im->items, item);
   im->batch_bytes += name_len + item.value_len;
-  drop_behind (im, value);
+  drop_behind (&im->map, value);
   if (im->progress != NULL)
-    im->progress ((guint64) (value + value_len - im->base) >> 20, (guint64) im->len >> 20, im->progress_data);
+    im->progress ((guint64) (value + value_len - im->map.base) >> 20, (guint64) im->map.len >> 20,
+                  im->progress_data);
   return im->batch_bytes < IMPORT_BATCH_BYTES || flush_batch (im, error);
 }
 
@@ -173,20 +225,23 @@ gboolean
 nms_archive_file_is_sealed (const char *path, gboolean *sealed, GError **error)
 {
   g_autoptr(GMappedFile) map = g_mapped_file_new (path, FALSE, error);
-  char *base;
-  gsize len;
+  Sniffer sniff = { { 0 } };
 
   *sealed = FALSE;
   if (map == NULL)
     return FALSE;
-  base = g_mapped_file_get_contents (map);
-  len = g_mapped_file_get_length (map);
-  madvise (base, len, MADV_SEQUENTIAL);
-  if (!nms_json_each_member (base, len, find_format, sealed, error))
+  sniff.map.base = g_mapped_file_get_contents (map);
+  sniff.map.len = g_mapped_file_get_length (map);
+  madvise ((char *) sniff.map.base, sniff.map.len, MADV_SEQUENTIAL);
+  if (!check_utf8 (&sniff.map, error))
+    return FALSE;
+  sniff.map.dropped = 0;
+  if (!nms_json_each_member_utf8 (sniff.map.base, sniff.map.len, find_format, &sniff, error))
     {
       g_prefix_error (error, "the file is not one JSON object of key to value, as 'nmstore export' writes: ");
       return FALSE;
     }
+  *sealed = sniff.sealed;
   return TRUE;
 }
 
@@ -204,15 +259,18 @@ nms_archive_import_file (NmsStore *store, const char *path, guint64 *n_items, Nm
   *n_items = 0;
   if (map == NULL)
     return FALSE;
-  im.base = g_mapped_file_get_contents (map);
-  im.len = g_mapped_file_get_length (map);
+  im.map.base = g_mapped_file_get_contents (map);
+  im.map.len = g_mapped_file_get_length (map);
   im.progress = progress;
   im.progress_data = progress_data;
-  madvise ((char *) im.base, im.len, MADV_SEQUENTIAL);
+  madvise ((char *) im.map.base, im.map.len, MADV_SEQUENTIAL);
 
   if (!nms_store_begin (store, TRUE, error))
     return FALSE;
-  ok = nms_json_each_member (im.base, im.len, import_member, &im, error) && flush_batch (&im, error);
+  /* Checked by nms_archive_file_is_sealed; each value is checked again by
+   * its canonicalization, and each name here, should the file have
+   * changed since. */
+  ok = nms_json_each_member_utf8 (im.map.base, im.map.len, import_member, &im, error) && flush_batch (&im, error);
   wipe_buffers (&im);
   if (!ok)
     {

@@ -385,7 +385,7 @@ scan_value (Scan *s, GString *out)
 }
 
 static gboolean
-scan_begin (Scan *s, const char *text, gsize len, GError **error)
+scan_begin_checked (Scan *s, const char *text, gsize len, gboolean check_utf8, GError **error)
 {
   const char *bad = NULL;
 
@@ -400,7 +400,7 @@ scan_begin (Scan *s, const char *text, gsize len, GError **error)
   s->end = s->p + len;
   s->error = error;
   /* NUL is not valid here: g_utf8_validate_len stops at it. */
-  if (!g_utf8_validate_len (text, len, &bad))
+  if (check_utf8 && !g_utf8_validate_len (text, len, &bad))
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
                    "the text is not valid UTF-8, or holds a raw NUL (first bad byte at offset %" G_GSIZE_FORMAT ")",
@@ -416,6 +416,12 @@ scan_whole (Scan *s, GString *out)
   if (!scan_value (s, out))
     return FALSE;
   return s->p == s->end || fail (s, "more text after the value");
+}
+
+static gboolean
+scan_begin (Scan *s, const char *text, gsize len, GError **error)
+{
+  return scan_begin_checked (s, text, len, TRUE, error);
 }
 
 gboolean
@@ -444,14 +450,32 @@ nms_json_check (const char *text, gsize len, gsize *n_values, GError **error)
   return TRUE;
 }
 
+static gboolean each_member (Scan *s, NmsJsonMemberFunc visit, gpointer user_data);
+
 gboolean
 nms_json_each_member (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data, GError **error)
 {
-  g_autoptr(GString) name = g_string_new (NULL);
   Scan s;
 
-  if (!scan_begin (&s, text, len, error))
-    return FALSE;
+  return scan_begin (&s, text, len, error) && each_member (&s, visit, user_data);
+}
+
+gboolean
+nms_json_each_member_utf8 (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data,
+                           GError **error)
+{
+  Scan s;
+
+  return scan_begin_checked (&s, text, len, FALSE, error) && each_member (&s, visit, user_data);
+}
+
+static gboolean
+each_member (Scan *sp, NmsJsonMemberFunc visit, gpointer user_data)
+{
+  g_autoptr(GString) name = g_string_new (NULL);
+  GError **error = sp->error;
+  Scan s = *sp;
+
   skip_space (&s);
   if (s.p >= s.end || *s.p != '{')
     return fail (&s, "an object was expected");

@@ -25,6 +25,7 @@ struct _NmsProgress {
   NmsProgressClock clock;
   gpointer         clock_data;
   gint64           started;
+  gint64           quiet_us;     /* nothing shown before this much time */
   gint64           last_shown;   /* 0: nothing shown yet */
   int              last_tenth;   /* of the last plain line */
   guint64          done, total;
@@ -49,6 +50,7 @@ nms_progress_new (const char *verb, const char *unit, FILE *out, gboolean tty, N
   p->clock = clock != NULL ? clock : real_clock;
   p->clock_data = clock_data;
   p->started = p->clock (p->clock_data);
+  p->quiet_us = QUIET_US;
   p->last_tenth = -1;
   return p;
 }
@@ -56,9 +58,18 @@ nms_progress_new (const char *verb, const char *unit, FILE *out, gboolean tty, N
 NmsProgress *
 nms_progress_new_stderr (const char *verb, const char *unit, gboolean quiet)
 {
+  const char *after = g_getenv ("NMSTORE_PROGRESS_AFTER_MS");
+  guint64 ms = 0;
+  NmsProgress *p;
+
   if (quiet)
     return NULL;
-  return nms_progress_new (verb, unit, stderr, isatty (fileno (stderr)), NULL, NULL);
+  p = nms_progress_new (verb, unit, stderr, isatty (fileno (stderr)), NULL, NULL);
+  /* A person who wants a line even for short work, and the tests, which
+   * cannot make work last a second on every machine. */
+  if (after != NULL && g_ascii_string_to_unsigned (after, 10, 0, G_MAXINT32, &ms, NULL))
+    p->quiet_us = (gint64) ms * 1000;
+  return p;
 }
 
 void
@@ -123,7 +134,7 @@ nms_progress_step (guint64 done, guint64 total, gpointer progress)
   p->done = done;
   p->total = total;
   now = p->clock (p->clock_data);
-  if (now - p->started < QUIET_US)
+  if (now - p->started < p->quiet_us)
     return TRUE;
   if (p->tty)
     {

@@ -5,9 +5,10 @@
  * Each conversion rewrites every item in one write transaction, together
  * with the envelope, so a crash leaves either the old store or the new
  * one. The rewrite runs with secure_delete on, so the pages it frees are
- * zeroed; then a scrub writes zeros over every free page (zero_free_pages)
- * and truncates the WAL, so no earlier plaintext survives in free pages or
- * old WAL frames. Items are rewritten a batch at a time, in place, so the
+ * zeroed; then a scrub rewrites the file (VACUUM, for a store that is
+ * now encrypted) or writes zeros over every free page (a store now in the
+ * clear), and truncates the WAL, so no earlier plaintext survives in free
+ * pages or old WAL frames. Items are rewritten a batch at a time, in place, so the
  * memory a conversion takes does not grow with the store. The
  * transaction also sets meta 'scrub_pending', cleared by the scrub; a
  * store opened with it still set (a crash, or a reader that kept the WAL
@@ -257,14 +258,13 @@ pragma_int (NmsStore *store, const char *sql, gint64 *value, GError **error)
   return rc == SQLITE_ROW || nms_store_fail (store, rc, "read the file's page counts", error);
 }
 
-/* Writes zeros over every page on the free list, where pages freed before
- * the conversion (in FAST mode) keep their old bytes: one table takes a
- * zero blob as large as the free list, which SQLite lays over those pages
- * without holding it in memory, and is dropped again. This replaces a
- * VACUUM, whose copy of the whole store in memory (a temporary file would
- * leave the store's content outside its folder) cost as much RAM as the
- * store is large. Pages in use were rewritten with secure_delete on, and
- * their free space is zeroed in every mode. The file keeps its size. */
+/* After a decrypt: writes zeros over every page on the free list, where
+ * pages freed before (in FAST mode) keep their old bytes: one table takes
+ * a zero blob as large as the free list, which SQLite lays over those
+ * pages without holding it in memory, and is dropped again. A VACUUM
+ * would need a copy of the store, now plaintext, in memory (as large as
+ * the store) or in a temporary file outside its folder. What was freed
+ * while the store was encrypted was sealed; the file keeps its size. */
 static gboolean
 zero_free_pages (NmsStore *store, GError **error)
 {
@@ -309,15 +309,31 @@ fail:
   return FALSE;
 }
 
-/* Zeroes the free pages and empties the WAL; see the top of this file. */
+/* Rewrites the file or zeroes its free pages, and empties the WAL; see the
+ * top of this file. */
 gboolean
 nms_store_scrub (NmsStore *store, GError **error)
 {
   int rc = SQLITE_OK, busy = 1, attempt, wait_ms = SCRUB_FIRST_WAIT_MS;
 
   g_return_val_if_fail (!store->in_batch, FALSE);
-  if (!nms_store_exec (store, "PRAGMA secure_delete = ON", "turn on secure delete", error)
-      || !zero_free_pages (store, error))
+  if (!nms_store_exec (store, "PRAGMA secure_delete = ON", "turn on secure delete", error))
+    return FALSE;
+  /* An encrypted store's live rows are sealed, so VACUUM may build its
+   * copy in a temporary file (where SQLite's temporary files go, unlinked
+   * at once): no plaintext can reach it, and the file, unlike a copy in
+   * memory, does not cost as much RAM as the store is large. VACUUM copies
+   * rows, not pages, so the free space inside pages goes too. A store now
+   * in the clear would put its plaintext there: its free pages are zeroed
+   * in place instead. */
+  if (nms_store_encrypted (store))
+    {
+      if (!nms_store_exec (store, "PRAGMA temp_store = FILE", "keep temporary data in a file", error)
+          || !nms_store_exec (store, "VACUUM", "rewrite the store's file", error)
+          || !nms_store_exec (store, "DELETE FROM meta WHERE name = 'scrub_pending'", "finish the rewrite", error))
+        return FALSE;
+    }
+  else if (!zero_free_pages (store, error))
     return FALSE;
   for (attempt = 0; attempt < SCRUB_CHECKPOINT_ATTEMPTS; attempt++, wait_ms *= 2)
     {

@@ -35,7 +35,8 @@ gboolean nms_archive_import_request (const char *text, gsize len, GString *reque
  * JSON object at all); reads it through once, without holding it. */
 gboolean nms_archive_file_is_sealed (const char *path, gboolean *sealed, GError **error);
 /* Imports the plain export in the file at path, in one transaction, in
- * memory that does not grow with the file (archive-import.c). */
+ * memory that does not grow with the file (archive-import.c). The file
+ * must have passed nms_archive_file_is_sealed, which checks its UTF-8. */
 gboolean nms_archive_import_file (NmsStore *store, const char *path, guint64 *n_items, NmsProgressFunc progress,
                                   gpointer progress_data, GError **error);
 /* A value as a "set" request or an export gives it: its canonical text,

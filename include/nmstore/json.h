@@ -85,5 +85,10 @@ typedef gboolean (*NmsJsonMemberFunc) (const char *name, gsize name_len, const c
                                        gpointer user_data, GError **error);
 gboolean nms_json_each_member    (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data,
                                   GError **error);
+/* The same for text the caller has already found to be UTF-8 without NUL:
+ * a large mapped file, checked a piece at a time, so that the check does
+ * not bring all of it into memory at once (archive-import.c). */
+gboolean nms_json_each_member_utf8 (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data,
+                                    GError **error);
 
 G_END_DECLS
