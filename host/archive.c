@@ -55,6 +55,14 @@ export_flush (Exporter *e, GError **error)
   return ok;
 }
 
+static gboolean
+write_failed (GError **error)
+{
+  g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot write the export: %s (is the disk full, or the "
+               "reading end of the pipe gone?)", g_strerror (errno));
+  return FALSE;
+}
+
 /* Stored JSON is already the compact text a reply carries, so it is
  * spliced as it is: an export and an import give back the same bytes. */
 static gboolean
@@ -142,34 +150,63 @@ sealed_mac_record (NmsCryptoListMac *mac, const guint8 *token, const guint8 *sea
 }
 
 typedef struct {
-  GPtrArray *records;   /* of GBytes: token | sealed */
-} SealedCollector;
+  Exporter          e;
+  NmsCryptoListMac *mac;
+  const char       *origin;
+  const char       *prefix;
+  const char       *envelope;   /* the key record's text */
+  gboolean          head_done;
+} SealedWriter;
 
-static gboolean
-collect_sealed (const guint8 *token, const guint8 *sealed, gsize sealed_len, gpointer user_data, GError **error)
+/* What comes before the records; the MAC's head needs their count. */
+static void
+sealed_head (SealedWriter *w, guint64 n_records)
 {
-  SealedCollector *c = user_data;
-  guint8 *copy = g_malloc (NMS_CRYPTO_TOKEN_BYTES + sealed_len);
+  GString *out = w->e.out;
 
-  memcpy (copy, token, NMS_CRYPTO_TOKEN_BYTES);
-  memcpy (copy + NMS_CRYPTO_TOKEN_BYTES, sealed, sealed_len);
-  g_ptr_array_add (c->records, g_bytes_new_take (copy, NMS_CRYPTO_TOKEN_BYTES + sealed_len));
-  return TRUE;
+  sealed_mac_head (w->mac, w->origin, w->prefix, n_records);
+  g_string_append (out, "{\"format\":\"" SEALED_FORMAT "\",\"version\":1,\"origin\":");
+  append_key (out, w->origin, strlen (w->origin));
+  g_string_append (out, ",\"prefix\":");
+  if (w->prefix != NULL)
+    append_key (out, w->prefix, strlen (w->prefix));
+  else
+    g_string_append (out, "null");
+  g_string_append (out, ",\"envelope\":");
+  g_string_append (out, w->envelope);
+  g_string_append (out, ",\"records\":[");
+  w->head_done = TRUE;
 }
 
 static gboolean
-export_sealed_locked_in (NmsStore *store, const char *origin, const char *prefix, GString *out, GError **error)
+write_sealed (const guint8 *token, const guint8 *sealed, gsize sealed_len, guint64 index, guint64 n_records,
+              gpointer user_data, GError **error)
 {
-  g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  SealedCollector c = { records };
+  SealedWriter *w = user_data;
+  GString *out = w->e.out;
+
+  if (!w->head_done)
+    sealed_head (w, n_records);
+  sealed_mac_record (w->mac, token, sealed, sealed_len);
+  g_string_append (out, index > 0 ? ",\n[\"" : "\n[\"");
+  nms_base64_append (out, token, NMS_CRYPTO_TOKEN_BYTES);
+  g_string_append (out, "\",\"");
+  nms_base64_append (out, sealed, sealed_len);
+  g_string_append (out, "\"]");
+  if (w->e.progress != NULL)
+    w->e.progress (index + 1, n_records, w->e.progress_data);
+  return out->len < EXPORT_FLUSH_BYTES || export_flush (&w->e, error);
+}
+
+static gboolean
+export_sealed_locked_in (NmsStore *store, const char *origin, const char *prefix, SealedWriter *w, GError **error)
+{
   g_autoptr(NmsCryptoListMac) mac = NULL;
   guint8 code[NMS_CRYPTO_MAC_BYTES];
   cJSON *envelope;
   char *text;
-  guint i;
+  gboolean ok;
 
-  if (!nms_store_sealed_scan (store, prefix, collect_sealed, &c, error))
-    return FALSE;
   /* The key record is copied as stored: the export opens with exactly
    * what opened the origin when it was written. */
   envelope = cJSON_Parse (nms_store_crypt_envelope_json (store));
@@ -180,49 +217,45 @@ export_sealed_locked_in (NmsStore *store, const char *origin, const char *prefix
     }
   text = cJSON_PrintUnformatted (envelope);
   cJSON_Delete (envelope);
-
-  mac = nms_crypto_list_mac_new (nms_store_crypt_keys (store));
-  sealed_mac_head (mac, origin, prefix, records->len);
-  g_string_append (out, "{\"format\":\"" SEALED_FORMAT "\",\"version\":1,\"origin\":");
-  append_key (out, origin, strlen (origin));
-  g_string_append (out, ",\"prefix\":");
-  if (prefix != NULL)
-    append_key (out, prefix, strlen (prefix));
-  else
-    g_string_append (out, "null");
-  g_string_append (out, ",\"envelope\":");
-  g_string_append (out, text);
-  cJSON_free (text);
-  g_string_append (out, ",\"records\":[");
-  for (i = 0; i < records->len; i++)
+  /* Locked: the scan says why (the MAC needs the keys). */
+  if (nms_store_crypt_keys (store) == NULL)
     {
-      gsize len = 0;
-      const guint8 *r = g_bytes_get_data (records->pdata[i], &len);
-
-      sealed_mac_record (mac, r, r + NMS_CRYPTO_TOKEN_BYTES, len - NMS_CRYPTO_TOKEN_BYTES);
-      g_string_append (out, i > 0 ? ",\n[\"" : "\n[\"");
-      nms_base64_append (out, r, NMS_CRYPTO_TOKEN_BYTES);
-      g_string_append (out, "\",\"");
-      nms_base64_append (out, r + NMS_CRYPTO_TOKEN_BYTES, len - NMS_CRYPTO_TOKEN_BYTES);
-      g_string_append (out, "\"]");
+      cJSON_free (text);
+      if (nms_store_sealed_scan (store, prefix, write_sealed, w, error))
+        g_set_error (error, NMS_ERROR, NMS_ERROR_LOCKED, "the origin is locked; unlock it to export it");
+      return FALSE;
     }
+  mac = nms_crypto_list_mac_new (nms_store_crypt_keys (store));
+  w->mac = mac;
+  w->origin = origin;
+  w->prefix = prefix;
+  w->envelope = text;
+  ok = nms_store_sealed_scan (store, prefix, write_sealed, w, error);
+  if (ok && !w->head_done)
+    sealed_head (w, 0);
+  cJSON_free (text);
+  if (!ok)
+    return FALSE;
   nms_crypto_list_mac_final (mac, code);
-  g_string_append (out, "],\n\"mac\":\"");
-  nms_base64_append (out, code, sizeof code);
-  g_string_append (out, "\"}\n");
-  return TRUE;
+  g_string_append (w->e.out, "],\n\"mac\":\"");
+  nms_base64_append (w->e.out, code, sizeof code);
+  g_string_append (w->e.out, "\"}\n");
+  return export_flush (&w->e, error);
 }
 
 /* One read transaction: the key record and the records are one snapshot,
- * whatever other processes write meanwhile. */
+ * whatever other processes write meanwhile. Written to out as it goes. */
 gboolean
-nms_archive_export_sealed (NmsStore *store, const char *origin, const char *prefix, GString *out, GError **error)
+nms_archive_export_sealed (NmsStore *store, const char *origin, const char *prefix, FILE *out,
+                           NmsProgressFunc progress, gpointer progress_data, GError **error)
 {
+  g_autoptr(GString) text = g_string_sized_new (EXPORT_FLUSH_BYTES + 4096);
+  SealedWriter w = { { text, TRUE, out, 0, 0, progress, progress_data } };
   gboolean ok;
 
   if (!nms_store_begin (store, FALSE, error))
     return FALSE;
-  ok = export_sealed_locked_in (store, origin, prefix, out, error);
+  ok = export_sealed_locked_in (store, origin, prefix, &w, error) && (fflush (out) == 0 || write_failed (error));
   if (ok)
     return nms_store_commit (store, error);
   nms_store_rollback (store);

@@ -278,7 +278,6 @@ nms_cli_export (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(NmsStore) store = NULL;
   g_autoptr(NmsOrigin) origin = NULL;
-  g_autoptr(GString) out = g_string_new (NULL);
   g_autoptr(NmsProgress) progress = NULL;
   gboolean decrypt = FALSE, quiet = FALSE, ok;
   GOptionEntry crypt_entries[] = {
@@ -309,11 +308,10 @@ nms_cli_export (int argc, char **argv)
       nms_progress_done (progress);
       return ok ? EXIT_SUCCESS : nms_cli_fail_error (error);
     }
-  if (!nms_archive_export_sealed (store, origin->canonical, prefix, out, &error))
-    return nms_cli_fail_error (error);
-  ok = fwrite (out->str, 1, out->len, stdout) == out->len && fflush (stdout) == 0;
-  sodium_memzero (out->str, out->len);
-  return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+  progress = nms_progress_new_stderr ("exporting", "records", quiet);
+  ok = nms_archive_export_sealed (store, origin->canonical, prefix, stdout, nms_progress_step, progress, &error);
+  nms_progress_done (progress);
+  return ok ? EXIT_SUCCESS : nms_cli_fail_error (error);
 }
 
 /* The key-encryption key of a sealed export: --key-file when given, else

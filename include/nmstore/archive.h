@@ -46,8 +46,8 @@ gboolean nms_archive_value_from_json (const char *value, gsize value_len, NmsVal
 
 typedef struct _NmsArchiveSealed NmsArchiveSealed;
 
-gboolean nms_archive_export_sealed (NmsStore *store, const char *origin, const char *prefix, GString *out,
-                                    GError **error);
+gboolean nms_archive_export_sealed (NmsStore *store, const char *origin, const char *prefix, FILE *out,
+                                    NmsProgressFunc progress, gpointer progress_data, GError **error);
 /* *sealed is NULL, and the result TRUE, when text is not a sealed export. */
 gboolean nms_archive_sealed_parse  (const char *text, gsize len, NmsArchiveSealed **sealed, GError **error);
 const NmsCryptoEnvelope *nms_archive_sealed_envelope (const NmsArchiveSealed *sealed);

@@ -147,8 +147,10 @@ void        nms_store_lock         (NmsStore *store);
  * a transaction of the caller's (nms_store_begin): the key record as
  * stored, the unlocked keys (NULL while locked), and each record that
  * opens and whose name starts with prefix, in name order, still sealed. */
+/* index counts from 0 up to n_records - 1: the count is known from the
+ * first call on. */
 typedef gboolean (*NmsStoreSealedFunc) (const guint8 *token, const guint8 *sealed, gsize sealed_len,
-                                        gpointer user_data, GError **error);
+                                        guint64 index, guint64 n_records, gpointer user_data, GError **error);
 
 const char          *nms_store_crypt_envelope_json (NmsStore *store);
 const NmsCryptoKeys *nms_store_crypt_keys          (NmsStore *store);
