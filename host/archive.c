@@ -3,6 +3,7 @@
  * does the SQLite work; this module decides the file formats and refuses
  * what would hurt: writing a backup over the live database, or restoring
  * a file that is not a backup of this origin. */
+#include "archive-private.h"
 #include "nmstore/archive.h"
 #include "nmstore/base64.h"
 #include "nmstore/error.h"
@@ -130,8 +131,8 @@ nms_archive_export (NmsStore *store, const char *prefix, FILE *out, NmsProgressF
 /* The list MAC's parts before the records: what the export is, and of
  * what; then the record count, so that a list cut short fails even where
  * the cut falls between parts. */
-static void
-sealed_mac_head (NmsCryptoListMac *mac, const char *origin, const char *prefix, guint64 n_records)
+void
+_nms_archive_sealed_mac_head (NmsCryptoListMac *mac, const char *origin, const char *prefix, guint64 n_records)
 {
   static const char label[] = SEALED_FORMAT "-1";
   guint64 n = GUINT64_TO_LE (n_records);
@@ -164,7 +165,7 @@ sealed_head (SealedWriter *w, guint64 n_records)
 {
   GString *out = w->e.out;
 
-  sealed_mac_head (w->mac, w->origin, w->prefix, n_records);
+  _nms_archive_sealed_mac_head (w->mac, w->origin, w->prefix, n_records);
   g_string_append (out, "{\"format\":\"" SEALED_FORMAT "\",\"version\":1,\"origin\":");
   append_key (out, w->origin, strlen (w->origin));
   g_string_append (out, ",\"prefix\":");
@@ -411,7 +412,7 @@ sealed_request (const NmsArchiveSealed *sealed, const NmsCryptoKeys *keys, GStri
   const cJSON *pair;
   guint n = 0;
 
-  sealed_mac_head (mac, sealed->origin, sealed->prefix, (guint64) cJSON_GetArraySize (sealed->records));
+  _nms_archive_sealed_mac_head (mac, sealed->origin, sealed->prefix, (guint64) cJSON_GetArraySize (sealed->records));
   cJSON_ArrayForEach (pair, sealed->records)
     {
       gsize token_len = 0, sealed_len = 0;

@@ -318,10 +318,9 @@ nms_cli_export (int argc, char **argv)
  * the export's own key source. A key file not recorded by path is looked
  * for beside the exported origin's store in this data root. */
 static NmsCryptoSecret *
-sealed_kek (const NmsArchiveSealed *sealed, const char *key_file, gint passphrase_fd,
+sealed_kek (const NmsCryptoEnvelope *envelope, const char *exported_origin, const char *key_file, gint passphrase_fd,
             NmsCryptoSecret **passphrase, GError **error)
 {
-  const NmsCryptoEnvelope *envelope = nms_archive_sealed_envelope (sealed);
   g_autoptr(NmsConfig) config = NULL;
   g_autoptr(NmsOrigin) from = NULL;
   g_autofree char *dir = NULL;
@@ -343,7 +342,7 @@ sealed_kek (const NmsArchiveSealed *sealed, const char *key_file, gint passphras
   /* Only for the data root: the request that follows sets up logging. */
   if ((config = nms_config_load (NULL, error)) == NULL)
     return NULL;
-  from = nms_origin_parse (nms_archive_sealed_origin (sealed), NULL);
+  from = nms_origin_parse (exported_origin, NULL);
   if (from != NULL)
     {
       dir = nms_config_store_dir (config, from);
@@ -411,6 +410,53 @@ import_plain_file (const char *origin_text, const char *path, gboolean have_key_
   return EXIT_SUCCESS;
 }
 
+/* A sealed export in a file: its MAC checked over every record, then
+ * streamed into the store in one transaction (archive-sealed-in.c). */
+static int
+import_sealed_file (const char *origin_text, const char *path, const char *key_file, gint passphrase_fd,
+                    gboolean quiet)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NmsArchiveSealedFile) sealed = nms_archive_sealed_file_open (path, &error);
+  g_autoptr(NmsCryptoSecret) passphrase = NULL;
+  g_autoptr(NmsCryptoSecret) kek = NULL;
+  g_autoptr(NmsOrigin) origin = NULL;
+  g_autoptr(NmsStore) store = NULL;
+  g_autoptr(NmsProgress) progress = NULL;
+  guint64 n = 0;
+
+  if (sealed == NULL
+      || (kek = sealed_kek (nms_archive_sealed_file_envelope (sealed), nms_archive_sealed_file_origin (sealed),
+                            key_file, passphrase_fd, &passphrase, &error)) == NULL)
+    {
+      g_printerr ("nmstore: %s: %s\n", path, error->message);
+      return EXIT_FAILURE;
+    }
+  if ((store = open_store (origin_text, &origin, &error)) == NULL)
+    return nms_cli_fail_error (error);
+  /* An export back into the origin it came from needs its passphrase
+   * once. */
+  if (passphrase != NULL && nms_store_locked (store))
+    nms_store_unlock (store, passphrase, NULL);
+  if (!unlock_for_person (store, origin, passphrase_fd, &error))
+    return nms_cli_fail_error (error);
+  progress = nms_progress_new_stderr ("importing", "records", quiet);
+  if (!nms_archive_sealed_file_import (sealed, kek, store, &n, nms_progress_step, progress, &error))
+    {
+      nms_progress_done (progress);
+      g_printerr ("nmstore: %s: %s\n", path, error->message);
+      return EXIT_FAILURE;
+    }
+  nms_progress_done (progress);
+  g_print ("imported %" G_GUINT64_FORMAT " item(s)\n", n);
+  /* Items that were sealed and now sit in a plaintext origin are worth a
+   * word to the person who moved them. */
+  if (!nms_store_encrypted (store))
+    g_printerr ("nmstore: note: %s is not encrypted, so the imported items are stored in the clear; "
+                "'nmstore encrypt --origin %s' protects them\n", origin_text, origin_text);
+  return EXIT_SUCCESS;
+}
+
 int
 nms_cli_import (int argc, char **argv)
 {
@@ -452,6 +498,7 @@ nms_cli_import (int argc, char **argv)
       code = import_plain_file (origin, argv[1], key_file != NULL, passphrase_fd, quiet, &is_sealed);
       if (!is_sealed)
         return code;
+      return import_sealed_file (origin, argv[1], key_file, passphrase_fd, quiet);
     }
   if (g_str_equal (argv[1], "-"))
     {
@@ -470,7 +517,9 @@ nms_cli_import (int argc, char **argv)
     }
   if (ok && sealed != NULL)
     {
-      g_autoptr(NmsCryptoSecret) kek = sealed_kek (sealed, key_file, passphrase_fd, &passphrase, &error);
+      g_autoptr(NmsCryptoSecret) kek = sealed_kek (nms_archive_sealed_envelope (sealed),
+                                                   nms_archive_sealed_origin (sealed), key_file, passphrase_fd,
+                                                   &passphrase, &error);
 
       ok = kek != NULL && nms_archive_sealed_import_request (sealed, kek, request, &n_items, &error);
     }

@@ -520,3 +520,46 @@ each_member (Scan *sp, NmsJsonMemberFunc visit, gpointer user_data)
   skip_space (&s);
   return s.p == s.end || fail (&s, "more text after the value");
 }
+
+gboolean
+nms_json_each_element_utf8 (const char *text, gsize len, NmsJsonElementFunc visit, gpointer user_data,
+                            GError **error)
+{
+  guint64 index = 0;
+  Scan s;
+
+  if (!scan_begin_checked (&s, text, len, FALSE, error))
+    return FALSE;
+  skip_space (&s);
+  if (s.p >= s.end || *s.p != '[')
+    return fail (&s, "an array was expected");
+  s.p++;
+  skip_space (&s);
+  if (s.p < s.end && *s.p == ']')
+    s.p++;
+  else
+    for (;;)
+      {
+        const guint8 *value;
+
+        skip_space (&s);
+        value = s.p;
+        s.depth = 1;
+        if (!scan_value (&s, NULL))
+          return FALSE;
+        if (!visit ((const char *) value, (gsize) (s.p - value), index++, user_data, error))
+          return FALSE;
+        if (s.p >= s.end)
+          return fail (&s, "an array is not closed");
+        if (*s.p == ']')
+          {
+            s.p++;
+            break;
+          }
+        if (*s.p != ',')
+          return fail (&s, "an array's elements need a comma between them");
+        s.p++;
+      }
+  skip_space (&s);
+  return s.p == s.end || fail (&s, "more text after the value");
+}

@@ -57,6 +57,22 @@ gboolean nms_archive_sealed_import_request (const NmsArchiveSealed *sealed, cons
                                             GString *request, guint *n_items, GError **error);
 void     nms_archive_sealed_free   (NmsArchiveSealed *sealed);
 
+/* A sealed export in a file, read without holding it (archive-sealed-in.c):
+ * its head is read by _open (the file must have passed
+ * nms_archive_file_is_sealed); _import checks the MAC over every record,
+ * then writes them all into store in one transaction. */
+typedef struct _NmsArchiveSealedFile NmsArchiveSealedFile;
+
+NmsArchiveSealedFile    *nms_archive_sealed_file_open     (const char *path, GError **error);
+const NmsCryptoEnvelope *nms_archive_sealed_file_envelope (const NmsArchiveSealedFile *f);
+const char              *nms_archive_sealed_file_origin   (const NmsArchiveSealedFile *f);
+gboolean                 nms_archive_sealed_file_import   (NmsArchiveSealedFile *f, const NmsCryptoSecret *kek,
+                                                           NmsStore *store, guint64 *n_items,
+                                                           NmsProgressFunc progress, gpointer progress_data,
+                                                           GError **error);
+void                     nms_archive_sealed_file_free     (NmsArchiveSealedFile *f);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsArchiveSealed, nms_archive_sealed_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsArchiveSealedFile, nms_archive_sealed_file_free)
 
 G_END_DECLS

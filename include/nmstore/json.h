@@ -90,5 +90,11 @@ gboolean nms_json_each_member    (const char *text, gsize len, NmsJsonMemberFunc
  * not bring all of it into memory at once (archive-import.c). */
 gboolean nms_json_each_member_utf8 (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data,
                                     GError **error);
+/* Calls visit with each element's text of the array that text is, under
+ * the same condition. */
+typedef gboolean (*NmsJsonElementFunc) (const char *value, gsize value_len, guint64 index, gpointer user_data,
+                                        GError **error);
+gboolean nms_json_each_element_utf8 (const char *text, gsize len, NmsJsonElementFunc visit, gpointer user_data,
+                                     GError **error);
 
 G_END_DECLS
