@@ -87,6 +87,14 @@ typedef struct {
   gboolean sealed;
 } Sniffer;
 
+/* A sealed export's records are one member: the scanner says how far it
+ * has got inside it. */
+static void
+sniff_passed (const char *at, gpointer user_data)
+{
+  drop_behind (&((Sniffer *) user_data)->map, at);
+}
+
 /* The UTF-8 check of nms_json_each_member, a piece at a time, with the
  * pages checked handed back. A character cut at a piece's end is checked
  * again with the next piece. */
@@ -179,6 +187,12 @@ flush_batch (Importer *im, GError **error)
   return ok;
 }
 
+static void
+import_passed (const char *at, gpointer user_data)
+{
+  drop_behind (&((Importer *) user_data)->map, at);
+}
+
 static gboolean
 import_member (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
                GError **error)
@@ -236,7 +250,7 @@ nms_archive_file_is_sealed (const char *path, gboolean *sealed, GError **error)
   if (!check_utf8 (&sniff.map, error))
     return FALSE;
   sniff.map.dropped = 0;
-  if (!nms_json_each_member_utf8 (sniff.map.base, sniff.map.len, find_format, &sniff, error))
+  if (!nms_json_each_member_utf8 (sniff.map.base, sniff.map.len, find_format, sniff_passed, &sniff, error))
     {
       g_prefix_error (error, "the file is not one JSON object of key to value, as 'nmstore export' writes: ");
       return FALSE;
@@ -270,7 +284,7 @@ nms_archive_import_file (NmsStore *store, const char *path, guint64 *n_items, Nm
   /* Checked by nms_archive_file_is_sealed; each value is checked again by
    * its canonicalization, and each name here, should the file have
    * changed since. */
-  ok = nms_json_each_member_utf8 (im.map.base, im.map.len, import_member, &im, error) && flush_batch (&im, error);
+  ok = nms_json_each_member_utf8 (im.map.base, im.map.len, import_member, import_passed, &im, error) && flush_batch (&im, error);
   wipe_buffers (&im);
   if (!ok)
     {

@@ -86,6 +86,12 @@ rewind_map (NmsArchiveSealedFile *f)
   f->dropped = 0;
 }
 
+static void
+head_passed (const char *at, gpointer user_data)
+{
+  drop_behind (user_data, at);
+}
+
 /* The small members are parsed as they come; "records" is only located. */
 static gboolean
 head_member (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
@@ -162,7 +168,7 @@ nms_archive_sealed_file_open (const char *path, GError **error)
     return NULL;
   madvise (g_mapped_file_get_contents (f->map), g_mapped_file_get_length (f->map), MADV_SEQUENTIAL);
   if (!nms_json_each_member_utf8 (g_mapped_file_get_contents (f->map), g_mapped_file_get_length (f->map),
-                                  head_member, f, error))
+                                  head_member, head_passed, f, error))
     return NULL;
   for (i = 0; i < G_N_ELEMENTS (members); i++)
     if (!(f->members & (1u << i)))
@@ -349,12 +355,12 @@ nms_archive_sealed_file_import (NmsArchiveSealedFile *f, const NmsCryptoSecret *
   mac = nms_crypto_list_mac_new (keys);
 
   /* The count, then the MAC over all of it, before anything is written. */
-  if (!nms_json_each_element_utf8 (f->records, f->records_len, count_record, &count, error))
+  if (!nms_json_each_element_utf8 (f->records, f->records_len, count_record, NULL, &count, error))
     return bad (error, "its \"records\" is not an array");
   rewind_map (f);
   _nms_archive_sealed_mac_head (mac, f->origin, f->prefix, count.n);
   mac_pass = (MacPass) { f, mac };
-  if (!nms_json_each_element_utf8 (f->records, f->records_len, mac_record, &mac_pass, error))
+  if (!nms_json_each_element_utf8 (f->records, f->records_len, mac_record, NULL, &mac_pass, error))
     return FALSE;
   rewind_map (f);
   if (!nms_crypto_list_mac_verify (mac, f->mac, f->mac_len, error))
@@ -366,7 +372,7 @@ nms_archive_sealed_file_import (NmsArchiveSealedFile *f, const NmsCryptoSecret *
   w = (WritePass) { f, store, keys, items, buffers, 0, 0, count.n, progress, progress_data };
   if (!nms_store_begin (store, TRUE, error))
     return FALSE;
-  ok = nms_json_each_element_utf8 (f->records, f->records_len, write_record, &w, error) && flush (&w, error);
+  ok = nms_json_each_element_utf8 (f->records, f->records_len, write_record, NULL, &w, error) && flush (&w, error);
   if (!ok)
     {
       flush (&w, NULL);

@@ -24,6 +24,10 @@ typedef struct {
   guint         depth;
   gsize         values;  /* every value read, containers included */
   GError      **error;
+  /* Told after each array element how far the scan has got, so that a
+   * caller reading a large mapped file can hand back the pages behind. */
+  NmsJsonPassedFunc passed;
+  gpointer          passed_data;
 } Scan;
 
 /* Offsets into one object's buffers: 32 bits are enough, since no text
@@ -229,6 +233,8 @@ scan_array (Scan *s, GString *out)
       first = FALSE;
       if (!scan_value (s, out))
         return FALSE;
+      if (s->passed != NULL)
+        s->passed ((const char *) s->p, s->passed_data);
       if (s->p >= s->end)
         return fail (s, "an array is not closed");
       if (*s->p == ']')
@@ -461,12 +467,16 @@ nms_json_each_member (const char *text, gsize len, NmsJsonMemberFunc visit, gpoi
 }
 
 gboolean
-nms_json_each_member_utf8 (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data,
-                           GError **error)
+nms_json_each_member_utf8 (const char *text, gsize len, NmsJsonMemberFunc visit, NmsJsonPassedFunc passed,
+                           gpointer user_data, GError **error)
 {
   Scan s;
 
-  return scan_begin_checked (&s, text, len, FALSE, error) && each_member (&s, visit, user_data);
+  if (!scan_begin_checked (&s, text, len, FALSE, error))
+    return FALSE;
+  s.passed = passed;
+  s.passed_data = user_data;
+  return each_member (&s, visit, user_data);
 }
 
 static gboolean
@@ -522,14 +532,16 @@ each_member (Scan *sp, NmsJsonMemberFunc visit, gpointer user_data)
 }
 
 gboolean
-nms_json_each_element_utf8 (const char *text, gsize len, NmsJsonElementFunc visit, gpointer user_data,
-                            GError **error)
+nms_json_each_element_utf8 (const char *text, gsize len, NmsJsonElementFunc visit, NmsJsonPassedFunc passed,
+                            gpointer user_data, GError **error)
 {
   guint64 index = 0;
   Scan s;
 
   if (!scan_begin_checked (&s, text, len, FALSE, error))
     return FALSE;
+  s.passed = passed;
+  s.passed_data = user_data;
   skip_space (&s);
   if (s.p >= s.end || *s.p != '[')
     return fail (&s, "an array was expected");
