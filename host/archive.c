@@ -489,8 +489,13 @@ nms_archive_backup (NmsStore *store, const char *path, GError **error)
   return nms_store_backup_into (store, path, error);
 }
 
+/* The scratch store is filled a few megabytes at a time. */
+#define BACKUP_BATCH_BYTES (4u << 20)
+
 typedef struct {
-  GArray *items;   /* NmsItem, each key and value a copy of its own */
+  GArray   *items;   /* NmsItem, each key and value a copy of its own */
+  gsize     bytes;
+  NmsStore *copy;
 } ItemCollector;
 
 static void
@@ -506,6 +511,16 @@ owned_item_clear (gpointer data)
 }
 
 static gboolean
+flush_items (ItemCollector *c, GError **error)
+{
+  gboolean ok = c->items->len == 0 || nms_store_set (c->copy, (const NmsItem *) c->items->data, c->items->len, error);
+
+  g_array_set_size (c->items, 0);
+  c->bytes = 0;
+  return ok;
+}
+
+static gboolean
 collect_item (const NmsItem *item, gpointer user_data, GError **error)
 {
   ItemCollector *c = user_data;
@@ -513,7 +528,8 @@ collect_item (const NmsItem *item, gpointer user_data, GError **error)
                    .value = g_memdup2 (item->value, MAX (item->value_len, 1)), .value_len = item->value_len };
 
   g_array_append_val (c->items, copy);
-  return TRUE;
+  c->bytes += item->key_len + item->value_len;
+  return c->bytes < BACKUP_BATCH_BYTES || flush_items (c, error);
 }
 
 /* Removes the scratch store's directory: its database, WAL, shared memory
@@ -544,7 +560,7 @@ gboolean
 nms_archive_backup_decrypted (NmsStore *store, const char *origin, const char *path, GError **error)
 {
   g_autoptr(GArray) items = g_array_new (FALSE, TRUE, sizeof (NmsItem));
-  ItemCollector c = { items };
+  ItemCollector c = { items, 0, NULL };
   /* The user's runtime directory is private and, on most systems, in
    * memory (tmpfs, emptied at logout): a crash before the scratch store is
    * removed leaves it there rather than beside the backup. */
@@ -561,17 +577,6 @@ nms_archive_backup_decrypted (NmsStore *store, const char *origin, const char *p
                    "write the backup somewhere else", path);
       return FALSE;
     }
-  if (!nms_store_begin (store, FALSE, error))
-    return FALSE;
-  ok = nms_store_scan (store, NULL, TRUE, collect_item, &c, error);
-  if (!ok)
-    {
-      nms_store_rollback (store);
-      return FALSE;
-    }
-  if (!nms_store_commit (store, error))
-    return FALSE;
-
   if (g_mkdtemp_full (scratch, 0700) == NULL)
     {
       int saved = errno;
@@ -582,10 +587,30 @@ nms_archive_backup_decrypted (NmsStore *store, const char *origin, const char *p
   /* The store goes one level down, so that its parent is the folder
    * just made: the runtime directory itself is not nmstore's to judge. */
   store_dir = g_build_filename (scratch, "store", NULL);
-  copy = nms_store_open (store_dir, origin, &options, error);
-  ok = copy != NULL
-       && (items->len == 0 || nms_store_set (copy, (const NmsItem *) items->data, items->len, error))
-       && nms_store_backup_into (copy, path, error);
+  if ((copy = nms_store_open (store_dir, origin, &options, error)) == NULL)
+    {
+      remove_scratch (scratch);
+      return FALSE;
+    }
+  c.copy = copy;
+  /* One read transaction of the origin, so the copy is one moment of it;
+   * the items go over a batch at a time, not all at once. */
+  ok = nms_store_begin (store, FALSE, error);
+  if (ok)
+    {
+      gboolean began = nms_store_begin (copy, TRUE, error);
+
+      ok = began && nms_store_scan (store, NULL, TRUE, collect_item, &c, error) && flush_items (&c, error)
+           && nms_store_commit (copy, error);
+      if (!ok && began)
+        nms_store_rollback (copy);
+      g_array_set_size (items, 0);
+      if (ok)
+        ok = nms_store_commit (store, error);
+      else
+        nms_store_rollback (store);
+    }
+  ok = ok && nms_store_backup_into (copy, path, error);
   g_clear_pointer (&copy, nms_store_free);
   remove_scratch (scratch);
   return ok;

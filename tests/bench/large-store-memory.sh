@@ -56,6 +56,8 @@ run "encrypt (key file)" "$bin" encrypt --origin "$origin" --key-file
 run "rekey" "$bin" rekey --origin "$origin"
 run "verify (encrypted)" "$bin" verify --origin "$origin"
 run "export (sealed)" sh -c "\"$bin\" export --origin $origin >\"$work/sealed.json\""
+run "backup --decrypt" "$bin" backup --decrypt --origin "$origin" "$work/clear.db"
+rm -f "$work/clear.db"
 run "decrypt" "$bin" decrypt --origin "$origin"
 run "restore" "$bin" restore --origin "$origin" "$work/backup.db"
 other="chrome-extension://bcdefghijklmnopabcdefghijklmnopa/"
