@@ -9,7 +9,9 @@
 #include "harness.h"
 #include "cryptcheck.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static void
 write_items (const char *home, guint n, gsize value_len)
@@ -147,6 +149,46 @@ test_encrypt_zeroes_free_pages (void **state)
   nmt_remove_tree (home);
 }
 
+/* The largest resident set of any child this process has waited for: the
+ * commands run here, and the few small hosts before them. */
+static glong
+children_peak_mib (void)
+{
+  struct rusage usage;
+
+  assert_int_equal (getrusage (RUSAGE_CHILDREN, &usage), 0);
+  return usage.ru_maxrss / 1024;
+}
+
+/* An 80 MB export, imported and exported again: neither command may hold
+ * the file (a whole-file read and its cJSON tree took twice its size and
+ * more). Peak memory is a count, not a timing; the bound leaves room for
+ * the batches in flight and SQLite's cache, and is far below the file. */
+static void
+test_import_and_export_memory_stays_bounded (void **state)
+{
+  g_autofree char *home = nmt_crypt_make_home ();
+  g_autofree char *path = g_build_filename (home, "export.json", NULL);
+  g_autofree char *filler = g_strnfill (1 << 20, 'z');
+  g_autofree char *out = NULL;
+  FILE *f = fopen (path, "w");
+  guint i;
+
+  assert_non_null (f);
+  fputc ('{', f);
+  for (i = 0; i < 80; i++)
+    fprintf (f, "%s\"big:%02u\":\"%s\"", i ? "," : "", i, filler);
+  fputs ("}\n", f);
+  assert_int_equal (fclose (f), 0);
+
+  assert_int_equal (nmt_crypt_cli (home, NULL, NULL, "import", "--quiet", "--origin", NMT_ORIGIN, path, NULL), 0);
+  print_message ("peak RSS of the import of an 80 MB export: %ld MiB\n", children_peak_mib ());
+  assert_true (children_peak_mib () < 60);
+  assert_int_equal (nmt_crypt_cli (home, NULL, &out, "export", "--quiet", "--origin", NMT_ORIGIN, NULL), 0);
+  assert_int_equal (count_members (out), 80);
+  nmt_remove_tree (home);
+}
+
 int
 main (void)
 {
@@ -154,6 +196,7 @@ main (void)
     cmocka_unit_test (test_progress_on_stderr_only),
     cmocka_unit_test (test_import_all_or_nothing_across_batches),
     cmocka_unit_test (test_encrypt_zeroes_free_pages),
+    cmocka_unit_test (test_import_and_export_memory_stays_bounded),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
