@@ -563,9 +563,11 @@ nms_cli_backup (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(NmsStore) store = NULL;
   g_autoptr(NmsOrigin) origin = NULL;
-  gboolean decrypt = FALSE, ok;
+  g_autoptr(NmsProgress) progress = NULL;
+  gboolean decrypt = FALSE, quiet = FALSE, ok;
   GOptionEntry crypt_entries[] = {
     { "decrypt", 0, 0, G_OPTION_ARG_NONE, &decrypt, "Write an encrypted origin's backup in the clear", NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print no progress on standard error", NULL },
     { NULL }
   };
 
@@ -585,7 +587,12 @@ nms_cli_backup (int argc, char **argv)
     ok = unlock_for_person (store, origin, passphrase_fd, &error)
          && nms_archive_backup_decrypted (store, origin->canonical, argv[1], &error);
   else
-    ok = nms_archive_backup (store, argv[1], &error);
+    {
+      progress = nms_progress_new_stderr ("backing up", "MB", quiet);
+      nms_store_set_progress (store, nms_progress_step, progress);
+      ok = nms_archive_backup (store, argv[1], &error);
+      nms_progress_done (progress);
+    }
   if (!ok)
     return nms_cli_fail_error (error);
   g_print (decrypt ? "backed up to %s, in the clear\n" : "backed up to %s\n", argv[1]);
@@ -601,14 +608,26 @@ nms_cli_restore (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(NmsStore) store = NULL;
   g_autoptr(NmsOrigin) origin = NULL;
+  g_autoptr(NmsProgress) progress = NULL;
   guint64 n = 0;
+  gboolean quiet = FALSE, ok;
+  GOptionEntry quiet_entries[] = {
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print no progress on standard error", NULL },
+    { NULL }
+  };
 
+  g_option_context_add_main_entries (context, quiet_entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return nms_cli_fail_usage (context, error->message);
   if (origin_text == NULL || argc != 2)
     return nms_cli_fail_usage (context, "restore takes --origin ORIGIN FILE");
-  if ((store = open_store (origin_text, &origin, &error)) == NULL
-      || !nms_archive_restore (store, argv[1], origin->canonical, &n, &error))
+  if ((store = open_store (origin_text, &origin, &error)) == NULL)
+    return nms_cli_fail_error (error);
+  progress = nms_progress_new_stderr ("restoring", "items", quiet);
+  nms_store_set_progress (store, nms_progress_step, progress);
+  ok = nms_archive_restore (store, argv[1], origin->canonical, &n, &error);
+  nms_progress_done (progress);
+  if (!ok)
     return nms_cli_fail_error (error);
   g_print ("restored %" G_GUINT64_FORMAT " item(s) from %s\n", n, argv[1]);
   return EXIT_SUCCESS;

@@ -78,6 +78,22 @@ test_progress_on_stderr_only (void **state)
                                        NMT_ORIGIN, NULL), 0);
   assert_int_equal (count_members (out), 300);
   assert_string_equal (err, "");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* Restore copies the backup's rows a few at a time and says so. */
+  {
+    g_autofree char *backup = g_build_filename (home, "backup.db", NULL);
+
+    assert_int_equal (nmt_crypt_cli (home, NULL, NULL, "backup", "--quiet", "--origin", NMT_ORIGIN, backup, NULL),
+                      0);
+    assert_int_equal (nmt_crypt_cli_err (home, NULL, &out, &err, "restore", "--origin", NMT_ORIGIN, backup, NULL),
+                      0);
+    assert_non_null (strstr (out, "restored 300 item(s)"));
+    assert_null (strstr (out, "nmstore:"));
+    assert_non_null (strstr (err, "nmstore: restoring "));
+    assert_non_null (strstr (err, "100% (300/300 items)\n"));
+  }
   g_unsetenv ("NMSTORE_PROGRESS_AFTER_MS");
   nmt_remove_tree (home);
 }
