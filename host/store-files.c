@@ -120,7 +120,7 @@ remove_backup_scratch (const char *scratch)
 /* VACUUM INTO is one statement: how far it has got is the size of the
  * file it writes, against the store's, looked at every WATCH_OPS steps of
  * SQLite's engine. */
-#define WATCH_OPS 100000
+#define WATCH_OPS 1000
 
 typedef struct {
   NmsStore   *store;
