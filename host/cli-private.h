@@ -40,6 +40,7 @@ int nms_cli_doctor    (int argc, char **argv);
 
 /* cli-session.c */
 int nms_cli_session (int argc, char **argv);
+/* cli-archive.c */
 int nms_cli_export  (int argc, char **argv);
 int nms_cli_import  (int argc, char **argv);
 int nms_cli_backup  (int argc, char **argv);
