@@ -245,8 +245,7 @@ mac_record (const char *value, gsize len, guint64 index, gpointer user_data, GEr
   drop_behind (pass->f, value);
   if (!decode_pair (value, len, &token, &sealed, &sealed_len, error))
     return FALSE;
-  nms_crypto_list_mac_add (pass->mac, token, NMS_CRYPTO_TOKEN_BYTES);
-  nms_crypto_list_mac_add (pass->mac, sealed, sealed_len);
+  _nms_archive_sealed_mac_record (pass->mac, token, sealed, sealed_len);
   return TRUE;
 }
 
