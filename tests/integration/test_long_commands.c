@@ -205,6 +205,36 @@ test_import_and_export_memory_stays_bounded (void **state)
   nmt_remove_tree (home);
 }
 
+/* The file's UTF-8 is checked 16 MiB at a time: a two-byte character cut
+ * by a piece's end is fine, a bad byte is not, wherever they fall. */
+static void
+test_import_utf8_across_pieces (void **state)
+{
+  g_autofree char *home = nmt_crypt_make_home ();
+  g_autofree char *path = g_build_filename (home, "export.json", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  GString *text = g_string_new ("{\"kk\":\"");   /* 7 bytes: every é starts at an odd offset */
+  guint i;
+
+  for (i = 0; i < 8700000; i++)
+    g_string_append (text, "\xc3\xa9");
+  g_assert (text->len > (16u << 20));
+  g_string_append (text, "\"}");
+  assert_true (g_file_set_contents (path, text->str, (gssize) text->len, NULL));
+  assert_int_equal (nmt_crypt_cli (home, NULL, &out, "import", "--quiet", "--origin", NMT_ORIGIN, path, NULL), 0);
+  assert_non_null (strstr (out, "imported 1 item(s)"));
+  g_clear_pointer (&out, g_free);
+
+  /* The same with the byte after the cut made invalid. */
+  text->str[16u << 20] = '\xff';
+  assert_true (g_file_set_contents (path, text->str, (gssize) text->len, NULL));
+  assert_int_equal (nmt_crypt_cli_err (home, NULL, &out, &err, "import", "--origin", "chrome-extension://"
+                                       "bcdefghijklmnopabcdefghijklmnopa/", path, NULL), 1);
+  assert_non_null (strstr (err, "not valid UTF-8"));
+  g_string_free (text, TRUE);
+  nmt_remove_tree (home);
+}
+
 int
 main (void)
 {
@@ -213,6 +243,7 @@ main (void)
     cmocka_unit_test (test_import_all_or_nothing_across_batches),
     cmocka_unit_test (test_encrypt_zeroes_free_pages),
     cmocka_unit_test (test_import_and_export_memory_stays_bounded),
+    cmocka_unit_test (test_import_utf8_across_pieces),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
