@@ -16,14 +16,22 @@ const sessions = new NativeSessionStore(client);
 // worker's own host (each port has one) opens the store for background
 // work. Only this extension's pages can send it: there are no content
 // scripts, and onMessage hears no other extension.
+//
+// Its "Try again" sends {nmstore: 'retry'}: the worker's client drops its
+// fallback or broken state and connects again, and the answer says how it
+// went (mode, or the error's code and problem for the page to show).
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-  if (sender.id !== chrome.runtime.id || message?.nmstore !== 'unlock' || typeof message.passphrase !== 'string') {
-    return false;
+  if (sender.id !== chrome.runtime.id) return false;
+  const fail = (/** @type {any} */ e) => sendResponse({ ok: false, code: e.code, message: e.message, problem: e.problem });
+  if (message?.nmstore === 'unlock' && typeof message.passphrase === 'string') {
+    client.unlock(message.passphrase).then(() => sendResponse({ ok: true }), fail);
+    return true; // the answer comes later
   }
-  client.unlock(message.passphrase).then(
-    () => sendResponse({ ok: true }),
-    (/** @type {any} */ e) => sendResponse({ ok: false, code: e.code, message: e.message }));
-  return true; // the answer comes later
+  if (message?.nmstore === 'retry') {
+    client.reconnect().then((conn) => sendResponse({ ok: true, mode: conn.mode }), fail);
+    return true;
+  }
+  return false;
 });
 
 chrome.action.onClicked.addListener(() => {

@@ -4,6 +4,7 @@
 // renders that for a person; export, import, unlock and live changes.
 import { NmstoreClient } from './lib/nmstore-client.js';
 import { NativeSessionStore } from './lib/native-session-store.js';
+import { describeHostError, thisExtension } from './lib/host-errors.js';
 
 const client = new NmstoreClient();
 const sessions = new NativeSessionStore(client);
@@ -11,7 +12,7 @@ const sessions = new NativeSessionStore(client);
 /** @type {{changes: Record<string, any>, overflow: boolean, at: number}[]} */
 const events = [];
 /** Tests and curious people read the page's state here. */
-/** @type {any} */ (globalThis).nmstorePage = { client, sessions, events, rendered: null };
+/** @type {any} */ (globalThis).nmstorePage = { client, sessions, events, rendered: null, worker: null };
 
 /** @param {string} id */
 function $(id) {
@@ -154,22 +155,86 @@ function renderProblems(problems) {
   ul.hidden = problems.length === 0;
 }
 
+/**
+ * The card that says why the host cannot be used, and how to fix it.
+ * @param {import('./lib/host-errors.js').HostProblem | null} p  null hides it
+ * @param {{fallback?: boolean}} [options]
+ */
+function showProblem(p, options = {}) {
+  $('missing').hidden = !p;
+  if (!p) return;
+  $('missing').className = `card ${p.kind === 'not-found' && !p.broken ? 'card-warn' : 'card-error'}`;
+  setText('problem-title', p.title);
+  setText('problem-sentence', p.sentence);
+  setText('problem-fix-text', p.fixText);
+  setText('problem-command', p.command);
+  setText('problem-raw', p.browserMessage);
+  $('problem-raw-line').hidden = p.broken; // the sentence quotes it already
+  $('install-steps').hidden = !(p.kind === 'not-found' && !p.broken);
+  $('fallback-note').hidden = !options.fallback;
+}
+
+/**
+ * Export and import read and write every item: off while they cannot work.
+ * @param {string | null} reason  why they are off; null turns them on
+ */
+function setBackup(reason) {
+  for (const id of ['export', 'import', 'import-file']) {
+    /** @type {HTMLButtonElement | HTMLInputElement} */ ($(id)).disabled = reason !== null;
+  }
+  $('backup-disabled').hidden = reason === null;
+  setText('backup-disabled', reason ?? '');
+}
+
+/** Why the host cannot be used, once refresh() found out; null when it can. */
+/** @type {import('./lib/host-errors.js').HostProblem | null} */
+let hostProblem = null;
+/** The host's store is locked, as refresh() last saw it. */
+let storeLocked = false;
+
+function showEventsStatus() {
+  return client.onChanged.whenSubscribed().then((ok) => {
+    // The card above already says why the host cannot be reached.
+    const why = hostProblem ? 'the nmstore host cannot be reached (see above).'
+      : storeLocked ? 'they start once the store is unlocked.'
+        : client.eventsUnavailableReason;
+    setText('events-status', ok ? 'Live: changes made by any part of the extension appear here.' : `No live changes: ${why}`);
+  });
+}
+
 async function refresh() {
   let conn;
   try {
     conn = await sessions.ready();
   } catch (e) {
-    badge('error', 'Error');
-    setText('status', /** @type {Error} */ (e).message);
+    const err = /** @type {any} */ (e);
+    // Every way of failing to reach the host has a sentence and a fix; an
+    // error without one (a bug) still says what it is.
+    const p = err.problem ?? describeHostError(err.message, thisExtension());
+    hostProblem = p;
+    showProblem(p);
+    badge('error', p.broken ? 'Installed but broken' : p.kind === 'forbidden' ? 'Not allowed' : 'Host error');
+    setText('status', `Not connected: ${p.title.replace(/^The /, 'the ')}`);
+    for (const id of ['version', 'origin', 'store', 'encryption', 'bytes']) setText(id, '—');
+    $('unlock').hidden = true;
+    renderTorrents([]);
+    setText('no-torrents', 'The torrents are in nmstore, which cannot be reached.');
+    setBackup('Export and import need the nmstore host, which cannot be reached (see above).');
+    /** @type {any} */ (globalThis).nmstorePage.rendered = { mode: 'error', code: err.code, problem: p };
     return;
   }
-  $('missing').hidden = conn.mode !== 'fallback';
+  hostProblem = null;
+  storeLocked = conn.mode === 'native' && !!conn.hello.locked;
   if (conn.mode === 'fallback') {
+    const p = conn.problem ?? describeHostError('Specified native messaging host not found.', thisExtension());
+    showProblem(p, { fallback: true });
     badge('warn', 'Host not installed');
     setText('status', 'Not connected: using the browser\'s chrome.storage.local');
-    setText('missing-reason', conn.reason ?? '');
     for (const id of ['version', 'origin', 'store', 'encryption']) setText(id, '—');
+    $('unlock').hidden = true;
+    setBackup(null);
   } else {
+    showProblem(null);
     const h = conn.hello;
     badge(h.locked ? 'warn' : 'ok', h.locked ? 'Locked' : 'Connected');
     setText('status', `Connected to ${h.name}`);
@@ -181,9 +246,14 @@ async function refresh() {
     if (h.locked) {
       setText('bytes', '—');
       renderTorrents([]);
+      renderProblems([]);
+      $('summary-note').hidden = true;
       setText('no-torrents', 'Unlock the store to see its torrents.');
+      setBackup('Unlock the store first: export and import read and write its items, which need the passphrase.');
+      /** @type {any} */ (globalThis).nmstorePage.rendered = { mode: 'locked', rows: 0, note: null };
       return;
     }
+    setBackup(null);
   }
   setText('no-torrents', 'No torrents are stored in this session.'); // after an unlock, too
   try {
@@ -197,6 +267,32 @@ async function refresh() {
   } catch (e) {
     setText('status', `Connected, but reading failed: ${/** @type {Error} */ (e).message}`);
     badge('error', 'Error');
+  }
+}
+
+/**
+ * "Try again": this page's client and the service worker's both try the
+ * host again (the worker's would otherwise stay in its fallback or broken
+ * state until it restarts), and the page says how each went.
+ */
+async function retry() {
+  const button = /** @type {HTMLButtonElement} */ ($('retry'));
+  button.disabled = true;
+  setText('retry-result', 'Trying again…');
+  try {
+    const [, worker] = await Promise.all([
+      client.reconnect().catch(() => null), // refresh() shows this page's state
+      /** @type {Promise<any>} */ (chrome.runtime.sendMessage({ nmstore: 'retry' })).catch(
+        (/** @type {Error} */ e) => ({ ok: false, message: `no answer: ${e.message}` })),
+    ]);
+    /** @type {any} */ (globalThis).nmstorePage.worker = worker ?? null;
+    setText('retry-result', !worker?.ok ? `The extension's background is still not connected: ${worker?.problem?.title ?? worker?.message ?? 'no answer'}.`
+      : worker.mode === 'native' ? 'The extension\'s background is connected to nmstore too.'
+        : 'The extension\'s background still uses the browser\'s own storage.');
+    await refresh();
+    await showEventsStatus();
+  } finally {
+    button.disabled = false;
   }
 }
 
@@ -259,6 +355,7 @@ async function unlock(ev) {
     setText('unlock-error', `This page is unlocked, but the extension's background is not: ${worker?.message ?? 'no answer'}`);
   }
   await refresh();
+  await showEventsStatus(); // the client subscribed again on unlock
 }
 
 let refreshTimer = 0;
@@ -277,7 +374,14 @@ function onChanged(changes, _area, info) {
 }
 
 $('ext-id').textContent = chrome.runtime.id;
-$('retry').addEventListener('click', () => { client.retryNative(); refresh(); });
+$('retry').addEventListener('click', () => { retry(); });
+$('copy-command').addEventListener('click', () => {
+  const command = $('problem-command').textContent ?? '';
+  navigator.clipboard.writeText(command).then(
+    () => setText('retry-result', 'Copied the command.'),
+    () => { getSelection()?.selectAllChildren($('problem-command')); setText('retry-result', 'Selected: press Ctrl+C to copy.'); });
+});
+$('import').addEventListener('click', () => { $('import-file').click(); });
 $('export').addEventListener('click', () => { exportFile().catch((e) => setText('backup-result', `Export failed: ${e.message}`)); });
 $('import-file').addEventListener('change', (ev) => {
   const input = /** @type {HTMLInputElement} */ (ev.target);
@@ -285,9 +389,14 @@ $('import-file').addEventListener('change', (ev) => {
 });
 $('unlock').addEventListener('submit', (ev) => { unlock(/** @type {SubmitEvent} */ (ev)); });
 
-client.onChanged.addListener(onChanged);
-client.onChanged.whenSubscribed().then((ok) => {
-  setText('events-status', ok ? 'Live: changes made by any part of the extension appear here.'
-    : `No live changes: ${client.eventsUnavailableReason}`);
+// "Try again" on another open status page reaches this one too (a runtime
+// message goes to every extension context but its sender): reconnect and
+// show it. Only the service worker answers, so this returns false.
+chrome.runtime.onMessage.addListener((message, sender) => {
+  if (sender.id !== chrome.runtime.id || message?.nmstore !== 'retry') return false;
+  client.reconnect().catch(() => null).then(refresh).then(showEventsStatus);
+  return false;
 });
-/** @type {any} */ (globalThis).nmstorePage.ready = refresh();
+
+client.onChanged.addListener(onChanged);
+/** @type {any} */ (globalThis).nmstorePage.ready = refresh().then(showEventsStatus);

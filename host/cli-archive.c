@@ -19,7 +19,7 @@
 static NmsStore *
 open_store (const char *origin_text, NmsOrigin **origin_out, GError **error)
 {
-  g_autoptr(NmsOrigin) origin = nms_origin_parse (origin_text, error);
+  g_autoptr(NmsOrigin) origin = nms_cli_parse_origin (origin_text, error);
   g_autoptr(NmsConfig) config = NULL;
   g_autofree char *dir = NULL;
   NmsStoreOptions options = { 0 };

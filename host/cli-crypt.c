@@ -78,7 +78,7 @@ make_context (const char *summary, Args *args, gboolean with_sources)
 static NmsStore *
 open_store (const Args *args, NmsConfig **config_out, GError **error)
 {
-  g_autoptr(NmsOrigin) origin = nms_origin_parse (args->origin, error);
+  g_autoptr(NmsOrigin) origin = nms_cli_parse_origin (args->origin, error);
   g_autoptr(NmsConfig) config = NULL;
   g_autofree char *dir = NULL;
   NmsStoreOptions options = { 0 };

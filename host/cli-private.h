@@ -9,10 +9,21 @@
 
 #include "nmstore/config.h"
 #include "nmstore/crypto.h"
+#include "nmstore/origin.h"
+#include "nmstore/store.h"
 
 G_BEGIN_DECLS
 
 #define NMS_CLI_EXIT_USAGE 2
+
+/* A mistake in how a command was called (a malformed --origin, say), as
+ * opposed to a failure while running it: nms_cli_fail_error exits with
+ * NMS_CLI_EXIT_USAGE for errors of this domain, 1 for any other. */
+#define NMS_CLI_ERROR (nms_cli_error_quark ())
+typedef enum {
+  NMS_CLI_ERROR_USAGE,
+} NmsCliErrorCode;
+GQuark nms_cli_error_quark (void);
 
 /* How a storage command opens an origin locked behind a passphrase: with
  * first_try when there is one (a passphrase the command already read),
@@ -25,6 +36,12 @@ typedef struct {
 int             nms_cli_fail_usage       (GOptionContext *context, const char *message);
 int             nms_cli_fail_error       (const GError *error);
 NmsConfig      *nms_cli_load_config      (GError **error);
+/* nms_origin_parse for an --origin the person typed: its errors are
+ * NMS_CLI_ERROR_USAGE. */
+NmsOrigin      *nms_cli_parse_origin     (const char *text, GError **error);
+/* The one way the commands open an origin's store without a protocol
+ * session: the data root's config, durability and quota. */
+NmsStore       *nms_cli_open_store       (const NmsConfig *config, const NmsOrigin *origin, GError **error);
 /* --origin, --prefix where prefix is not NULL, and --passphrase-fd where
  * passphrase_fd is not NULL (set to -1 here). */
 GOptionContext *nms_cli_store_context    (const char *args, char **origin, char **prefix, gint *passphrase_fd);
@@ -37,6 +54,10 @@ cJSON          *nms_cli_run_request_text (const char *origin_text, const NmsCliU
 int nms_cli_install   (int argc, char **argv);
 int nms_cli_uninstall (int argc, char **argv);
 int nms_cli_doctor    (int argc, char **argv);
+int nms_cli_extensions (int argc, char **argv);
+
+/* cli-origins.c */
+int nms_cli_origins (int argc, char **argv);
 
 /* cli-session.c */
 int nms_cli_session (int argc, char **argv);

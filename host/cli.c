@@ -38,11 +38,13 @@ fail_usage (GOptionContext *context, const char *message)
   return EXIT_USAGE;
 }
 
+G_DEFINE_QUARK (nms-cli-error-quark, nms_cli_error)
+
 static int
 fail_error (const GError *error)
 {
   fprintf (stderr, "nmstore: %s\n", error->message);
-  return EXIT_FAILURE;
+  return g_error_matches (error, NMS_CLI_ERROR, NMS_CLI_ERROR_USAGE) ? EXIT_USAGE : EXIT_FAILURE;
 }
 
 int
@@ -66,6 +68,29 @@ nms_cli_load_config (GError **error)
   if (config != NULL)
     nms_log_init (config->log_file);
   return config;
+}
+
+NmsOrigin *
+nms_cli_parse_origin (const char *text, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  NmsOrigin *origin = nms_origin_parse (text, &local);
+
+  if (origin == NULL)
+    g_set_error (error, NMS_CLI_ERROR, NMS_CLI_ERROR_USAGE, "--origin: %s", local->message);
+  return origin;
+}
+
+NmsStore *
+nms_cli_open_store (const NmsConfig *config, const NmsOrigin *origin, GError **error)
+{
+  g_autofree char *dir = nms_config_store_dir (config, origin);
+  NmsStoreOptions options = { 0 };
+
+  options.durability = config->durability;
+  options.quota_bytes = config->quota_bytes;
+  options.pad_block = config->pad_block;
+  return nms_store_open (dir, origin->canonical, &options, error);
 }
 
 static void
@@ -110,7 +135,7 @@ run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const cha
   NmsProtoInput input;
   cJSON *reply, *ok;
 
-  if ((origin = nms_origin_parse (origin_text, error)) == NULL
+  if ((origin = nms_cli_parse_origin (origin_text, error)) == NULL
       || (config = nms_cli_load_config (error)) == NULL)
     return NULL;
   proto = nms_proto_new (config, origin);
@@ -206,7 +231,7 @@ cmd_host (int argc, char **argv)
     return fail_usage (context, error->message);
   if (origin_text == NULL)
     return fail_usage (context, "host needs --origin");
-  if ((origin = nms_origin_parse (origin_text, &error)) == NULL
+  if ((origin = nms_cli_parse_origin (origin_text, &error)) == NULL
       || (config = nms_cli_load_config (&error)) == NULL)
     return fail_error (error);
   return nms_host_run (config, origin);
@@ -219,7 +244,8 @@ nms_cli_store_context (const char *args, char **origin, char **prefix, gint *pas
 {
   GOptionContext *context = g_option_context_new (args);
   GOptionEntry origin_entries[] = {
-    { "origin", 'o', 0, G_OPTION_ARG_STRING, origin, "The extension's origin, e.g. chrome-extension://ID/", "ORIGIN" },
+    { "origin", 'o', 0, G_OPTION_ARG_STRING, origin,
+      "The extension's origin: chrome-extension://ID/, the 32-letter ID alone, or a Firefox add-on id", "ORIGIN" },
     { NULL }
   };
   GOptionEntry prefix_entries[] = {
@@ -396,9 +422,12 @@ static const Command commands[] = {
   { "get", "--origin ORIGIN [--prefix P] [KEY...]", "print items as JSON", cmd_get },
   { "set", "--origin ORIGIN KEY [JSON]", "store a JSON value (from stdin without JSON)", cmd_set },
   { "rm", "--origin ORIGIN KEY...", "remove items", cmd_rm },
+  { "origins", "[--json]", "list the origins with data: items, bytes, encryption, lock", nms_cli_origins },
   { "install", "[--user|--system] [--browser B,...]", "register the host with browsers (see --help)", nms_cli_install },
   { "uninstall", "[--user|--system] [--browser B,...]", "remove the host's browser manifests", nms_cli_uninstall },
   { "doctor", "[--browser B,...] [--json]", "find what stops a browser from reaching the host", nms_cli_doctor },
+  { "extensions", "add NAME --extension-id ID...|ls|rm NAME", "register the extensions install allows",
+    nms_cli_extensions },
   { "session", "ls|check|migrate --origin ORIGIN", "see, check and migrate the torrent session", nms_cli_session },
   { "export", "--origin ORIGIN [--prefix P]", "print every item as one JSON object (--decrypt if encrypted)",
     nms_cli_export },
@@ -424,7 +453,10 @@ print_help (FILE *to)
                "A browser starts it as: nmstore chrome-extension://ID/  or  nmstore MANIFEST.json ADDON-ID\n\n"
                "Commands:\n");
   for (i = 0; i < G_N_ELEMENTS (commands); i++)
-    fprintf (to, "  %-9s %-38s %s\n", commands[i].name, commands[i].args, commands[i].summary);
+    /* Two lines each: it fits 80 columns, and help2man makes each
+     * command an item of the man page (the second line must be indented
+     * by 20 or more). */
+    fprintf (to, "  %s %s\n%22s%s\n", commands[i].name, commands[i].args, "", commands[i].summary);
   fprintf (to, "\nData root: $NMSTORE_HOME, or $XDG_DATA_HOME/nmstore. Log level: NMSTORE_LOG=error|warning|info|debug.\n"
                "Run 'nmstore COMMAND --help' for a command's options.\n");
 }

@@ -196,3 +196,25 @@ nms_doctor_launch (NmsInstallFamily family, const char *host_path, const char *m
   g_clear_error (&x.error);
   return ok;
 }
+
+guint
+_nms_doctor_portal_version (void)
+{
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  if (bus == NULL)
+    return 0;
+  /* The property, not a .portal file: the WebExtensions portal is served
+   * by xdg-desktop-portal itself, not by a desktop's backend. */
+  reply = g_dbus_connection_call_sync (bus, "org.freedesktop.portal.Desktop", "/org/freedesktop/portal/desktop",
+                                       "org.freedesktop.DBus.Properties", "Get",
+                                       g_variant_new ("(ss)", "org.freedesktop.portal.WebExtensions", "version"),
+                                       G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE,
+                                       NMS_DOCTOR_LAUNCH_TIMEOUT_S * 1000, NULL, NULL);
+  if (reply == NULL)
+    return 0;
+  g_variant_get (reply, "(v)", &value);
+  return g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32) ? g_variant_get_uint32 (value) : 0;
+}

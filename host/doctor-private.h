@@ -19,4 +19,18 @@ gboolean nms_doctor_launch (NmsInstallFamily family, const char *host_path,
                             const char *manifest_path, const char *caller,
                             char **detail, char **fix);
 
+/* Adds one check to the report; fix (taken) is required for WARN and
+ * FAIL. target NULL: a check of nmstore itself, not of a browser. */
+G_GNUC_PRINTF (6, 7)
+void _nms_doctor_add (NmsDoctorReport *report, const NmsInstallTarget *target, const char *check,
+                      NmsDoctorStatus status, char *fix, const char *format, ...);
+
+void _nms_doctor_check_data_root (NmsDoctorReport *report, const char *root);
+void _nms_doctor_check_stores    (NmsDoctorReport *report, const char *root);
+
+/* The version of the WebExtensions portal (org.freedesktop.portal.
+ * WebExtensions) on this session bus, through which a snap or Flatpak
+ * Firefox starts native hosts; 0 when no portal answers. */
+guint _nms_doctor_portal_version (void);
+
 G_END_DECLS

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* doctor.c: the checks behind `nmstore doctor` and their report
- * (doctor.h). Starting the host is doctor-launch.c's. */
+/* doctor.c: the browser checks behind `nmstore doctor` and their report
+ * (doctor.h). The data root and stores are doctor-data.c's; starting
+ * the host is doctor-launch.c's. */
 #include "doctor-private.h"
 
 #include "nmstore/config.h"
+#include "nmstore/extensions.h"
 #include "nmstore/error.h"
 #include "nmstore/os.h"
 #include "nmstore/store.h"
@@ -13,13 +15,10 @@
 #include <gio/gio.h>
 #include <string.h>
 
-/* Below this the store's next checkpoint may fail; below the warning
- * level a large session restore may. */
-#define FREE_FAIL_BYTES (16u * 1024 * 1024)
-#define FREE_WARN_BYTES (256u * 1024 * 1024)
-
 struct _NmsDoctorReport {
-  GPtrArray *checks;
+  GPtrArray             *checks;
+  const NmsInstallEnv   *env;     /* for the duration of nms_doctor_run only */
+  const NmsDoctorWanted *wanted;  /* likewise */
 };
 
 static void
@@ -32,8 +31,8 @@ check_free (NmsDoctorCheck *check)
   g_free (check);
 }
 
-G_GNUC_PRINTF (6, 7) static void
-add (NmsDoctorReport *report, const NmsInstallTarget *target, const char *check,
+void
+_nms_doctor_add (NmsDoctorReport *report, const NmsInstallTarget *target, const char *check,
      NmsDoctorStatus status, char *fix, const char *format, ...)
 {
   NmsDoctorCheck *c = g_new0 (NmsDoctorCheck, 1);
@@ -50,13 +49,24 @@ add (NmsDoctorReport *report, const NmsInstallTarget *target, const char *check,
   g_ptr_array_add (report->checks, c);
 }
 
+/* The command that writes this browser's manifest again. */
 static char *
-reinstall (const NmsInstallTarget *target)
+install_command (const NmsInstallEnv *env, const NmsInstallBrowser *browser, NmsInstallScope scope)
 {
-  return g_strdup_printf ("run: %snmstore install%s --browser %s",
-                          target->scope == NMS_INSTALL_SYSTEM ? "sudo " : "",
-                          target->scope == NMS_INSTALL_SYSTEM ? " --system" : "",
-                          nms_install_browser_name (target->browser));
+  g_autofree char *quoted = env->dir ? g_shell_quote (env->dir) : NULL;
+
+  if (browser == nms_install_dir_browser ())
+    return g_strdup_printf ("nmstore install --dir %s", quoted ? quoted : "PATH");
+  return g_strdup_printf ("%snmstore install%s --browser %s", scope == NMS_INSTALL_SYSTEM ? "sudo " : "",
+                          scope == NMS_INSTALL_SYSTEM ? " --system" : "", nms_install_browser_name (browser));
+}
+
+static char *
+reinstall (const NmsDoctorReport *report, const NmsInstallTarget *target)
+{
+  g_autofree char *command = install_command (report->env, target->browser, target->scope);
+
+  return g_strconcat ("run: ", command, NULL);
 }
 
 static const char *
@@ -106,30 +116,141 @@ check_host_path (NmsDoctorReport *report, const NmsInstallTarget *target, const 
 {
   if (path == NULL || !g_path_is_absolute (path))
     {
-      add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (target),
-           "\"%s\" is not an absolute path; Linux browsers need one", path ? path : "(missing)");
+      _nms_doctor_add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (report, target),
+                       "\"%s\" is not an absolute path; Linux browsers need one", path ? path : "(missing)");
       return FALSE;
     }
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     {
-      add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (target),
-           "%s does not exist (moved, or an old install?); the browser reports \"native host has exited\"", path);
+      /* What each browser says for a missing program, seen for real:
+       * Chromium 156 reports it as a missing manifest
+       * (tests/browser/e2e/status-page.test.js, "binary moved"), Firefox
+       * ESR 153 as an unexpected error (tests/browser/firefox/). */
+      _nms_doctor_add (report, target, "path", NMS_DOCTOR_FAIL, reinstall (report, target),
+                       "%s does not exist (moved, or an old install?); Chromium reports "
+                       "\"Specified native messaging host not found.\", Firefox \"An unexpected error occurred\"",
+                       path);
       return FALSE;
     }
   if (g_file_test (path, G_FILE_TEST_IS_DIR) || !g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
     {
-      add (report, target, "path", NMS_DOCTOR_FAIL, g_strdup_printf ("run: chmod 755 %s", path),
-           "%s is not an executable file", path);
+      _nms_doctor_add (report, target, "path", NMS_DOCTOR_FAIL, g_strdup_printf ("run: chmod 755 %s", path),
+                       "%s is not an executable file", path);
       return FALSE;
     }
-  add (report, target, "path", NMS_DOCTOR_OK, NULL, "%s is executable", path);
+  _nms_doctor_add (report, target, "path", NMS_DOCTOR_OK, NULL, "%s is executable", path);
   return TRUE;
+}
+
+/* One id that must be allowed; `registered` is its drop-in, or NULL for
+ * an id asked for on the command line. An id that is not
+ * allowed is one the browser turns away: "Access to the specified
+ * native messaging host is forbidden". */
+static void
+check_wanted_id (NmsDoctorReport *report, const NmsInstallTarget *target, const cJSON *list, const char *id,
+                 const NmsExtension *registered)
+{
+  gboolean firefox = nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY;
+  const char *option = firefox ? "firefox-id" : "extension-id";
+  const char *registered_by = registered ? registered->path : NULL;
+  g_autofree char *entry = firefox ? g_strdup (id) : g_strdup_printf ("chrome-extension://%s/", id);
+  g_autofree char *command = NULL;
+  const cJSON *item;
+  gboolean allowed = FALSE;
+
+  cJSON_ArrayForEach (item, list)
+    allowed = allowed || (cJSON_IsString (item) && g_str_equal (item->valuestring, entry));
+  if (allowed)
+    {
+      _nms_doctor_add (report, target, "allowed-id", NMS_DOCTOR_OK, NULL, "%s is allowed", id);
+      return;
+    }
+  /* A user's registration goes into a manifest of the user's own, which
+   * the browser reads before the system's. */
+  command = install_command (report->env, target->browser,
+                             registered && registered->scope != NMS_INSTALL_SYSTEM ? NMS_INSTALL_USER : target->scope);
+  _nms_doctor_add (report, target, "allowed-id", NMS_DOCTOR_FAIL,
+                   registered_by
+                     ? g_strdup_printf ("run: %s (it allows every registered id)", command)
+                     : g_strdup_printf ("run: %s --%s %s (or register it for every install: nmstore extensions add "
+                                        "NAME --%s %s, then: %s)", command, option, id, option, id, command),
+                   "%s is not allowed by %s%s%s%s: the browser refuses that extension with \"Access to the "
+                   "specified native messaging host is forbidden\"", id, target->path,
+                   registered_by ? " (registered by " : "", registered_by ? registered_by : "",
+                   registered_by ? ")" : "");
+}
+
+/* The ids asked for, then those of the valid drop-ins. A system
+ * manifest answers for this user's drop-ins (user_ids) only where the
+ * user has no manifest of their own, which the browser would read first. */
+static void
+check_wanted_ids (NmsDoctorReport *report, const NmsInstallTarget *target, const cJSON *json, gboolean user_ids)
+{
+  gboolean firefox = nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY;
+  GPtrArray *asked = firefox ? report->wanted->firefox_ids : report->wanted->chromium_ids;
+  GPtrArray *extensions = report->wanted->extensions;
+  const cJSON *member = cJSON_GetObjectItemCaseSensitive (json, firefox ? "allowed_extensions" : "allowed_origins");
+  const cJSON *list = cJSON_IsArray (member) ? member : NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  guint i;
+  char **id;
+
+  for (i = 0; asked != NULL && i < asked->len; i++)
+    if (g_hash_table_add (seen, asked->pdata[i]))
+      check_wanted_id (report, target, list, asked->pdata[i], NULL);
+  for (i = 0; extensions != NULL && i < extensions->len; i++)
+    {
+      const NmsExtension *e = extensions->pdata[i];
+
+      if (e->error != NULL || (!user_ids && e->scope != NMS_INSTALL_SYSTEM))
+        continue;
+      for (id = firefox ? e->firefox_ids : e->chromium_ids; *id != NULL; id++)
+        if (g_hash_table_add (seen, *id))
+          check_wanted_id (report, target, list, *id, e);
+    }
+}
+
+/* A snap browser runs confined; say what that means for nmstore. */
+static void
+check_snap (NmsDoctorReport *report, const NmsInstallTarget *target, const char *snap_dir)
+{
+  const char *title = nms_install_browser_title (target->browser);
+
+  if (nms_install_browser_family (target->browser) != NMS_INSTALL_FIREFOX_FAMILY)
+    {
+      _nms_doctor_add (report, target, "snap", NMS_DOCTOR_FAIL,
+                       g_strdup_printf ("use a %s that is not a snap instead of the snap: its Flatpak (%s), "
+                                        "Debian's package (Ubuntu's chromium-browser .deb only installs the snap), "
+                                        "or Google Chrome's .deb; then run: nmstore install --browser %s",
+                                        title, nms_install_browser_flatpak_id (target->browser),
+                                        nms_install_browser_name (target->browser)),
+                       "%s is a snap (%s): it reads manifests from %s/common/%s/NativeMessagingHosts only, and "
+                       "its confinement does not let it start a program from outside the snap, so it cannot "
+                       "reach nmstore", title, snap_dir, snap_dir, nms_install_browser_snap (target->browser));
+      return;
+    }
+  if (_nms_doctor_portal_version () > 0)
+    _nms_doctor_add (report, target, "snap", NMS_DOCTOR_WARN,
+                     g_strdup ("nothing to install: on first use Firefox asks once whether the extension may start "
+                               "nmstore; allow it (if it never asks, set "
+                               "widget.use-xdg-desktop-portal.native-messaging to 1 in about:config)"),
+                     "%s is a snap (%s): it starts nmstore through the WebExtensions portal of "
+                     "xdg-desktop-portal, which is here and reads the manifest in ~/.mozilla/native-messaging-hosts",
+                     title, snap_dir);
+  else
+    _nms_doctor_add (report, target, "snap", NMS_DOCTOR_FAIL,
+                     g_strdup ("install an xdg-desktop-portal that provides the WebExtensions portal, log in again, "
+                               "and set widget.use-xdg-desktop-portal.native-messaging to 1 in about:config; or "
+                               "use Firefox from a .deb instead of the snap"),
+                     "%s is a snap (%s): it can start nmstore only through the WebExtensions portal "
+                     "(org.freedesktop.portal.WebExtensions), and no such portal answers on this session bus",
+                     title, snap_dir);
 }
 
 /* One manifest, read the way the browser reads it, then the host it
  * names started the way the browser starts it. */
 static void
-check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target)
+check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target, gboolean user_ids)
 {
   g_autofree char *text = NULL;
   g_autofree char *caller = NULL;
@@ -141,32 +262,32 @@ check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target)
 
   if (!g_file_get_contents (target->path, &text, NULL, &error))
     {
-      add (report, target, "manifest", NMS_DOCTOR_FAIL, reinstall (target), "%s", error->message);
+      _nms_doctor_add (report, target, "manifest", NMS_DOCTOR_FAIL, reinstall (report, target), "%s", error->message);
       return;
     }
-  add (report, target, "manifest", NMS_DOCTOR_OK, NULL, "%s", target->path);
+  _nms_doctor_add (report, target, "manifest", NMS_DOCTOR_OK, NULL, "%s", target->path);
   json = cJSON_Parse (text);
   if (!cJSON_IsObject (json))
     {
-      add (report, target, "json", NMS_DOCTOR_FAIL, reinstall (target),
-           "%s is not a valid JSON object; the browser ignores it", target->path);
+      _nms_doctor_add (report, target, "json", NMS_DOCTOR_FAIL, reinstall (report, target),
+                       "%s is not a valid JSON object; the browser ignores it", target->path);
       cJSON_Delete (json);
       return;
     }
-  add (report, target, "json", NMS_DOCTOR_OK, NULL, "valid JSON");
+  _nms_doctor_add (report, target, "json", NMS_DOCTOR_OK, NULL, "valid JSON");
 
   name = member_string (json, "name");
   if (name == NULL || !g_str_equal (name, NMS_HOST_NAME))
-    add (report, target, "name", NMS_DOCTOR_FAIL, reinstall (target),
-         "\"name\" is \"%s\" but the file is %s.json; the browser reports \"specified native messaging host not found\"",
-         name ? name : "(missing)", NMS_HOST_NAME);
+    _nms_doctor_add (report, target, "name", NMS_DOCTOR_FAIL, reinstall (report, target),
+                     "\"name\" is \"%s\" but the file is %s.json; the browser reports \"specified native messaging host not found\"",
+                     name ? name : "(missing)", NMS_HOST_NAME);
   else
-    add (report, target, "name", NMS_DOCTOR_OK, NULL, "\"%s\" matches the file name", name);
+    _nms_doctor_add (report, target, "name", NMS_DOCTOR_OK, NULL, "\"%s\" matches the file name", name);
 
   type = member_string (json, "type");
   if (type == NULL || !g_str_equal (type, "stdio"))
-    add (report, target, "type", NMS_DOCTOR_FAIL, reinstall (target),
-         "\"type\" is \"%s\"; it must be \"stdio\"", type ? type : "(missing)");
+    _nms_doctor_add (report, target, "type", NMS_DOCTOR_FAIL, reinstall (report, target),
+                     "\"type\" is \"%s\"; it must be \"stdio\"", type ? type : "(missing)");
 
   path = member_string (json, "path");
   path_ok = check_host_path (report, target, path);
@@ -174,28 +295,27 @@ check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target)
   caller = allowed_caller (target, json, &has_companion);
   if (!has_companion)
     {
-      g_autofree char *again = reinstall (target);
-      add (report, target, "allowed", NMS_DOCTOR_FAIL,
-         g_strdup_printf ("%s (it allows the companion; add yours with --%s ID)", again,
-                          nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY
-                            ? "firefox-id" : "extension-id"),
-         "the companion extension (%s) is not allowed; the browser refuses it access",
-         nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY
-           ? NMS_COMPANION_FIREFOX_ID : NMS_COMPANION_EXTENSION_ID);
+      g_autofree char *again = reinstall (report, target);
+      _nms_doctor_add (report, target, "allowed", NMS_DOCTOR_FAIL,
+                     g_strdup_printf ("%s (it allows the companion and keeps the ids allowed now)", again),
+                     "the companion extension (%s) is not allowed; the browser refuses it access",
+                     nms_install_browser_family (target->browser) == NMS_INSTALL_FIREFOX_FAMILY
+                       ? NMS_COMPANION_FIREFOX_ID : NMS_COMPANION_EXTENSION_ID);
     }
   else
-    add (report, target, "allowed", NMS_DOCTOR_OK, NULL, "the companion extension is allowed");
+    _nms_doctor_add (report, target, "allowed", NMS_DOCTOR_OK, NULL, "the companion extension is allowed");
+  check_wanted_ids (report, target, json, user_ids);
 
   if (target->scope == NMS_INSTALL_FLATPAK)
-    add (report, target, "hello", NMS_DOCTOR_SKIP, NULL,
-         "not started: the manifest names a flatpak-spawn script that runs only inside the sandbox");
+    _nms_doctor_add (report, target, "hello", NMS_DOCTOR_SKIP, NULL,
+                     "not started: the manifest names a flatpak-spawn script that runs only inside the sandbox");
   else if (!path_ok || caller == NULL)
-    add (report, target, "hello", NMS_DOCTOR_SKIP, NULL, "not started: fix the checks above first");
+    _nms_doctor_add (report, target, "hello", NMS_DOCTOR_SKIP, NULL, "not started: fix the checks above first");
   else if (nms_doctor_launch (nms_install_browser_family (target->browser), path, target->path, caller,
                               &detail, &fix))
-    add (report, target, "hello", NMS_DOCTOR_OK, NULL, "%s", detail);
+    _nms_doctor_add (report, target, "hello", NMS_DOCTOR_OK, NULL, "%s", detail);
   else
-    add (report, target, "hello", NMS_DOCTOR_FAIL, g_steal_pointer (&fix), "%s", detail);
+    _nms_doctor_add (report, target, "hello", NMS_DOCTOR_FAIL, g_steal_pointer (&fix), "%s", detail);
   cJSON_Delete (json);
 }
 
@@ -204,9 +324,19 @@ check_browser (NmsDoctorReport *report, GPtrArray *targets, const NmsInstallBrow
 {
   g_autoptr(GString) looked = g_string_new (NULL);
   const NmsInstallTarget *first = NULL;
-  gboolean detected = named, found = FALSE;
+  g_autofree char *snap_dir = nms_install_snap_dir (report->env, browser);
+  g_autofree char *command = NULL;
+  gboolean detected = named, found = FALSE, user_found = FALSE;
   guint i;
 
+  /* Chromium reads the user's manifest before the system's (FindManifest
+   * in chrome/browser/extensions/api/messaging/launch_context_posix.cc). */
+  for (i = 0; i < targets->len; i++)
+    {
+      const NmsInstallTarget *target = targets->pdata[i];
+      user_found = user_found || (target->browser == browser && target->scope == NMS_INSTALL_USER
+                                  && g_file_test (target->path, G_FILE_TEST_EXISTS));
+    }
   for (i = 0; i < targets->len; i++)
     {
       const NmsInstallTarget *target = targets->pdata[i];
@@ -222,151 +352,54 @@ check_browser (NmsDoctorReport *report, GPtrArray *targets, const NmsInstallBrow
         }
       found = TRUE;
       if (target->shared)
-        add (report, target, "manifest", NMS_DOCTOR_OK, NULL, "%s (checked above: shared with another browser)",
-             target->path);
+        _nms_doctor_add (report, target, "manifest", NMS_DOCTOR_OK, NULL, "%s (checked above: shared with another browser)",
+                         target->path);
       else
-        check_manifest (report, target);
+        check_manifest (report, target, target->scope != NMS_INSTALL_SYSTEM || !user_found);
     }
+  if (first != NULL && snap_dir != NULL)
+    check_snap (report, first, snap_dir);
   if (found || first == NULL)
     return;
   if (detected)
-    add (report, first, "manifest", NMS_DOCTOR_FAIL,
-         g_strdup_printf ("run: nmstore install --browser %s", nms_install_browser_name (browser)),
-         "%s is here but has no %s.json in %s; it reports \"specified native messaging host not found\"",
-         nms_install_browser_title (browser), NMS_HOST_NAME, looked->str);
+    _nms_doctor_add (report, first, "manifest", NMS_DOCTOR_FAIL,
+                     g_strdup_printf ("run: %s", (command = install_command (report->env, browser, NMS_INSTALL_USER))),
+                     "%s is here but has no %s.json in %s; it reports \"specified native messaging host not found\"",
+                     nms_install_browser_title (browser), NMS_HOST_NAME, looked->str);
   else
-    add (report, first, "manifest", NMS_DOCTOR_SKIP, NULL, "%s is not installed here",
-         nms_install_browser_title (browser));
+    _nms_doctor_add (report, first, "manifest", NMS_DOCTOR_SKIP, NULL, "%s is not installed here",
+                     nms_install_browser_title (browser));
 }
 
-static guint32
-file_mode (GFileInfo *info)
-{
-  return g_file_info_get_attribute_uint32 (info, G_FILE_ATTRIBUTE_UNIX_MODE) & 07777;
-}
-
-/* The nearest folder at or above path that exists. */
-static GFile *
-existing_ancestor (const char *path)
-{
-  GFile *file = g_file_new_for_path (path);
-
-  while (!g_file_query_exists (file, NULL))
-    {
-      GFile *parent = g_file_get_parent (file);
-      if (parent == NULL)
-        break;
-      g_object_unref (file);
-      file = parent;
-    }
-  return file;
-}
-
+/* Each drop-in: the ids it registers, or why it is refused. */
 static void
-check_data_root (NmsDoctorReport *report, const char *root)
+check_extensions (NmsDoctorReport *report)
 {
-  g_autoptr(GFile) file = g_file_new_for_path (root);
-  g_autoptr(GFileInfo) info = g_file_query_info (file, "standard::type,unix::mode,unix::uid,access::can-write",
-                                                 G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
-  g_autoptr(GFile) near = NULL;
-  g_autoptr(GFileInfo) fs = NULL;
-  g_autofree char *size = NULL;
-  guint64 free_bytes;
+  GPtrArray *extensions = report->wanted->extensions;
+  guint i;
 
-  if (info == NULL)
+  for (i = 0; extensions != NULL && i < extensions->len; i++)
     {
-      g_autoptr(GFileInfo) parent = NULL;
-      g_autofree char *near_path = NULL;
+      const NmsExtension *e = extensions->pdata[i];
+      g_autofree char *chromium = e->error ? NULL : g_strjoinv (", ", e->chromium_ids);
+      g_autofree char *firefox = e->error ? NULL : g_strjoinv (", ", e->firefox_ids);
 
-      near = existing_ancestor (root);
-      near_path = g_file_get_path (near);
-      parent = g_file_query_info (near, "access::can-write", G_FILE_QUERY_INFO_NONE, NULL, NULL);
-      if (parent != NULL && g_file_info_get_attribute_boolean (parent, "access::can-write"))
-        add (report, NULL, "data-root", NMS_DOCTOR_OK, NULL, "%s does not exist yet; the host creates it", root);
+      if (e->error != NULL)
+        _nms_doctor_add (report, NULL, "extension", NMS_DOCTOR_FAIL,
+                         g_strdup_printf ("correct %s (see the README's drop-in format), or run: nmstore extensions rm%s %s",
+                                          e->path, e->scope == NMS_INSTALL_SYSTEM ? " --system" : "", e->name),
+                         "%s", e->error);
       else
-        add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
-             g_strdup_printf ("make %s writable for this user, or set NMSTORE_HOME to a folder that is", near_path),
-             "%s does not exist and %s is not writable, so the host cannot create it", root, near_path);
+        _nms_doctor_add (report, NULL, "extension", NMS_DOCTOR_OK, NULL, "%s registers %s%s%s", e->path, chromium,
+                         *chromium && *firefox ? ", " : "", firefox);
     }
-  else if (g_file_info_get_file_type (info) == G_FILE_TYPE_SYMBOLIC_LINK)
-    add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
-         g_strdup ("set NMSTORE_HOME to the folder the link points at, or replace the link with a folder"),
-         "%s is a symbolic link; the host does not follow links for its folders and refuses it", root);
-  else if (g_file_info_get_file_type (info) != G_FILE_TYPE_DIRECTORY)
-    add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
-         g_strdup_printf ("move %s out of the way, or set NMSTORE_HOME to another folder", root),
-         "%s is not a folder", root);
-  else if (g_file_info_get_attribute_uint32 (info, G_FILE_ATTRIBUTE_UNIX_UID) != nms_os_user_id ())
-    add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
-         g_strdup_printf ("run: sudo chown -R %u %s", nms_os_user_id (), root),
-         "%s belongs to uid %u, not to this user (uid %u)", root,
-         g_file_info_get_attribute_uint32 (info, G_FILE_ATTRIBUTE_UNIX_UID), nms_os_user_id ());
-  else if ((file_mode (info) & 0700) != 0700 || !g_file_info_get_attribute_boolean (info, "access::can-write"))
-    add (report, NULL, "data-root", NMS_DOCTOR_FAIL, g_strdup_printf ("run: chmod 700 %s", root),
-         "%s is not writable (mode %04o): the host cannot save anything", root, file_mode (info));
-  else if ((file_mode (info) & 077) != 0)
-    add (report, NULL, "data-root", NMS_DOCTOR_FAIL,
-         g_strdup_printf ("if the folder is yours alone, run: chmod 700 %s", root),
-         "%s is open to other users (mode %04o); the host refuses a data root looser than 0700", root,
-         file_mode (info));
-  else
-    add (report, NULL, "data-root", NMS_DOCTOR_OK, NULL, "%s is a private folder (0700) of this user", root);
-
-  if (near == NULL)
-    near = existing_ancestor (root);
-  fs = g_file_query_filesystem_info (near, G_FILE_ATTRIBUTE_FILESYSTEM_FREE, NULL, NULL);
-  if (fs == NULL || !g_file_info_has_attribute (fs, G_FILE_ATTRIBUTE_FILESYSTEM_FREE))
-    {
-      add (report, NULL, "disk-space", NMS_DOCTOR_WARN, g_strdup ("check the free space with: df -h"),
-           "cannot tell how much space is free under %s", root);
-      return;
-    }
-  free_bytes = g_file_info_get_attribute_uint64 (fs, G_FILE_ATTRIBUTE_FILESYSTEM_FREE);
-  size = g_format_size (free_bytes);
-  if (free_bytes < FREE_FAIL_BYTES)
-    add (report, NULL, "disk-space", NMS_DOCTOR_FAIL, g_strdup ("free some disk space; writes fail with E_IO"),
-         "only %s free under %s", size, root);
-  else if (free_bytes < FREE_WARN_BYTES)
-    add (report, NULL, "disk-space", NMS_DOCTOR_WARN, g_strdup ("free some disk space before large writes"),
-         "%s free under %s", size, root);
-  else
-    add (report, NULL, "disk-space", NMS_DOCTOR_OK, NULL, "%s free under %s", size, root);
-}
-
-static void
-check_stores (NmsDoctorReport *report, const char *root)
-{
-  g_autoptr(GDir) dir = g_dir_open (root, 0, NULL);
-  const char *name;
-  guint n = 0;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *store_dir = g_build_filename (root, name, NULL);
-      g_autofree char *db = g_build_filename (store_dir, NMS_STORE_FILE_NAME, NULL);
-      g_autoptr(NmsStore) store = NULL;
-      g_autoptr(GError) error = NULL;
-
-      if (!g_file_test (db, G_FILE_TEST_IS_REGULAR))
-        continue;
-      n++;
-      if ((store = nms_store_open (store_dir, NULL, NULL, &error)) == NULL
-          || !nms_store_check_integrity (store, &error))
-        add (report, NULL, "store", NMS_DOCTOR_FAIL,
-             g_strdup_printf ("close the browser, copy %s away, then restore a backup or run: "
-                              "sqlite3 %s .recover | sqlite3 %s.recovered", store_dir, db, db),
-             "%s", error->message);
-      else
-        add (report, NULL, "store", NMS_DOCTOR_OK, NULL, "%s passed SQLite's integrity check", db);
-    }
-  if (n == 0)
-    add (report, NULL, "store", NMS_DOCTOR_OK, NULL, "no stores yet under %s", root);
 }
 
 NmsDoctorReport *
-nms_doctor_run (const NmsInstallEnv *env, GPtrArray *browsers, gboolean named)
+nms_doctor_run (const NmsInstallEnv *env, GPtrArray *browsers, gboolean named, const NmsDoctorWanted *wanted)
 {
   NmsDoctorReport *report = g_new0 (NmsDoctorReport, 1);
+  static const NmsDoctorWanted nothing = { NULL, NULL, NULL };
   g_autoptr(GPtrArray) targets = nms_install_targets (env, browsers, NMS_INSTALL_USER);
   g_autoptr(GPtrArray) system = nms_install_targets (env, browsers, NMS_INSTALL_SYSTEM);
   g_autoptr(NmsConfig) config = NULL;
@@ -374,6 +407,8 @@ nms_doctor_run (const NmsInstallEnv *env, GPtrArray *browsers, gboolean named)
   guint i;
 
   report->checks = g_ptr_array_new_with_free_func ((GDestroyNotify) check_free);
+  report->env = env;
+  report->wanted = wanted ? wanted : &nothing;
   /* One list, so that a file two browsers share is checked once. */
   for (i = 0; i < system->len; i++)
     {
@@ -387,17 +422,20 @@ nms_doctor_run (const NmsInstallEnv *env, GPtrArray *browsers, gboolean named)
 
   config = nms_config_load (NULL, &error);
   if (config == NULL)
-    add (report, NULL, "config", NMS_DOCTOR_FAIL, g_strdup ("edit or remove the file named above"),
-         "%s", error->message);
+    _nms_doctor_add (report, NULL, "config", NMS_DOCTOR_FAIL, g_strdup ("edit or remove the file named above"),
+                     "%s", error->message);
   else
     {
       /* Before the launches: the host tightens the data root itself. */
-      check_data_root (report, config->root);
+      _nms_doctor_check_data_root (report, config->root);
     }
+  check_extensions (report);
   for (i = 0; i < browsers->len; i++)
     check_browser (report, targets, browsers->pdata[i], named);
   if (config != NULL)
-    check_stores (report, config->root);
+    _nms_doctor_check_stores (report, config->root);
+  report->env = NULL;
+  report->wanted = NULL;
   return report;
 }
 
@@ -444,7 +482,7 @@ char *
 nms_doctor_report_text (const NmsDoctorReport *report)
 {
   GString *out = g_string_new (NULL);
-  guint i, failed = 0;
+  guint i, failed = 0, warned = 0;
 
   for (i = 0; i < report->checks->len; i++)
     {
@@ -454,6 +492,7 @@ nms_doctor_report_text (const NmsDoctorReport *report)
       g_autofree char *status = g_ascii_strup (nms_doctor_status_name (c->status), -1);
 
       failed += c->status == NMS_DOCTOR_FAIL;
+      warned += c->status == NMS_DOCTOR_WARN;
       g_string_append_printf (out, "%-4s %-16s %-10s %s", status, subject, c->check, c->detail);
       if (c->fix != NULL)
         g_string_append_printf (out, " -> fix: %s", c->fix);
@@ -461,6 +500,8 @@ nms_doctor_report_text (const NmsDoctorReport *report)
     }
   if (failed > 0)
     g_string_append_printf (out, "%u check%s failed\n", failed, failed == 1 ? "" : "s");
+  else if (warned > 0)
+    g_string_append_printf (out, "no check failed, but read the %u warning%s above\n", warned, warned == 1 ? "" : "s");
   else
     g_string_append (out, "everything is in order\n");
   return g_string_free (out, FALSE);

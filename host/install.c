@@ -1,15 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* install.c: the browser table, and writing, finding and removing the
- * host manifest in each browser's folders (install.h).
- *
- * The folders come from each vendor's documentation and, where that is
- * silent (Brave, Vivaldi, Opera), from traces of which folder the browser
- * actually read; the README's "Installing" section lists them. */
-#include "nmstore/install.h"
+/* install.c: what the host manifest says (the ids it allows, where the
+ * host is), and writing and removing it (install.h). Which browser reads
+ * which file is browsers.c's. */
+#include "install-private.h"
 #include "nmstore/error.h"
 #include "nmstore/origin.h"
 #include "nmstore/os.h"
-#include "nmstore/version.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -17,317 +13,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
-#define MANIFEST_FILE NMS_HOST_NAME ".json"
 #define MANIFEST_DESCRIPTION "nmstore: a durable key-value store for browser extensions"
-#define CHROMIUM_LEAF "NativeMessagingHosts"
-#define SYSTEM_LEAF "native-messaging-hosts"
-#define MAX_SYSTEM_DIRS 2
-#define MAX_BINARIES 4
-
-typedef struct {
-  const char *base;      /* absolute, under the root prefix */
-  gboolean    if_exists; /* written only where base already exists */
-} SystemDir;
-
-struct _NmsInstallBrowser {
-  const char      *name;
-  const char      *title;
-  NmsInstallFamily family;
-  const char      *user_dir;      /* under $XDG_CONFIG_HOME, or $HOME for Firefox */
-  const char      *config_dir;    /* the folder that shows the browser is used */
-  SystemDir        system[MAX_SYSTEM_DIRS];
-  const char      *binaries[MAX_BINARIES];
-  const char      *flatpak_id;
-  const char      *flatpak_dir;   /* under ~/.var/app/ID */
-};
-
-static const NmsInstallBrowser browsers[] = {
-  { "chrome", "Google Chrome", NMS_INSTALL_CHROMIUM_FAMILY,
-    "google-chrome/" CHROMIUM_LEAF, "google-chrome",
-    { { "/etc/opt/chrome", FALSE } },
-    { "/opt/google/chrome/chrome", "/usr/bin/google-chrome", "/usr/bin/google-chrome-stable" },
-    "com.google.Chrome", "config/google-chrome/" CHROMIUM_LEAF },
-  { "chromium", "Chromium", NMS_INSTALL_CHROMIUM_FAMILY,
-    "chromium/" CHROMIUM_LEAF, "chromium",
-    { { "/etc/chromium", FALSE } },
-    { "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/lib/chromium/chromium" },
-    "org.chromium.Chromium", "config/chromium/" CHROMIUM_LEAF },
-  { "edge", "Microsoft Edge", NMS_INSTALL_CHROMIUM_FAMILY,
-    "microsoft-edge/" CHROMIUM_LEAF, "microsoft-edge",
-    { { "/etc/opt/edge", FALSE } },
-    { "/opt/microsoft/msedge/msedge", "/usr/bin/microsoft-edge", "/usr/bin/microsoft-edge-stable" },
-    "com.microsoft.Edge", "config/microsoft-edge/" CHROMIUM_LEAF },
-  /* Brave, Vivaldi and Opera read no system folder of their own. */
-  { "brave", "Brave", NMS_INSTALL_CHROMIUM_FAMILY,
-    "BraveSoftware/Brave-Browser/" CHROMIUM_LEAF, "BraveSoftware/Brave-Browser",
-    { { "/etc/opt/chrome", FALSE } },
-    { "/opt/brave.com/brave/brave", "/usr/bin/brave-browser" },
-    "com.brave.Browser", "config/BraveSoftware/Brave-Browser/" CHROMIUM_LEAF },
-  { "vivaldi", "Vivaldi", NMS_INSTALL_CHROMIUM_FAMILY,
-    "vivaldi/" CHROMIUM_LEAF, "vivaldi",
-    { { "/etc/opt/chrome", FALSE } },
-    { "/opt/vivaldi/vivaldi", "/usr/bin/vivaldi", "/usr/bin/vivaldi-stable" },
-    "com.vivaldi.Vivaldi", "config/vivaldi/" CHROMIUM_LEAF },
-  /* Opera keeps its profile in ~/.config/opera but reads Chrome's folder. */
-  { "opera", "Opera", NMS_INSTALL_CHROMIUM_FAMILY,
-    "google-chrome/" CHROMIUM_LEAF, "opera",
-    { { "/etc/opt/chrome", FALSE } },
-    { "/usr/bin/opera", "/usr/lib/x86_64-linux-gnu/opera/opera" },
-    "com.opera.Opera", "config/google-chrome/" CHROMIUM_LEAF },
-  /* Debian's Firefox reads /usr/lib, Fedora's /usr/lib64. */
-  { "firefox", "Firefox", NMS_INSTALL_FIREFOX_FAMILY,
-    ".mozilla/" SYSTEM_LEAF, ".mozilla",
-    { { "/usr/lib/mozilla", FALSE }, { "/usr/lib64/mozilla", TRUE } },
-    { "/usr/bin/firefox", "/usr/bin/firefox-esr", "/usr/lib/firefox/firefox", "/usr/lib/firefox-esr/firefox-esr" },
-    "org.mozilla.firefox", ".mozilla/" SYSTEM_LEAF },
-};
-
-static char *
-env_dir (const char *name)
-{
-  const char *value = g_getenv (name);
-
-  return value != NULL && g_path_is_absolute (value) ? g_canonicalize_filename (value, NULL) : NULL;
-}
-
-NmsInstallEnv *
-nms_install_env_new (void)
-{
-  NmsInstallEnv *env = g_new0 (NmsInstallEnv, 1);
-
-  env->home = env_dir ("HOME");
-  if (env->home == NULL)
-    env->home = g_strdup (g_get_home_dir ());
-  env->config_home = env_dir ("XDG_CONFIG_HOME");
-  if (env->config_home == NULL)
-    env->config_home = g_build_filename (env->home, ".config", NULL);
-  env->root = env_dir (NMS_INSTALL_ROOT_ENV);
-  if (env->root == NULL)
-    env->root = g_strdup ("/");
-  return env;
-}
-
-void
-nms_install_env_free (NmsInstallEnv *env)
-{
-  if (env == NULL)
-    return;
-  g_free (env->home);
-  g_free (env->config_home);
-  g_free (env->root);
-  g_free (env);
-}
-
-gsize
-nms_install_n_browsers (void)
-{
-  return G_N_ELEMENTS (browsers);
-}
-
-const NmsInstallBrowser *
-nms_install_browser_nth (gsize i)
-{
-  return i < G_N_ELEMENTS (browsers) ? &browsers[i] : NULL;
-}
-
-const NmsInstallBrowser *
-nms_install_browser_find (const char *name)
-{
-  gsize i;
-
-  for (i = 0; i < G_N_ELEMENTS (browsers); i++)
-    if (g_ascii_strcasecmp (browsers[i].name, name) == 0)
-      return &browsers[i];
-  return NULL;
-}
-
-const char *
-nms_install_browser_name (const NmsInstallBrowser *browser)
-{
-  return browser->name;
-}
-
-const char *
-nms_install_browser_title (const NmsInstallBrowser *browser)
-{
-  return browser->title;
-}
-
-const char *
-nms_install_browser_flatpak_id (const NmsInstallBrowser *browser)
-{
-  return browser->flatpak_id;
-}
-
-NmsInstallFamily
-nms_install_browser_family (const NmsInstallBrowser *browser)
-{
-  return browser->family;
-}
-
-const char *
-nms_install_scope_name (NmsInstallScope scope)
-{
-  switch (scope)
-    {
-    case NMS_INSTALL_USER: return "user";
-    case NMS_INSTALL_SYSTEM: return "system";
-    case NMS_INSTALL_FLATPAK: return "flatpak";
-    }
-  return "?";
-}
-
-GPtrArray *
-nms_install_parse_browsers (const char *spec, gboolean *named, GError **error)
-{
-  g_autoptr(GPtrArray) chosen = g_ptr_array_new ();
-  g_auto(GStrv) names = NULL;
-  gsize i, j;
-
-  *named = spec != NULL && !g_str_equal (spec, "detected");
-  if (!*named || g_str_equal (spec, "all"))
-    {
-      for (i = 0; i < G_N_ELEMENTS (browsers); i++)
-        g_ptr_array_add (chosen, (gpointer) &browsers[i]);
-      return g_steal_pointer (&chosen);
-    }
-  names = g_strsplit (spec, ",", -1);
-  for (i = 0; i < G_N_ELEMENTS (browsers); i++)
-    for (j = 0; names[j] != NULL; j++)
-      if (g_ascii_strcasecmp (g_strstrip (names[j]), browsers[i].name) == 0)
-        {
-          g_ptr_array_add (chosen, (gpointer) &browsers[i]);
-          break;
-        }
-  for (j = 0; names[j] != NULL; j++)
-    if (nms_install_browser_find (names[j]) == NULL)
-      {
-        g_autoptr(GString) known = g_string_new (NULL);
-        for (i = 0; i < G_N_ELEMENTS (browsers); i++)
-          g_string_append_printf (known, "%s%s", i ? ", " : "", browsers[i].name);
-        g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST,
-                     "unknown browser \"%s\"; use %s, all or detected", names[j], known->str);
-        return NULL;
-      }
-  return g_steal_pointer (&chosen);
-}
-
-static char *
-under_root (const NmsInstallEnv *env, const char *path)
-{
-  return g_build_filename (env->root, path, NULL);
-}
-
-static gboolean
-installed_on_system (const NmsInstallEnv *env, const NmsInstallBrowser *browser)
-{
-  gsize i;
-
-  for (i = 0; i < MAX_BINARIES && browser->binaries[i] != NULL; i++)
-    {
-      g_autofree char *path = under_root (env, browser->binaries[i]);
-      if (g_file_test (path, G_FILE_TEST_EXISTS))
-        return TRUE;
-    }
-  return FALSE;
-}
-
-static const char *
-user_base (const NmsInstallEnv *env, const NmsInstallBrowser *browser)
-{
-  return browser->family == NMS_INSTALL_FIREFOX_FAMILY ? env->home : env->config_home;
-}
-
-static NmsInstallTarget *
-target_new (const NmsInstallBrowser *browser, NmsInstallScope scope, char *dir)
-{
-  NmsInstallTarget *target = g_new0 (NmsInstallTarget, 1);
-
-  target->browser = browser;
-  target->scope = scope;
-  target->dir = dir;
-  target->path = g_build_filename (dir, MANIFEST_FILE, NULL);
-  return target;
-}
-
-static void
-add_target (GPtrArray *targets, NmsInstallTarget *target)
-{
-  guint i;
-
-  for (i = 0; i < targets->len; i++)
-    if (g_str_equal (((NmsInstallTarget *) targets->pdata[i])->path, target->path))
-      target->shared = TRUE;
-  g_ptr_array_add (targets, target);
-}
-
-static void
-add_browser_targets (GPtrArray *targets, const NmsInstallEnv *env,
-                     const NmsInstallBrowser *browser, NmsInstallScope scope)
-{
-  gboolean on_system = installed_on_system (env, browser);
-  NmsInstallTarget *target;
-  gsize i;
-
-  if (scope == NMS_INSTALL_USER)
-    {
-      g_autofree char *config = g_build_filename (user_base (env, browser), browser->config_dir, NULL);
-      g_autofree char *app = g_build_filename (env->home, ".var", "app", browser->flatpak_id, NULL);
-
-      target = target_new (browser, scope, g_build_filename (user_base (env, browser), browser->user_dir, NULL));
-      target->detected = on_system || g_file_test (config, G_FILE_TEST_IS_DIR);
-      add_target (targets, target);
-
-      /* A Flatpak browser sees only its own folder, so the manifest goes
-       * there and names a script there that leaves the sandbox. */
-      if (g_file_test (app, G_FILE_TEST_IS_DIR))
-        {
-          target = target_new (browser, NMS_INSTALL_FLATPAK, g_build_filename (app, browser->flatpak_dir, NULL));
-          target->wrapper = g_build_filename (app, "data", "nmstore", "nmstore-host", NULL);
-          target->detected = TRUE;
-          add_target (targets, target);
-        }
-      return;
-    }
-
-  for (i = 0; i < MAX_SYSTEM_DIRS && browser->system[i].base != NULL; i++)
-    {
-      g_autofree char *base = under_root (env, browser->system[i].base);
-      gboolean base_exists = g_file_test (base, G_FILE_TEST_IS_DIR);
-
-      if (browser->system[i].if_exists && !base_exists)
-        continue;
-      target = target_new (browser, scope, g_build_filename (base, SYSTEM_LEAF, NULL));
-      /* A vendor folder that had to exist already is not ours to remove. */
-      if (!browser->system[i].if_exists)
-        target->base = g_steal_pointer (&base);
-      target->detected = on_system || base_exists;
-      add_target (targets, target);
-    }
-}
-
-GPtrArray *
-nms_install_targets (const NmsInstallEnv *env, GPtrArray *chosen, NmsInstallScope scope)
-{
-  GPtrArray *targets = g_ptr_array_new_with_free_func ((GDestroyNotify) nms_install_target_free);
-  guint i;
-
-  for (i = 0; i < chosen->len; i++)
-    add_browser_targets (targets, env, chosen->pdata[i], scope);
-  return targets;
-}
-
-void
-nms_install_target_free (NmsInstallTarget *target)
-{
-  if (target == NULL)
-    return;
-  g_free (target->dir);
-  g_free (target->path);
-  g_free (target->base);
-  g_free (target->wrapper);
-  g_free (target);
-}
 
 gboolean
 nms_install_check_extension_id (const char *id, GError **error)
@@ -354,27 +40,19 @@ nms_install_check_firefox_id (const char *id, GError **error)
   return ok;
 }
 
-/* The ids the manifest allows, in order: for the Chromium family bare
- * extension ids (the companion first, then manifest->extension_ids), for
- * Firefox add-on ids (manifest->firefox_id, else the companion's). */
+/* The ids the manifest is asked to allow, companion first: for the
+ * Chromium family bare extension ids, for Firefox add-on ids. */
 static GPtrArray *
 requested_ids (NmsInstallFamily family, const NmsInstallManifest *manifest, GError **error)
 {
   g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  gboolean firefox = family == NMS_INSTALL_FIREFOX_FAMILY;
   const char **id;
 
-  if (family == NMS_INSTALL_FIREFOX_FAMILY)
+  g_ptr_array_add (ids, g_strdup (firefox ? NMS_COMPANION_FIREFOX_ID : NMS_COMPANION_EXTENSION_ID));
+  for (id = firefox ? manifest->firefox_ids : manifest->extension_ids; id != NULL && *id != NULL; id++)
     {
-      const char *addon = manifest->firefox_id ? manifest->firefox_id : NMS_COMPANION_FIREFOX_ID;
-      if (!nms_install_check_firefox_id (addon, error))
-        return NULL;
-      g_ptr_array_add (ids, g_strdup (addon));
-      return g_steal_pointer (&ids);
-    }
-  g_ptr_array_add (ids, g_strdup (NMS_COMPANION_EXTENSION_ID));
-  for (id = manifest->extension_ids; id != NULL && *id != NULL; id++)
-    {
-      if (!nms_install_check_extension_id (*id, error))
+      if (firefox ? !nms_install_check_firefox_id (*id, error) : !nms_install_check_extension_id (*id, error))
         return NULL;
       g_ptr_array_add (ids, g_strdup (*id));
     }
@@ -568,7 +246,7 @@ nms_install_write (const NmsInstallTarget *target, const NmsInstallManifest *man
       host_path = target->wrapper;
     }
   /* Chromium: the companion first, then what was allowed, then the new
-   * ids; Firefox: what was allowed, then the add-on asked for. */
+   * ids; Firefox: what was allowed, then the add-ons asked for. */
   requested = requested_ids (target->browser->family, manifest, error);
   if (requested == NULL)
     return FALSE;

@@ -74,8 +74,10 @@ origin_new (NmsOriginKind kind, const char *id)
   return origin;
 }
 
-/* Accepts "chrome-extension://ID/" (the slash may be left off) or a
- * Firefox add-on id, and nothing else. */
+/* Accepts "chrome-extension://ID/" (the slash may be left off), a bare
+ * Chromium id (what chrome://extensions shows, so a person can paste it),
+ * or a Firefox add-on id, and nothing else. A Firefox id always holds '@'
+ * or braces, so a bare Chromium id can never be mistaken for one. */
 NmsOrigin *
 nms_origin_parse (const char *text, GError **error)
 {
@@ -101,11 +103,13 @@ nms_origin_parse (const char *text, GError **error)
         }
       return origin_new (NMS_ORIGIN_CHROMIUM, id);
     }
+  if (nms_origin_is_chromium_id (text))
+    return origin_new (NMS_ORIGIN_CHROMIUM, text);
   if (is_firefox_id (text))
     return origin_new (NMS_ORIGIN_FIREFOX, text);
 
   g_set_error (error, NMS_ERROR, NMS_ERROR_ORIGIN,
-               "malformed origin \"%s\": expected chrome-extension://<32 letters a-p>/ "
+               "malformed origin \"%s\": expected chrome-extension://<32 letters a-p>/, the 32-letter id alone, "
                "or a Firefox add-on id such as name@example.org or {GUID}", text);
   return NULL;
 }

@@ -43,7 +43,17 @@ set(CPACK_RPM_PACKAGE_LICENSE "MIT")
 set(CPACK_RPM_PACKAGE_GROUP "Applications/Internet")
 set(CPACK_RPM_POST_INSTALL_SCRIPT_FILE ${NMSTORE_PKG_DIR}/rpm-post)
 set(CPACK_RPM_PRE_UNINSTALL_SCRIPT_FILE ${NMSTORE_PKG_DIR}/rpm-preun)
-# The folders above the package's own files belong to the filesystem package.
-set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION /usr/share/doc /usr/share/nmstore)
+# The folders above the package's own files belong to the filesystem package
+# (and man-db's, bash-completion's and zsh's packages).
+set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION /usr/share/doc /usr/share/nmstore /usr/share/man
+    /usr/share/man/man1 /usr/share/bash-completion /usr/share/bash-completion/completions /usr/share/zsh)
+# Requires: rpmbuild's automatic dependency generation, one per shared
+# library the binary links (libsodium.so.NN()(64bit), ...), not package
+# names written here. Names differ between distributions and releases
+# (Fedora: glib2, libsodium, sqlite-libs, cjson, libsecret), while the
+# sonames say exactly what this binary needs; dnf finds the package that
+# provides each. They are those of the machine that built the rpm, so
+# build it on the Fedora release it is for (a container will do).
+set(CPACK_RPM_PACKAGE_AUTOREQ ON)
 
 include(CPack)

@@ -22,6 +22,9 @@ nmt_apt_install build-essential cmake pkg-config libglib2.0-dev libcjson-dev lib
 # The desktop keyring is optional in nmstore but tested here: libsecret to
 # build it, and a Secret Service on a private bus for unit_test_keyring.
 nmt_apt_install libsecret-1-dev gnome-keyring dbus-daemon
+# The man page is built with help2man and checked with man (shell_manpage);
+# the zsh completion is parsed by zsh (shell_completion).
+nmt_apt_install help2man man-db zsh
 
 echo "== configuring in $NMT_BUILD"
 cmake -S "$top" -B "$NMT_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -5,14 +5,12 @@
 // fallback to chrome.storage.local when the host was never installed. Values
 // are converted with Chrome's own rules (toChromeValue) before they are sent,
 // so the host stores what chrome.storage.local would.
-// Drop-in file: it depends on nothing but the browser's chrome.* APIs and
-// IndexedDB.
+// Drop-in file: it depends on nothing but the browser's chrome.* APIs,
+// IndexedDB and host-errors.js beside it (what each browser's error means).
+import { describeHostError, problemText, thisExtension } from './host-errors.js';
 
 /** The native-messaging host name nmstore installs itself under. */
 export const HOST_NAME = 'org.nmstore.host';
-
-/** What Chrome reports when no manifest for the host name is found. */
-const NOT_FOUND = /specified native messaging host not found/i;
 
 /** An error from the host or from the connection; `code` is E_... */
 export class NmstoreError extends Error {
@@ -26,7 +24,27 @@ export class NmstoreError extends Error {
     this.name = 'NmstoreError';
     this.code = code;
     this.op = op;
+    /**
+     * When the host cannot be reached: the sentence and the fix, for a
+     * page to show (host-errors.js).
+     * @type {import('./host-errors.js').HostProblem | undefined}
+     */
+    this.problem = undefined;
   }
+}
+
+/**
+ * The rejection for a host that cannot be reached: its code and message
+ * come from the one mapping of browser messages (host-errors.js).
+ * @param {string} why  the browser's message
+ * @param {import('./host-errors.js').Extension} ext
+ * @param {boolean} broken  this profile reached the host before
+ */
+export function hostUnreachableError(why, ext, broken) {
+  const problem = describeHostError(why, ext, { broken });
+  const e = new NmstoreError(problem.code, problemText(problem));
+  e.problem = problem;
+  return e;
 }
 
 /**
@@ -35,6 +53,7 @@ export class NmstoreError extends Error {
  * @property {() => void} disconnect
  * @property {{addListener: (fn: (msg: any) => void) => void}} onMessage
  * @property {{addListener: (fn: () => void) => void}} onDisconnect
+ * @property {{message?: string} | null} [error]  why Firefox closed the port
  */
 
 /**
@@ -58,6 +77,8 @@ export class NmstoreError extends Error {
  * @property {string} [subscribePrefix]  only events for keys under it
  * @property {ReachedStore} [reachedStore]  where the client remembers that
  *   this profile reached the host; default IndexedDB (see indexedDbReachedStore)
+ * @property {import('./host-errors.js').Extension} [extension]  whose id the
+ *   fixes name; default this extension (chrome.runtime)
  */
 
 /**
@@ -65,6 +86,8 @@ export class NmstoreError extends Error {
  * @property {'native' | 'fallback'} mode
  * @property {any} [hello]  the host's hello reply when native
  * @property {string} [reason]  why the fallback is in use, for a person
+ * @property {import('./host-errors.js').HostProblem} [problem]  in fallback:
+ *   the sentence and the fix, for a page
  */
 
 /**
@@ -130,19 +153,6 @@ function utf8Rank(s, i) {
   const hi = s.charCodeAt(pairStart), lo = s.charCodeAt(pairStart + 1);
   if (hi >= 0xd800 && hi <= 0xdbff && lo >= 0xdc00 && lo <= 0xdfff) return 0x10000 + c; // in a pair
   return 0xfffd;
-}
-
-/**
- * The text a person reads when a host that this profile used before cannot
- * be reached now.
- * @param {string} hostName
- * @param {string} why
- */
-export function hostBrokenReason(hostName, why) {
-  return `The nmstore native host (${hostName}) worked in this browser profile before, ` +
-    `but cannot be reached now (${why}). The extension's data is in nmstore, so it does not ` +
-    'fall back to chrome.storage.local. Run "nmstore doctor" to see what is wrong, or ' +
-    'reinstall nmstore and run "nmstore install" again.';
 }
 
 // ---------------------------------------------------------------------------
@@ -505,6 +515,8 @@ export class NmstoreClient {
       ? indexedDbReachedStore(globalThis.indexedDB) : memoryReachedStore());
     /** Known to be recorded in the reached store already. */
     this._reachedRecorded = false;
+    /** @type {import('./host-errors.js').Extension} */
+    this._extension = options.extension ?? thisExtension();
 
     /** @type {PortLike | null} */
     this._port = null;
@@ -578,6 +590,27 @@ export class NmstoreClient {
   }
 
   /**
+   * Tries the host again now, whatever the last attempt decided (the
+   * fallback, or a host that could not be reached), and starts change
+   * events again when there are listeners. For "Try again" after a person
+   * fixed the install. Resolves to the mode in use; rejects as ready() does.
+   * @returns {Promise<Connection>}
+   */
+  async reconnect() {
+    const wasNative = this._conn?.mode === 'native';
+    this.retryNative();
+    const conn = await this.ready();
+    // A failed ready() left the events off; a native port that was never
+    // dropped still has them.
+    if (!wasNative && this._listeners.size) {
+      this._subscribed ??= this._startEvents();
+      if (!(await this._subscribed)) this._subscribed = this._startEvents(true);
+      await this._subscribed;
+    }
+    return conn;
+  }
+
+  /**
    * Unlocks a passphrase-encrypted store. The key is held by this client's
    * own host process (each port starts one), so the port is kept, and the
    * hello the client keeps is read again to show the new state. Rejects
@@ -588,6 +621,21 @@ export class NmstoreClient {
     await this.request('unlock', { passphrase });
     const conn = await this.ready();
     if (conn.mode === 'native') conn.hello = await this.request('hello');
+    await this._resubscribeAfterUnlock();
+  }
+
+  /**
+   * The host refuses subscribe while the store is locked (E_LOCKED), so the
+   * subscription made when the first listener came was never in place:
+   * after an unlock the client subscribes again (the protocol allows it at
+   * any time and skips nothing) and tells its listeners to re-read (an
+   * overflow), since what they read while locked was nothing.
+   */
+  async _resubscribeAfterUnlock() {
+    if (this._listeners.size === 0 || this._conn?.mode !== 'native') return;
+    await this._subscribed?.catch(() => false);
+    this._subscribed = this._startEvents(true);
+    await this._subscribed;
   }
 
   /**
@@ -624,10 +672,23 @@ export class NmstoreClient {
       // IndexedDB unusable: nothing is known, so nothing can be claimed.
       console.error('nmstore: could not read whether this profile reached the host', e);
     }
-    if (reached) throw new NmstoreError('E_HOST_BROKEN', hostBrokenReason(this.hostName, why));
+    if (reached) throw hostUnreachableError(why, this._extension, true);
     const r = otherwise();
     if (r instanceof NmstoreError) throw r;
     return r;
+  }
+
+  /**
+   * A host this profile never reached: not installed means the fallback
+   * (when there is one); anything else is an error that names its fix.
+   * @param {string} why  the browser's message
+   * @returns {Connection | NmstoreError}
+   */
+  _neverReached(why) {
+    const err = hostUnreachableError(why, this._extension, false);
+    if (err.code !== 'E_HOST_NOT_FOUND' || !this.fallbackArea) return err;
+    this._conn = { mode: 'fallback', reason: hostMissingReason(this.hostName), problem: err.problem };
+    return this._conn;
   }
 
   /** @returns {Promise<Connection>} */
@@ -638,25 +699,17 @@ export class NmstoreClient {
         port = this._connectFn(this.hostName);
       } catch (e) {
         const why = /** @type {Error} */ (e).message;
-        this._unreachable(why, () => new NmstoreError('E_CONNECT', `could not start the nmstore host: ${why}`))
-          .then(resolve, reject);
+        this._unreachable(why, () => this._neverReached(why)).then(resolve, reject);
         return;
       }
       let opened = false;
       const id = this._nextId++;
       port.onMessage.addListener((msg) => this._onMessage(port, msg));
       port.onDisconnect.addListener(() => {
-        const why = this._lastError() ?? 'the host closed the connection';
+        const why = this._disconnectMessage(port);
         if (!opened) {
           this._pending.delete(id);
-          this._unreachable(why, () => {
-            if (NOT_FOUND.test(why) && this.fallbackArea) {
-              this._conn = { mode: 'fallback', reason: hostMissingReason(this.hostName) };
-              return this._conn;
-            }
-            if (NOT_FOUND.test(why)) return new NmstoreError('E_HOST_NOT_FOUND', hostMissingReason(this.hostName));
-            return new NmstoreError('E_DISCONNECTED', `the nmstore host ended before it answered hello: ${why}`);
-          }).then(resolve, reject);
+          this._unreachable(why, () => this._neverReached(why)).then(resolve, reject);
           return;
         }
         this._onDisconnect(port, why);
@@ -680,6 +733,16 @@ export class NmstoreClient {
       });
       port.postMessage({ id, op: 'hello' });
     });
+  }
+
+  /**
+   * Why a port closed. Firefox puts it on port.error and leaves
+   * runtime.lastError empty; Chrome does the opposite.
+   * @param {PortLike} port
+   * @returns {string}
+   */
+  _disconnectMessage(port) {
+    return port.error?.message || this._lastError() || 'the host closed the connection';
   }
 
   /**

@@ -33,9 +33,20 @@ typedef struct {
 
 typedef struct _NmsDoctorReport NmsDoctorReport;
 
+/* The ids each manifest must allow besides the companion: those asked
+ * for with --extension-id and --firefox-id (every manifest), and those
+ * of the registered drop-ins (a system manifest: the system's only, as
+ * install writes them). */
+typedef struct {
+  GPtrArray *chromium_ids;  /* of char*, asked for; NULL: none */
+  GPtrArray *firefox_ids;
+  GPtrArray *extensions;    /* the drop-ins (NmsExtension); or NULL */
+} NmsDoctorWanted;
+
 /* browsers: what --browser chose; named: the person listed them, so a
  * missing manifest is a failure even where the browser is not found. */
-NmsDoctorReport *nms_doctor_run          (const NmsInstallEnv *env, GPtrArray *browsers, gboolean named);
+NmsDoctorReport *nms_doctor_run          (const NmsInstallEnv *env, GPtrArray *browsers, gboolean named,
+                                          const NmsDoctorWanted *wanted);
 void             nms_doctor_report_free  (NmsDoctorReport *report);
 gboolean         nms_doctor_report_ok    (const NmsDoctorReport *report);
 GPtrArray       *nms_doctor_report_checks(const NmsDoctorReport *report);

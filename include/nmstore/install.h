@@ -35,6 +35,7 @@ typedef struct {
   char *home;
   char *config_home;
   char *root;
+  char *dir;   /* --dir: one NativeMessagingHosts folder of a browser not in the table, or NULL */
 } NmsInstallEnv;
 
 typedef struct {
@@ -52,7 +53,7 @@ typedef struct {
 typedef struct {
   const char  *binary;         /* absolute path of nmstore */
   const char **extension_ids;  /* Chromium-family ids besides the companion; NULL-terminated or NULL */
-  const char  *firefox_id;     /* NULL: the companion add-on */
+  const char **firefox_ids;    /* Firefox add-on ids besides the companion's; NULL-terminated or NULL */
 } NmsInstallManifest;
 
 NmsInstallEnv   *nms_install_env_new        (void);
@@ -65,7 +66,19 @@ const char      *nms_install_browser_name   (const NmsInstallBrowser *browser);
 const char      *nms_install_browser_title  (const NmsInstallBrowser *browser);
 NmsInstallFamily nms_install_browser_family (const NmsInstallBrowser *browser);
 const char      *nms_install_browser_flatpak_id (const NmsInstallBrowser *browser);
+const char      *nms_install_browser_snap   (const NmsInstallBrowser *browser);
 const char      *nms_install_scope_name     (NmsInstallScope scope);
+/* The pseudo-browser of --dir: Chromium family, one folder, env->dir. */
+const NmsInstallBrowser *nms_install_dir_browser (void);
+/* Every browser's name, in table order, joined by separator (for help
+ * text and errors: the table is the one list). */
+char            *nms_install_browser_names  (const char *separator);
+/* A --dir value: absolute, no "..", named NativeMessagingHosts (or
+ * native-messaging-hosts), and (must_exist) its parent there. */
+gboolean         nms_install_check_dir      (const char *dir, gboolean must_exist, GError **error);
+/* ~/snap/NAME when this browser ships as a snap and that folder is
+ * there (the snap has run for this user), else NULL. */
+char            *nms_install_snap_dir       (const NmsInstallEnv *env, const NmsInstallBrowser *browser);
 
 /* Parses --browser: "detected" (or NULL), "all", or a comma-separated
  * list of names. Returns the browsers, in table order; *named is TRUE

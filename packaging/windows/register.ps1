@@ -10,6 +10,9 @@
 #   HKCU\Software\Chromium\NativeMessagingHosts\org.nmstore.host
 #   HKCU\Software\Microsoft\Edge\NativeMessagingHosts\org.nmstore.host
 #   HKCU\Software\Mozilla\NativeMessagingHosts\org.nmstore.host
+# LibreWolf reads Mozilla's key (KeePassXC's installer registers it there),
+# so it needs no key of its own. The drop-ins of `nmstore extensions` are
+# Linux only; on Windows pass their ids with -ExtensionId.
 #
 #   register.ps1 -InstallDir DIR [-ExtensionId ID]... [-FirefoxId ID] [-Uninstall]
 param(

@@ -5,6 +5,9 @@
  * --help and --version succeed. */
 #include "harness.h"
 
+#include "nmstore/store.h"
+
+#include <glib/gstdio.h>
 #include <string.h>
 
 /* Runs nmstore args, which must succeed, and returns its stdout parsed. */
@@ -221,6 +224,100 @@ test_cli_exact_text (void **state)
   cJSON_Delete (reply);
 }
 
+/* Usage errors exit 2, distinct from a failure while running (1), so a
+ * script can tell a wrong call from a failed store. */
+static void
+test_cli_usage_exit_status (void **state)
+{
+  NmtFixture *f = *state;
+  const char *const *calls[] = {
+    (const char *[]) { "frobnicate", NULL },
+    (const char *[]) { NULL },
+    (const char *[]) { "keys", "--no-such-option", NULL },
+    (const char *[]) { "keys", "--origin", NULL },
+    (const char *[]) { "keys", "--origin", "garbage", NULL },
+    (const char *[]) { "get", "--origin", "chrome-extension://ABC/", NULL },
+    (const char *[]) { "set", "--origin", "abcdefghijklmnopabcdefghijklmnoq", "k", "1", NULL },
+    (const char *[]) { "rm", "--origin", NMT_ORIGIN, NULL },
+    (const char *[]) { "export", "--origin", "garbage", NULL },
+    (const char *[]) { "verify", "--origin", "garbage", NULL },
+    (const char *[]) { "encrypt", "--origin", "garbage", "--key-file", NULL },
+    (const char *[]) { "session", "ls", "--origin", "garbage", NULL },
+    (const char *[]) { "origins", "extra", NULL },
+    (const char *[]) { "host", "--origin", "garbage", NULL },
+  };
+  const char *bad_json[] = { "set", "--origin", NMT_ORIGIN, "k", "not json", NULL };
+  gsize i;
+
+  for (i = 0; i < G_N_ELEMENTS (calls); i++)
+    {
+      g_autofree char *out = NULL, *err = NULL;
+      g_autofree char *joined = g_strjoinv (" ", (char **) calls[i]);
+      int status = nmt_run_cli (f->home, calls[i], NULL, &out, &err);
+
+      if (status != 2 || err[0] == '\0')
+        fail_msg ("nmstore %s: exit status %d, not 2 (stderr \"%s\")", joined, status, err);
+    }
+  /* A value that is not JSON is a failure of the run, not of the call. */
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    assert_int_equal (nmt_run_cli (f->home, bad_json, NULL, &out, &err), 1);
+  }
+}
+
+/* --origin takes the 32-letter id alone, for the same store. */
+static void
+test_cli_bare_chromium_id (void **state)
+{
+  NmtFixture *f = *state;
+  const char *set[] = { "set", "--origin", "abcdefghijklmnopabcdefghijklmnop", "bare", "true", NULL };
+
+  cli_ok (f->home, set, NULL);
+  nmt_assert_items (f->host, "{\"bare\":true}");
+}
+
+/* `nmstore origins` lists each origin with a store: items, bytes in use,
+ * encryption and whether it is locked; a passphrase origin's count is
+ * unknown (null) until it is unlocked. */
+static void
+test_cli_origins (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autofree char *conf = g_build_filename (home, "nmstore.conf", NULL);
+  const char *set_a[] = { "set", "--origin", NMT_ORIGIN, "a", "\"xyz\"", NULL };
+  const char *set_b[] = { "set", "--origin", NMT_ORIGIN, "bb", "1", NULL };
+  const char *set_ff[] = { "set", "--origin", "tester@example.org", "k", "true", NULL };
+  const char *encrypt[] = { "encrypt", "--origin", "tester@example.org", "--passphrase", "--passphrase-fd", "0", NULL };
+  const char *json[] = { "origins", "--json", NULL };
+  const char *table[] = { "origins", NULL };
+  g_autofree char *out = NULL, *err = NULL;
+
+  /* No data root yet: an empty list, not an error. */
+  assert_cli_json (home, json, "[]");
+  nmt_write_file (conf, "[crypto]\npwhash_opslimit = 1\npwhash_memlimit = 8192\n");
+  cli_ok (home, set_a, NULL);
+  cli_ok (home, set_b, NULL);
+  cli_ok (home, set_ff, NULL);
+  /* A folder that no origin could have made is not an origin. */
+  g_autofree char *stray_dir = g_build_filename (home, "chromium-not-an-id", NULL);
+  g_autofree char *stray = g_build_filename (stray_dir, NMS_STORE_FILE_NAME, NULL);
+  assert_int_equal (g_mkdir (stray_dir, 0700), 0);
+  nmt_write_file (stray, "");
+  assert_cli_json (home, json,
+                   "[{\"origin\":\"" NMT_ORIGIN "\",\"items\":2,\"bytesInUse\":9,\"encryption\":\"none\",\"locked\":false},"
+                   "{\"origin\":\"tester@example.org\",\"items\":1,\"bytesInUse\":5,\"encryption\":\"none\","
+                   "\"locked\":false}]");
+  cli_ok (home, encrypt, "horse battery\n");
+  assert_cli_json (home, json,
+                   "[{\"origin\":\"" NMT_ORIGIN "\",\"items\":2,\"bytesInUse\":9,\"encryption\":\"none\",\"locked\":false},"
+                   "{\"origin\":\"tester@example.org\",\"items\":null,\"bytesInUse\":null,"
+                   "\"encryption\":\"passphrase\",\"locked\":true}]");
+  assert_int_equal (nmt_run_cli (home, table, NULL, &out, &err), 0);
+  assert_non_null (strstr (out, "tester@example.org"));
+  assert_non_null (strstr (out, "passphrase  locked"));
+  nmt_remove_tree (home);
+}
+
 static void
 test_cli_help_version (void **state)
 {
@@ -268,6 +365,9 @@ main (void)
     cmocka_unit_test (test_cli_store_errors),
     cmocka_unit_test_setup_teardown (test_cli_exact_text, nmt_fixture_setup, nmt_fixture_teardown),
     cmocka_unit_test_setup_teardown (test_cli_help_version, nmt_fixture_setup, nmt_fixture_teardown),
+    cmocka_unit_test_setup_teardown (test_cli_usage_exit_status, nmt_fixture_setup, nmt_fixture_teardown),
+    cmocka_unit_test_setup_teardown (test_cli_bare_chromium_id, nmt_fixture_setup, nmt_fixture_teardown),
+    cmocka_unit_test (test_cli_origins),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -3,112 +3,12 @@
  * installation breaks, checking that it names the right check and the
  * right fix, and exits non-zero. */
 #include "harness.h"
+#include "doctor-fixture.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
-#define OTHER_ID "abcdefghijklmnopabcdefghijklmnop"
-
-typedef struct {
-  char *top;
-  char *home;
-  char *data;
-  char *manifest;  /* Chromium's user manifest */
-} Fixture;
-
-static int
-setup (void **state)
-{
-  Fixture *f = g_new0 (Fixture, 1);
-  g_autofree char *root = NULL;
-
-  f->top = nmt_make_home ();
-  f->home = g_build_filename (f->top, "home", NULL);
-  f->data = g_build_filename (f->top, "data", NULL);
-  root = g_build_filename (f->top, "root", NULL);
-  f->manifest = g_build_filename (f->home, ".config", "chromium", "NativeMessagingHosts",
-                                  "org.nmstore.host.json", NULL);
-  g_mkdir (f->home, 0755);
-  g_mkdir (root, 0755);
-  g_setenv ("HOME", f->home, TRUE);
-  g_unsetenv ("XDG_CONFIG_HOME");
-  g_setenv ("NMSTORE_SYSTEM_ROOT", root, TRUE);
-  *state = f;
-  return 0;
-}
-
-static int
-teardown (void **state)
-{
-  Fixture *f = *state;
-
-  g_chmod (f->data, 0700);
-  nmt_remove_tree (f->top);
-  g_free (f->top);
-  g_free (f->home);
-  g_free (f->data);
-  g_free (f->manifest);
-  g_free (f);
-  return 0;
-}
-
-static void
-install (Fixture *f, const char *browser)
-{
-  g_autofree char *out = NULL, *err = NULL;
-  const char *args[] = { "install", "--browser", browser, NULL };
-
-  assert_int_equal (nmt_run_cli (f->data, args, NULL, &out, &err), 0);
-}
-
-/* Runs the doctor for `browser` and returns its JSON report. */
-static cJSON *
-doctor (Fixture *f, const char *browser, int expect_status)
-{
-  g_autofree char *out = NULL, *err = NULL;
-  const char *args[] = { "doctor", "--json", "--browser", browser, NULL };
-  int status = nmt_run_cli (f->data, args, NULL, &out, &err);
-  cJSON *report = cJSON_Parse (out);
-
-  if (status != expect_status || report == NULL)
-    fail_msg ("doctor exited %d (expected %d):\n%s%s", status, expect_status, out, err);
-  assert_true (cJSON_IsBool (cJSON_GetObjectItem (report, "ok")));
-  assert_int_equal (cJSON_IsTrue (cJSON_GetObjectItem (report, "ok")), expect_status == 0);
-  return report;
-}
-
-/* The one check named (browser may be NULL for the global ones); fails
- * the test unless its status is `status` and its fix mentions `fix`. */
-static const cJSON *
-assert_check (const cJSON *report, const char *browser, const char *check, const char *status, const char *fix,
-              const char *detail)
-{
-  const cJSON *c;
-  g_autofree char *text = cJSON_Print (report);
-
-  cJSON_ArrayForEach (c, cJSON_GetObjectItem (report, "checks"))
-    {
-      const cJSON *b = cJSON_GetObjectItem (c, "browser");
-      const cJSON *f = cJSON_GetObjectItem (c, "fix");
-      const cJSON *d = cJSON_GetObjectItem (c, "detail");
-
-      if (!g_str_equal (cJSON_GetObjectItem (c, "check")->valuestring, check)
-          || (browser == NULL) != cJSON_IsNull (b) || (browser != NULL && !g_str_equal (b->valuestring, browser)))
-        continue;
-      if (!g_str_equal (cJSON_GetObjectItem (c, "status")->valuestring, status))
-        continue;
-      if (fix != NULL && (!cJSON_IsString (f) || strstr (f->valuestring, fix) == NULL))
-        fail_msg ("check %s: fix \"%s\" does not mention \"%s\"", check,
-                  cJSON_IsString (f) ? f->valuestring : "(none)", fix);
-      if (!cJSON_IsString (f) && g_str_equal (status, "fail"))
-        fail_msg ("check %s failed without a fix:\n%s", check, text);
-      if (detail != NULL && strstr (d->valuestring, detail) == NULL)
-        fail_msg ("check %s: detail \"%s\" does not mention \"%s\"", check, d->valuestring, detail);
-      return c;
-    }
-  fail_msg ("no %s check \"%s\" with status %s in:\n%s", browser ? browser : "global", check, status, text);
-  return NULL;
-}
 
 /* Rewrites one member of the Chromium manifest. */
 static void
@@ -207,7 +107,7 @@ test_missing_id (void **state)
   install (f, "chromium");
   edit_manifest (f, "allowed_origins", cJSON_CreateStringArray (ids, 1));
   report = doctor (f, "chromium", 1);
-  assert_check (report, "chromium", "allowed", "fail", "--extension-id", "companion extension");
+  assert_check (report, "chromium", "allowed", "fail", "nmstore install --browser chromium", "companion extension");
   /* The host itself is fine, as the other extension would find. */
   assert_check (report, "chromium", "hello", "ok", NULL, NULL);
   cJSON_Delete (report);
@@ -359,6 +259,184 @@ test_text_report (void **state)
   assert_non_null (strstr (out, "1 check failed"));
 }
 
+/* The "forbidden" case: the manifest is fine but does not allow the
+ * extension asked about; the fix adds it. */
+static void
+test_forbidden_extension_id (void **state)
+{
+  Fixture *f = *state;
+  cJSON *report;
+
+  install (f, "chromium");
+  report = doctor_args (f, (const char *const[]) { "--browser", "chromium", "--extension-id", OTHER_ID, NULL }, 1);
+  assert_check (report, "chromium", "allowed-id", "fail", "nmstore install --browser chromium --extension-id " OTHER_ID,
+                "is forbidden");
+  assert_check (report, "chromium", "allowed", "ok", NULL, "companion extension is allowed");
+  cJSON_Delete (report);
+
+  /* The fix works: after it the same question passes. */
+  run_ok (f, (const char *const[]) { "install", "--browser", "chromium", "--extension-id", OTHER_ID, NULL });
+  report = doctor_args (f, (const char *const[]) { "--browser", "chromium", "--extension-id", OTHER_ID, NULL }, 0);
+  assert_check (report, "chromium", "allowed-id", "ok", NULL, OTHER_ID " is allowed");
+  cJSON_Delete (report);
+}
+
+static void
+test_forbidden_firefox_id (void **state)
+{
+  Fixture *f = *state;
+  cJSON *report;
+
+  install (f, "firefox");
+  report = doctor_args (f, (const char *const[]) { "--browser", "firefox", "--firefox-id", "tool@example.org", NULL }, 1);
+  assert_check (report, "firefox", "allowed-id", "fail", "nmstore install --browser firefox --firefox-id tool@example.org",
+                "is forbidden");
+  cJSON_Delete (report);
+}
+
+/* Every registered extension is checked without being named; a drop-in
+ * added after install is forbidden until install runs again. */
+static void
+test_registered_extension_checked (void **state)
+{
+  Fixture *f = *state;
+  cJSON *report;
+
+  install (f, "chromium");
+  run_ok (f, (const char *const[]) { "extensions", "add", "tool", "--extension-id", OTHER_ID, NULL });
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "extension", "ok", NULL, "tool.conf registers " OTHER_ID);
+  assert_check (report, "chromium", "allowed-id", "fail", "nmstore install --browser chromium (it allows every registered id)",
+                "/extensions.d/tool.conf)");
+  cJSON_Delete (report);
+
+  install (f, "chromium");
+  report = doctor (f, "chromium", 0);
+  assert_check (report, "chromium", "allowed-id", "ok", NULL, OTHER_ID " is allowed");
+  cJSON_Delete (report);
+}
+
+/* A drop-in the install refuses is a failure with its fix. */
+static void
+test_refused_dropin (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *dir = g_build_filename (f->home, ".config", "nmstore", "extensions.d", NULL);
+  g_autofree char *bad = g_build_filename (dir, "bad.conf", NULL);
+  cJSON *report;
+
+  g_mkdir_with_parents (dir, 0700);
+  assert_true (g_file_set_contents (bad, "[extension]\nchromium-ids=xyz;\n", -1, NULL));
+  install_status (f, "chromium", 1);
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "extension", "fail", "nmstore extensions rm bad", "line 2, chromium-ids");
+  cJSON_Delete (report);
+}
+
+/* The remaining cases, each with its fix: a wrong "type", a manifest
+ * that cannot be read, a data root that is a link, a file or someone
+ * else's, and an nmstore.conf that is not a key file. */
+static void
+test_other_cases (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *elsewhere = g_build_filename (f->top, "elsewhere", NULL);
+  g_autofree char *conf = g_build_filename (f->data, "nmstore.conf", NULL);
+  cJSON *report;
+
+  install (f, "chromium");
+  edit_manifest (f, "type", cJSON_CreateString ("socket"));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "type", "fail", "nmstore install --browser chromium", "must be \"stdio\"");
+  cJSON_Delete (report);
+
+  /* A folder where the manifest should be: the browser cannot read it. */
+  assert_int_equal (g_unlink (f->manifest), 0);
+  assert_int_equal (g_mkdir (f->manifest, 0755), 0);
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "manifest", "fail", "nmstore install --browser chromium", NULL);
+  cJSON_Delete (report);
+  assert_int_equal (g_rmdir (f->manifest), 0);
+  install (f, "chromium");
+
+  /* The doctor's hello created the data root; start each case afresh. */
+  nmt_remove_tree (f->data);
+  g_mkdir (elsewhere, 0700);
+  {
+    g_autoptr(GFile) link = g_file_new_for_path (f->data);
+    assert_true (g_file_make_symbolic_link (link, elsewhere, NULL, NULL));
+  }
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "data-root", "fail", "replace the link", "symbolic link");
+  cJSON_Delete (report);
+  assert_int_equal (g_unlink (f->data), 0);
+
+  assert_true (g_file_set_contents (f->data, "", 0, NULL));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "data-root", "fail", "out of the way", "is not a folder");
+  cJSON_Delete (report);
+  assert_int_equal (g_unlink (f->data), 0);
+
+  g_mkdir (f->data, 0700);
+  assert_true (g_file_set_contents (conf, "this is not a key file\n", -1, NULL));
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "config", "fail", "edit or remove", "nmstore.conf");
+  cJSON_Delete (report);
+  assert_int_equal (g_unlink (conf), 0);
+  nmt_remove_tree (f->data);
+  g_mkdir (f->data, 0700);
+
+  if (geteuid () != 0)
+    {
+      print_message ("not root: the foreign data root case is skipped\n");
+      return;
+    }
+  assert_int_equal (chown (f->data, 65534, 65534), 0);
+  report = doctor (f, "chromium", 1);
+  assert_check (report, NULL, "data-root", "fail", "chown", "belongs to uid 65534");
+  cJSON_Delete (report);
+  assert_int_equal (chown (f->data, 0, 0), 0);
+}
+
+/* A system manifest answers for the system's drop-ins only, as install
+ * writes it: a user's registration is checked in the user's manifest. */
+static void
+test_registered_scopes (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *out = NULL, *err = NULL;
+  const char *system_install[] = { "install", "--system", "--browser", "chromium", NULL };
+  cJSON *report;
+
+  run_ok (f, (const char *const[]) { "extensions", "add", "mine", "--extension-id", OTHER_ID, NULL });
+  assert_int_equal (nmt_run_cli (f->data, system_install, NULL, &out, &err), 0);
+  assert_null (strstr (out, OTHER_ID));
+  /* With no manifest of the user's own, the browser reads the system's,
+   * which does not allow the user's registration. */
+  report = doctor (f, "chromium", 1);
+  assert_check (report, "chromium", "allowed-id", "fail", "run: nmstore install --browser chromium (it allows",
+                "/extensions.d/mine.conf)");
+  cJSON_Delete (report);
+  install (f, "chromium");
+  report = doctor (f, "chromium", 0);
+  assert_check (report, "chromium", "allowed-id", "ok", NULL, OTHER_ID " is allowed");
+  cJSON_Delete (report);
+
+  /* A system registration: both manifests must allow it, each fixed by
+   * the install of its own scope. */
+  run_ok (f, (const char *const[]) { "extensions", "add", "--system", "shared", "--extension-id", ID_SHARED, NULL });
+  {
+    g_autofree char *text = NULL, *text_err = NULL;
+    const char *args[] = { "doctor", "--browser", "chromium", NULL };
+
+    assert_int_equal (nmt_run_cli (f->data, args, NULL, &text, &text_err), 1);
+    assert_non_null (strstr (text, "FAIL chromium/user    allowed-id " ID_SHARED " is not allowed"));
+    assert_non_null (strstr (text, "FAIL chromium/system  allowed-id " ID_SHARED " is not allowed"));
+    assert_non_null (strstr (text, "fix: run: sudo nmstore install --system --browser chromium (it allows every "
+                                   "registered id)"));
+  }
+}
+
 int
 main (void)
 {
@@ -377,6 +455,12 @@ main (void)
     cmocka_unit_test_setup_teardown (test_detected_without_manifest, setup, teardown),
     cmocka_unit_test_setup_teardown (test_corrupt_store, setup, teardown),
     cmocka_unit_test_setup_teardown (test_text_report, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_forbidden_extension_id, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_forbidden_firefox_id, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_registered_extension_checked, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_refused_dropin, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_other_cases, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_registered_scopes, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -131,13 +131,20 @@ run (char **out, char **err, const char *const *args)
   return nmt_run_cli (data, args, NULL, out, err);
 }
 
+#define N_CHROMIUM_USER_FILES 10
 static const char *const user_files[] = {
   ".config/google-chrome/NativeMessagingHosts/" FILE_NAME,  /* Chrome and Opera */
+  ".config/google-chrome-beta/NativeMessagingHosts/" FILE_NAME,
+  ".config/google-chrome-unstable/NativeMessagingHosts/" FILE_NAME,
+  ".config/google-chrome-canary/NativeMessagingHosts/" FILE_NAME,
   ".config/chromium/NativeMessagingHosts/" FILE_NAME,
   ".config/microsoft-edge/NativeMessagingHosts/" FILE_NAME,
+  ".config/microsoft-edge-beta/NativeMessagingHosts/" FILE_NAME,
+  ".config/microsoft-edge-dev/NativeMessagingHosts/" FILE_NAME,
   ".config/BraveSoftware/Brave-Browser/NativeMessagingHosts/" FILE_NAME,
   ".config/vivaldi/NativeMessagingHosts/" FILE_NAME,
-  ".mozilla/native-messaging-hosts/" FILE_NAME,
+  ".mozilla/native-messaging-hosts/" FILE_NAME,             /* N_CHROMIUM_USER_FILES */
+  ".librewolf/native-messaging-hosts/" FILE_NAME,
   NULL
 };
 
@@ -150,16 +157,18 @@ test_user_every_browser (void **state)
   const char *uninstall[] = { "uninstall", NULL };
   g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL;
   g_autofree char *chromium = chromium_json (NMT_NMSTORE_BIN, EXTRA_ID);
-  g_autofree char *firefox = firefox_json (NMT_NMSTORE_BIN, "tester@example.org");
+  g_autofree char *firefox = firefox_json (NMT_NMSTORE_BIN, "nmstore@nmstore.org\", \"tester@example.org");
   g_autofree char *leaf = g_build_filename (f->home, ".config", "chromium", "NativeMessagingHosts", NULL);
   GStatBuf st;
   guint i;
 
   assert_int_equal (run (&out, &err, args), 0);
   assert_files (f->home, user_files);
-  for (i = 0; i < 5; i++)
+  for (i = 0; i < N_CHROMIUM_USER_FILES; i++)
     assert_file (f->home, user_files[i], chromium, 0644);
-  assert_file (f->home, user_files[5], firefox, 0644);
+  /* --firefox-id adds to the companion's add-on, for Firefox and LibreWolf. */
+  assert_file (f->home, user_files[N_CHROMIUM_USER_FILES], firefox, 0644);
+  assert_file (f->home, user_files[N_CHROMIUM_USER_FILES + 1], firefox, 0644);
   assert_int_equal (g_stat (leaf, &st), 0);
   assert_int_equal (st.st_mode & 0777, 0755);
   assert_non_null (strstr (out, "shared  opera/user"));
@@ -291,8 +300,8 @@ test_rerun_keeps_ids (void **state)
   g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL, *out3 = NULL, *err3 = NULL;
   g_autofree char *out4 = NULL, *err4 = NULL;
   g_autofree char *chromium = chromium_json (NMT_NMSTORE_BIN, EXTRA_ID);
-  g_autofree char *firefox = firefox_json (NMT_NMSTORE_BIN, "tester@example.org");
-  g_autofree char *both = firefox_json (NMT_NMSTORE_BIN, "tester@example.org\", \"nmstore@nmstore.org");
+  g_autofree char *firefox = firefox_json (NMT_NMSTORE_BIN, "nmstore@nmstore.org\", \"tester@example.org");
+  g_autofree char *both = g_strdup (firefox);
   g_autofree char *three = chromium_json (NMT_NMSTORE_BIN, EXTRA_ID "/\", \"chrome-extension://ponmlkjihgfedcbaponmlkjihgfedcba");
   const char *crel = ".config/chromium/NativeMessagingHosts/" FILE_NAME;
   const char *frel = ".mozilla/native-messaging-hosts/" FILE_NAME;
@@ -301,7 +310,7 @@ test_rerun_keeps_ids (void **state)
   assert_file (f->home, crel, chromium, 0644);
   assert_file (f->home, frel, firefox, 0644);
 
-  /* The plain command adds the companion add-on and drops nothing. */
+  /* The plain command drops nothing. */
   assert_int_equal (run (&out2, &err2, plain), 0);
   assert_file (f->home, crel, chromium, 0644);
   assert_file (f->home, frel, both, 0644);
@@ -345,7 +354,7 @@ test_templates_match (void **state)
   assert_true (g_file_get_contents (firefox_path, &firefox, NULL, NULL));
   assert_int_equal (run (&out, &err, args), 0);
   assert_file (f->home, user_files[0], chromium, 0644);
-  assert_file (f->home, user_files[5], firefox, 0644);
+  assert_file (f->home, user_files[N_CHROMIUM_USER_FILES], firefox, 0644);
 }
 
 static void
@@ -376,6 +385,148 @@ test_bad_arguments (void **state)
   assert_files (f->home, (const char *const[]) { NULL });
 }
 
+/* The new browsers: each is detected by its own config folder or binary
+ * and gets its own folder; LibreWolf's system folder is written only
+ * where LibreWolf's /usr/lib/librewolf is there. */
+static void
+test_new_browsers_detected (void **state)
+{
+  Fixture *f = *state;
+  static const char *const configs[] = { ".config/google-chrome-beta", ".config/google-chrome-unstable",
+                                         ".config/google-chrome-canary", ".config/microsoft-edge-beta",
+                                         ".config/microsoft-edge-dev", ".librewolf" };
+  const char *const expected[] = {
+    ".config/google-chrome-beta/NativeMessagingHosts/" FILE_NAME,
+    ".config/google-chrome-unstable/NativeMessagingHosts/" FILE_NAME,
+    ".config/google-chrome-canary/NativeMessagingHosts/" FILE_NAME,
+    ".config/microsoft-edge-beta/NativeMessagingHosts/" FILE_NAME,
+    ".config/microsoft-edge-dev/NativeMessagingHosts/" FILE_NAME,
+    ".librewolf/native-messaging-hosts/" FILE_NAME,
+    NULL
+  };
+  const char *const system_expected[] = {
+    "etc/opt/chrome/native-messaging-hosts/" FILE_NAME,
+    "usr/lib/librewolf/native-messaging-hosts/" FILE_NAME,
+    "usr/lib/librewolf/librewolf",
+    NULL
+  };
+  g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL, *out3 = NULL, *err3 = NULL;
+  g_autofree char *librewolf = g_build_filename (f->root, "usr", "lib", "librewolf", NULL);
+  g_autofree char *librewolf_bin = g_build_filename (librewolf, "librewolf", NULL);
+  g_autofree char *chrome_beta = g_build_filename (f->root, "opt", "google", "chrome-beta", NULL);
+  g_autofree char *chrome_beta_bin = g_build_filename (chrome_beta, "chrome", NULL);
+  g_autofree char *firefox = firefox_json (NMT_NMSTORE_BIN, "nmstore@nmstore.org");
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (configs); i++)
+    {
+      g_autofree char *dir = g_build_filename (f->home, configs[i], NULL);
+      g_mkdir_with_parents (dir, 0700);
+    }
+  assert_int_equal (run (&out, &err, (const char *const[]) { "install", NULL }), 0);
+  assert_files (f->home, expected);
+  assert_file (f->home, expected[5], firefox, 0644);
+
+  /* System scope: Chrome Beta (found by its binary) shares Chrome's
+   * folder; LibreWolf writes into its own existing folder. */
+  g_mkdir_with_parents (librewolf, 0755);
+  g_mkdir_with_parents (chrome_beta, 0755);
+  assert_true (g_file_set_contents (librewolf_bin, "", 0, NULL));
+  assert_true (g_file_set_contents (chrome_beta_bin, "", 0, NULL));
+  assert_int_equal (run (&out2, &err2, (const char *const[]) { "install", "--system", "--browser",
+                                                               "chrome-beta,librewolf", NULL }), 0);
+  nmt_remove_tree (chrome_beta);
+  assert_files (f->root, system_expected);
+  assert_file (f->root, system_expected[1], firefox, 0644);
+  assert_int_equal (run (&out3, &err3, (const char *const[]) { "uninstall", "--system", NULL }), 0);
+  /* LibreWolf's own folder stays: it was not made by install. */
+  assert_files (f->root, (const char *const[]) { "usr/lib/librewolf/librewolf", NULL });
+}
+
+/* --dir: one NativeMessagingHosts folder of a browser not in the table,
+ * for install, doctor and uninstall alike. */
+static void
+test_dir (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *profile = g_build_filename (f->home, ".config", "thorium", NULL);
+  g_autofree char *dir = g_build_filename (profile, "NativeMessagingHosts", NULL);
+  g_autofree char *out = NULL, *err = NULL, *out2 = NULL, *err2 = NULL, *out3 = NULL, *err3 = NULL;
+  g_autofree char *out4 = NULL, *err4 = NULL;
+  g_autofree char *chromium = chromium_json (NMT_NMSTORE_BIN, EXTRA_ID);
+
+  g_mkdir_with_parents (profile, 0700);
+  assert_int_equal (run (&out, &err, (const char *const[]) { "install", "--dir", dir, "--extension-id", EXTRA_ID,
+                                                             NULL }), 0);
+  /* Only that folder: no browser of the table is written. */
+  assert_files (f->home, (const char *const[]) { ".config/thorium/NativeMessagingHosts/" FILE_NAME, NULL });
+  assert_file (f->home, ".config/thorium/NativeMessagingHosts/" FILE_NAME, chromium, 0644);
+
+  assert_int_equal (run (&out2, &err2, (const char *const[]) { "doctor", "--dir", dir, NULL }), 0);
+  assert_non_null (strstr (out2, "OK   dir/user         hello"));
+
+  assert_int_equal (run (&out3, &err3, (const char *const[]) { "uninstall", "--dir", dir, NULL }), 0);
+  assert_files (f->home, (const char *const[]) { NULL });
+  /* Missing, the doctor says so with the command that writes it. */
+  assert_int_equal (run (&out4, &err4, (const char *const[]) { "doctor", "--dir", dir, NULL }), 1);
+  assert_non_null (strstr (out4, "fix: run: nmstore install --dir"));
+}
+
+/* Every usage fault of install, uninstall and doctor exits 2. */
+static void
+test_usage_errors_exit_2 (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *missing = g_build_filename (f->top, "no", "such", "NativeMessagingHosts", NULL);
+  static const char *const commands[] = { "install", "uninstall", "doctor" };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      expect_usage ((const char *const[]) { commands[i], "--frob", NULL }, "Unknown option --frob");
+      expect_usage ((const char *const[]) { commands[i], "--browser", "mosaic", NULL }, "unknown browser \"mosaic\"");
+      expect_usage ((const char *const[]) { commands[i], "--dir", "relative/NativeMessagingHosts", NULL },
+                    "is not an absolute path");
+      expect_usage ((const char *const[]) { commands[i], "--dir", "/a/../b", NULL }, "is not an absolute path");
+      expect_usage ((const char *const[]) { commands[i], "--dir", f->home, NULL }, "must be the browser's NativeMessagingHosts");
+      expect_usage ((const char *const[]) { commands[i], "--dir", "/tmp", "--browser", "chrome", NULL },
+                    "without --browser");
+      expect_usage ((const char *const[]) { commands[i], "stray", NULL }, "options only");
+    }
+  expect_usage ((const char *const[]) { "install", "--dir", missing, NULL }, "does not exist");
+  expect_usage ((const char *const[]) { "doctor", "--extension-id", "xyz", NULL }, "32 letters from a to p");
+  expect_usage ((const char *const[]) { "doctor", "--firefox-id", "no spaces", NULL }, "not a Firefox add-on id");
+  expect_usage ((const char *const[]) { "uninstall", "--extension-id", EXTRA_ID, NULL }, "Unknown option");
+  expect_usage ((const char *const[]) { "doctor", "--system", NULL }, "Unknown option");
+}
+
+/* Each command's --help lists its own options only, and the browsers
+ * from the table. */
+static void
+test_help (void **state)
+{
+  g_autofree char *install = NULL, *uninstall = NULL, *doctor = NULL, *err = NULL, *err2 = NULL, *err3 = NULL;
+
+  (void) state;
+  assert_int_equal (run (&install, &err, (const char *const[]) { "install", "--help", NULL }), 0);
+  assert_int_equal (run (&uninstall, &err2, (const char *const[]) { "uninstall", "--help", NULL }), 0);
+  assert_int_equal (run (&doctor, &err3, (const char *const[]) { "doctor", "--help", NULL }), 0);
+  assert_non_null (strstr (install, "Add this Firefox add-on id to allowed_extensions"));
+  assert_non_null (strstr (install, "--binary"));
+  assert_non_null (strstr (install, "chrome-canary, chromium, edge, edge-beta, edge-dev, brave, vivaldi, opera, "
+                                    "firefox, librewolf"));
+  assert_non_null (strstr (uninstall, "--browser"));
+  assert_non_null (strstr (uninstall, "--dir"));
+  assert_non_null (strstr (uninstall, "--system"));
+  assert_null (strstr (uninstall, "--extension-id"));
+  assert_null (strstr (uninstall, "--firefox-id"));
+  assert_null (strstr (uninstall, "--binary"));
+  assert_non_null (strstr (doctor, "--extension-id"));
+  assert_non_null (strstr (doctor, "--json"));
+  assert_null (strstr (doctor, "--binary"));
+  assert_null (strstr (doctor, "--system"));
+}
+
 int
 main (void)
 {
@@ -388,6 +539,10 @@ main (void)
     cmocka_unit_test_setup_teardown (test_xdg_config_home, setup, teardown),
     cmocka_unit_test_setup_teardown (test_templates_match, setup, teardown),
     cmocka_unit_test_setup_teardown (test_bad_arguments, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_new_browsers_detected, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_dir, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_usage_errors_exit_2, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_help, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

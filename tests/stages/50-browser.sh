@@ -20,7 +20,7 @@ command -v node >/dev/null && command -v npm >/dev/null ||
   { echo "50-browser: node and npm are needed (Node.js 20 or later)" >&2; exit 1; }
 
 cd "$top/tests/browser"
-echo "== npm ci (playwright-core, typescript, @types/chrome)"
+echo "== npm ci (playwright-core, puppeteer-core, typescript, @types/chrome)"
 npm ci --no-audit --no-fund --loglevel=error
 echo "== tsc --checkJs over extension/"
 npx tsc -p tsconfig.json

@@ -77,6 +77,33 @@ test_chrome_every_letter (void **state)
     }
 }
 
+/* A bare id, as chrome://extensions shows it, names the same origin and
+ * the same store as the full origin; a malformed bare id is refused. */
+static void
+test_chrome_bare_id (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NmsOrigin) bare = nms_origin_parse (CHROME_ID, &error);
+  g_autoptr(NmsOrigin) full = nms_origin_parse ("chrome-extension://" CHROME_ID "/", NULL);
+  g_autofree char *id31 = g_strnfill (31, 'a');
+  g_autofree char *id33 = g_strnfill (33, 'a');
+
+  assert_null (error);
+  assert_non_null (bare);
+  assert_int_equal (bare->kind, NMS_ORIGIN_CHROMIUM);
+  assert_string_equal (bare->id, CHROME_ID);
+  assert_string_equal (bare->canonical, "chrome-extension://" CHROME_ID "/");
+  assert_string_equal (bare->dirname, full->dirname);
+  assert_dirname_safe (bare);
+
+  assert_rejected (id31);
+  assert_rejected (id33);
+  assert_rejected ("ABCDEFGHIJKLMNOPABCDEFGHIJKLMNOP");
+  assert_rejected ("abcdefghijklmnopabcdefghijklmnoq");
+  assert_rejected (CHROME_ID "/");
+  assert_rejected (" " CHROME_ID);
+}
+
 static void
 test_chrome_invalid (void **state)
 {
@@ -104,7 +131,6 @@ test_chrome_invalid (void **state)
   assert_rejected ("moz-extension://" CHROME_ID "/");
   assert_rejected ("https://" CHROME_ID "/");
   assert_rejected ("file:///" CHROME_ID);
-  assert_rejected (CHROME_ID);
   assert_rejected ("");
   assert_rejected (NULL);
 
@@ -356,6 +382,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_chrome_with_and_without_slash),
     cmocka_unit_test (test_chrome_every_letter),
+    cmocka_unit_test (test_chrome_bare_id),
     cmocka_unit_test (test_chrome_invalid),
     cmocka_unit_test (test_firefox_valid),
     cmocka_unit_test (test_firefox_invalid),

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* install-private.h: what browsers.c (where each browser looks) and
+ * install.c (what is written there) share. */
+#pragma once
+
+#include "nmstore/install.h"
+#include "nmstore/version.h"
+
+G_BEGIN_DECLS
+
+#define _NMS_INSTALL_MANIFEST_FILE NMS_HOST_NAME ".json"
+#define _NMS_INSTALL_MAX_SYSTEM_DIRS 2
+#define _NMS_INSTALL_MAX_BINARIES 4
+
+typedef struct {
+  const char *base;      /* absolute, under the root prefix */
+  gboolean    if_exists; /* written only where base already exists */
+} _NmsInstallSystemDir;
+
+struct _NmsInstallBrowser {
+  const char          *name;
+  const char          *title;
+  NmsInstallFamily     family;
+  const char          *user_dir;      /* under $XDG_CONFIG_HOME, or $HOME for the Firefox family */
+  const char          *config_dir;    /* the folder that shows the browser is used */
+  _NmsInstallSystemDir system[_NMS_INSTALL_MAX_SYSTEM_DIRS];
+  const char          *binaries[_NMS_INSTALL_MAX_BINARIES];
+  const char          *flatpak_id;    /* NULL: no Flatpak of it is known */
+  const char          *flatpak_dir;   /* under ~/.var/app/ID */
+  const char          *snap;          /* the snap's name, when it ships as one */
+};
+
+G_END_DECLS
