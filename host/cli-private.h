@@ -9,6 +9,7 @@
 
 #include "nmstore/config.h"
 #include "nmstore/crypto.h"
+#include "nmstore/progress.h"
 #include "nmstore/origin.h"
 #include "nmstore/store.h"
 
@@ -31,6 +32,7 @@ GQuark nms_cli_error_quark (void);
 typedef struct {
   gint                   fd;
   const NmsCryptoSecret *first_try;
+  NmsProgress           *progress;   /* for a request that walks a whole session; may be NULL */
 } NmsCliUnlock;
 
 int             nms_cli_fail_usage       (GOptionContext *context, const char *message);

@@ -12,9 +12,9 @@
 
 static cJSON *
 session_request (const char *origin, gint passphrase_fd, const char *op, const char *prefix, gboolean repair,
-                 GError **error)
+                 NmsProgress *progress, GError **error)
 {
-  NmsCliUnlock unlock = { passphrase_fd, NULL };
+  NmsCliUnlock unlock = { passphrase_fd, NULL, progress };
   g_autoptr(cJSON) request = cJSON_CreateObject ();
 
   cJSON_AddStringToObject (request, "op", op);
@@ -166,12 +166,14 @@ int
 nms_cli_session (int argc, char **argv)
 {
   g_autofree char *origin = NULL, *prefix = NULL;
-  gboolean json = FALSE, repair = FALSE;
+  gboolean json = FALSE, repair = FALSE, quiet = FALSE;
   GOptionEntry extra[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of text", NULL },
     { "repair", 0, 0, G_OPTION_ARG_NONE, &repair, "check: fix what it finds", NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print no progress on standard error", NULL },
     { NULL }
   };
+  g_autoptr(NmsProgress) progress = NULL;
   gint passphrase_fd;
   g_autoptr(GOptionContext) context = nms_cli_store_context ("ls|check|migrate - the torrent session "
                                                              "(--prefix: the session's prefix, default session:)",
@@ -189,12 +191,17 @@ nms_cli_session (int argc, char **argv)
   if (repair && !g_str_equal (verb, "check"))
     return nms_cli_fail_usage (context, "--repair belongs to session check");
 
+  /* Reading every torrent's files is what can take long. */
   if (g_str_equal (verb, "ls"))
-    reply = session_request (origin, passphrase_fd, "sessionSummary", prefix, FALSE, &error);
+    reply = session_request (origin, passphrase_fd, "sessionSummary", prefix, FALSE, NULL, &error);
   else if (g_str_equal (verb, "check"))
-    reply = session_request (origin, passphrase_fd, "sessionCheck", prefix, repair, &error);
+    {
+      progress = nms_progress_new_stderr ("checking", "torrents", quiet);
+      reply = session_request (origin, passphrase_fd, "sessionCheck", prefix, repair, progress, &error);
+      nms_progress_done (progress);
+    }
   else if (g_str_equal (verb, "migrate"))
-    reply = session_request (origin, passphrase_fd, "sessionMigrate", prefix, FALSE, &error);
+    reply = session_request (origin, passphrase_fd, "sessionMigrate", prefix, FALSE, NULL, &error);
   else
     return nms_cli_fail_usage (context, "session takes ls, check or migrate");
   if (reply == NULL)

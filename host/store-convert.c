@@ -240,6 +240,13 @@ nms_store_set_progress (NmsStore *store, NmsProgressFunc progress, gpointer user
   store->progress_data = user_data;
 }
 
+void
+nms_store_report_progress (NmsStore *store, guint64 done, guint64 total)
+{
+  if (store->progress != NULL)
+    store->progress (done, total, store->progress_data);
+}
+
 /* Rewrites every item from `from` to `to` (NULL: plaintext) and installs
  * envelope_json (NULL: none), in one transaction; then scrubs. */
 static gboolean

@@ -180,6 +180,8 @@ gboolean    nms_store_scrub        (NmsStore *store, GError **error);
 /* Whole-store work (encrypt, decrypt, rekey, verify, the scrub) reports
  * how far it has got to progress (NULL: to nobody). */
 void        nms_store_set_progress (NmsStore *store, NmsProgressFunc progress, gpointer user_data);
+/* For whole-store work outside the store module (the session check). */
+void        nms_store_report_progress (NmsStore *store, guint64 done, guint64 total);
 gboolean    nms_store_scrub_if_pending (NmsStore *store, GError **error);
 /* After a conversion that succeeded: NULL when its file was rewritten at
  * once, else why the rewrite is still pending (it is finished by the next

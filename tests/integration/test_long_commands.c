@@ -205,6 +205,37 @@ test_import_and_export_memory_stays_bounded (void **state)
   nmt_remove_tree (home);
 }
 
+/* session check reads every torrent the index lists: it says how far it
+ * has got, through the protocol request it runs, on standard error. */
+static void
+test_session_check_progress (void **state)
+{
+  g_autofree char *home = nmt_crypt_make_home ();
+  g_autoptr(GString) index = g_string_new ("{\"version\":2,\"torrents\":[");
+  g_autofree char *out = NULL, *err = NULL;
+  int i, status;
+
+  for (i = 0; i < 50; i++)
+    g_string_append_printf (index, "%s{\"infoHash\":\"%040x\"}", i ? "," : "", i);
+  g_string_append (index, "]}");
+  assert_int_equal (nmt_crypt_cli (home, index->str, NULL, "set", "--origin", NMT_ORIGIN, "session:torrents",
+                                   NULL), 0);
+  g_setenv ("NMSTORE_PROGRESS_AFTER_MS", "0", TRUE);
+  /* 1: the torrents have none of their files, which check reports. */
+  status = nmt_crypt_cli_err (home, NULL, &out, &err, "session", "check", "--origin", NMT_ORIGIN, NULL);
+  assert_true (status == 0 || status == 1);
+  assert_non_null (strstr (err, "nmstore: checking "));
+  assert_non_null (strstr (err, "(50/50 torrents)\n"));
+  assert_null (strstr (out, "nmstore: checking"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  status = nmt_crypt_cli_err (home, NULL, &out, &err, "session", "check", "--quiet", "--origin", NMT_ORIGIN, NULL);
+  assert_true (status == 0 || status == 1);
+  assert_null (strstr (err, "nmstore: checking"));
+  g_unsetenv ("NMSTORE_PROGRESS_AFTER_MS");
+  nmt_remove_tree (home);
+}
+
 /* The file's UTF-8 is checked 16 MiB at a time: a two-byte character cut
  * by a piece's end is fine, a bad byte is not, wherever they fall. */
 static void
@@ -244,6 +275,7 @@ main (void)
     cmocka_unit_test (test_encrypt_zeroes_free_pages),
     cmocka_unit_test (test_import_and_export_memory_stays_bounded),
     cmocka_unit_test (test_import_utf8_across_pieces),
+    cmocka_unit_test (test_session_check_progress),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
