@@ -261,11 +261,10 @@ typedef struct {
   gpointer              progress_data;
 } WritePass;
 
-static gboolean
-flush (WritePass *w, GError **error)
+/* The batch's names and values are in the clear: wiped, not just freed. */
+static void
+wipe_batch (WritePass *w)
 {
-  gboolean ok = w->items->len == 0
-                || nms_store_set (w->store, (const NmsItem *) w->items->data, w->items->len, error);
   guint i;
 
   for (i = 0; i < w->items->len; i++)
@@ -275,10 +274,19 @@ flush (WritePass *w, GError **error)
       sodium_memzero ((char *) item->key, item->key_len);
       sodium_memzero ((guint8 *) item->value, item->value_len);
     }
-  w->n_items += w->items->len;
   g_ptr_array_set_size (w->buffers, 0);
   g_array_set_size (w->items, 0);
   w->batch_bytes = 0;
+}
+
+static gboolean
+flush (WritePass *w, GError **error)
+{
+  gboolean ok = w->items->len == 0
+                || nms_store_set (w->store, (const NmsItem *) w->items->data, w->items->len, error);
+
+  w->n_items += w->items->len;
+  wipe_batch (w);
   return ok;
 }
 
@@ -354,7 +362,7 @@ nms_archive_sealed_file_import (NmsArchiveSealedFile *f, const NmsCryptoSecret *
   mac = nms_crypto_list_mac_new (keys);
 
   /* The count, then the MAC over all of it, before anything is written. */
-  if (!nms_json_each_element_utf8 (f->records, f->records_len, count_record, NULL, &count, error))
+  if (!nms_json_each_element_utf8 (f->records, f->records_len, count_record, NULL, &count, NULL))
     return bad (error, "its \"records\" is not an array");
   rewind_map (f);
   _nms_archive_sealed_mac_head (mac, f->origin, f->prefix, count.n);
@@ -374,7 +382,7 @@ nms_archive_sealed_file_import (NmsArchiveSealedFile *f, const NmsCryptoSecret *
   ok = nms_json_each_element_utf8 (f->records, f->records_len, write_record, NULL, &w, error) && flush (&w, error);
   if (!ok)
     {
-      flush (&w, NULL);
+      wipe_batch (&w);
       nms_store_rollback (store);
       return FALSE;
     }
