@@ -3,6 +3,7 @@
  * does the SQLite work; this module decides the file formats and refuses
  * what would hurt: writing a backup over the live database, or restoring
  * a file that is not a backup of this origin. */
+#include "archive-private.h"
 #include "nmstore/archive.h"
 #include "nmstore/base64.h"
 #include "nmstore/error.h"
@@ -28,59 +29,116 @@ append_key (GString *out, const char *key, gsize len)
   cJSON_Delete (s);
 }
 
+/* Text waiting to be written goes out once there is this much of it. */
+#define EXPORT_FLUSH_BYTES (1u << 20)
+
 typedef struct {
-  GString *out;
-  gboolean first;
+  GString        *out;
+  gboolean        first;
+  FILE           *file;      /* NULL: everything stays in out */
+  guint64         done, total;
+  NmsProgressFunc progress;
+  gpointer        progress_data;
 } Exporter;
+
+/* Writes what has piled up and wipes it: an encrypted origin's export
+ * --decrypt holds its values in the clear. */
+static gboolean
+export_flush (Exporter *e, GError **error)
+{
+  gboolean ok = fwrite (e->out->str, 1, e->out->len, e->file) == e->out->len;
+
+  sodium_memzero (e->out->str, e->out->len);
+  g_string_truncate (e->out, 0);
+  if (!ok)
+    g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot write the export: %s (is the disk full, or the "
+                 "reading end of the pipe gone?)", g_strerror (errno));
+  return ok;
+}
+
+static gboolean
+write_failed (GError **error)
+{
+  g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot write the export: %s (is the disk full, or the "
+               "reading end of the pipe gone?)", g_strerror (errno));
+  return FALSE;
+}
 
 /* Stored JSON is already the compact text a reply carries, so it is
  * spliced as it is: an export and an import give back the same bytes. */
+void
+_nms_archive_append_item (GString *out, gboolean first, const NmsItem *item)
+{
+  if (!first)
+    g_string_append_c (out, ',');
+  append_key (out, item->key, item->key_len);
+  g_string_append_c (out, ':');
+  if (item->kind == NMS_VALUE_BYTES)
+    {
+      g_string_append (out, "{\"$bytes\":\"");
+      nms_base64_append (out, item->value, item->value_len);
+      g_string_append (out, "\"}");
+    }
+  else
+    g_string_append_len (out, (const char *) item->value, (gssize) item->value_len);
+}
+
 static gboolean
 export_item (const NmsItem *item, gpointer user_data, GError **error)
 {
   Exporter *e = user_data;
 
-  if (!e->first)
-    g_string_append_c (e->out, ',');
+  _nms_archive_append_item (e->out, e->first, item);
   e->first = FALSE;
-  append_key (e->out, item->key, item->key_len);
-  g_string_append_c (e->out, ':');
-  if (item->kind == NMS_VALUE_BYTES)
-    {
-      g_string_append (e->out, "{\"$bytes\":\"");
-      nms_base64_append (e->out, item->value, item->value_len);
-      g_string_append (e->out, "\"}");
-    }
-  else
-    g_string_append_len (e->out, (const char *) item->value, (gssize) item->value_len);
+  e->done++;
+  if (e->progress != NULL)
+    e->progress (e->done, MAX (e->done, e->total), e->progress_data);
+  return e->file == NULL || e->out->len < EXPORT_FLUSH_BYTES || export_flush (e, error);
+}
+
+static gboolean
+count_item (const NmsItem *item, gpointer user_data, GError **error)
+{
+  (*(guint64 *) user_data)++;
   return TRUE;
 }
 
 /* One read transaction: every item as of one moment, whatever other
  * processes write meanwhile (an encrypted origin's listing takes several
- * statements). */
+ * statements). The names are counted first, for the progress line. */
 gboolean
-nms_archive_export (NmsStore *store, const char *prefix, GString *out, GError **error)
+nms_archive_export (NmsStore *store, const char *prefix, FILE *out, NmsProgressFunc progress,
+                    gpointer progress_data, GError **error)
 {
-  Exporter e = { out, TRUE };
+  g_autoptr(GString) text = g_string_sized_new (EXPORT_FLUSH_BYTES + 4096);
+  Exporter e = { text, TRUE, out, 0, 0, progress, progress_data };
 
   if (!nms_store_begin (store, FALSE, error))
     return FALSE;
-  g_string_append_c (out, '{');
-  if (!nms_store_scan (store, prefix, TRUE, export_item, &e, error))
+  g_string_append_c (text, '{');
+  if ((progress != NULL && !nms_store_scan (store, prefix, FALSE, count_item, &e.total, error))
+      || !nms_store_scan (store, prefix, TRUE, export_item, &e, error))
     {
+      sodium_memzero (text->str, text->len);
       nms_store_rollback (store);
       return FALSE;
     }
-  g_string_append (out, "}\n");
+  g_string_append (text, "}\n");
+  if (!export_flush (&e, error) || fflush (out) != 0)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot write the export: %s", g_strerror (errno));
+      nms_store_rollback (store);
+      return FALSE;
+    }
   return nms_store_commit (store, error);
 }
 
 /* The list MAC's parts before the records: what the export is, and of
  * what; then the record count, so that a list cut short fails even where
  * the cut falls between parts. */
-static void
-sealed_mac_head (NmsCryptoListMac *mac, const char *origin, const char *prefix, guint64 n_records)
+void
+_nms_archive_sealed_mac_head (NmsCryptoListMac *mac, const char *origin, const char *prefix, guint64 n_records)
 {
   static const char label[] = SEALED_FORMAT "-1";
   guint64 n = GUINT64_TO_LE (n_records);
@@ -91,42 +149,71 @@ sealed_mac_head (NmsCryptoListMac *mac, const char *origin, const char *prefix, 
   nms_crypto_list_mac_add (mac, &n, sizeof n);
 }
 
-static void
-sealed_mac_record (NmsCryptoListMac *mac, const guint8 *token, const guint8 *sealed, gsize sealed_len)
+void
+_nms_archive_sealed_mac_record (NmsCryptoListMac *mac, const guint8 *token, const guint8 *sealed, gsize sealed_len)
 {
   nms_crypto_list_mac_add (mac, token, NMS_CRYPTO_TOKEN_BYTES);
   nms_crypto_list_mac_add (mac, sealed, sealed_len);
 }
 
 typedef struct {
-  GPtrArray *records;   /* of GBytes: token | sealed */
-} SealedCollector;
+  Exporter          e;
+  NmsCryptoListMac *mac;
+  const char       *origin;
+  const char       *prefix;
+  const char       *envelope;   /* the key record's text */
+  gboolean          head_done;
+} SealedWriter;
 
-static gboolean
-collect_sealed (const guint8 *token, const guint8 *sealed, gsize sealed_len, gpointer user_data, GError **error)
+/* What comes before the records; the MAC's head needs their count. */
+static void
+sealed_head (SealedWriter *w, guint64 n_records)
 {
-  SealedCollector *c = user_data;
-  guint8 *copy = g_malloc (NMS_CRYPTO_TOKEN_BYTES + sealed_len);
+  GString *out = w->e.out;
 
-  memcpy (copy, token, NMS_CRYPTO_TOKEN_BYTES);
-  memcpy (copy + NMS_CRYPTO_TOKEN_BYTES, sealed, sealed_len);
-  g_ptr_array_add (c->records, g_bytes_new_take (copy, NMS_CRYPTO_TOKEN_BYTES + sealed_len));
-  return TRUE;
+  _nms_archive_sealed_mac_head (w->mac, w->origin, w->prefix, n_records);
+  g_string_append (out, "{\"format\":\"" SEALED_FORMAT "\",\"version\":1,\"origin\":");
+  append_key (out, w->origin, strlen (w->origin));
+  g_string_append (out, ",\"prefix\":");
+  if (w->prefix != NULL)
+    append_key (out, w->prefix, strlen (w->prefix));
+  else
+    g_string_append (out, "null");
+  g_string_append (out, ",\"envelope\":");
+  g_string_append (out, w->envelope);
+  g_string_append (out, ",\"records\":[");
+  w->head_done = TRUE;
 }
 
 static gboolean
-export_sealed_locked_in (NmsStore *store, const char *origin, const char *prefix, GString *out, GError **error)
+write_sealed (const guint8 *token, const guint8 *sealed, gsize sealed_len, guint64 index, guint64 n_records,
+              gpointer user_data, GError **error)
 {
-  g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  SealedCollector c = { records };
+  SealedWriter *w = user_data;
+  GString *out = w->e.out;
+
+  if (!w->head_done)
+    sealed_head (w, n_records);
+  _nms_archive_sealed_mac_record (w->mac, token, sealed, sealed_len);
+  g_string_append (out, index > 0 ? ",\n[\"" : "\n[\"");
+  nms_base64_append (out, token, NMS_CRYPTO_TOKEN_BYTES);
+  g_string_append (out, "\",\"");
+  nms_base64_append (out, sealed, sealed_len);
+  g_string_append (out, "\"]");
+  if (w->e.progress != NULL)
+    w->e.progress (index + 1, n_records, w->e.progress_data);
+  return out->len < EXPORT_FLUSH_BYTES || export_flush (&w->e, error);
+}
+
+static gboolean
+export_sealed_locked_in (NmsStore *store, const char *origin, const char *prefix, SealedWriter *w, GError **error)
+{
   g_autoptr(NmsCryptoListMac) mac = NULL;
   guint8 code[NMS_CRYPTO_MAC_BYTES];
   cJSON *envelope;
   char *text;
-  guint i;
+  gboolean ok;
 
-  if (!nms_store_sealed_scan (store, prefix, collect_sealed, &c, error))
-    return FALSE;
   /* The key record is copied as stored: the export opens with exactly
    * what opened the origin when it was written. */
   envelope = cJSON_Parse (nms_store_crypt_envelope_json (store));
@@ -137,258 +224,49 @@ export_sealed_locked_in (NmsStore *store, const char *origin, const char *prefix
     }
   text = cJSON_PrintUnformatted (envelope);
   cJSON_Delete (envelope);
-
-  mac = nms_crypto_list_mac_new (nms_store_crypt_keys (store));
-  sealed_mac_head (mac, origin, prefix, records->len);
-  g_string_append (out, "{\"format\":\"" SEALED_FORMAT "\",\"version\":1,\"origin\":");
-  append_key (out, origin, strlen (origin));
-  g_string_append (out, ",\"prefix\":");
-  if (prefix != NULL)
-    append_key (out, prefix, strlen (prefix));
-  else
-    g_string_append (out, "null");
-  g_string_append (out, ",\"envelope\":");
-  g_string_append (out, text);
-  cJSON_free (text);
-  g_string_append (out, ",\"records\":[");
-  for (i = 0; i < records->len; i++)
+  /* Locked: the scan says why (the MAC needs the keys). */
+  if (nms_store_crypt_keys (store) == NULL)
     {
-      gsize len = 0;
-      const guint8 *r = g_bytes_get_data (records->pdata[i], &len);
-
-      sealed_mac_record (mac, r, r + NMS_CRYPTO_TOKEN_BYTES, len - NMS_CRYPTO_TOKEN_BYTES);
-      g_string_append (out, i > 0 ? ",\n[\"" : "\n[\"");
-      nms_base64_append (out, r, NMS_CRYPTO_TOKEN_BYTES);
-      g_string_append (out, "\",\"");
-      nms_base64_append (out, r + NMS_CRYPTO_TOKEN_BYTES, len - NMS_CRYPTO_TOKEN_BYTES);
-      g_string_append (out, "\"]");
+      cJSON_free (text);
+      if (nms_store_sealed_scan (store, prefix, write_sealed, w, error))
+        g_set_error (error, NMS_ERROR, NMS_ERROR_LOCKED, "the origin is locked; unlock it to export it");
+      return FALSE;
     }
+  mac = nms_crypto_list_mac_new (nms_store_crypt_keys (store));
+  w->mac = mac;
+  w->origin = origin;
+  w->prefix = prefix;
+  w->envelope = text;
+  ok = nms_store_sealed_scan (store, prefix, write_sealed, w, error);
+  if (ok && !w->head_done)
+    sealed_head (w, 0);
+  cJSON_free (text);
+  if (!ok)
+    return FALSE;
   nms_crypto_list_mac_final (mac, code);
-  g_string_append (out, "],\n\"mac\":\"");
-  nms_base64_append (out, code, sizeof code);
-  g_string_append (out, "\"}\n");
-  return TRUE;
+  g_string_append (w->e.out, "],\n\"mac\":\"");
+  nms_base64_append (w->e.out, code, sizeof code);
+  g_string_append (w->e.out, "\"}\n");
+  return export_flush (&w->e, error);
 }
 
 /* One read transaction: the key record and the records are one snapshot,
- * whatever other processes write meanwhile. */
+ * whatever other processes write meanwhile. Written to out as it goes. */
 gboolean
-nms_archive_export_sealed (NmsStore *store, const char *origin, const char *prefix, GString *out, GError **error)
+nms_archive_export_sealed (NmsStore *store, const char *origin, const char *prefix, FILE *out,
+                           NmsProgressFunc progress, gpointer progress_data, GError **error)
 {
+  g_autoptr(GString) text = g_string_sized_new (EXPORT_FLUSH_BYTES + 4096);
+  SealedWriter w = { { text, TRUE, out, 0, 0, progress, progress_data } };
   gboolean ok;
 
   if (!nms_store_begin (store, FALSE, error))
     return FALSE;
-  ok = export_sealed_locked_in (store, origin, prefix, out, error);
+  ok = export_sealed_locked_in (store, origin, prefix, &w, error) && (fflush (out) == 0 || write_failed (error));
   if (ok)
     return nms_store_commit (store, error);
   nms_store_rollback (store);
   return FALSE;
-}
-
-struct _NmsArchiveSealed {
-  char              *origin;
-  char              *prefix;
-  NmsCryptoEnvelope *envelope;
-  cJSON             *records;   /* checked: an array of [token, sealed] string pairs */
-  guint8            *mac;
-  gsize              mac_len;
-};
-
-void
-nms_archive_sealed_free (NmsArchiveSealed *sealed)
-{
-  if (sealed == NULL)
-    return;
-  g_free (sealed->origin);
-  g_free (sealed->prefix);
-  nms_crypto_envelope_free (sealed->envelope);
-  cJSON_Delete (sealed->records);
-  g_free (sealed->mac);
-  g_free (sealed);
-}
-
-static gboolean
-sealed_bad (GError **error, const char *what)
-{
-  g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
-               "the file is a sealed export of nmstore, but %s: it was damaged or edited, so nothing was imported",
-               what);
-  return FALSE;
-}
-
-/* A sealed export names its format first of all; once it does, it must be
- * whole. Falling back to reading it as a plain export when a member is
- * missing or added would write its parts as items, unchecked. (A plain
- * export whose items include the key "format" with exactly this value is
- * taken for a damaged sealed one: that is the safe side to err on.) */
-static gboolean
-looks_sealed (const cJSON *root)
-{
-  const cJSON *format = cJSON_GetObjectItemCaseSensitive (root, "format");
-
-  return cJSON_IsString (format) && g_str_equal (format->valuestring, SEALED_FORMAT);
-}
-
-static gboolean
-sealed_whole (const cJSON *root, GError **error)
-{
-  static const char *const members[] = { "format", "version", "origin", "prefix", "envelope", "records", "mac" };
-  gsize i;
-
-  for (i = 0; i < G_N_ELEMENTS (members); i++)
-    if (cJSON_GetObjectItemCaseSensitive (root, members[i]) == NULL)
-      {
-        g_autofree char *what = g_strdup_printf ("it has no \"%s\"", members[i]);
-        return sealed_bad (error, what);
-      }
-  if (cJSON_GetArraySize (root) != (int) G_N_ELEMENTS (members))
-    return sealed_bad (error, "it has members a sealed export does not have");
-  return TRUE;
-}
-
-static gboolean
-sealed_fill (NmsArchiveSealed *sealed, cJSON *root, GError **error)
-{
-  const cJSON *version = cJSON_GetObjectItemCaseSensitive (root, "version");
-  const cJSON *origin = cJSON_GetObjectItemCaseSensitive (root, "origin");
-  const cJSON *prefix = cJSON_GetObjectItemCaseSensitive (root, "prefix");
-  const cJSON *envelope = cJSON_GetObjectItemCaseSensitive (root, "envelope");
-  const cJSON *mac = cJSON_GetObjectItemCaseSensitive (root, "mac");
-  const cJSON *record;
-  g_autofree char *envelope_text = NULL;
-
-  if (!cJSON_IsNumber (version) || version->valuedouble != SEALED_VERSION)
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
-                   "the file is a sealed export of a format version this nmstore does not know; "
-                   "import it with the nmstore that wrote it");
-      return FALSE;
-    }
-  if (!cJSON_IsString (origin) || (!cJSON_IsNull (prefix) && !cJSON_IsString (prefix)) || !cJSON_IsObject (envelope))
-    return sealed_bad (error, "its origin, prefix or key record has the wrong type");
-  if (!cJSON_IsString (mac)
-      || (sealed->mac = nms_base64_decode_strict (mac->valuestring, strlen (mac->valuestring), &sealed->mac_len)) == NULL)
-    return sealed_bad (error, "its \"mac\" is not base64");
-  sealed->origin = g_strdup (origin->valuestring);
-  sealed->prefix = cJSON_IsString (prefix) ? g_strdup (prefix->valuestring) : NULL;
-  envelope_text = cJSON_PrintUnformatted (envelope);
-  if ((sealed->envelope = nms_crypto_envelope_parse (envelope_text, error)) == NULL)
-    return FALSE;
-  sealed->records = cJSON_DetachItemFromObjectCaseSensitive (root, "records");
-  if (!cJSON_IsArray (sealed->records))
-    return sealed_bad (error, "its \"records\" is not an array");
-  cJSON_ArrayForEach (record, sealed->records)
-    if (cJSON_GetArraySize (record) != 2 || !cJSON_IsArray (record)
-        || !cJSON_IsString (cJSON_GetArrayItem (record, 0)) || !cJSON_IsString (cJSON_GetArrayItem (record, 1)))
-      return sealed_bad (error, "one of its records is not a pair of base64 strings");
-  return TRUE;
-}
-
-gboolean
-nms_archive_sealed_parse (const char *text, gsize len, NmsArchiveSealed **sealed_out, GError **error)
-{
-  g_autoptr(NmsArchiveSealed) sealed = NULL;
-  cJSON *root = cJSON_ParseWithLength (text, len);
-  gboolean ok = TRUE;
-
-  *sealed_out = NULL;
-  if (cJSON_IsObject (root) && looks_sealed (root))
-    {
-      sealed = g_new0 (NmsArchiveSealed, 1);
-      ok = sealed_whole (root, error) && sealed_fill (sealed, root, error);
-      if (ok)
-        *sealed_out = g_steal_pointer (&sealed);
-    }
-  cJSON_Delete (root);
-  return ok;
-}
-
-const NmsCryptoEnvelope *
-nms_archive_sealed_envelope (const NmsArchiveSealed *sealed)
-{
-  return sealed->envelope;
-}
-
-const char *
-nms_archive_sealed_origin (const NmsArchiveSealed *sealed)
-{
-  return sealed->origin;
-}
-
-static guint8 *
-decode_member (const cJSON *pair, int index, gsize *len)
-{
-  const char *text = cJSON_GetArrayItem (pair, index)->valuestring;
-
-  return nms_base64_decode_strict (text, strlen (text), len);
-}
-
-/* Opens every record under the export's own keys, after its list MAC
- * holds, into one "set" request: all of the export goes in, or nothing. */
-static gboolean
-sealed_request (const NmsArchiveSealed *sealed, const NmsCryptoKeys *keys, GString *request, guint *n_items,
-                GError **error)
-{
-  g_autoptr(NmsCryptoListMac) mac = nms_crypto_list_mac_new (keys);
-  Exporter e = { request, TRUE };
-  const cJSON *pair;
-  guint n = 0;
-
-  sealed_mac_head (mac, sealed->origin, sealed->prefix, (guint64) cJSON_GetArraySize (sealed->records));
-  cJSON_ArrayForEach (pair, sealed->records)
-    {
-      gsize token_len = 0, sealed_len = 0;
-      g_autofree guint8 *token = decode_member (pair, 0, &token_len);
-      g_autofree guint8 *data = decode_member (pair, 1, &sealed_len);
-
-      if (token == NULL || data == NULL || token_len != NMS_CRYPTO_TOKEN_BYTES)
-        return sealed_bad (error, "one of its records is not a token and a sealed value in base64");
-      sealed_mac_record (mac, token, data, sealed_len);
-    }
-  if (!nms_crypto_list_mac_verify (mac, sealed->mac, sealed->mac_len, error))
-    {
-      g_prefix_error (error, "the sealed export failed its check, so nothing was imported: ");
-      return FALSE;
-    }
-
-  g_string_append (request, "{\"op\":\"set\",\"items\":{");
-  cJSON_ArrayForEach (pair, sealed->records)
-    {
-      gsize token_len = 0, sealed_len = 0;
-      g_autofree guint8 *token = decode_member (pair, 0, &token_len);
-      g_autofree guint8 *data = decode_member (pair, 1, &sealed_len);
-      NmsCryptoItem plain = { 0 };
-      NmsItem item;
-
-      if (!nms_crypto_open_item (keys, token, data, sealed_len, &plain, error))
-        {
-          g_prefix_error (error, "record %u of the sealed export: ", n + 1);
-          return FALSE;
-        }
-      item = (NmsItem) { .key = plain.name, .key_len = plain.name_len, .kind = (NmsValueKind) plain.kind,
-                         .value = plain.value, .value_len = plain.value_len };
-      export_item (&item, &e, NULL);
-      nms_crypto_item_clear (&plain);
-      n++;
-    }
-  g_string_append (request, "}}");
-  *n_items = n;
-  return TRUE;
-}
-
-gboolean
-nms_archive_sealed_import_request (const NmsArchiveSealed *sealed, const NmsCryptoSecret *kek, GString *request,
-                                   guint *n_items, GError **error)
-{
-  g_autoptr(NmsCryptoSecret) data_key = nms_crypto_unwrap (sealed->envelope, kek, error);
-  g_autoptr(NmsCryptoKeys) keys = NULL;
-
-  if (data_key == NULL)
-    return FALSE;
-  /* The pad block only matters for sealing; opening finds any padding. */
-  keys = nms_crypto_keys_new (data_key, sealed->envelope->store_id, NMS_CRYPTO_PAD_BLOCK_DEFAULT);
-  return sealed_request (sealed, keys, request, n_items, error);
 }
 
 static gboolean
@@ -412,8 +290,13 @@ nms_archive_backup (NmsStore *store, const char *path, GError **error)
   return nms_store_backup_into (store, path, error);
 }
 
+/* The scratch store is filled a few megabytes at a time. */
+#define BACKUP_BATCH_BYTES (4u << 20)
+
 typedef struct {
-  GArray *items;   /* NmsItem, each key and value a copy of its own */
+  GArray   *items;   /* NmsItem, each key and value a copy of its own */
+  gsize     bytes;
+  NmsStore *copy;
 } ItemCollector;
 
 static void
@@ -429,6 +312,16 @@ owned_item_clear (gpointer data)
 }
 
 static gboolean
+flush_items (ItemCollector *c, GError **error)
+{
+  gboolean ok = c->items->len == 0 || nms_store_set (c->copy, (const NmsItem *) c->items->data, c->items->len, error);
+
+  g_array_set_size (c->items, 0);
+  c->bytes = 0;
+  return ok;
+}
+
+static gboolean
 collect_item (const NmsItem *item, gpointer user_data, GError **error)
 {
   ItemCollector *c = user_data;
@@ -436,7 +329,8 @@ collect_item (const NmsItem *item, gpointer user_data, GError **error)
                    .value = g_memdup2 (item->value, MAX (item->value_len, 1)), .value_len = item->value_len };
 
   g_array_append_val (c->items, copy);
-  return TRUE;
+  c->bytes += item->key_len + item->value_len;
+  return c->bytes < BACKUP_BATCH_BYTES || flush_items (c, error);
 }
 
 /* Removes the scratch store's directory: its database, WAL, shared memory
@@ -467,7 +361,7 @@ gboolean
 nms_archive_backup_decrypted (NmsStore *store, const char *origin, const char *path, GError **error)
 {
   g_autoptr(GArray) items = g_array_new (FALSE, TRUE, sizeof (NmsItem));
-  ItemCollector c = { items };
+  ItemCollector c = { items, 0, NULL };
   /* The user's runtime directory is private and, on most systems, in
    * memory (tmpfs, emptied at logout): a crash before the scratch store is
    * removed leaves it there rather than beside the backup. */
@@ -484,17 +378,6 @@ nms_archive_backup_decrypted (NmsStore *store, const char *origin, const char *p
                    "write the backup somewhere else", path);
       return FALSE;
     }
-  if (!nms_store_begin (store, FALSE, error))
-    return FALSE;
-  ok = nms_store_scan (store, NULL, TRUE, collect_item, &c, error);
-  if (!ok)
-    {
-      nms_store_rollback (store);
-      return FALSE;
-    }
-  if (!nms_store_commit (store, error))
-    return FALSE;
-
   if (g_mkdtemp_full (scratch, 0700) == NULL)
     {
       int saved = errno;
@@ -505,10 +388,30 @@ nms_archive_backup_decrypted (NmsStore *store, const char *origin, const char *p
   /* The store goes one level down, so that its parent is the folder
    * just made: the runtime directory itself is not nmstore's to judge. */
   store_dir = g_build_filename (scratch, "store", NULL);
-  copy = nms_store_open (store_dir, origin, &options, error);
-  ok = copy != NULL
-       && (items->len == 0 || nms_store_set (copy, (const NmsItem *) items->data, items->len, error))
-       && nms_store_backup_into (copy, path, error);
+  if ((copy = nms_store_open (store_dir, origin, &options, error)) == NULL)
+    {
+      remove_scratch (scratch);
+      return FALSE;
+    }
+  c.copy = copy;
+  /* One read transaction of the origin, so the copy is one moment of it;
+   * the items go over a batch at a time, not all at once. */
+  ok = nms_store_begin (store, FALSE, error);
+  if (ok)
+    {
+      gboolean began = nms_store_begin (copy, TRUE, error);
+
+      ok = began && nms_store_scan (store, NULL, TRUE, collect_item, &c, error) && flush_items (&c, error)
+           && nms_store_commit (copy, error);
+      if (!ok && began)
+        nms_store_rollback (copy);
+      g_array_set_size (items, 0);
+      if (ok)
+        ok = nms_store_commit (store, error);
+      else
+        nms_store_rollback (store);
+    }
+  ok = ok && nms_store_backup_into (copy, path, error);
   g_clear_pointer (&copy, nms_store_free);
   remove_scratch (scratch);
   return ok;

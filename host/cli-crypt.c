@@ -10,6 +10,7 @@
 #include "nmstore/keysource.h"
 #include "nmstore/log.h"
 #include "nmstore/origin.h"
+#include "nmstore/progress.h"
 #include "nmstore/store.h"
 
 #include <stdio.h>
@@ -22,6 +23,7 @@ typedef struct {
   gboolean key_file;
   char    *key_file_path;   /* NULL: store.key beside the database */
   int      passphrase_fd;   /* -1: the terminal */
+  gboolean quiet;           /* no progress on standard error */
 } Args;
 
 static void
@@ -54,6 +56,7 @@ make_context (const char *summary, Args *args, gboolean with_sources)
     { "origin", 'o', 0, G_OPTION_ARG_STRING, &args->origin, "The extension's origin", "ORIGIN" },
     { "passphrase-fd", 0, 0, G_OPTION_ARG_INT, &args->passphrase_fd,
       "Read passphrases from file descriptor N, one per line, instead of the terminal", "N" },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &args->quiet, "Print no progress on standard error", NULL },
     { NULL }
   };
   GOptionEntry sources[] = {
@@ -186,7 +189,9 @@ run_rewrap_or_encrypt (int argc, char **argv, gboolean encrypt)
   g_autoptr(NmsConfig) config = NULL;
   g_autoptr(NmsCryptoSecret) current = NULL;
   g_autoptr(NmsCryptoSecret) fresh = NULL;
+  g_autoptr(NmsProgress) progress = NULL;
   NmsStoreKeySource to = { 0 };
+  gboolean ok;
   int code;
 
   if ((code = parse (context, &argc, &argv, &args, encrypt
@@ -204,7 +209,13 @@ run_rewrap_or_encrypt (int argc, char **argv, gboolean encrypt)
   to.passphrase = fresh;
   to.key_file = args.key_file_path;
   to.limits = config->pwhash;
-  if (encrypt ? !nms_store_encrypt (store, &to, &error) : !nms_store_rewrap (store, current, &to, &error))
+  /* passwd re-wraps one key: quick whatever the store's size. */
+  if (encrypt)
+    progress = nms_progress_new_stderr ("encrypting", "items", args.quiet);
+  nms_store_set_progress (store, nms_progress_step, progress);
+  ok = encrypt ? nms_store_encrypt (store, &to, &error) : nms_store_rewrap (store, current, &to, &error);
+  nms_progress_done (progress);
+  if (!ok)
     return nms_cli_fail_error (error);
   report_scrub (store);
   printf ("%s %s: its key is now protected by %s\n", encrypt ? "encrypted" : "re-wrapped the key of",
@@ -240,7 +251,10 @@ run_with_key (int argc, char **argv, Act act)
   g_autoptr(GError) error = NULL;
   g_autoptr(NmsStore) store = NULL;
   g_autoptr(NmsCryptoSecret) current = NULL;
+  g_autoptr(NmsProgress) progress = NULL;
+  static const char *const verbs[] = { "decrypting", "re-keying", "verifying" };
   guint good = 0, bad = 0;
+  gboolean ok = FALSE;
   int code;
 
   if ((code = parse (context, &argc, &argv, &args, "takes --origin ORIGIN [--passphrase-fd N]")) != 0)
@@ -249,23 +263,34 @@ run_with_key (int argc, char **argv, Act act)
     return nms_cli_fail_error (error);
   if (act != ACT_REKEY && nms_store_encrypted (store) && !nms_store_unlock (store, current, &error))
     return nms_cli_fail_error (error);
+  progress = nms_progress_new_stderr (verbs[act], "items", args.quiet);
+  nms_store_set_progress (store, nms_progress_step, progress);
   switch (act)
     {
     case ACT_DECRYPT:
-      if (!nms_store_decrypt (store, &error))
-        return nms_cli_fail_error (error);
+      ok = nms_store_decrypt (store, &error);
+      break;
+    case ACT_REKEY:
+      ok = nms_store_rekey (store, current, &error);
+      break;
+    case ACT_VERIFY:
+      ok = nms_store_verify (store, &good, &bad, &error);
+      break;
+    }
+  nms_progress_done (progress);
+  if (!ok)
+    return nms_cli_fail_error (error);
+  switch (act)
+    {
+    case ACT_DECRYPT:
       report_scrub (store);
       printf ("decrypted %s\n", args.origin);
       return EXIT_SUCCESS;
     case ACT_REKEY:
-      if (!nms_store_rekey (store, current, &error))
-        return nms_cli_fail_error (error);
       report_scrub (store);
       printf ("re-keyed %s: every record is sealed with a new data key\n", args.origin);
       return EXIT_SUCCESS;
     case ACT_VERIFY:
-      if (!nms_store_verify (store, &good, &bad, &error))
-        return nms_cli_fail_error (error);
       printf ("%s: %s, %u record%s checked, %u good, %u damaged%s\n", args.origin,
               nms_store_encrypted (store) ? "encrypted" : "not encrypted", good + bad, good + bad == 1 ? "" : "s",
               good, bad, bad ? " (their tokens are in the log; remove or rewrite those keys, or restore a backup)"

@@ -9,6 +9,7 @@
 
 #include "nmstore/config.h"
 #include "nmstore/crypto.h"
+#include "nmstore/progress.h"
 #include "nmstore/origin.h"
 #include "nmstore/store.h"
 
@@ -31,6 +32,7 @@ GQuark nms_cli_error_quark (void);
 typedef struct {
   gint                   fd;
   const NmsCryptoSecret *first_try;
+  NmsProgress           *progress;   /* for a request that walks a whole session; may be NULL */
 } NmsCliUnlock;
 
 int             nms_cli_fail_usage       (GOptionContext *context, const char *message);
@@ -61,6 +63,7 @@ int nms_cli_origins (int argc, char **argv);
 
 /* cli-session.c */
 int nms_cli_session (int argc, char **argv);
+/* cli-archive.c */
 int nms_cli_export  (int argc, char **argv);
 int nms_cli_import  (int argc, char **argv);
 int nms_cli_backup  (int argc, char **argv);

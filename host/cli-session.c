@@ -1,48 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* cli-session.c: the commands for a person's torrent session and for
- * moving data: session ls|check|migrate, export, import, backup, restore.
- * The session commands and import are protocol requests, like the core
- * commands; export, backup and restore work on the store file itself. */
+/* cli-session.c: the commands for a person's torrent session: session
+ * ls|check|migrate, protocol requests like the core commands. Moving data
+ * (export, import, backup, restore) is in cli-archive.c. */
 #include "cli-private.h"
-#include "nmstore/archive.h"
-#include "nmstore/error.h"
-#include "nmstore/keysource.h"
-#include "nmstore/origin.h"
 #include "nmstore/session.h"
-#include "nmstore/store.h"
 
-#include <sodium.h>
 #include <stdio.h>
-#include <string.h>
 
 #define NAME_WIDTH 40
 #define BAR_WIDTH  20
 
-static NmsStore *
-open_store (const char *origin_text, NmsOrigin **origin_out, GError **error)
-{
-  g_autoptr(NmsOrigin) origin = nms_cli_parse_origin (origin_text, error);
-  g_autoptr(NmsConfig) config = NULL;
-  g_autofree char *dir = NULL;
-  NmsStoreOptions options = { 0 };
-  NmsStore *store;
-
-  if (origin == NULL || (config = nms_cli_load_config (error)) == NULL)
-    return NULL;
-  dir = nms_config_store_dir (config, origin);
-  options.durability = config->durability;
-  options.quota_bytes = config->quota_bytes;
-  store = nms_store_open (dir, origin->canonical, &options, error);
-  if (store != NULL && origin_out != NULL)
-    *origin_out = g_steal_pointer (&origin);
-  return store;
-}
-
 static cJSON *
 session_request (const char *origin, gint passphrase_fd, const char *op, const char *prefix, gboolean repair,
-                 GError **error)
+                 NmsProgress *progress, GError **error)
 {
-  NmsCliUnlock unlock = { passphrase_fd, NULL };
+  NmsCliUnlock unlock = { passphrase_fd, NULL, progress };
   g_autoptr(cJSON) request = cJSON_CreateObject ();
 
   cJSON_AddStringToObject (request, "op", op);
@@ -194,12 +166,14 @@ int
 nms_cli_session (int argc, char **argv)
 {
   g_autofree char *origin = NULL, *prefix = NULL;
-  gboolean json = FALSE, repair = FALSE;
+  gboolean json = FALSE, repair = FALSE, quiet = FALSE;
   GOptionEntry extra[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of text", NULL },
     { "repair", 0, 0, G_OPTION_ARG_NONE, &repair, "check: fix what it finds", NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print no progress on standard error", NULL },
     { NULL }
   };
+  g_autoptr(NmsProgress) progress = NULL;
   gint passphrase_fd;
   g_autoptr(GOptionContext) context = nms_cli_store_context ("ls|check|migrate - the torrent session "
                                                              "(--prefix: the session's prefix, default session:)",
@@ -217,12 +191,17 @@ nms_cli_session (int argc, char **argv)
   if (repair && !g_str_equal (verb, "check"))
     return nms_cli_fail_usage (context, "--repair belongs to session check");
 
+  /* Reading every torrent's files is what can take long. */
   if (g_str_equal (verb, "ls"))
-    reply = session_request (origin, passphrase_fd, "sessionSummary", prefix, FALSE, &error);
+    reply = session_request (origin, passphrase_fd, "sessionSummary", prefix, FALSE, NULL, &error);
   else if (g_str_equal (verb, "check"))
-    reply = session_request (origin, passphrase_fd, "sessionCheck", prefix, repair, &error);
+    {
+      progress = nms_progress_new_stderr ("checking", "torrents", quiet);
+      reply = session_request (origin, passphrase_fd, "sessionCheck", prefix, repair, progress, &error);
+      nms_progress_done (progress);
+    }
   else if (g_str_equal (verb, "migrate"))
-    reply = session_request (origin, passphrase_fd, "sessionMigrate", prefix, FALSE, &error);
+    reply = session_request (origin, passphrase_fd, "sessionMigrate", prefix, FALSE, NULL, &error);
   else
     return nms_cli_fail_usage (context, "session takes ls, check or migrate");
   if (reply == NULL)
@@ -245,260 +224,5 @@ nms_cli_session (int argc, char **argv)
     g_print ("migrated %d torrent(s) to schema v2; the v1 keys are kept under %s until you remove them\n",
              cJSON_GetObjectItemCaseSensitive (reply, "migrated")->valueint,
              cJSON_GetObjectItemCaseSensitive (reply, "backupPrefix")->valuestring);
-  return EXIT_SUCCESS;
-}
-
-/* Opens a store the command itself opened, when it is locked behind a
- * passphrase: read from passphrase_fd, or asked for on the terminal. */
-static gboolean
-unlock_for_person (NmsStore *store, const NmsOrigin *origin, gint passphrase_fd, GError **error)
-{
-  g_autoptr(NmsCryptoSecret) passphrase = NULL;
-  g_autofree char *prompt = NULL;
-
-  if (!nms_store_locked (store) || nms_store_key_source (store) != NMS_CRYPTO_SOURCE_PASSPHRASE)
-    return TRUE;
-  prompt = g_strdup_printf ("Passphrase of %s: ", origin->canonical);
-  return (passphrase = nms_keysource_read_passphrase (passphrase_fd, prompt, error)) != NULL
-         && nms_store_unlock (store, passphrase, error);
-}
-
-/* An encrypted origin's export stays encrypted (a sealed export) unless
- * the person says --decrypt; either way it takes the key, to check every
- * record and to match names against --prefix. */
-int
-nms_cli_export (int argc, char **argv)
-{
-  g_autofree char *origin_text = NULL, *prefix = NULL;
-  gint passphrase_fd;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("- print every item as one JSON object (sealed, for "
-                                                             "an encrypted origin, unless --decrypt)",
-                                                             &origin_text, &prefix, &passphrase_fd);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NmsStore) store = NULL;
-  g_autoptr(NmsOrigin) origin = NULL;
-  g_autoptr(GString) out = g_string_new (NULL);
-  gboolean decrypt = FALSE, ok;
-  GOptionEntry crypt_entries[] = {
-    { "decrypt", 0, 0, G_OPTION_ARG_NONE, &decrypt, "Write an encrypted origin's names and values in the clear", NULL },
-    { NULL }
-  };
-
-  g_option_context_add_main_entries (context, crypt_entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
-  if (origin_text == NULL || argc != 1)
-    return nms_cli_fail_usage (context, "export takes --origin ORIGIN [--prefix P] [--decrypt]");
-  if ((store = open_store (origin_text, &origin, &error)) == NULL)
-    return nms_cli_fail_error (error);
-  if (decrypt && !nms_store_encrypted (store))
-    {
-      g_printerr ("nmstore: %s is not encrypted; leave out --decrypt\n", origin->canonical);
-      return NMS_CLI_EXIT_USAGE;
-    }
-  if (!unlock_for_person (store, origin, passphrase_fd, &error))
-    return nms_cli_fail_error (error);
-  if (nms_store_encrypted (store) && !decrypt)
-    ok = nms_archive_export_sealed (store, origin->canonical, prefix, out, &error);
-  else
-    ok = nms_archive_export (store, prefix, out, &error);
-  if (!ok)
-    return nms_cli_fail_error (error);
-  ok = fwrite (out->str, 1, out->len, stdout) == out->len && fflush (stdout) == 0;
-  sodium_memzero (out->str, out->len);
-  return ok ? EXIT_SUCCESS : EXIT_FAILURE;
-}
-
-/* The key-encryption key of a sealed export: --key-file when given, else
- * the export's own key source. A key file not recorded by path is looked
- * for beside the exported origin's store in this data root. */
-static NmsCryptoSecret *
-sealed_kek (const NmsArchiveSealed *sealed, const char *key_file, gint passphrase_fd,
-            NmsCryptoSecret **passphrase, GError **error)
-{
-  const NmsCryptoEnvelope *envelope = nms_archive_sealed_envelope (sealed);
-  g_autoptr(NmsConfig) config = NULL;
-  g_autoptr(NmsOrigin) from = NULL;
-  g_autofree char *dir = NULL;
-  g_autofree char *beside = NULL;
-
-  if (key_file != NULL)
-    {
-      if (envelope->source != NMS_CRYPTO_SOURCE_KEY_FILE)
-        {
-          g_set_error (error, NMS_ERROR, NMS_ERROR_AUTH, "the export was sealed under a %s, not a key file; "
-                       "leave out --key-file", nms_crypto_source_name (envelope->source));
-          return NULL;
-        }
-      return nms_keysource_key_file_load (key_file, error);
-    }
-  if (envelope->source == NMS_CRYPTO_SOURCE_PASSPHRASE
-      && (*passphrase = nms_keysource_read_passphrase (passphrase_fd, "Passphrase of the export: ", error)) == NULL)
-    return NULL;
-  /* Only for the data root: the request that follows sets up logging. */
-  if ((config = nms_config_load (NULL, error)) == NULL)
-    return NULL;
-  from = nms_origin_parse (nms_archive_sealed_origin (sealed), NULL);
-  if (from != NULL)
-    {
-      dir = nms_config_store_dir (config, from);
-      beside = g_build_filename (dir, NMS_KEYSOURCE_KEY_FILE_NAME, NULL);
-    }
-  else
-    beside = g_strdup ("(the export names no origin)");
-  return nms_keysource_load_kek (envelope, *passphrase, beside, error);
-}
-
-/* Whether origin's store is encrypted, looked at before the command sets
- * up logging (which a process does once, in the request that follows). */
-static gboolean
-origin_encrypted (const char *origin_text)
-{
-  g_autoptr(NmsOrigin) origin = nms_origin_parse (origin_text, NULL);
-  g_autoptr(NmsConfig) config = origin ? nms_config_load (NULL, NULL) : NULL;
-  g_autofree char *dir = config ? nms_config_store_dir (config, origin) : NULL;
-  NmsStoreOptions options = { 0 };
-  g_autoptr(NmsStore) store = dir ? nms_store_open (dir, origin->canonical, &options, NULL) : NULL;
-
-  return store != NULL && nms_store_encrypted (store);
-}
-
-int
-nms_cli_import (int argc, char **argv)
-{
-  g_autofree char *origin = NULL, *key_file = NULL;
-  gint passphrase_fd;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("FILE - merge an export in, atomically "
-                                                             "(FILE - reads stdin)", &origin, NULL, &passphrase_fd);
-  GOptionEntry sealed_entries[] = {
-    { "key-file", 0, 0, G_OPTION_ARG_FILENAME, &key_file,
-      "A sealed export's key file, when it is not where the exported origin kept it", "PATH" },
-    { NULL }
-  };
-  g_autoptr(GError) error = NULL;
-  g_autofree char *text = NULL;
-  g_autoptr(GString) request = g_string_new (NULL);
-  g_autoptr(cJSON) reply = NULL;
-  g_autoptr(NmsArchiveSealed) sealed = NULL;
-  g_autoptr(NmsCryptoSecret) passphrase = NULL;
-  NmsCliUnlock unlock;
-  guint n_items = 0;
-  gboolean ok, target_encrypted;
-  gsize len;
-
-  g_option_context_add_main_entries (context, sealed_entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
-  if (origin == NULL || argc != 2)
-    return nms_cli_fail_usage (context, "import takes --origin ORIGIN FILE");
-  if (g_str_equal (argv[1], "-"))
-    {
-      g_autoptr(GIOChannel) in = g_io_channel_unix_new (0);
-      if (g_io_channel_read_to_end (in, &text, &len, &error) != G_IO_STATUS_NORMAL)
-        return nms_cli_fail_error (error);
-    }
-  else if (!g_file_get_contents (argv[1], &text, &len, &error))
-    return nms_cli_fail_error (error);
-
-  ok = nms_archive_sealed_parse (text, len, &sealed, &error);
-  if (ok && sealed == NULL && key_file != NULL)
-    {
-      sodium_memzero (text, len);
-      return nms_cli_fail_usage (context, "--key-file belongs to a sealed export; this file is a plain one");
-    }
-  if (ok && sealed != NULL)
-    {
-      g_autoptr(NmsCryptoSecret) kek = sealed_kek (sealed, key_file, passphrase_fd, &passphrase, &error);
-
-      ok = kek != NULL && nms_archive_sealed_import_request (sealed, kek, request, &n_items, &error);
-    }
-  else if (ok)
-    ok = nms_archive_import_request (text, len, request, &n_items, &error);
-  /* A --decrypt export's text is the origin's items in the clear. */
-  sodium_memzero (text, len);
-  if (!ok)
-    {
-      sodium_memzero (request->str, request->len);
-      g_printerr ("nmstore: %s: %s\n", argv[1], error->message);
-      return EXIT_FAILURE;
-    }
-  target_encrypted = sealed != NULL && origin_encrypted (origin);
-  /* An export back into the origin it came from needs its passphrase
-   * once. */
-  unlock = (NmsCliUnlock) { passphrase_fd, passphrase };
-  reply = nms_cli_run_request_text (origin, &unlock, request->str, request->len, &error);
-  sodium_memzero (request->str, request->len);
-  if (reply == NULL)
-    return nms_cli_fail_error (error);
-  g_print ("imported %u item(s)\n", n_items);
-  /* Items that were sealed and now sit in a plaintext origin are worth a
-   * word to the person who moved them. */
-  if (sealed != NULL && !target_encrypted)
-    g_printerr ("nmstore: note: %s is not encrypted, so the imported items are stored in the clear; "
-                "'nmstore encrypt --origin %s' protects them\n", origin, origin);
-  return EXIT_SUCCESS;
-}
-
-/* A backup of an encrypted origin stays encrypted (it is the store file
- * itself) unless the person says --decrypt, which takes the key. */
-int
-nms_cli_backup (int argc, char **argv)
-{
-  g_autofree char *origin_text = NULL;
-  gint passphrase_fd;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("FILE - write a consistent copy of the store "
-                                                             "while hosts keep running", &origin_text, NULL,
-                                                             &passphrase_fd);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NmsStore) store = NULL;
-  g_autoptr(NmsOrigin) origin = NULL;
-  gboolean decrypt = FALSE, ok;
-  GOptionEntry crypt_entries[] = {
-    { "decrypt", 0, 0, G_OPTION_ARG_NONE, &decrypt, "Write an encrypted origin's backup in the clear", NULL },
-    { NULL }
-  };
-
-  g_option_context_add_main_entries (context, crypt_entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
-  if (origin_text == NULL || argc != 2)
-    return nms_cli_fail_usage (context, "backup takes --origin ORIGIN [--decrypt] FILE");
-  if ((store = open_store (origin_text, &origin, &error)) == NULL)
-    return nms_cli_fail_error (error);
-  if (decrypt && !nms_store_encrypted (store))
-    {
-      g_printerr ("nmstore: %s is not encrypted; leave out --decrypt\n", origin->canonical);
-      return NMS_CLI_EXIT_USAGE;
-    }
-  if (decrypt)
-    ok = unlock_for_person (store, origin, passphrase_fd, &error)
-         && nms_archive_backup_decrypted (store, origin->canonical, argv[1], &error);
-  else
-    ok = nms_archive_backup (store, argv[1], &error);
-  if (!ok)
-    return nms_cli_fail_error (error);
-  g_print (decrypt ? "backed up to %s, in the clear\n" : "backed up to %s\n", argv[1]);
-  return EXIT_SUCCESS;
-}
-
-int
-nms_cli_restore (int argc, char **argv)
-{
-  g_autofree char *origin_text = NULL;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("FILE - replace every item with those of a backup",
-                                                             &origin_text, NULL, NULL);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(NmsStore) store = NULL;
-  g_autoptr(NmsOrigin) origin = NULL;
-  guint64 n = 0;
-
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
-  if (origin_text == NULL || argc != 2)
-    return nms_cli_fail_usage (context, "restore takes --origin ORIGIN FILE");
-  if ((store = open_store (origin_text, &origin, &error)) == NULL
-      || !nms_archive_restore (store, argv[1], origin->canonical, &n, &error))
-    return nms_cli_fail_error (error);
-  g_print ("restored %" G_GUINT64_FORMAT " item(s) from %s\n", n, argv[1]);
   return EXIT_SUCCESS;
 }

@@ -139,6 +139,7 @@ run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const cha
       || (config = nms_cli_load_config (error)) == NULL)
     return NULL;
   proto = nms_proto_new (config, origin);
+  nms_proto_set_progress (proto, unlock->progress != NULL ? nms_progress_step : NULL, unlock->progress);
   if (!unlock_for_person (proto, origin, unlock, error))
     return NULL;
   /* The protocol may rewrite its input in place; the copy is made only

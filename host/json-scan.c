@@ -24,6 +24,10 @@ typedef struct {
   guint         depth;
   gsize         values;  /* every value read, containers included */
   GError      **error;
+  /* Told after each array element how far the scan has got, so that a
+   * caller reading a large mapped file can hand back the pages behind. */
+  NmsJsonPassedFunc passed;
+  gpointer          passed_data;
 } Scan;
 
 /* Offsets into one object's buffers: 32 bits are enough, since no text
@@ -229,6 +233,8 @@ scan_array (Scan *s, GString *out)
       first = FALSE;
       if (!scan_value (s, out))
         return FALSE;
+      if (s->passed != NULL)
+        s->passed ((const char *) s->p, s->passed_data);
       if (s->p >= s->end)
         return fail (s, "an array is not closed");
       if (*s->p == ']')
@@ -385,7 +391,7 @@ scan_value (Scan *s, GString *out)
 }
 
 static gboolean
-scan_begin (Scan *s, const char *text, gsize len, GError **error)
+scan_begin_checked (Scan *s, const char *text, gsize len, gboolean check_utf8, GError **error)
 {
   const char *bad = NULL;
 
@@ -400,7 +406,7 @@ scan_begin (Scan *s, const char *text, gsize len, GError **error)
   s->end = s->p + len;
   s->error = error;
   /* NUL is not valid here: g_utf8_validate_len stops at it. */
-  if (!g_utf8_validate_len (text, len, &bad))
+  if (check_utf8 && !g_utf8_validate_len (text, len, &bad))
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
                    "the text is not valid UTF-8, or holds a raw NUL (first bad byte at offset %" G_GSIZE_FORMAT ")",
@@ -416,6 +422,12 @@ scan_whole (Scan *s, GString *out)
   if (!scan_value (s, out))
     return FALSE;
   return s->p == s->end || fail (s, "more text after the value");
+}
+
+static gboolean
+scan_begin (Scan *s, const char *text, gsize len, GError **error)
+{
+  return scan_begin_checked (s, text, len, TRUE, error);
 }
 
 gboolean
@@ -444,14 +456,36 @@ nms_json_check (const char *text, gsize len, gsize *n_values, GError **error)
   return TRUE;
 }
 
+static gboolean each_member (Scan *s, NmsJsonMemberFunc visit, gpointer user_data);
+
 gboolean
 nms_json_each_member (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data, GError **error)
 {
-  g_autoptr(GString) name = g_string_new (NULL);
   Scan s;
 
-  if (!scan_begin (&s, text, len, error))
+  return scan_begin (&s, text, len, error) && each_member (&s, visit, user_data);
+}
+
+gboolean
+nms_json_each_member_utf8 (const char *text, gsize len, NmsJsonMemberFunc visit, NmsJsonPassedFunc passed,
+                           gpointer user_data, GError **error)
+{
+  Scan s;
+
+  if (!scan_begin_checked (&s, text, len, FALSE, error))
     return FALSE;
+  s.passed = passed;
+  s.passed_data = user_data;
+  return each_member (&s, visit, user_data);
+}
+
+static gboolean
+each_member (Scan *sp, NmsJsonMemberFunc visit, gpointer user_data)
+{
+  g_autoptr(GString) name = g_string_new (NULL);
+  GError **error = sp->error;
+  Scan s = *sp;
+
   skip_space (&s);
   if (s.p >= s.end || *s.p != '{')
     return fail (&s, "an object was expected");
@@ -493,6 +527,51 @@ nms_json_each_member (const char *text, gsize len, NmsJsonMemberFunc visit, gpoi
       s.p++;
     }
   s.p++;
+  skip_space (&s);
+  return s.p == s.end || fail (&s, "more text after the value");
+}
+
+gboolean
+nms_json_each_element_utf8 (const char *text, gsize len, NmsJsonElementFunc visit, NmsJsonPassedFunc passed,
+                            gpointer user_data, GError **error)
+{
+  guint64 index = 0;
+  Scan s;
+
+  if (!scan_begin_checked (&s, text, len, FALSE, error))
+    return FALSE;
+  s.passed = passed;
+  s.passed_data = user_data;
+  skip_space (&s);
+  if (s.p >= s.end || *s.p != '[')
+    return fail (&s, "an array was expected");
+  s.p++;
+  skip_space (&s);
+  if (s.p < s.end && *s.p == ']')
+    s.p++;
+  else
+    for (;;)
+      {
+        const guint8 *value;
+
+        skip_space (&s);
+        value = s.p;
+        s.depth = 1;
+        if (!scan_value (&s, NULL))
+          return FALSE;
+        if (!visit ((const char *) value, (gsize) (s.p - value), index++, user_data, error))
+          return FALSE;
+        if (s.p >= s.end)
+          return fail (&s, "an array is not closed");
+        if (*s.p == ']')
+          {
+            s.p++;
+            break;
+          }
+        if (*s.p != ',')
+          return fail (&s, "an array's elements need a comma between them");
+        s.p++;
+      }
   skip_space (&s);
   return s.p == s.end || fail (&s, "more text after the value");
 }

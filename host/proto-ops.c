@@ -3,6 +3,7 @@
  * parameters and calling down into the store. */
 #include "proto-private.h"
 #include "nmstore/base64.h"
+#include "nmstore/archive.h"
 #include "nmstore/error.h"
 #include "nmstore/frame.h"
 #include "nmstore/json.h"
@@ -327,12 +328,9 @@ static gboolean
 set_member (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
             GError **error)
 {
-  static const char head[] = "{\"$bytes\":\"", tail[] = "\"}";
   SetItems *set = user_data;
   NmsItem item = { 0 };
-  GString *text;
   guint8 *data = NULL;
-  gsize len = 0;
   char *key;
 
   if (!nms_store_check_key (name, name_len, error))
@@ -346,32 +344,11 @@ set_member (const char *name, gsize name_len, const char *value, gsize value_len
     }
   item.key = key;
   item.key_len = name_len;
-  text = g_string_sized_new (value_len);
-  if (!nms_json_canonicalize (value, value_len, text, error))
-    {
-      g_string_free (text, TRUE);
-      return FALSE;
-    }
-  /* Only the exact form nmstore writes back is kept as bytes; anything
-   * else that looks like it is ordinary JSON, as Chrome stores it. */
-  if (text->len >= sizeof head - 1 + sizeof tail - 1 && g_str_has_prefix (text->str, head)
-      && g_str_has_suffix (text->str, tail))
-    data = nms_base64_decode_strict (text->str + sizeof head - 1, text->len - (sizeof head - 1) - (sizeof tail - 1),
-                                     &len);
-  if (data != NULL)
-    {
-      item.kind = NMS_VALUE_BYTES;
-      g_string_free (text, TRUE);
-    }
-  else
-    {
-      item.kind = NMS_VALUE_JSON;
-      len = text->len;
-      data = (guint8 *) g_string_free (text, FALSE);
-    }
+  /* The same reading of a value as an import's (archive-import.c). */
+  if (!nms_archive_value_from_json (value, value_len, &item.kind, &data, &item.value_len, error))
+    return FALSE;
   g_ptr_array_add (set->buffers, data);
   item.value = data;
-  item.value_len = len;
   g_array_append_val (set->list, item);
   return TRUE;
 }

@@ -32,6 +32,8 @@ struct _NmsProto {
   NmsProtoEvents events;
   GHashTable    *failures_logged; /* "op code" -> how often such a failure was seen */
   char          *open_error_logged; /* the last open error logged, not repeated each batch */
+  NmsProgressFunc progress;   /* given to the store once it is open (nms_proto_set_progress) */
+  gpointer        progress_data;
 };
 
 typedef struct {

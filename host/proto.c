@@ -284,6 +284,8 @@ nms_proto_ensure_store (NmsProto *proto)
   options.changes_keep_seconds = proto->config->keep_seconds;
   options.pad_block = proto->config->pad_block;
   proto->store = nms_store_open (dir, proto->origin->canonical, &options, &proto->open_error);
+  if (proto->store != NULL)
+    nms_store_set_progress (proto->store, proto->progress, proto->progress_data);
   /* Tried again before every batch: the same reason is logged once. */
   if (proto->store == NULL && g_strcmp0 (proto->open_error_logged, proto->open_error->message) != 0)
     {
@@ -292,6 +294,15 @@ nms_proto_ensure_store (NmsProto *proto)
       proto->open_error_logged = g_strdup (proto->open_error->message);
     }
   return proto->store != NULL;
+}
+
+void
+nms_proto_set_progress (NmsProto *proto, NmsProgressFunc progress, gpointer user_data)
+{
+  proto->progress = progress;
+  proto->progress_data = user_data;
+  if (proto->store != NULL)
+    nms_store_set_progress (proto->store, progress, user_data);
 }
 
 NmsProto *

@@ -534,14 +534,18 @@ session_load_torrents (Session *s, SessionTorrentFunc each, gpointer user_data, 
 {
   cJSON *entry;
   guint before;
+  guint64 done = 0, total;
 
   if (s->list == NULL)
     return TRUE;
+  total = (guint64) cJSON_GetArraySize (s->list);
   cJSON_ArrayForEach (entry, s->list)
     {
       before = s->torrents->len;
       if (!load_torrent (s, entry, error))
         return FALSE;
+      /* Reading and checking each torrent's files is what takes long. */
+      nms_store_report_progress (s->store, ++done, total);
       if (each != NULL && s->torrents->len > before
           && !each (s, s->torrents->pdata[s->torrents->len - 1], user_data, error))
         return FALSE;

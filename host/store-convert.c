@@ -5,10 +5,12 @@
  * Each conversion rewrites every item in one write transaction, together
  * with the envelope, so a crash leaves either the old store or the new
  * one. The rewrite runs with secure_delete on, so the pages it frees are
- * zeroed; then a scrub rewrites the whole file (VACUUM, with its temporary
- * copy in memory, never in a temporary file) and truncates the WAL, so no
- * earlier plaintext survives in free pages or old WAL frames. The
- * transaction also sets meta 'scrub_pending', cleared by the scrub; a
+ * zeroed; then a scrub rewrites the file (VACUUM, for a store that is
+ * now encrypted) or writes zeros over every free page (a store now in the
+ * clear), and truncates the WAL, so no earlier plaintext survives in free
+ * pages or old WAL frames (store-scrub.c). Items are rewritten a batch at
+ * a time, in place, so the memory a conversion takes does not grow with
+ * the store. The transaction also sets meta 'scrub_pending', cleared by the scrub; a
  * store opened with it still set (a crash, or a reader that kept the WAL
  * from being truncated) is scrubbed then. */
 #include "store-private.h"
@@ -17,13 +19,25 @@
 #include "nmstore/os.h"
 
 #include <glib/gstdio.h>
+#include <sodium.h>
 #include <string.h>
 
+/* The rewrite goes through the items in id order, a batch at a time: the
+ * batch is read and closed, then each of its rows is updated in place
+ * (same id, so the walk never meets a row twice). Memory is a batch, not
+ * the store. The UNIQUE key cannot collide on the way: plaintext names are
+ * TEXT, tokens are BLOBs, and two tokens under different keys meet with
+ * probability 2^-256. */
+#define REWRITE_BATCH_ROWS  256
+#define REWRITE_BATCH_BYTES (4u << 20)
+
 typedef struct {
+  gint64       id;
   char        *key;        /* the real name */
   gsize        key_len;
   NmsValueKind kind;
-  GBytes      *value;
+  guint8      *value;
+  gsize        value_len;
 } Plain;
 
 static void
@@ -31,78 +45,83 @@ plain_clear (gpointer data)
 {
   Plain *p = data;
 
+  /* Values of an encrypted origin, in the clear: wiped, not just freed. */
+  if (p->key != NULL)
+    sodium_memzero (p->key, p->key_len);
+  if (p->value != NULL)
+    sodium_memzero (p->value, p->value_len);
   g_free (p->key);
-  g_clear_pointer (&p->value, g_bytes_unref);
+  g_free (p->value);
 }
 
-/* Every item in the clear, read under `from` (NULL: a plaintext store).
- * A record that fails its check stops the conversion: converting would
- * drop it silently. */
+/* The next batch of items after id `after`, in the clear, read under
+ * `from` (NULL: a plaintext store). A record that fails its check is
+ * counted in *bad and left out: the caller fails the whole conversion,
+ * since converting would drop it silently. */
 static gboolean
-read_all (NmsStore *store, const NmsCryptoKeys *from, GArray *out, GError **error)
+read_batch (NmsStore *store, sqlite3_stmt *s, const NmsCryptoKeys *from, gint64 *after, GArray *out, guint64 *seen,
+            guint *bad, GError **error)
 {
-  sqlite3_stmt *s = NULL;
-  guint bad = 0;
-  int rc = sqlite3_prepare_v2 (store->db, "SELECT key, kind, value FROM items", -1, &s, NULL);
+  gsize bytes = 0;
+  int rc;
 
-  for (rc = rc == SQLITE_OK ? sqlite3_step (s) : rc; rc == SQLITE_ROW; rc = sqlite3_step (s))
+  sqlite3_reset (s);
+  sqlite3_bind_int64 (s, 1, *after);
+  for (rc = sqlite3_step (s); rc == SQLITE_ROW; rc = sqlite3_step (s))
     {
-      Plain p = { 0 };
-      const guint8 *value = sqlite3_column_blob (s, 2);
-      gsize value_len = (gsize) sqlite3_column_bytes (s, 2);
+      Plain p = { .id = sqlite3_column_int64 (s, 0) };
+      const guint8 *value = sqlite3_column_blob (s, 3);
+      gsize value_len = (gsize) sqlite3_column_bytes (s, 3);
 
+      /* Where the next batch starts, whether this row is kept or not. */
+      *after = p.id;
+      (*seen)++;
       if (from == NULL)
         {
-          p.key_len = (gsize) sqlite3_column_bytes (s, 0);
-          p.key = g_strndup ((const char *) sqlite3_column_text (s, 0), p.key_len);
-          p.kind = (NmsValueKind) sqlite3_column_int (s, 1);
-          p.value = g_bytes_new (value, value_len);
+          p.key_len = (gsize) sqlite3_column_bytes (s, 1);
+          p.key = g_strndup ((const char *) sqlite3_column_text (s, 1), p.key_len);
+          p.kind = (NmsValueKind) sqlite3_column_int (s, 2);
+          p.value = g_memdup2 (value_len ? value : (const guint8 *) "", MAX (value_len, 1));
+          p.value_len = value_len;
         }
       else
         {
           NmsCryptoItem item = { 0 };
 
-          if (sqlite3_column_bytes (s, 0) != NMS_CRYPTO_TOKEN_BYTES
-              || !nms_store_crypt_open (store, from, sqlite3_column_blob (s, 0), value, value_len, &item, NULL))
+          if (sqlite3_column_bytes (s, 1) != NMS_CRYPTO_TOKEN_BYTES
+              || !nms_store_crypt_open (store, from, sqlite3_column_blob (s, 1), value, value_len, &item, NULL))
             {
-              bad++;
+              (*bad)++;
               continue;
             }
           p.key_len = item.name_len;
           p.key = g_strndup (item.name, item.name_len);
           p.kind = (NmsValueKind) item.kind;
-          p.value = g_bytes_new (item.value, item.value_len);
+          p.value = g_memdup2 (item.value_len ? item.value : (const guint8 *) "", MAX (item.value_len, 1));
+          p.value_len = item.value_len;
           nms_crypto_item_clear (&item);
         }
+      bytes += p.key_len + p.value_len;
       g_array_append_val (out, p);
+      if (out->len >= REWRITE_BATCH_ROWS || bytes >= REWRITE_BATCH_BYTES)
+        break;
     }
-  sqlite3_finalize (s);
-  if (rc != SQLITE_DONE)
+  /* Done with this batch's read before its rows are rewritten. */
+  sqlite3_reset (s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     return nms_store_fail (store, rc, "read every item", error);
-  if (bad > 0)
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
-                   "%u record%s failed %s authentication check (see the log); nothing was changed. "
-                   "Run nmstore verify, then remove the damaged keys or restore a backup", bad,
-                   bad == 1 ? "" : "s", bad == 1 ? "its" : "their");
-      return FALSE;
-    }
   return TRUE;
 }
 
 static gboolean
-write_all (NmsStore *store, const NmsCryptoKeys *to, GArray *items, GError **error)
+write_batch (NmsStore *store, sqlite3_stmt *s, const NmsCryptoKeys *to, GArray *items, GError **error)
 {
-  sqlite3_stmt *s = NULL;
   guint i;
-  int rc = sqlite3_prepare_v2 (store->db, "INSERT INTO items (key, kind, size, value) VALUES (?1, ?2, ?3, ?4)",
-                               -1, &s, NULL);
+  int rc = SQLITE_OK;
 
   for (i = 0; rc == SQLITE_OK && i < items->len; i++)
     {
       const Plain *p = &g_array_index (items, Plain, i);
-      gsize len = 0;
-      const guint8 *value = g_bytes_get_data (p->value, &len);
       guint8 token[NMS_CRYPTO_TOKEN_BYTES];
       g_autofree guint8 *sealed = NULL;
       gsize sealed_len = 0;
@@ -110,7 +129,8 @@ write_all (NmsStore *store, const NmsCryptoKeys *to, GArray *items, GError **err
       sqlite3_reset (s);
       if (to != NULL)
         {
-          sealed = nms_crypto_seal_item (to, p->key, p->key_len, (guint8) p->kind, value, len, token, &sealed_len);
+          sealed = nms_crypto_seal_item (to, p->key, p->key_len, (guint8) p->kind, p->value, p->value_len, token,
+                                         &sealed_len);
           sqlite3_bind_blob (s, 1, token, sizeof token, SQLITE_STATIC);
           sqlite3_bind_int (s, 2, 0);
           sqlite3_bind_int64 (s, 3, (gint64) sealed_len);
@@ -120,17 +140,78 @@ write_all (NmsStore *store, const NmsCryptoKeys *to, GArray *items, GError **err
         {
           sqlite3_bind_text (s, 1, p->key, (int) p->key_len, SQLITE_STATIC);
           sqlite3_bind_int (s, 2, p->kind);
-          sqlite3_bind_int64 (s, 3, (gint64) nms_store_item_bytes (p->kind, p->key_len, value, len));
-          sqlite3_bind_blob64 (s, 4, len ? value : (const guint8 *) "", len, SQLITE_STATIC);
+          sqlite3_bind_int64 (s, 3, (gint64) nms_store_item_bytes (p->kind, p->key_len, p->value, p->value_len));
+          sqlite3_bind_blob64 (s, 4, p->value, p->value_len, SQLITE_STATIC);
         }
+      sqlite3_bind_int64 (s, 5, p->id);
       rc = sqlite3_step (s);
       if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
     }
-  sqlite3_finalize (s);
+  sqlite3_reset (s);
   if (rc != SQLITE_OK)
     return nms_store_fail (store, rc, "write the converted items", error);
   return TRUE;
+}
+
+static gboolean
+count_items (NmsStore *store, guint64 *n, GError **error)
+{
+  sqlite3_stmt *s = NULL;
+  int rc = sqlite3_prepare_v2 (store->db, "SELECT count(*) FROM items", -1, &s, NULL);
+
+  *n = 0;
+  if (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
+    *n = (guint64) sqlite3_column_int64 (s, 0);
+  sqlite3_finalize (s);
+  return rc == SQLITE_ROW || nms_store_fail (store, rc, "count the items", error);
+}
+
+/* Every item from `from` to `to` (NULL: plaintext), in place, inside the
+ * caller's transaction. */
+static gboolean
+rewrite_all (NmsStore *store, const NmsCryptoKeys *from, const NmsCryptoKeys *to, GError **error)
+{
+  g_autoptr(GArray) batch = g_array_new (FALSE, TRUE, sizeof (Plain));
+  sqlite3_stmt *read = NULL, *write = NULL;
+  guint64 total = 0, seen = 0;
+  gint64 after = G_MININT64;
+  guint bad = 0;
+  gboolean ok;
+  int rc;
+
+  g_array_set_clear_func (batch, plain_clear);
+  if (!count_items (store, &total, error))
+    return FALSE;
+  rc = sqlite3_prepare_v2 (store->db, "SELECT id, key, kind, value FROM items WHERE id > ?1 ORDER BY id", -1,
+                           &read, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2 (store->db, "UPDATE items SET key = ?1, kind = ?2, size = ?3, value = ?4 WHERE id = ?5",
+                             -1, &write, NULL);
+  ok = rc == SQLITE_OK || nms_store_fail (store, rc, "prepare the rewrite", error);
+  while (ok)
+    {
+      guint64 before = seen;
+
+      g_array_set_size (batch, 0);
+      ok = read_batch (store, read, from, &after, batch, &seen, &bad, error);
+      if (!ok || seen == before)
+        break;
+      ok = write_batch (store, write, to, batch, error);
+      if (store->progress != NULL)
+        store->progress (seen, MAX (total, seen), store->progress_data);
+    }
+  sqlite3_finalize (read);
+  sqlite3_finalize (write);
+  if (ok && bad > 0)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
+                   "%u record%s failed %s authentication check (see the log); nothing was changed. "
+                   "Run nmstore verify, then remove the damaged keys or restore a backup", bad,
+                   bad == 1 ? "" : "s", bad == 1 ? "its" : "their");
+      return FALSE;
+    }
+  return ok;
 }
 
 static gboolean
@@ -151,124 +232,19 @@ set_envelope (NmsStore *store, const char *json, GError **error)
   return rc == SQLITE_DONE || nms_store_fail (store, rc, "record the key", error);
 }
 
-/* Emptying the WAL needs every other process to stop reading from it for
- * a moment. Busy writers and readers do so between their transactions,
- * so a few attempts, each waiting a little longer, usually find such a
- * moment; one that holds a read open for long keeps the WAL until then. */
-#define SCRUB_CHECKPOINT_ATTEMPTS   6
-#define SCRUB_FIRST_WAIT_MS         100
 
-static gboolean
-mark_scrub_pending (NmsStore *store)
+void
+nms_store_set_progress (NmsStore *store, NmsProgressFunc progress, gpointer user_data)
 {
-  return nms_store_exec (store, "INSERT OR REPLACE INTO meta (name, value) VALUES ('scrub_pending', 1)",
-                         "remember the unfinished rewrite", NULL);
+  store->progress = progress;
+  store->progress_data = user_data;
 }
 
-/* Rewrites the file and empties the WAL; see the top of this file. */
-gboolean
-nms_store_scrub (NmsStore *store, GError **error)
+void
+nms_store_report_progress (NmsStore *store, guint64 done, guint64 total)
 {
-  int rc = SQLITE_OK, busy = 1, attempt, wait_ms = SCRUB_FIRST_WAIT_MS;
-
-  g_return_val_if_fail (!store->in_batch, FALSE);
-  if (!nms_store_exec (store, "PRAGMA secure_delete = ON", "turn on secure delete", error)
-      || !nms_store_exec (store, "PRAGMA temp_store = MEMORY", "keep temporary data in memory", error)
-      || !nms_store_exec (store, "VACUUM", "rewrite the store's file", error)
-      || !nms_store_exec (store, "DELETE FROM meta WHERE name = 'scrub_pending'", "finish the rewrite", error))
-    return FALSE;
-  for (attempt = 0; attempt < SCRUB_CHECKPOINT_ATTEMPTS; attempt++, wait_ms *= 2)
-    {
-      sqlite3_stmt *s = NULL;
-
-      /* The busy handler waits for the writer lock and for readers to
-       * move on; a shorter wait per attempt, and another attempt, beats
-       * one long wait behind a reader that never lets go. */
-      sqlite3_busy_timeout (store->db, wait_ms);
-      busy = 1;
-      rc = sqlite3_prepare_v2 (store->db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &s, NULL);
-      if (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
-        busy = sqlite3_column_int (s, 0);
-      sqlite3_finalize (s);
-      if (rc == SQLITE_ROW && !busy)
-        break;
-      if (rc != SQLITE_ROW && (rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
-        {
-          sqlite3_busy_timeout (store->db, (int) store->options.busy_timeout_ms);
-          mark_scrub_pending (store);
-          return nms_store_fail (store, rc, "empty the WAL", error);
-        }
-    }
-  sqlite3_busy_timeout (store->db, (int) store->options.busy_timeout_ms);
-  if (busy)
-    {
-      /* Put the flag back: the next open tries again. */
-      mark_scrub_pending (store);
-      g_set_error (error, NMS_ERROR, NMS_ERROR_BUSY,
-                   "other processes kept reading %s through %d attempts, so pages of the old form may remain in "
-                   "%s-wal until it is emptied; the next nmstore that opens this origin finishes the rewrite "
-                   "(to do it now, close the browser and run nmstore verify on this origin)", store->path,
-                   SCRUB_CHECKPOINT_ATTEMPTS, store->path);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* After a conversion has committed: the data is in its new form whatever
- * happens to the rewrite, so a rewrite that could not finish is no
- * failure of the command. It is remembered (scrub_pending stays set) and
- * reported through nms_store_scrub_note. */
-static gboolean
-scrub_after_commit (NmsStore *store)
-{
-  g_autoptr(GError) local = NULL;
-
-  g_clear_pointer (&store->scrub_note, g_free);
-  if (nms_store_scrub (store, &local))
-    return TRUE;
-  store->scrub_note = g_strdup_printf ("the conversion is committed, but the file could not be rewritten yet: %s",
-                                       local->message);
-  return TRUE;
-}
-
-const char *
-nms_store_scrub_note (NmsStore *store)
-{
-  return store->scrub_note;
-}
-
-gboolean
-nms_store_scrub_if_pending (NmsStore *store, GError **error)
-{
-  sqlite3_stmt *s = NULL;
-  gboolean pending = FALSE;
-  int rc = sqlite3_prepare_v2 (store->db, "SELECT 1 FROM meta WHERE name = 'scrub_pending'", -1, &s, NULL);
-
-  if (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
-    pending = TRUE;
-  sqlite3_finalize (s);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "check for an unfinished conversion", error);
-  if (!pending)
-    return TRUE;
-  g_message ("%s: finishing an interrupted conversion (rewriting the file)", store->path);
-  return nms_store_scrub (store, error);
-}
-
-/* Before a new conversion: an earlier one's rewrite that other readers
- * still hold up is no reason to refuse; the new conversion rewrites the
- * file anyway. */
-static gboolean
-finish_earlier_scrub (NmsStore *store, GError **error)
-{
-  g_autoptr(GError) local = NULL;
-
-  if (nms_store_scrub_if_pending (store, &local))
-    return TRUE;
-  if (g_error_matches (local, NMS_ERROR, NMS_ERROR_BUSY))
-    return TRUE;
-  g_propagate_error (error, g_steal_pointer (&local));
-  return FALSE;
+  if (store->progress != NULL)
+    store->progress (done, total, store->progress_data);
 }
 
 /* Rewrites every item from `from` to `to` (NULL: plaintext) and installs
@@ -277,14 +253,10 @@ static gboolean
 convert (NmsStore *store, const NmsCryptoKeys *from, const NmsCryptoKeys *to, const char *envelope_json,
          GError **error)
 {
-  g_autoptr(GArray) items = g_array_new (FALSE, TRUE, sizeof (Plain));
   gboolean ok;
 
-  g_array_set_clear_func (items, plain_clear);
   ok = nms_store_exec (store, "PRAGMA secure_delete = ON", "turn on secure delete", error)
-       && read_all (store, from, items, error)
-       && nms_store_exec (store, "DELETE FROM items", "remove the old items", error)
-       && write_all (store, to, items, error)
+       && rewrite_all (store, from, to, error)
        /* A new summary of the records as now written, or none. */
        && nms_store_summary_rewrite (store, to, error)
        /* The change log holds values in the old form; subscribers are
@@ -316,7 +288,7 @@ convert (NmsStore *store, const NmsCryptoKeys *from, const NmsCryptoKeys *to, co
   ok = nms_store_crypt_refresh (store, error);
   sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
   nms_os_crash_point ("convert-before-scrub");
-  return ok && scrub_after_commit (store);
+  return ok && nms_store_scrub_after_commit (store);
 }
 
 /* Takes the write lock and checks the store is (not) encrypted, and
@@ -423,7 +395,7 @@ nms_store_encrypt (NmsStore *store, const NmsStoreKeySource *to, GError **error)
   g_autoptr(NmsCryptoKeys) keys = NULL;
   g_autofree char *json = NULL;
 
-  if (!finish_earlier_scrub (store, error))
+  if (!nms_store_finish_earlier_scrub (store, error))
     return FALSE;
   /* The slow part, Argon2id or the keyring, before the write lock. */
   if ((kek = new_kek (store, envelope, to, error)) == NULL)
@@ -444,7 +416,7 @@ nms_store_decrypt (NmsStore *store, GError **error)
   guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES];
   NmsCryptoSource source;
 
-  if (!finish_earlier_scrub (store, error) || !begin_conversion (store, TRUE, NULL, error))
+  if (!nms_store_finish_earlier_scrub (store, error) || !begin_conversion (store, TRUE, NULL, error))
     return FALSE;
   if (!nms_store_crypt_ready (store, error))
     {
@@ -479,7 +451,7 @@ nms_store_rekey (NmsStore *store, const NmsCryptoSecret *passphrase, GError **er
   g_autofree char *old_json = NULL;
   g_autofree char *json = NULL;
 
-  if (!finish_earlier_scrub (store, error)
+  if (!nms_store_finish_earlier_scrub (store, error)
       || !open_data_key (store, passphrase, &envelope, &kek, &old_key, &old_json, error))
     return FALSE;
   /* The same KEK wraps the new key: rekey changes what the records are
@@ -537,7 +509,7 @@ nms_store_rewrap (NmsStore *store, const NmsCryptoSecret *passphrase, const NmsS
   /* The old wrapped key would otherwise stay in the file's old pages; with
    * the old passphrase it still opens the same data key (which only a
    * rekey replaces). */
-  return scrub_after_commit (store);
+  return nms_store_scrub_after_commit (store);
 }
 
 /* Opens every record; counts the good and the damaged ones (logged by
@@ -548,6 +520,7 @@ gboolean
 nms_store_verify (NmsStore *store, guint *n_good, guint *n_bad, GError **error)
 {
   sqlite3_stmt *s = NULL;
+  guint64 total = 0;
   int rc;
 
   *n_good = *n_bad = 0;
@@ -556,7 +529,8 @@ nms_store_verify (NmsStore *store, guint *n_good, guint *n_bad, GError **error)
     return FALSE;
   if (!nms_store_crypt_refresh (store, error)
       || (nms_store_encrypted (store) && !nms_store_summary_check (store, error))
-      || !nms_store_crypt_ready (store, error))
+      || !nms_store_crypt_ready (store, error)
+      || !count_items (store, &total, error))
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
       return FALSE;
@@ -575,6 +549,8 @@ nms_store_verify (NmsStore *store, guint *n_good, guint *n_bad, GError **error)
       else
         (*n_bad)++;
       nms_crypto_item_clear (&item);
+      if (store->progress != NULL && (*n_good + *n_bad) % 64 == 0)
+        store->progress (*n_good + *n_bad, MAX (total, *n_good + *n_bad), store->progress_data);
     }
   sqlite3_finalize (s);
   sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);

@@ -117,6 +117,43 @@ remove_backup_scratch (const char *scratch)
   g_rmdir (scratch);
 }
 
+/* VACUUM INTO is one statement: how far it has got is the size of the
+ * file it writes, against the store's, looked at every WATCH_OPS steps of
+ * SQLite's engine. */
+#define WATCH_OPS 1000
+
+typedef struct {
+  NmsStore   *store;
+  const char *path;
+  guint64     total;
+} CopyWatch;
+
+static guint64
+store_bytes (NmsStore *store)
+{
+  sqlite3_stmt *s = NULL;
+  guint64 bytes = 0;
+
+  if (sqlite3_prepare_v2 (store->db, "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size", -1,
+                          &s, NULL) == SQLITE_OK
+      && sqlite3_step (s) == SQLITE_ROW)
+    bytes = (guint64) sqlite3_column_int64 (s, 0);
+  sqlite3_finalize (s);
+  return bytes;
+}
+
+static int
+watch_copy (void *data)
+{
+  CopyWatch *w = data;
+  GStatBuf st;
+
+  if (g_stat (w->path, &st) == 0)
+    w->store->progress ((guint64) st.st_size >> 20, MAX (w->total, (guint64) st.st_size) >> 20,
+                        w->store->progress_data);
+  return 0;
+}
+
 /* A consistent copy of the whole database, taken inside one read
  * transaction while other processes keep writing; VACUUM INTO writes a
  * fresh, compact file, then it is renamed to path, so path is either the
@@ -135,6 +172,7 @@ nms_store_backup_into (NmsStore *store, const char *path, GError **error)
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *scratch = g_strdup_printf ("%s/.%s.partial-XXXXXX", dir, base);
   g_autofree char *tmp = NULL;
+  CopyWatch watch;
   char *sql;
   int rc;
 
@@ -157,7 +195,14 @@ nms_store_backup_into (NmsStore *store, const char *path, GError **error)
       return FALSE;
     }
   sql = sqlite3_mprintf ("VACUUM INTO %Q", tmp);
+  if (store->progress != NULL)
+    {
+      watch = (CopyWatch) { store, tmp, 0 };
+      watch.total = store_bytes (store);
+      sqlite3_progress_handler (store->db, WATCH_OPS, watch_copy, &watch);
+    }
   rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
+  sqlite3_progress_handler (store->db, 0, NULL, NULL);
   sqlite3_free (sql);
   if (rc != SQLITE_OK)
     {
@@ -183,6 +228,59 @@ nms_store_backup_into (NmsStore *store, const char *path, GError **error)
     }
   remove_backup_scratch (scratch);
   return nms_os_fsync_dir (dir, error);
+}
+
+/* The backup's items, a few rows at a time so that the progress line
+ * moves (each step is one statement; all of them are in the caller's
+ * transaction). */
+#define RESTORE_BATCH_ROWS 64
+
+static gboolean
+copy_items (NmsStore *store, guint64 *n_items, GError **error)
+{
+  sqlite3_stmt *count = NULL, *last = NULL, *copy = NULL;
+  gint64 total = 0, after = G_MININT64, upto;
+  int rc;
+
+  *n_items = 0;
+  rc = sqlite3_prepare_v2 (store->db, "SELECT count(*) FROM src.items", -1, &count, NULL);
+  if (rc == SQLITE_OK && (rc = sqlite3_step (count)) == SQLITE_ROW)
+    total = sqlite3_column_int64 (count, 0);
+  if (rc == SQLITE_ROW)
+    rc = sqlite3_prepare_v2 (store->db, "SELECT max (rowid) FROM (SELECT rowid FROM src.items WHERE rowid > ?1 "
+                                        "ORDER BY rowid LIMIT " G_STRINGIFY (RESTORE_BATCH_ROWS) ")", -1, &last, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2 (store->db, "INSERT INTO items (key, kind, size, value) SELECT key, kind, size, value "
+                                        "FROM src.items WHERE rowid > ?1 AND rowid <= ?2 ORDER BY rowid", -1, &copy,
+                             NULL);
+  while (rc == SQLITE_OK)
+    {
+      sqlite3_reset (last);
+      sqlite3_bind_int64 (last, 1, after);
+      if ((rc = sqlite3_step (last)) != SQLITE_ROW)
+        break;
+      if (sqlite3_column_type (last, 0) == SQLITE_NULL)
+        {
+          rc = SQLITE_DONE;
+          break;
+        }
+      upto = sqlite3_column_int64 (last, 0);
+      sqlite3_reset (last);
+      sqlite3_reset (copy);
+      sqlite3_bind_int64 (copy, 1, after);
+      sqlite3_bind_int64 (copy, 2, upto);
+      if ((rc = sqlite3_step (copy)) != SQLITE_DONE)
+        break;
+      rc = SQLITE_OK;
+      *n_items += (guint64) sqlite3_changes64 (store->db);
+      after = upto;
+      if (store->progress != NULL)
+        store->progress (*n_items, MAX ((guint64) total, *n_items), store->progress_data);
+    }
+  sqlite3_finalize (count);
+  sqlite3_finalize (last);
+  sqlite3_finalize (copy);
+  return rc == SQLITE_DONE || nms_store_fail (store, rc, "copy the backup's items", error);
 }
 
 /* Replaces every item with those of a backup file, in one write
@@ -239,10 +337,7 @@ nms_store_replace_from (NmsStore *store, const char *path, const char *origin_na
     return nms_store_fail (store, rc, "open the backup", error);
   ok = nms_store_op_begin_keyless (store, error)
        && nms_store_exec (store, "DELETE FROM items", "remove the current items", error)
-       && nms_store_exec (store, "INSERT INTO items (key, kind, size, value) SELECT key, kind, size, value FROM src.items",
-                "copy the backup's items", error);
-  if (ok)
-    *n_items = (guint64) sqlite3_changes64 (store->db);
+       && copy_items (store, n_items, error);
   /* Subscribers cannot be told item by item; they are told to re-read. */
   ok = ok && nms_store_log_forget (store, error);
   /* An encrypted backup's items are sealed under its own key: its

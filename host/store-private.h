@@ -132,12 +132,20 @@ struct _NmsStore {
   NmsStoreCrypt   crypt;
   char           *scrub_note;         /* why the last conversion's rewrite is still pending */
   gboolean        full;               /* a write failed for want of disk space (store-files.c) */
+  /* Told how far a whole-store command has got (nms_store_set_progress). */
+  NmsProgressFunc progress;
+  gpointer        progress_data;
 };
 
 gboolean nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error);
 sqlite3_stmt *nms_store_stmt (NmsStore *store, int which);
 gboolean nms_store_nested (NmsStore *store);
 gboolean nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error);
+/* store-scrub.c, for store-convert.c: the rewrite after a committed
+ * conversion (a rewrite that cannot finish yet is a note, not a failure),
+ * and an earlier conversion's unfinished one, before a new conversion. */
+gboolean nms_store_scrub_after_commit   (NmsStore *store);
+gboolean nms_store_finish_earlier_scrub (NmsStore *store, GError **error);
 /* One atomic write: a savepoint inside a batch or request, else its own
  * write transaction (store.c). */
 gboolean nms_store_op_begin (NmsStore *store, GError **error);

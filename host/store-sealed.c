@@ -23,10 +23,13 @@ nms_store_crypt_keys (NmsStore *store)
   return store->crypt.keys;
 }
 
+/* Only the name, which orders the records, and where the record is: the
+ * records themselves are read again one at a time as they are handed out,
+ * so the listing costs the names' memory, not the store's. */
 typedef struct {
-  NmsCryptoItem plain;   /* for the name, which orders the records */
-  guint8        token[NMS_CRYPTO_TOKEN_BYTES];
-  GBytes       *sealed;
+  char  *name;
+  gsize  name_len;
+  gint64 id;
 } SealedRecord;
 
 static void
@@ -34,19 +37,42 @@ sealed_record_clear (gpointer data)
 {
   SealedRecord *r = data;
 
-  nms_crypto_item_clear (&r->plain);
-  g_clear_pointer (&r->sealed, g_bytes_unref);
+  if (r->name != NULL)
+    sodium_memzero (r->name, r->name_len);
+  g_free (r->name);
 }
 
 static gint
 compare_records (gconstpointer a, gconstpointer b)
 {
-  const NmsCryptoItem *x = &((const SealedRecord *) a)->plain, *y = &((const SealedRecord *) b)->plain;
+  const SealedRecord *x = a, *y = b;
   int c = memcmp (x->name, y->name, MIN (x->name_len, y->name_len));
 
   if (c != 0)
     return c;
   return x->name_len < y->name_len ? -1 : x->name_len > y->name_len;
+}
+
+/* Hands out the record at id, as it is now in this read transaction. */
+static gboolean
+visit_one (NmsStore *store, sqlite3_stmt *s, const SealedRecord *r, guint64 index, guint64 n_records,
+           NmsStoreSealedFunc visit, gpointer user_data, GError **error)
+{
+  gboolean ok;
+  int rc;
+
+  sqlite3_reset (s);
+  sqlite3_bind_int64 (s, 1, r->id);
+  rc = sqlite3_step (s);
+  if (rc != SQLITE_ROW)
+    {
+      sqlite3_reset (s);
+      return nms_store_fail (store, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read a sealed record again", error);
+    }
+  ok = visit (sqlite3_column_blob (s, 0), sqlite3_column_blob (s, 1), (gsize) sqlite3_column_bytes (s, 1), index,
+              n_records, user_data, error);
+  sqlite3_reset (s);
+  return ok;
 }
 
 gboolean
@@ -68,44 +94,48 @@ nms_store_sealed_scan (NmsStore *store, const char *prefix, NmsStoreSealedFunc v
     }
   if (!nms_store_crypt_ready (store, error))
     return FALSE;
-  rc = sqlite3_prepare_v2 (store->db, "SELECT key, value FROM items", -1, &s, NULL);
+  rc = sqlite3_prepare_v2 (store->db, "SELECT key, value, id FROM items", -1, &s, NULL);
   for (rc = rc == SQLITE_OK ? sqlite3_step (s) : rc; rc == SQLITE_ROW; rc = sqlite3_step (s))
     {
       const guint8 *sealed = sqlite3_column_blob (s, 1);
       gsize sealed_len = (gsize) sqlite3_column_bytes (s, 1);
-      SealedRecord r = { { 0 } };
+      SealedRecord r = { 0 };
+      NmsCryptoItem plain = { 0 };
 
       /* nms_store_crypt_open logs a damaged record by token; like every
        * listing, an export leaves it out. */
       if (sqlite3_column_bytes (s, 0) != NMS_CRYPTO_TOKEN_BYTES
           || !nms_store_crypt_open (store, store->crypt.keys, sqlite3_column_blob (s, 0), sealed, sealed_len,
-                                    &r.plain, NULL))
+                                    &plain, NULL))
         continue;
-      if (prefix_len > 0 && (r.plain.name_len < prefix_len || memcmp (r.plain.name, prefix, prefix_len) != 0))
+      if (prefix_len == 0 || (plain.name_len >= prefix_len && memcmp (plain.name, prefix, prefix_len) == 0))
         {
-          nms_crypto_item_clear (&r.plain);
-          continue;
+          r.name = g_memdup2 (plain.name, MAX (plain.name_len, 1));
+          r.name_len = plain.name_len;
+          r.id = sqlite3_column_int64 (s, 2);
+          g_array_append_val (records, r);
         }
-      memcpy (r.token, sqlite3_column_blob (s, 0), NMS_CRYPTO_TOKEN_BYTES);
-      r.sealed = g_bytes_new (sealed, sealed_len);
-      g_array_append_val (records, r);
+      nms_crypto_item_clear (&plain);
     }
   sqlite3_finalize (s);
   if (rc != SQLITE_DONE)
     return nms_store_fail (store, rc, "list the sealed records", error);
 
   g_array_sort (records, compare_records);
+  /* Names are not needed past this point: wipe them before handing out
+   * anything. */
   for (i = 0; i < records->len; i++)
     {
       SealedRecord *r = &g_array_index (records, SealedRecord, i);
-      gsize len = 0;
-      const guint8 *data = g_bytes_get_data (r->sealed, &len);
 
-      /* Names are not needed past this point: wipe them before handing
-       * out anything. */
-      nms_crypto_item_clear (&r->plain);
-      if (!visit (r->token, data, len, user_data, error))
-        return FALSE;
+      sodium_memzero (r->name, r->name_len);
     }
-  return TRUE;
+  rc = sqlite3_prepare_v2 (store->db, "SELECT key, value FROM items WHERE id = ?1", -1, &s, NULL);
+  if (rc != SQLITE_OK)
+    return nms_store_fail (store, rc, "read the sealed records", error);
+  for (i = 0; i < records->len; i++)
+    if (!visit_one (store, s, &g_array_index (records, SealedRecord, i), i, records->len, visit, user_data, error))
+      break;
+  sqlite3_finalize (s);
+  return i == records->len;
 }

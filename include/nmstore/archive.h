@@ -15,12 +15,15 @@
 #pragma once
 
 #include <glib.h>
+#include <stdio.h>
 
 #include "nmstore/store.h"
 
 G_BEGIN_DECLS
 
-gboolean nms_archive_export  (NmsStore *store, const char *prefix, GString *out, GError **error);
+/* Writes the export to out as it goes, flushing every megabyte or so. */
+gboolean nms_archive_export  (NmsStore *store, const char *prefix, FILE *out, NmsProgressFunc progress,
+                              gpointer progress_data, GError **error);
 gboolean nms_archive_backup  (NmsStore *store, const char *path, GError **error);
 /* backup --decrypt: an encrypted origin's backup, in the clear. */
 gboolean nms_archive_backup_decrypted (NmsStore *store, const char *origin, const char *path, GError **error);
@@ -28,11 +31,23 @@ gboolean nms_archive_restore (NmsStore *store, const char *path, const char *ori
                               guint64 *n_items, GError **error);
 gboolean nms_archive_import_request (const char *text, gsize len, GString *request, guint *n_items,
                                      GError **error);
+/* Whether the export in the file at path is a sealed one (FALSE: not one
+ * JSON object at all); reads it through once, without holding it. */
+gboolean nms_archive_file_is_sealed (const char *path, gboolean *sealed, GError **error);
+/* Imports the plain export in the file at path, in one transaction, in
+ * memory that does not grow with the file (archive-import.c). The file
+ * must have passed nms_archive_file_is_sealed, which checks its UTF-8. */
+gboolean nms_archive_import_file (NmsStore *store, const char *path, guint64 *n_items, NmsProgressFunc progress,
+                                  gpointer progress_data, GError **error);
+/* A value as a "set" request or an export gives it: its canonical text,
+ * or bytes for exactly {"$bytes":"<base64>"}; *data is the caller's. */
+gboolean nms_archive_value_from_json (const char *value, gsize value_len, NmsValueKind *kind, guint8 **data,
+                                      gsize *data_len, GError **error);
 
 typedef struct _NmsArchiveSealed NmsArchiveSealed;
 
-gboolean nms_archive_export_sealed (NmsStore *store, const char *origin, const char *prefix, GString *out,
-                                    GError **error);
+gboolean nms_archive_export_sealed (NmsStore *store, const char *origin, const char *prefix, FILE *out,
+                                    NmsProgressFunc progress, gpointer progress_data, GError **error);
 /* *sealed is NULL, and the result TRUE, when text is not a sealed export. */
 gboolean nms_archive_sealed_parse  (const char *text, gsize len, NmsArchiveSealed **sealed, GError **error);
 const NmsCryptoEnvelope *nms_archive_sealed_envelope (const NmsArchiveSealed *sealed);
@@ -42,6 +57,22 @@ gboolean nms_archive_sealed_import_request (const NmsArchiveSealed *sealed, cons
                                             GString *request, guint *n_items, GError **error);
 void     nms_archive_sealed_free   (NmsArchiveSealed *sealed);
 
+/* A sealed export in a file, read without holding it (archive-sealed-in.c):
+ * its head is read by _open (the file must have passed
+ * nms_archive_file_is_sealed); _import checks the MAC over every record,
+ * then writes them all into store in one transaction. */
+typedef struct _NmsArchiveSealedFile NmsArchiveSealedFile;
+
+NmsArchiveSealedFile    *nms_archive_sealed_file_open     (const char *path, GError **error);
+const NmsCryptoEnvelope *nms_archive_sealed_file_envelope (const NmsArchiveSealedFile *f);
+const char              *nms_archive_sealed_file_origin   (const NmsArchiveSealedFile *f);
+gboolean                 nms_archive_sealed_file_import   (NmsArchiveSealedFile *f, const NmsCryptoSecret *kek,
+                                                           NmsStore *store, guint64 *n_items,
+                                                           NmsProgressFunc progress, gpointer progress_data,
+                                                           GError **error);
+void                     nms_archive_sealed_file_free     (NmsArchiveSealedFile *f);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsArchiveSealed, nms_archive_sealed_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NmsArchiveSealedFile, nms_archive_sealed_file_free)
 
 G_END_DECLS

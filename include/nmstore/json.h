@@ -85,5 +85,20 @@ typedef gboolean (*NmsJsonMemberFunc) (const char *name, gsize name_len, const c
                                        gpointer user_data, GError **error);
 gboolean nms_json_each_member    (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data,
                                   GError **error);
+/* The same for text the caller has already found to be UTF-8 without NUL:
+ * a large mapped file, checked a piece at a time, so that the check does
+ * not bring all of it into memory at once (archive-import.c). passed,
+ * when not NULL, is told (with user_data) after each array element at any
+ * depth how far the scan has got: the text before it is not read again
+ * until visit is called, with pointers into the current member only. */
+typedef void (*NmsJsonPassedFunc) (const char *at, gpointer user_data);
+gboolean nms_json_each_member_utf8 (const char *text, gsize len, NmsJsonMemberFunc visit,
+                                    NmsJsonPassedFunc passed, gpointer user_data, GError **error);
+/* Calls visit with each element's text of the array that text is, under
+ * the same condition. */
+typedef gboolean (*NmsJsonElementFunc) (const char *value, gsize value_len, guint64 index, gpointer user_data,
+                                        GError **error);
+gboolean nms_json_each_element_utf8 (const char *text, gsize len, NmsJsonElementFunc visit,
+                                     NmsJsonPassedFunc passed, gpointer user_data, GError **error);
 
 G_END_DECLS

@@ -16,6 +16,7 @@
 #include "nmstore/config.h"
 #include "nmstore/crypto.h"
 #include "nmstore/origin.h"
+#include "nmstore/progress.h"
 
 G_BEGIN_DECLS
 
@@ -36,6 +37,9 @@ typedef void (*NmsProtoEventFunc) (const char *name, const char *json, gsize len
 
 NmsProto *nms_proto_new          (const NmsConfig *config, const NmsOrigin *origin);
 void      nms_proto_free         (NmsProto *proto);
+/* The command line's progress line, for requests that walk a whole
+ * session (sessionCheck); NULL: none. */
+void      nms_proto_set_progress (NmsProto *proto, NmsProgressFunc progress, gpointer user_data);
 void      nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
                                   NmsProtoReplyFunc emit, gpointer user_data);
 char     *nms_proto_error_reply  (const char *id_json, const GError *error, gsize *len);

@@ -24,6 +24,7 @@
 
 #include "nmstore/config.h"
 #include "nmstore/crypto.h"
+#include "nmstore/progress.h"
 
 G_BEGIN_DECLS
 
@@ -146,8 +147,10 @@ void        nms_store_lock         (NmsStore *store);
  * a transaction of the caller's (nms_store_begin): the key record as
  * stored, the unlocked keys (NULL while locked), and each record that
  * opens and whose name starts with prefix, in name order, still sealed. */
+/* index counts from 0 up to n_records - 1: the count is known from the
+ * first call on. */
 typedef gboolean (*NmsStoreSealedFunc) (const guint8 *token, const guint8 *sealed, gsize sealed_len,
-                                        gpointer user_data, GError **error);
+                                        guint64 index, guint64 n_records, gpointer user_data, GError **error);
 
 const char          *nms_store_crypt_envelope_json (NmsStore *store);
 const NmsCryptoKeys *nms_store_crypt_keys          (NmsStore *store);
@@ -174,6 +177,11 @@ gboolean    nms_store_rewrap       (NmsStore *store, const NmsCryptoSecret *pass
                                     const NmsStoreKeySource *to, GError **error);
 gboolean    nms_store_verify       (NmsStore *store, guint *n_good, guint *n_bad, GError **error);
 gboolean    nms_store_scrub        (NmsStore *store, GError **error);
+/* Whole-store work (encrypt, decrypt, rekey, verify, the scrub) reports
+ * how far it has got to progress (NULL: to nobody). */
+void        nms_store_set_progress (NmsStore *store, NmsProgressFunc progress, gpointer user_data);
+/* For whole-store work outside the store module (the session check). */
+void        nms_store_report_progress (NmsStore *store, guint64 done, guint64 total);
 gboolean    nms_store_scrub_if_pending (NmsStore *store, GError **error);
 /* After a conversion that succeeded: NULL when its file was rewritten at
  * once, else why the rewrite is still pending (it is finished by the next
