@@ -213,8 +213,7 @@ release_lock_later (gpointer data)
   /* Long enough for the host to reach its store while the lock is held;
    * if it is slower, the test still passes, it just proves less. */
   g_usleep (150 * 1000);
-  sqlite3_exec (data, "COMMIT", NULL, NULL, NULL);
-  return NULL;
+  return GINT_TO_POINTER (sqlite3_exec (data, "COMMIT", NULL, NULL, NULL));
 }
 
 static void
@@ -230,6 +229,10 @@ test_open_while_creator_holds_lock (void **state)
 
   assert_int_equal (g_mkdir (dir, 0700), 0);
   assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+  /* The COMMIT needs the exclusive lock, and the host takes a shared one
+   * each time it tries to switch the store to WAL: without a busy timeout
+   * the COMMIT failed at once now and then, and the lock stayed held. */
+  sqlite3_busy_timeout (db, 10000);
   assert_int_equal (sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
   host = nmt_host_start (home, NMT_ORIGIN);
   thread = g_thread_new ("release", release_lock_later, db);
@@ -237,7 +240,7 @@ test_open_while_creator_holds_lock (void **state)
   reply = nmt_host_call (host, "{\"op\":\"set\",\"items\":{\"a\":1}}");
   nmt_assert_ok (reply);
   cJSON_Delete (reply);
-  g_thread_join (thread);
+  assert_int_equal (GPOINTER_TO_INT (g_thread_join (thread)), SQLITE_OK);
   assert_int_equal (sqlite3_close (db), SQLITE_OK);
   reply = nmt_host_call (host, "{\"op\":\"get\"}");
   nmt_assert_ok (reply);
