@@ -165,6 +165,14 @@ test_encrypt_zeroes_free_pages (void **state)
   nmt_remove_tree (home);
 }
 
+/* ASan keeps freed memory in quarantine, and valgrind's RSS is its own:
+ * only a plain build measures the commands' own memory. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MEASURES_NATIVE_RSS() FALSE
+#else
+#define MEASURES_NATIVE_RSS() (!nmt_host_wrapped ())
+#endif
+
 /* The largest resident set of any child this process has waited for: the
  * commands run here, and the few small hosts before them. */
 static glong
@@ -188,20 +196,28 @@ test_import_and_export_memory_stays_bounded (void **state)
   g_autofree char *filler = g_strnfill (1 << 20, 'z');
   g_autofree char *out = NULL;
   FILE *f = fopen (path, "w");
+  /* Under valgrind 80 MB takes minutes, and the peak is valgrind's: the
+   * streaming path still runs there, on a smaller file. */
+  const guint n = nmt_host_wrapped () ? 8 : 80;
   guint i;
 
   assert_non_null (f);
   fputc ('{', f);
-  for (i = 0; i < 80; i++)
+  for (i = 0; i < n; i++)
     fprintf (f, "%s\"big:%02u\":\"%s\"", i ? "," : "", i, filler);
   fputs ("}\n", f);
   assert_int_equal (fclose (f), 0);
 
   assert_int_equal (nmt_crypt_cli (home, NULL, NULL, "import", "--quiet", "--origin", NMT_ORIGIN, path, NULL), 0);
-  print_message ("peak RSS of the import of an 80 MB export: %ld MiB\n", children_peak_mib ());
-  assert_true (children_peak_mib () < 60);
+  if (MEASURES_NATIVE_RSS ())
+    {
+      print_message ("peak RSS of the import of an 80 MB export: %ld MiB\n", children_peak_mib ());
+      assert_true (children_peak_mib () < 60);
+    }
+  else
+    print_message ("not measuring peak RSS: under ASan or a wrapper it is the tool's, not nmstore's\n");
   assert_int_equal (nmt_crypt_cli (home, NULL, &out, "export", "--quiet", "--origin", NMT_ORIGIN, NULL), 0);
-  assert_int_equal (count_members (out), 80);
+  assert_int_equal (count_members (out), (int) n);
   nmt_remove_tree (home);
 }
 
