@@ -402,6 +402,10 @@ scan_begin_checked (Scan *s, const char *text, gsize len, gboolean check_utf8, G
                    "nmstore reads (4 GiB)", len);
       return FALSE;
     }
+  /* An empty file maps to NULL, and NULL + 0 is undefined behaviour
+   * (the import_file fuzzer found it). */
+  if (text == NULL)
+    text = "";
   s->start = s->p = (const guint8 *) text;
   s->end = s->p + len;
   s->error = error;
