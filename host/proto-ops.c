@@ -171,6 +171,8 @@ op_hello (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   g_string_append_printf (result, ",\"encrypted\":%s,\"locked\":%s",
                           proto->store != NULL && nms_store_encrypted (proto->store) ? "true" : "false",
                           proto->store != NULL && nms_store_locked (proto->store) ? "true" : "false");
+  g_string_append (result, ",\"ops\":");
+  nms_proto_append_op_names (result);
   return TRUE;
 }
 

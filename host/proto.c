@@ -48,6 +48,25 @@ nms_proto_find_op (const char *name)
   return NULL;
 }
 
+void
+nms_proto_append_op_names (GString *out)
+{
+  gsize t;
+  const NmsOpDef *op;
+  gboolean first = TRUE;
+
+  g_string_append_c (out, '[');
+  for (t = 0; t < G_N_ELEMENTS (op_tables); t++)
+    for (op = op_tables[t]; op->name != NULL; op++)
+      {
+        if (!first)
+          g_string_append_c (out, ',');
+        nms_json_append_cstring (out, op->name);
+        first = FALSE;
+      }
+  g_string_append_c (out, ']');
+}
+
 static void
 slot_clear (Slot *slot)
 {
