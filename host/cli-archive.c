@@ -21,16 +21,11 @@ open_store (const char *origin_text, NmsOrigin **origin_out, GError **error)
 {
   g_autoptr(NmsOrigin) origin = nms_cli_parse_origin (origin_text, error);
   g_autoptr(NmsConfig) config = NULL;
-  g_autofree char *dir = NULL;
-  NmsStoreOptions options = { 0 };
   NmsStore *store;
 
   if (origin == NULL || (config = nms_cli_load_config (error)) == NULL)
     return NULL;
-  dir = nms_config_store_dir (config, origin);
-  options.durability = config->durability;
-  options.quota_bytes = config->quota_bytes;
-  store = nms_store_open (dir, origin->canonical, &options, error);
+  store = nms_store_open_origin (config, origin, error);
   if (store != NULL && origin_out != NULL)
     *origin_out = g_steal_pointer (&origin);
   return store;
@@ -147,9 +142,7 @@ origin_encrypted (const char *origin_text)
 {
   g_autoptr(NmsOrigin) origin = nms_origin_parse (origin_text, NULL);
   g_autoptr(NmsConfig) config = origin ? nms_config_load (NULL, NULL) : NULL;
-  g_autofree char *dir = config ? nms_config_store_dir (config, origin) : NULL;
-  NmsStoreOptions options = { 0 };
-  g_autoptr(NmsStore) store = dir ? nms_store_open (dir, origin->canonical, &options, NULL) : NULL;
+  g_autoptr(NmsStore) store = config ? nms_store_open_origin (config, origin, NULL) : NULL;
 
   return store != NULL && nms_store_encrypted (store);
 }

@@ -80,8 +80,6 @@ open_store (const Args *args, NmsConfig **config_out, GError **error)
 {
   g_autoptr(NmsOrigin) origin = nms_cli_parse_origin (args->origin, error);
   g_autoptr(NmsConfig) config = NULL;
-  g_autofree char *dir = NULL;
-  NmsStoreOptions options = { 0 };
   NmsStore *store;
 
   if (origin == NULL || (config = nms_config_load (NULL, error)) == NULL)
@@ -89,11 +87,7 @@ open_store (const Args *args, NmsConfig **config_out, GError **error)
   nms_log_init (config->log_file);
   if (!nms_crypto_init (error))
     return NULL;
-  dir = nms_config_store_dir (config, origin);
-  options.durability = config->durability;
-  options.quota_bytes = config->quota_bytes;
-  options.pad_block = config->pad_block;
-  store = nms_store_open (dir, origin->canonical, &options, error);
+  store = nms_store_open_origin (config, origin, error);
   if (store != NULL && config_out != NULL)
     *config_out = g_steal_pointer (&config);
   return store;

@@ -41,9 +41,6 @@ NmsConfig      *nms_cli_load_config      (GError **error);
 /* nms_origin_parse for an --origin the person typed: its errors are
  * NMS_CLI_ERROR_USAGE. */
 NmsOrigin      *nms_cli_parse_origin     (const char *text, GError **error);
-/* The one way the commands open an origin's store without a protocol
- * session: the data root's config, durability and quota. */
-NmsStore       *nms_cli_open_store       (const NmsConfig *config, const NmsOrigin *origin, GError **error);
 /* --origin, --prefix where prefix is not NULL, and --passphrase-fd where
  * passphrase_fd is not NULL (set to -1 here). */
 GOptionContext *nms_cli_store_context    (const char *args, char **origin, char **prefix, gint *passphrase_fd);

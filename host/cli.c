@@ -81,18 +81,6 @@ nms_cli_parse_origin (const char *text, GError **error)
   return origin;
 }
 
-NmsStore *
-nms_cli_open_store (const NmsConfig *config, const NmsOrigin *origin, GError **error)
-{
-  g_autofree char *dir = nms_config_store_dir (config, origin);
-  NmsStoreOptions options = { 0 };
-
-  options.durability = config->durability;
-  options.quota_bytes = config->quota_bytes;
-  options.pad_block = config->pad_block;
-  return nms_store_open (dir, origin->canonical, &options, error);
-}
-
 static void
 keep_reply (const char *id_json, const char *json, gsize len, gpointer user_data)
 {

@@ -262,9 +262,6 @@ parse_request (Slot *slot, NmsProtoInput *input)
 gboolean
 nms_proto_ensure_store (NmsProto *proto)
 {
-  g_autofree char *dir = NULL;
-  NmsStoreOptions options = { 0 };
-
   /* A store deleted or replaced under a running host is opened again at
    * its path, before the batch runs, so that an acknowledged write is
    * always in the file that every other process and the next start see. */
@@ -277,13 +274,7 @@ nms_proto_ensure_store (NmsProto *proto)
   if (proto->store != NULL)
     return TRUE;
   g_clear_error (&proto->open_error);
-  dir = nms_config_store_dir (proto->config, proto->origin);
-  options.durability = proto->config->durability;
-  options.quota_bytes = proto->config->quota_bytes;
-  options.changes_keep_rows = proto->config->keep_changes;
-  options.changes_keep_seconds = proto->config->keep_seconds;
-  options.pad_block = proto->config->pad_block;
-  proto->store = nms_store_open (dir, proto->origin->canonical, &options, &proto->open_error);
+  proto->store = nms_store_open_origin (proto->config, proto->origin, &proto->open_error);
   if (proto->store != NULL)
     nms_store_set_progress (proto->store, proto->progress, proto->progress_data);
   /* Tried again before every batch: the same reason is logged once. */
