@@ -31,19 +31,14 @@ open_store (const char *origin_text, NmsOrigin **origin_out, GError **error)
   return store;
 }
 
-/* Opens a store the command itself opened, when it is locked behind a
- * passphrase: read from passphrase_fd, or asked for on the terminal. */
+/* A store locked behind a passphrase is opened with one read from
+ * passphrase_fd, or asked for on the terminal. */
 static gboolean
 unlock_for_person (NmsStore *store, const NmsOrigin *origin, gint passphrase_fd, GError **error)
 {
-  g_autoptr(NmsCryptoSecret) passphrase = NULL;
-  g_autofree char *prompt = NULL;
+  NmsCliUnlock unlock = { passphrase_fd, NULL, NULL };
 
-  if (!nms_store_locked (store) || nms_store_key_source (store) != NMS_CRYPTO_SOURCE_PASSPHRASE)
-    return TRUE;
-  prompt = g_strdup_printf ("Passphrase of %s: ", origin->canonical);
-  return (passphrase = nms_keysource_read_passphrase (passphrase_fd, prompt, error)) != NULL
-         && nms_store_unlock (store, passphrase, error);
+  return nms_cli_unlock_for_person (store, origin, &unlock, error);
 }
 
 /* An encrypted origin's export stays encrypted (a sealed export) unless
@@ -193,6 +188,7 @@ import_sealed_file (const char *origin_text, const char *path, const char *key_f
   g_autoptr(NmsOrigin) origin = NULL;
   g_autoptr(NmsStore) store = NULL;
   g_autoptr(NmsProgress) progress = NULL;
+  NmsCliUnlock unlock;
   guint64 n = 0;
 
   if (sealed == NULL
@@ -206,9 +202,8 @@ import_sealed_file (const char *origin_text, const char *path, const char *key_f
     return nms_cli_fail_error (error);
   /* An export back into the origin it came from needs its passphrase
    * once. */
-  if (passphrase != NULL && nms_store_locked (store))
-    nms_store_unlock (store, passphrase, NULL);
-  if (!unlock_for_person (store, origin, passphrase_fd, &error))
+  unlock = (NmsCliUnlock) { passphrase_fd, passphrase, NULL };
+  if (!nms_cli_unlock_for_person (store, origin, &unlock, &error))
     return nms_cli_fail_error (error);
   progress = nms_progress_new_stderr ("importing", "records", quiet);
   if (!nms_archive_sealed_file_import (sealed, kek, store, &n, nms_progress_step, progress, &error))

@@ -35,6 +35,11 @@ typedef struct {
   NmsProgress           *progress;   /* for a request that walks a whole session; may be NULL */
 } NmsCliUnlock;
 
+/* The one way a command unlocks an origin's store for a person: a store
+ * locked behind a passphrase is opened as unlock says; any other is left
+ * as it is. */
+gboolean        nms_cli_unlock_for_person (NmsStore *store, const NmsOrigin *origin, const NmsCliUnlock *unlock,
+                                           GError **error);
 int             nms_cli_fail_usage       (GOptionContext *context, const char *message);
 int             nms_cli_fail_error       (const GError *error);
 NmsConfig      *nms_cli_load_config      (GError **error);

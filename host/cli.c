@@ -88,16 +88,17 @@ keep_reply (const char *id_json, const char *json, gsize len, gpointer user_data
 }
 
 /* A person at the command line stands where the browser's unlock op
- * would: a locked passphrase origin is opened before the request runs. */
-static gboolean
-unlock_for_person (NmsProto *proto, const NmsOrigin *origin, const NmsCliUnlock *unlock, GError **error)
+ * would: a locked passphrase origin is opened before the command works
+ * on it, whether through a request or on the store itself. */
+gboolean
+nms_cli_unlock_for_person (NmsStore *store, const NmsOrigin *origin, const NmsCliUnlock *unlock, GError **error)
 {
   g_autoptr(NmsCryptoSecret) passphrase = NULL;
   g_autofree char *prompt = NULL;
 
-  if (!nms_proto_needs_passphrase (proto))
+  if (!nms_store_locked (store) || nms_store_key_source (store) != NMS_CRYPTO_SOURCE_PASSPHRASE)
     return TRUE;
-  if (unlock->first_try != NULL && nms_proto_unlock (proto, unlock->first_try, NULL))
+  if (unlock->first_try != NULL && nms_store_unlock (store, unlock->first_try, NULL))
     return TRUE;
   prompt = g_strdup_printf ("Passphrase of %s: ", origin->canonical);
   if ((passphrase = nms_keysource_read_passphrase (unlock->fd, prompt, error)) == NULL)
@@ -105,7 +106,7 @@ unlock_for_person (NmsProto *proto, const NmsOrigin *origin, const NmsCliUnlock 
       g_prefix_error (error, "%s is encrypted with a passphrase and locked: ", origin->canonical);
       return FALSE;
     }
-  return nms_proto_unlock (proto, passphrase, error);
+  return nms_store_unlock (store, passphrase, error);
 }
 
 /* Runs one request, given as JSON text, on origin's store. Returns the
@@ -118,6 +119,7 @@ run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const cha
   g_autoptr(NmsConfig) config = NULL;
   g_autoptr(NmsOrigin) origin = NULL;
   g_autoptr(NmsProto) proto = NULL;
+  NmsStore *store;
   g_autofree char *copy = NULL;
   g_autofree char *reply_text = NULL;
   NmsProtoInput input;
@@ -128,7 +130,9 @@ run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const cha
     return NULL;
   proto = nms_proto_new (config, origin);
   nms_proto_set_progress (proto, unlock->progress != NULL ? nms_progress_step : NULL, unlock->progress);
-  if (!unlock_for_person (proto, origin, unlock, error))
+  /* A store that cannot be opened is the request's to report. */
+  store = nms_proto_store (proto);
+  if (store != NULL && !nms_cli_unlock_for_person (store, origin, unlock, error))
     return NULL;
   /* The protocol may rewrite its input in place; the copy is made only
    * once it will be used, and wiped after. */
