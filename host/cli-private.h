@@ -49,6 +49,9 @@ NmsOrigin      *nms_cli_parse_origin     (const char *text, GError **error);
 /* --origin, --prefix where prefix is not NULL, and --passphrase-fd where
  * passphrase_fd is not NULL (set to -1 here). */
 GOptionContext *nms_cli_store_context    (const char *args, char **origin, char **prefix, gint *passphrase_fd);
+/* Runs one request through the protocol's code (nms_proto_run_one): its
+ * result, parsed, without id and ok; or NULL with its error, the message
+ * led by the reply's code ("E_LOCKED: ..."). */
 cJSON          *nms_cli_run_request      (const char *origin_text, const NmsCliUnlock *unlock, cJSON *request,
                                           GError **error);
 cJSON          *nms_cli_run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const char *text,

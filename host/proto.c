@@ -502,9 +502,10 @@ emit_slot (Slot *slot, NmsProtoReplyFunc emit, gpointer user_data)
   emit (id_json, slot->result->str, slot->result->len, user_data);
 }
 
-void
-nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
-                        NmsProtoReplyFunc emit, gpointer user_data)
+/* Parses and runs a batch; each slot keeps its result or its error until
+ * the caller has handed it out and cleared it. */
+static Slot *
+run_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs)
 {
   Slot *slots = g_new0 (Slot, n_inputs);
   gsize i, from = 0;
@@ -536,14 +537,53 @@ nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
 
   /* Every transaction of the batch has ended: logging may block now. */
   log_failures (proto, slots, n_inputs);
+  return slots;
+}
+
+/* The frame sits in the reader's buffer until later frames reuse it; an
+ * unlock's passphrase should not wait that long. */
+static void
+slot_done (Slot *slot, NmsProtoInput *input)
+{
+  if (slot->secret)
+    sodium_memzero (input->data, input->len);
+  slot_clear (slot);
+}
+
+void
+nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
+                        NmsProtoReplyFunc emit, gpointer user_data)
+{
+  Slot *slots = run_batch (proto, inputs, n_inputs);
+  gsize i;
+
   for (i = 0; i < n_inputs; i++)
     {
       emit_slot (&slots[i], emit, user_data);
-      /* The frame sits in the reader's buffer until later frames reuse
-       * it; an unlock's passphrase should not wait that long. */
-      if (slots[i].secret)
-        sodium_memzero (inputs[i].data, inputs[i].len);
-      slot_clear (&slots[i]);
+      slot_done (&slots[i], &inputs[i]);
     }
   g_free (slots);
+}
+
+char *
+nms_proto_run_one (NmsProto *proto, NmsProtoInput *input, gsize *len, GError **error)
+{
+  Slot *slot = run_batch (proto, input, 1);
+  GString *out = NULL;
+
+  if (slot->error != NULL)
+    g_propagate_error (error, g_steal_pointer (&slot->error));
+  else
+    {
+      /* The members the op wrote after the reply's head, with braces of
+       * their own. */
+      out = g_string_sized_new (slot->result->len - slot->head + 2);
+      g_string_append_c (out, '{');
+      g_string_append_len (out, slot->result->str + slot->head, (gssize) (slot->result->len - slot->head));
+      g_string_append_c (out, '}');
+      *len = out->len;
+    }
+  slot_done (slot, input);
+  g_free (slot);
+  return out != NULL ? g_string_free (out, FALSE) : NULL;
 }
