@@ -1469,6 +1469,48 @@ test_unlock_frame_is_wiped (void **state)
   assert_true (nmt_contains (get, sizeof get - 1, "PASSMARKER two"));
 }
 
+/* The command line's way in: one request's result as the reply would
+ * carry it, without id and ok, or its error as a GError with the reply's
+ * code. An unlock's frame is wiped on this way too. */
+static void
+test_run_one (void **state)
+{
+  Fixture *f = *state;
+  char set[] = "{\"op\":\"set\",\"items\":{\"a\":\"x\\u0000y\"}}";
+  char keys[] = "{\"op\":\"getKeys\"}";
+  char get[] = "{\"op\":\"get\",\"keys\":\"a\"}";
+  char bad[] = "{\"op\":\"nosuch\"}";
+  char unlock[] = "{\"op\":\"unlock\",\"passphrase\":\"PASSMARKER\"}";
+  NmsProtoInput input;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *result = NULL;
+  gsize len = 0;
+
+  input = (NmsProtoInput) { (guint8 *) set, sizeof set - 1 };
+  result = nms_proto_run_one (f->proto, &input, &len, &error);
+  assert_null (error);
+  assert_string_equal (result, "{}");
+  assert_int_equal (len, 2);
+  g_free (result);
+  input = (NmsProtoInput) { (guint8 *) keys, sizeof keys - 1 };
+  result = nms_proto_run_one (f->proto, &input, &len, &error);
+  assert_string_equal (result, "{\"keys\":[\"a\"]}");
+  g_free (result);
+  input = (NmsProtoInput) { (guint8 *) get, sizeof get - 1 };
+  result = nms_proto_run_one (f->proto, &input, &len, &error);
+  assert_string_equal (result, "{\"items\":{\"a\":\"x\\u0000y\"}}");
+  g_clear_pointer (&result, g_free);
+
+  input = (NmsProtoInput) { (guint8 *) bad, sizeof bad - 1 };
+  assert_null (nms_proto_run_one (f->proto, &input, &len, &error));
+  assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_UNKNOWN_OP));
+  g_clear_error (&error);
+  input = (NmsProtoInput) { (guint8 *) unlock, sizeof unlock - 1 };
+  assert_null (nms_proto_run_one (f->proto, &input, &len, &error));
+  assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_REQUEST));
+  assert_false (nmt_contains (unlock, sizeof unlock - 1, "PASSMARKER"));
+}
+
 int
 main (void)
 {
@@ -1517,6 +1559,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_huge_numbers, setup, teardown),
     cmocka_unit_test_setup_teardown (test_unicode_keys_and_values, setup, teardown),
     cmocka_unit_test_setup_teardown (test_unlock_frame_is_wiped, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_run_one, setup, teardown),
     cmocka_unit_test (test_error_reply_helper),
   };
 
