@@ -10,7 +10,6 @@
  * no bytes at all and does not hash the metadata: checking infohashes is
  * sessionCheck's job (and restore's, which hands the bytes to the engine). */
 #include "session-private.h"
-#include "nmstore/base64.h"
 #include "nmstore/json.h"
 
 #include <string.h>
@@ -50,9 +49,7 @@ append_bytes (GString *out, GBytes *bytes)
       return;
     }
   data = g_bytes_get_data (bytes, &len);
-  g_string_append (out, "{\"$bytes\":\"");
-  nms_base64_append (out, data, len);
-  g_string_append (out, "\"}");
+  nms_json_append_bytes (out, data, len);
 }
 
 /* What was read of a torrent once it is in the reply: only the small
