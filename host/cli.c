@@ -337,8 +337,7 @@ cmd_set (int argc, char **argv)
   g_autoptr(GString) stdin_text = NULL;
   g_autoptr(GString) request = NULL;
   const char *text;
-  cJSON *key, *reply;
-  char *key_json;
+  cJSON *reply;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return fail_usage (context, error->message);
@@ -373,15 +372,11 @@ cmd_set (int argc, char **argv)
   /* The value's own text goes into the request, not cJSON's reprint of
    * it: cJSON cuts strings at U+0000, and the protocol layer knows how to
    * keep them whole. */
-  key = cJSON_CreateString (argv[1]);
-  key_json = cJSON_PrintUnformatted (key);
-  cJSON_Delete (key);
   request = g_string_new ("{\"op\":\"set\",\"items\":{");
-  g_string_append (request, key_json);
+  nms_json_append_cstring (request, argv[1]);
   g_string_append_c (request, ':');
   g_string_append (request, text);
   g_string_append (request, "}}");
-  cJSON_free (key_json);
   unlock = (NmsCliUnlock) { passphrase_fd, NULL };
   reply = nms_cli_run_request_text (origin, &unlock, request->str, request->len, &error);
   cJSON_Delete (reply);
