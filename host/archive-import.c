@@ -10,7 +10,6 @@
 /* madvise and its MADV_ names are not in strict C. */
 #define _DEFAULT_SOURCE
 #include "nmstore/archive.h"
-#include "nmstore/base64.h"
 #include "nmstore/error.h"
 #include "nmstore/json.h"
 
@@ -29,7 +28,6 @@ gboolean
 nms_archive_value_from_json (const char *value, gsize value_len, NmsValueKind *kind, guint8 **data,
                              gsize *data_len, GError **error)
 {
-  static const char head[] = "{\"$bytes\":\"", tail[] = "\"}";
   GString *text = g_string_sized_new (value_len);
   guint8 *bytes = NULL;
   gsize len = 0;
@@ -41,10 +39,7 @@ nms_archive_value_from_json (const char *value, gsize value_len, NmsValueKind *k
     }
   /* Only the exact form nmstore writes back is kept as bytes; anything
    * else that looks like it is ordinary JSON, as Chrome stores it. */
-  if (text->len >= sizeof head - 1 + sizeof tail - 1 && g_str_has_prefix (text->str, head)
-      && g_str_has_suffix (text->str, tail))
-    bytes = nms_base64_decode_strict (text->str + sizeof head - 1,
-                                      text->len - (sizeof head - 1) - (sizeof tail - 1), &len);
+  bytes = nms_json_read_bytes (text->str, text->len, &len);
   if (bytes != NULL)
     {
       *kind = NMS_VALUE_BYTES;

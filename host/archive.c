@@ -7,6 +7,7 @@
 #include "nmstore/archive.h"
 #include "nmstore/base64.h"
 #include "nmstore/error.h"
+#include "nmstore/json.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -16,18 +17,6 @@
 
 #define SEALED_FORMAT  "nmstore-sealed-export"
 #define SEALED_VERSION 1
-
-static void
-append_key (GString *out, const char *key, gsize len)
-{
-  g_autofree char *copy = g_strndup (key, len);
-  cJSON *s = cJSON_CreateString (copy);
-  char *text = cJSON_PrintUnformatted (s);
-
-  g_string_append (out, text);
-  cJSON_free (text);
-  cJSON_Delete (s);
-}
 
 /* Text waiting to be written goes out once there is this much of it. */
 #define EXPORT_FLUSH_BYTES (1u << 20)
@@ -71,14 +60,10 @@ _nms_archive_append_item (GString *out, gboolean first, const NmsItem *item)
 {
   if (!first)
     g_string_append_c (out, ',');
-  append_key (out, item->key, item->key_len);
+  nms_json_append_string (out, item->key, item->key_len);
   g_string_append_c (out, ':');
   if (item->kind == NMS_VALUE_BYTES)
-    {
-      g_string_append (out, "{\"$bytes\":\"");
-      nms_base64_append (out, item->value, item->value_len);
-      g_string_append (out, "\"}");
-    }
+    nms_json_append_bytes (out, item->value, item->value_len);
   else
     g_string_append_len (out, (const char *) item->value, (gssize) item->value_len);
 }
@@ -173,10 +158,10 @@ sealed_head (SealedWriter *w, guint64 n_records)
 
   _nms_archive_sealed_mac_head (w->mac, w->origin, w->prefix, n_records);
   g_string_append (out, "{\"format\":\"" SEALED_FORMAT "\",\"version\":1,\"origin\":");
-  append_key (out, w->origin, strlen (w->origin));
+  nms_json_append_cstring (out, w->origin);
   g_string_append (out, ",\"prefix\":");
   if (w->prefix != NULL)
-    append_key (out, w->prefix, strlen (w->prefix));
+    nms_json_append_cstring (out, w->prefix);
   else
     g_string_append (out, "null");
   g_string_append (out, ",\"envelope\":");

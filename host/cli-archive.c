@@ -21,34 +21,24 @@ open_store (const char *origin_text, NmsOrigin **origin_out, GError **error)
 {
   g_autoptr(NmsOrigin) origin = nms_cli_parse_origin (origin_text, error);
   g_autoptr(NmsConfig) config = NULL;
-  g_autofree char *dir = NULL;
-  NmsStoreOptions options = { 0 };
   NmsStore *store;
 
   if (origin == NULL || (config = nms_cli_load_config (error)) == NULL)
     return NULL;
-  dir = nms_config_store_dir (config, origin);
-  options.durability = config->durability;
-  options.quota_bytes = config->quota_bytes;
-  store = nms_store_open (dir, origin->canonical, &options, error);
+  store = nms_store_open_origin (config, origin, error);
   if (store != NULL && origin_out != NULL)
     *origin_out = g_steal_pointer (&origin);
   return store;
 }
 
-/* Opens a store the command itself opened, when it is locked behind a
- * passphrase: read from passphrase_fd, or asked for on the terminal. */
+/* A store locked behind a passphrase is opened with one read from
+ * passphrase_fd, or asked for on the terminal. */
 static gboolean
 unlock_for_person (NmsStore *store, const NmsOrigin *origin, gint passphrase_fd, GError **error)
 {
-  g_autoptr(NmsCryptoSecret) passphrase = NULL;
-  g_autofree char *prompt = NULL;
+  NmsCliUnlock unlock = { passphrase_fd, NULL, NULL };
 
-  if (!nms_store_locked (store) || nms_store_key_source (store) != NMS_CRYPTO_SOURCE_PASSPHRASE)
-    return TRUE;
-  prompt = g_strdup_printf ("Passphrase of %s: ", origin->canonical);
-  return (passphrase = nms_keysource_read_passphrase (passphrase_fd, prompt, error)) != NULL
-         && nms_store_unlock (store, passphrase, error);
+  return nms_cli_unlock_for_person (store, origin, &unlock, error);
 }
 
 /* An encrypted origin's export stays encrypted (a sealed export) unless
@@ -147,9 +137,7 @@ origin_encrypted (const char *origin_text)
 {
   g_autoptr(NmsOrigin) origin = nms_origin_parse (origin_text, NULL);
   g_autoptr(NmsConfig) config = origin ? nms_config_load (NULL, NULL) : NULL;
-  g_autofree char *dir = config ? nms_config_store_dir (config, origin) : NULL;
-  NmsStoreOptions options = { 0 };
-  g_autoptr(NmsStore) store = dir ? nms_store_open (dir, origin->canonical, &options, NULL) : NULL;
+  g_autoptr(NmsStore) store = config ? nms_store_open_origin (config, origin, NULL) : NULL;
 
   return store != NULL && nms_store_encrypted (store);
 }
@@ -200,6 +188,7 @@ import_sealed_file (const char *origin_text, const char *path, const char *key_f
   g_autoptr(NmsOrigin) origin = NULL;
   g_autoptr(NmsStore) store = NULL;
   g_autoptr(NmsProgress) progress = NULL;
+  NmsCliUnlock unlock;
   guint64 n = 0;
 
   if (sealed == NULL
@@ -213,9 +202,8 @@ import_sealed_file (const char *origin_text, const char *path, const char *key_f
     return nms_cli_fail_error (error);
   /* An export back into the origin it came from needs its passphrase
    * once. */
-  if (passphrase != NULL && nms_store_locked (store))
-    nms_store_unlock (store, passphrase, NULL);
-  if (!unlock_for_person (store, origin, passphrase_fd, &error))
+  unlock = (NmsCliUnlock) { passphrase_fd, passphrase, NULL };
+  if (!nms_cli_unlock_for_person (store, origin, &unlock, &error))
     return nms_cli_fail_error (error);
   progress = nms_progress_new_stderr ("importing", "records", quiet);
   if (!nms_archive_sealed_file_import (sealed, kek, store, &n, nms_progress_step, progress, &error))

@@ -76,12 +76,10 @@ make_context (const char *summary, Args *args, gboolean with_sources)
 }
 
 static NmsStore *
-open_store (const Args *args, NmsConfig **config_out, GError **error)
+open_store (const Args *args, NmsConfig **config_out, NmsOrigin **origin_out, GError **error)
 {
   g_autoptr(NmsOrigin) origin = nms_cli_parse_origin (args->origin, error);
   g_autoptr(NmsConfig) config = NULL;
-  g_autofree char *dir = NULL;
-  NmsStoreOptions options = { 0 };
   NmsStore *store;
 
   if (origin == NULL || (config = nms_config_load (NULL, error)) == NULL)
@@ -89,13 +87,11 @@ open_store (const Args *args, NmsConfig **config_out, GError **error)
   nms_log_init (config->log_file);
   if (!nms_crypto_init (error))
     return NULL;
-  dir = nms_config_store_dir (config, origin);
-  options.durability = config->durability;
-  options.quota_bytes = config->quota_bytes;
-  options.pad_block = config->pad_block;
-  store = nms_store_open (dir, origin->canonical, &options, error);
+  store = nms_store_open_origin (config, origin, error);
   if (store != NULL && config_out != NULL)
     *config_out = g_steal_pointer (&config);
+  if (store != NULL && origin_out != NULL)
+    *origin_out = g_steal_pointer (&origin);
   return store;
 }
 
@@ -135,6 +131,22 @@ current_passphrase (const Args *args, NmsStore *store, NmsCryptoSecret **out, GE
     return TRUE;
   *out = read_passphrase (args, "Passphrase: ", error);
   return *out != NULL;
+}
+
+/* decrypt and verify read the records: a passphrase origin is unlocked
+ * for the person, as every command does; a key file or keyring is tried
+ * again, so that why it did not open the store when it was opened is the
+ * command's error. */
+static gboolean
+unlock_store (const Args *args, NmsStore *store, const NmsOrigin *origin, GError **error)
+{
+  NmsCliUnlock unlock = { args->passphrase_fd, NULL, NULL };
+
+  if (!nms_store_encrypted (store))
+    return TRUE;
+  if (nms_store_key_source (store) == NMS_CRYPTO_SOURCE_PASSPHRASE)
+    return nms_cli_unlock_for_person (store, origin, &unlock, error);
+  return nms_store_unlock (store, NULL, error);
 }
 
 /* A conversion that committed but whose file rewrite is still pending
@@ -200,7 +212,7 @@ run_rewrap_or_encrypt (int argc, char **argv, gboolean encrypt)
     return code;
   if (!chosen_source (context, &args, encrypt, &to.source, &code))
     return code;
-  if ((store = open_store (&args, &config, &error)) == NULL)
+  if ((store = open_store (&args, &config, NULL, &error)) == NULL)
     return nms_cli_fail_error (error);
   if (!encrypt && !current_passphrase (&args, store, &current, &error))
     return nms_cli_fail_error (error);
@@ -250,6 +262,7 @@ run_with_key (int argc, char **argv, Act act)
   g_autoptr(GOptionContext) context = make_context (summaries[act], &args, FALSE);
   g_autoptr(GError) error = NULL;
   g_autoptr(NmsStore) store = NULL;
+  g_autoptr(NmsOrigin) origin = NULL;
   g_autoptr(NmsCryptoSecret) current = NULL;
   g_autoptr(NmsProgress) progress = NULL;
   static const char *const verbs[] = { "decrypting", "re-keying", "verifying" };
@@ -259,9 +272,12 @@ run_with_key (int argc, char **argv, Act act)
 
   if ((code = parse (context, &argc, &argv, &args, "takes --origin ORIGIN [--passphrase-fd N]")) != 0)
     return code;
-  if ((store = open_store (&args, NULL, &error)) == NULL || !current_passphrase (&args, store, &current, &error))
-    return nms_cli_fail_error (error);
-  if (act != ACT_REKEY && nms_store_encrypted (store) && !nms_store_unlock (store, current, &error))
+  /* rekey takes the passphrase itself: it opens the data key without
+   * checking the records, which is how a person accepts a store whose
+   * records no longer match their summary. */
+  if ((store = open_store (&args, NULL, &origin, &error)) == NULL
+      || !(act == ACT_REKEY ? current_passphrase (&args, store, &current, &error)
+                            : unlock_store (&args, store, origin, &error)))
     return nms_cli_fail_error (error);
   progress = nms_progress_new_stderr (verbs[act], "items", args.quiet);
   nms_store_set_progress (store, nms_progress_step, progress);

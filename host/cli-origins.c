@@ -67,7 +67,7 @@ count_item (const NmsItem *item, gpointer user_data, GError **error)
 static OriginRow *
 describe (const NmsConfig *config, const NmsOrigin *origin, GError **error)
 {
-  g_autoptr(NmsStore) store = nms_cli_open_store (config, origin, error);
+  g_autoptr(NmsStore) store = nms_store_open_origin (config, origin, error);
   g_autoptr(OriginRow) row = NULL;
   gboolean ok;
 

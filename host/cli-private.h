@@ -35,18 +35,23 @@ typedef struct {
   NmsProgress           *progress;   /* for a request that walks a whole session; may be NULL */
 } NmsCliUnlock;
 
+/* The one way a command unlocks an origin's store for a person: a store
+ * locked behind a passphrase is opened as unlock says; any other is left
+ * as it is. */
+gboolean        nms_cli_unlock_for_person (NmsStore *store, const NmsOrigin *origin, const NmsCliUnlock *unlock,
+                                           GError **error);
 int             nms_cli_fail_usage       (GOptionContext *context, const char *message);
 int             nms_cli_fail_error       (const GError *error);
 NmsConfig      *nms_cli_load_config      (GError **error);
 /* nms_origin_parse for an --origin the person typed: its errors are
  * NMS_CLI_ERROR_USAGE. */
 NmsOrigin      *nms_cli_parse_origin     (const char *text, GError **error);
-/* The one way the commands open an origin's store without a protocol
- * session: the data root's config, durability and quota. */
-NmsStore       *nms_cli_open_store       (const NmsConfig *config, const NmsOrigin *origin, GError **error);
 /* --origin, --prefix where prefix is not NULL, and --passphrase-fd where
  * passphrase_fd is not NULL (set to -1 here). */
 GOptionContext *nms_cli_store_context    (const char *args, char **origin, char **prefix, gint *passphrase_fd);
+/* Runs one request through the protocol's code (nms_proto_run_one): its
+ * result, parsed, without id and ok; or NULL with its error, the message
+ * led by the reply's code ("E_LOCKED: ..."). */
 cJSON          *nms_cli_run_request      (const char *origin_text, const NmsCliUnlock *unlock, cJSON *request,
                                           GError **error);
 cJSON          *nms_cli_run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const char *text,

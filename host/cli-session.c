@@ -207,8 +207,6 @@ nms_cli_session (int argc, char **argv)
   if (reply == NULL)
     return nms_cli_fail_error (error);
 
-  cJSON_DeleteItemFromObjectCaseSensitive (reply, "id");
-  cJSON_DeleteItemFromObjectCaseSensitive (reply, "ok");
   if (json)
     {
       print_json (reply);

@@ -81,35 +81,18 @@ nms_cli_parse_origin (const char *text, GError **error)
   return origin;
 }
 
-NmsStore *
-nms_cli_open_store (const NmsConfig *config, const NmsOrigin *origin, GError **error)
-{
-  g_autofree char *dir = nms_config_store_dir (config, origin);
-  NmsStoreOptions options = { 0 };
-
-  options.durability = config->durability;
-  options.quota_bytes = config->quota_bytes;
-  options.pad_block = config->pad_block;
-  return nms_store_open (dir, origin->canonical, &options, error);
-}
-
-static void
-keep_reply (const char *id_json, const char *json, gsize len, gpointer user_data)
-{
-  *(char **) user_data = g_strndup (json, len);
-}
-
 /* A person at the command line stands where the browser's unlock op
- * would: a locked passphrase origin is opened before the request runs. */
-static gboolean
-unlock_for_person (NmsProto *proto, const NmsOrigin *origin, const NmsCliUnlock *unlock, GError **error)
+ * would: a locked passphrase origin is opened before the command works
+ * on it, whether through a request or on the store itself. */
+gboolean
+nms_cli_unlock_for_person (NmsStore *store, const NmsOrigin *origin, const NmsCliUnlock *unlock, GError **error)
 {
   g_autoptr(NmsCryptoSecret) passphrase = NULL;
   g_autofree char *prompt = NULL;
 
-  if (!nms_proto_needs_passphrase (proto))
+  if (!nms_store_locked (store) || nms_store_key_source (store) != NMS_CRYPTO_SOURCE_PASSPHRASE)
     return TRUE;
-  if (unlock->first_try != NULL && nms_proto_unlock (proto, unlock->first_try, NULL))
+  if (unlock->first_try != NULL && nms_store_unlock (store, unlock->first_try, NULL))
     return TRUE;
   prompt = g_strdup_printf ("Passphrase of %s: ", origin->canonical);
   if ((passphrase = nms_keysource_read_passphrase (unlock->fd, prompt, error)) == NULL)
@@ -117,63 +100,62 @@ unlock_for_person (NmsProto *proto, const NmsOrigin *origin, const NmsCliUnlock 
       g_prefix_error (error, "%s is encrypted with a passphrase and locked: ", origin->canonical);
       return FALSE;
     }
-  return nms_proto_unlock (proto, passphrase, error);
+  return nms_store_unlock (store, passphrase, error);
 }
 
-/* Runs one request, given as JSON text, on origin's store. Returns the
- * reply, parsed, and its text in *reply_text when that is not NULL; or
- * NULL with the reply's error. */
-static cJSON *
+/* Runs one request, given as JSON text, on origin's store, through the
+ * protocol's own code. Returns what the reply holds besides id and ok, as
+ * the protocol wrote it (nms_proto_run_one); or NULL with the reply's
+ * error, its message led by its code as the reply would name it. */
+static char *
 run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const char *text, gsize len,
-                  char **reply_text_out, GError **error)
+                  gsize *result_len, GError **error)
 {
   g_autoptr(NmsConfig) config = NULL;
   g_autoptr(NmsOrigin) origin = NULL;
   g_autoptr(NmsProto) proto = NULL;
+  NmsStore *store;
   g_autofree char *copy = NULL;
-  g_autofree char *reply_text = NULL;
+  GError *failure = NULL;
   NmsProtoInput input;
-  cJSON *reply, *ok;
+  char *result;
 
   if ((origin = nms_cli_parse_origin (origin_text, error)) == NULL
       || (config = nms_cli_load_config (error)) == NULL)
     return NULL;
   proto = nms_proto_new (config, origin);
   nms_proto_set_progress (proto, unlock->progress != NULL ? nms_progress_step : NULL, unlock->progress);
-  if (!unlock_for_person (proto, origin, unlock, error))
+  /* A store that cannot be opened is the request's to report. */
+  store = nms_proto_store (proto);
+  if (store != NULL && !nms_cli_unlock_for_person (store, origin, unlock, error))
     return NULL;
   /* The protocol may rewrite its input in place; the copy is made only
    * once it will be used, and wiped after. */
   copy = g_strndup (text, len);
   input = (NmsProtoInput) { (guint8 *) copy, len };
-  nms_proto_handle_batch (proto, &input, 1, keep_reply, &reply_text);
+  result = nms_proto_run_one (proto, &input, result_len, &failure);
   /* The request may carry values of an encrypted origin. */
   sodium_memzero (copy, len);
-
-  reply = cJSON_Parse (reply_text);
-  ok = cJSON_GetObjectItemCaseSensitive (reply, "ok");
-  if (!cJSON_IsTrue (ok))
-    {
-      const cJSON *err = cJSON_GetObjectItemCaseSensitive (reply, "error");
-      const cJSON *code = cJSON_GetObjectItemCaseSensitive (err, "code");
-      const cJSON *message = cJSON_GetObjectItemCaseSensitive (err, "message");
-
-      g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL, "%s: %s",
-                   cJSON_IsString (code) ? code->valuestring : "E_INTERNAL",
-                   cJSON_IsString (message) ? message->valuestring : reply_text);
-      cJSON_Delete (reply);
-      return NULL;
-    }
-  if (reply_text_out != NULL)
-    *reply_text_out = g_steal_pointer (&reply_text);
-  return reply;
+  if (result == NULL)
+    g_propagate_prefixed_error (error, failure, "%s: ",
+                                nms_error_code_name (failure->domain == NMS_ERROR ? failure->code
+                                                                                  : NMS_ERROR_INTERNAL));
+  return result;
 }
 
 cJSON *
 nms_cli_run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const char *text, gsize len,
                           GError **error)
 {
-  return run_request_text (origin_text, unlock, text, len, NULL, error);
+  gsize result_len = 0;
+  g_autofree char *result = run_request_text (origin_text, unlock, text, len, &result_len, error);
+  cJSON *reply;
+
+  if (result == NULL)
+    return NULL;
+  if ((reply = cJSON_ParseWithLength (result, result_len)) == NULL)
+    g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL, "E_INTERNAL: a reply this command cannot read: %s", result);
+  return reply;
 }
 
 cJSON *
@@ -184,32 +166,48 @@ nms_cli_run_request (const char *origin_text, const NmsCliUnlock *unlock, cJSON 
   return nms_cli_run_request_text (origin_text, unlock, text, strlen (text), error);
 }
 
-/* Runs request and prints the reply's member `name` as the host wrote it:
+typedef struct {
+  const char *name;
+  const char *value;  /* its text in the result, or NULL */
+  gsize       len;
+} Member;
+
+static gboolean
+find_member (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
+             GError **error)
+{
+  Member *member = user_data;
+
+  if (name_len == strlen (member->name) && memcmp (name, member->name, name_len) == 0)
+    {
+      member->value = value;
+      member->len = value_len;
+    }
+  return TRUE;
+}
+
+/* Runs request and prints the result's member `name` as the host wrote it:
  * compact, and exact, where a reprint by cJSON would cut strings at
  * U+0000. JSON is UTF-8 whatever the locale, so it goes out through stdio,
  * not g_print, which would turn non-ASCII characters into '?'. */
 static int
 print_result (const char *origin, gint passphrase_fd, cJSON *request, const char *name)
 {
-  NmsCliUnlock unlock = { passphrase_fd, NULL };
+  NmsCliUnlock unlock = { passphrase_fd, NULL, NULL };
   g_autoptr(GError) error = NULL;
   g_autofree char *text = cJSON_PrintUnformatted (request);
-  g_autofree char *reply_text = NULL;
-  g_autofree char *head = g_strdup_printf ("{\"id\":null,\"ok\":true,\"%s\":", name);
-  cJSON *reply = run_request_text (origin, &unlock, text, strlen (text), &reply_text, &error);
-  gsize len;
+  gsize len = 0;
+  g_autofree char *result = run_request_text (origin, &unlock, text, strlen (text), &len, &error);
+  Member member = { name, NULL, 0 };
 
-  if (reply == NULL)
+  if (result == NULL)
     return fail_error (error);
-  cJSON_Delete (reply);
-  /* The protocol writes the result member last: {"id":..,"ok":true,NAME:VALUE} */
-  len = strlen (reply_text);
-  if (!g_str_has_prefix (reply_text, head) || len < strlen (head) + 1)
+  if (!nms_json_each_member (result, len, find_member, &member, NULL) || member.value == NULL)
     {
-      fprintf (stderr, "nmstore: unexpected reply from the store: %s\n", reply_text);
+      fprintf (stderr, "nmstore: unexpected reply from the store: %s\n", result);
       return EXIT_FAILURE;
     }
-  fwrite (reply_text + strlen (head), 1, len - strlen (head) - 1, stdout);
+  fwrite (member.value, 1, member.len, stdout);
   fputc ('\n', stdout);
   return EXIT_SUCCESS;
 }
@@ -339,8 +337,7 @@ cmd_set (int argc, char **argv)
   g_autoptr(GString) stdin_text = NULL;
   g_autoptr(GString) request = NULL;
   const char *text;
-  cJSON *key, *reply;
-  char *key_json;
+  cJSON *reply;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return fail_usage (context, error->message);
@@ -375,15 +372,11 @@ cmd_set (int argc, char **argv)
   /* The value's own text goes into the request, not cJSON's reprint of
    * it: cJSON cuts strings at U+0000, and the protocol layer knows how to
    * keep them whole. */
-  key = cJSON_CreateString (argv[1]);
-  key_json = cJSON_PrintUnformatted (key);
-  cJSON_Delete (key);
   request = g_string_new ("{\"op\":\"set\",\"items\":{");
-  g_string_append (request, key_json);
+  nms_json_append_cstring (request, argv[1]);
   g_string_append_c (request, ':');
   g_string_append (request, text);
   g_string_append (request, "}}");
-  cJSON_free (key_json);
   unlock = (NmsCliUnlock) { passphrase_fd, NULL };
   reply = nms_cli_run_request_text (origin, &unlock, request->str, request->len, &error);
   cJSON_Delete (reply);

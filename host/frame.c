@@ -3,8 +3,8 @@
  * replies that are larger than one browser message. */
 #include "nmstore/frame.h"
 #include "nmstore/error.h"
+#include "nmstore/json.h"
 
-#include <cjson/cJSON.h>
 #include <string.h>
 
 /* Reads are issued in at least this size so that a burst of small
@@ -152,46 +152,15 @@ nms_frame_append (GByteArray *out, const char *json, gsize len)
   g_byte_array_append (out, (const guint8 *) json, (guint) len);
 }
 
-/* How many bytes cJSON writes for byte c inside a string literal: it
- * escapes the quote, the backslash and control characters, and copies
- * everything else, UTF-8 included, as it is. */
-static inline gsize
-escaped_cost (guint8 c)
-{
-  if (G_LIKELY (c >= 0x20))
-    return 1 + (c == '"' || c == '\\');
-  return c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t' ? 2 : 6;
-}
-
-/* No byte escapes to more than this. */
-#define MAX_ESCAPED_COST 6
-
-/* escaped_cost of every byte, looked up in the loop over a large reply. */
-static guint8 cost_table[256];
-
-static void
-init_cost_table (void)
-{
-  static gsize done = 0;
-
-  if (g_once_init_enter (&done))
-    {
-      guint c;
-      for (c = 0; c < 256; c++)
-        cost_table[c] = (guint8) escaped_cost ((guint8) c);
-      g_once_init_leave (&done, 1);
-    }
-}
-
 typedef struct {
   gsize bytes;    /* of the message text */
   gsize escaped;  /* the same, as the inside of a JSON string */
 } Cut;
 
-/* The longest prefix of text[0..len) whose escaped form fits in budget,
- * cut on a UTF-8 character boundary so that every part is valid text.
- * This runs over every byte of a large reply, so runs that cannot reach
- * the budget are summed without checking it byte by byte. */
+/* The longest prefix of text[0..len) whose escaped form (json.h) fits in
+ * budget, cut on a UTF-8 character boundary so that every part is valid
+ * text. This runs over every byte of a large reply, so runs that cannot
+ * reach the budget are summed without checking it byte by byte. */
 static Cut
 part_length (const char *text, gsize len, gsize budget)
 {
@@ -199,23 +168,23 @@ part_length (const char *text, gsize len, gsize budget)
 
   for (;;)
     {
-      gsize safe = MIN (len - cut.bytes, (budget - cut.escaped) / MAX_ESCAPED_COST), end;
+      gsize safe = MIN (len - cut.bytes, (budget - cut.escaped) / NMS_JSON_MAX_ESCAPED_BYTE);
 
       if (safe == 0)
         break;
-      for (end = cut.bytes + safe; cut.bytes < end; cut.bytes++)
-        cut.escaped += cost_table[(guint8) text[cut.bytes]];
+      cut.escaped += nms_json_escaped_length (text + cut.bytes, safe);
+      cut.bytes += safe;
     }
   while (cut.bytes < len)
     {
-      gsize cost = escaped_cost ((guint8) text[cut.bytes]);
+      gsize cost = nms_json_escaped_length (text + cut.bytes, 1);
       if (cut.escaped + cost > budget)
         break;
       cut.escaped += cost;
       cut.bytes++;
     }
   while (cut.bytes > 0 && cut.bytes < len && ((guint8) text[cut.bytes] & 0xC0) == 0x80)
-    cut.escaped -= escaped_cost ((guint8) text[--cut.bytes]);
+    cut.escaped -= nms_json_escaped_length (text + --cut.bytes, 1);
   return cut;
 }
 
@@ -276,7 +245,6 @@ chunker_new (char *head, const char *json, gsize len, gsize max_message, GError 
       return NULL;
     }
   budget = max_message - overhead;
-  init_cost_table ();
   while (offset < len)
     {
       Cut cut = part_length (json + offset, len - offset, budget);
@@ -311,15 +279,12 @@ nms_frame_chunker_new_event (const char *event, const char *json, gsize len, gsi
 }
 
 /* Appends the next frame to out: the whole message, or its next chunk
- * frame, printed in place (cJSON escapes the part straight into out).
- * FALSE when every frame has been appended. */
+ * frame. FALSE when every frame has been appended. */
 gboolean
 nms_frame_chunker_next (NmsFrameChunker *chunker, GByteArray *out)
 {
-  g_autofree char *envelope = NULL, *slice = NULL;
-  cJSON *part;
-  gsize at = out->len, start, room, printed;
-  guint32 header;
+  g_autoptr(GString) frame = NULL;
+  gsize envelope;
   Cut cut;
 
   if (chunker->cuts->len == 0)
@@ -334,28 +299,18 @@ nms_frame_chunker_next (NmsFrameChunker *chunker, GByteArray *out)
     return FALSE;
 
   cut = g_array_index (chunker->cuts, Cut, chunker->next);
-  envelope = g_strdup_printf ("{%s,\"chunk\":%u,\"chunks\":%u,\"part\":", chunker->head, chunker->next,
-                              chunker->cuts->len);
-  /* cJSON reads a string up to its NUL, so the part needs one. */
-  slice = g_strndup (chunker->json + chunker->offset, cut.bytes);
-  part = cJSON_CreateStringReference (slice);
-  /* Quotes, the closing brace, and the spare bytes cJSON asks for. */
-  room = strlen (envelope) + cut.escaped + 2 + 1 + 5 + 1;
-  start = at + NMS_FRAME_HEADER_BYTES;
-  g_byte_array_set_size (out, (guint) (start + room));
-  memcpy (out->data + start, envelope, strlen (envelope));
-  if (part == NULL
-      || !cJSON_PrintPreallocated (part, (char *) out->data + start + strlen (envelope),
-                                   (int) (room - strlen (envelope)), FALSE))
-    g_error ("cannot print a chunk's part: out of memory, or its escaped length was miscounted");
-  cJSON_Delete (part);
-  printed = strlen (envelope) + strlen ((char *) out->data + start + strlen (envelope));
-  g_assert (printed == strlen (envelope) + cut.escaped + 2);
-  out->data[start + printed] = '}';
-  header = (guint32) (printed + 1);
-  g_assert (header <= chunker->max_message);
-  memcpy (out->data + at, &header, sizeof header);
-  g_byte_array_set_size (out, (guint) (start + printed + 1));
+  /* The envelope, the part's quotes and escapes, and the closing brace. */
+  frame = g_string_sized_new (strlen (chunker->head) + 64 + cut.escaped);
+  g_string_printf (frame, "{%s,\"chunk\":%u,\"chunks\":%u,\"part\":", chunker->head, chunker->next,
+                   chunker->cuts->len);
+  envelope = frame->len;
+  nms_json_append_string (frame, chunker->json + chunker->offset, cut.bytes);
+  g_string_append_c (frame, '}');
+  /* The cut was planned from the same escaping: a frame over the limit
+   * would make Chrome drop the port, so a miscount must not go out. */
+  g_assert (frame->len == envelope + cut.escaped + 2 + 1);
+  g_assert (frame->len <= chunker->max_message);
+  nms_frame_append (out, frame->str, frame->len);
   chunker->offset += cut.bytes;
   chunker->next++;
   return TRUE;

@@ -4,6 +4,7 @@
  * guarded memory; none keeps a copy. */
 #include "nmstore/keysource.h"
 #include "nmstore/error.h"
+#include "nmstore/hex.h"
 #include "nmstore/os.h"
 
 #include <string.h>
@@ -75,17 +76,6 @@ key_schema (void)
   return &schema;
 }
 
-static char *
-store_id_hex (const guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES])
-{
-  GString *hex = g_string_sized_new (2 * NMS_CRYPTO_STORE_ID_BYTES);
-  gsize i;
-
-  for (i = 0; i < NMS_CRYPTO_STORE_ID_BYTES; i++)
-    g_string_append_printf (hex, "%02x", store_id[i]);
-  return g_string_free (hex, FALSE);
-}
-
 static void
 keyring_error (GError **error, GError *cause, const char *doing)
 {
@@ -104,7 +94,7 @@ NmsCryptoSecret *
 nms_keysource_keyring_create (const guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES], const char *label, GError **error)
 {
   g_autoptr(NmsCryptoSecret) kek = nms_crypto_secret_new_random (NMS_CRYPTO_KEY_BYTES);
-  g_autofree char *id = store_id_hex (store_id);
+  g_autofree char *id = nms_hex_encode (store_id, NMS_CRYPTO_STORE_ID_BYTES);
   g_autoptr(SecretValue) value = NULL;
   g_autoptr(GError) local = NULL;
 
@@ -123,7 +113,7 @@ nms_keysource_keyring_create (const guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES], 
 NmsCryptoSecret *
 nms_keysource_keyring_load (const guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES], GError **error)
 {
-  g_autofree char *id = store_id_hex (store_id);
+  g_autofree char *id = nms_hex_encode (store_id, NMS_CRYPTO_STORE_ID_BYTES);
   g_autoptr(GError) local = NULL;
   g_autoptr(SecretValue) value = NULL;
   g_autoptr(NmsCryptoSecret) kek = NULL;
@@ -158,7 +148,7 @@ nms_keysource_keyring_load (const guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES], GE
 gboolean
 nms_keysource_keyring_delete (const guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES], GError **error)
 {
-  g_autofree char *id = store_id_hex (store_id);
+  g_autofree char *id = nms_hex_encode (store_id, NMS_CRYPTO_STORE_ID_BYTES);
   g_autoptr(GError) local = NULL;
 
   /* FALSE without an error means there was nothing to delete. */

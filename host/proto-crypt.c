@@ -103,24 +103,12 @@ op_lock (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   return TRUE;
 }
 
-/* The command line's way in: it asks a person for the passphrase, where
- * a browser sends the unlock op. */
-gboolean
-nms_proto_needs_passphrase (NmsProto *proto)
+/* The command line's way in: it asks a person for the passphrase and
+ * unlocks the store itself, where a browser sends the unlock op. */
+NmsStore *
+nms_proto_store (NmsProto *proto)
 {
-  return nms_proto_ensure_store (proto) && nms_store_locked (proto->store)
-         && nms_store_key_source (proto->store) == NMS_CRYPTO_SOURCE_PASSPHRASE;
-}
-
-gboolean
-nms_proto_unlock (NmsProto *proto, const NmsCryptoSecret *passphrase, GError **error)
-{
-  if (!nms_proto_ensure_store (proto))
-    {
-      g_propagate_error (error, g_error_copy (proto->open_error));
-      return FALSE;
-    }
-  return nms_store_unlock (proto->store, passphrase, error);
+  return nms_proto_ensure_store (proto) ? proto->store : NULL;
 }
 
 const NmsOpDef nms_proto_crypt_ops[] = {

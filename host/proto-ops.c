@@ -2,7 +2,6 @@
 /* proto-ops.c: the operations of protocol version 1, each checking its own
  * parameters and calling down into the store. */
 #include "proto-private.h"
-#include "nmstore/base64.h"
 #include "nmstore/archive.h"
 #include "nmstore/error.h"
 #include "nmstore/frame.h"
@@ -103,9 +102,7 @@ nms_proto_append_stored_value (GString *out, NmsValueKind kind, const guint8 *da
       g_string_append_len (out, (const char *) data, len);
       return;
     }
-  g_string_append (out, "{\"$bytes\":\"");
-  nms_base64_append (out, data, len);
-  g_string_append (out, "\"}");
+  nms_json_append_bytes (out, data, len);
 }
 
 typedef struct {
@@ -171,6 +168,8 @@ op_hello (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   g_string_append_printf (result, ",\"encrypted\":%s,\"locked\":%s",
                           proto->store != NULL && nms_store_encrypted (proto->store) ? "true" : "false",
                           proto->store != NULL && nms_store_locked (proto->store) ? "true" : "false");
+  g_string_append (result, ",\"ops\":");
+  nms_proto_append_op_names (result);
   return TRUE;
 }
 

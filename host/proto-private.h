@@ -64,6 +64,9 @@ extern const NmsOpDef nms_proto_events_ops[];
 extern const NmsOpDef nms_proto_crypt_ops[];
 
 const NmsOpDef *nms_proto_find_op (const char *name);
+/* Appends every op's name as a JSON array, in table order: hello lists
+ * them, so that the extension's own list is checked against this one. */
+void            nms_proto_append_op_names (GString *out);
 /* Opens the origin's store if it is not open (again, if it was replaced);
  * FALSE keeps the reason in proto->open_error. */
 gboolean        nms_proto_ensure_store (NmsProto *proto);

@@ -5,26 +5,9 @@
  * one write as far as any other process can tell. */
 #include "proto-private.h"
 #include "nmstore/error.h"
-#include "nmstore/json.h"
 #include "nmstore/session.h"
 
 #include <string.h>
-
-/* Splices a result object's members into the reply. */
-static gboolean
-append_result (GString *out, cJSON *result)
-{
-  g_autoptr(cJSON) owned = result;
-  g_autoptr(GString) text = NULL;
-
-  if (owned == NULL)
-    return FALSE;
-  text = g_string_new (NULL);
-  nms_json_write (text, owned, FALSE);
-  if (text->len > 2)
-    g_string_append_len (out, text->str + 1, (gssize) text->len - 2);
-  return TRUE;
-}
 
 static gboolean
 session_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error)
@@ -70,7 +53,7 @@ op_session_remove_torrent (NmsProto *proto, NmsRequest *req, GString *result, GE
       g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "sessionRemoveTorrent: \"infoHash\" (40 hex digits) is required");
       return FALSE;
     }
-  return append_result (result, nms_session_remove_torrent (proto->store, prefix, hash->valuestring, error));
+  return nms_session_remove_torrent (proto->store, prefix, hash->valuestring, result, error);
 }
 
 static gboolean
@@ -79,7 +62,7 @@ op_session_migrate (NmsProto *proto, NmsRequest *req, GString *result, GError **
   const char *prefix;
 
   return session_prefix (req, "sessionMigrate", &prefix, error)
-         && append_result (result, nms_session_migrate (proto->store, prefix, error));
+         && nms_session_migrate (proto->store, prefix, result, error);
 }
 
 static gboolean
@@ -95,7 +78,7 @@ op_session_check (NmsProto *proto, NmsRequest *req, GString *result, GError **er
       g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "sessionCheck: \"repair\" must be true or false");
       return FALSE;
     }
-  return append_result (result, nms_session_check (proto->store, prefix, cJSON_IsTrue (repair), error));
+  return nms_session_check (proto->store, prefix, cJSON_IsTrue (repair), result, error);
 }
 
 const NmsOpDef nms_proto_session_ops[] = {

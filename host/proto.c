@@ -48,6 +48,25 @@ nms_proto_find_op (const char *name)
   return NULL;
 }
 
+void
+nms_proto_append_op_names (GString *out)
+{
+  gsize t;
+  const NmsOpDef *op;
+  gboolean first = TRUE;
+
+  g_string_append_c (out, '[');
+  for (t = 0; t < G_N_ELEMENTS (op_tables); t++)
+    for (op = op_tables[t]; op->name != NULL; op++)
+      {
+        if (!first)
+          g_string_append_c (out, ',');
+        nms_json_append_cstring (out, op->name);
+        first = FALSE;
+      }
+  g_string_append_c (out, ']');
+}
+
 static void
 slot_clear (Slot *slot)
 {
@@ -262,9 +281,6 @@ parse_request (Slot *slot, NmsProtoInput *input)
 gboolean
 nms_proto_ensure_store (NmsProto *proto)
 {
-  g_autofree char *dir = NULL;
-  NmsStoreOptions options = { 0 };
-
   /* A store deleted or replaced under a running host is opened again at
    * its path, before the batch runs, so that an acknowledged write is
    * always in the file that every other process and the next start see. */
@@ -277,13 +293,7 @@ nms_proto_ensure_store (NmsProto *proto)
   if (proto->store != NULL)
     return TRUE;
   g_clear_error (&proto->open_error);
-  dir = nms_config_store_dir (proto->config, proto->origin);
-  options.durability = proto->config->durability;
-  options.quota_bytes = proto->config->quota_bytes;
-  options.changes_keep_rows = proto->config->keep_changes;
-  options.changes_keep_seconds = proto->config->keep_seconds;
-  options.pad_block = proto->config->pad_block;
-  proto->store = nms_store_open (dir, proto->origin->canonical, &options, &proto->open_error);
+  proto->store = nms_store_open_origin (proto->config, proto->origin, &proto->open_error);
   if (proto->store != NULL)
     nms_store_set_progress (proto->store, proto->progress, proto->progress_data);
   /* Tried again before every batch: the same reason is logged once. */
@@ -511,9 +521,10 @@ emit_slot (Slot *slot, NmsProtoReplyFunc emit, gpointer user_data)
   emit (id_json, slot->result->str, slot->result->len, user_data);
 }
 
-void
-nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
-                        NmsProtoReplyFunc emit, gpointer user_data)
+/* Parses and runs a batch; each slot keeps its result or its error until
+ * the caller has handed it out and cleared it. */
+static Slot *
+run_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs)
 {
   Slot *slots = g_new0 (Slot, n_inputs);
   gsize i, from = 0;
@@ -545,14 +556,53 @@ nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
 
   /* Every transaction of the batch has ended: logging may block now. */
   log_failures (proto, slots, n_inputs);
+  return slots;
+}
+
+/* The frame sits in the reader's buffer until later frames reuse it; an
+ * unlock's passphrase should not wait that long. */
+static void
+slot_done (Slot *slot, NmsProtoInput *input)
+{
+  if (slot->secret)
+    sodium_memzero (input->data, input->len);
+  slot_clear (slot);
+}
+
+void
+nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
+                        NmsProtoReplyFunc emit, gpointer user_data)
+{
+  Slot *slots = run_batch (proto, inputs, n_inputs);
+  gsize i;
+
   for (i = 0; i < n_inputs; i++)
     {
       emit_slot (&slots[i], emit, user_data);
-      /* The frame sits in the reader's buffer until later frames reuse
-       * it; an unlock's passphrase should not wait that long. */
-      if (slots[i].secret)
-        sodium_memzero (inputs[i].data, inputs[i].len);
-      slot_clear (&slots[i]);
+      slot_done (&slots[i], &inputs[i]);
     }
   g_free (slots);
+}
+
+char *
+nms_proto_run_one (NmsProto *proto, NmsProtoInput *input, gsize *len, GError **error)
+{
+  Slot *slot = run_batch (proto, input, 1);
+  GString *out = NULL;
+
+  if (slot->error != NULL)
+    g_propagate_error (error, g_steal_pointer (&slot->error));
+  else
+    {
+      /* The members the op wrote after the reply's head, with braces of
+       * their own. */
+      out = g_string_sized_new (slot->result->len - slot->head + 2);
+      g_string_append_c (out, '{');
+      g_string_append_len (out, slot->result->str + slot->head, (gssize) (slot->result->len - slot->head));
+      g_string_append_c (out, '}');
+      *len = out->len;
+    }
+  slot_done (slot, input);
+  g_free (slot);
+  return out != NULL ? g_string_free (out, FALSE) : NULL;
 }

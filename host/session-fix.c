@@ -4,6 +4,7 @@
  * one group of the store, so a failure leaves the session as it was. */
 #include "session-private.h"
 #include "nmstore/error.h"
+#include "nmstore/json.h"
 
 #include <string.h>
 
@@ -319,17 +320,17 @@ apply (Plan *plan, GError **error)
   return TRUE;
 }
 
-static cJSON *
-check (NmsStore *store, const char *prefix, gboolean repair, GError **error)
+static gboolean
+check (NmsStore *store, const char *prefix, gboolean repair, GString *out, GError **error)
 {
   g_autoptr(Session) s = session_load (store, prefix, TRUE, error);
   Plan plan = { 0 };
-  cJSON *problem, *result;
+  cJSON *problem;
   gboolean ok = TRUE;
   int counted = 0;
 
   if (s == NULL)
-    return NULL;
+    return FALSE;
   plan.s = s;
   plan.remove_keys = g_ptr_array_new_with_free_func (g_free);
   plan.drop = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -347,32 +348,36 @@ check (NmsStore *store, const char *prefix, gboolean repair, GError **error)
     }
   plan_clear (&plan);
   if (!ok)
-    return NULL;
-  result = cJSON_CreateObject ();
-  cJSON_AddStringToObject (result, "prefix", s->prefix);
-  cJSON_AddNumberToObject (result, "torrents", s->torrents->len);
+    return FALSE;
   cJSON_ArrayForEach (problem, s->problems)
     counted += session_problem_counts (problem);
-  cJSON_AddNumberToObject (result, "problems", counted);
-  cJSON_AddBoolToObject (result, "repaired", repair && counted > 0);
-  cJSON_AddItemToObject (result, "findings", s->problems);
-  s->problems = NULL;
-  return result;
+  /* Members in canonical (sorted) order. */
+  g_string_append (out, "\"findings\":");
+  nms_json_write (out, s->problems, FALSE);
+  g_string_append (out, ",\"prefix\":");
+  nms_json_append_cstring (out, s->prefix);
+  g_string_append_printf (out, ",\"problems\":%d,\"repaired\":%s,\"torrents\":%u", counted,
+                          repair && counted > 0 ? "true" : "false", s->torrents->len);
+  return TRUE;
 }
 
-cJSON *
-nms_session_check (NmsStore *store, const char *prefix, gboolean repair, GError **error)
+gboolean
+nms_session_check (NmsStore *store, const char *prefix, gboolean repair, GString *out, GError **error)
 {
-  cJSON *result;
+  gsize at = out->len;
+  gboolean ok;
 
   if (!repair)
-    return check (store, prefix, FALSE, error);
+    return check (store, prefix, FALSE, out, error);
   if (!nms_store_group_begin (store, error))
-    return NULL;
-  result = check (store, prefix, TRUE, error);
-  if (!nms_store_group_end (store, result != NULL, error))
-    g_clear_pointer (&result, cJSON_Delete);
-  return result;
+    return FALSE;
+  ok = check (store, prefix, TRUE, out, error);
+  if (!nms_store_group_end (store, ok, error))
+    {
+      g_string_truncate (out, at);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -537,17 +542,16 @@ migrate_torrent (Session *s, const cJSON *old, const char *backup, cJSON *list, 
   return !cJSON_IsString (info) || write_bencode (s->store, dict_key, info->valuestring, error);
 }
 
+/* Migrates s, backed up under backup; *migrated counts the torrents. */
 static gboolean
-migrate (Session *s, cJSON *result, GError **error)
+migrate (Session *s, const char *backup, int *migrated, GError **error)
 {
-  g_autofree char *backup = g_strconcat (s->prefix, "backup:v1:", NULL);
   g_autofree char *backup_index = g_strconcat (backup, "torrents", NULL);
   const cJSON *list = cJSON_GetObjectItemCaseSensitive (s->index, "torrents");
   g_autoptr(cJSON) index = cJSON_CreateObject ();
   cJSON *entries, *old;
   gboolean fresh;
 
-  cJSON_AddStringToObject (result, "backupPrefix", backup);
   if (!absent (s->store, backup_index, &fresh, error))
     return FALSE;
   if (!fresh)
@@ -564,19 +568,20 @@ migrate (Session *s, cJSON *result, GError **error)
   cJSON_ArrayForEach (old, list)
     if (!migrate_torrent (s, old, backup, entries, error))
       return FALSE;
-  cJSON_AddNumberToObject (result, "migrated", cJSON_GetArraySize (entries));
+  *migrated = cJSON_GetArraySize (entries);
   return session_write_json (s->store, s->index_key, NMS_VALUE_JSON, index, error);
 }
 
-cJSON *
-nms_session_migrate (NmsStore *store, const char *prefix, GError **error)
+gboolean
+nms_session_migrate (NmsStore *store, const char *prefix, GString *out, GError **error)
 {
   g_autoptr(Session) s = NULL;
-  g_autoptr(cJSON) result = cJSON_CreateObject ();
+  g_autofree char *backup = NULL;
+  int migrated = 0;
   gboolean ok;
 
   if (!nms_store_group_begin (store, error))
-    return NULL;
+    return FALSE;
   s = session_load (store, prefix, FALSE, error);
   ok = s != NULL;
   if (ok && s->index_raw.found && s->index == NULL)
@@ -587,17 +592,15 @@ nms_session_migrate (NmsStore *store, const char *prefix, GError **error)
     }
   if (ok)
     {
-      cJSON_AddBoolToObject (result, "alreadyV2", s->version == 2);
+      backup = g_strconcat (s->prefix, "backup:v1:", NULL);
       if (s->version == 1)
-        ok = migrate (s, result, error);
-      else
-        {
-          g_autofree char *backup = g_strconcat (s->prefix, "backup:v1:", NULL);
-          cJSON_AddNumberToObject (result, "migrated", 0);
-          cJSON_AddStringToObject (result, "backupPrefix", backup);
-        }
+        ok = migrate (s, backup, &migrated, error);
     }
   if (!nms_store_group_end (store, ok, error))
-    return NULL;
-  return g_steal_pointer (&result);
+    return FALSE;
+  /* Members in canonical (sorted) order. */
+  g_string_append_printf (out, "\"alreadyV2\":%s,\"backupPrefix\":", s->version == 2 ? "true" : "false");
+  nms_json_append_cstring (out, backup);
+  g_string_append_printf (out, ",\"migrated\":%d", migrated);
+  return TRUE;
 }

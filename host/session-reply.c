@@ -10,7 +10,6 @@
  * no bytes at all and does not hash the metadata: checking infohashes is
  * sessionCheck's job (and restore's, which hands the bytes to the engine). */
 #include "session-private.h"
-#include "nmstore/base64.h"
 #include "nmstore/json.h"
 
 #include <string.h>
@@ -50,9 +49,7 @@ append_bytes (GString *out, GBytes *bytes)
       return;
     }
   data = g_bytes_get_data (bytes, &len);
-  g_string_append (out, "{\"$bytes\":\"");
-  nms_base64_append (out, data, len);
-  g_string_append (out, "\"}");
+  nms_json_append_bytes (out, data, len);
 }
 
 /* What was read of a torrent once it is in the reply: only the small
@@ -141,12 +138,23 @@ progress_of (const char *hex, guint64 piece_count)
   return piece_count > 0 ? (double) have / (double) piece_count : 0.0;
 }
 
+/* ,"name":value, with value a member of from (null when it has none). */
 static void
-add_member_copy (cJSON *to, const char *name, const cJSON *from, const char *member)
+append_member_of (GString *out, const char *name, const cJSON *from, const char *member)
 {
-  const cJSON *value = cJSON_GetObjectItemCaseSensitive (from, member);
+  g_string_append_printf (out, ",\"%s\":", name);
+  append_json (out, cJSON_GetObjectItemCaseSensitive (from, member));
+}
 
-  cJSON_AddItemToObject (to, name, value != NULL ? cJSON_Duplicate (value, TRUE) : cJSON_CreateNull ());
+/* ,"name":number, or null for a torrent without metadata. */
+static void
+append_number_member (GString *out, const char *name, gboolean known, double value)
+{
+  g_string_append_printf (out, ",\"%s\":", name);
+  if (known)
+    nms_json_append_number (out, value);
+  else
+    g_string_append (out, "null");
 }
 
 static gboolean
@@ -154,44 +162,27 @@ summary_item (Session *s, SessionTorrent *t, gpointer user_data, GError **error)
 {
   Reply *r = user_data;
   const cJSON *bf = cJSON_GetObjectItemCaseSensitive (t->state, "bitfield");
-  g_autoptr(cJSON) item = cJSON_CreateObject ();
-  g_autoptr(GString) text = NULL;
+  gboolean meta = t->has_meta, has_progress = meta && t->bitfield_ok && cJSON_IsString (bf);
 
-  if (t->has_meta)
-    {
-      cJSON_AddStringToObject (item, "name", t->meta.name);
-      cJSON_AddNumberToObject (item, "totalSize", (double) t->meta.total_size);
-      cJSON_AddNumberToObject (item, "pieceCount", (double) t->meta.piece_count);
-      cJSON_AddNumberToObject (item, "fileCount", (double) t->meta.file_count);
-    }
-  else
-    {
-      cJSON_AddNullToObject (item, "name");
-      cJSON_AddNullToObject (item, "totalSize");
-      cJSON_AddNullToObject (item, "pieceCount");
-      cJSON_AddNullToObject (item, "fileCount");
-    }
-  if (t->has_meta && t->bitfield_ok && cJSON_IsString (bf))
-    cJSON_AddNumberToObject (item, "progress", progress_of (bf->valuestring, t->meta.piece_count));
-  else
-    cJSON_AddNullToObject (item, "progress");
-  add_member_copy (item, "uploaded", t->state, "uploaded");
-  add_member_copy (item, "downloaded", t->state, "downloaded");
-  add_member_copy (item, "userState", t->state, "userState");
-  add_member_copy (item, "addedAt", t->entry, "addedAt");
-  add_member_copy (item, "source", t->entry, "source");
-
-  /* The item's members follow "infoHash", which begin_item writes. */
+  /* The item's members follow "infoHash", which begin_item writes, in
+   * canonical (sorted) order. */
   begin_item (r, t);
-  text = g_string_new (NULL);
-  nms_json_write (text, item, FALSE);
-  if (text->str[1] != '}')
-    {
-      g_string_append_c (r->out, ',');
-      g_string_append (r->out, text->str + 1);
-    }
+  append_member_of (r->out, "addedAt", t->entry, "addedAt");
+  append_member_of (r->out, "downloaded", t->state, "downloaded");
+  append_number_member (r->out, "fileCount", meta, (double) t->meta.file_count);
+  g_string_append (r->out, ",\"name\":");
+  if (meta)
+    append_string (r->out, t->meta.name);
   else
-    g_string_append_c (r->out, '}');
+    g_string_append (r->out, "null");
+  append_number_member (r->out, "pieceCount", meta, (double) t->meta.piece_count);
+  append_number_member (r->out, "progress", has_progress,
+                        has_progress ? progress_of (bf->valuestring, t->meta.piece_count) : 0);
+  append_member_of (r->out, "source", t->entry, "source");
+  append_number_member (r->out, "totalSize", meta, (double) t->meta.total_size);
+  append_member_of (r->out, "uploaded", t->state, "uploaded");
+  append_member_of (r->out, "userState", t->state, "userState");
+  g_string_append_c (r->out, '}');
   drop_written (t);
   return TRUE;
 }

@@ -609,16 +609,14 @@ index_drop (cJSON *index, const char *hash)
 }
 
 static gboolean
-remove_torrent (NmsStore *store, const char *prefix, const char *hash, cJSON *removed,
+remove_torrent (NmsStore *store, const char *prefix, const char *hash, GPtrArray *keys,
                 gboolean *index_updated, GError **error)
 {
   g_autofree char *index_key = g_strconcat (prefix, "torrents", NULL);
-  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
   SessionRaw raw = { 0 };
   g_autoptr(cJSON) index = NULL;
   const char *why;
   gboolean ok;
-  guint i;
 
   *index_updated = FALSE;
   ok = session_torrent_keys (store, prefix, hash, keys, error)
@@ -630,30 +628,37 @@ remove_torrent (NmsStore *store, const char *prefix, const char *hash, cJSON *re
       *index_updated = ok;
     }
   session_raw_clear (&raw);
-  for (i = 0; ok && i < keys->len; i++)
-    cJSON_AddItemToArray (removed, cJSON_CreateString (keys->pdata[i]));
   return ok;
 }
 
-cJSON *
-nms_session_remove_torrent (NmsStore *store, const char *prefix, const char *info_hash, GError **error)
+gboolean
+nms_session_remove_torrent (NmsStore *store, const char *prefix, const char *info_hash, GString *out,
+                            GError **error)
 {
-  g_autoptr(cJSON) result = cJSON_CreateObject ();
-  cJSON *removed = cJSON_AddArrayToObject (result, "removed");
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
   gboolean index_updated = FALSE, ok;
+  guint i;
 
   if (!nms_session_is_info_hash (info_hash))
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "\"%s\" is not an infohash (40 hex digits)", info_hash);
-      return NULL;
+      return FALSE;
     }
   if (prefix == NULL)
     prefix = NMS_SESSION_DEFAULT_PREFIX;
   if (!nms_store_group_begin (store, error))
-    return NULL;
-  ok = remove_torrent (store, prefix, info_hash, removed, &index_updated, error);
+    return FALSE;
+  ok = remove_torrent (store, prefix, info_hash, keys, &index_updated, error);
   if (!nms_store_group_end (store, ok, error))
-    return NULL;
-  cJSON_AddBoolToObject (result, "indexUpdated", index_updated);
-  return g_steal_pointer (&result);
+    return FALSE;
+  /* Members in canonical (sorted) order. */
+  g_string_append_printf (out, "\"indexUpdated\":%s,\"removed\":[", index_updated ? "true" : "false");
+  for (i = 0; i < keys->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      nms_json_append_cstring (out, keys->pdata[i]);
+    }
+  g_string_append_c (out, ']');
+  return TRUE;
 }

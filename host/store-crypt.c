@@ -25,20 +25,10 @@
  * by name. */
 #include "store-private.h"
 #include "nmstore/error.h"
+#include "nmstore/hex.h"
 #include "nmstore/keysource.h"
 
 #include <string.h>
-
-static char *
-token_hex (const guint8 *token, gsize len)
-{
-  GString *hex = g_string_new (NULL);
-  gsize i;
-
-  for (i = 0; i < MIN (len, 8); i++)
-    g_string_append_printf (hex, "%02x", token[i]);
-  return g_string_free (hex, FALSE);
-}
 
 static const char *const crypt_stmt_sql[N_CRYPT_STMTS] = {
   [CRYPT_STMT_GET] = "SELECT value FROM items WHERE key = ?1",
@@ -415,7 +405,8 @@ nms_store_crypt_open (NmsStore *store, const NmsCryptoKeys *keys, const guint8 *
   if (nms_crypto_open_item (keys, token, sealed, sealed_len, item, &local))
     return TRUE;
   {
-    g_autofree char *hex = token_hex (token, NMS_CRYPTO_TOKEN_BYTES);
+    /* The first 8 bytes are enough to find it by; the log needs no more. */
+    g_autofree char *hex = nms_hex_encode (token, MIN (NMS_CRYPTO_TOKEN_BYTES, 8));
     /* By token: a name in a log file would be the very leak encryption
      * prevents. */
     g_warning ("%s: the record with token %s... is damaged or was tampered with: %s",

@@ -47,7 +47,7 @@ guint64
 nms_store_value_bytes (NmsValueKind kind, const guint8 *value, gsize value_len)
 {
   if (kind == NMS_VALUE_BYTES)
-    return strlen ("{\"$bytes\":\"\"}") + 4 * ((value_len + 2) / 3);
+    return nms_json_bytes_length (value_len);
   return nms_json_chrome_length ((const char *) value, value_len);
 }
 

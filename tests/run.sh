@@ -25,6 +25,8 @@ nmt_apt_install libsecret-1-dev gnome-keyring dbus-daemon
 # The man page is built with help2man and checked with man (shell_manpage);
 # the zsh completion is parsed by zsh (shell_completion).
 nmt_apt_install help2man man-db zsh
+# integration_test_session makes real .torrent files with mktorrent.
+nmt_apt_install mktorrent
 
 echo "== configuring in $NMT_BUILD"
 cmake -S "$top" -B "$NMT_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

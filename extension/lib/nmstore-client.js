@@ -496,6 +496,63 @@ export function indexedDbReachedStore(idb) {
   };
 }
 
+/**
+ * @typedef {(area: StorageAreaLike, params: Record<string, any>) => Promise<Record<string, any>>} FallbackOp
+ */
+
+/**
+ * The chrome.storage.local-shaped ops, run over the fallback area while the
+ * host is not installed: one entry per op, so that FALLBACK_OPS is this
+ * table's own list.
+ * @type {Map<string, FallbackOp>}
+ */
+const FALLBACK = new Map(/** @type {Array<[string, FallbackOp]>} */ ([
+  ['get', async (area, params) => {
+    if (typeof params.prefix === 'string') {
+      const all = await area.get(null);
+      /** @type {Record<string, any>} */
+      const items = {};
+      for (const k of Object.keys(all)) if (k.startsWith(params.prefix)) items[k] = all[k];
+      return { ok: true, items };
+    }
+    return { ok: true, items: await area.get(params.keys ?? null) };
+  }],
+  ['getKeys', async (area, params) => {
+    const keys = Object.keys(await area.get(null))
+      .filter((k) => params.prefix === undefined || k.startsWith(params.prefix))
+      .sort(compareUtf8);
+    return { ok: true, keys };
+  }],
+  ['set', async (area, params) => { await area.set(params.items); return { ok: true }; }],
+  ['remove', async (area, params) => { await area.remove(params.keys); return { ok: true }; }],
+  ['clear', async (area, params) => {
+    if (params.prefix) {
+      const keys = Object.keys(await area.get(null)).filter((k) => k.startsWith(params.prefix));
+      if (keys.length) await area.remove(keys);
+    } else {
+      await area.clear();
+    }
+    return { ok: true };
+  }],
+  ['getBytesInUse', async (area, params) => ({ ok: true, bytes: await area.getBytesInUse(params.keys ?? null) })],
+  ['flush', async () => ({ ok: true })],
+]));
+
+/** The ops that also work without the host, over chrome.storage.local. */
+export const FALLBACK_OPS = Object.freeze([...FALLBACK.keys()]);
+
+/**
+ * The ops only the host can run; without it they reject with
+ * E_HOST_NOT_FOUND. With FALLBACK_OPS, every op of the protocol: the host's
+ * dispatch tables are the source, and tests/browser/unit/ops.test.js checks
+ * these two lists against the ops the built host names in its hello reply.
+ */
+export const HOST_ONLY_OPS = Object.freeze([
+  'hello', 'subscribe', 'unsubscribe',
+  'sessionRestore', 'sessionSummary', 'sessionRemoveTorrent', 'sessionMigrate', 'sessionCheck',
+  'unlock', 'lock',
+]);
+
 export class NmstoreClient {
   /** @param {ClientOptions} [options] */
   constructor(options = {}) {
@@ -1095,39 +1152,11 @@ export class NmstoreClient {
    * @param {Record<string, any>} params
    */
   async _runFallback(op, params) {
-    const area = /** @type {StorageAreaLike} */ (this.fallbackArea);
-    switch (op) {
-      case 'get': {
-        if (typeof params.prefix === 'string') {
-          const all = await area.get(null);
-          /** @type {Record<string, any>} */
-          const items = {};
-          for (const k of Object.keys(all)) if (k.startsWith(params.prefix)) items[k] = all[k];
-          return { ok: true, items };
-        }
-        return { ok: true, items: await area.get(params.keys ?? null) };
-      }
-      case 'getKeys': {
-        const keys = Object.keys(await area.get(null))
-          .filter((k) => params.prefix === undefined || k.startsWith(params.prefix))
-          .sort(compareUtf8);
-        return { ok: true, keys };
-      }
-      case 'set': await area.set(params.items); return { ok: true };
-      case 'remove': await area.remove(params.keys); return { ok: true };
-      case 'clear':
-        if (params.prefix) {
-          const keys = Object.keys(await area.get(null)).filter((k) => k.startsWith(params.prefix));
-          if (keys.length) await area.remove(keys);
-        } else {
-          await area.clear();
-        }
-        return { ok: true };
-      case 'getBytesInUse': return { ok: true, bytes: await area.getBytesInUse(params.keys ?? null) };
-      case 'flush': return { ok: true };
-      default:
-        throw new NmstoreError('E_HOST_NOT_FOUND',
-          `"${op}" needs the nmstore host, which is not installed: ${this._conn?.reason ?? ''}`, op);
+    const run = FALLBACK.get(op);
+    if (!run) {
+      throw new NmstoreError('E_HOST_NOT_FOUND',
+        `"${op}" needs the nmstore host, which is not installed: ${this._conn?.reason ?? ''}`, op);
     }
+    return run(/** @type {StorageAreaLike} */ (this.fallbackArea), params);
   }
 }

@@ -56,6 +56,24 @@ nms_json_append_cstring (GString *out, const char *text)
 {
   nms_json_append_string (out, text, strlen (text));
 }
+/* The bytes nms_json_append_string writes for text, without its two
+ * quotes: what a writer that cuts text into JSON strings (frame.c) counts
+ * before it writes them. */
+gsize    nms_json_escaped_length (const char *text, gsize len);
+/* No byte of a string is written as more than this (\u001f). */
+#define NMS_JSON_MAX_ESCAPED_BYTE 6
+
+/* Raw bytes as JavaScript sees them: {"$bytes":"<base64>"}, strict base64
+ * (base64.h). Appends that text. */
+void     nms_json_append_bytes   (GString *out, const guint8 *data, gsize len);
+/* Its length, which is also what Chrome counts for it. */
+gsize    nms_json_bytes_length   (gsize len);
+/* The bytes that canonical text stands for when it is exactly what
+ * nms_json_append_bytes writes, else NULL: an object with other members,
+ * or a "$bytes" that is not strict base64, is ordinary JSON. Never NULL
+ * for bytes, even empty ones; *out_len is set. */
+guint8  *nms_json_read_bytes     (const char *canonical, gsize len, gsize *out_len);
+
 /* Appends a number as JavaScript's Number.prototype.toString writes it;
  * NaN and the infinities as null, as JSON.stringify does. */
 void     nms_json_append_number  (GString *out, double value);

@@ -17,6 +17,7 @@
 #include "nmstore/crypto.h"
 #include "nmstore/origin.h"
 #include "nmstore/progress.h"
+#include "nmstore/store.h"
 
 G_BEGIN_DECLS
 
@@ -43,12 +44,17 @@ void      nms_proto_set_progress (NmsProto *proto, NmsProgressFunc progress, gpo
 void      nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
                                   NmsProtoReplyFunc emit, gpointer user_data);
 char     *nms_proto_error_reply  (const char *id_json, const GError *error, gsize *len);
+/* For the command line: runs one request as a batch of one, and returns
+ * what its reply would hold after "ok":true as an object of its own
+ * ({"keys":[...]}, or {} for a write), in the reply's exact text; or NULL
+ * with the error the reply would carry (its code is the reply's code). */
+char     *nms_proto_run_one      (NmsProto *proto, NmsProtoInput *input, gsize *len, GError **error);
 
-/* For the command line: whether the origin is locked behind a passphrase,
- * and unlocking it with one read from a person (the browser sends the
- * unlock op instead). */
-gboolean  nms_proto_needs_passphrase (NmsProto *proto);
-gboolean  nms_proto_unlock           (NmsProto *proto, const NmsCryptoSecret *passphrase, GError **error);
+/* For the command line: the origin's store, opened if it is not yet, so
+ * that a person can unlock it the way a command unlocks a store it opened
+ * itself (the browser sends the unlock op instead); NULL when it cannot
+ * be opened, which the next request's reply explains. */
+NmsStore *nms_proto_store        (NmsProto *proto);
 
 /* Change events (subscribe/unsubscribe). The caller watches the file at
  * nms_proto_bell_path() while nms_proto_subscribed(), and calls

@@ -13,10 +13,11 @@
  * write, and they write what today's engine reads: the index and states
  * as JSON values, .torrent files and info dictionaries as raw bytes.
  *
- * Each call builds a JSON result (the members of a protocol reply) and runs
- * inside one group of the store, so it changes everything or nothing.
- * Restore and summary, whose replies can be tens of megabytes, append the
- * members' text to out instead of building a tree. */
+ * Each call appends its result to out as the members of a protocol reply
+ * (canonical text, json.h, without the braces), and runs inside one group
+ * of the store, so it changes everything or nothing. On failure out is as
+ * it was. Restore and summary, whose replies can be tens of megabytes,
+ * write torrent by torrent and build no tree of the whole reply. */
 #pragma once
 
 #include <cjson/cJSON.h>
@@ -32,9 +33,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (cJSON, cJSON_Delete)
 
 gboolean nms_session_restore      (NmsStore *store, const char *prefix, GString *out, GError **error);
 gboolean nms_session_summary      (NmsStore *store, const char *prefix, GString *out, GError **error);
-cJSON *nms_session_remove_torrent (NmsStore *store, const char *prefix, const char *info_hash, GError **error);
-cJSON *nms_session_migrate        (NmsStore *store, const char *prefix, GError **error);
-cJSON *nms_session_check          (NmsStore *store, const char *prefix, gboolean repair, GError **error);
+gboolean nms_session_remove_torrent (NmsStore *store, const char *prefix, const char *info_hash, GString *out,
+                                     GError **error);
+gboolean nms_session_migrate        (NmsStore *store, const char *prefix, GString *out, GError **error);
+gboolean nms_session_check          (NmsStore *store, const char *prefix, gboolean repair, GString *out,
+                                     GError **error);
 
 gboolean nms_session_is_info_hash (const char *text);
 

@@ -8,7 +8,8 @@
 # and chromium among it, and playwright-core with npm ci when
 # tests/browser/node_modules is missing), runs every host workload and
 # writes bench/results.json, bench/results.md and bench/chart.svg, then runs
-# extension/bench.html in headless Chromium (tests/bench/browser/run.js)
+# tests/bench/browser/bench.html, added to a temporary copy of the extension,
+# in headless Chromium (tests/bench/browser/run.js)
 # and writes bench/browser-results.json and bench/browser-results.md. It
 # reports figures; it never fails on a missed target, only when a run
 # breaks. Extra arguments go to nmstore-bench (e.g. --rounds 9).

@@ -249,7 +249,7 @@ encrypt_crashing_at (const char *home, const char *point)
   const char *args[] = { "encrypt", "--origin", NMT_ORIGIN, "--key-file", NULL };
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_autoptr(GSubprocess) proc = NULL;
-  const char *argv[6] = { NMT_NMSTORE_BIN };
+  const char *argv[6] = { NMT_NMSTORE_TEST_BIN };  /* the build with the crash hook */
 
   memcpy (argv + 1, args, sizeof args);
   g_subprocess_launcher_setenv (launcher, "NMSTORE_HOME", home, TRUE);

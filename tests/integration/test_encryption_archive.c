@@ -8,6 +8,7 @@
  * commands open a passphrase origin with --passphrase-fd. */
 #include "cryptcheck.h"
 
+#include <sqlite3.h>
 #include <string.h>
 
 #define PASS      "export pass\n"
@@ -461,6 +462,48 @@ test_storage_commands_take_a_passphrase (void **state)
   nmt_remove_tree (home);
 }
 
+/* The shortest and longest sealed value in origin's store file. */
+static void
+value_lengths (const char *home, gint64 *shortest, gint64 *longest)
+{
+  g_autofree char *path = nmt_crypt_store_path (home);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+
+  assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+  assert_int_equal (sqlite3_prepare_v2 (db, "SELECT min(length(value)), max(length(value)) FROM items", -1, &s,
+                                        NULL), SQLITE_OK);
+  assert_int_equal (sqlite3_step (s), SQLITE_ROW);
+  *shortest = sqlite3_column_int64 (s, 0);
+  *longest = sqlite3_column_int64 (s, 1);
+  sqlite3_finalize (s);
+  sqlite3_close (db);
+}
+
+/* Every command opens an origin's store with the config's options, as the
+ * host does: a value imported from a file is padded to nmstore.conf's
+ * pad_block like one the browser writes. */
+static void
+test_import_pads_like_the_host (void **state)
+{
+  g_autofree char *home = nmt_crypt_make_home ();
+  g_autofree char *path = NULL;
+  NmtHost *host;
+  gint64 shortest = 0, longest = 0;
+
+  nmt_write_config (home, "[crypto]\npad_block = 4096\npwhash_opslimit = 1\npwhash_memlimit = 8192\n");
+  assert_int_equal (nmt_crypt_cli (home, NULL, NULL, "encrypt", "--origin", NMT_ORIGIN, "--key-file", NULL), 0);
+  host = nmt_host_start (home, NMT_ORIGIN);
+  nmt_crypt_call_ok (host, "{\"op\":\"set\",\"items\":{\"by-host\":\"v\"}}");
+  nmt_crypt_finish (host);
+  path = write_file (home, "export.json", "{\"by-file\":\"v\"}");
+  assert_int_equal (nmt_crypt_cli (home, NULL, NULL, "import", "--origin", NMT_ORIGIN, "--quiet", path, NULL), 0);
+  value_lengths (home, &shortest, &longest);
+  assert_true (shortest >= 4096);
+  assert_int_equal (shortest, longest);
+  nmt_remove_tree (home);
+}
+
 int
 main (void)
 {
@@ -473,6 +516,7 @@ main (void)
     cmocka_unit_test (test_backup_restores_only_with_key),
     cmocka_unit_test (test_backup_decrypted),
     cmocka_unit_test (test_storage_commands_take_a_passphrase),
+    cmocka_unit_test (test_import_pads_like_the_host),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

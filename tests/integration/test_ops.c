@@ -69,6 +69,27 @@ test_hello (void **state)
   nmt_assert_json (nmt_member (limits, "maxKeyBytes"), "8192");
   assert_true (cJSON_IsNull (nmt_member (limits, "quotaBytes")));
 
+  /* Every op once, each answered by this host (the extension's list is
+   * checked against this one by tests/browser/unit/ops.test.js). */
+  {
+    const cJSON *ops = nmt_member (reply, "ops");
+    const cJSON *op;
+    g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+    assert_true (cJSON_IsArray (ops));
+    cJSON_ArrayForEach (op, ops)
+      {
+        assert_true (cJSON_IsString (op));
+        assert_true (g_hash_table_add (seen, op->valuestring));
+      }
+    assert_true (g_hash_table_contains (seen, "hello"));
+    assert_true (g_hash_table_contains (seen, "get"));
+    assert_true (g_hash_table_contains (seen, "sessionRestore"));
+    assert_true (g_hash_table_contains (seen, "subscribe"));
+    assert_true (g_hash_table_contains (seen, "unlock"));
+    assert_int_equal (g_hash_table_size (seen), cJSON_GetArraySize (ops));
+  }
+
   /* The version is the one the command line reports, not just any text. */
   assert_true (cJSON_IsString (nmt_member (reply, "version")));
   assert_int_equal (nmt_run_cli (f->home, version_args, NULL, &out, &err), 0);

@@ -22,7 +22,7 @@ command -v node >/dev/null && command -v npm >/dev/null ||
 cd "$top/tests/browser"
 echo "== npm ci (playwright-core, puppeteer-core, typescript, @types/chrome)"
 npm ci --no-audit --no-fund --loglevel=error
-echo "== tsc --checkJs over extension/"
+echo "== tsc --checkJs over extension/ and the benchmark page"
 npx tsc -p tsconfig.json
 echo "== unit tests of extension/lib"
 node --test unit/

@@ -67,6 +67,8 @@ done
 echo "-- dpkg -i"
 dpkg -i "$deb" >/dev/null
 [ -x /usr/bin/nmstore ] || fail "/usr/bin/nmstore is not installed"
+# Test hooks are for nmstore-test only (tests/shell/test_no_test_hooks.sh).
+! grep -q NMSTORE_CRASH_AT /usr/bin/nmstore || fail "the packaged nmstore reads NMSTORE_CRASH_AT, a test hook"
 for m in "${manifests[@]}"; do
   [ -f "$m" ] || fail "postinst did not write $m"
   [ "$(stat -c %a "$m")" = 644 ] || fail "$m has mode $(stat -c %a "$m"), not 644"

@@ -34,6 +34,7 @@ env -i PATH=/usr/bin:/bin HOME="$home" SHELL=/bin/bash \
   || { cat "$scratch/log"; fail "install.sh failed"; }
 local_share="$home/.local/share"
 [ -x "$home/.local/bin/nmstore" ] || fail "no ~/.local/bin/nmstore"
+! grep -q NMSTORE_CRASH_AT "$home/.local/bin/nmstore" || fail "the installed nmstore reads NMSTORE_CRASH_AT, a test hook"
 [ -f "$local_share/man/man1/nmstore.1.gz" ] || fail "no man page in ~/.local/share/man/man1"
 [ -f "$local_share/bash-completion/completions/nmstore" ] || fail "no bash completion in ~/.local/share/bash-completion"
 [ -f "$local_share/zsh/vendor-completions/_nmstore" ] || fail "no zsh completion"

@@ -7,6 +7,7 @@
 #include "nmstore/config.h"
 #include "nmstore/error.h"
 #include "nmstore/origin.h"
+#include "nmstore/store.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -318,6 +319,32 @@ test_store_dir (void **state)
   nmt_remove_tree (home);
 }
 
+/* Every setting of nmstore.conf that a store takes reaches its options,
+ * from the one place that reads them (the host and each command open an
+ * origin's store through it). */
+static void
+test_store_options (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autoptr(NmsConfig) config = NULL;
+  NmsStoreOptions options;
+
+  write_conf (home, "[store]\ndurability = full\nquota_bytes = 123456\n"
+                    "[events]\nkeep_changes = 77\nkeep_seconds = 9\n"
+                    "[crypto]\npad_block = 1024\n");
+  config = load_ok (home);
+  memset (&options, 0xa5, sizeof options);
+  nms_store_options_from_config (config, &options);
+  assert_int_equal (options.durability, NMS_DURABILITY_FULL);
+  assert_int_equal (options.quota_bytes, 123456);
+  assert_int_equal (options.changes_keep_rows, 77);
+  assert_int_equal (options.changes_keep_seconds, 9);
+  assert_int_equal (options.pad_block, 1024);
+  /* Not a setting: the store's own default. */
+  assert_int_equal (options.busy_timeout_ms, 0);
+  nmt_remove_tree (home);
+}
+
 int
 main (void)
 {
@@ -336,6 +363,7 @@ main (void)
     cmocka_unit_test (test_home_env_made_absolute),
     cmocka_unit_test (test_xdg_default),
     cmocka_unit_test (test_store_dir),
+    cmocka_unit_test (test_store_options),
   };
   int status;
 

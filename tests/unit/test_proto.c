@@ -415,6 +415,41 @@ test_get_exact_text (void **state)
   assert_string_equal (reply, "{\"id\":7,\"ok\":true,\"items\":{\"k\":{\"x\":[1,\"two\"]}}}");
 }
 
+/* The session ops write their members as text (session-reply.c,
+ * session-fix.c): exactly the canonical text, members sorted, that get
+ * would give, with strings escaped as JSON.stringify escapes them. */
+static void
+test_session_reply_exact_text (void **state)
+{
+  Fixture *f = *state;
+  const char *h = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  g_autofree char *set = g_strdup_printf (
+    "{\"op\":\"set\",\"items\":{\"s:torrents\":{\"version\":2,\"torrents\":[{\"infoHash\":\"%s\","
+    "\"source\":\"magnet\",\"magnetUri\":\"magnet:?xt=urn:btih:%s\",\"addedAt\":5}]},"
+    "\"s:torrent:%s:state\":{\"userState\":\"p\\\"\xE2\x80\xA8\\u0001\",\"uploaded\":1.5}}}", h, h, h);
+  g_autofree char *item = g_strdup_printf (
+    "\"torrents\":[{\"infoHash\":\"%s\",\"addedAt\":5,\"downloaded\":null,\"fileCount\":null,\"name\":null,"
+    "\"pieceCount\":null,\"progress\":null,\"source\":\"magnet\",\"totalSize\":null,\"uploaded\":1.5,"
+    "\"userState\":\"p\\\"\xE2\x80\xA8\\u0001\"}]", h);
+  g_autofree char *remove = g_strdup_printf ("{\"op\":\"sessionRemoveTorrent\",\"prefix\":\"s:\",\"infoHash\":\"%s\"}", h);
+  g_autofree char *removed = g_strdup_printf (
+    "{\"id\":null,\"ok\":true,\"indexUpdated\":true,\"removed\":[\"s:torrent:%s:state\"]}", h);
+  g_autofree char *summary = NULL, *check = NULL, *migrate = NULL, *gone = NULL;
+
+  call_ok (f->proto, set);
+  summary = call_text (f->proto, "{\"op\":\"sessionSummary\",\"prefix\":\"s:\"}");
+  if (strstr (summary, item) == NULL)
+    fail_msg ("%s\nhas no\n%s", summary, item);
+  check = call_text (f->proto, "{\"op\":\"sessionCheck\",\"prefix\":\"e\\\"\"}");
+  assert_string_equal (check, "{\"id\":null,\"ok\":true,\"findings\":[],\"prefix\":\"e\\\"\",\"problems\":0,"
+                              "\"repaired\":false,\"torrents\":0}");
+  migrate = call_text (f->proto, "{\"op\":\"sessionMigrate\",\"prefix\":\"e:\"}");
+  assert_string_equal (migrate, "{\"id\":null,\"ok\":true,\"alreadyV2\":false,\"backupPrefix\":\"e:backup:v1:\","
+                                "\"migrated\":0}");
+  gone = call_text (f->proto, remove);
+  assert_string_equal (gone, removed);
+}
+
 static void
 test_get_keys_sorted (void **state)
 {
@@ -1469,6 +1504,48 @@ test_unlock_frame_is_wiped (void **state)
   assert_true (nmt_contains (get, sizeof get - 1, "PASSMARKER two"));
 }
 
+/* The command line's way in: one request's result as the reply would
+ * carry it, without id and ok, or its error as a GError with the reply's
+ * code. An unlock's frame is wiped on this way too. */
+static void
+test_run_one (void **state)
+{
+  Fixture *f = *state;
+  char set[] = "{\"op\":\"set\",\"items\":{\"a\":\"x\\u0000y\"}}";
+  char keys[] = "{\"op\":\"getKeys\"}";
+  char get[] = "{\"op\":\"get\",\"keys\":\"a\"}";
+  char bad[] = "{\"op\":\"nosuch\"}";
+  char unlock[] = "{\"op\":\"unlock\",\"passphrase\":\"PASSMARKER\"}";
+  NmsProtoInput input;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *result = NULL;
+  gsize len = 0;
+
+  input = (NmsProtoInput) { (guint8 *) set, sizeof set - 1 };
+  result = nms_proto_run_one (f->proto, &input, &len, &error);
+  assert_null (error);
+  assert_string_equal (result, "{}");
+  assert_int_equal (len, 2);
+  g_free (result);
+  input = (NmsProtoInput) { (guint8 *) keys, sizeof keys - 1 };
+  result = nms_proto_run_one (f->proto, &input, &len, &error);
+  assert_string_equal (result, "{\"keys\":[\"a\"]}");
+  g_free (result);
+  input = (NmsProtoInput) { (guint8 *) get, sizeof get - 1 };
+  result = nms_proto_run_one (f->proto, &input, &len, &error);
+  assert_string_equal (result, "{\"items\":{\"a\":\"x\\u0000y\"}}");
+  g_clear_pointer (&result, g_free);
+
+  input = (NmsProtoInput) { (guint8 *) bad, sizeof bad - 1 };
+  assert_null (nms_proto_run_one (f->proto, &input, &len, &error));
+  assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_UNKNOWN_OP));
+  g_clear_error (&error);
+  input = (NmsProtoInput) { (guint8 *) unlock, sizeof unlock - 1 };
+  assert_null (nms_proto_run_one (f->proto, &input, &len, &error));
+  assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_REQUEST));
+  assert_false (nmt_contains (unlock, sizeof unlock - 1, "PASSMARKER"));
+}
+
 int
 main (void)
 {
@@ -1478,6 +1555,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_write_ops_reply_shape, setup, teardown),
     cmocka_unit_test_setup_teardown (test_get_forms, setup, teardown),
     cmocka_unit_test_setup_teardown (test_get_exact_text, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_session_reply_exact_text, setup, teardown),
     cmocka_unit_test_setup_teardown (test_get_keys_sorted, setup, teardown),
     cmocka_unit_test_setup_teardown (test_remove_and_clear, setup, teardown),
     cmocka_unit_test_setup_teardown (test_get_bytes_in_use, setup, teardown),
@@ -1517,6 +1595,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_huge_numbers, setup, teardown),
     cmocka_unit_test_setup_teardown (test_unicode_keys_and_values, setup, teardown),
     cmocka_unit_test_setup_teardown (test_unlock_frame_is_wiped, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_run_one, setup, teardown),
     cmocka_unit_test (test_error_reply_helper),
   };
 

@@ -2,7 +2,8 @@
 // run.js: the in-browser benchmark's driver (issue 9, item 2). It starts
 // Debian's Chromium headless with the extension unpacked and two native
 // hosts registered in a temporary profile (nmstore as org.nmstore.host, the
-// echo peer as org.nmstore.echo), runs extension/bench.html, and writes the
+// echo peer as org.nmstore.echo), runs bench.html (beside this file, added to
+// a temporary copy of the extension), and writes the
 // figures, their ratios and the issue's in-browser targets to
 // <out>/browser-results.json and <out>/browser-results.md. It reports; a
 // missed target never makes it fail. It fails only when the run itself
@@ -174,11 +175,14 @@ export function markdown(/** @type {any} */ r) {
  * Copies the extension and adds unlimitedStorage to the copy: W4b keeps
  * about 55 MB of base64 .torrent files in chrome.storage.local, past its
  * 10 MB quota, and an author keeping them there would need that permission.
- * The key in the manifest keeps the extension's id.
+ * The key in the manifest keeps the extension's id. The benchmark page is
+ * added to the copy only, at its top beside lib/, whose modules it imports
+ * as ./lib/...: the extension people install has no benchmark in it.
  */
 function extensionCopy(/** @type {string} */ root) {
   const dir = join(root, 'extension');
   cpSync(join(TOP, 'extension'), dir, { recursive: true });
+  for (const page of ['bench.html', 'bench.js']) cpSync(join(here, page), join(dir, page));
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
   manifest.permissions = [...new Set([...(manifest.permissions ?? []), 'unlimitedStorage'])];
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));

@@ -6,6 +6,8 @@
 // alternate the stores so that a busy machine slows all three alike.
 // tests/bench/browser/run.js calls globalThis.nmstoreBench.run(config) and
 // reads the JSON it resolves to; nothing here judges the figures.
+// Not part of the extension people install: run.js adds this page to a
+// temporary copy of extension/, beside the lib/ it imports from.
 import { NmstoreClient } from './lib/nmstore-client.js';
 import { NativeSessionStore, bytesToBase64, base64ToBytes } from './lib/native-session-store.js';
 
