@@ -1,0 +1,67 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# The calls among host/ source files, read from the compiled objects: file
+# A depends on file B when A's object uses a symbol B's object defines.
+# Reading the objects, not the #include lines, is what makes this honest: a
+# header can be included for a type alone, and a call is what ties two
+# files together.
+#
+#   deps.sh BUILD edges     "A B" per line
+#   deps.sh BUILD symbols   "A B symbol" per line
+#   deps.sh BUILD cycles    each group of files that call each other, one per line
+#   deps.sh BUILD check     the cycles, and exit 1 if there is any
+set -eu
+build=$1
+mode=${2:-check}
+objdir=$(find "$build" -type d -path '*nmstore-core.dir*' -name host | head -n 1)
+[ -n "$objdir" ] || { echo "deps.sh: no nmstore-core objects under $build; build first" >&2; exit 2; }
+
+symbols() {
+  find "$objdir" -name '*.c.o' | sort | while read -r o; do
+    f=${o#"$objdir"/}
+    f=${f%.c.o}
+    nm -g --defined-only "$o" | awk -v f="$f" 'NF == 3 && $2 ~ /[TDBRC]/ { print "D", f, $3 }'
+    nm -u "$o" | awk -v f="$f" '{ print "U", f, $NF }'
+  done | awk '
+    $1 == "D" { def[$3] = $2; next }
+    { use[NR] = $2 " " $3 }
+    END {
+      for (i in use) {
+        split(use[i], a, " ")
+        if ((a[2] in def) && def[a[2]] != a[1]) print a[1], def[a[2]], a[2]
+      }
+    }' | sort -u
+}
+
+edges() { symbols | awk '{ print $1, $2 }' | sort -u; }
+
+# Strongly connected groups, by transitive closure: sixty-odd files make
+# this instant, and awk is on every machine that builds nmstore.
+cycles() {
+  edges | awk '
+    { node[$1] = 1; node[$2] = 1; reach[$1 " " $2] = 1 }
+    END {
+      for (k in node) for (i in node) if ((i " " k) in reach) for (j in node) if ((k " " j) in reach) reach[i " " j] = 1
+      for (i in node) if (!(i in done)) {
+        group = i; done[i] = 1; n = 0
+        for (j in node) if (j != i && ((i " " j) in reach) && ((j " " i) in reach)) { group = group " " j; done[j] = 1; n++ }
+        if (n) print group
+      }
+    }' | while read -r line; do printf '%s\n' "$line" | tr ' ' '\n' | sort | tr '\n' ' ' | sed 's/ $//'; echo; done | sort
+}
+
+case $mode in
+  edges) edges ;;
+  symbols) symbols ;;
+  cycles) cycles ;;
+  check)
+    found=$(cycles)
+    if [ -n "$found" ]; then
+      echo "files that call each other (each line is one cycle; break it by moving what both need below both):"
+      printf '%s\n' "$found"
+      exit 1
+    fi
+    echo "no cycles among $(find "$objdir" -name '*.c.o' | wc -l) source files" ;;
+  *) echo "deps.sh: unknown mode $mode (edges, symbols, cycles, check)" >&2; exit 2 ;;
+esac
