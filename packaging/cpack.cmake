@@ -26,8 +26,8 @@ set(CPACK_PACKAGE_CONTACT "nmstore maintainers <maintainers@nmstore.org>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "durable key-value store for browser extensions")
 set(CPACK_PACKAGE_DESCRIPTION "nmstore is a native-messaging host (org.nmstore.host) that keeps
 browser-extension data in one SQLite database per extension, and a
-command line to inspect it. The package registers it with Chrome,
-Chromium, Edge and Firefox for every user.")
+command line to inspect it. The package registers it for every user
+with every browser `nmstore install --help` lists.")
 set(CPACK_PACKAGE_HOMEPAGE_URL "https://nmstore.org/")
 set(CPACK_STRIP_FILES ON)
 

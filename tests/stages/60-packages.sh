@@ -142,7 +142,7 @@ done
 if grep -q '^/etc' "$scratch/rpm.txt"; then fail "$rpm owns files in /etc; postinst should write them"; fi
 rpm -qip "$rpm" | grep -Eq "^License *: MIT$" || fail "the rpm's License is not MIT"
 rpm -qp --scripts "$rpm" > "$scratch/scripts.txt"
-grep -q "nmstore install --system --browser chrome,chromium,edge,firefox" "$scratch/scripts.txt" \
+grep -q "nmstore install --system --browser all" "$scratch/scripts.txt" \
   || fail "the rpm's %post does not register the browsers"
 grep -q "nmstore uninstall --system" "$scratch/scripts.txt" || fail "the rpm's %preun does not remove them"
 # The rpm's Requires are rpmbuild's, one per shared library the binary
