@@ -6,7 +6,10 @@
  * The folders come from the vendors' documentation and from peers'
  * installers (KeePassXC, Bitwarden, browserpass); where those are silent
  * (Brave, Vivaldi, Opera), from traces of which folder the browser
- * actually read. The README's "Installing" table cites each row. */
+ * actually read. The README's "Installing" table cites each row. The
+ * macOS folders and Windows keys are those KeePassXC's and Bitwarden's
+ * installers write; they reach the macOS and Windows installer scripts
+ * through browsers-fill.c, so this table is the one list of browsers. */
 #include "install-private.h"
 #include "nmstore/error.h"
 
@@ -20,81 +23,94 @@ static const NmsInstallBrowser browsers[] = {
     "google-chrome/" CHROMIUM_LEAF, "google-chrome",
     { { "/etc/opt/chrome", FALSE } },
     { "/opt/google/chrome/chrome", "/usr/bin/google-chrome", "/usr/bin/google-chrome-stable" },
-    "com.google.Chrome", "config/google-chrome/" CHROMIUM_LEAF, NULL },
+    "com.google.Chrome", "config/google-chrome/" CHROMIUM_LEAF, NULL,
+    "Google/Chrome", FALSE, "Software\\Google\\Chrome" },
   /* Chrome's other channels keep their own profile folder (channel
    * suffix) but read the same system folder as the stable channel. */
   { "chrome-beta", "Google Chrome Beta", NMS_INSTALL_CHROMIUM_FAMILY,
     "google-chrome-beta/" CHROMIUM_LEAF, "google-chrome-beta",
     { { "/etc/opt/chrome", FALSE } },
     { "/opt/google/chrome-beta/chrome", "/usr/bin/google-chrome-beta" },
-    NULL, NULL, NULL },
+    NULL, NULL, NULL,
+    "Google/Chrome Beta", FALSE, NULL },
   { "chrome-dev", "Google Chrome Dev", NMS_INSTALL_CHROMIUM_FAMILY,
     "google-chrome-unstable/" CHROMIUM_LEAF, "google-chrome-unstable",
     { { "/etc/opt/chrome", FALSE } },
     { "/opt/google/chrome-unstable/chrome", "/usr/bin/google-chrome-unstable" },
-    NULL, NULL, NULL },
+    NULL, NULL, NULL,
+    "Google/Chrome Dev", FALSE, NULL },
   { "chrome-canary", "Google Chrome Canary", NMS_INSTALL_CHROMIUM_FAMILY,
     "google-chrome-canary/" CHROMIUM_LEAF, "google-chrome-canary",
     { { "/etc/opt/chrome", FALSE } },
     { "/opt/google/chrome-canary/chrome", "/usr/bin/google-chrome-canary" },
-    NULL, NULL, NULL },
+    NULL, NULL, NULL,
+    "Google/Chrome Canary", FALSE, NULL },
   { "chromium", "Chromium", NMS_INSTALL_CHROMIUM_FAMILY,
     "chromium/" CHROMIUM_LEAF, "chromium",
     { { "/etc/chromium", FALSE } },
     { "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/lib/chromium/chromium" },
-    "org.chromium.Chromium", "config/chromium/" CHROMIUM_LEAF, "chromium" },
+    "org.chromium.Chromium", "config/chromium/" CHROMIUM_LEAF, "chromium",
+    "Chromium", FALSE, "Software\\Chromium" },
   { "edge", "Microsoft Edge", NMS_INSTALL_CHROMIUM_FAMILY,
     "microsoft-edge/" CHROMIUM_LEAF, "microsoft-edge",
     { { "/etc/opt/edge", FALSE } },
     { "/opt/microsoft/msedge/msedge", "/usr/bin/microsoft-edge", "/usr/bin/microsoft-edge-stable" },
-    "com.microsoft.Edge", "config/microsoft-edge/" CHROMIUM_LEAF, NULL },
+    "com.microsoft.Edge", "config/microsoft-edge/" CHROMIUM_LEAF, NULL,
+    "Microsoft Edge", FALSE, "Software\\Microsoft\\Edge" },
   { "edge-beta", "Microsoft Edge Beta", NMS_INSTALL_CHROMIUM_FAMILY,
     "microsoft-edge-beta/" CHROMIUM_LEAF, "microsoft-edge-beta",
     { { "/etc/opt/edge", FALSE } },
     { "/opt/microsoft/msedge-beta/msedge", "/usr/bin/microsoft-edge-beta" },
-    NULL, NULL, NULL },
+    NULL, NULL, NULL,
+    "Microsoft Edge Beta", FALSE, NULL },
   { "edge-dev", "Microsoft Edge Dev", NMS_INSTALL_CHROMIUM_FAMILY,
     "microsoft-edge-dev/" CHROMIUM_LEAF, "microsoft-edge-dev",
     { { "/etc/opt/edge", FALSE } },
     { "/opt/microsoft/msedge-dev/msedge", "/usr/bin/microsoft-edge-dev" },
-    NULL, NULL, NULL },
+    NULL, NULL, NULL,
+    "Microsoft Edge Dev", FALSE, NULL },
   /* Brave, Vivaldi and Opera read no system folder of their own. */
   { "brave", "Brave", NMS_INSTALL_CHROMIUM_FAMILY,
     "BraveSoftware/Brave-Browser/" CHROMIUM_LEAF, "BraveSoftware/Brave-Browser",
     { { "/etc/opt/chrome", FALSE } },
     { "/opt/brave.com/brave/brave", "/usr/bin/brave-browser" },
-    "com.brave.Browser", "config/BraveSoftware/Brave-Browser/" CHROMIUM_LEAF, NULL },
+    "com.brave.Browser", "config/BraveSoftware/Brave-Browser/" CHROMIUM_LEAF, NULL,
+    "BraveSoftware/Brave-Browser", FALSE, NULL },
   { "vivaldi", "Vivaldi", NMS_INSTALL_CHROMIUM_FAMILY,
     "vivaldi/" CHROMIUM_LEAF, "vivaldi",
     { { "/etc/opt/chrome", FALSE } },
     { "/opt/vivaldi/vivaldi", "/usr/bin/vivaldi", "/usr/bin/vivaldi-stable" },
-    "com.vivaldi.Vivaldi", "config/vivaldi/" CHROMIUM_LEAF, NULL },
+    "com.vivaldi.Vivaldi", "config/vivaldi/" CHROMIUM_LEAF, NULL,
+    "Vivaldi", FALSE, NULL },
   /* Opera keeps its profile in ~/.config/opera but reads Chrome's folder. */
   { "opera", "Opera", NMS_INSTALL_CHROMIUM_FAMILY,
     "google-chrome/" CHROMIUM_LEAF, "opera",
     { { "/etc/opt/chrome", FALSE } },
     { "/usr/bin/opera", "/usr/lib/x86_64-linux-gnu/opera/opera" },
-    "com.opera.Opera", "config/google-chrome/" CHROMIUM_LEAF, NULL },
+    "com.opera.Opera", "config/google-chrome/" CHROMIUM_LEAF, NULL,
+    NULL, FALSE, NULL },
   /* Debian's Firefox reads /usr/lib, Fedora's /usr/lib64. */
   { "firefox", "Firefox", NMS_INSTALL_FIREFOX_FAMILY,
     ".mozilla/" SYSTEM_LEAF, ".mozilla",
     { { "/usr/lib/mozilla", FALSE }, { "/usr/lib64/mozilla", TRUE } },
     { "/usr/bin/firefox", "/usr/bin/firefox-esr", "/usr/lib/firefox/firefox", "/usr/lib/firefox-esr/firefox-esr" },
-    "org.mozilla.firefox", ".mozilla/" SYSTEM_LEAF, "firefox" },
+    "org.mozilla.firefox", ".mozilla/" SYSTEM_LEAF, "firefox",
+    "Mozilla", TRUE, "Software\\Mozilla" },
   /* LibreWolf renamed Mozilla's folders; its system folder is written
    * only where LibreWolf's own /usr/lib/librewolf is there. */
   { "librewolf", "LibreWolf", NMS_INSTALL_FIREFOX_FAMILY,
     ".librewolf/" SYSTEM_LEAF, ".librewolf",
     { { "/usr/lib/librewolf", TRUE } },
     { "/usr/bin/librewolf", "/usr/lib/librewolf/librewolf", "/usr/share/librewolf/librewolf" },
-    "io.gitlab.librewolf-community", ".librewolf/" SYSTEM_LEAF, NULL },
+    "io.gitlab.librewolf-community", ".librewolf/" SYSTEM_LEAF, NULL,
+    "LibreWolf", FALSE, NULL },
 };
 
 /* Not in the table: the folder of a browser nmstore does not know,
  * which the person names with --dir. */
 static const NmsInstallBrowser dir_browser = {
   "dir", "The browser whose folder --dir names", NMS_INSTALL_CHROMIUM_FAMILY,
-  NULL, NULL, { { NULL, FALSE } }, { NULL }, NULL, NULL, NULL
+  NULL, NULL, { { NULL, FALSE } }, { NULL }, NULL, NULL, NULL, NULL, FALSE, NULL
 };
 
 static char *

@@ -28,6 +28,20 @@ struct _NmsInstallBrowser {
   const char          *flatpak_id;    /* NULL: no Flatpak of it is known */
   const char          *flatpak_dir;   /* under ~/.var/app/ID */
   const char          *snap;          /* the snap's name, when it ships as one */
+  /* macOS and Windows: nmstore install knows the Linux folders only, so
+   * these feed the installer scripts that packaging/browsers-fill.c
+   * generates (the macOS postinstall, Windows' register.ps1). */
+  const char          *macos_dir;     /* under ~/Library/Application Support; NULL: none known */
+  gboolean             macos_always;  /* written even where that folder is absent (it has never run) */
+  const char          *windows_key;   /* under HKCU, holding NativeMessagingHosts; NULL: no key of its own is written */
 };
+
+/* Fills an installer template from the table (browsers-fill.c): every
+ * @NMSTORE_BROWSERS_...@ token becomes the list it names. */
+char *_nms_install_browsers_fill (const char *text, GError **error);
+/* One line per browser, tab-separated: name, family, the user folder as
+ * the README's table writes it, the macOS folder and the Windows key
+ * ("-" where there is none). The README's test reads it. */
+char *_nms_install_browsers_table (void);
 
 G_END_DECLS

@@ -13,7 +13,7 @@ missing=$(find host include tests extension packaging .ci CMakeLists.txt manifes
     -path tests/fuzz/regressions -prune -o -type f \
     \( -name '*.c' -o -name '*.h' -o -name '*.h.in' -o -name '*.js' -o -name '*.sh' -o -name '*.html' \
        -o -name '*.css' -o -name '*.cmake' -o -name 'CMakeLists.txt' -o -name '*.ps1' -o -name '*.iss' \
-       -o -name '*.gp' -o -name 'postinst.in' -o -name 'prerm.in' -o -name 'rpm-*.in' -o -name 'postinstall' \
+       -o -name '*.gp' -o -name 'postinst.in' -o -name 'prerm.in' -o -name 'rpm-*.in' -o -name 'postinstall' -o -name 'postinstall.in' -o -name '*.ps1.in' \
        -o -path .ci/run \) -print |
   while read -r f; do
     head -n 2 "$f" | grep -q "SPDX-License-Identifier: MIT" || echo "$f"

@@ -6,7 +6,9 @@
 # The payload is `cmake --install` into a staging root with prefix
 # /usr/local: bin/nmstore and share/nmstore/manifests/{chromium,firefox}/,
 # whose path CMake filled in as /usr/local/bin/nmstore. The postinstall
-# script copies them into the console user's browser folders.
+# script, which the build fills in from the browser table
+# (packaging/browsers.cmake), copies them into the console user's browser
+# folders.
 #
 #   packaging/macos/build-pkg.sh [OUTPUT.pkg]
 set -eu
@@ -20,6 +22,6 @@ cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release -DNMSTORE_BUILD_TESTS=OFF
 cmake --build "$build" -j2
 rm -rf "$stage"
 DESTDIR="$stage" cmake --install "$build"
-pkgbuild --root "$stage" --scripts "$top/packaging/macos/scripts" \
+pkgbuild --root "$stage" --scripts "$build/packaging/macos/scripts" \
   --identifier org.nmstore.host --version "$version" --install-location / "$out"
 echo "built $out"

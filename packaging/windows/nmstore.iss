@@ -4,6 +4,9 @@
 ; README. Build nmstore.exe first (for example with MSYS2's MinGW, which
 ; packages GLib, cJSON, libsodium and SQLite), put it and its DLLs in
 ; build-windows\dist, then run: iscc packaging\windows\nmstore.iss
+; The build (in build-windows) also writes register.ps1 from
+; register.ps1.in, filling in the registry keys of the browser table in
+; host/browsers.c (packaging/browsers.cmake).
 ;
 ; A per-user install (no administrator rights) writes only HKCU keys,
 ; through register.ps1, and removes them on uninstall.
@@ -23,12 +26,12 @@ OutputDir=..\..\build-windows
 
 [Files]
 Source: "..\..\build-windows\dist\*"; DestDir: "{app}"; Flags: recursesubdirs
-Source: "register.ps1"; DestDir: "{app}"
+Source: "..\..\build-windows\packaging\windows\register.ps1"; DestDir: "{app}"
 
 [Run]
 Filename: "powershell.exe"; \
   Parameters: "-NoProfile -ExecutionPolicy Bypass -File ""{app}\register.ps1"" -InstallDir ""{app}"""; \
-  Flags: runhidden; StatusMsg: "Registering nmstore with Chrome, Chromium, Edge and Firefox..."
+  Flags: runhidden; StatusMsg: "Registering nmstore with the browsers..."
 
 [UninstallRun]
 Filename: "powershell.exe"; \
