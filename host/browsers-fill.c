@@ -121,9 +121,10 @@ _nms_install_browsers_table (void)
 
       /* The README writes Firefox-family folders from ~ (they are under
        * $HOME), the others relative to $XDG_CONFIG_HOME. */
-      g_string_append_printf (out, "%s\t%s\t%s%s/\t%s\t%s\n", b->name, family_folder (b->family),
+      g_string_append_printf (out, "%s\t%s\t%s%s/\t%s\t%s\t%s\n", b->name, family_folder (b->family),
                               b->family == NMS_INSTALL_FIREFOX_FAMILY ? "~/" : "", b->user_dir,
-                              b->macos_dir ? b->macos_dir : "-", b->windows_key ? b->windows_key : "-");
+                              b->macos_dir ? b->macos_dir : "-", b->windows_key ? b->windows_key : "-",
+                              b->flatpak_id ? b->flatpak_id : "-");
     }
   return g_string_free (out, FALSE);
 }

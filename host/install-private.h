@@ -40,8 +40,8 @@ struct _NmsInstallBrowser {
  * @NMSTORE_BROWSERS_...@ token becomes the list it names. */
 char *_nms_install_browsers_fill (const char *text, GError **error);
 /* One line per browser, tab-separated: name, family, the user folder as
- * the README's table writes it, the macOS folder and the Windows key
- * ("-" where there is none). The README's test reads it. */
+ * the README's table writes it, the macOS folder, the Windows key and the
+ * Flatpak id ("-" where there is none). The README's test reads it. */
 char *_nms_install_browsers_table (void);
 
 G_END_DECLS

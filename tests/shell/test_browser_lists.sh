@@ -5,7 +5,8 @@
 # drifts from it or comes back:
 #  - the README's "Installing" table has one row per browser, in the
 #    table's order, each giving the table's user folder (its source
-#    citations are the README's own);
+#    citations are the README's own), and the README names every Flatpak
+#    id of the table;
 #  - the Linux maintainer scripts name no browsers (they use --browser all)
 #    and the macOS and Windows templates hold no folder or key of the table;
 #  - the macOS and Windows scripts the build wrote are what filling their
@@ -32,13 +33,16 @@ if ! diff -u "$scratch/names" "$scratch/readme-names" > "$scratch/names.diff"; t
   cat "$scratch/names.diff" >&2
   fail "the README's browser table (left: host/browsers.c, right: README.md) differs; give each browser of the table a row, in its order, with its folders and sources"
 fi
-while IFS=$'\t' read -r name _family user _macos _windows; do
+while IFS=$'\t' read -r name _family user _macos _windows flatpak; do
   row=$(grep -m1 "^| $name |" "$scratch/readme-rows")
   user_col=$(printf '%s\n' "$row" | awk -F' [|] ' '{ print $2 }')
   case "$user_col" in
     *"\`$user\`"*) ;;
     *) fail "README.md's row for $name does not give its user folder \`$user\` (host/browsers.c) in its --user column: $user_col" ;;
   esac
+  if [ "$flatpak" != - ] && ! grep -qF "\`$flatpak\`" "$top/README.md"; then
+    fail "README.md does not name $name's Flatpak \`$flatpak\` (host/browsers.c) among the Flatpak browsers"
+  fi
 done < "$scratch/table.tsv"
 
 # No copy in the packaging sources.
@@ -47,7 +51,7 @@ for f in "$top"/packaging/linux/*.in; do
     fail "$f lists browsers; use --browser all so that the table in host/browsers.c decides"
   fi
 done
-while IFS=$'\t' read -r name _family _user macos windows; do
+while IFS=$'\t' read -r name _family _user macos windows _flatpak; do
   if [ "$macos" != - ] && grep -qF "$macos" "$top/packaging/macos/postinstall.in"; then
     fail "packaging/macos/postinstall.in names $name's folder \"$macos\"; the build fills it in from host/browsers.c"
   fi
@@ -66,7 +70,7 @@ for pair in macos/postinstall.in:macos/scripts/postinstall windows/register.ps1.
   if grep -n '@NMSTORE_BROWSERS_' "$built"; then fail "$built still holds a token"; fi
 done
 [ -x "$build/packaging/macos/scripts/postinstall" ] || fail "the macOS postinstall is not executable"
-while IFS=$'\t' read -r name _family _user macos windows; do
+while IFS=$'\t' read -r name _family _user macos windows _flatpak; do
   if [ "$macos" != - ]; then
     grep -qF "\"\$support/$macos/NativeMessagingHosts\"" "$build/packaging/macos/scripts/postinstall" \
       || fail "the macOS postinstall does not write $name's folder $macos"
