@@ -11,6 +11,15 @@ target_include_directories(nmstore-browsers PRIVATE ${PROJECT_SOURCE_DIR}/host)
 target_compile_options(nmstore-browsers PRIVATE ${NMSTORE_WARNINGS})
 target_link_libraries(nmstore-browsers PRIVATE nmstore-core)
 
+# A cross build cannot run the tool it built (unless CMake has an emulator
+# for it): say so rather than fail the build; build the installer scripts
+# natively (build-pkg.sh on a Mac, MSYS2 on Windows).
+if(CMAKE_CROSSCOMPILING AND NOT CMAKE_CROSSCOMPILING_EMULATOR)
+  message(STATUS "Cross-compiling: the macOS and Windows installer scripts are not written; "
+                 "build natively, or set CMAKE_CROSSCOMPILING_EMULATOR, to get them")
+  return()
+endif()
+
 set(_browsers_out ${CMAKE_BINARY_DIR}/packaging)
 set(_browsers_scripts)
 foreach(pair "macos/postinstall.in|macos/scripts/postinstall|755"
