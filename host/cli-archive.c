@@ -3,6 +3,7 @@
  * restore. They open the origin's store themselves and leave the formats
  * to archive*.c; each reports progress on standard error (progress.h)
  * unless --quiet. Import of standard input is a protocol request. */
+#include "cli-common.h"
 #include "cli-private.h"
 #include "nmstore/archive.h"
 #include "nmstore/error.h"
