@@ -42,6 +42,11 @@ typedef struct {
 
 char     *nmt_make_home       (void);
 void      nmt_remove_tree     (const char *path);
+/* A new temporary folder (returned; remove it with nmt_remove_tree) whose
+ * home/ is HOME, with XDG_CONFIG_HOME unset, and whose root/ is
+ * NMSTORE_SYSTEM_ROOT (private-home.c). *home, *root and *data, where not
+ * NULL, get their paths; data/ (a data root) is left for nmstore to make. */
+char     *nmt_make_private_home (char **home, char **root, char **data);
 NmtHost  *nmt_host_start      (const char *home, const char *origin);
 void      nmt_encrypt_origin  (const char *home, const char *origin);
 void      nmt_encrypt_origin_passphrase (const char *home, const char *origin);

@@ -24,19 +24,10 @@ G_GNUC_UNUSED static int
 setup (void **state)
 {
   Fixture *f = g_new0 (Fixture, 1);
-  g_autofree char *root = NULL;
 
-  f->top = nmt_make_home ();
-  f->home = g_build_filename (f->top, "home", NULL);
-  f->data = g_build_filename (f->top, "data", NULL);
-  root = g_build_filename (f->top, "root", NULL);
+  f->top = nmt_make_private_home (&f->home, NULL, &f->data);
   f->manifest = g_build_filename (f->home, ".config", "chromium", "NativeMessagingHosts",
                                   "org.nmstore.host.json", NULL);
-  g_mkdir (f->home, 0755);
-  g_mkdir (root, 0755);
-  g_setenv ("HOME", f->home, TRUE);
-  g_unsetenv ("XDG_CONFIG_HOME");
-  g_setenv ("NMSTORE_SYSTEM_ROOT", root, TRUE);
   *state = f;
   return 0;
 }

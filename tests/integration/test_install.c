@@ -24,15 +24,7 @@ setup (void **state)
 {
   Fixture *f = g_new0 (Fixture, 1);
 
-  f->top = nmt_make_home ();
-  f->home = g_build_filename (f->top, "home", NULL);
-  f->root = g_build_filename (f->top, "root", NULL);
-  f->data = g_build_filename (f->top, "data", NULL);
-  g_mkdir (f->home, 0755);
-  g_mkdir (f->root, 0755);
-  g_setenv ("HOME", f->home, TRUE);
-  g_unsetenv ("XDG_CONFIG_HOME");
-  g_setenv ("NMSTORE_SYSTEM_ROOT", f->root, TRUE);
+  f->top = nmt_make_private_home (&f->home, &f->root, &f->data);
   *state = f;
   return 0;
 }
