@@ -273,54 +273,18 @@ op_get_keys (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   return TRUE;
 }
 
-typedef struct {
-  GPtrArray  *buffers;  /* keys and values, owned */
-  GArray     *list;     /* NmsItem */
-  GHashTable *seen;     /* keys already in list */
-} SetItems;
-
-/* One member of "items", read from its text (json-scan.c). */
-static gboolean
-set_member (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
-            GError **error)
-{
-  SetItems *set = user_data;
-  NmsItem item = { 0 };
-  guint8 *data = NULL;
-  char *key;
-
-  if (!nms_store_check_key (name, name_len, error))
-    return FALSE;
-  key = g_strndup (name, name_len);
-  g_ptr_array_add (set->buffers, key);
-  if (!g_hash_table_add (set->seen, key))
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "set: \"items\" names a key twice");
-      return FALSE;
-    }
-  item.key = key;
-  item.key_len = name_len;
-  /* The same reading of a value as an import's (archive-import.c). */
-  if (!nms_archive_value_from_json (value, value_len, &item.kind, &data, &item.value_len, error))
-    return FALSE;
-  g_ptr_array_add (set->buffers, data);
-  item.value = data;
-  g_array_append_val (set->list, item);
-  return TRUE;
-}
-
 static gboolean
 op_set (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 {
-  g_autoptr(GPtrArray) buffers = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GArray) list = g_array_new (FALSE, FALSE, sizeof (NmsItem));
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  SetItems set = { buffers, list, seen };
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  NmsArchiveItems set = { list, seen, values, FALSE };
 
   /* The request's parser left an object's text here (proto.c). */
   if (req->items == NULL)
     return _nms_proto_bad_param (error, "set", "\"items\" must be an object of key to value");
-  if (!nms_json_each_member (req->items, req->items_len, set_member, &set, error))
+  if (!nms_json_each_member (req->items, req->items_len, nms_archive_add_member, &set, error))
     {
       if ((*error)->code == NMS_ERROR_JSON)
         g_prefix_error (error, "set: ");
