@@ -25,6 +25,23 @@
  * that exits with NMT_WRAPPER_ERROR_STATUS fails the test that started it. */
 #define NMT_WRAPPER_ERROR_STATUS 99
 
+/* A private HOME and system root (private-home.c): top is a new temporary
+ * folder; its home/ is HOME, with XDG_CONFIG_HOME unset, and its root/ is
+ * NMSTORE_SYSTEM_ROOT; data/ is the path of a data root, left for nmstore
+ * to make. _clear removes top and everything in it. _setup and _teardown
+ * are the same as a cmocka fixture whose state is the NmtPrivateHome. */
+typedef struct {
+  char *top;
+  char *home;
+  char *root;
+  char *data;
+} NmtPrivateHome;
+
+void nmt_private_home_make     (NmtPrivateHome *place);
+void nmt_private_home_clear    (NmtPrivateHome *place);
+int  nmt_private_home_setup    (void **state);
+int  nmt_private_home_teardown (void **state);
+
 typedef struct {
   GSubprocess   *proc;
   GOutputStream *in;   /* the host's stdin */
@@ -42,11 +59,6 @@ typedef struct {
 
 char     *nmt_make_home       (void);
 void      nmt_remove_tree     (const char *path);
-/* A new temporary folder (returned; remove it with nmt_remove_tree) whose
- * home/ is HOME, with XDG_CONFIG_HOME unset, and whose root/ is
- * NMSTORE_SYSTEM_ROOT (private-home.c). *home, *root and *data, where not
- * NULL, get their paths; data/ (a data root) is left for nmstore to make. */
-char     *nmt_make_private_home (char **home, char **root, char **data);
 NmtHost  *nmt_host_start      (const char *home, const char *origin);
 void      nmt_encrypt_origin  (const char *home, const char *origin);
 void      nmt_encrypt_origin_passphrase (const char *home, const char *origin);

@@ -6,24 +6,45 @@
 
 #include <glib/gstdio.h>
 
-char *
-nmt_make_private_home (char **home, char **root, char **data)
+void
+nmt_private_home_make (NmtPrivateHome *place)
 {
-  char *top = nmt_make_home ();
-  g_autofree char *home_dir = g_build_filename (top, "home", NULL);
-  g_autofree char *root_dir = g_build_filename (top, "root", NULL);
-
-  assert_int_equal (g_mkdir (home_dir, 0755), 0);
-  assert_int_equal (g_mkdir (root_dir, 0755), 0);
-  g_setenv ("HOME", home_dir, TRUE);
+  place->top = nmt_make_home ();
+  place->home = g_build_filename (place->top, "home", NULL);
+  place->root = g_build_filename (place->top, "root", NULL);
+  place->data = g_build_filename (place->top, "data", NULL);
+  assert_int_equal (g_mkdir (place->home, 0755), 0);
+  assert_int_equal (g_mkdir (place->root, 0755), 0);
+  g_setenv ("HOME", place->home, TRUE);
   /* Unset, the config folder is HOME's: the one the test looks in. */
   g_unsetenv ("XDG_CONFIG_HOME");
-  g_setenv ("NMSTORE_SYSTEM_ROOT", root_dir, TRUE);
-  if (home != NULL)
-    *home = g_steal_pointer (&home_dir);
-  if (root != NULL)
-    *root = g_steal_pointer (&root_dir);
-  if (data != NULL)
-    *data = g_build_filename (top, "data", NULL);
-  return top;
+  g_setenv ("NMSTORE_SYSTEM_ROOT", place->root, TRUE);
+}
+
+void
+nmt_private_home_clear (NmtPrivateHome *place)
+{
+  nmt_remove_tree (place->top);
+  g_clear_pointer (&place->top, g_free);
+  g_clear_pointer (&place->home, g_free);
+  g_clear_pointer (&place->root, g_free);
+  g_clear_pointer (&place->data, g_free);
+}
+
+int
+nmt_private_home_setup (void **state)
+{
+  NmtPrivateHome *place = g_new0 (NmtPrivateHome, 1);
+
+  nmt_private_home_make (place);
+  *state = place;
+  return 0;
+}
+
+int
+nmt_private_home_teardown (void **state)
+{
+  nmt_private_home_clear (*state);
+  g_free (*state);
+  return 0;
 }
