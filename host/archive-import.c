@@ -56,6 +56,47 @@ nms_archive_value_from_json (const char *value, gsize value_len, NmsValueKind *k
   return TRUE;
 }
 
+gboolean
+nms_archive_add_member (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
+                        GError **error)
+{
+  NmsArchiveItems *set = user_data;
+  NmsItem item = { 0 };
+  guint8 *data = NULL;
+  char *key;
+
+  if (!nms_store_check_key (name, name_len, error))
+    return FALSE;
+  /* A mapped file was checked whole before; it may have changed since. */
+  if (set->from_file && !g_utf8_validate_len (name, name_len, NULL))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_JSON, "the file changed while it was imported");
+      return FALSE;
+    }
+  key = g_strndup (name, name_len);
+  if (!g_hash_table_add (set->seen, key))
+    {
+      if (set->from_file)
+        g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "the file names the key \"%s\" twice", key);
+      else
+        g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "set: \"items\" names a key twice");
+      return FALSE;
+    }
+  if (!nms_archive_value_from_json (value, value_len, &item.kind, &data, &item.value_len, error))
+    {
+      /* A file of many items says which one; a request's error is its own. */
+      if (set->from_file)
+        g_prefix_error (error, "the value of \"%s\": ", key);
+      return FALSE;
+    }
+  g_ptr_array_add (set->values, data);
+  item.key = key;
+  item.key_len = name_len;
+  item.value = data;
+  g_array_append_val (set->items, item);
+  return TRUE;
+}
+
 /* The mapped file, and how much of its start was handed back. */
 typedef struct {
   const char *base;
@@ -145,9 +186,7 @@ find_format (const char *name, gsize name_len, const char *value, gsize value_le
 
 typedef struct {
   NmsStore       *store;
-  GArray         *items;     /* NmsItem of this batch */
-  GPtrArray      *buffers;   /* what they point into */
-  GHashTable     *seen;      /* every key so far: a key twice is refused, as by "set" */
+  NmsArchiveItems set;       /* items: this batch's; seen: every key so far */
   gsize           batch_bytes;
   guint64         n_items;
   Mapped          map;
@@ -161,23 +200,23 @@ wipe_buffers (Importer *im)
   guint i;
 
   /* A --decrypt export's values are an encrypted origin's, in the clear. */
-  for (i = 0; i < im->items->len; i++)
+  for (i = 0; i < im->set.items->len; i++)
     {
-      NmsItem *item = &g_array_index (im->items, NmsItem, i);
+      NmsItem *item = &g_array_index (im->set.items, NmsItem, i);
       sodium_memzero ((guint8 *) item->value, item->value_len);
     }
-  g_ptr_array_set_size (im->buffers, 0);
-  g_array_set_size (im->items, 0);
+  g_ptr_array_set_size (im->set.values, 0);
+  g_array_set_size (im->set.items, 0);
   im->batch_bytes = 0;
 }
 
 static gboolean
 flush_batch (Importer *im, GError **error)
 {
-  gboolean ok = im->items->len == 0
-                || nms_store_set (im->store, (const NmsItem *) im->items->data, im->items->len, error);
+  gboolean ok = im->set.items->len == 0
+                || nms_store_set (im->store, (const NmsItem *) im->set.items->data, im->set.items->len, error);
 
-  im->n_items += im->items->len;
+  im->n_items += im->set.items->len;
   wipe_buffers (im);
   return ok;
 }
@@ -188,39 +227,17 @@ import_passed (const char *at, gpointer user_data)
   drop_behind (&((Importer *) user_data)->map, at);
 }
 
+/* One item of an export (the item, as "set" takes it:
+ * nms_archive_add_member), in batches of IMPORT_BATCH_BYTES. */
 static gboolean
 import_member (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
                GError **error)
 {
   Importer *im = user_data;
-  NmsItem item = { 0 };
-  guint8 *data = NULL;
-  char *key;
 
-  if (!nms_store_check_key (name, name_len, error))
+  if (!nms_archive_add_member (name, name_len, value, value_len, &im->set, error))
     return FALSE;
-  if (!g_utf8_validate_len (name, name_len, NULL))
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_JSON, "the file changed while it was imported");
-      return FALSE;
-    }
-  key = g_strndup (name, name_len);
-  if (!g_hash_table_add (im->seen, key))
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "the file names the key \"%s\" twice", key);
-      return FALSE;
-    }
-  if (!nms_archive_value_from_json (value, value_len, &item.kind, &data, &item.value_len, error))
-    {
-      g_prefix_error (error, "the value of \"%s\": ", key);
-      return FALSE;
-    }
-  g_ptr_array_add (im->buffers, data);
-  item.key = key;
-  item.key_len = name_len;
-  item.value = data;
-  g_array_append_val (im->items, item);
-  im->batch_bytes += name_len + item.value_len;
+  im->batch_bytes += name_len + g_array_index (im->set.items, NmsItem, im->set.items->len - 1).value_len;
   drop_behind (&im->map, value);
   if (im->progress != NULL)
     im->progress ((guint64) (value + value_len - im->map.base) >> 20, (guint64) im->map.len >> 20,
@@ -262,7 +279,7 @@ nms_archive_import_file (NmsStore *store, const char *path, guint64 *n_items, Nm
   g_autoptr(GArray) items = g_array_new (FALSE, TRUE, sizeof (NmsItem));
   g_autoptr(GPtrArray) buffers = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  Importer im = { store, items, buffers, seen };
+  Importer im = { store, { items, seen, buffers, TRUE } };
   gboolean ok;
 
   *n_items = 0;

@@ -3,6 +3,7 @@
  * restore. They open the origin's store themselves and leave the formats
  * to archive*.c; each reports progress on standard error (progress.h)
  * unless --quiet. Import of standard input is a protocol request. */
+#include "cli-common.h"
 #include "cli-private.h"
 #include "nmstore/archive.h"
 #include "nmstore/error.h"
@@ -41,52 +42,93 @@ unlock_for_person (NmsStore *store, const NmsOrigin *origin, gint passphrase_fd,
   return nms_cli_unlock_for_person (store, origin, &unlock, error);
 }
 
+/* What export and backup read from the command line, and the store they
+ * copy from. */
+typedef struct {
+  char      *origin_text;
+  char      *prefix;         /* export only */
+  gint       passphrase_fd;
+  gboolean   decrypt;
+  gboolean   quiet;
+  NmsStore  *store;
+  NmsOrigin *origin;
+} CopyCommand;
+
+static void
+copy_command_clear (CopyCommand *cmd)
+{
+  g_free (cmd->origin_text);
+  g_free (cmd->prefix);
+  g_clear_pointer (&cmd->store, nms_store_free);
+  g_clear_pointer (&cmd->origin, nms_origin_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CopyCommand, copy_command_clear)
+
+/* Export and backup open alike: the storage options (--prefix where
+ * with_prefix), --decrypt and --quiet; n_args arguments; the origin's
+ * store; and --decrypt refused for an origin that is not encrypted, since
+ * there is nothing to decrypt. FALSE: the command ends with *exit_code. */
+static gboolean
+copy_command_open (int *argc, char ***argv, const char *args, gboolean with_prefix, const char *decrypt_help,
+                   int n_args, const char *usage, CopyCommand *cmd, int *exit_code)
+{
+  g_autoptr(GOptionContext) context = nms_cli_store_context (args, &cmd->origin_text,
+                                                             with_prefix ? &cmd->prefix : NULL,
+                                                             &cmd->passphrase_fd);
+  g_autoptr(GError) error = NULL;
+  GOptionEntry crypt_entries[] = {
+    { "decrypt", 0, 0, G_OPTION_ARG_NONE, &cmd->decrypt, decrypt_help, NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &cmd->quiet, "Print no progress on standard error", NULL },
+    { NULL }
+  };
+
+  g_option_context_add_main_entries (context, crypt_entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, &error))
+    *exit_code = nms_cli_fail_usage (context, error->message);
+  else if (cmd->origin_text == NULL || *argc != n_args)
+    *exit_code = nms_cli_fail_usage (context, usage);
+  else if ((cmd->store = open_store (cmd->origin_text, &cmd->origin, &error)) == NULL)
+    *exit_code = nms_cli_fail_error (error);
+  else if (cmd->decrypt && !nms_store_encrypted (cmd->store))
+    {
+      g_printerr ("nmstore: %s is not encrypted; leave out --decrypt\n", cmd->origin->canonical);
+      *exit_code = NMS_CLI_EXIT_USAGE;
+    }
+  else
+    return TRUE;
+  return FALSE;
+}
+
 /* An encrypted origin's export stays encrypted (a sealed export) unless
  * the person says --decrypt; either way it takes the key, to check every
  * record and to match names against --prefix. */
 int
 nms_cli_export (int argc, char **argv)
 {
-  g_autofree char *origin_text = NULL, *prefix = NULL;
-  gint passphrase_fd;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("- print every item as one JSON object (sealed, for "
-                                                             "an encrypted origin, unless --decrypt)",
-                                                             &origin_text, &prefix, &passphrase_fd);
+  g_auto(CopyCommand) cmd = { 0 };
   g_autoptr(GError) error = NULL;
-  g_autoptr(NmsStore) store = NULL;
-  g_autoptr(NmsOrigin) origin = NULL;
   g_autoptr(NmsProgress) progress = NULL;
-  gboolean decrypt = FALSE, quiet = FALSE, ok;
-  GOptionEntry crypt_entries[] = {
-    { "decrypt", 0, 0, G_OPTION_ARG_NONE, &decrypt, "Write an encrypted origin's names and values in the clear", NULL },
-    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print no progress on standard error", NULL },
-    { NULL }
-  };
+  int exit_code;
+  gboolean ok;
 
-  g_option_context_add_main_entries (context, crypt_entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
-  if (origin_text == NULL || argc != 1)
-    return nms_cli_fail_usage (context, "export takes --origin ORIGIN [--prefix P] [--decrypt]");
-  if ((store = open_store (origin_text, &origin, &error)) == NULL)
+  if (!copy_command_open (&argc, &argv, "- print every item as one JSON object (sealed, for an encrypted origin, "
+                          "unless --decrypt)", TRUE, "Write an encrypted origin's names and values in the clear",
+                          1, "export takes --origin ORIGIN [--prefix P] [--decrypt]", &cmd, &exit_code))
+    return exit_code;
+  if (!unlock_for_person (cmd.store, cmd.origin, cmd.passphrase_fd, &error))
     return nms_cli_fail_error (error);
-  if (decrypt && !nms_store_encrypted (store))
-    {
-      g_printerr ("nmstore: %s is not encrypted; leave out --decrypt\n", origin->canonical);
-      return NMS_CLI_EXIT_USAGE;
-    }
-  if (!unlock_for_person (store, origin, passphrase_fd, &error))
-    return nms_cli_fail_error (error);
-  if (!nms_store_encrypted (store) || decrypt)
+  if (!nms_store_encrypted (cmd.store) || cmd.decrypt)
     {
       /* Written as it is read: the export never sits whole in memory. */
-      progress = nms_progress_new_stderr ("exporting", "items", quiet);
-      ok = nms_archive_export (store, prefix, stdout, nms_progress_step, progress, &error);
+      progress = nms_progress_new_stderr ("exporting", "items", cmd.quiet);
+      ok = nms_archive_export (cmd.store, cmd.prefix, stdout, nms_progress_step, progress, &error);
       nms_progress_done (progress);
       return ok ? EXIT_SUCCESS : nms_cli_fail_error (error);
     }
-  progress = nms_progress_new_stderr ("exporting", "records", quiet);
-  ok = nms_archive_export_sealed (store, origin->canonical, prefix, stdout, nms_progress_step, progress, &error);
+  progress = nms_progress_new_stderr ("exporting", "records", cmd.quiet);
+  ok = nms_archive_export_sealed (cmd.store, cmd.origin->canonical, cmd.prefix, stdout, nms_progress_step, progress,
+                                  &error);
   nms_progress_done (progress);
   return ok ? EXIT_SUCCESS : nms_cli_fail_error (error);
 }
@@ -330,47 +372,29 @@ nms_cli_import (int argc, char **argv)
 int
 nms_cli_backup (int argc, char **argv)
 {
-  g_autofree char *origin_text = NULL;
-  gint passphrase_fd;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("FILE - write a consistent copy of the store "
-                                                             "while hosts keep running", &origin_text, NULL,
-                                                             &passphrase_fd);
+  g_auto(CopyCommand) cmd = { 0 };
   g_autoptr(GError) error = NULL;
-  g_autoptr(NmsStore) store = NULL;
-  g_autoptr(NmsOrigin) origin = NULL;
   g_autoptr(NmsProgress) progress = NULL;
-  gboolean decrypt = FALSE, quiet = FALSE, ok;
-  GOptionEntry crypt_entries[] = {
-    { "decrypt", 0, 0, G_OPTION_ARG_NONE, &decrypt, "Write an encrypted origin's backup in the clear", NULL },
-    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print no progress on standard error", NULL },
-    { NULL }
-  };
+  int exit_code;
+  gboolean ok;
 
-  g_option_context_add_main_entries (context, crypt_entries, NULL);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
-  if (origin_text == NULL || argc != 2)
-    return nms_cli_fail_usage (context, "backup takes --origin ORIGIN [--decrypt] FILE");
-  if ((store = open_store (origin_text, &origin, &error)) == NULL)
-    return nms_cli_fail_error (error);
-  if (decrypt && !nms_store_encrypted (store))
-    {
-      g_printerr ("nmstore: %s is not encrypted; leave out --decrypt\n", origin->canonical);
-      return NMS_CLI_EXIT_USAGE;
-    }
-  if (decrypt)
-    ok = unlock_for_person (store, origin, passphrase_fd, &error)
-         && nms_archive_backup_decrypted (store, origin->canonical, argv[1], &error);
+  if (!copy_command_open (&argc, &argv, "FILE - write a consistent copy of the store while hosts keep running",
+                          FALSE, "Write an encrypted origin's backup in the clear",
+                          2, "backup takes --origin ORIGIN [--decrypt] FILE", &cmd, &exit_code))
+    return exit_code;
+  if (cmd.decrypt)
+    ok = unlock_for_person (cmd.store, cmd.origin, cmd.passphrase_fd, &error)
+         && nms_archive_backup_decrypted (cmd.store, cmd.origin->canonical, argv[1], &error);
   else
     {
-      progress = nms_progress_new_stderr ("backing up", "MB", quiet);
-      nms_store_set_progress (store, nms_progress_step, progress);
-      ok = nms_archive_backup (store, argv[1], &error);
+      progress = nms_progress_new_stderr ("backing up", "MB", cmd.quiet);
+      nms_store_set_progress (cmd.store, nms_progress_step, progress);
+      ok = nms_archive_backup (cmd.store, argv[1], &error);
       nms_progress_done (progress);
     }
   if (!ok)
     return nms_cli_fail_error (error);
-  g_print (decrypt ? "backed up to %s, in the clear\n" : "backed up to %s\n", argv[1]);
+  g_print (cmd.decrypt ? "backed up to %s, in the clear\n" : "backed up to %s\n", argv[1]);
   return EXIT_SUCCESS;
 }
 

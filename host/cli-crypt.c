@@ -4,6 +4,7 @@
  * whole store, not through protocol requests) and leaves the work to
  * store-convert.c. Passphrases come from the terminal without echo, or
  * from --passphrase-fd N, never from an argument. */
+#include "cli-common.h"
 #include "cli-private.h"
 #include "nmstore/config.h"
 #include "nmstore/error.h"

@@ -2,6 +2,7 @@
 /* cli-extensions.c: `nmstore extensions add|rm|ls`, a thin front over
  * extensions.h. Registering changes no manifest by itself: the next
  * `nmstore install` (which add suggests) writes the ids in. */
+#include "cli-common.h"
 #include "cli-private.h"
 
 #include "nmstore/extensions.h"

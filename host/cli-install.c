@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cli-install.c: the install, uninstall and doctor commands; thin fronts
  * over install.h, extensions.h and doctor.h. */
+#include "cli-common.h"
 #include "cli-private.h"
 
 #include "nmstore/doctor.h"

@@ -5,6 +5,7 @@
  * read back from the store folder's name through the same parser every
  * command uses, so a folder that no origin could have made is skipped
  * rather than guessed at. */
+#include "cli-common.h"
 #include "cli-private.h"
 #include "nmstore/crypto.h"
 #include "nmstore/error.h"

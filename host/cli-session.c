@@ -2,6 +2,7 @@
 /* cli-session.c: the commands for a person's torrent session: session
  * ls|check|migrate, protocol requests like the core commands. Moving data
  * (export, import, backup, restore) is in cli-archive.c. */
+#include "cli-common.h"
 #include "cli-private.h"
 #include "nmstore/session.h"
 

@@ -3,15 +3,13 @@
  * request run through the same code the browser reaches, so the command
  * line and the host cannot disagree about what is stored. */
 #include "nmstore/cli.h"
+#include "cli-common.h"
 #include "cli-private.h"
 #include "nmstore/config.h"
-#include "nmstore/error.h"
 #include "nmstore/host.h"
 #include "nmstore/json.h"
 #include "nmstore/keysource.h"
-#include "nmstore/log.h"
 #include "nmstore/origin.h"
-#include "nmstore/proto.h"
 #include "nmstore/store.h"
 #include "nmstore/version.h"
 
@@ -20,151 +18,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define EXIT_USAGE 2
-
 typedef struct {
   const char *name;
   const char *args;
   const char *summary;
   int (*run) (int argc, char **argv);
 } Command;
-
-static int
-fail_usage (GOptionContext *context, const char *message)
-{
-  g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
-
-  g_printerr ("nmstore: %s\n\n%s", message, help);
-  return EXIT_USAGE;
-}
-
-G_DEFINE_QUARK (nms-cli-error-quark, nms_cli_error)
-
-static int
-fail_error (const GError *error)
-{
-  fprintf (stderr, "nmstore: %s\n", error->message);
-  return g_error_matches (error, NMS_CLI_ERROR, NMS_CLI_ERROR_USAGE) ? EXIT_USAGE : EXIT_FAILURE;
-}
-
-int
-nms_cli_fail_usage (GOptionContext *context, const char *message)
-{
-  return fail_usage (context, message);
-}
-
-int
-nms_cli_fail_error (const GError *error)
-{
-  return fail_error (error);
-}
-
-/* Loads the config of the data root and sets up logging. */
-NmsConfig *
-nms_cli_load_config (GError **error)
-{
-  NmsConfig *config = nms_config_load (NULL, error);
-
-  if (config != NULL)
-    nms_log_init (config->log_file);
-  return config;
-}
-
-NmsOrigin *
-nms_cli_parse_origin (const char *text, GError **error)
-{
-  g_autoptr(GError) local = NULL;
-  NmsOrigin *origin = nms_origin_parse (text, &local);
-
-  if (origin == NULL)
-    g_set_error (error, NMS_CLI_ERROR, NMS_CLI_ERROR_USAGE, "--origin: %s", local->message);
-  return origin;
-}
-
-/* A person at the command line stands where the browser's unlock op
- * would: a locked passphrase origin is opened before the command works
- * on it, whether through a request or on the store itself. */
-gboolean
-nms_cli_unlock_for_person (NmsStore *store, const NmsOrigin *origin, const NmsCliUnlock *unlock, GError **error)
-{
-  g_autoptr(NmsCryptoSecret) passphrase = NULL;
-  g_autofree char *prompt = NULL;
-
-  if (!nms_store_locked (store) || nms_store_key_source (store) != NMS_CRYPTO_SOURCE_PASSPHRASE)
-    return TRUE;
-  if (unlock->first_try != NULL && nms_store_unlock (store, unlock->first_try, NULL))
-    return TRUE;
-  prompt = g_strdup_printf ("Passphrase of %s: ", origin->canonical);
-  if ((passphrase = nms_keysource_read_passphrase (unlock->fd, prompt, error)) == NULL)
-    {
-      g_prefix_error (error, "%s is encrypted with a passphrase and locked: ", origin->canonical);
-      return FALSE;
-    }
-  return nms_store_unlock (store, passphrase, error);
-}
-
-/* Runs one request, given as JSON text, on origin's store, through the
- * protocol's own code. Returns what the reply holds besides id and ok, as
- * the protocol wrote it (nms_proto_run_one); or NULL with the reply's
- * error, its message led by its code as the reply would name it. */
-static char *
-run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const char *text, gsize len,
-                  gsize *result_len, GError **error)
-{
-  g_autoptr(NmsConfig) config = NULL;
-  g_autoptr(NmsOrigin) origin = NULL;
-  g_autoptr(NmsProto) proto = NULL;
-  NmsStore *store;
-  g_autofree char *copy = NULL;
-  GError *failure = NULL;
-  NmsProtoInput input;
-  char *result;
-
-  if ((origin = nms_cli_parse_origin (origin_text, error)) == NULL
-      || (config = nms_cli_load_config (error)) == NULL)
-    return NULL;
-  proto = nms_proto_new (config, origin);
-  nms_proto_set_progress (proto, unlock->progress != NULL ? nms_progress_step : NULL, unlock->progress);
-  /* A store that cannot be opened is the request's to report. */
-  store = nms_proto_store (proto);
-  if (store != NULL && !nms_cli_unlock_for_person (store, origin, unlock, error))
-    return NULL;
-  /* The protocol may rewrite its input in place; the copy is made only
-   * once it will be used, and wiped after. */
-  copy = g_strndup (text, len);
-  input = (NmsProtoInput) { (guint8 *) copy, len };
-  result = nms_proto_run_one (proto, &input, result_len, &failure);
-  /* The request may carry values of an encrypted origin. */
-  sodium_memzero (copy, len);
-  if (result == NULL)
-    g_propagate_prefixed_error (error, failure, "%s: ",
-                                nms_error_code_name (failure->domain == NMS_ERROR ? failure->code
-                                                                                  : NMS_ERROR_INTERNAL));
-  return result;
-}
-
-cJSON *
-nms_cli_run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const char *text, gsize len,
-                          GError **error)
-{
-  gsize result_len = 0;
-  g_autofree char *result = run_request_text (origin_text, unlock, text, len, &result_len, error);
-  cJSON *reply;
-
-  if (result == NULL)
-    return NULL;
-  if ((reply = cJSON_ParseWithLength (result, result_len)) == NULL)
-    g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL, "E_INTERNAL: a reply this command cannot read: %s", result);
-  return reply;
-}
-
-cJSON *
-nms_cli_run_request (const char *origin_text, const NmsCliUnlock *unlock, cJSON *request, GError **error)
-{
-  g_autofree char *text = cJSON_PrintUnformatted (request);
-
-  return nms_cli_run_request_text (origin_text, unlock, text, strlen (text), error);
-}
 
 typedef struct {
   const char *name;
@@ -197,11 +56,11 @@ print_result (const char *origin, gint passphrase_fd, cJSON *request, const char
   g_autoptr(GError) error = NULL;
   g_autofree char *text = cJSON_PrintUnformatted (request);
   gsize len = 0;
-  g_autofree char *result = run_request_text (origin, &unlock, text, strlen (text), &len, &error);
+  g_autofree char *result = _nms_cli_run_request_result (origin, &unlock, text, strlen (text), &len, &error);
   Member member = { name, NULL, 0 };
 
   if (result == NULL)
-    return fail_error (error);
+    return nms_cli_fail_error (error);
   if (!nms_json_each_member (result, len, find_member, &member, NULL) || member.value == NULL)
     {
       fprintf (stderr, "nmstore: unexpected reply from the store: %s\n", result);
@@ -227,45 +86,13 @@ cmd_host (int argc, char **argv)
 
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return fail_usage (context, error->message);
+    return nms_cli_fail_usage (context, error->message);
   if (origin_text == NULL)
-    return fail_usage (context, "host needs --origin");
+    return nms_cli_fail_usage (context, "host needs --origin");
   if ((origin = nms_cli_parse_origin (origin_text, &error)) == NULL
       || (config = nms_cli_load_config (&error)) == NULL)
-    return fail_error (error);
+    return nms_cli_fail_error (error);
   return nms_host_run (config, origin);
-}
-
-/* The storage commands share --origin and, where they apply, --prefix and
- * --passphrase-fd. */
-GOptionContext *
-nms_cli_store_context (const char *args, char **origin, char **prefix, gint *passphrase_fd)
-{
-  GOptionContext *context = g_option_context_new (args);
-  GOptionEntry origin_entries[] = {
-    { "origin", 'o', 0, G_OPTION_ARG_STRING, origin,
-      "The extension's origin: chrome-extension://ID/, the 32-letter ID alone, or a Firefox add-on id", "ORIGIN" },
-    { NULL }
-  };
-  GOptionEntry prefix_entries[] = {
-    { "prefix", 'p', 0, G_OPTION_ARG_STRING, prefix, "Only keys that start with PREFIX", "PREFIX" },
-    { NULL }
-  };
-  GOptionEntry passphrase_entries[] = {
-    { "passphrase-fd", 0, 0, G_OPTION_ARG_INT, passphrase_fd,
-      "Read the passphrase of a locked origin from file descriptor N, one line (default: ask on the terminal)", "N" },
-    { NULL }
-  };
-
-  g_option_context_add_main_entries (context, origin_entries, NULL);
-  if (prefix != NULL)
-    g_option_context_add_main_entries (context, prefix_entries, NULL);
-  if (passphrase_fd != NULL)
-    {
-      *passphrase_fd = -1;
-      g_option_context_add_main_entries (context, passphrase_entries, NULL);
-    }
-  return context;
 }
 
 static int
@@ -280,9 +107,9 @@ cmd_keys (int argc, char **argv)
   int status;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return fail_usage (context, error->message);
+    return nms_cli_fail_usage (context, error->message);
   if (origin == NULL || argc != 1)
-    return fail_usage (context, "keys takes --origin ORIGIN [--prefix PREFIX]");
+    return nms_cli_fail_usage (context, "keys takes --origin ORIGIN [--prefix PREFIX]");
   request = cJSON_CreateObject ();
   cJSON_AddStringToObject (request, "op", "getKeys");
   if (prefix != NULL)
@@ -305,11 +132,11 @@ cmd_get (int argc, char **argv)
   int i;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return fail_usage (context, error->message);
+    return nms_cli_fail_usage (context, error->message);
   if (origin == NULL)
-    return fail_usage (context, "get needs --origin");
+    return nms_cli_fail_usage (context, "get needs --origin");
   if (prefix != NULL && argc > 1)
-    return fail_usage (context, "give KEYs or --prefix, not both");
+    return nms_cli_fail_usage (context, "give KEYs or --prefix, not both");
   request = cJSON_CreateObject ();
   cJSON_AddStringToObject (request, "op", "get");
   if (prefix != NULL)
@@ -340,9 +167,9 @@ cmd_set (int argc, char **argv)
   cJSON *reply;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return fail_usage (context, error->message);
+    return nms_cli_fail_usage (context, error->message);
   if (origin == NULL || argc < 2 || argc > 3)
-    return fail_usage (context, "set takes --origin ORIGIN KEY [JSON]");
+    return nms_cli_fail_usage (context, "set takes --origin ORIGIN KEY [JSON]");
   if (argc == 3)
     text = argv[2];
   else
@@ -380,7 +207,7 @@ cmd_set (int argc, char **argv)
   unlock = (NmsCliUnlock) { passphrase_fd, NULL };
   reply = nms_cli_run_request_text (origin, &unlock, request->str, request->len, &error);
   cJSON_Delete (reply);
-  return reply ? EXIT_SUCCESS : fail_error (error);
+  return reply ? EXIT_SUCCESS : nms_cli_fail_error (error);
 }
 
 static int
@@ -395,9 +222,9 @@ cmd_rm (int argc, char **argv)
   int i;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return fail_usage (context, error->message);
+    return nms_cli_fail_usage (context, error->message);
   if (origin == NULL || argc < 2)
-    return fail_usage (context, "rm takes --origin ORIGIN KEY...");
+    return nms_cli_fail_usage (context, "rm takes --origin ORIGIN KEY...");
   request = cJSON_CreateObject ();
   cJSON_AddStringToObject (request, "op", "remove");
   keys = cJSON_AddArrayToObject (request, "keys");
@@ -407,7 +234,7 @@ cmd_rm (int argc, char **argv)
   reply = nms_cli_run_request (origin, &unlock, request, &error);
   cJSON_Delete (request);
   cJSON_Delete (reply);
-  return reply ? EXIT_SUCCESS : fail_error (error);
+  return reply ? EXIT_SUCCESS : nms_cli_fail_error (error);
 }
 
 static const Command commands[] = {
@@ -463,7 +290,7 @@ run_browser_host (int argc, char **argv)
   g_autoptr(NmsConfig) config = NULL;
 
   if (origin == NULL || (config = nms_cli_load_config (&error)) == NULL)
-    return fail_error (error);
+    return nms_cli_fail_error (error);
   return nms_host_run (config, origin);
 }
 
@@ -477,7 +304,7 @@ nms_cli_main (int argc, char **argv)
   if (argc < 2 || g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h") || g_str_equal (argv[1], "help"))
     {
       print_help (argc < 2 ? stderr : stdout);
-      return argc < 2 ? EXIT_USAGE : EXIT_SUCCESS;
+      return argc < 2 ? NMS_CLI_EXIT_USAGE : EXIT_SUCCESS;
     }
   if (g_str_equal (argv[1], "--version"))
     {
@@ -495,5 +322,5 @@ nms_cli_main (int argc, char **argv)
 
   g_printerr ("nmstore: unknown command \"%s\"\n\n", argv[1]);
   print_help (stderr);
-  return EXIT_USAGE;
+  return NMS_CLI_EXIT_USAGE;
 }

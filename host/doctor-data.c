@@ -3,6 +3,7 @@
  * root (there, private, this user's), the free disk space under it, and
  * the integrity of every store. */
 #include "doctor-private.h"
+#include "doctor-report.h"
 
 #include "nmstore/os.h"
 #include "nmstore/store.h"

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* doctor-private.h: what doctor.c and doctor-launch.c share. */
+/* doctor-private.h: what doctor.c takes from doctor-launch.c and
+ * doctor-data.c. Not installed. */
 #pragma once
 
 #include "nmstore/doctor.h"
@@ -18,12 +19,6 @@ G_BEGIN_DECLS
 gboolean nms_doctor_launch (NmsInstallFamily family, const char *host_path,
                             const char *manifest_path, const char *caller,
                             char **detail, char **fix);
-
-/* Adds one check to the report; fix (taken) is required for WARN and
- * FAIL. target NULL: a check of nmstore itself, not of a browser. */
-G_GNUC_PRINTF (6, 7)
-void _nms_doctor_add (NmsDoctorReport *report, const NmsInstallTarget *target, const char *check,
-                      NmsDoctorStatus status, char *fix, const char *format, ...);
 
 void _nms_doctor_check_data_root (NmsDoctorReport *report, const char *root);
 void _nms_doctor_check_stores    (NmsDoctorReport *report, const char *root);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* proto-crypt.c: the operations of encrypted origins, unlock and lock.
  * Whether an origin is encrypted and locked is in hello's reply. */
-#include "proto-private.h"
+#include "proto-common.h"
 #include "nmstore/error.h"
 #include "nmstore/os.h"
 

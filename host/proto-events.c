@@ -13,7 +13,7 @@
  * process remove the registration. Both run alone in a transaction of
  * their own (barrier ops), so that a batch's commit failing and running
  * its requests again can never leave a port subscribed without one. */
-#include "proto-private.h"
+#include "proto-common.h"
 #include "nmstore/error.h"
 #include "nmstore/json.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* proto-ops.c: the operations of protocol version 1, each checking its own
  * parameters and calling down into the store. */
-#include "proto-private.h"
+#include "proto-common.h"
 #include "nmstore/archive.h"
 #include "nmstore/error.h"
 #include "nmstore/frame.h"
@@ -9,36 +9,6 @@
 #include "nmstore/version.h"
 
 #include <string.h>
-
-static gboolean
-bad_param (GError **error, const char *op, const char *what)
-{
-  g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "%s: %s", op, what);
-  return FALSE;
-}
-
-/* A missing member and an explicit null both mean "not given". */
-static const cJSON *
-param (NmsRequest *req, const char *name)
-{
-  const cJSON *item = cJSON_GetObjectItemCaseSensitive (req->root, name);
-  return cJSON_IsNull (item) ? NULL : item;
-}
-
-gboolean
-nms_proto_optional_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error)
-{
-  const cJSON *p = param (req, "prefix");
-  gsize len;
-
-  *prefix = NULL;
-  if (p == NULL)
-    return TRUE;
-  if (!cJSON_IsString (p))
-    return bad_param (error, op, "\"prefix\" must be a string");
-  *prefix = nms_proto_key (req, p->valuestring, &len, error);
-  return *prefix != NULL;
-}
 
 static int
 key_cmp (gconstpointer a, gconstpointer b)
@@ -67,13 +37,13 @@ key_list (NmsRequest *req, const cJSON *keys, const char *op, gboolean unique, G
       return TRUE;
     }
   if (!cJSON_IsArray (keys))
-    return bad_param (error, op, "\"keys\" must be a string or an array of strings");
+    return _nms_proto_bad_param (error, op, "\"keys\" must be a string or an array of strings");
   cJSON_ArrayForEach (k, keys)
     {
       const char *key;
 
       if (!cJSON_IsString (k))
-        return bad_param (error, op, "every entry of \"keys\" must be a string");
+        return _nms_proto_bad_param (error, op, "every entry of \"keys\" must be a string");
       if ((key = nms_proto_key (req, k->valuestring, &len, error)) == NULL)
         return FALSE;
       g_ptr_array_add (list, (gpointer) key);
@@ -90,19 +60,6 @@ key_list (NmsRequest *req, const cJSON *keys, const char *op, gboolean unique, G
     }
   *out = g_steal_pointer (&list);
   return TRUE;
-}
-
-/* Appends a stored value as the protocol shows it: JSON text as it is,
- * raw bytes as {"$bytes":"<base64>"}. */
-void
-nms_proto_append_stored_value (GString *out, NmsValueKind kind, const guint8 *data, gsize len)
-{
-  if (kind != NMS_VALUE_BYTES)
-    {
-      g_string_append_len (out, (const char *) data, len);
-      return;
-    }
-  nms_json_append_bytes (out, data, len);
 }
 
 typedef struct {
@@ -169,7 +126,7 @@ op_hello (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
                           proto->store != NULL && nms_store_encrypted (proto->store) ? "true" : "false",
                           proto->store != NULL && nms_store_locked (proto->store) ? "true" : "false");
   g_string_append (result, ",\"ops\":");
-  nms_proto_append_op_names (result);
+  g_string_append (result, proto->op_names);
   return TRUE;
 }
 
@@ -267,7 +224,7 @@ get_with_defaults (NmsProto *proto, NmsRequest *req, const cJSON *keys, ItemWrit
 static gboolean
 op_get (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 {
-  const cJSON *keys = param (req, "keys");
+  const cJSON *keys = _nms_proto_param (req, "keys");
   const char *prefix;
   ItemWriter w = { result, TRUE, FALSE };
   gboolean ok = TRUE;
@@ -275,7 +232,7 @@ op_get (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   if (!nms_proto_optional_prefix (req, "get", &prefix, error))
     return FALSE;
   if (keys != NULL && prefix != NULL)
-    return bad_param (error, "get", "give \"keys\" or \"prefix\", not both");
+    return _nms_proto_bad_param (error, "get", "give \"keys\" or \"prefix\", not both");
 
   g_string_append (result, "\"items\":{");
   if (keys == NULL)
@@ -288,7 +245,7 @@ op_get (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
       guint i;
 
       if (!cJSON_IsString (keys) && !cJSON_IsArray (keys))
-        return bad_param (error, "get", "\"keys\" must be null, a string, an array of strings or an object");
+        return _nms_proto_bad_param (error, "get", "\"keys\" must be null, a string, an array of strings or an object");
       if (!key_list (req, keys, "get", TRUE, &list, error))
         return FALSE;
       for (i = 0; ok && i < list->len; i++)
@@ -316,54 +273,18 @@ op_get_keys (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   return TRUE;
 }
 
-typedef struct {
-  GPtrArray  *buffers;  /* keys and values, owned */
-  GArray     *list;     /* NmsItem */
-  GHashTable *seen;     /* keys already in list */
-} SetItems;
-
-/* One member of "items", read from its text (json-scan.c). */
-static gboolean
-set_member (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
-            GError **error)
-{
-  SetItems *set = user_data;
-  NmsItem item = { 0 };
-  guint8 *data = NULL;
-  char *key;
-
-  if (!nms_store_check_key (name, name_len, error))
-    return FALSE;
-  key = g_strndup (name, name_len);
-  g_ptr_array_add (set->buffers, key);
-  if (!g_hash_table_add (set->seen, key))
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "set: \"items\" names a key twice");
-      return FALSE;
-    }
-  item.key = key;
-  item.key_len = name_len;
-  /* The same reading of a value as an import's (archive-import.c). */
-  if (!nms_archive_value_from_json (value, value_len, &item.kind, &data, &item.value_len, error))
-    return FALSE;
-  g_ptr_array_add (set->buffers, data);
-  item.value = data;
-  g_array_append_val (set->list, item);
-  return TRUE;
-}
-
 static gboolean
 op_set (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 {
-  g_autoptr(GPtrArray) buffers = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GArray) list = g_array_new (FALSE, FALSE, sizeof (NmsItem));
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  SetItems set = { buffers, list, seen };
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  NmsArchiveItems set = { list, seen, values, FALSE };
 
   /* The request's parser left an object's text here (proto.c). */
   if (req->items == NULL)
-    return bad_param (error, "set", "\"items\" must be an object of key to value");
-  if (!nms_json_each_member (req->items, req->items_len, set_member, &set, error))
+    return _nms_proto_bad_param (error, "set", "\"items\" must be an object of key to value");
+  if (!nms_json_each_member (req->items, req->items_len, nms_archive_add_member, &set, error))
     {
       if ((*error)->code == NMS_ERROR_JSON)
         g_prefix_error (error, "set: ");
@@ -379,7 +300,7 @@ op_remove (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   g_autoptr(GPtrArray) list = NULL;
 
   if (keys == NULL || cJSON_IsNull (keys))
-    return bad_param (error, "remove", "\"keys\" is required: a string or an array of strings");
+    return _nms_proto_bad_param (error, "remove", "\"keys\" is required: a string or an array of strings");
   if (!key_list (req, keys, "remove", TRUE, &list, error))
     return FALSE;
   return nms_store_remove (proto->store, (const char *const *) list->pdata, list->len, error);
@@ -397,7 +318,7 @@ op_clear (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 static gboolean
 op_get_bytes_in_use (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 {
-  const cJSON *keys = param (req, "keys");
+  const cJSON *keys = _nms_proto_param (req, "keys");
   g_autoptr(GPtrArray) list = NULL;
   guint64 bytes = 0;
 

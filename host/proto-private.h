@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* proto-private.h: what proto.c (parsing, batching, replies) shares with
- * proto-ops.c (the operations themselves). Not installed. */
+/* proto-private.h: the types proto.c (parsing, batching, replies) shares
+ * with the op files (proto-ops.c and the others), and what proto.c takes
+ * from the op files. The helpers every one of them uses are in
+ * proto-common.h. Not installed. */
 #pragma once
 
 #include <cjson/cJSON.h>
@@ -34,6 +36,9 @@ struct _NmsProto {
   char          *open_error_logged; /* the last open error logged, not repeated each batch */
   NmsProgressFunc progress;   /* given to the store once it is open (nms_proto_set_progress) */
   gpointer        progress_data;
+  char           *op_names;   /* every op's name as a JSON array, in table order, for hello:
+                                 proto.c holds the tables and fills it, so that the op
+                                 files never call up into it */
 };
 
 typedef struct {
@@ -64,12 +69,6 @@ extern const NmsOpDef nms_proto_events_ops[];
 extern const NmsOpDef nms_proto_crypt_ops[];
 
 const NmsOpDef *nms_proto_find_op (const char *name);
-/* Appends every op's name as a JSON array, in table order: hello lists
- * them, so that the extension's own list is checked against this one. */
-void            nms_proto_append_op_names (GString *out);
-/* Opens the origin's store if it is not open (again, if it was replaced);
- * FALSE keeps the reason in proto->open_error. */
-gboolean        nms_proto_ensure_store (NmsProto *proto);
 void            nms_proto_events_free (NmsProto *proto);
 
 /* Requests that carry a secret (proto-crypt.c). A frame that mentions
@@ -80,11 +79,5 @@ gboolean nms_proto_secret_frame (const guint8 *data, gsize len);
 void     nms_proto_secret_guard (void);
 void     nms_proto_wipe_tree    (cJSON *node);
 
-/* Helpers for the ops. */
-/* A value of the request as canonical text (json.h). */
+/* A value of the request as canonical text (json.h; proto.c). */
 char    *nms_proto_print_value     (NmsRequest *req, const cJSON *value, gsize *len);
-/* A key of the request (a string value or a member name) as its real
- * bytes, checked as a key; NULL with E_KEY. Lives as long as the request. */
-const char *nms_proto_key          (NmsRequest *req, const char *raw, gsize *len, GError **error);
-gboolean nms_proto_optional_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error);
-void     nms_proto_append_stored_value (GString *out, NmsValueKind kind, const guint8 *data, gsize len);

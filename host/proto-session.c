@@ -3,7 +3,7 @@
  * nms_session_* function inside the batch transaction proto.c opens, so a
  * composite change (remove a torrent, migrate, repair) is one commit and
  * one write as far as any other process can tell. */
-#include "proto-private.h"
+#include "proto-common.h"
 #include "nmstore/error.h"
 #include "nmstore/session.h"
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* proto.c: parsing requests, running batches under one commit, and
- * formatting replies. The operations themselves are in proto-ops.c. */
-#include "proto-private.h"
+ * formatting replies. The operations themselves are in proto-ops.c and
+ * the other op files; what they and this file share is in proto-common.c. */
+#include "proto-common.h"
 #include "nmstore/error.h"
 #include "nmstore/frame.h"
 #include "nmstore/json.h"
@@ -48,7 +49,9 @@ nms_proto_find_op (const char *name)
   return NULL;
 }
 
-void
+/* Every op's name as a JSON array, in table order: hello lists them, so
+ * that the extension's own list is checked against this one. */
+static void
 nms_proto_append_op_names (GString *out)
 {
   gsize t;
@@ -89,22 +92,6 @@ nms_proto_print_value (NmsRequest *req, const cJSON *value, gsize *len)
   nms_json_write (out, value, req->stuffed);
   *len = out->len;
   return g_string_free (out, FALSE);
-}
-
-const char *
-nms_proto_key (NmsRequest *req, const char *raw, gsize *len, GError **error)
-{
-  char *owned = NULL;
-  NmsJson doc = { req->root, req->stuffed };
-  const char *key = nms_json_string (&doc, raw, len, &owned);
-
-  if (owned != NULL)
-    {
-      if (req->owned == NULL)
-        req->owned = g_ptr_array_new_with_free_func (g_free);
-      g_ptr_array_add (req->owned, owned);
-    }
-  return nms_store_check_key (key, *len, error) ? key : NULL;
 }
 
 /* The first member name used twice in object itself, or NULL. A hash set
@@ -278,34 +265,6 @@ parse_request (Slot *slot, NmsProtoInput *input)
   return TRUE;
 }
 
-gboolean
-nms_proto_ensure_store (NmsProto *proto)
-{
-  /* A store deleted or replaced under a running host is opened again at
-   * its path, before the batch runs, so that an acknowledged write is
-   * always in the file that every other process and the next start see. */
-  if (proto->store != NULL && nms_store_has_moved (proto->store))
-    {
-      g_warning ("%s was deleted or replaced while this host had it open; opening it again",
-                 nms_store_path (proto->store));
-      g_clear_pointer (&proto->store, nms_store_free);
-    }
-  if (proto->store != NULL)
-    return TRUE;
-  g_clear_error (&proto->open_error);
-  proto->store = nms_store_open_origin (proto->config, proto->origin, &proto->open_error);
-  if (proto->store != NULL)
-    nms_store_set_progress (proto->store, proto->progress, proto->progress_data);
-  /* Tried again before every batch: the same reason is logged once. */
-  if (proto->store == NULL && g_strcmp0 (proto->open_error_logged, proto->open_error->message) != 0)
-    {
-      g_warning ("cannot open the store of %s: %s", proto->origin->canonical, proto->open_error->message);
-      g_free (proto->open_error_logged);
-      proto->open_error_logged = g_strdup (proto->open_error->message);
-    }
-  return proto->store != NULL;
-}
-
 void
 nms_proto_set_progress (NmsProto *proto, NmsProgressFunc progress, gpointer user_data)
 {
@@ -319,6 +278,7 @@ NmsProto *
 nms_proto_new (const NmsConfig *config, const NmsOrigin *origin)
 {
   NmsProto *proto = g_new0 (NmsProto, 1);
+  GString *names;
 
   proto->config = g_new0 (NmsConfig, 1);
   proto->config->root = g_strdup (config->root);
@@ -332,6 +292,9 @@ nms_proto_new (const NmsConfig *config, const NmsOrigin *origin)
   proto->config->log_file = g_strdup (config->log_file);
   proto->origin = nms_origin_copy (origin);
   proto->failures_logged = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  names = g_string_new (NULL);
+  nms_proto_append_op_names (names);
+  proto->op_names = g_string_free (names, FALSE);
   nms_proto_ensure_store (proto);
   return proto;
 }
@@ -344,6 +307,7 @@ nms_proto_free (NmsProto *proto)
   nms_proto_events_free (proto);
   g_clear_pointer (&proto->failures_logged, g_hash_table_unref);
   g_free (proto->open_error_logged);
+  g_free (proto->op_names);
   nms_store_free (proto->store);
   g_clear_error (&proto->open_error);
   nms_config_free (proto->config);

@@ -44,6 +44,23 @@ gboolean nms_archive_import_file (NmsStore *store, const char *path, guint64 *n_
 gboolean nms_archive_value_from_json (const char *value, gsize value_len, NmsValueKind *kind, guint8 **data,
                                       gsize *data_len, GError **error);
 
+/* Items read from the members of a JSON object: a "set" request's "items",
+ * or an export file (from_file). */
+typedef struct {
+  GArray     *items;     /* NmsItem; keys point into seen, values into values */
+  GHashTable *seen;      /* every key added: g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) */
+  GPtrArray  *values;    /* the values, owned: g_ptr_array_new_with_free_func (g_free) */
+  gboolean    from_file; /* a mapped export: names checked again as UTF-8, errors say which key */
+} NmsArchiveItems;
+
+/* Adds one member (user_data: an NmsArchiveItems; a member function of
+ * nms_json_each_member) as "set" and an import take it: its name checked
+ * as a key and refused when it came before, its value read by
+ * nms_archive_value_from_json. The one check of both, so that a request
+ * and an import of the same object store the same items or fail alike. */
+gboolean nms_archive_add_member (const char *name, gsize name_len, const char *value, gsize value_len,
+                                 gpointer user_data, GError **error);
+
 typedef struct _NmsArchiveSealed NmsArchiveSealed;
 
 gboolean nms_archive_export_sealed (NmsStore *store, const char *origin, const char *prefix, FILE *out,

@@ -25,6 +25,23 @@
  * that exits with NMT_WRAPPER_ERROR_STATUS fails the test that started it. */
 #define NMT_WRAPPER_ERROR_STATUS 99
 
+/* A private HOME and system root (private-home.c): top is a new temporary
+ * folder; its home/ is HOME, with XDG_CONFIG_HOME unset, and its root/ is
+ * NMSTORE_SYSTEM_ROOT; data/ is the path of a data root, left for nmstore
+ * to make. _clear removes top and everything in it. _setup and _teardown
+ * are the same as a cmocka fixture whose state is the NmtPrivateHome. */
+typedef struct {
+  char *top;
+  char *home;
+  char *root;
+  char *data;
+} NmtPrivateHome;
+
+void nmt_private_home_make     (NmtPrivateHome *place);
+void nmt_private_home_clear    (NmtPrivateHome *place);
+int  nmt_private_home_setup    (void **state);
+int  nmt_private_home_teardown (void **state);
+
 typedef struct {
   GSubprocess   *proc;
   GOutputStream *in;   /* the host's stdin */

@@ -14,9 +14,7 @@
 #define ID_SHARED "ponmlkjihgfedcbaponmlkjihgfedcba"
 
 typedef struct {
-  char *top;
-  char *home;
-  char *data;
+  NmtPrivateHome place;
   char *manifest;  /* Chromium's user manifest */
 } Fixture;
 
@@ -24,19 +22,10 @@ G_GNUC_UNUSED static int
 setup (void **state)
 {
   Fixture *f = g_new0 (Fixture, 1);
-  g_autofree char *root = NULL;
 
-  f->top = nmt_make_home ();
-  f->home = g_build_filename (f->top, "home", NULL);
-  f->data = g_build_filename (f->top, "data", NULL);
-  root = g_build_filename (f->top, "root", NULL);
-  f->manifest = g_build_filename (f->home, ".config", "chromium", "NativeMessagingHosts",
+  nmt_private_home_make (&f->place);
+  f->manifest = g_build_filename (f->place.home, ".config", "chromium", "NativeMessagingHosts",
                                   "org.nmstore.host.json", NULL);
-  g_mkdir (f->home, 0755);
-  g_mkdir (root, 0755);
-  g_setenv ("HOME", f->home, TRUE);
-  g_unsetenv ("XDG_CONFIG_HOME");
-  g_setenv ("NMSTORE_SYSTEM_ROOT", root, TRUE);
   *state = f;
   return 0;
 }
@@ -46,11 +35,8 @@ teardown (void **state)
 {
   Fixture *f = *state;
 
-  g_chmod (f->data, 0700);
-  nmt_remove_tree (f->top);
-  g_free (f->top);
-  g_free (f->home);
-  g_free (f->data);
+  g_chmod (f->place.data, 0700);
+  nmt_private_home_clear (&f->place);
   g_free (f->manifest);
   g_free (f);
   return 0;
@@ -62,7 +48,7 @@ install_status (Fixture *f, const char *browser, int status)
   g_autofree char *out = NULL, *err = NULL;
   const char *args[] = { "install", "--browser", browser, NULL };
 
-  assert_int_equal (nmt_run_cli (f->data, args, NULL, &out, &err), status);
+  assert_int_equal (nmt_run_cli (f->place.data, args, NULL, &out, &err), status);
 }
 
 G_GNUC_UNUSED static void
@@ -77,7 +63,7 @@ doctor (Fixture *f, const char *browser, int expect_status)
 {
   g_autofree char *out = NULL, *err = NULL;
   const char *args[] = { "doctor", "--json", "--browser", browser, NULL };
-  int status = nmt_run_cli (f->data, args, NULL, &out, &err);
+  int status = nmt_run_cli (f->place.data, args, NULL, &out, &err);
   cJSON *report = cJSON_Parse (out);
 
   if (status != expect_status || report == NULL)
@@ -134,7 +120,7 @@ doctor_args (Fixture *f, const char *const *extra, int expect_status)
   for (; *extra != NULL; extra++)
     g_ptr_array_add (args, (gpointer) *extra);
   g_ptr_array_add (args, NULL);
-  status = nmt_run_cli (f->data, (const char *const *) args->pdata, NULL, &out, &err);
+  status = nmt_run_cli (f->place.data, (const char *const *) args->pdata, NULL, &out, &err);
   report = cJSON_Parse (out);
   if (status != expect_status || report == NULL)
     fail_msg ("doctor exited %d (expected %d):\n%s%s", status, expect_status, out, err);
@@ -145,7 +131,7 @@ G_GNUC_UNUSED static void
 run_ok (Fixture *f, const char *const *args)
 {
   g_autofree char *out = NULL, *err = NULL;
-  int status = nmt_run_cli (f->data, args, NULL, &out, &err);
+  int status = nmt_run_cli (f->place.data, args, NULL, &out, &err);
 
   if (status != 0)
     fail_msg ("%s exited %d:\n%s%s", args[0], status, out, err);

@@ -354,6 +354,41 @@ test_cli_help_version (void **state)
   assert_true (g_str_has_prefix (out, expected));
 }
 
+/* What an import and a "set" of the same object refuse, and in whose
+ * words: both go through nms_archive_add_member, and an import names the
+ * key it stopped at. */
+static void
+test_import_and_set_refuse_alike (void **state)
+{
+  NmtFixture *f = *state;
+  g_autofree char *path = g_build_filename (f->home, "export.json", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  const char *import[] = { "import", "--origin", NMT_ORIGIN, path, NULL };
+  cJSON *reply;
+
+  nmt_write_file (path, "{\"a\":1,\"b\":2,\"a\":3}");
+  assert_int_equal (nmt_run_cli (f->home, import, NULL, &out, &err), 1);
+  assert_non_null (strstr (err, "the file names the key \"a\" twice"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  nmt_write_file (path, "{\"a\":1,\"b\":{\"x\":1,\"x\":2}}");
+  assert_int_equal (nmt_run_cli (f->home, import, NULL, &out, &err), 1);
+  assert_non_null (strstr (err, "the value of \"b\": an object names the member \"x\" twice"));
+
+  reply = nmt_host_call (f->host, "{\"id\":1,\"op\":\"set\",\"items\":{\"a\":1,\"b\":{\"x\":1,\"x\":2}}}");
+  nmt_assert_error (reply, "E_REQUEST");
+  assert_string_equal (nmt_member (nmt_member (reply, "error"), "message")->valuestring,
+                       "an object names the member \"x\" twice (no JavaScript value does)");
+  cJSON_Delete (reply);
+  reply = nmt_host_call (f->host, "{\"id\":2,\"op\":\"set\",\"items\":{\"a\":1,\"b\":2,\"a\":3}}");
+  nmt_assert_error (reply, "E_REQUEST");
+  assert_string_equal (nmt_member (nmt_member (reply, "error"), "message")->valuestring,
+                       "set: \"items\" names a key twice");
+  cJSON_Delete (reply);
+  nmt_assert_items (f->host, "{}");
+}
+
 int
 main (void)
 {
@@ -368,6 +403,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_cli_usage_exit_status, nmt_fixture_setup, nmt_fixture_teardown),
     cmocka_unit_test_setup_teardown (test_cli_bare_chromium_id, nmt_fixture_setup, nmt_fixture_teardown),
     cmocka_unit_test (test_cli_origins),
+    cmocka_unit_test_setup_teardown (test_import_and_set_refuse_alike, nmt_fixture_setup, nmt_fixture_teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -30,7 +30,7 @@ edit_manifest (Fixture *f, const char *member, cJSON *value)
 static char *
 write_script (Fixture *f, const char *name, const char *body, int mode)
 {
-  char *path = g_build_filename (f->top, name, NULL);
+  char *path = g_build_filename (f->place.top, name, NULL);
 
   assert_true (g_file_set_contents (path, body, -1, NULL));
   assert_int_equal (g_chmod (path, mode), 0);
@@ -146,8 +146,8 @@ test_data_root_not_writable (void **state)
   cJSON *report;
 
   install (f, "chromium");
-  g_mkdir (f->data, 0500);
-  g_chmod (f->data, 0500);
+  g_mkdir (f->place.data, 0500);
+  g_chmod (f->place.data, 0500);
   report = doctor (f, "chromium", 1);
   assert_check (report, NULL, "data-root", "fail", "chmod 700", "not writable");
   cJSON_Delete (report);
@@ -162,8 +162,8 @@ test_data_root_loose (void **state)
   cJSON *report;
 
   install (f, "chromium");
-  g_mkdir (f->data, 0755);
-  g_chmod (f->data, 0755);
+  g_mkdir (f->place.data, 0755);
+  g_chmod (f->place.data, 0755);
   report = doctor (f, "chromium", 1);
   assert_check (report, NULL, "data-root", "fail", "chmod 700", "refuses");
   cJSON_Delete (report);
@@ -208,7 +208,7 @@ static void
 test_detected_without_manifest (void **state)
 {
   Fixture *f = *state;
-  g_autofree char *config = g_build_filename (f->home, ".config", "google-chrome", NULL);
+  g_autofree char *config = g_build_filename (f->place.home, ".config", "google-chrome", NULL);
   cJSON *report;
 
   g_mkdir_with_parents (config, 0700);
@@ -222,7 +222,7 @@ static void
 test_corrupt_store (void **state)
 {
   Fixture *f = *state;
-  g_autofree char *dir = g_build_filename (f->data, "chromium-" OTHER_ID, NULL);
+  g_autofree char *dir = g_build_filename (f->place.data, "chromium-" OTHER_ID, NULL);
   g_autofree char *db = g_build_filename (dir, "store.db", NULL);
   g_autofree char *junk = g_strnfill (8192, 'x');
   cJSON *report;
@@ -247,7 +247,7 @@ test_text_report (void **state)
 
   install (f, "chromium");
   edit_manifest (f, "path", cJSON_CreateString ("/opt/gone/nmstore"));
-  assert_int_equal (nmt_run_cli (f->data, args, NULL, &out, &err), 1);
+  assert_int_equal (nmt_run_cli (f->place.data, args, NULL, &out, &err), 1);
   lines = g_strsplit (out, "\n", -1);
   for (i = 0; lines[i] != NULL; i++)
     if (g_str_has_prefix (lines[i], "FAIL"))
@@ -321,7 +321,7 @@ static void
 test_refused_dropin (void **state)
 {
   Fixture *f = *state;
-  g_autofree char *dir = g_build_filename (f->home, ".config", "nmstore", "extensions.d", NULL);
+  g_autofree char *dir = g_build_filename (f->place.home, ".config", "nmstore", "extensions.d", NULL);
   g_autofree char *bad = g_build_filename (dir, "bad.conf", NULL);
   cJSON *report;
 
@@ -340,8 +340,8 @@ static void
 test_other_cases (void **state)
 {
   Fixture *f = *state;
-  g_autofree char *elsewhere = g_build_filename (f->top, "elsewhere", NULL);
-  g_autofree char *conf = g_build_filename (f->data, "nmstore.conf", NULL);
+  g_autofree char *elsewhere = g_build_filename (f->place.top, "elsewhere", NULL);
+  g_autofree char *conf = g_build_filename (f->place.data, "nmstore.conf", NULL);
   cJSON *report;
 
   install (f, "chromium");
@@ -360,42 +360,42 @@ test_other_cases (void **state)
   install (f, "chromium");
 
   /* The doctor's hello created the data root; start each case afresh. */
-  nmt_remove_tree (f->data);
+  nmt_remove_tree (f->place.data);
   g_mkdir (elsewhere, 0700);
   {
-    g_autoptr(GFile) link = g_file_new_for_path (f->data);
+    g_autoptr(GFile) link = g_file_new_for_path (f->place.data);
     assert_true (g_file_make_symbolic_link (link, elsewhere, NULL, NULL));
   }
   report = doctor (f, "chromium", 1);
   assert_check (report, NULL, "data-root", "fail", "replace the link", "symbolic link");
   cJSON_Delete (report);
-  assert_int_equal (g_unlink (f->data), 0);
+  assert_int_equal (g_unlink (f->place.data), 0);
 
-  assert_true (g_file_set_contents (f->data, "", 0, NULL));
+  assert_true (g_file_set_contents (f->place.data, "", 0, NULL));
   report = doctor (f, "chromium", 1);
   assert_check (report, NULL, "data-root", "fail", "out of the way", "is not a folder");
   cJSON_Delete (report);
-  assert_int_equal (g_unlink (f->data), 0);
+  assert_int_equal (g_unlink (f->place.data), 0);
 
-  g_mkdir (f->data, 0700);
+  g_mkdir (f->place.data, 0700);
   assert_true (g_file_set_contents (conf, "this is not a key file\n", -1, NULL));
   report = doctor (f, "chromium", 1);
   assert_check (report, NULL, "config", "fail", "edit or remove", "nmstore.conf");
   cJSON_Delete (report);
   assert_int_equal (g_unlink (conf), 0);
-  nmt_remove_tree (f->data);
-  g_mkdir (f->data, 0700);
+  nmt_remove_tree (f->place.data);
+  g_mkdir (f->place.data, 0700);
 
   if (geteuid () != 0)
     {
       print_message ("not root: the foreign data root case is skipped\n");
       return;
     }
-  assert_int_equal (chown (f->data, 65534, 65534), 0);
+  assert_int_equal (chown (f->place.data, 65534, 65534), 0);
   report = doctor (f, "chromium", 1);
   assert_check (report, NULL, "data-root", "fail", "chown", "belongs to uid 65534");
   cJSON_Delete (report);
-  assert_int_equal (chown (f->data, 0, 0), 0);
+  assert_int_equal (chown (f->place.data, 0, 0), 0);
 }
 
 /* A system manifest answers for the system's drop-ins only, as install
@@ -409,7 +409,7 @@ test_registered_scopes (void **state)
   cJSON *report;
 
   run_ok (f, (const char *const[]) { "extensions", "add", "mine", "--extension-id", OTHER_ID, NULL });
-  assert_int_equal (nmt_run_cli (f->data, system_install, NULL, &out, &err), 0);
+  assert_int_equal (nmt_run_cli (f->place.data, system_install, NULL, &out, &err), 0);
   assert_null (strstr (out, OTHER_ID));
   /* With no manifest of the user's own, the browser reads the system's,
    * which does not allow the user's registration. */
@@ -429,7 +429,7 @@ test_registered_scopes (void **state)
     g_autofree char *text = NULL, *text_err = NULL;
     const char *args[] = { "doctor", "--browser", "chromium", NULL };
 
-    assert_int_equal (nmt_run_cli (f->data, args, NULL, &text, &text_err), 1);
+    assert_int_equal (nmt_run_cli (f->place.data, args, NULL, &text, &text_err), 1);
     assert_non_null (strstr (text, "FAIL chromium/user    allowed-id " ID_SHARED " is not allowed"));
     assert_non_null (strstr (text, "FAIL chromium/system  allowed-id " ID_SHARED " is not allowed"));
     assert_non_null (strstr (text, "fix: run: sudo nmstore install --system --browser chromium (it allows every "

@@ -15,7 +15,7 @@ static void
 test_snap_chromium (void **state)
 {
   Fixture *f = *state;
-  g_autofree char *snap = g_build_filename (f->home, "snap", "chromium", NULL);
+  g_autofree char *snap = g_build_filename (f->place.home, "snap", "chromium", NULL);
   cJSON *report;
 
   install (f, "chromium");
@@ -34,8 +34,8 @@ static void
 test_snap_firefox_without_portal (void **state)
 {
   Fixture *f = *state;
-  g_autofree char *snap = g_build_filename (f->home, "snap", "firefox", NULL);
-  g_autofree char *bus = g_strdup_printf ("unix:path=%s/no-bus", f->top);
+  g_autofree char *snap = g_build_filename (f->place.home, "snap", "firefox", NULL);
+  g_autofree char *bus = g_strdup_printf ("unix:path=%s/no-bus", f->place.top);
   cJSON *report;
 
   install (f, "firefox");
@@ -97,7 +97,7 @@ static void
 test_snap_firefox_with_portal (void **state)
 {
   Fixture *f = *state;
-  g_autofree char *snap = g_build_filename (f->home, "snap", "firefox", NULL);
+  g_autofree char *snap = g_build_filename (f->place.home, "snap", "firefox", NULL);
   g_autofree char *daemon = g_find_program_in_path ("dbus-daemon");
   g_autofree char *line = NULL, *out = NULL, *err = NULL;
   g_autoptr(GTestDBus) bus = NULL;
@@ -127,7 +127,7 @@ test_snap_firefox_with_portal (void **state)
   assert_check (report, "firefox", "snap", "warn", "asks once", "WebExtensions portal");
   assert_check (report, "firefox", "hello", "ok", NULL, NULL);
   cJSON_Delete (report);
-  assert_int_equal (nmt_run_cli (f->data, text_args, NULL, &out, &err), 0);
+  assert_int_equal (nmt_run_cli (f->place.data, text_args, NULL, &out, &err), 0);
   assert_null (strstr (out, "everything is in order"));
   assert_non_null (strstr (out, "no check failed, but read the 1 warning above"));
 

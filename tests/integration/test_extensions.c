@@ -16,10 +16,7 @@
 #define MANIFEST "org.nmstore.host.json"
 
 typedef struct {
-  char *top;
-  char *home;
-  char *root;
-  char *data;
+  NmtPrivateHome place;
   char *user_dir;    /* ~/.config/nmstore/extensions.d */
   char *system_dir;  /* ROOT/etc/nmstore/extensions.d */
 } Fixture;
@@ -29,17 +26,9 @@ setup (void **state)
 {
   Fixture *f = g_new0 (Fixture, 1);
 
-  f->top = nmt_make_home ();
-  f->home = g_build_filename (f->top, "home", NULL);
-  f->root = g_build_filename (f->top, "root", NULL);
-  f->data = g_build_filename (f->top, "data", NULL);
-  f->user_dir = g_build_filename (f->home, ".config", "nmstore", "extensions.d", NULL);
-  f->system_dir = g_build_filename (f->root, "etc", "nmstore", "extensions.d", NULL);
-  g_mkdir (f->home, 0755);
-  g_mkdir (f->root, 0755);
-  g_setenv ("HOME", f->home, TRUE);
-  g_unsetenv ("XDG_CONFIG_HOME");
-  g_setenv ("NMSTORE_SYSTEM_ROOT", f->root, TRUE);
+  nmt_private_home_make (&f->place);
+  f->user_dir = g_build_filename (f->place.home, ".config", "nmstore", "extensions.d", NULL);
+  f->system_dir = g_build_filename (f->place.root, "etc", "nmstore", "extensions.d", NULL);
   *state = f;
   return 0;
 }
@@ -49,11 +38,7 @@ teardown (void **state)
 {
   Fixture *f = *state;
 
-  nmt_remove_tree (f->top);
-  g_free (f->top);
-  g_free (f->home);
-  g_free (f->root);
-  g_free (f->data);
+  nmt_private_home_clear (&f->place);
   g_free (f->user_dir);
   g_free (f->system_dir);
   g_free (f);
@@ -65,7 +50,7 @@ run (Fixture *f, char **out, char **err, const char *const *args)
 {
   g_clear_pointer (out, g_free);
   g_clear_pointer (err, g_free);
-  return nmt_run_cli (f->data, args, NULL, out, err);
+  return nmt_run_cli (f->place.data, args, NULL, out, err);
 }
 
 static int
@@ -228,7 +213,7 @@ test_usage_errors (void **state)
       assert_int_equal (run (f, &out, &err, (const char *const[]) { "extensions", "rm", bad_names[i], NULL }), 2);
     }
   {
-    g_autofree char *escaped = g_build_filename (f->home, ".config", "nmstore", "escape.conf", NULL);
+    g_autofree char *escaped = g_build_filename (f->place.home, ".config", "nmstore", "escape.conf", NULL);
     assert_false (g_file_test (escaped, G_FILE_TEST_EXISTS));
   }
   assert_int_equal (run (f, &out, &err, (const char *const[]) { "extensions", "--help", NULL }), 0);
@@ -270,8 +255,8 @@ test_install_includes_dropins (void **state)
                                                                  "--extension-id", ID_C, NULL }), 0);
   assert_contains (out, "allows  tool ");
   assert_contains (out, "allows  other ");
-  chromium = read_text (f->home, ".config/chromium/NativeMessagingHosts/" MANIFEST);
-  firefox = read_text (f->home, ".mozilla/native-messaging-hosts/" MANIFEST);
+  chromium = read_text (f->place.home, ".config/chromium/NativeMessagingHosts/" MANIFEST);
+  firefox = read_text (f->place.home, ".mozilla/native-messaging-hosts/" MANIFEST);
   assert_contains (chromium, "[\"chrome-extension://hfjlljhbgdcnhkaehjemmbcjndfgaeea/\", \"chrome-extension://" ID_A
                              "/\", \"chrome-extension://" ID_B "/\", \"chrome-extension://" ID_C "/\"]");
   assert_contains (firefox, "[\"nmstore@nmstore.org\", \"tool@example.org\", "
@@ -307,7 +292,7 @@ test_bad_dropin_refused (void **state)
       assert_contains (err, bad);
       assert_contains (err, said[i]);
       g_free (chromium);
-      chromium = read_text (f->home, ".config/chromium/NativeMessagingHosts/" MANIFEST);
+      chromium = read_text (f->place.home, ".config/chromium/NativeMessagingHosts/" MANIFEST);
       assert_contains (chromium, ID_A);
       assert_lacks (chromium, ID_B);
       assert_int_equal (run (f, &out, &err, (const char *const[]) { "extensions", "ls", NULL }), 1);
@@ -329,7 +314,7 @@ test_system_install_ignores_user_dropins (void **state)
                                                                  "--extension-id", ID_B, NULL }), 0);
   assert_int_equal (run (f, &out, &err, (const char *const[]) { "install", "--system", "--browser", "chromium",
                                                                  NULL }), 0);
-  manifest = read_text (f->root, "etc/chromium/native-messaging-hosts/" MANIFEST);
+  manifest = read_text (f->place.root, "etc/chromium/native-messaging-hosts/" MANIFEST);
   assert_contains (manifest, ID_B);
   assert_lacks (manifest, ID_A);
 }

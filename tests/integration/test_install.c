@@ -12,44 +12,8 @@
 #define EXTRA_ID "abcdefghijklmnopabcdefghijklmnop"
 #define FILE_NAME "org.nmstore.host.json"
 
-typedef struct {
-  char *top;
-  char *home;
-  char *root;
-  char *data;
-} Fixture;
-
-static int
-setup (void **state)
-{
-  Fixture *f = g_new0 (Fixture, 1);
-
-  f->top = nmt_make_home ();
-  f->home = g_build_filename (f->top, "home", NULL);
-  f->root = g_build_filename (f->top, "root", NULL);
-  f->data = g_build_filename (f->top, "data", NULL);
-  g_mkdir (f->home, 0755);
-  g_mkdir (f->root, 0755);
-  g_setenv ("HOME", f->home, TRUE);
-  g_unsetenv ("XDG_CONFIG_HOME");
-  g_setenv ("NMSTORE_SYSTEM_ROOT", f->root, TRUE);
-  *state = f;
-  return 0;
-}
-
-static int
-teardown (void **state)
-{
-  Fixture *f = *state;
-
-  nmt_remove_tree (f->top);
-  g_free (f->top);
-  g_free (f->home);
-  g_free (f->root);
-  g_free (f->data);
-  g_free (f);
-  return 0;
-}
+/* Everything install writes lands under these. */
+typedef NmtPrivateHome Fixture;
 
 static char *
 chromium_json (const char *path, const char *extra_id)
@@ -531,18 +495,18 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown (test_user_every_browser, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_system_every_browser, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_detected_only, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_repair_is_idempotent, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_rerun_keeps_ids, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_xdg_config_home, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_templates_match, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_bad_arguments, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_new_browsers_detected, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_dir, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_usage_errors_exit_2, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_help, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_user_every_browser, nmt_private_home_setup, nmt_private_home_teardown),
+    cmocka_unit_test_setup_teardown (test_system_every_browser, nmt_private_home_setup, nmt_private_home_teardown),
+    cmocka_unit_test_setup_teardown (test_detected_only, nmt_private_home_setup, nmt_private_home_teardown),
+    cmocka_unit_test_setup_teardown (test_repair_is_idempotent, nmt_private_home_setup, nmt_private_home_teardown),
+    cmocka_unit_test_setup_teardown (test_rerun_keeps_ids, nmt_private_home_setup, nmt_private_home_teardown),
+    cmocka_unit_test_setup_teardown (test_xdg_config_home, nmt_private_home_setup, nmt_private_home_teardown),
+    cmocka_unit_test_setup_teardown (test_templates_match, nmt_private_home_setup, nmt_private_home_teardown),
+    cmocka_unit_test_setup_teardown (test_bad_arguments, nmt_private_home_setup, nmt_private_home_teardown),
+    cmocka_unit_test_setup_teardown (test_new_browsers_detected, nmt_private_home_setup, nmt_private_home_teardown),
+    cmocka_unit_test_setup_teardown (test_dir, nmt_private_home_setup, nmt_private_home_teardown),
+    cmocka_unit_test_setup_teardown (test_usage_errors_exit_2, nmt_private_home_setup, nmt_private_home_teardown),
+    cmocka_unit_test_setup_teardown (test_help, nmt_private_home_setup, nmt_private_home_teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
