@@ -23,6 +23,7 @@
  * 100 ms after a wake-up that brought only modifications, such as the
  * WAL's, which would delay the bell behind them. */
 #include "store-private.h"
+#include "store-record.h"
 #include "nmstore/error.h"
 #include "nmstore/os.h"
 
@@ -51,7 +52,6 @@ static const char *const log_stmt_sql[N_LOG_STMTS] = {
   [LOG_STMT_PRUNE] = "DELETE FROM changes WHERE seq <= ?1",
   [LOG_STMT_SET_PRUNED] = "UPDATE meta SET value = ?1 WHERE name = 'changes_pruned_through'",
   [LOG_STMT_DATA_VERSION] = "PRAGMA data_version",
-  [LOG_STMT_SEAL] = "UPDATE changes SET body = ?2 WHERE seq = ?1",
 };
 
 typedef struct {
@@ -295,35 +295,11 @@ prune (NmsStore *store, gint64 head, gint64 now_ms, GError **error)
   return step_int (store, s, &pruned, &found, "prune the change log", error);
 }
 
-/* The sequence number is only known once the row exists, so the row is
- * written empty and then given its sealed body. */
-static gboolean
-seal_row (NmsStore *store, gint64 seq, GVariant *body, GError **error)
-{
-  guint8 binding[8];
-  guint64 le = GUINT64_TO_LE ((guint64) seq);
-  gsize sealed_len = 0;
-  g_autofree guint8 *sealed = NULL;
-  sqlite3_stmt *s;
-  int rc;
-
-  if (!nms_store_crypt_ready (store, error))
-    return FALSE;
-  memcpy (binding, &le, sizeof binding);
-  sealed = nms_crypto_seal (store->crypt.keys, NMS_CRYPTO_USE_CHANGE, binding, sizeof binding,
-                            g_variant_get_data (body), g_variant_get_size (body), &sealed_len);
-  s = log_stmt (store, LOG_STMT_SEAL);
-  sqlite3_bind_int64 (s, 1, seq);
-  sqlite3_bind_blob64 (s, 2, sealed, sealed_len, SQLITE_STATIC);
-  rc = sqlite3_step (s);
-  sqlite3_reset (s);
-  return rc == SQLITE_DONE || nms_store_fail (store, rc, "seal the change", error);
-}
-
 static gboolean
 write_row (NmsStore *store, const NmsChangeSet *set, GError **error)
 {
   g_autoptr(GVariant) body = change_set_body (set);
+  const NmsStoreRecordClass *records = nms_store_records (store);
   gint64 now_ms = g_get_real_time () / 1000;
   sqlite3_stmt *s;
   gint64 seq;
@@ -333,17 +309,14 @@ write_row (NmsStore *store, const NmsChangeSet *set, GError **error)
     return TRUE;
   s = log_stmt (store, LOG_STMT_INSERT);
   sqlite3_bind_int64 (s, 1, now_ms);
-  if (nms_store_encrypted (store))
-    sqlite3_bind_zeroblob (s, 2, 0);
-  else
-    sqlite3_bind_blob64 (s, 2, g_variant_get_data (body), g_variant_get_size (body), SQLITE_STATIC);
+  records->bind_change (s, 2, g_variant_get_data (body), g_variant_get_size (body));
   rc = sqlite3_step (s);
   sqlite3_reset (s);
   if (rc != SQLITE_DONE)
     return nms_store_fail (store, rc, "record the change", error);
   store->log.rows_pending = TRUE;
   seq = sqlite3_last_insert_rowid (store->db);
-  if (nms_store_encrypted (store) && !seal_row (store, seq, body, error))
+  if (!records->finish_change (store, seq, g_variant_get_data (body), g_variant_get_size (body), error))
     return FALSE;
   return seq % PRUNE_EVERY != 0 || prune (store, seq, now_ms, error);
 }
@@ -575,21 +548,10 @@ visit_row (NmsStore *store, guint64 seq, const void *blob, gsize len,
   g_autoptr(GBytes) data = NULL;
   g_autofree guint8 *plain = NULL;
 
-  if (nms_store_encrypted (store))
-    {
-      guint64 le = GUINT64_TO_LE (seq);
-      guint8 binding[8];
-
-      memcpy (binding, &le, sizeof binding);
-      plain = nms_crypto_open (store->crypt.keys, NMS_CRYPTO_USE_CHANGE, binding, sizeof binding, blob, len,
-                               &len, error);
-      if (plain == NULL)
-        {
-          g_prefix_error (error, "change %" G_GUINT64_FORMAT " in %s's log: ", seq, store->path);
-          return FALSE;
-        }
-      blob = plain;
-    }
+  if (!nms_store_records (store)->open_change (store, seq, blob, len, &plain, &len, error))
+    return FALSE;
+  if (plain != NULL)
+    blob = plain;
   data = g_bytes_new (blob, len);
   g_autoptr(GVariant) body = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (BODY_TYPE), data, FALSE));
   g_autoptr(GArray) changes = g_array_new (FALSE, TRUE, sizeof (NmsChange));

@@ -20,7 +20,7 @@
  *     reads another. The version is read before the records, so a commit
  *     slipping in between costs a rebuild, never a stale answer.
  *   - This connection's own commits do not change data_version, so its
- *     own writes (nms_store_crypt_put, nms_store_crypt_delete, clears) edit
+ *     own writes (store-sealed.c's put, delete and clear) edit
  *     the cache in place, and anything that undoes them drops it: every
  *     rollback of the connection (an SQLite rollback hook, which also sees
  *     the implicit ones after I/O errors) and every ROLLBACK TO savepoint

@@ -46,7 +46,6 @@ enum {
   LOG_STMT_PRUNE,
   LOG_STMT_SET_PRUNED,
   LOG_STMT_DATA_VERSION,
-  LOG_STMT_SEAL,
   N_LOG_STMTS
 };
 
@@ -90,6 +89,7 @@ enum {
   CRYPT_STMT_DELETE,
   CRYPT_STMT_ENVELOPE,
   CRYPT_STMT_SEALED_SIGNS,
+  CRYPT_STMT_SEAL_CHANGE,
   N_CRYPT_STMTS
 };
 
@@ -141,6 +141,8 @@ gboolean nms_store_fail (NmsStore *store, int rc, const char *doing, GError **er
 sqlite3_stmt *nms_store_stmt (NmsStore *store, int which);
 gboolean nms_store_nested (NmsStore *store);
 gboolean nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error);
+/* The byte counter the schema's triggers keep (store.c). */
+gboolean nms_store_bytes_total (NmsStore *store, guint64 *total, GError **error);
 /* store-scrub.c, for store-convert.c: the rewrite after a committed
  * conversion (a rewrite that cannot finish yet is a note, not a failure),
  * and an earlier conversion's unfinished one, before a new conversion. */
@@ -189,19 +191,9 @@ void     nms_store_crypt_clear       (NmsStore *store);
 gboolean nms_store_crypt_ready       (NmsStore *store, GError **error);
 gboolean nms_store_crypt_open        (NmsStore *store, const NmsCryptoKeys *keys, const guint8 *token,
                                       const guint8 *sealed, gsize sealed_len, NmsCryptoItem *item, GError **error);
-/* The encrypted forms of store.c's item calls; the caller holds the
- * transaction and has checked nms_store_crypt_ready(). */
-gboolean nms_store_crypt_get         (NmsStore *store, const char *key, gsize key_len,
-                                      NmsStoreVisitFunc visit, gpointer user_data, GError **error);
-gboolean nms_store_crypt_visit       (NmsStore *store, const char *prefix, gboolean with_values,
-                                      NmsStoreVisitFunc visit, gpointer user_data, GError **error);
-gboolean nms_store_crypt_note_change (NmsStore *store, const char *key, gsize key_len, const NmsValueRef *after,
-                                      gboolean *changed, GError **error);
-gboolean nms_store_crypt_put         (NmsStore *store, const NmsItem *item, GError **error);
-gboolean nms_store_crypt_delete      (NmsStore *store, const char *key, gsize key_len, GError **error);
-gboolean nms_store_crypt_clear_prefix (NmsStore *store, const char *prefix, GError **error);
-gboolean nms_store_crypt_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys,
-                                       guint64 *bytes, GError **error);
+/* The key record's statements, and the sealed records' (store-sealed.c),
+ * prepared on first use. */
+sqlite3_stmt *nms_store_crypt_stmt   (NmsStore *store, int which, GError **error);
 char    *nms_store_crypt_key_file_path (NmsStore *store, const NmsCryptoEnvelope *envelope);
 NmsCryptoSecret *nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvelope *envelope,
                                            const NmsCryptoSecret *passphrase, GError **error);
@@ -223,8 +215,6 @@ void     nms_store_summary_note    (NmsStore *store, const guint8 *token, const 
 gboolean nms_store_summary_rewrite (NmsStore *store, const NmsCryptoKeys *keys, GError **error);
 gboolean nms_store_summary_check   (NmsStore *store, GError **error);
 void     nms_store_summary_close   (NmsStore *store);
-/* A whole clear's side in store-crypt.c: the names and the summary. */
-void     nms_store_crypt_cleared   (NmsStore *store);
 
 /* store-names.c: an encrypted store's names in memory, for store.c and
  * store-crypt.c. put and the removes edit the cache only when there is

@@ -155,6 +155,22 @@ nms_store_stmt (NmsStore *store, int which)
   return s;
 }
 
+/* The byte counter the schema's triggers keep: the sum of the items'
+ * size column, whatever form the records have. */
+gboolean
+nms_store_bytes_total (NmsStore *store, guint64 *total, GError **error)
+{
+  sqlite3_stmt *s = nms_store_stmt (store, STMT_TOTAL);
+  int rc = sqlite3_step (s);
+  gint64 value = rc == SQLITE_ROW ? sqlite3_column_int64 (s, 0) : 0;
+
+  sqlite3_reset (s);
+  if (rc != SQLITE_ROW)
+    return rc == SQLITE_DONE ? (*total = 0, TRUE) : nms_store_fail (store, rc, "count the bytes in use", error);
+  *total = value > 0 ? (guint64) value : 0;
+  return TRUE;
+}
+
 /* Runs a prepared transaction-control statement; SQLITE_OK on success. */
 static int
 control (NmsStore *store, int which)
