@@ -23,6 +23,9 @@
  * 100 ms after a wake-up that brought only modifications, such as the
  * WAL's, which would delay the bell behind them. */
 #include "store-private.h"
+#include "store-changes.h"
+#include "store-value.h"
+#include "store-crypt-state.h"
 #include "store-record.h"
 #include "nmstore/error.h"
 #include "nmstore/os.h"
@@ -51,7 +54,6 @@ static const char *const log_stmt_sql[N_LOG_STMTS] = {
   [LOG_STMT_FIRST_RECENT] = "SELECT seq FROM changes WHERE ts >= ?1 ORDER BY seq LIMIT 1",
   [LOG_STMT_PRUNE] = "DELETE FROM changes WHERE seq <= ?1",
   [LOG_STMT_SET_PRUNED] = "UPDATE meta SET value = ?1 WHERE name = 'changes_pruned_through'",
-  [LOG_STMT_DATA_VERSION] = "PRAGMA data_version",
 };
 
 typedef struct {
@@ -358,22 +360,6 @@ nms_store_log_request_end (NmsStore *store, gboolean keep, GError **error)
   return ok;
 }
 
-gboolean
-nms_store_log_wanted (NmsStore *store, gboolean *yes, GError **error)
-{
-  g_return_val_if_fail (!sqlite3_get_autocommit (store->db), FALSE);
-  if (store->log.listening == NMS_LISTENING_UNKNOWN)
-    {
-      gboolean any;
-
-      if (!nms_store_subscribers_any (store, &any, error))
-        return FALSE;
-      store->log.listening = any ? NMS_LISTENING_YES : NMS_LISTENING_NO;
-    }
-  *yes = store->log.listening == NMS_LISTENING_YES;
-  return TRUE;
-}
-
 /* Once the last subscriber is gone nobody can read the log, and a new one
  * starts at its head: the rows go, and the head stays where it was. */
 gboolean
@@ -420,7 +406,7 @@ nms_store_log_open (NmsStore *store, GError **error)
     store->log.bell_path = g_build_filename (bell_dir, BELL_FILE, NULL);
   }
   store->log.bell_fd = nms_os_open_private_file (store->log.bell_path, error);
-  return store->log.bell_fd >= 0 && nms_store_subscribers_open (store, error);
+  return store->log.bell_fd >= 0;
 }
 
 void
@@ -430,7 +416,6 @@ nms_store_log_close (NmsStore *store)
 
   for (i = 0; i < N_LOG_STMTS; i++)
     sqlite3_finalize (store->log.stmts[i]);
-  nms_store_subscribers_close (store);
   if (store->log.bell_fd >= 0)
     nms_os_close (store->log.bell_fd);
   change_set_free (store->log.call);
@@ -571,7 +556,7 @@ visit_row (NmsStore *store, guint64 seq, const void *blob, gsize len,
       value_ref_from_variant (old_v, keep, &change.old_value);
       value_ref_from_variant (new_v, keep, &change.new_value);
       /* The log is in the file too: what goes into an event is checked
-       * as a read item is (store-items.c). */
+       * as a read item is (store-value.c). */
       if ((!change.old_value.present && !change.new_value.present)
           || !change_side_sane (store, &change, &change.old_value)
           || !change_side_sane (store, &change, &change.new_value))
@@ -609,15 +594,4 @@ nms_store_changes_read (NmsStore *store, guint64 after, guint max_rows,
     ok = nms_store_fail (store, rc, "read the change log", error);
   sqlite3_reset (s);
   return ok;
-}
-
-/* Changes whenever another connection commits; a cheap way to tell a
- * spurious wake-up from a real one without reading the log. */
-gboolean
-nms_store_data_version (NmsStore *store, gint64 *version, GError **error)
-{
-  gboolean found;
-
-  return step_int (store, log_stmt (store, LOG_STMT_DATA_VERSION), version, &found,
-                   "read the store's data version", error);
 }

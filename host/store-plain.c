@@ -4,6 +4,8 @@
  * its value, all as they are. The change log's rows hold their bodies as
  * they are too. Also the bringing of old plaintext files up to date. */
 #include "store-private.h"
+#include "store-value.h"
+#include "store-changes.h"
 #include "store-record.h"
 #include "nmstore/error.h"
 #include "nmstore/json.h"

@@ -52,3 +52,8 @@ extern const NmsStoreRecordClass nms_store_sealed_records;
 /* The implementation for the store's records as its key record is now
  * (store-crypt.c): the only place that asks whether it is encrypted. */
 const NmsStoreRecordClass *nms_store_records (NmsStore *store);
+
+/* store-plain.c, besides its records: plaintext items to their canonical
+ * text and count, for an old file's upgrade (store.c) and a restore
+ * (store-files.c). */
+gboolean nms_store_items_canonicalize (NmsStore *store, gboolean strict, GError **error);

@@ -9,7 +9,10 @@
  * and to match names against the prefix, and then handed out still
  * sealed, so no plaintext leaves this file. */
 #include "store-private.h"
-#include "store-record.h"
+#include "store-changes.h"
+#include "store-crypt-state.h"
+#include "store-summary.h"
+#include "store-names.h"
 #include "nmstore/error.h"
 
 #include <sodium.h>
