@@ -90,6 +90,23 @@ nms_store_stmt (NmsStore *store, int which)
   return s;
 }
 
+sqlite3_stmt *
+nms_store_lazy_stmt (NmsStore *store, sqlite3_stmt **slot, const char *sql, GError **error)
+{
+  if (*slot == NULL)
+    {
+      int rc = sqlite3_prepare_v3 (store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+      if (rc != SQLITE_OK)
+        {
+          nms_store_fail (store, rc, "prepare the encrypted store's queries", error);
+          return NULL;
+        }
+    }
+  sqlite3_reset (*slot);
+  sqlite3_clear_bindings (*slot);
+  return *slot;
+}
+
 /* The byte counter the schema's triggers keep: the sum of the items'
  * size column, whatever form the records have. */
 gboolean

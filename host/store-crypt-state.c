@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* store-crypt-state.c: what this process knows of an encrypted store, for
  * every part of the store that asks: whether it is encrypted, locked or
- * damaged, which records class is in use, the prepared statements of the
- * key record and the sealed records, and opening one sealed record. The
+ * damaged, which records class is in use, and opening one sealed record. The
  * key record itself is read and the keys made in store-crypt.c, above
  * this. */
 #include "store-private.h"
@@ -10,40 +9,6 @@
 #include "store-record.h"
 #include "nmstore/error.h"
 #include "nmstore/hex.h"
-
-static const char *const crypt_stmt_sql[N_CRYPT_STMTS] = {
-  [CRYPT_STMT_GET] = "SELECT value FROM items WHERE key = ?1",
-  [CRYPT_STMT_UPSERT] = ("INSERT INTO items (key, kind, size, value) VALUES (?1, 0, ?2, ?3) "
-                         "ON CONFLICT (key) DO UPDATE SET kind = 0, size = excluded.size, value = excluded.value"),
-  [CRYPT_STMT_DELETE] = "DELETE FROM items WHERE key = ?1",
-  [CRYPT_STMT_ENVELOPE] = "SELECT value FROM meta WHERE name = 'crypto'",
-  /* BLOBs sort after all text in the key's index, so the second half is
-   * one index seek, not a scan: this runs at the start of every
-   * transaction of a plaintext store. */
-  [CRYPT_STMT_SEALED_SIGNS] = ("SELECT EXISTS (SELECT 1 FROM meta WHERE name = 'summary') "
-                               "OR EXISTS (SELECT 1 FROM items WHERE key >= x'')"),
-  [CRYPT_STMT_SEAL_CHANGE] = "UPDATE changes SET body = ?2 WHERE seq = ?1",
-};
-
-/* Prepared on first use: a plaintext store needs only the envelope's. */
-sqlite3_stmt *
-nms_store_crypt_stmt (NmsStore *store, int which, GError **error)
-{
-  sqlite3_stmt **s = &store->crypt.stmts[which];
-
-  if (*s == NULL)
-    {
-      int rc = sqlite3_prepare_v3 (store->db, crypt_stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT, s, NULL);
-      if (rc != SQLITE_OK)
-        {
-          nms_store_fail (store, rc, "prepare the encrypted store's queries", error);
-          return NULL;
-        }
-    }
-  sqlite3_reset (*s);
-  sqlite3_clear_bindings (*s);
-  return *s;
-}
 
 /* A store whose key record is gone but that holds sealed records counts
  * as encrypted (and damaged), so that nothing takes the plaintext path. */

@@ -8,9 +8,6 @@
 gboolean nms_store_crypt_ready       (NmsStore *store, GError **error);
 gboolean nms_store_crypt_open        (NmsStore *store, const NmsCryptoKeys *keys, const guint8 *token,
                                       const guint8 *sealed, gsize sealed_len, NmsCryptoItem *item, GError **error);
-/* The key record's statements, and the sealed records' (store-sealed.c),
- * prepared on first use. */
-sqlite3_stmt *nms_store_crypt_stmt   (NmsStore *store, int which, GError **error);
 /* How many records this handle has opened (decrypted) since it was
  * opened: lets the tests see which calls decrypt what. */
 guint64  nms_store_crypt_records_opened (NmsStore *store);

@@ -34,6 +34,22 @@
 
 #include <string.h>
 
+/* The key record's statements; the sealed records' are store-sealed.c's. */
+static const char *const key_stmt_sql[N_CRYPT_STMTS] = {
+  [CRYPT_STMT_ENVELOPE] = "SELECT value FROM meta WHERE name = 'crypto'",
+  /* BLOBs sort after all text in the key's index, so the second half is
+   * one index seek, not a scan: this runs at the start of every
+   * transaction of a plaintext store. */
+  [CRYPT_STMT_SEALED_SIGNS] = ("SELECT EXISTS (SELECT 1 FROM meta WHERE name = 'summary') "
+                               "OR EXISTS (SELECT 1 FROM items WHERE key >= x'')"),
+};
+
+static sqlite3_stmt *
+key_stmt (NmsStore *store, int which, GError **error)
+{
+  return nms_store_lazy_stmt (store, &store->crypt.stmts[which], key_stmt_sql[which], error);
+}
+
 void
 nms_store_crypt_clear (NmsStore *store)
 {
@@ -151,7 +167,7 @@ static gboolean
 no_envelope (NmsStore *store, GError **error)
 {
   NmsStoreCrypt *crypt = &store->crypt;
-  sqlite3_stmt *s = nms_store_crypt_stmt (store, CRYPT_STMT_SEALED_SIGNS, error);
+  sqlite3_stmt *s = key_stmt (store, CRYPT_STMT_SEALED_SIGNS, error);
   gboolean sealed = FALSE;
   int rc;
 
@@ -190,7 +206,7 @@ gboolean
 nms_store_crypt_refresh (NmsStore *store, GError **error)
 {
   NmsStoreCrypt *crypt = &store->crypt;
-  sqlite3_stmt *s = nms_store_crypt_stmt (store, CRYPT_STMT_ENVELOPE, error);
+  sqlite3_stmt *s = key_stmt (store, CRYPT_STMT_ENVELOPE, error);
   g_autofree char *json = NULL;
   g_autoptr(NmsCryptoEnvelope) envelope = NULL;
   g_autoptr(NmsCryptoSecret) kek = NULL;

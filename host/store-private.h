@@ -147,5 +147,8 @@ gboolean nms_store_fail (NmsStore *store, int rc, const char *doing, GError **er
 sqlite3_stmt *nms_store_stmt (NmsStore *store, int which);
 gboolean nms_store_nested (NmsStore *store);
 gboolean nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error);
+/* A statement prepared on its first use into *slot (the encrypted store's:
+ * a plaintext store needs few of them), reset for this one. */
+sqlite3_stmt *nms_store_lazy_stmt (NmsStore *store, sqlite3_stmt **slot, const char *sql, GError **error);
 /* The byte counter the schema's triggers keep. */
 gboolean nms_store_bytes_total (NmsStore *store, guint64 *total, GError **error);

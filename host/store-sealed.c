@@ -18,6 +18,23 @@
 #include <sodium.h>
 #include <string.h>
 
+/* A sealed record's row: its token as the key, kind 0, the sealed length
+ * as its size and the sealed record as its value; a change-log row's body
+ * is sealed once its number is known. */
+static const char *const sealed_stmt_sql[N_CRYPT_STMTS] = {
+  [CRYPT_STMT_GET] = "SELECT value FROM items WHERE key = ?1",
+  [CRYPT_STMT_UPSERT] = ("INSERT INTO items (key, kind, size, value) VALUES (?1, 0, ?2, ?3) "
+                         "ON CONFLICT (key) DO UPDATE SET kind = 0, size = excluded.size, value = excluded.value"),
+  [CRYPT_STMT_DELETE] = "DELETE FROM items WHERE key = ?1",
+  [CRYPT_STMT_SEAL_CHANGE] = "UPDATE changes SET body = ?2 WHERE seq = ?1",
+};
+
+static sqlite3_stmt *
+sealed_stmt (NmsStore *store, int which, GError **error)
+{
+  return nms_store_lazy_stmt (store, &store->crypt.stmts[which], sealed_stmt_sql[which], error);
+}
+
 const char *
 nms_store_crypt_envelope_json (NmsStore *store)
 {
@@ -158,7 +175,7 @@ read_token (NmsStore *store, const guint8 *token, NmsCryptoItem *plain, gboolean
   int rc;
 
   *found = *damaged = FALSE;
-  if ((s = nms_store_crypt_stmt (store, CRYPT_STMT_GET, error)) == NULL)
+  if ((s = sealed_stmt (store, CRYPT_STMT_GET, error)) == NULL)
     return FALSE;
   sqlite3_bind_blob (s, 1, token, NMS_CRYPTO_TOKEN_BYTES, SQLITE_STATIC);
   rc = sqlite3_step (s);
@@ -309,7 +326,7 @@ sealed_put (NmsStore *store, const NmsItem *item, GError **error)
   int rc;
 
   if (!nms_store_summary_forget (store, token, error)
-      || (s = nms_store_crypt_stmt (store, CRYPT_STMT_UPSERT, error)) == NULL)
+      || (s = sealed_stmt (store, CRYPT_STMT_UPSERT, error)) == NULL)
     return FALSE;
   sqlite3_bind_blob (s, 1, token, sizeof token, SQLITE_STATIC);
   sqlite3_bind_int64 (s, 2, (gint64) sealed_len);
@@ -332,7 +349,7 @@ delete_token (NmsStore *store, const guint8 *token, GError **error)
   int rc;
 
   if (!nms_store_summary_forget (store, token, error)
-      || (s = nms_store_crypt_stmt (store, CRYPT_STMT_DELETE, error)) == NULL)
+      || (s = sealed_stmt (store, CRYPT_STMT_DELETE, error)) == NULL)
     return FALSE;
   sqlite3_bind_blob (s, 1, token, NMS_CRYPTO_TOKEN_BYTES, SQLITE_STATIC);
   rc = sqlite3_step (s);
@@ -444,7 +461,7 @@ sealed_finish_change (NmsStore *store, gint64 seq, const void *body, gsize body_
   memcpy (binding, &le, sizeof binding);
   sealed = nms_crypto_seal (store->crypt.keys, NMS_CRYPTO_USE_CHANGE, binding, sizeof binding,
                             body, body_len, &sealed_len);
-  if ((s = nms_store_crypt_stmt (store, CRYPT_STMT_SEAL_CHANGE, error)) == NULL)
+  if ((s = sealed_stmt (store, CRYPT_STMT_SEAL_CHANGE, error)) == NULL)
     return FALSE;
   sqlite3_bind_int64 (s, 1, seq);
   sqlite3_bind_blob64 (s, 2, sealed, sealed_len, SQLITE_STATIC);
