@@ -3,8 +3,8 @@
  * encrypted origin's sealed ones, as one table of calls, so that the items
  * (store-items.c) and the change log (store-changes.c) are written once
  * for both. Two implementations: store-plain.c and store-sealed.c. The
- * store picks the one in use from its key record (nms_store_records). Not
- * installed.
+ * store is given both at open (store.c) and picks the one in use from its
+ * key record (nms_store_records). Not installed.
  *
  * Every call runs inside the caller's transaction; the ones that read or
  * write a record need the store ready (nms_store_crypt_ready), which the
@@ -50,7 +50,8 @@ extern const NmsStoreRecordClass nms_store_plain_records;
 extern const NmsStoreRecordClass nms_store_sealed_records;
 
 /* The implementation for the store's records as its key record is now
- * (store-crypt.c): the only place that asks whether it is encrypted. */
+ * (store-crypt-state.c): the only place the items and the change log
+ * learn whether the store is encrypted. */
 const NmsStoreRecordClass *nms_store_records (NmsStore *store);
 
 /* store-plain.c, besides its records: plaintext items to their canonical
