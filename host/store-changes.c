@@ -23,6 +23,10 @@
  * 100 ms after a wake-up that brought only modifications, such as the
  * WAL's, which would delay the bell behind them. */
 #include "store-private.h"
+#include "store-changes.h"
+#include "store-value.h"
+#include "store-crypt-state.h"
+#include "store-record.h"
 #include "nmstore/error.h"
 #include "nmstore/os.h"
 
@@ -50,8 +54,6 @@ static const char *const log_stmt_sql[N_LOG_STMTS] = {
   [LOG_STMT_FIRST_RECENT] = "SELECT seq FROM changes WHERE ts >= ?1 ORDER BY seq LIMIT 1",
   [LOG_STMT_PRUNE] = "DELETE FROM changes WHERE seq <= ?1",
   [LOG_STMT_SET_PRUNED] = "UPDATE meta SET value = ?1 WHERE name = 'changes_pruned_through'",
-  [LOG_STMT_DATA_VERSION] = "PRAGMA data_version",
-  [LOG_STMT_SEAL] = "UPDATE changes SET body = ?2 WHERE seq = ?1",
 };
 
 typedef struct {
@@ -295,35 +297,11 @@ prune (NmsStore *store, gint64 head, gint64 now_ms, GError **error)
   return step_int (store, s, &pruned, &found, "prune the change log", error);
 }
 
-/* The sequence number is only known once the row exists, so the row is
- * written empty and then given its sealed body. */
-static gboolean
-seal_row (NmsStore *store, gint64 seq, GVariant *body, GError **error)
-{
-  guint8 binding[8];
-  guint64 le = GUINT64_TO_LE ((guint64) seq);
-  gsize sealed_len = 0;
-  g_autofree guint8 *sealed = NULL;
-  sqlite3_stmt *s;
-  int rc;
-
-  if (!nms_store_crypt_ready (store, error))
-    return FALSE;
-  memcpy (binding, &le, sizeof binding);
-  sealed = nms_crypto_seal (store->crypt.keys, NMS_CRYPTO_USE_CHANGE, binding, sizeof binding,
-                            g_variant_get_data (body), g_variant_get_size (body), &sealed_len);
-  s = log_stmt (store, LOG_STMT_SEAL);
-  sqlite3_bind_int64 (s, 1, seq);
-  sqlite3_bind_blob64 (s, 2, sealed, sealed_len, SQLITE_STATIC);
-  rc = sqlite3_step (s);
-  sqlite3_reset (s);
-  return rc == SQLITE_DONE || nms_store_fail (store, rc, "seal the change", error);
-}
-
 static gboolean
 write_row (NmsStore *store, const NmsChangeSet *set, GError **error)
 {
   g_autoptr(GVariant) body = change_set_body (set);
+  const NmsStoreRecordClass *records = nms_store_records (store);
   gint64 now_ms = g_get_real_time () / 1000;
   sqlite3_stmt *s;
   gint64 seq;
@@ -333,17 +311,14 @@ write_row (NmsStore *store, const NmsChangeSet *set, GError **error)
     return TRUE;
   s = log_stmt (store, LOG_STMT_INSERT);
   sqlite3_bind_int64 (s, 1, now_ms);
-  if (nms_store_encrypted (store))
-    sqlite3_bind_zeroblob (s, 2, 0);
-  else
-    sqlite3_bind_blob64 (s, 2, g_variant_get_data (body), g_variant_get_size (body), SQLITE_STATIC);
+  records->bind_change (s, 2, g_variant_get_data (body), g_variant_get_size (body));
   rc = sqlite3_step (s);
   sqlite3_reset (s);
   if (rc != SQLITE_DONE)
     return nms_store_fail (store, rc, "record the change", error);
   store->log.rows_pending = TRUE;
   seq = sqlite3_last_insert_rowid (store->db);
-  if (nms_store_encrypted (store) && !seal_row (store, seq, body, error))
+  if (!records->finish_change (store, seq, g_variant_get_data (body), g_variant_get_size (body), error))
     return FALSE;
   return seq % PRUNE_EVERY != 0 || prune (store, seq, now_ms, error);
 }
@@ -383,22 +358,6 @@ nms_store_log_request_end (NmsStore *store, gboolean keep, GError **error)
   change_set_reset (store->log.request);
   store->log.in_request = FALSE;
   return ok;
-}
-
-gboolean
-nms_store_log_wanted (NmsStore *store, gboolean *yes, GError **error)
-{
-  g_return_val_if_fail (!sqlite3_get_autocommit (store->db), FALSE);
-  if (store->log.listening == NMS_LISTENING_UNKNOWN)
-    {
-      gboolean any;
-
-      if (!nms_store_subscribers_any (store, &any, error))
-        return FALSE;
-      store->log.listening = any ? NMS_LISTENING_YES : NMS_LISTENING_NO;
-    }
-  *yes = store->log.listening == NMS_LISTENING_YES;
-  return TRUE;
 }
 
 /* Once the last subscriber is gone nobody can read the log, and a new one
@@ -447,7 +406,7 @@ nms_store_log_open (NmsStore *store, GError **error)
     store->log.bell_path = g_build_filename (bell_dir, BELL_FILE, NULL);
   }
   store->log.bell_fd = nms_os_open_private_file (store->log.bell_path, error);
-  return store->log.bell_fd >= 0 && nms_store_subscribers_open (store, error);
+  return store->log.bell_fd >= 0;
 }
 
 void
@@ -457,7 +416,6 @@ nms_store_log_close (NmsStore *store)
 
   for (i = 0; i < N_LOG_STMTS; i++)
     sqlite3_finalize (store->log.stmts[i]);
-  nms_store_subscribers_close (store);
   if (store->log.bell_fd >= 0)
     nms_os_close (store->log.bell_fd);
   change_set_free (store->log.call);
@@ -575,21 +533,10 @@ visit_row (NmsStore *store, guint64 seq, const void *blob, gsize len,
   g_autoptr(GBytes) data = NULL;
   g_autofree guint8 *plain = NULL;
 
-  if (nms_store_encrypted (store))
-    {
-      guint64 le = GUINT64_TO_LE (seq);
-      guint8 binding[8];
-
-      memcpy (binding, &le, sizeof binding);
-      plain = nms_crypto_open (store->crypt.keys, NMS_CRYPTO_USE_CHANGE, binding, sizeof binding, blob, len,
-                               &len, error);
-      if (plain == NULL)
-        {
-          g_prefix_error (error, "change %" G_GUINT64_FORMAT " in %s's log: ", seq, store->path);
-          return FALSE;
-        }
-      blob = plain;
-    }
+  if (!nms_store_records (store)->open_change (store, seq, blob, len, &plain, &len, error))
+    return FALSE;
+  if (plain != NULL)
+    blob = plain;
   data = g_bytes_new (blob, len);
   g_autoptr(GVariant) body = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (BODY_TYPE), data, FALSE));
   g_autoptr(GArray) changes = g_array_new (FALSE, TRUE, sizeof (NmsChange));
@@ -609,7 +556,7 @@ visit_row (NmsStore *store, guint64 seq, const void *blob, gsize len,
       value_ref_from_variant (old_v, keep, &change.old_value);
       value_ref_from_variant (new_v, keep, &change.new_value);
       /* The log is in the file too: what goes into an event is checked
-       * as a read item is (store-items.c). */
+       * as a read item is (store-value.c). */
       if ((!change.old_value.present && !change.new_value.present)
           || !change_side_sane (store, &change, &change.old_value)
           || !change_side_sane (store, &change, &change.new_value))
@@ -647,15 +594,4 @@ nms_store_changes_read (NmsStore *store, guint64 after, guint max_rows,
     ok = nms_store_fail (store, rc, "read the change log", error);
   sqlite3_reset (s);
   return ok;
-}
-
-/* Changes whenever another connection commits; a cheap way to tell a
- * spurious wake-up from a real one without reading the log. */
-gboolean
-nms_store_data_version (NmsStore *store, gint64 *version, GError **error)
-{
-  gboolean found;
-
-  return step_int (store, log_stmt (store, LOG_STMT_DATA_VERSION), version, &found,
-                   "read the store's data version", error);
 }

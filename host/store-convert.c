@@ -14,6 +14,12 @@
  * store opened with it still set (a crash, or a reader that kept the WAL
  * from being truncated) is scrubbed then. */
 #include "store-private.h"
+#include "store-scrub.h"
+#include "store-changes.h"
+#include "store-crypt.h"
+#include "store-crypt-state.h"
+#include "store-summary.h"
+#include "store-names.h"
 #include "nmstore/error.h"
 #include "nmstore/keysource.h"
 #include "nmstore/os.h"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* store-crypt.c: the store's encrypted origins, behind nms_store_unlock,
- * nms_store_lock and the encrypted paths of store.c.
+/* store-crypt.c: the store's encrypted origins, behind nms_store_unlock
+ * and nms_store_lock: the key record and the keys. The sealed records
+ * themselves are store-sealed.c's.
  *
  * An encrypted origin keeps the same items table as a plaintext one, but
  * each row's key is the key's token (a 32-byte BLOB, crypto.h), its kind
@@ -24,17 +25,17 @@
  * logged by token, never by name, and reads as E_CORRUPT when asked for
  * by name. */
 #include "store-private.h"
+#include "store-crypt.h"
+#include "store-crypt-state.h"
+#include "store-summary.h"
+#include "store-names.h"
 #include "nmstore/error.h"
-#include "nmstore/hex.h"
 #include "nmstore/keysource.h"
 
 #include <string.h>
 
-static const char *const crypt_stmt_sql[N_CRYPT_STMTS] = {
-  [CRYPT_STMT_GET] = "SELECT value FROM items WHERE key = ?1",
-  [CRYPT_STMT_UPSERT] = ("INSERT INTO items (key, kind, size, value) VALUES (?1, 0, ?2, ?3) "
-                         "ON CONFLICT (key) DO UPDATE SET kind = 0, size = excluded.size, value = excluded.value"),
-  [CRYPT_STMT_DELETE] = "DELETE FROM items WHERE key = ?1",
+/* The key record's statements; the sealed records' are store-sealed.c's. */
+static const char *const key_stmt_sql[N_CRYPT_STMTS] = {
   [CRYPT_STMT_ENVELOPE] = "SELECT value FROM meta WHERE name = 'crypto'",
   /* BLOBs sort after all text in the key's index, so the second half is
    * one index seek, not a scan: this runs at the start of every
@@ -43,24 +44,10 @@ static const char *const crypt_stmt_sql[N_CRYPT_STMTS] = {
                                "OR EXISTS (SELECT 1 FROM items WHERE key >= x'')"),
 };
 
-/* Prepared on first use: a plaintext store needs only the envelope's. */
 static sqlite3_stmt *
-crypt_stmt (NmsStore *store, int which, GError **error)
+key_stmt (NmsStore *store, int which, GError **error)
 {
-  sqlite3_stmt **s = &store->crypt.stmts[which];
-
-  if (*s == NULL)
-    {
-      int rc = sqlite3_prepare_v3 (store->db, crypt_stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT, s, NULL);
-      if (rc != SQLITE_OK)
-        {
-          nms_store_fail (store, rc, "prepare the encrypted store's queries", error);
-          return NULL;
-        }
-    }
-  sqlite3_reset (*s);
-  sqlite3_clear_bindings (*s);
-  return *s;
+  return nms_store_lazy_stmt (store, &store->crypt.stmts[which], key_stmt_sql[which], error);
 }
 
 void
@@ -80,26 +67,6 @@ nms_store_crypt_clear (NmsStore *store)
   g_clear_pointer (&crypt->why_locked, g_free);
   g_clear_pointer (&crypt->why_damaged, g_free);
   nms_store_summary_close (store);
-}
-
-/* A store whose key record is gone but that holds sealed records counts
- * as encrypted (and damaged), so that nothing takes the plaintext path. */
-gboolean
-nms_store_encrypted (NmsStore *store)
-{
-  return store->crypt.envelope != NULL || store->crypt.why_damaged != NULL;
-}
-
-gboolean
-nms_store_locked (NmsStore *store)
-{
-  return store->crypt.envelope != NULL && store->crypt.keys == NULL;
-}
-
-NmsCryptoSource
-nms_store_key_source (NmsStore *store)
-{
-  return store->crypt.envelope ? store->crypt.envelope->source : 0;
 }
 
 char *
@@ -200,7 +167,7 @@ static gboolean
 no_envelope (NmsStore *store, GError **error)
 {
   NmsStoreCrypt *crypt = &store->crypt;
-  sqlite3_stmt *s = crypt_stmt (store, CRYPT_STMT_SEALED_SIGNS, error);
+  sqlite3_stmt *s = key_stmt (store, CRYPT_STMT_SEALED_SIGNS, error);
   gboolean sealed = FALSE;
   int rc;
 
@@ -239,7 +206,7 @@ gboolean
 nms_store_crypt_refresh (NmsStore *store, GError **error)
 {
   NmsStoreCrypt *crypt = &store->crypt;
-  sqlite3_stmt *s = crypt_stmt (store, CRYPT_STMT_ENVELOPE, error);
+  sqlite3_stmt *s = key_stmt (store, CRYPT_STMT_ENVELOPE, error);
   g_autofree char *json = NULL;
   g_autoptr(NmsCryptoEnvelope) envelope = NULL;
   g_autoptr(NmsCryptoSecret) kek = NULL;
@@ -318,20 +285,6 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
   return TRUE;
 }
 
-gboolean
-nms_store_crypt_ready (NmsStore *store, GError **error)
-{
-  if (store->crypt.why_damaged != NULL)
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "%s", store->crypt.why_damaged);
-      return FALSE;
-    }
-  if (!nms_store_locked (store))
-    return TRUE;
-  g_set_error (error, NMS_ERROR, NMS_ERROR_LOCKED, "%s", store->crypt.why_locked);
-  return FALSE;
-}
-
 /* Reads the envelope afresh, in a transaction of its own unless a batch
  * already holds one. */
 gboolean
@@ -395,296 +348,3 @@ nms_store_lock (NmsStore *store)
                        "for a passphrase origin) to use it again");
 }
 
-gboolean
-nms_store_crypt_open (NmsStore *store, const NmsCryptoKeys *keys, const guint8 *token, const guint8 *sealed,
-                      gsize sealed_len, NmsCryptoItem *item, GError **error)
-{
-  g_autoptr(GError) local = NULL;
-
-  store->crypt.records_opened++;
-  if (nms_crypto_open_item (keys, token, sealed, sealed_len, item, &local))
-    return TRUE;
-  {
-    /* The first 8 bytes are enough to find it by; the log needs no more. */
-    g_autofree char *hex = nms_hex_encode (token, MIN (NMS_CRYPTO_TOKEN_BYTES, 8));
-    /* By token: a name in a log file would be the very leak encryption
-     * prevents. */
-    g_warning ("%s: the record with token %s... is damaged or was tampered with: %s",
-               store->path, hex, local->message);
-  }
-  g_propagate_error (error, g_steal_pointer (&local));
-  return FALSE;
-}
-
-guint64
-nms_store_crypt_records_opened (NmsStore *store)
-{
-  return store->crypt.records_opened;
-}
-
-/* Reads the record of token into *plain; *found is FALSE when there is
- * none, and *plain is empty when it fails its check (logged). */
-static gboolean
-read_token (NmsStore *store, const guint8 *token, NmsCryptoItem *plain, gboolean *found, gboolean *damaged,
-            GError **error)
-{
-  sqlite3_stmt *s;
-  gboolean ok = TRUE;
-  int rc;
-
-  *found = *damaged = FALSE;
-  if ((s = crypt_stmt (store, CRYPT_STMT_GET, error)) == NULL)
-    return FALSE;
-  sqlite3_bind_blob (s, 1, token, NMS_CRYPTO_TOKEN_BYTES, SQLITE_STATIC);
-  rc = sqlite3_step (s);
-  if (rc == SQLITE_ROW)
-    {
-      *found = TRUE;
-      *damaged = !nms_store_crypt_open (store, store->crypt.keys, token, sqlite3_column_blob (s, 0),
-                                        (gsize) sqlite3_column_bytes (s, 0), plain, NULL);
-    }
-  else if (rc != SQLITE_DONE)
-    ok = nms_store_fail (store, rc, "read an item", error);
-  /* Reset before the caller visits: a visitor may read the store. */
-  sqlite3_reset (s);
-  return ok;
-}
-
-/* Reads key's record into *plain; *found is FALSE when there is none. A
- * record that fails its check is E_CORRUPT for this key alone. */
-static gboolean
-read_record (NmsStore *store, const char *key, gsize key_len, NmsCryptoItem *plain, gboolean *found,
-             GError **error)
-{
-  guint8 token[NMS_CRYPTO_TOKEN_BYTES];
-  gboolean damaged;
-
-  *found = FALSE;
-  if (!nms_store_crypt_ready (store, error))
-    return FALSE;
-  nms_crypto_token (store->crypt.keys, key, key_len, token);
-  if (!read_token (store, token, plain, found, &damaged, error))
-    return FALSE;
-  if (damaged)
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
-                   "the stored value of \"%.*s\" failed its authentication check: it was damaged, "
-                   "tampered with or moved from another key; overwrite or remove that key, or restore "
-                   "the store from a backup", (int) MIN (key_len, 200), key);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-gboolean
-nms_store_crypt_get (NmsStore *store, const char *key, gsize key_len,
-                     NmsStoreVisitFunc visit, gpointer user_data, GError **error)
-{
-  NmsCryptoItem plain = { 0 };
-  gboolean found, ok = read_record (store, key, key_len, &plain, &found, error);
-
-  if (ok && found)
-    {
-      NmsItem item = { .key = key, .key_len = key_len, .kind = (NmsValueKind) plain.kind,
-                       .value = plain.value, .value_len = plain.value_len };
-      ok = visit (&item, user_data, error);
-    }
-  nms_crypto_item_clear (&plain);
-  return ok;
-}
-
-/* Without values, from the names alone; with them, opening only the
- * records whose names match. */
-gboolean
-nms_store_crypt_visit (NmsStore *store, const char *prefix, gboolean with_values, NmsStoreVisitFunc visit,
-                       gpointer user_data, GError **error)
-{
-  g_autoptr(GArray) tokens = NULL;
-  guint i;
-
-  if (!with_values)
-    return nms_store_names_visit (store, prefix, visit, user_data, error);
-  if (!nms_store_names_tokens (store, prefix, &tokens, error))
-    return FALSE;
-  for (i = 0; i < tokens->len; i++)
-    {
-      const guint8 *token = (const guint8 *) tokens->data + (gsize) i * NMS_CRYPTO_TOKEN_BYTES;
-      NmsCryptoItem plain = { 0 };
-      gboolean found, damaged, ok;
-
-      if (!read_token (store, token, &plain, &found, &damaged, error))
-        return FALSE;
-      /* The names are current for this transaction, so neither happens
-       * unless the file changed under SQLite; a scan skipped both. */
-      if (!found || damaged)
-        continue;
-      {
-        NmsItem item = { .key = plain.name, .key_len = plain.name_len, .kind = (NmsValueKind) plain.kind,
-                         .value = plain.value, .value_len = plain.value_len };
-        ok = visit (&item, user_data, error);
-      }
-      nms_crypto_item_clear (&plain);
-      if (!ok)
-        return FALSE;
-    }
-  return TRUE;
-}
-
-/* As store.c's note_change, from the decrypted value. A damaged record
- * counts as absent, so that it can be overwritten or removed. */
-gboolean
-nms_store_crypt_note_change (NmsStore *store, const char *key, gsize key_len, const NmsValueRef *after,
-                             gboolean *changed, GError **error)
-{
-  NmsCryptoItem plain = { 0 };
-  NmsValueRef before = { 0 };
-  g_autoptr(GError) local = NULL;
-  gboolean found;
-
-  if (!read_record (store, key, key_len, &plain, &found, &local))
-    {
-      if (!g_error_matches (local, NMS_ERROR, NMS_ERROR_CORRUPT))
-        {
-          g_propagate_error (error, g_steal_pointer (&local));
-          return FALSE;
-        }
-      found = FALSE;
-    }
-  if (found)
-    {
-      before.present = TRUE;
-      before.kind = (NmsValueKind) plain.kind;
-      before.value = plain.value;
-      before.value_len = plain.value_len;
-    }
-  *changed = before.present != after->present
-             || (before.present && (before.kind != after->kind || before.value_len != after->value_len
-                                    || (before.value_len > 0 && memcmp (before.value, after->value,
-                                                                        before.value_len) != 0)));
-  /* A damaged record is replaced even when the new value is "absent". */
-  if (local != NULL)
-    *changed = TRUE;
-  if (*changed)
-    nms_store_log_note (store, key, key_len, &before, after);
-  nms_crypto_item_clear (&plain);
-  return TRUE;
-}
-
-/* Only the token, the padded length and the sealed bytes reach the file;
- * the size column counts what is stored, so the quota does too. */
-gboolean
-nms_store_crypt_put (NmsStore *store, const NmsItem *item, GError **error)
-{
-  guint8 token[NMS_CRYPTO_TOKEN_BYTES];
-  gsize sealed_len = 0;
-  g_autofree guint8 *sealed = nms_crypto_seal_item (store->crypt.keys, item->key, item->key_len,
-                                                    (guint8) item->kind, item->value, item->value_len,
-                                                    token, &sealed_len);
-  sqlite3_stmt *s;
-  int rc;
-
-  if (!nms_store_summary_forget (store, token, error) || (s = crypt_stmt (store, CRYPT_STMT_UPSERT, error)) == NULL)
-    return FALSE;
-  sqlite3_bind_blob (s, 1, token, sizeof token, SQLITE_STATIC);
-  sqlite3_bind_int64 (s, 2, (gint64) sealed_len);
-  sqlite3_bind_blob64 (s, 3, sealed, sealed_len, SQLITE_STATIC);
-  rc = sqlite3_step (s);
-  sqlite3_reset (s);
-  if (rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "write an item", error);
-  if (nms_store_summary_kept (store))
-    nms_store_summary_note (store, token, sealed, sealed_len, sealed_len, TRUE);
-  nms_store_names_put (store, token, item->key, item->key_len, (guint8) item->kind,
-                       nms_store_value_bytes (item->kind, item->value, item->value_len));
-  return TRUE;
-}
-
-static gboolean
-delete_token (NmsStore *store, const guint8 *token, GError **error)
-{
-  sqlite3_stmt *s;
-  int rc;
-
-  if (!nms_store_summary_forget (store, token, error) || (s = crypt_stmt (store, CRYPT_STMT_DELETE, error)) == NULL)
-    return FALSE;
-  sqlite3_bind_blob (s, 1, token, NMS_CRYPTO_TOKEN_BYTES, SQLITE_STATIC);
-  rc = sqlite3_step (s);
-  sqlite3_reset (s);
-  if (rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "remove an item", error);
-  nms_store_names_remove (store, token);
-  return TRUE;
-}
-
-gboolean
-nms_store_crypt_delete (NmsStore *store, const char *key, gsize key_len, GError **error)
-{
-  guint8 token[NMS_CRYPTO_TOKEN_BYTES];
-
-  nms_crypto_token (store->crypt.keys, key, key_len, token);
-  return delete_token (store, token, error);
-}
-
-/* Every record went (a whole clear, store-items.c). */
-void
-nms_store_crypt_cleared (NmsStore *store)
-{
-  nms_store_names_remove_all (store);
-  if (nms_store_encrypted (store))
-    nms_store_summary_cleared (store);
-}
-
-/* Names are only inside the records: the prefix's are found in the names
- * in memory, and their rows removed by token, unopened. */
-gboolean
-nms_store_crypt_clear_prefix (NmsStore *store, const char *prefix, GError **error)
-{
-  g_autoptr(GArray) tokens = NULL;
-  guint i;
-
-  if (!nms_store_names_tokens (store, prefix, &tokens, error))
-    return FALSE;
-  for (i = 0; i < tokens->len; i++)
-    if (!delete_token (store, (const guint8 *) tokens->data + (gsize) i * NMS_CRYPTO_TOKEN_BYTES, error))
-      return FALSE;
-  return TRUE;
-}
-
-/* The stored sizes are the sealed ones; Chrome's count needs the names
- * and the values' lengths, which the names in memory keep. A key they do
- * not know is read, so that a damaged record is still E_CORRUPT. */
-gboolean
-nms_store_crypt_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys, guint64 *bytes,
-                              GError **error)
-{
-  guint64 sum = 0;
-  gsize i;
-
-  if (keys == NULL)
-    return nms_store_names_bytes (store, bytes, error);
-  for (i = 0; i < n_keys; i++)
-    {
-      guint8 token[NMS_CRYPTO_TOKEN_BYTES];
-      NmsCryptoItem plain = { 0 };
-      gboolean known, found;
-      guint64 one;
-
-      if (!nms_store_crypt_ready (store, error))
-        return FALSE;
-      nms_crypto_token (store->crypt.keys, keys[i], strlen (keys[i]), token);
-      if (!nms_store_names_item_bytes (store, token, &known, &one, error))
-        return FALSE;
-      if (known)
-        {
-          sum += one;
-          continue;
-        }
-      if (!read_record (store, keys[i], strlen (keys[i]), &plain, &found, error))
-        return FALSE;
-      if (found)
-        sum += nms_store_item_bytes ((NmsValueKind) plain.kind, plain.name_len, plain.value, plain.value_len);
-      nms_crypto_item_clear (&plain);
-    }
-  *bytes = sum;
-  return TRUE;
-}

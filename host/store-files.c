@@ -3,6 +3,10 @@
  * acknowledged durable (flush), SQLite's integrity check, a consistent hot
  * copy (backup) and putting one back (restore). */
 #include "store-private.h"
+#include "store-txn.h"
+#include "store-changes.h"
+#include "store-names.h"
+#include "store-record.h"
 #include "nmstore/error.h"
 #include "nmstore/os.h"
 

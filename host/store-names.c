@@ -20,11 +20,11 @@
  *     reads another. The version is read before the records, so a commit
  *     slipping in between costs a rebuild, never a stale answer.
  *   - This connection's own commits do not change data_version, so its
- *     own writes (nms_store_crypt_put, nms_store_crypt_delete, clears) edit
+ *     own writes (store-sealed.c's put, delete and clear) edit
  *     the cache in place, and anything that undoes them drops it: every
  *     rollback of the connection (an SQLite rollback hook, which also sees
  *     the implicit ones after I/O errors) and every ROLLBACK TO savepoint
- *     (store.c's savepoint_end, which the hook does not see).
+ *     (store-txn.c's savepoint_end, which the hook does not see).
  *   - Locking, a changed envelope, a conversion and a restore drop it too.
  *
  * Names are as secret as values. The entries live in ordinary g_malloc
@@ -33,6 +33,8 @@
  * is kept is wiped (sodium_memzero) before it is freed, so a name does not
  * outlive its entry in freed heap memory. */
 #include "store-private.h"
+#include "store-names.h"
+#include "store-crypt-state.h"
 
 #include <sodium.h>
 #include <string.h>

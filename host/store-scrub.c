@@ -6,6 +6,7 @@
  * the WAL) is remembered in meta 'scrub_pending' and finished by the next
  * open. */
 #include "store-private.h"
+#include "store-scrub.h"
 #include "nmstore/error.h"
 
 /* Emptying the WAL needs every other process to stop reading from it for

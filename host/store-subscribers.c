@@ -18,6 +18,9 @@
  * out at its next read (nms_store_subscribed) and tells its port to
  * re-read, so a mistake costs an overflow, never a silent loss. */
 #include "store-private.h"
+#include "store-subscribers.h"
+#include "store-txn.h"
+#include "store-changes.h"
 #include "nmstore/os.h"
 
 const char nms_store_subscribers_schema_sql[] =
@@ -231,4 +234,21 @@ nms_store_forget_dead_subscribers (NmsStore *store, guint *n_removed, GError **e
     return FALSE;
   ok = delete_dead (store, n_removed, error) && truncate_if_alone (store, error);
   return nms_store_op_end (store, ok, error) && ok;
+}
+
+/* For the writes (store-items.c): whether their transaction logs. */
+gboolean
+nms_store_log_wanted (NmsStore *store, gboolean *yes, GError **error)
+{
+  g_return_val_if_fail (!sqlite3_get_autocommit (store->db), FALSE);
+  if (store->log.listening == NMS_LISTENING_UNKNOWN)
+    {
+      gboolean any;
+
+      if (!nms_store_subscribers_any (store, &any, error))
+        return FALSE;
+      store->log.listening = any ? NMS_LISTENING_YES : NMS_LISTENING_NO;
+    }
+  *yes = store->log.listening == NMS_LISTENING_YES;
+  return TRUE;
 }

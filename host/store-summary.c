@@ -43,6 +43,7 @@
  * encrypted before summaries existed (envelope format 1) have none until
  * their next rekey. */
 #include "store-private.h"
+#include "store-summary.h"
 #include "nmstore/error.h"
 
 #include <sodium.h>

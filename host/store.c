@@ -1,20 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /* store.c: the per-origin SQLite store behind store.h: opening and
- * creating it, its prepared statements, turning SQLite's failures into
- * errors, and transactions. The items themselves are in store-items.c,
- * whole-file work (flush, integrity, backup, restore) in store-files.c.
+ * creating it, its schema and prepared statements, and closing it. It is
+ * the top of the store: it starts every part, and no part calls it. The
+ * bottom (failures, statements) is store-core.c, transactions are
+ * store-txn.c, the items store-items.c and the records behind them
+ * store-record.h; whole-file work (flush, integrity, backup, restore) is
+ * store-files.c.
  *
  * The database runs in WAL mode so that the several host processes a
  * browser starts for one origin (one per port) read without blocking each
- * other and write one at a time. Writers always take the write lock up
- * front (BEGIN IMMEDIATE): a read transaction that later upgrades can fail
- * with SQLITE_BUSY_SNAPSHOT without ever calling the busy handler, and that
- * would surface busy errors to the browser.
+ * other and write one at a time.
  *
  * While anyone subscribes (store-subscribers.c), each write notes what it
  * changes for the change log (store-changes.c) before it changes it,
  * inside the same transaction; otherwise it writes blind. */
 #include "store-private.h"
+#include "store-changes.h"
+#include "store-subscribers.h"
+#include "store-crypt.h"
+#include "store-names.h"
+#include "store-record.h"
 #include "nmstore/error.h"
 #include "nmstore/os.h"
 
@@ -53,7 +58,21 @@ static const char *const stmt_sql[N_STMTS] = {
   [STMT_SAVEPOINT_REQUEST] = "SAVEPOINT request",
   [STMT_RELEASE_REQUEST] = "RELEASE request",
   [STMT_UNDO_REQUEST] = "ROLLBACK TO request",
+  [STMT_DATA_VERSION] = "PRAGMA data_version",
 };
+
+/* What every row of items must be, whoever writes it: a restore copies
+ * rows from a file that may have been made by hand. Triggers, since
+ * SQLite cannot add a CHECK to an existing table. A size below zero would
+ * let a write through the quota; a kind other than JSON or bytes has no
+ * meaning. */
+static const char items_schema_sql[] =
+  "CREATE TRIGGER IF NOT EXISTS items_sane_insert BEFORE INSERT ON items"
+  "  WHEN NEW.kind NOT IN (0, 1) OR typeof (NEW.size) != 'integer' OR NEW.size < 0"
+  "  BEGIN SELECT RAISE (ABORT, 'an item with an unknown kind or a negative size'); END;"
+  "CREATE TRIGGER IF NOT EXISTS items_sane_update BEFORE UPDATE ON items"
+  "  WHEN NEW.kind NOT IN (0, 1) OR typeof (NEW.size) != 'integer' OR NEW.size < 0"
+  "  BEGIN SELECT RAISE (ABORT, 'an item with an unknown kind or a negative size'); END;";
 
 /* The byte counter is kept by triggers so that every path that changes
  * items, now or later, keeps getBytesInUse and the quota exact. */
@@ -72,99 +91,6 @@ static const char schema_sql[] =
   "CREATE TRIGGER IF NOT EXISTS items_bytes_update AFTER UPDATE OF size ON items BEGIN"
   "  UPDATE meta SET value = value - OLD.size + NEW.size WHERE name = 'bytes_in_use'; END;"
   "INSERT OR IGNORE INTO meta (name, value) VALUES ('bytes_in_use', 0), ('flushes', 0);";
-
-/* Turns an SQLite failure into an NMS_ERROR a person can act on. */
-gboolean
-nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error)
-{
-  int primary = rc & 0xff;
-  const char *detail = store->db ? sqlite3_errmsg (store->db) : sqlite3_errstr (rc);
-  const char *path = store->path ? store->path : "(unknown)";
-  /* SQLite reports ENOSPC as SQLITE_FULL but EFBIG (a file size limit) and
-   * EDQUOT as a write error, and often no longer knows the OS error by the
-   * time it reports; when it does, that tells the person what to do. */
-  int os_error = store->db ? sqlite3_system_errno (store->db) : 0;
-  g_autofree char *with_os_error = NULL;
-
-  if (primary == SQLITE_IOERR && (os_error == ENOSPC || os_error == EFBIG || os_error == EDQUOT))
-    primary = SQLITE_FULL;
-  /* Whether the last failure was for want of space (the reserve). */
-  store->full = FALSE;
-  if (os_error != 0 && primary != SQLITE_FULL)
-    detail = with_os_error = g_strdup_printf ("%s: %s", detail, g_strerror (os_error));
-
-  switch (primary)
-    {
-    case SQLITE_FULL:
-      store->full = TRUE;
-      g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
-                   "cannot %s: the disk holding %s is full or the file is at its size limit; "
-                   "free some space and try again", doing, path);
-      break;
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-    case SQLITE_CANTOPEN:
-      g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
-                   "cannot %s: %s cannot be written or opened (%s); check that the directory exists, "
-                   "belongs to you and is writable", doing, path, detail);
-      break;
-    case SQLITE_IOERR:
-      if (rc == SQLITE_IOERR_WRITE && os_error == 0)
-        store->full = TRUE;
-      if (rc == SQLITE_IOERR_WRITE && os_error == 0)
-        g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
-                     "cannot %s: writing %s failed (%s); the disk may be full or the file at its size limit: "
-                     "free some space, or check the disk, and try again", doing, path, detail);
-      else
-        g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot %s: I/O error on %s (%s)", doing, path, detail);
-      break;
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
-                   "cannot %s: %s is damaged (%s); restore it from a backup", doing, path, detail);
-      break;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      g_set_error (error, NMS_ERROR, NMS_ERROR_BUSY,
-                   "cannot %s: another process kept %s locked for over %u ms", doing, path,
-                   store->options.busy_timeout_ms);
-      break;
-    case SQLITE_TOOBIG:
-      g_set_error (error, NMS_ERROR, NMS_ERROR_TOO_LARGE, "cannot %s: the value is too large (%s)", doing, detail);
-      break;
-    default:
-      g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL, "cannot %s in %s: %s", doing, path, detail);
-      break;
-    }
-  return FALSE;
-}
-
-gboolean
-nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error)
-{
-  int rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
-  return rc == SQLITE_OK || nms_store_fail (store, rc, doing, error);
-}
-
-sqlite3_stmt *
-nms_store_stmt (NmsStore *store, int which)
-{
-  sqlite3_stmt *s = store->stmts[which];
-  sqlite3_reset (s);
-  sqlite3_clear_bindings (s);
-  return s;
-}
-
-/* Runs a prepared transaction-control statement; SQLITE_OK on success. */
-static int
-control (NmsStore *store, int which)
-{
-  sqlite3_stmt *s = store->stmts[which];
-  int rc = sqlite3_step (s);
-
-  sqlite3_reset (s);
-  return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
 
 static gboolean
 open_db (NmsStore *store, GError **error)
@@ -242,7 +168,7 @@ open_db (NmsStore *store, GError **error)
             || (version < 3 && !nms_store_exec (store, nms_store_subscribers_schema_sql,
                                                 "add the subscribers table", error))
             || (version >= 1 && version < 4 && !nms_store_items_canonicalize (store, FALSE, error))
-            || (version < 4 && !nms_store_exec (store, nms_store_items_schema_sql, "add the items' checks", error))
+            || (version < 4 && !nms_store_exec (store, items_schema_sql, "add the items' checks", error))
             || !nms_store_exec (store, user_version, "record the schema version", error))
           {
             nms_store_exec (store, "ROLLBACK", "roll back", NULL);
@@ -263,7 +189,8 @@ open_db (NmsStore *store, GError **error)
       if (rc != SQLITE_OK)
         return nms_store_fail (store, rc, "prepare the store's queries", error);
     }
-  return nms_store_log_open (store, error) && nms_store_crypt_refresh (store, error);
+  return nms_store_log_open (store, error) && nms_store_subscribers_open (store, error)
+         && nms_store_crypt_refresh (store, error);
 }
 
 /* Opens (creating when needed) the store in directory dir. origin_name is
@@ -286,6 +213,10 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
   if (store->options.changes_keep_seconds == 0)
     store->options.changes_keep_seconds = NMS_STORE_CHANGES_KEEP_SECONDS;
   store->log.bell_fd = -1;
+  /* Set here, at the top, so that the parts below choose between them
+   * (nms_store_records) without calling up into either. */
+  store->plain_records = &nms_store_plain_records;
+  store->sealed_records = &nms_store_sealed_records;
   store->dir = g_strdup (dir);
   store->path = g_build_filename (dir, NMS_STORE_FILE_NAME, NULL);
 
@@ -358,6 +289,7 @@ nms_store_free (NmsStore *store)
   if (store == NULL)
     return;
   nms_store_log_close (store);
+  nms_store_subscribers_close (store);
   nms_store_names_unwatch (store);
   nms_store_crypt_clear (store);
   for (i = 0; store->stmts != NULL && i < N_STMTS; i++)
@@ -369,257 +301,4 @@ nms_store_free (NmsStore *store)
   g_free (store->dir);
   g_free (store->path);
   g_free (store);
-}
-
-const char *
-nms_store_path (NmsStore *store)
-{
-  return store->path;
-}
-
-/* A transaction that fails to commit is rolled back: nothing of it may
- * stay behind to be committed by a later, unrelated write. */
-static void
-rollback_transaction (NmsStore *store)
-{
-  if (!sqlite3_get_autocommit (store->db))
-    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-  nms_store_log_after_rollback (store);
-}
-
-static gboolean
-commit_transaction (NmsStore *store, GError **error)
-{
-  int rc = control (store, STMT_COMMIT);
-
-  if (rc == SQLITE_OK)
-    {
-      nms_store_log_after_commit (store);
-      return TRUE;
-    }
-  nms_store_fail (store, rc, "commit", error);
-  rollback_transaction (store);
-  return FALSE;
-}
-
-/* Ends a savepoint (release and undo: its prepared statements), keeping
- * its work when ok. */
-static gboolean
-savepoint_end (NmsStore *store, int release, int undo, gboolean ok, GError **error)
-{
-  int rc;
-
-  if (!ok)
-    {
-      /* The rollback hook does not see this, and the undone writes may
-       * have edited the names in memory. */
-      nms_store_names_drop (store);
-      control (store, undo);
-      control (store, release);
-      return FALSE;
-    }
-  rc = control (store, release);
-  return rc == SQLITE_OK || nms_store_fail (store, rc, "finish a write", error);
-}
-
-/* TRUE when the file at the store's path is no longer the one this handle
- * has open (deleted, or replaced by another): what is written through the
- * handle would go to a file that nobody will ever read again. */
-gboolean
-nms_store_has_moved (NmsStore *store)
-{
-  int moved = 0;
-
-  if (sqlite3_file_control (store->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK)
-    return FALSE;
-  return moved != 0;
-}
-
-gboolean
-nms_store_begin (NmsStore *store, gboolean write, GError **error)
-{
-  int rc;
-
-  g_return_val_if_fail (!store->in_batch && !store->log.in_request, FALSE);
-  rc = control (store, write ? STMT_BEGIN_WRITE : STMT_BEGIN_READ);
-  if (rc != SQLITE_OK)
-    return nms_store_fail (store, rc, "start a transaction", error);
-  /* The transaction's first read: what it sees of the envelope is what
-   * its items are. */
-  if (!nms_store_crypt_refresh (store, error))
-    {
-      rollback_transaction (store);
-      return FALSE;
-    }
-  store->in_batch = TRUE;
-  store->log.listening = NMS_LISTENING_UNKNOWN;
-  return TRUE;
-}
-
-gboolean
-nms_store_commit (NmsStore *store, GError **error)
-{
-  g_return_val_if_fail (store->in_batch, FALSE);
-  store->in_batch = FALSE;
-  return commit_transaction (store, error);
-}
-
-void
-nms_store_rollback (NmsStore *store)
-{
-  store->in_batch = FALSE;
-  rollback_transaction (store);
-}
-
-/* Starts one request: every write until nms_store_changes_end() is kept
- * or undone together and recorded as one change-log row, so that one
- * protocol request that calls the store several times is one event. */
-gboolean
-nms_store_changes_begin (NmsStore *store, GError **error)
-{
-  gboolean own = !store->in_batch;
-
-  g_return_val_if_fail (!store->log.in_request, FALSE);
-  int rc = control (store, own ? STMT_BEGIN_WRITE : STMT_SAVEPOINT_REQUEST);
-
-  if (rc != SQLITE_OK)
-    return nms_store_fail (store, rc, "start a write", error);
-  if (own)
-    store->log.listening = NMS_LISTENING_UNKNOWN;
-  if (own && !nms_store_crypt_refresh (store, error))
-    {
-      rollback_transaction (store);
-      return FALSE;
-    }
-  store->log.request_owns_transaction = own;
-  nms_store_log_request_begin (store);
-  return TRUE;
-}
-
-/* Keeps (records, then commits or releases) or undoes the request. FALSE
- * with error when a request to keep could not be kept; then it is undone. */
-gboolean
-nms_store_changes_end (NmsStore *store, gboolean keep, GError **error)
-{
-  gboolean own = store->log.request_owns_transaction;
-  gboolean ok;
-
-  g_return_val_if_fail (store->log.in_request, FALSE);
-  ok = nms_store_log_request_end (store, keep, error) && keep;
-  if (own)
-    {
-      if (ok)
-        return commit_transaction (store, error);
-      rollback_transaction (store);
-      return !keep;
-    }
-  return savepoint_end (store, STMT_RELEASE_REQUEST, STMT_UNDO_REQUEST, ok, error) || !keep;
-}
-
-/* Several calls that must succeed or fail as one (a session op that
- * rewrites the index and removes keys). Inside a request, which the
- * protocol opens around every write op, they already do: the request is
- * undone as a whole when the op fails. Outside one, the outermost group
- * is a request of its own. */
-gboolean
-nms_store_group_begin (NmsStore *store, GError **error)
-{
-  if (store->groups == 0 && !store->log.in_request)
-    {
-      if (!nms_store_changes_begin (store, error))
-        return FALSE;
-      store->group_owns_request = TRUE;
-    }
-  store->groups++;
-  return TRUE;
-}
-
-gboolean
-nms_store_group_end (NmsStore *store, gboolean ok, GError **error)
-{
-  g_return_val_if_fail (store->groups > 0, FALSE);
-  if (--store->groups == 0 && store->group_owns_request)
-    {
-      store->group_owns_request = FALSE;
-      return nms_store_changes_end (store, ok, error) && ok;
-    }
-  return ok;
-}
-
-/* Each mutating call runs in a savepoint inside a batch or a request, or
- * in its own write transaction otherwise, so that it is atomic either way. */
-gboolean
-nms_store_nested (NmsStore *store)
-{
-  return store->in_batch || store->log.in_request;
-}
-
-static gboolean
-op_begin (NmsStore *store, gboolean needs_key, GError **error)
-{
-  int rc = control (store, nms_store_nested (store) ? STMT_SAVEPOINT : STMT_BEGIN_WRITE);
-
-  if (rc != SQLITE_OK)
-    return nms_store_fail (store, rc, "start a write", error);
-  if (!nms_store_nested (store))
-    store->log.listening = NMS_LISTENING_UNKNOWN;
-  /* Under the write lock, so that no encrypt or decrypt slips in between
-   * reading the envelope and writing in its form. */
-  if ((!nms_store_nested (store) && !nms_store_crypt_refresh (store, error))
-      || (needs_key && !nms_store_crypt_ready (store, error)))
-    {
-      if (nms_store_nested (store))
-        savepoint_end (store, STMT_RELEASE, STMT_UNDO, FALSE, NULL);
-      else
-        rollback_transaction (store);
-      return FALSE;
-    }
-  nms_store_summary_begin (store);
-  nms_store_log_call_begin (store);
-  return TRUE;
-}
-
-gboolean
-nms_store_op_begin (NmsStore *store, GError **error)
-{
-  return op_begin (store, TRUE, error);
-}
-
-/* For a write that moves records as they are stored and reads none
- * (restore): it needs no key, so a locked origin can be restored, even by
- * someone who no longer knows its current passphrase. */
-gboolean
-nms_store_op_begin_keyless (NmsStore *store, GError **error)
-{
-  return op_begin (store, FALSE, error);
-}
-
-gboolean
-nms_store_op_end (NmsStore *store, gboolean ok, GError **error)
-{
-  /* An encrypted store's summary of its records changes with them, in
-   * the same transaction (store-summary.c). */
-  ok = nms_store_summary_end (store, ok, error);
-  ok = nms_store_log_call_end (store, ok, error);
-  if (nms_store_nested (store))
-    {
-      int rc;
-
-      if (!ok)
-        return savepoint_end (store, STMT_RELEASE, STMT_UNDO, FALSE, error);
-      rc = control (store, STMT_RELEASE);
-      return rc == SQLITE_OK || nms_store_fail (store, rc, "finish a write", error);
-    }
-  if (!ok)
-    {
-      rollback_transaction (store);
-      return FALSE;
-    }
-  return commit_transaction (store, error);
-}
-
-const char *
-nms_store_engine_version (void)
-{
-  return sqlite3_libversion ();
 }

@@ -12,6 +12,7 @@
 #include "nmstore/store.h"
 /* For the count of records opened and the keys' tokens. */
 #include "../../host/store-private.h"
+#include "../../host/store-crypt-state.h"
 
 #include <sqlite3.h>
 #include <string.h>

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* store-crypt.h: the key record and the keys (store-crypt.c), for the
+ * store's open and transactions and for conversion. Not installed. */
+#pragma once
+
+#include "store-private.h"
+
+gboolean nms_store_crypt_refresh     (NmsStore *store, GError **error);
+gboolean nms_store_crypt_refresh_now (NmsStore *store, GError **error);
+void     nms_store_crypt_clear       (NmsStore *store);
+char    *nms_store_crypt_key_file_path (NmsStore *store, const NmsCryptoEnvelope *envelope);
+NmsCryptoSecret *nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvelope *envelope,
+                                           const NmsCryptoSecret *passphrase, GError **error);
