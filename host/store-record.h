@@ -44,6 +44,9 @@ typedef struct {
   gboolean (*finish_change) (NmsStore *store, gint64 seq, const void *body, gsize body_len, GError **error);
   gboolean (*open_change)   (NmsStore *store, guint64 seq, const void *blob, gsize len,
                              guint8 **plain, gsize *plain_len, GError **error);
+  /* After a conversion to this form, outside any transaction: leaves no
+   * earlier form of a record in the file's free space (store-scrub.c). */
+  gboolean (*wipe_free_space) (NmsStore *store, GError **error);
 } NmsStoreRecordClass;
 
 extern const NmsStoreRecordClass nms_store_plain_records;

@@ -7,6 +7,7 @@
  * open. */
 #include "store-private.h"
 #include "store-scrub.h"
+#include "store-record.h"
 #include "nmstore/error.h"
 
 /* Emptying the WAL needs every other process to stop reading from it for
@@ -21,69 +22,6 @@ mark_scrub_pending (NmsStore *store)
 {
   return nms_store_exec (store, "INSERT OR REPLACE INTO meta (name, value) VALUES ('scrub_pending', 1)",
                          "remember the unfinished rewrite", NULL);
-}
-
-static gboolean
-pragma_int (NmsStore *store, const char *sql, gint64 *value, GError **error)
-{
-  sqlite3_stmt *s = NULL;
-  int rc = sqlite3_prepare_v2 (store->db, sql, -1, &s, NULL);
-
-  if (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
-    *value = sqlite3_column_int64 (s, 0);
-  sqlite3_finalize (s);
-  return rc == SQLITE_ROW || nms_store_fail (store, rc, "read the file's page counts", error);
-}
-
-/* After a decrypt: writes zeros over every page on the free list, where
- * pages freed before (in FAST mode) keep their old bytes: one table takes
- * a zero blob as large as the free list, which SQLite lays over those
- * pages without holding it in memory, and is dropped again. A VACUUM
- * would need a copy of the store, now plaintext, in memory (as large as
- * the store) or in a temporary file outside its folder. What was freed
- * while the store was encrypted was sealed; the file keeps its size. */
-static gboolean
-zero_free_pages (NmsStore *store, GError **error)
-{
-  gint64 free_pages = 0, page_size = 0;
-  sqlite3_stmt *s = NULL;
-  int rc;
-
-  if (!nms_store_exec (store, "BEGIN IMMEDIATE", "lock the store for the rewrite", error))
-    return FALSE;
-  if (!pragma_int (store, "PRAGMA freelist_count", &free_pages, error)
-      || !pragma_int (store, "PRAGMA page_size", &page_size, error))
-    goto fail;
-  if (free_pages > 0)
-    {
-      /* Zeros laid over zeros need not be zeroed again when dropped. */
-      if (!nms_store_exec (store, "PRAGMA secure_delete = FAST", "keep the zeroed pages as they are", error)
-          || !nms_store_exec (store, "CREATE TABLE nmstore_scrub (b BLOB)", "make room for the rewrite", error))
-        goto fail;
-      rc = sqlite3_prepare_v2 (store->db, "INSERT INTO nmstore_scrub VALUES (zeroblob (?1))", -1, &s, NULL);
-      if (rc == SQLITE_OK)
-        {
-          sqlite3_bind_int64 (s, 1, free_pages * page_size);
-          rc = sqlite3_step (s);
-        }
-      sqlite3_finalize (s);
-      if (rc != SQLITE_DONE)
-        {
-          nms_store_fail (store, rc, "write zeros over the free pages", error);
-          goto fail;
-        }
-      if (!nms_store_exec (store, "DROP TABLE nmstore_scrub", "finish the rewrite", error)
-          || !nms_store_exec (store, "PRAGMA secure_delete = ON", "turn on secure delete", error))
-        goto fail;
-    }
-  if (!nms_store_exec (store, "DELETE FROM meta WHERE name = 'scrub_pending'", "finish the rewrite", error)
-      || !nms_store_exec (store, "COMMIT", "commit the rewrite", error))
-    goto fail;
-  return TRUE;
-
-fail:
-  sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-  return FALSE;
 }
 
 /* Rewrites the file or zeroes its free pages, and empties the WAL; see the
@@ -102,15 +40,9 @@ nms_store_scrub (NmsStore *store, GError **error)
    * memory, does not cost as much RAM as the store is large. VACUUM copies
    * rows, not pages, so the free space inside pages goes too. A store now
    * in the clear would put its plaintext there: its free pages are zeroed
-   * in place instead. */
-  if (nms_store_encrypted (store))
-    {
-      if (!nms_store_exec (store, "PRAGMA temp_store = FILE", "keep temporary data in a file", error)
-          || !nms_store_exec (store, "VACUUM", "rewrite the store's file", error)
-          || !nms_store_exec (store, "DELETE FROM meta WHERE name = 'scrub_pending'", "finish the rewrite", error))
-        return FALSE;
-    }
-  else if (!zero_free_pages (store, error))
+   * in place instead. Each record implementation does its own
+   * (wipe_free_space). */
+  if (!nms_store_records (store)->wipe_free_space (store, error))
     return FALSE;
   for (attempt = 0; attempt < SCRUB_CHECKPOINT_ATTEMPTS; attempt++, wait_ms *= 2)
     {

@@ -488,6 +488,17 @@ sealed_open_change (NmsStore *store, guint64 seq, const void *blob, gsize len, g
   return TRUE;
 }
 
+/* After an encrypt: the live rows are sealed, so VACUUM may build its copy
+ * in a temporary file (unlinked at once) without plaintext reaching it,
+ * and drops the free space inside pages too (see store-scrub.c). */
+static gboolean
+sealed_wipe_free_space (NmsStore *store, GError **error)
+{
+  return nms_store_exec (store, "PRAGMA temp_store = FILE", "keep temporary data in a file", error)
+         && nms_store_exec (store, "VACUUM", "rewrite the store's file", error)
+         && nms_store_exec (store, "DELETE FROM meta WHERE name = 'scrub_pending'", "finish the rewrite", error);
+}
+
 const NmsStoreRecordClass nms_store_sealed_records = {
   .name = "sealed",
   .get = sealed_get,
@@ -500,4 +511,5 @@ const NmsStoreRecordClass nms_store_sealed_records = {
   .bind_change = sealed_bind_change,
   .finish_change = sealed_finish_change,
   .open_change = sealed_open_change,
+  .wipe_free_space = sealed_wipe_free_space,
 };
