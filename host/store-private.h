@@ -202,7 +202,7 @@ gboolean nms_store_crypt_delete      (NmsStore *store, const char *key, gsize ke
 gboolean nms_store_crypt_clear_prefix (NmsStore *store, const char *prefix, GError **error);
 gboolean nms_store_crypt_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys,
                                        guint64 *bytes, GError **error);
-char    *nms_store_crypt_key_file_path (NmsStore *store, const NmsCryptoEnvelope *envelope);
+const NmsStoreKeys *_nms_store_keys (NmsStore *store, GError **error);
 NmsCryptoSecret *nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvelope *envelope,
                                            const NmsCryptoSecret *passphrase, GError **error);
 /* How many records this handle has opened (decrypted) since it was
