@@ -3,7 +3,7 @@
  * caller gives it (NmsStoreOptions.keys), against a real SQLite file and
  * real key files: a store opened without one reads as locked and says
  * why, one opened with one calls it (with its user_data) to encrypt, to
- * unlock and to forget, and the key-file rule of keysource.h. */
+ * unlock, to re-wrap and to forget, and the key-file rule of keysource.h. */
 #include "harness.h"
 #include "storecheck.h"
 
@@ -189,6 +189,44 @@ test_provider_is_called (void **state)
   g_free (calls.store_dir);
 }
 
+/* passwd to another source asks the provider to forget the old one's
+ * key; to the same source (another key file) it does not, as before the
+ * provider, when only a keyring entry was deleted and only on leaving the
+ * keyring. */
+static void
+test_rewrap_forgets_old_source (void **state)
+{
+  Fixture *f = *state;
+  Calls calls = { 0 };
+  const NmsStoreKeys counting = {
+    .load_kek = counting_load, .create_kek = counting_create, .forget_kek = counting_forget, .user_data = &calls,
+  };
+  g_autofree char *other_key = g_build_filename (f->home, "other.key", NULL);
+  g_autoptr(NmsCryptoSecret) passphrase = nms_crypto_secret_new_random (16);
+  NmsStoreKeySource beside = { .source = NMS_CRYPTO_SOURCE_KEY_FILE };
+  NmsStoreKeySource elsewhere = { .source = NMS_CRYPTO_SOURCE_KEY_FILE, .key_file = other_key };
+  /* Argon2id's least cost: the test is about who is called. */
+  NmsStoreKeySource with_passphrase = { .source = NMS_CRYPTO_SOURCE_PASSPHRASE, .passphrase = passphrase,
+                                        .limits = { .opslimit = 1, .memlimit = 8192 } };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NmsStore) store = open_with (f->dir, &counting);
+
+  nmt_store_set_ok (store, "a", "1");
+  assert_true (nms_store_encrypt (store, &beside, &error));
+  assert_true (nms_store_rewrap (store, NULL, &elsewhere, &error));
+  assert_int_equal (calls.n_create, 2);
+  assert_true (g_file_test (other_key, G_FILE_TEST_IS_REGULAR));
+  assert_int_equal (calls.n_forget, 0);
+  assert_true (nms_store_rewrap (store, NULL, &with_passphrase, &error));
+  assert_int_equal (calls.n_create, 3);
+  assert_int_equal (calls.n_forget, 1);
+  assert_int_equal (calls.forgot, NMS_CRYPTO_SOURCE_KEY_FILE);
+  /* This handle reads the new key record at its next transaction. */
+  assert_true (nms_store_refresh_encryption (store, &error));
+  assert_int_equal (nms_store_key_source (store), NMS_CRYPTO_SOURCE_PASSPHRASE);
+  g_free (calls.store_dir);
+}
+
 /* The key-file rule, written once. */
 static void
 test_key_file_path (void **state)
@@ -206,6 +244,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_no_provider_stays_locked, setup, teardown),
     cmocka_unit_test_setup_teardown (test_provider_is_called, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_rewrap_forgets_old_source, setup, teardown),
     cmocka_unit_test (test_key_file_path),
   };
 
