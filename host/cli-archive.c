@@ -143,7 +143,6 @@ sealed_kek (const NmsCryptoEnvelope *envelope, const char *exported_origin, cons
   g_autoptr(NmsConfig) config = NULL;
   g_autoptr(NmsOrigin) from = NULL;
   g_autofree char *dir = NULL;
-  g_autofree char *beside = NULL;
 
   if (key_file != NULL)
     {
@@ -162,14 +161,8 @@ sealed_kek (const NmsCryptoEnvelope *envelope, const char *exported_origin, cons
   if ((config = nms_config_load (NULL, error)) == NULL)
     return NULL;
   from = nms_origin_parse (exported_origin, NULL);
-  if (from != NULL)
-    {
-      dir = nms_config_store_dir (config, from);
-      beside = g_build_filename (dir, NMS_KEYSOURCE_KEY_FILE_NAME, NULL);
-    }
-  else
-    beside = g_strdup ("(the export names no origin)");
-  return nms_keysource_load_kek (envelope, *passphrase, beside, error);
+  dir = from != NULL ? nms_config_store_dir (config, from) : g_strdup ("(the export names no origin)");
+  return nms_keysource_load_kek (envelope, *passphrase, dir, error);
 }
 
 /* Whether origin's store is encrypted, looked at before the command sets

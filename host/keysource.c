@@ -13,6 +13,14 @@
 #include <libsecret/secret.h>
 #endif
 
+char *
+nms_keysource_key_file_path (const char *store_dir, const char *key_file)
+{
+  if (key_file != NULL)
+    return g_strdup (key_file);
+  return g_build_filename (store_dir, NMS_KEYSOURCE_KEY_FILE_NAME, NULL);
+}
+
 /* A key file is 32 raw random bytes: nothing to parse, and a file of any
  * other length is certainly not one. */
 NmsCryptoSecret *
@@ -201,8 +209,10 @@ nms_keysource_keyring_delete (const guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES], 
 
 NmsCryptoSecret *
 nms_keysource_load_kek (const NmsCryptoEnvelope *envelope, const NmsCryptoSecret *passphrase,
-                        const char *default_key_file, GError **error)
+                        const char *store_dir, GError **error)
 {
+  g_autofree char *path = NULL;
+
   switch (envelope->source)
     {
     case NMS_CRYPTO_SOURCE_PASSPHRASE:
@@ -214,10 +224,73 @@ nms_keysource_load_kek (const NmsCryptoEnvelope *envelope, const NmsCryptoSecret
         }
       return nms_crypto_kek_from_passphrase (passphrase, envelope->salt, &envelope->limits, error);
     case NMS_CRYPTO_SOURCE_KEY_FILE:
-      return nms_keysource_key_file_load (envelope->key_file ? envelope->key_file : default_key_file, error);
+      path = nms_keysource_key_file_path (store_dir, envelope->key_file);
+      return nms_keysource_key_file_load (path, error);
     case NMS_CRYPTO_SOURCE_KEYRING:
       return nms_keysource_keyring_load (envelope->store_id, error);
     }
   g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "the key record names an unknown key source");
   return NULL;
+}
+
+static NmsCryptoSecret *
+store_load_kek (const NmsCryptoEnvelope *envelope, const NmsCryptoSecret *passphrase, const char *store_dir,
+                gpointer user_data, GError **error)
+{
+  return nms_keysource_load_kek (envelope, passphrase, store_dir, error);
+}
+
+/* An existing key file is used as it is, so several stores can share
+ * one. */
+static NmsCryptoSecret *
+store_create_kek (const NmsCryptoEnvelope *envelope, const NmsCryptoSecret *passphrase, const char *store_dir,
+                  gpointer user_data, GError **error)
+{
+  g_autofree char *path = NULL;
+
+  switch (envelope->source)
+    {
+    case NMS_CRYPTO_SOURCE_PASSPHRASE:
+      if (passphrase == NULL)
+        {
+          g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "a passphrase is needed");
+          return NULL;
+        }
+      return nms_crypto_kek_from_passphrase (passphrase, envelope->salt, &envelope->limits, error);
+    case NMS_CRYPTO_SOURCE_KEY_FILE:
+      path = nms_keysource_key_file_path (store_dir, envelope->key_file);
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        return nms_keysource_key_file_load (path, error);
+      return nms_keysource_key_file_create (path, error);
+    case NMS_CRYPTO_SOURCE_KEYRING:
+      {
+        g_autofree char *label = g_strdup_printf ("nmstore key for %s", store_dir);
+        return nms_keysource_keyring_create (envelope->store_id, label, error);
+      }
+    }
+  g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "unknown key source");
+  return NULL;
+}
+
+/* A key file may be shared by other stores, and a passphrase leaves
+ * nothing behind: only a keyring entry belongs to one store alone. */
+static gboolean
+store_forget_kek (NmsCryptoSource source, const guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES], gpointer user_data,
+                  GError **error)
+{
+  if (source != NMS_CRYPTO_SOURCE_KEYRING)
+    return TRUE;
+  return nms_keysource_keyring_delete (store_id, error);
+}
+
+const NmsStoreKeys *
+nms_keysource_store_keys (void)
+{
+  /* Static const data, not state, like the keyring's schema. */
+  static const NmsStoreKeys keys = {
+    .load_kek = store_load_kek,
+    .create_kek = store_create_kek,
+    .forget_kek = store_forget_kek,
+  };
+  return &keys;
 }

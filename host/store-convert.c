@@ -21,7 +21,6 @@
 #include "store-summary.h"
 #include "store-names.h"
 #include "nmstore/error.h"
-#include "nmstore/keysource.h"
 #include "nmstore/os.h"
 
 #include <glib/gstdio.h>
@@ -359,37 +358,29 @@ open_data_key (NmsStore *store, const NmsCryptoSecret *passphrase, NmsCryptoEnve
          && (*data_key = nms_crypto_unwrap (*envelope, *kek, error)) != NULL;
 }
 
-/* The KEK for `to`, creating the key file or keyring entry it needs. An
- * existing key file is used as it is, so several stores can share one. */
+/* The KEK for `to`, from the caller's key provider, which makes the key
+ * file or keyring entry it needs. */
 static NmsCryptoSecret *
 new_kek (NmsStore *store, NmsCryptoEnvelope *envelope, const NmsStoreKeySource *to, GError **error)
 {
-  g_autofree char *path = NULL;
+  const NmsStoreKeys *keys = _nms_store_keys (store, error);
 
+  if (keys == NULL)
+    return NULL;
   nms_crypto_envelope_reset (envelope, to->source, &to->limits, to->source == NMS_CRYPTO_SOURCE_KEY_FILE
                                                                  ? to->key_file : NULL);
-  switch (to->source)
-    {
-    case NMS_CRYPTO_SOURCE_PASSPHRASE:
-      if (to->passphrase == NULL)
-        {
-          g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "a passphrase is needed");
-          return NULL;
-        }
-      return nms_crypto_kek_from_passphrase (to->passphrase, envelope->salt, &envelope->limits, error);
-    case NMS_CRYPTO_SOURCE_KEY_FILE:
-      path = nms_store_crypt_key_file_path (store, envelope);
-      if (g_file_test (path, G_FILE_TEST_EXISTS))
-        return nms_keysource_key_file_load (path, error);
-      return nms_keysource_key_file_create (path, error);
-    case NMS_CRYPTO_SOURCE_KEYRING:
-      {
-        g_autofree char *label = g_strdup_printf ("nmstore key for %s", store->dir);
-        return nms_keysource_keyring_create (envelope->store_id, label, error);
-      }
-    }
-  g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "unknown key source");
-  return NULL;
+  return keys->create_kek (envelope, to->passphrase, store->dir, keys->user_data, error);
+}
+
+/* The old source's KEK opens nothing now; what only held it goes, as far
+ * as it can (the conversion has committed either way). */
+static void
+forget_kek (NmsStore *store, NmsCryptoSource source, const guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES])
+{
+  const NmsStoreKeys *keys = store->options.keys;
+
+  if (keys != NULL)
+    keys->forget_kek (source, store_id, keys->user_data, NULL);
 }
 
 gboolean
@@ -440,8 +431,7 @@ nms_store_decrypt (NmsStore *store, GError **error)
         store->crypt.keys = g_steal_pointer (&keys);
       return FALSE;
     }
-  if (source == NMS_CRYPTO_SOURCE_KEYRING)
-    nms_keysource_keyring_delete (store_id, NULL);
+  forget_kek (store, source, store_id);
   return TRUE;
 }
 
@@ -510,8 +500,8 @@ nms_store_rewrap (NmsStore *store, const NmsCryptoSecret *passphrase, const NmsS
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
       return FALSE;
     }
-  if (old_source == NMS_CRYPTO_SOURCE_KEYRING && to->source != NMS_CRYPTO_SOURCE_KEYRING)
-    nms_keysource_keyring_delete (store_id, NULL);
+  if (old_source != to->source)
+    forget_kek (store, old_source, store_id);
   /* The old wrapped key would otherwise stay in the file's old pages; with
    * the old passphrase it still opens the same data key (which only a
    * rekey replaces). */

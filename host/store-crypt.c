@@ -30,7 +30,6 @@
 #include "store-summary.h"
 #include "store-names.h"
 #include "nmstore/error.h"
-#include "nmstore/keysource.h"
 
 #include <string.h>
 
@@ -69,12 +68,19 @@ nms_store_crypt_clear (NmsStore *store)
   nms_store_summary_close (store);
 }
 
-char *
-nms_store_crypt_key_file_path (NmsStore *store, const NmsCryptoEnvelope *envelope)
+/* The caller's key provider (NmsStoreOptions.keys): keys come only
+ * through it, so a store opened without one can be read in the clear and
+ * checked, but never unlocked. */
+const NmsStoreKeys *
+_nms_store_keys (NmsStore *store, GError **error)
 {
-  if (envelope->key_file != NULL)
-    return g_strdup (envelope->key_file);
-  return g_build_filename (store->dir, NMS_KEYSOURCE_KEY_FILE_NAME, NULL);
+  if (store->options.keys != NULL)
+    return store->options.keys;
+  g_set_error (error, NMS_ERROR, NMS_ERROR_LOCKED,
+               "%s needs a key, and the program that opened it gave the store no way to load or make one; "
+               "open it with nmstore (the host or the nmstore command) to unlock, encrypt or convert it",
+               store->path);
+  return NULL;
 }
 
 /* The KEK of envelope's source; a passphrase source needs passphrase. */
@@ -82,9 +88,9 @@ NmsCryptoSecret *
 nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvelope *envelope,
                           const NmsCryptoSecret *passphrase, GError **error)
 {
-  g_autofree char *key_file = nms_store_crypt_key_file_path (store, envelope);
+  const NmsStoreKeys *keys = _nms_store_keys (store, error);
 
-  return nms_keysource_load_kek (envelope, passphrase, key_file, error);
+  return keys ? keys->load_kek (envelope, passphrase, store->dir, keys->user_data, error) : NULL;
 }
 
 /* The names go with the keys: they are as secret, and a new key would
@@ -276,6 +282,13 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
     }
   if (crypt->envelope->source != NMS_CRYPTO_SOURCE_PASSPHRASE)
     {
+      /* Nothing asked for a key yet (doctor's integrity check, say): no
+       * warning, and the reason waits for the first item call. */
+      if (_nms_store_keys (store, &local) == NULL)
+        {
+          set_locked (store, local->message);
+          return TRUE;
+        }
       if (unlock_with (store, NULL, &local))
         return check_after_open (store, error);
       g_warning ("%s is encrypted, and its %s does not open it: %s", store->path,

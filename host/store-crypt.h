@@ -8,6 +8,8 @@
 gboolean nms_store_crypt_refresh     (NmsStore *store, GError **error);
 gboolean nms_store_crypt_refresh_now (NmsStore *store, GError **error);
 void     nms_store_crypt_clear       (NmsStore *store);
-char    *nms_store_crypt_key_file_path (NmsStore *store, const NmsCryptoEnvelope *envelope);
+/* The caller's key provider (NmsStoreOptions.keys), or an error saying
+ * the store cannot be unlocked without one. */
+const NmsStoreKeys *_nms_store_keys (NmsStore *store, GError **error);
 NmsCryptoSecret *nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvelope *envelope,
                                            const NmsCryptoSecret *passphrase, GError **error);

@@ -2,8 +2,10 @@
 /* store-origin.c: an origin's store as the data root's config says it is
  * kept. Every front (the protocol and each command) opens a store here,
  * so that a setting of nmstore.conf cannot reach some of them and not
- * others. */
+ * others. It is also where they give the store its keys: the store
+ * calls keysource only through the provider put in its options here. */
 #include "nmstore/store.h"
+#include "nmstore/keysource.h"
 
 void
 nms_store_options_from_config (const NmsConfig *config, NmsStoreOptions *options)
@@ -24,5 +26,6 @@ nms_store_open_origin (const NmsConfig *config, const NmsOrigin *origin, GError 
   NmsStoreOptions options;
 
   nms_store_options_from_config (config, &options);
+  options.keys = nms_keysource_store_keys ();
   return nms_store_open (dir, origin->canonical, &options, error);
 }

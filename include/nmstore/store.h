@@ -52,6 +52,30 @@ typedef struct {
   gsize         value_len;
 } NmsItem;
 
+/* Where the store gets the key-encryption key (KEK) of an encrypted
+ * origin. The store reads no key file and no keyring itself: it only
+ * calls through this, which its caller gives it in NmsStoreOptions.keys
+ * (nmstore's fronts give keysource.h's nms_keysource_store_keys()). A
+ * store opened without one stays locked, and says why when a key is
+ * asked of it. store_dir is the folder of the store's database. */
+typedef struct {
+  /* The KEK that opens envelope; a passphrase envelope needs passphrase
+   * (NULL there: NMS_ERROR_LOCKED). */
+  NmsCryptoSecret *(*load_kek)   (const NmsCryptoEnvelope *envelope, const NmsCryptoSecret *passphrase,
+                                  const char *store_dir, gpointer user_data, GError **error);
+  /* The KEK for envelope, just reset to its new source: derived from
+   * passphrase, or from a key file (made when it does not exist yet), or
+   * a new keyring entry. */
+  NmsCryptoSecret *(*create_kek) (const NmsCryptoEnvelope *envelope, const NmsCryptoSecret *passphrase,
+                                  const char *store_dir, gpointer user_data, GError **error);
+  /* The KEK of source for store_id is used no more (the store was
+   * decrypted, or wrapped under another source): drop what only held it,
+   * such as a keyring entry. */
+  gboolean         (*forget_kek) (NmsCryptoSource source, const guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES],
+                                  gpointer user_data, GError **error);
+  gpointer           user_data;
+} NmsStoreKeys;
+
 typedef struct {
   NmsDurability durability;
   guint64       quota_bytes;     /* 0: unlimited */
@@ -59,6 +83,7 @@ typedef struct {
   guint         changes_keep_rows;    /* 0: NMS_STORE_CHANGES_KEEP_ROWS */
   guint         changes_keep_seconds; /* 0: NMS_STORE_CHANGES_KEEP_SECONDS */
   gsize         pad_block;       /* encrypted origins; 0: NMS_CRYPTO_PAD_BLOCK_DEFAULT */
+  const NmsStoreKeys *keys;      /* encrypted origins; NULL: none can be unlocked */
 } NmsStoreOptions;
 
 /* One side of a change: the value a key had, or that it has now. */

@@ -3,6 +3,7 @@
  * JSON writes through the store layer for its unit tests. */
 #include "storecheck.h"
 #include "harness.h"
+#include "nmstore/keysource.h"
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>
@@ -240,7 +241,10 @@ nmt_store_set_ok (NmsStore *store, const char *key, const char *json)
 NmsStore *
 nmt_store_open (const char *dir, guint64 quota)
 {
-  NmsStoreOptions options = { .durability = NMS_DURABILITY_NORMAL, .quota_bytes = quota };
+  /* The real key provider, as the fronts give it: the tests that
+   * encrypt a store use real key files. */
+  NmsStoreOptions options = { .durability = NMS_DURABILITY_NORMAL, .quota_bytes = quota,
+                              .keys = nms_keysource_store_keys () };
   g_autoptr(GError) error = NULL;
   NmsStore *store = nms_store_open (dir, NMT_ORIGIN, &options, &error);
 
