@@ -20,11 +20,11 @@
 static NmsStore *
 open_store (const char *origin_text, NmsOrigin **origin_out, GError **error)
 {
-  g_autoptr(NmsOrigin) origin = nms_cli_parse_origin (origin_text, error);
+  g_autoptr(NmsOrigin) origin = _nms_cli_parse_origin (origin_text, error);
   g_autoptr(NmsConfig) config = NULL;
   NmsStore *store;
 
-  if (origin == NULL || (config = nms_cli_load_config (error)) == NULL)
+  if (origin == NULL || (config = _nms_cli_load_config (error)) == NULL)
     return NULL;
   store = nms_store_open_origin (config, origin, error);
   if (store != NULL && origin_out != NULL)
@@ -39,7 +39,7 @@ unlock_for_person (NmsStore *store, const NmsOrigin *origin, gint passphrase_fd,
 {
   NmsCliUnlock unlock = { passphrase_fd, NULL, NULL };
 
-  return nms_cli_unlock_for_person (store, origin, &unlock, error);
+  return _nms_cli_unlock_for_person (store, origin, &unlock, error);
 }
 
 /* What export and backup read from the command line, and the store they
@@ -73,7 +73,7 @@ static gboolean
 copy_command_open (int *argc, char ***argv, const char *args, gboolean with_prefix, const char *decrypt_help,
                    int n_args, const char *usage, CopyCommand *cmd, int *exit_code)
 {
-  g_autoptr(GOptionContext) context = nms_cli_store_context (args, &cmd->origin_text,
+  g_autoptr(GOptionContext) context = _nms_cli_store_context (args, &cmd->origin_text,
                                                              with_prefix ? &cmd->prefix : NULL,
                                                              &cmd->passphrase_fd);
   g_autoptr(GError) error = NULL;
@@ -85,11 +85,11 @@ copy_command_open (int *argc, char ***argv, const char *args, gboolean with_pref
 
   g_option_context_add_main_entries (context, crypt_entries, NULL);
   if (!g_option_context_parse (context, argc, argv, &error))
-    *exit_code = nms_cli_fail_usage (context, error->message);
+    *exit_code = _nms_cli_fail_usage (context, error->message);
   else if (cmd->origin_text == NULL || *argc != n_args)
-    *exit_code = nms_cli_fail_usage (context, usage);
+    *exit_code = _nms_cli_fail_usage (context, usage);
   else if ((cmd->store = open_store (cmd->origin_text, &cmd->origin, &error)) == NULL)
-    *exit_code = nms_cli_fail_error (error);
+    *exit_code = _nms_cli_fail_error (error);
   else if (cmd->decrypt && !nms_store_encrypted (cmd->store))
     {
       g_printerr ("nmstore: %s is not encrypted; leave out --decrypt\n", cmd->origin->canonical);
@@ -104,7 +104,7 @@ copy_command_open (int *argc, char ***argv, const char *args, gboolean with_pref
  * the person says --decrypt; either way it takes the key, to check every
  * record and to match names against --prefix. */
 int
-nms_cli_export (int argc, char **argv)
+_nms_cli_export (int argc, char **argv)
 {
   g_auto(CopyCommand) cmd = { 0 };
   g_autoptr(GError) error = NULL;
@@ -117,20 +117,20 @@ nms_cli_export (int argc, char **argv)
                           1, "export takes --origin ORIGIN [--prefix P] [--decrypt]", &cmd, &exit_code))
     return exit_code;
   if (!unlock_for_person (cmd.store, cmd.origin, cmd.passphrase_fd, &error))
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   if (!nms_store_encrypted (cmd.store) || cmd.decrypt)
     {
       /* Written as it is read: the export never sits whole in memory. */
       progress = nms_progress_new_stderr ("exporting", "items", cmd.quiet);
       ok = nms_archive_export (cmd.store, cmd.prefix, stdout, nms_progress_step, progress, &error);
       nms_progress_done (progress);
-      return ok ? EXIT_SUCCESS : nms_cli_fail_error (error);
+      return ok ? EXIT_SUCCESS : _nms_cli_fail_error (error);
     }
   progress = nms_progress_new_stderr ("exporting", "records", cmd.quiet);
   ok = nms_archive_export_sealed (cmd.store, cmd.origin->canonical, cmd.prefix, stdout, nms_progress_step, progress,
                                   &error);
   nms_progress_done (progress);
-  return ok ? EXIT_SUCCESS : nms_cli_fail_error (error);
+  return ok ? EXIT_SUCCESS : _nms_cli_fail_error (error);
 }
 
 /* The key-encryption key of a sealed export: --key-file when given, else
@@ -197,7 +197,7 @@ import_plain_file (const char *origin_text, const char *path, gboolean have_key_
     }
   if ((store = open_store (origin_text, &origin, &error)) == NULL
       || !unlock_for_person (store, origin, passphrase_fd, &error))
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   progress = nms_progress_new_stderr ("importing", "MB", quiet);
   ok = nms_archive_import_file (store, path, &n, nms_progress_step, progress, &error);
   nms_progress_done (progress);
@@ -234,12 +234,12 @@ import_sealed_file (const char *origin_text, const char *path, const char *key_f
       return EXIT_FAILURE;
     }
   if ((store = open_store (origin_text, &origin, &error)) == NULL)
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   /* An export back into the origin it came from needs its passphrase
    * once. */
   unlock = (NmsCliUnlock) { passphrase_fd, passphrase, NULL };
-  if (!nms_cli_unlock_for_person (store, origin, &unlock, &error))
-    return nms_cli_fail_error (error);
+  if (!_nms_cli_unlock_for_person (store, origin, &unlock, &error))
+    return _nms_cli_fail_error (error);
   progress = nms_progress_new_stderr ("importing", "records", quiet);
   if (!nms_archive_sealed_file_import (sealed, kek, store, &n, nms_progress_step, progress, &error))
     {
@@ -276,11 +276,11 @@ import_file (const char *origin_text, const char *path, const char *key_file, gi
 }
 
 int
-nms_cli_import (int argc, char **argv)
+_nms_cli_import (int argc, char **argv)
 {
   g_autofree char *origin = NULL, *key_file = NULL;
   gint passphrase_fd;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("FILE - merge an export in, atomically "
+  g_autoptr(GOptionContext) context = _nms_cli_store_context ("FILE - merge an export in, atomically "
                                                              "(FILE - reads stdin)", &origin, NULL, &passphrase_fd);
   GOptionEntry sealed_entries[] = {
     { "key-file", 0, 0, G_OPTION_ARG_FILENAME, &key_file,
@@ -305,9 +305,9 @@ nms_cli_import (int argc, char **argv)
   g_option_context_add_main_entries (context, sealed_entries, NULL);
   g_option_context_add_main_entries (context, quiet_entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   if (origin == NULL || argc != 2)
-    return nms_cli_fail_usage (context, "import takes --origin ORIGIN FILE");
+    return _nms_cli_fail_usage (context, "import takes --origin ORIGIN FILE");
   if (!g_str_equal (argv[1], "-"))
     return import_file (origin, argv[1], key_file, passphrase_fd, quiet);
   /* Standard input cannot be mapped; it is read whole and imported as one
@@ -316,14 +316,14 @@ nms_cli_import (int argc, char **argv)
   {
     g_autoptr(GIOChannel) in = g_io_channel_unix_new (0);
     if (g_io_channel_read_to_end (in, &text, &len, &error) != G_IO_STATUS_NORMAL)
-      return nms_cli_fail_error (error);
+      return _nms_cli_fail_error (error);
   }
 
   ok = nms_archive_sealed_parse (text, len, &sealed, &error);
   if (ok && sealed == NULL && key_file != NULL)
     {
       sodium_memzero (text, len);
-      return nms_cli_fail_usage (context, "--key-file belongs to a sealed export; this file is a plain one");
+      return _nms_cli_fail_usage (context, "--key-file belongs to a sealed export; this file is a plain one");
     }
   if (ok && sealed != NULL)
     {
@@ -347,10 +347,10 @@ nms_cli_import (int argc, char **argv)
   /* An export back into the origin it came from needs its passphrase
    * once. */
   unlock = (NmsCliUnlock) { passphrase_fd, passphrase };
-  reply = nms_cli_run_request_text (origin, &unlock, request->str, request->len, &error);
+  reply = _nms_cli_run_request_text (origin, &unlock, request->str, request->len, &error);
   sodium_memzero (request->str, request->len);
   if (reply == NULL)
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   g_print ("imported %u item(s)\n", n_items);
   /* Items that were sealed and now sit in a plaintext origin are worth a
    * word to the person who moved them. */
@@ -363,7 +363,7 @@ nms_cli_import (int argc, char **argv)
 /* A backup of an encrypted origin stays encrypted (it is the store file
  * itself) unless the person says --decrypt, which takes the key. */
 int
-nms_cli_backup (int argc, char **argv)
+_nms_cli_backup (int argc, char **argv)
 {
   g_auto(CopyCommand) cmd = { 0 };
   g_autoptr(GError) error = NULL;
@@ -386,16 +386,16 @@ nms_cli_backup (int argc, char **argv)
       nms_progress_done (progress);
     }
   if (!ok)
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   g_print (cmd.decrypt ? "backed up to %s, in the clear\n" : "backed up to %s\n", argv[1]);
   return EXIT_SUCCESS;
 }
 
 int
-nms_cli_restore (int argc, char **argv)
+_nms_cli_restore (int argc, char **argv)
 {
   g_autofree char *origin_text = NULL;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("FILE - replace every item with those of a backup",
+  g_autoptr(GOptionContext) context = _nms_cli_store_context ("FILE - replace every item with those of a backup",
                                                              &origin_text, NULL, NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(NmsStore) store = NULL;
@@ -410,17 +410,17 @@ nms_cli_restore (int argc, char **argv)
 
   g_option_context_add_main_entries (context, quiet_entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   if (origin_text == NULL || argc != 2)
-    return nms_cli_fail_usage (context, "restore takes --origin ORIGIN FILE");
+    return _nms_cli_fail_usage (context, "restore takes --origin ORIGIN FILE");
   if ((store = open_store (origin_text, &origin, &error)) == NULL)
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   progress = nms_progress_new_stderr ("restoring", "items", quiet);
   nms_store_set_progress (store, nms_progress_step, progress);
   ok = nms_archive_restore (store, argv[1], origin->canonical, &n, &error);
   nms_progress_done (progress);
   if (!ok)
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   g_print ("restored %" G_GUINT64_FORMAT " item(s) from %s\n", n, argv[1]);
   return EXIT_SUCCESS;
 }

@@ -33,20 +33,20 @@ fail_error (const GError *error)
 }
 
 int
-nms_cli_fail_usage (GOptionContext *context, const char *message)
+_nms_cli_fail_usage (GOptionContext *context, const char *message)
 {
   return fail_usage (context, message);
 }
 
 int
-nms_cli_fail_error (const GError *error)
+_nms_cli_fail_error (const GError *error)
 {
   return fail_error (error);
 }
 
 /* Loads the config of the data root and sets up logging. */
 NmsConfig *
-nms_cli_load_config (GError **error)
+_nms_cli_load_config (GError **error)
 {
   NmsConfig *config = nms_config_load (NULL, error);
 
@@ -56,7 +56,7 @@ nms_cli_load_config (GError **error)
 }
 
 NmsOrigin *
-nms_cli_parse_origin (const char *text, GError **error)
+_nms_cli_parse_origin (const char *text, GError **error)
 {
   g_autoptr(GError) local = NULL;
   NmsOrigin *origin = nms_origin_parse (text, &local);
@@ -70,7 +70,7 @@ nms_cli_parse_origin (const char *text, GError **error)
  * would: a locked passphrase origin is opened before the command works
  * on it, whether through a request or on the store itself. */
 gboolean
-nms_cli_unlock_for_person (NmsStore *store, const NmsOrigin *origin, const NmsCliUnlock *unlock, GError **error)
+_nms_cli_unlock_for_person (NmsStore *store, const NmsOrigin *origin, const NmsCliUnlock *unlock, GError **error)
 {
   g_autoptr(NmsCryptoSecret) passphrase = NULL;
   g_autofree char *prompt = NULL;
@@ -105,14 +105,14 @@ _nms_cli_run_request_result (const char *origin_text, const NmsCliUnlock *unlock
   NmsProtoInput input;
   char *result;
 
-  if ((origin = nms_cli_parse_origin (origin_text, error)) == NULL
-      || (config = nms_cli_load_config (error)) == NULL)
+  if ((origin = _nms_cli_parse_origin (origin_text, error)) == NULL
+      || (config = _nms_cli_load_config (error)) == NULL)
     return NULL;
   proto = nms_proto_new (config, origin);
   nms_proto_set_progress (proto, unlock->progress != NULL ? nms_progress_step : NULL, unlock->progress);
   /* A store that cannot be opened is the request's to report. */
   store = nms_proto_store (proto);
-  if (store != NULL && !nms_cli_unlock_for_person (store, origin, unlock, error))
+  if (store != NULL && !_nms_cli_unlock_for_person (store, origin, unlock, error))
     return NULL;
   /* The protocol may rewrite its input in place; the copy is made only
    * once it will be used, and wiped after. */
@@ -129,7 +129,7 @@ _nms_cli_run_request_result (const char *origin_text, const NmsCliUnlock *unlock
 }
 
 cJSON *
-nms_cli_run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const char *text, gsize len,
+_nms_cli_run_request_text (const char *origin_text, const NmsCliUnlock *unlock, const char *text, gsize len,
                           GError **error)
 {
   gsize result_len = 0;
@@ -144,17 +144,17 @@ nms_cli_run_request_text (const char *origin_text, const NmsCliUnlock *unlock, c
 }
 
 cJSON *
-nms_cli_run_request (const char *origin_text, const NmsCliUnlock *unlock, cJSON *request, GError **error)
+_nms_cli_run_request (const char *origin_text, const NmsCliUnlock *unlock, cJSON *request, GError **error)
 {
   g_autofree char *text = cJSON_PrintUnformatted (request);
 
-  return nms_cli_run_request_text (origin_text, unlock, text, strlen (text), error);
+  return _nms_cli_run_request_text (origin_text, unlock, text, strlen (text), error);
 }
 
 /* The storage commands share --origin and, where they apply, --prefix and
  * --passphrase-fd. */
 GOptionContext *
-nms_cli_store_context (const char *args, char **origin, char **prefix, gint *passphrase_fd)
+_nms_cli_store_context (const char *args, char **origin, char **prefix, gint *passphrase_fd)
 {
   GOptionContext *context = g_option_context_new (args);
   GOptionEntry origin_entries[] = {

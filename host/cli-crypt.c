@@ -79,7 +79,7 @@ make_context (const char *summary, Args *args, gboolean with_sources)
 static NmsStore *
 open_store (const Args *args, NmsConfig **config_out, NmsOrigin **origin_out, GError **error)
 {
-  g_autoptr(NmsOrigin) origin = nms_cli_parse_origin (args->origin, error);
+  g_autoptr(NmsOrigin) origin = _nms_cli_parse_origin (args->origin, error);
   g_autoptr(NmsConfig) config = NULL;
   NmsStore *store;
 
@@ -146,7 +146,7 @@ unlock_store (const Args *args, NmsStore *store, const NmsOrigin *origin, GError
   if (!nms_store_encrypted (store))
     return TRUE;
   if (nms_store_key_source (store) == NMS_CRYPTO_SOURCE_PASSPHRASE)
-    return nms_cli_unlock_for_person (store, origin, &unlock, error);
+    return _nms_cli_unlock_for_person (store, origin, &unlock, error);
   return nms_store_unlock (store, NULL, error);
 }
 
@@ -167,9 +167,9 @@ parse (GOptionContext *context, int *argc, char ***argv, const Args *args, const
   g_autoptr(GError) error = NULL;
 
   if (!g_option_context_parse (context, argc, argv, &error))
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   if (args->origin == NULL || *argc != 1)
-    return nms_cli_fail_usage (context, usage);
+    return _nms_cli_fail_usage (context, usage);
   return 0;
 }
 
@@ -182,7 +182,7 @@ chosen_source (GOptionContext *context, const Args *args, gboolean required, Nms
 
   if (n > 1 || (n == 0 && required))
     {
-      *exit_code = nms_cli_fail_usage (context, "choose one of --passphrase, --key-file[=PATH] or --keyring");
+      *exit_code = _nms_cli_fail_usage (context, "choose one of --passphrase, --key-file[=PATH] or --keyring");
       return FALSE;
     }
   *source = args->key_file ? NMS_CRYPTO_SOURCE_KEY_FILE
@@ -214,11 +214,11 @@ run_rewrap_or_encrypt (int argc, char **argv, gboolean encrypt)
   if (!chosen_source (context, &args, encrypt, &to.source, &code))
     return code;
   if ((store = open_store (&args, &config, NULL, &error)) == NULL)
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   if (!encrypt && !current_passphrase (&args, store, &current, &error))
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   if (to.source == NMS_CRYPTO_SOURCE_PASSPHRASE && (fresh = read_new_passphrase (&args, &error)) == NULL)
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   to.passphrase = fresh;
   to.key_file = args.key_file_path;
   to.limits = config->pwhash;
@@ -229,7 +229,7 @@ run_rewrap_or_encrypt (int argc, char **argv, gboolean encrypt)
   ok = encrypt ? nms_store_encrypt (store, &to, &error) : nms_store_rewrap (store, current, &to, &error);
   nms_progress_done (progress);
   if (!ok)
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   report_scrub (store);
   printf ("%s %s: its key is now protected by %s\n", encrypt ? "encrypted" : "re-wrapped the key of",
           args.origin, nms_crypto_source_name (to.source));
@@ -237,13 +237,13 @@ run_rewrap_or_encrypt (int argc, char **argv, gboolean encrypt)
 }
 
 int
-nms_cli_encrypt (int argc, char **argv)
+_nms_cli_encrypt (int argc, char **argv)
 {
   return run_rewrap_or_encrypt (argc, argv, TRUE);
 }
 
 int
-nms_cli_passwd (int argc, char **argv)
+_nms_cli_passwd (int argc, char **argv)
 {
   return run_rewrap_or_encrypt (argc, argv, FALSE);
 }
@@ -279,7 +279,7 @@ run_with_key (int argc, char **argv, Act act)
   if ((store = open_store (&args, NULL, &origin, &error)) == NULL
       || !(act == ACT_REKEY ? current_passphrase (&args, store, &current, &error)
                             : unlock_store (&args, store, origin, &error)))
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   progress = nms_progress_new_stderr (verbs[act], "items", args.quiet);
   nms_store_set_progress (store, nms_progress_step, progress);
   switch (act)
@@ -296,7 +296,7 @@ run_with_key (int argc, char **argv, Act act)
     }
   nms_progress_done (progress);
   if (!ok)
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   switch (act)
     {
     case ACT_DECRYPT:
@@ -318,19 +318,19 @@ run_with_key (int argc, char **argv, Act act)
 }
 
 int
-nms_cli_decrypt (int argc, char **argv)
+_nms_cli_decrypt (int argc, char **argv)
 {
   return run_with_key (argc, argv, ACT_DECRYPT);
 }
 
 int
-nms_cli_rekey (int argc, char **argv)
+_nms_cli_rekey (int argc, char **argv)
 {
   return run_with_key (argc, argv, ACT_REKEY);
 }
 
 int
-nms_cli_verify (int argc, char **argv)
+_nms_cli_verify (int argc, char **argv)
 {
   return run_with_key (argc, argv, ACT_VERIFY);
 }

@@ -67,7 +67,7 @@ print_extension (const NmsExtension *extension)
 }
 
 int
-nms_cli_extensions (int argc, char **argv)
+_nms_cli_extensions (int argc, char **argv)
 {
   const char *verb = argc > 1 ? argv[1] : NULL;
   gboolean add = g_strcmp0 (verb, "add") == 0, rm = g_strcmp0 (verb, "rm") == 0, ls = g_strcmp0 (verb, "ls") == 0;
@@ -91,7 +91,7 @@ nms_cli_extensions (int argc, char **argv)
   if (g_strcmp0 (verb, "--help") == 0 || g_strcmp0 (verb, "-h") == 0)
     (void) g_option_context_parse (context, &argc, &argv, NULL);
   if (!add && !rm && !ls)
-    return nms_cli_fail_usage (context, verb ? "unknown extensions command; use add, rm or ls"
+    return _nms_cli_fail_usage (context, verb ? "unknown extensions command; use add, rm or ls"
                                              : "extensions needs add, rm or ls");
   /* The verb stands where the program name would: GOption skips it,
    * and names the command by it in its messages. */
@@ -99,7 +99,7 @@ nms_cli_extensions (int argc, char **argv)
   argv++;
   argv[0] = name = g_strconcat ("extensions ", verb, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   scope = args.system ? NMS_INSTALL_SYSTEM : NMS_INSTALL_USER;
   if (ls)
     {
@@ -108,7 +108,7 @@ nms_cli_extensions (int argc, char **argv)
       guint i;
 
       if (argc != 1)
-        return nms_cli_fail_usage (context, "extensions ls takes no name");
+        return _nms_cli_fail_usage (context, "extensions ls takes no name");
       extensions = nms_extensions_load (env);
       for (i = 0; i < extensions->len; i++)
         {
@@ -126,25 +126,25 @@ nms_cli_extensions (int argc, char **argv)
       return ok ? EXIT_SUCCESS : EXIT_FAILURE;
     }
   if (argc != 2)
-    return nms_cli_fail_usage (context, add ? "extensions add takes one NAME" : "extensions rm takes one NAME");
+    return _nms_cli_fail_usage (context, add ? "extensions add takes one NAME" : "extensions rm takes one NAME");
   /* Every usage fault (name, ids) before anything is written. */
   if (!nms_extensions_check_name (argv[1], &error))
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   if (add)
     {
       guint i;
 
       for (i = 0; args.extension_ids != NULL && args.extension_ids[i] != NULL; i++)
         if (!nms_install_check_extension_id (args.extension_ids[i], &error))
-          return nms_cli_fail_usage (context, error->message);
+          return _nms_cli_fail_usage (context, error->message);
       for (i = 0; args.firefox_ids != NULL && args.firefox_ids[i] != NULL; i++)
         if (!nms_install_check_firefox_id (args.firefox_ids[i], &error))
-          return nms_cli_fail_usage (context, error->message);
+          return _nms_cli_fail_usage (context, error->message);
       if (args.extension_ids == NULL && args.firefox_ids == NULL)
-        return nms_cli_fail_usage (context, "extensions add needs --extension-id ID or --firefox-id ID");
+        return _nms_cli_fail_usage (context, "extensions add needs --extension-id ID or --firefox-id ID");
       if (!nms_extensions_add (env, scope, argv[1], (const char *const *) args.extension_ids,
                                (const char *const *) args.firefox_ids, &error))
-        return nms_cli_fail_error (error);
+        return _nms_cli_fail_error (error);
       {
         g_autofree char *dir = nms_extensions_dir (env, scope);
         printf ("registered %s in %s; run `nmstore install%s` to allow its ids\n", argv[1], dir,
@@ -153,7 +153,7 @@ nms_cli_extensions (int argc, char **argv)
       return EXIT_SUCCESS;
     }
   if (!nms_extensions_remove (env, scope, argv[1], &error))
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   printf ("removed %s; manifests keep its ids until `nmstore uninstall%s` and `nmstore install%s`\n", argv[1],
           args.system ? " --system" : "", args.system ? " --system" : "");
   return EXIT_SUCCESS;

@@ -94,21 +94,21 @@ parse_install_args (GOptionContext *context, int argc, char **argv, InstallArgs 
   guint i;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   if (argc != 1)
-    return nms_cli_fail_usage (context, "this command takes options only");
+    return _nms_cli_fail_usage (context, "this command takes options only");
   if (args->user && args->system)
-    return nms_cli_fail_usage (context, "choose --user or --system, not both");
+    return _nms_cli_fail_usage (context, "choose --user or --system, not both");
   if (args->dir != NULL && (args->browser != NULL || args->system))
-    return nms_cli_fail_usage (context, "--dir names one folder: use it without --browser and --system");
+    return _nms_cli_fail_usage (context, "--dir names one folder: use it without --browser and --system");
   if (args->dir != NULL && !nms_install_check_dir (args->dir, dir_must_exist, &error))
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   for (i = 0; args->extension_ids != NULL && args->extension_ids[i] != NULL; i++)
     if (!nms_install_check_extension_id (args->extension_ids[i], &error))
-      return nms_cli_fail_usage (context, error->message);
+      return _nms_cli_fail_usage (context, error->message);
   for (i = 0; args->firefox_ids != NULL && args->firefox_ids[i] != NULL; i++)
     if (!nms_install_check_firefox_id (args->firefox_ids[i], &error))
-      return nms_cli_fail_usage (context, error->message);
+      return _nms_cli_fail_usage (context, error->message);
   *scope = args->system ? NMS_INSTALL_SYSTEM : NMS_INSTALL_USER;
   return EXIT_SUCCESS;
 }
@@ -191,7 +191,7 @@ print_written (const NmsInstallEnv *env, const NmsInstallTarget *target)
 }
 
 int
-nms_cli_install (int argc, char **argv)
+_nms_cli_install (int argc, char **argv)
 {
   g_auto(InstallArgs) args = { 0 };
   g_autoptr(GOptionContext) context = install_context ("- write the host's manifest where each browser looks for it",
@@ -211,11 +211,11 @@ nms_cli_install (int argc, char **argv)
   if ((status = parse_install_args (context, argc, argv, &args, TRUE, &scope)) != EXIT_SUCCESS)
     return status;
   if (args.binary == NULL && (args.binary = nms_os_executable_path ()) == NULL)
-    return nms_cli_fail_usage (context, "cannot tell where this nmstore is; pass --binary /absolute/path/to/nmstore");
+    return _nms_cli_fail_usage (context, "cannot tell where this nmstore is; pass --binary /absolute/path/to/nmstore");
   if (!g_path_is_absolute (args.binary))
-    return nms_cli_fail_usage (context, "--binary must be an absolute path: browsers on Linux and macOS need one");
+    return _nms_cli_fail_usage (context, "--binary must be an absolute path: browsers on Linux and macOS need one");
   if ((browsers = chosen_browsers (env, &args, NULL, &named, &error)) == NULL)
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   if (!registered_ids (env, scope, chromium_ids, firefox_ids))
     status = EXIT_FAILURE;
   add_ids (chromium_ids, args.extension_ids);
@@ -259,7 +259,7 @@ nms_cli_install (int argc, char **argv)
 }
 
 int
-nms_cli_uninstall (int argc, char **argv)
+_nms_cli_uninstall (int argc, char **argv)
 {
   g_auto(InstallArgs) args = { 0 };
   g_autoptr(GOptionContext) context = install_context ("- remove the host's manifest from each browser's folders",
@@ -277,7 +277,7 @@ nms_cli_uninstall (int argc, char **argv)
   /* Removing looks everywhere: a manifest left behind by a browser that
    * has since gone is still worth removing. */
   if ((browsers = chosen_browsers (env, &args, "all", &named, &error)) == NULL)
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   targets = nms_install_targets (env, browsers, scope);
   for (i = 0; i < targets->len; i++)
     {
@@ -303,7 +303,7 @@ nms_cli_uninstall (int argc, char **argv)
 }
 
 int
-nms_cli_doctor (int argc, char **argv)
+_nms_cli_doctor (int argc, char **argv)
 {
   g_auto(InstallArgs) args = { 0 };
   gboolean json = FALSE;
@@ -332,7 +332,7 @@ nms_cli_doctor (int argc, char **argv)
   if ((status = parse_install_args (context, argc, argv, &args, FALSE, &scope)) != EXIT_SUCCESS)
     return status;
   if ((browsers = chosen_browsers (env, &args, NULL, &named, &error)) == NULL)
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   /* Only browsers the person listed must have a manifest; with "all"
    * those that are not installed are skipped, as with "detected". */
   named = named && (args.browser == NULL || !g_str_equal (args.browser, "all"));

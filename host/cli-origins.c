@@ -206,7 +206,7 @@ print_table (GPtrArray *rows)
 }
 
 int
-nms_cli_origins (int argc, char **argv)
+_nms_cli_origins (int argc, char **argv)
 {
   gboolean json = FALSE;
   GOptionEntry entries[] = {
@@ -222,12 +222,12 @@ nms_cli_origins (int argc, char **argv)
 
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   if (argc != 1)
-    return nms_cli_fail_usage (context, "origins takes no arguments, only --json");
-  if ((config = nms_cli_load_config (&error)) == NULL || !nms_crypto_init (&error)
+    return _nms_cli_fail_usage (context, "origins takes no arguments, only --json");
+  if ((config = _nms_cli_load_config (&error)) == NULL || !nms_crypto_init (&error)
       || (rows = collect (config, &all_ok, &error)) == NULL)
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   if (json)
     print_json (rows);
   else

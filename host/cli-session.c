@@ -23,7 +23,7 @@ session_request (const char *origin, gint passphrase_fd, const char *op, const c
     cJSON_AddStringToObject (request, "prefix", prefix);
   if (repair)
     cJSON_AddBoolToObject (request, "repair", TRUE);
-  return nms_cli_run_request (origin, &unlock, request, error);
+  return _nms_cli_run_request (origin, &unlock, request, error);
 }
 
 static void
@@ -164,7 +164,7 @@ print_findings (const cJSON *report, gboolean repair)
 }
 
 int
-nms_cli_session (int argc, char **argv)
+_nms_cli_session (int argc, char **argv)
 {
   g_autofree char *origin = NULL, *prefix = NULL;
   gboolean json = FALSE, repair = FALSE, quiet = FALSE;
@@ -176,7 +176,7 @@ nms_cli_session (int argc, char **argv)
   };
   g_autoptr(NmsProgress) progress = NULL;
   gint passphrase_fd;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("ls|check|migrate - the torrent session "
+  g_autoptr(GOptionContext) context = _nms_cli_store_context ("ls|check|migrate - the torrent session "
                                                              "(--prefix: the session's prefix, default session:)",
                                                              &origin, &prefix, &passphrase_fd);
   g_autoptr(GError) error = NULL;
@@ -185,12 +185,12 @@ nms_cli_session (int argc, char **argv)
 
   g_option_context_add_main_entries (context, extra, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   if (origin == NULL || argc != 2)
-    return nms_cli_fail_usage (context, "session takes ls, check or migrate, and --origin ORIGIN");
+    return _nms_cli_fail_usage (context, "session takes ls, check or migrate, and --origin ORIGIN");
   verb = argv[1];
   if (repair && !g_str_equal (verb, "check"))
-    return nms_cli_fail_usage (context, "--repair belongs to session check");
+    return _nms_cli_fail_usage (context, "--repair belongs to session check");
 
   /* Reading every torrent's files is what can take long. */
   if (g_str_equal (verb, "ls"))
@@ -204,9 +204,9 @@ nms_cli_session (int argc, char **argv)
   else if (g_str_equal (verb, "migrate"))
     reply = session_request (origin, passphrase_fd, "sessionMigrate", prefix, FALSE, NULL, &error);
   else
-    return nms_cli_fail_usage (context, "session takes ls, check or migrate");
+    return _nms_cli_fail_usage (context, "session takes ls, check or migrate");
   if (reply == NULL)
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
 
   if (json)
     {

@@ -60,7 +60,7 @@ print_result (const char *origin, gint passphrase_fd, cJSON *request, const char
   Member member = { name, NULL, 0 };
 
   if (result == NULL)
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_error (error);
   if (!nms_json_each_member (result, len, find_member, &member, NULL) || member.value == NULL)
     {
       fprintf (stderr, "nmstore: unexpected reply from the store: %s\n", result);
@@ -86,12 +86,12 @@ cmd_host (int argc, char **argv)
 
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   if (origin_text == NULL)
-    return nms_cli_fail_usage (context, "host needs --origin");
-  if ((origin = nms_cli_parse_origin (origin_text, &error)) == NULL
-      || (config = nms_cli_load_config (&error)) == NULL)
-    return nms_cli_fail_error (error);
+    return _nms_cli_fail_usage (context, "host needs --origin");
+  if ((origin = _nms_cli_parse_origin (origin_text, &error)) == NULL
+      || (config = _nms_cli_load_config (&error)) == NULL)
+    return _nms_cli_fail_error (error);
   return nms_host_run (config, origin);
 }
 
@@ -100,16 +100,16 @@ cmd_keys (int argc, char **argv)
 {
   g_autofree char *origin = NULL, *prefix = NULL;
   gint passphrase_fd;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("- list the keys of an origin", &origin, &prefix,
+  g_autoptr(GOptionContext) context = _nms_cli_store_context ("- list the keys of an origin", &origin, &prefix,
                                                              &passphrase_fd);
   g_autoptr(GError) error = NULL;
   cJSON *request;
   int status;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   if (origin == NULL || argc != 1)
-    return nms_cli_fail_usage (context, "keys takes --origin ORIGIN [--prefix PREFIX]");
+    return _nms_cli_fail_usage (context, "keys takes --origin ORIGIN [--prefix PREFIX]");
   request = cJSON_CreateObject ();
   cJSON_AddStringToObject (request, "op", "getKeys");
   if (prefix != NULL)
@@ -124,7 +124,7 @@ cmd_get (int argc, char **argv)
 {
   g_autofree char *origin = NULL, *prefix = NULL;
   gint passphrase_fd;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("[KEY...] - print items as JSON (all of them without KEY)",
+  g_autoptr(GOptionContext) context = _nms_cli_store_context ("[KEY...] - print items as JSON (all of them without KEY)",
                                                              &origin, &prefix, &passphrase_fd);
   g_autoptr(GError) error = NULL;
   cJSON *request;
@@ -132,11 +132,11 @@ cmd_get (int argc, char **argv)
   int i;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   if (origin == NULL)
-    return nms_cli_fail_usage (context, "get needs --origin");
+    return _nms_cli_fail_usage (context, "get needs --origin");
   if (prefix != NULL && argc > 1)
-    return nms_cli_fail_usage (context, "give KEYs or --prefix, not both");
+    return _nms_cli_fail_usage (context, "give KEYs or --prefix, not both");
   request = cJSON_CreateObject ();
   cJSON_AddStringToObject (request, "op", "get");
   if (prefix != NULL)
@@ -157,7 +157,7 @@ cmd_set (int argc, char **argv)
 {
   g_autofree char *origin = NULL;
   gint passphrase_fd;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("KEY [JSON] - store a JSON value (read from stdin without JSON)",
+  g_autoptr(GOptionContext) context = _nms_cli_store_context ("KEY [JSON] - store a JSON value (read from stdin without JSON)",
                                                              &origin, NULL, &passphrase_fd);
   NmsCliUnlock unlock;
   g_autoptr(GError) error = NULL;
@@ -167,9 +167,9 @@ cmd_set (int argc, char **argv)
   cJSON *reply;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   if (origin == NULL || argc < 2 || argc > 3)
-    return nms_cli_fail_usage (context, "set takes --origin ORIGIN KEY [JSON]");
+    return _nms_cli_fail_usage (context, "set takes --origin ORIGIN KEY [JSON]");
   if (argc == 3)
     text = argv[2];
   else
@@ -205,9 +205,9 @@ cmd_set (int argc, char **argv)
   g_string_append (request, text);
   g_string_append (request, "}}");
   unlock = (NmsCliUnlock) { passphrase_fd, NULL };
-  reply = nms_cli_run_request_text (origin, &unlock, request->str, request->len, &error);
+  reply = _nms_cli_run_request_text (origin, &unlock, request->str, request->len, &error);
   cJSON_Delete (reply);
-  return reply ? EXIT_SUCCESS : nms_cli_fail_error (error);
+  return reply ? EXIT_SUCCESS : _nms_cli_fail_error (error);
 }
 
 static int
@@ -215,26 +215,26 @@ cmd_rm (int argc, char **argv)
 {
   g_autofree char *origin = NULL;
   gint passphrase_fd;
-  g_autoptr(GOptionContext) context = nms_cli_store_context ("KEY... - remove items", &origin, NULL, &passphrase_fd);
+  g_autoptr(GOptionContext) context = _nms_cli_store_context ("KEY... - remove items", &origin, NULL, &passphrase_fd);
   NmsCliUnlock unlock;
   g_autoptr(GError) error = NULL;
   cJSON *request, *keys, *reply;
   int i;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
-    return nms_cli_fail_usage (context, error->message);
+    return _nms_cli_fail_usage (context, error->message);
   if (origin == NULL || argc < 2)
-    return nms_cli_fail_usage (context, "rm takes --origin ORIGIN KEY...");
+    return _nms_cli_fail_usage (context, "rm takes --origin ORIGIN KEY...");
   request = cJSON_CreateObject ();
   cJSON_AddStringToObject (request, "op", "remove");
   keys = cJSON_AddArrayToObject (request, "keys");
   for (i = 1; i < argc; i++)
     cJSON_AddItemToArray (keys, cJSON_CreateString (argv[i]));
   unlock = (NmsCliUnlock) { passphrase_fd, NULL };
-  reply = nms_cli_run_request (origin, &unlock, request, &error);
+  reply = _nms_cli_run_request (origin, &unlock, request, &error);
   cJSON_Delete (request);
   cJSON_Delete (reply);
-  return reply ? EXIT_SUCCESS : nms_cli_fail_error (error);
+  return reply ? EXIT_SUCCESS : _nms_cli_fail_error (error);
 }
 
 static const Command commands[] = {
@@ -243,25 +243,25 @@ static const Command commands[] = {
   { "get", "--origin ORIGIN [--prefix P] [KEY...]", "print items as JSON", cmd_get },
   { "set", "--origin ORIGIN KEY [JSON]", "store a JSON value (from stdin without JSON)", cmd_set },
   { "rm", "--origin ORIGIN KEY...", "remove items", cmd_rm },
-  { "origins", "[--json]", "list the origins with data: items, bytes, encryption, lock", nms_cli_origins },
-  { "install", "[--user|--system] [--browser B,...]", "register the host with browsers (see --help)", nms_cli_install },
-  { "uninstall", "[--user|--system] [--browser B,...]", "remove the host's browser manifests", nms_cli_uninstall },
-  { "doctor", "[--browser B,...] [--json]", "find what stops a browser from reaching the host", nms_cli_doctor },
+  { "origins", "[--json]", "list the origins with data: items, bytes, encryption, lock", _nms_cli_origins },
+  { "install", "[--user|--system] [--browser B,...]", "register the host with browsers (see --help)", _nms_cli_install },
+  { "uninstall", "[--user|--system] [--browser B,...]", "remove the host's browser manifests", _nms_cli_uninstall },
+  { "doctor", "[--browser B,...] [--json]", "find what stops a browser from reaching the host", _nms_cli_doctor },
   { "extensions", "add NAME --extension-id ID...|ls|rm NAME", "register the extensions install allows",
-    nms_cli_extensions },
-  { "session", "ls|check|migrate --origin ORIGIN", "see, check and migrate the torrent session", nms_cli_session },
+    _nms_cli_extensions },
+  { "session", "ls|check|migrate --origin ORIGIN", "see, check and migrate the torrent session", _nms_cli_session },
   { "export", "--origin ORIGIN [--prefix P]", "print every item as one JSON object (--decrypt if encrypted)",
-    nms_cli_export },
-  { "import", "--origin ORIGIN FILE", "merge an exported JSON object in, atomically", nms_cli_import },
-  { "backup", "--origin ORIGIN FILE", "write a consistent copy of the store, hosts running", nms_cli_backup },
-  { "restore", "--origin ORIGIN FILE", "replace every item with a backup's", nms_cli_restore },
+    _nms_cli_export },
+  { "import", "--origin ORIGIN FILE", "merge an exported JSON object in, atomically", _nms_cli_import },
+  { "backup", "--origin ORIGIN FILE", "write a consistent copy of the store, hosts running", _nms_cli_backup },
+  { "restore", "--origin ORIGIN FILE", "replace every item with a backup's", _nms_cli_restore },
   { "encrypt", "--origin ORIGIN --passphrase|...", "encrypt in place (key: --passphrase, --key-file[=P], --keyring)",
-    nms_cli_encrypt },
-  { "decrypt", "--origin ORIGIN", "decrypt an origin's store in place", nms_cli_decrypt },
+    _nms_cli_encrypt },
+  { "decrypt", "--origin ORIGIN", "decrypt an origin's store in place", _nms_cli_decrypt },
   { "passwd", "--origin ORIGIN [--key-file[=P]|...]", "change the passphrase or key source (re-wraps the key)",
-    nms_cli_passwd },
-  { "rekey", "--origin ORIGIN", "re-encrypt every record with a new data key", nms_cli_rekey },
-  { "verify", "--origin ORIGIN", "check every record; exit 1 if any is damaged", nms_cli_verify },
+    _nms_cli_passwd },
+  { "rekey", "--origin ORIGIN", "re-encrypt every record with a new data key", _nms_cli_rekey },
+  { "verify", "--origin ORIGIN", "check every record; exit 1 if any is damaged", _nms_cli_verify },
 };
 
 static void
@@ -289,8 +289,8 @@ run_browser_host (int argc, char **argv)
   g_autoptr(NmsOrigin) origin = nms_origin_from_argv (argc, argv, &error);
   g_autoptr(NmsConfig) config = NULL;
 
-  if (origin == NULL || (config = nms_cli_load_config (&error)) == NULL)
-    return nms_cli_fail_error (error);
+  if (origin == NULL || (config = _nms_cli_load_config (&error)) == NULL)
+    return _nms_cli_fail_error (error);
   return nms_host_run (config, origin);
 }
 

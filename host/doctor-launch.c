@@ -116,7 +116,7 @@ check_reply (GBytes *out, char **detail, char **fix)
 }
 
 gboolean
-nms_doctor_launch (NmsInstallFamily family, const char *host_path, const char *manifest_path,
+_nms_doctor_launch (NmsInstallFamily family, const char *host_path, const char *manifest_path,
                    const char *caller, char **detail, char **fix)
 {
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE

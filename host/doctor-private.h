@@ -16,7 +16,7 @@ G_BEGIN_DECLS
  * manifest_path and the caller `caller` (an extension id or add-on id),
  * exchanges hello, and says what happened. Returns TRUE when the host
  * answered; otherwise *detail and *fix say why it did not. */
-gboolean nms_doctor_launch (NmsInstallFamily family, const char *host_path,
+gboolean _nms_doctor_launch (NmsInstallFamily family, const char *host_path,
                             const char *manifest_path, const char *caller,
                             char **detail, char **fix);
 

@@ -278,7 +278,7 @@ check_manifest (NmsDoctorReport *report, const NmsInstallTarget *target, gboolea
                      "not started: the manifest names a flatpak-spawn script that runs only inside the sandbox");
   else if (!path_ok || caller == NULL)
     _nms_doctor_add (report, target, "hello", NMS_DOCTOR_SKIP, NULL, "not started: fix the checks above first");
-  else if (nms_doctor_launch (nms_install_browser_family (target->browser), path, target->path, caller,
+  else if (_nms_doctor_launch (nms_install_browser_family (target->browser), path, target->path, caller,
                               &detail, &fix))
     _nms_doctor_add (report, target, "hello", NMS_DOCTOR_OK, NULL, "%s", detail);
   else

@@ -24,7 +24,7 @@ _nms_proto_param (NmsRequest *req, const char *name)
 }
 
 const char *
-nms_proto_key (NmsRequest *req, const char *raw, gsize *len, GError **error)
+_nms_proto_key (NmsRequest *req, const char *raw, gsize *len, GError **error)
 {
   char *owned = NULL;
   NmsJson doc = { req->root, req->stuffed };
@@ -40,7 +40,7 @@ nms_proto_key (NmsRequest *req, const char *raw, gsize *len, GError **error)
 }
 
 gboolean
-nms_proto_optional_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error)
+_nms_proto_optional_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error)
 {
   const cJSON *p = _nms_proto_param (req, "prefix");
   gsize len;
@@ -50,14 +50,14 @@ nms_proto_optional_prefix (NmsRequest *req, const char *op, const char **prefix,
     return TRUE;
   if (!cJSON_IsString (p))
     return _nms_proto_bad_param (error, op, "\"prefix\" must be a string");
-  *prefix = nms_proto_key (req, p->valuestring, &len, error);
+  *prefix = _nms_proto_key (req, p->valuestring, &len, error);
   return *prefix != NULL;
 }
 
 /* Appends a stored value as the protocol shows it: JSON text as it is,
  * raw bytes as {"$bytes":"<base64>"}. */
 void
-nms_proto_append_stored_value (GString *out, NmsValueKind kind, const guint8 *data, gsize len)
+_nms_proto_append_stored_value (GString *out, NmsValueKind kind, const guint8 *data, gsize len)
 {
   if (kind != NMS_VALUE_BYTES)
     {
@@ -68,7 +68,7 @@ nms_proto_append_stored_value (GString *out, NmsValueKind kind, const guint8 *da
 }
 
 gboolean
-nms_proto_ensure_store (NmsProto *proto)
+_nms_proto_ensure_store (NmsProto *proto)
 {
   /* A store deleted or replaced under a running host is opened again at
    * its path, before the batch runs, so that an acknowledged write is

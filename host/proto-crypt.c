@@ -45,7 +45,7 @@ op_unlock (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 /* Core dumps off before a secret is parsed: no key may be loaded yet, so
  * nothing else has turned them off. */
 void
-nms_proto_secret_guard (void)
+_nms_proto_secret_guard (void)
 {
   g_autoptr(GError) error = NULL;
 
@@ -72,11 +72,11 @@ contains (const guint8 *data, gsize len, const char *word)
  * A request that spells both with \u escapes is recognised only once
  * parsed (proto.c). */
 gboolean
-nms_proto_secret_frame (const guint8 *data, gsize len)
+_nms_proto_secret_frame (const guint8 *data, gsize len)
 {
   if (!contains (data, len, "unlock") && !contains (data, len, "passphrase"))
     return FALSE;
-  nms_proto_secret_guard ();
+  _nms_proto_secret_guard ();
   return TRUE;
 }
 
@@ -84,7 +84,7 @@ nms_proto_secret_frame (const guint8 *data, gsize len)
  * request, member names too (a passphrase can hide in one), is wiped
  * first. cJSON's nesting limit bounds the recursion. */
 void
-nms_proto_wipe_tree (cJSON *node)
+_nms_proto_wipe_tree (cJSON *node)
 {
   for (; node != NULL; node = node->next)
     {
@@ -92,7 +92,7 @@ nms_proto_wipe_tree (cJSON *node)
         sodium_memzero (node->valuestring, strlen (node->valuestring));
       if (node->string != NULL && !(node->type & cJSON_StringIsConst))
         sodium_memzero (node->string, strlen (node->string));
-      nms_proto_wipe_tree (node->child);
+      _nms_proto_wipe_tree (node->child);
     }
 }
 
@@ -108,7 +108,7 @@ op_lock (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 NmsStore *
 nms_proto_store (NmsProto *proto)
 {
-  return nms_proto_ensure_store (proto) ? proto->store : NULL;
+  return _nms_proto_ensure_store (proto) ? proto->store : NULL;
 }
 
 const NmsOpDef nms_proto_crypt_ops[] = {

@@ -34,7 +34,7 @@ op_subscribe (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   const char *prefix;
   guint64 head;
 
-  if (!nms_proto_optional_prefix (req, "subscribe", &prefix, error))
+  if (!_nms_proto_optional_prefix (req, "subscribe", &prefix, error))
     return FALSE;
   /* Subscribing again only changes the prefix: nothing already committed
    * is skipped or sent twice. */
@@ -88,7 +88,7 @@ op_unsubscribe (NmsProto *proto, NmsRequest *req, GString *result, GError **erro
 }
 
 void
-nms_proto_events_free (NmsProto *proto)
+_nms_proto_events_free (NmsProto *proto)
 {
   g_autoptr(GError) error = NULL;
 
@@ -161,12 +161,12 @@ emit_row (guint64 seq, const NmsChange *changes, gsize n_changes, gpointer user_
       if (c->new_value.present)
         {
           g_string_append (out, "\"newValue\":");
-          nms_proto_append_stored_value (out, c->new_value.kind, c->new_value.value, c->new_value.value_len);
+          _nms_proto_append_stored_value (out, c->new_value.kind, c->new_value.value, c->new_value.value_len);
         }
       if (c->old_value.present)
         {
           g_string_append (out, c->new_value.present ? ",\"oldValue\":" : "\"oldValue\":");
-          nms_proto_append_stored_value (out, c->old_value.kind, c->old_value.value, c->old_value.value_len);
+          _nms_proto_append_stored_value (out, c->old_value.kind, c->old_value.value, c->old_value.value_len);
         }
       g_string_append_c (out, '}');
     }

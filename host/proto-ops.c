@@ -29,7 +29,7 @@ key_list (NmsRequest *req, const cJSON *keys, const char *op, gboolean unique, G
 
   if (cJSON_IsString (keys))
     {
-      const char *key = nms_proto_key (req, keys->valuestring, &len, error);
+      const char *key = _nms_proto_key (req, keys->valuestring, &len, error);
       if (key == NULL)
         return FALSE;
       g_ptr_array_add (list, (gpointer) key);
@@ -44,7 +44,7 @@ key_list (NmsRequest *req, const cJSON *keys, const char *op, gboolean unique, G
 
       if (!cJSON_IsString (k))
         return _nms_proto_bad_param (error, op, "every entry of \"keys\" must be a string");
-      if ((key = nms_proto_key (req, k->valuestring, &len, error)) == NULL)
+      if ((key = _nms_proto_key (req, k->valuestring, &len, error)) == NULL)
         return FALSE;
       g_ptr_array_add (list, (gpointer) key);
     }
@@ -80,7 +80,7 @@ write_item (const NmsItem *item, gpointer user_data, GError **error)
   w->found = TRUE;
   nms_json_append_string (w->out, item->key, item->key_len);
   g_string_append_c (w->out, ':');
-  nms_proto_append_stored_value (w->out, item->kind, item->value, item->value_len);
+  _nms_proto_append_stored_value (w->out, item->kind, item->value, item->value_len);
   return TRUE;
 }
 
@@ -172,7 +172,7 @@ get_with_defaults (NmsProto *proto, NmsRequest *req, const cJSON *keys, ItemWrit
   cJSON_ArrayForEach (d, keys)
     {
       Default def = { .fallback = d };
-      if ((def.key = nms_proto_key (req, d->string, &def.len, error)) == NULL)
+      if ((def.key = _nms_proto_key (req, d->string, &def.len, error)) == NULL)
         return FALSE;
       g_array_append_val (list, def);
     }
@@ -204,7 +204,7 @@ get_with_defaults (NmsProto *proto, NmsRequest *req, const cJSON *keys, ItemWrit
           if (stored.kind == NMS_VALUE_BYTES)
             {
               bytes = g_string_new (NULL);
-              nms_proto_append_stored_value (bytes, stored.kind, stored.value, stored.value_len);
+              _nms_proto_append_stored_value (bytes, stored.kind, stored.value, stored.value_len);
               text = bytes->str;
               len = bytes->len;
             }
@@ -216,7 +216,7 @@ get_with_defaults (NmsProto *proto, NmsRequest *req, const cJSON *keys, ItemWrit
             }
         }
       else
-        nms_proto_append_stored_value (w->out, stored.kind, stored.value, stored.value_len);
+        _nms_proto_append_stored_value (w->out, stored.kind, stored.value, stored.value_len);
     }
   return TRUE;
 }
@@ -229,7 +229,7 @@ op_get (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   ItemWriter w = { result, TRUE, FALSE };
   gboolean ok = TRUE;
 
-  if (!nms_proto_optional_prefix (req, "get", &prefix, error))
+  if (!_nms_proto_optional_prefix (req, "get", &prefix, error))
     return FALSE;
   if (keys != NULL && prefix != NULL)
     return _nms_proto_bad_param (error, "get", "give \"keys\" or \"prefix\", not both");
@@ -264,7 +264,7 @@ op_get_keys (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   const char *prefix;
   ItemWriter w = { result, TRUE, FALSE };
 
-  if (!nms_proto_optional_prefix (req, "getKeys", &prefix, error))
+  if (!_nms_proto_optional_prefix (req, "getKeys", &prefix, error))
     return FALSE;
   g_string_append (result, "\"keys\":[");
   if (!nms_store_scan (proto->store, prefix, FALSE, write_key, &w, error))
@@ -311,7 +311,7 @@ op_clear (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 {
   const char *prefix;
 
-  return nms_proto_optional_prefix (req, "clear", &prefix, error)
+  return _nms_proto_optional_prefix (req, "clear", &prefix, error)
          && nms_store_clear (proto->store, prefix, error);
 }
 

@@ -43,8 +43,8 @@ struct _NmsProto {
 
 typedef struct {
   cJSON     *root;
-  gboolean   stuffed;  /* parsed with U+0000 stuffed (json.h): read strings with nms_proto_key */
-  GPtrArray *owned;    /* keys nms_proto_key decoded, freed with the request */
+  gboolean   stuffed;  /* parsed with U+0000 stuffed (json.h): read strings with _nms_proto_key */
+  GPtrArray *owned;    /* keys _nms_proto_key decoded, freed with the request */
   const char *items;   /* the text of "items" when it is an object, read by op_set
                           itself; root then holds {} in its place */
   gsize      items_len;
@@ -68,16 +68,16 @@ extern const NmsOpDef nms_proto_session_ops[];
 extern const NmsOpDef nms_proto_events_ops[];
 extern const NmsOpDef nms_proto_crypt_ops[];
 
-const NmsOpDef *nms_proto_find_op (const char *name);
-void            nms_proto_events_free (NmsProto *proto);
+const NmsOpDef *_nms_proto_find_op (const char *name);
+void            _nms_proto_events_free (NmsProto *proto);
 
 /* Requests that carry a secret (proto-crypt.c). A frame that mentions
  * unlock or a passphrase is treated as one from before it is parsed: core
  * dumps go off, and its frame and parsed strings are wiped however its
  * parsing ends. */
-gboolean nms_proto_secret_frame (const guint8 *data, gsize len);
-void     nms_proto_secret_guard (void);
-void     nms_proto_wipe_tree    (cJSON *node);
+gboolean _nms_proto_secret_frame (const guint8 *data, gsize len);
+void     _nms_proto_secret_guard (void);
+void     _nms_proto_wipe_tree    (cJSON *node);
 
 /* A value of the request as canonical text (json.h; proto.c). */
-char    *nms_proto_print_value     (NmsRequest *req, const cJSON *value, gsize *len);
+char    *_nms_proto_print_value     (NmsRequest *req, const cJSON *value, gsize *len);

@@ -12,7 +12,7 @@
 static gboolean
 session_prefix (NmsRequest *req, const char *op, const char **prefix, GError **error)
 {
-  if (!nms_proto_optional_prefix (req, op, prefix, error))
+  if (!_nms_proto_optional_prefix (req, op, prefix, error))
     return FALSE;
   if (*prefix != NULL && **prefix == '\0')
     {

@@ -37,7 +37,7 @@ static const NmsOpDef *const op_tables[] = {
 };
 
 const NmsOpDef *
-nms_proto_find_op (const char *name)
+_nms_proto_find_op (const char *name)
 {
   gsize t;
   const NmsOpDef *op;
@@ -74,7 +74,7 @@ static void
 slot_clear (Slot *slot)
 {
   if (slot->secret)
-    nms_proto_wipe_tree (slot->req.root);
+    _nms_proto_wipe_tree (slot->req.root);
   cJSON_Delete (slot->req.root);
   if (slot->req.owned != NULL)
     g_ptr_array_unref (slot->req.owned);
@@ -85,7 +85,7 @@ slot_clear (Slot *slot)
 }
 
 char *
-nms_proto_print_value (NmsRequest *req, const cJSON *value, gsize *len)
+_nms_proto_print_value (NmsRequest *req, const cJSON *value, gsize *len)
 {
   GString *out = g_string_new (NULL);
 
@@ -229,7 +229,7 @@ parse_request (Slot *slot, NmsProtoInput *input)
           g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "\"id\" must be a string or a number");
           return FALSE;
         }
-      text = nms_proto_print_value (&slot->req, id, &len);
+      text = _nms_proto_print_value (&slot->req, id, &len);
       if (len > NMS_PROTO_MAX_ID_BYTES)
         {
           g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "\"id\" is longer than %d bytes",
@@ -254,7 +254,7 @@ parse_request (Slot *slot, NmsProtoInput *input)
                    op == NULL ? "the request has no \"op\"" : "\"op\" must be a string");
       return FALSE;
     }
-  slot->op = nms_proto_find_op (op->valuestring);
+  slot->op = _nms_proto_find_op (op->valuestring);
   if (slot->op == NULL)
     {
       g_autoptr(GString) name = g_string_new (NULL);
@@ -295,7 +295,7 @@ nms_proto_new (const NmsConfig *config, const NmsOrigin *origin)
   names = g_string_new (NULL);
   nms_proto_append_op_names (names);
   proto->op_names = g_string_free (names, FALSE);
-  nms_proto_ensure_store (proto);
+  _nms_proto_ensure_store (proto);
   return proto;
 }
 
@@ -304,7 +304,7 @@ nms_proto_free (NmsProto *proto)
 {
   if (proto == NULL)
     return;
-  nms_proto_events_free (proto);
+  _nms_proto_events_free (proto);
   g_clear_pointer (&proto->failures_logged, g_hash_table_unref);
   g_free (proto->open_error_logged);
   g_free (proto->op_names);
@@ -495,16 +495,16 @@ run_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs)
 
   for (i = 0; i < n_inputs; i++)
     {
-      slots[i].secret = nms_proto_secret_frame (inputs[i].data, inputs[i].len);
+      slots[i].secret = _nms_proto_secret_frame (inputs[i].data, inputs[i].len);
       if (!parse_request (&slots[i], &inputs[i]))
         slots[i].op = NULL;
       else if (slots[i].op->secret && !slots[i].secret)
         {
           slots[i].secret = TRUE;
-          nms_proto_secret_guard ();
+          _nms_proto_secret_guard ();
         }
     }
-  nms_proto_ensure_store (proto);
+  _nms_proto_ensure_store (proto);
 
   /* A barrier (flush) must see everything before it committed, so the
    * batch is cut into groups around it. */

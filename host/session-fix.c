@@ -62,7 +62,7 @@ static gboolean
 plan_orphan (Plan *plan, const char *hash, GPtrArray *keys, GError **error)
 {
   Session *s = plan->s;
-  SessionTorrent *t = session_torrent_read (s, hash, NULL, error);
+  SessionTorrent *t = _nms_session_torrent_read (s, hash, NULL, error);
   g_autoptr(GString) list = g_string_new (NULL);
   cJSON *problem;
   guint i;
@@ -72,7 +72,7 @@ plan_orphan (Plan *plan, const char *hash, GPtrArray *keys, GError **error)
   g_ptr_array_add (plan->orphans, t);
   for (i = 0; i < keys->len; i++)
     g_string_append_printf (list, "%s%s", i ? ", " : "", (char *) keys->pdata[i]);
-  problem = session_problem (s, "orphan", hash, keys->pdata[0], "%s: no entry in %s for %s", list->str,
+  problem = _nms_session_problem (s, "orphan", hash, keys->pdata[0], "%s: no entry in %s for %s", list->str,
                              s->index_key, hash);
   if (t->torrentfile != NULL || t->infodict != NULL)
     {
@@ -109,7 +109,7 @@ find_orphans (Plan *plan, GError **error)
   gsize skip = strlen (under);
   guint i;
 
-  if (!nms_store_scan (s->store, under, FALSE, session_collect_key, all, error))
+  if (!nms_store_scan (s->store, under, FALSE, _nms_session_collect_key, all, error))
     return FALSE;
   for (i = 0; i <= all->len; i++)
     {
@@ -180,7 +180,7 @@ plan_problem (Plan *plan, cJSON *problem)
     return;
   if (g_str_equal (code, "schema-v1"))
     set_repair (problem, "nothing: run 'nmstore session migrate' first");
-  else if (g_str_equal (code, "no-metadata") && !session_problem_counts (problem))
+  else if (g_str_equal (code, "no-metadata") && !_nms_session_problem_counts (problem))
     set_repair (problem, "nothing: the engine fetches the metadata from the magnet link");
   else if (g_str_equal (code, "no-metadata"))
     {
@@ -201,7 +201,7 @@ plan_problem (Plan *plan, cJSON *problem)
   else if (g_str_equal (code, "bad-bencode") || g_str_equal (code, "hash-mismatch"))
     {
       gboolean torrentfile = g_str_has_suffix (key, ":torrentfile");
-      gboolean file = t != NULL && session_entry_is_file (t->entry);
+      gboolean file = t != NULL && _nms_session_entry_is_file (t->entry);
 
       g_ptr_array_add (plan->remove_keys, g_strdup (key));
       /* What restores the torrent once the key is gone: a file torrent
@@ -239,7 +239,7 @@ plan_problem (Plan *plan, cJSON *problem)
       g_ptr_array_add (plan->remove_keys, g_strdup (key));
       set_repair (problem, "remove %s; the torrent restarts without its saved progress", key);
     }
-  else if (g_str_equal (code, "bad-entry") && t != NULL && !session_entry_is_file (t->entry) && !has_magnet (t))
+  else if (g_str_equal (code, "bad-entry") && t != NULL && !_nms_session_entry_is_file (t->entry) && !has_magnet (t))
     {
       /* A magnet entry without its link: the infohash alone finds it. */
       as_magnet (plan, t);
@@ -291,16 +291,16 @@ apply (Plan *plan, GError **error)
 
   g_hash_table_iter_init (&iter, plan->drop);
   while (g_hash_table_iter_next (&iter, &hash, NULL))
-    if (!session_torrent_keys (s->store, s->prefix, torrent_of (s, hash)->hash, plan->remove_keys, error))
+    if (!_nms_session_torrent_keys (s->store, s->prefix, torrent_of (s, hash)->hash, plan->remove_keys, error))
       return FALSE;
   if (!nms_store_remove (s->store, (const char *const *) plan->remove_keys->pdata, plan->remove_keys->len, error))
     return FALSE;
   for (i = 0; i < plan->unbitfield->len; i++)
     {
       SessionTorrent *t = plan->unbitfield->pdata[i];
-      g_autofree char *key = session_key (s, t->hash, ":state");
+      g_autofree char *key = _nms_session_key (s, t->hash, ":state");
       cJSON_DeleteItemFromObjectCaseSensitive (t->state, "bitfield");
-      if (!session_write_json (s->store, key, t->state_raw.kind, t->state, error))
+      if (!_nms_session_write_json (s->store, key, t->state_raw.kind, t->state, error))
         return FALSE;
     }
   if (plan->rebuild_index && s->index_raw.found && s->index == NULL)
@@ -315,7 +315,7 @@ apply (Plan *plan, GError **error)
   if (plan->rebuild_index || plan->adopt->len > 0 || g_hash_table_size (plan->drop) > 0)
     {
       g_autoptr(cJSON) index = repaired_index (plan);
-      return session_write_json (s->store, s->index_key, form, index, error);
+      return _nms_session_write_json (s->store, s->index_key, form, index, error);
     }
   return TRUE;
 }
@@ -323,7 +323,7 @@ apply (Plan *plan, GError **error)
 static gboolean
 check (NmsStore *store, const char *prefix, gboolean repair, GString *out, GError **error)
 {
-  g_autoptr(Session) s = session_load (store, prefix, TRUE, error);
+  g_autoptr(Session) s = _nms_session_load (store, prefix, TRUE, error);
   Plan plan = { 0 };
   cJSON *problem;
   gboolean ok = TRUE;
@@ -335,7 +335,7 @@ check (NmsStore *store, const char *prefix, gboolean repair, GString *out, GErro
   plan.remove_keys = g_ptr_array_new_with_free_func (g_free);
   plan.drop = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   plan.adopt = g_ptr_array_new_with_free_func (delete_json);
-  plan.orphans = g_ptr_array_new_with_free_func (session_torrent_free);
+  plan.orphans = g_ptr_array_new_with_free_func (_nms_session_torrent_free);
   plan.unbitfield = g_ptr_array_new ();
   if (s->version != 1)
     ok = find_orphans (&plan, error);
@@ -350,7 +350,7 @@ check (NmsStore *store, const char *prefix, gboolean repair, GString *out, GErro
   if (!ok)
     return FALSE;
   cJSON_ArrayForEach (problem, s->problems)
-    counted += session_problem_counts (problem);
+    counted += _nms_session_problem_counts (problem);
   /* Members in canonical (sorted) order. */
   g_string_append (out, "\"findings\":");
   nms_json_write (out, s->problems, FALSE);
@@ -395,10 +395,10 @@ absent (NmsStore *store, const char *key, gboolean *is_absent, GError **error)
 {
   SessionRaw raw = { 0 };
 
-  if (!session_read (store, key, &raw, error))
+  if (!_nms_session_read (store, key, &raw, error))
     return FALSE;
   *is_absent = !raw.found;
-  session_raw_clear (&raw);
+  _nms_session_raw_clear (&raw);
   return TRUE;
 }
 
@@ -422,7 +422,7 @@ write_bencode (NmsStore *store, const char *key, const char *base64, GError **er
     return FALSE;
   if (!fresh)
     return TRUE;
-  bytes = session_raw_bencode (&raw, NULL, &why);
+  bytes = _nms_session_raw_bencode (&raw, NULL, &why);
   data = g_bytes_get_data (bytes ? bytes : text, &len);
   {
     NmsItem item = { key, strlen (key), NMS_VALUE_BYTES, data, len };
@@ -513,31 +513,31 @@ migrate_torrent (Session *s, const cJSON *old, const char *backup, cJSON *list, 
     }
   cJSON_AddNumberToObject (entry, "addedAt", cJSON_IsNumber (added) ? added->valuedouble : 0);
 
-  file_key = session_key (s, hash->valuestring, ":torrentfile");
+  file_key = _nms_session_key (s, hash->valuestring, ":torrentfile");
   if (cJSON_IsString (file) && !write_bencode (s->store, file_key, file->valuestring, error))
     return FALSE;
 
-  v1_key = session_key (s, hash->valuestring, "");
-  if (!session_read (s->store, v1_key, &raw, error))
+  v1_key = _nms_session_key (s, hash->valuestring, "");
+  if (!_nms_session_read (s->store, v1_key, &raw, error))
     return FALSE;
   if (raw.found)
     {
       v1_copy = g_strconcat (backup, "torrent:", hash->valuestring, NULL);
       ok = copy_raw (s->store, v1_copy, &raw, error)
            && nms_store_remove (s->store, (const char *const *) &v1_key, 1, error);
-      state = ok ? session_raw_json (&raw, &why) : NULL;
+      state = ok ? _nms_session_raw_json (&raw, &why) : NULL;
       if (!cJSON_IsObject (state))
         g_clear_pointer (&state, cJSON_Delete);
       info = cJSON_GetObjectItemCaseSensitive (state, "infoBuffer");
     }
-  session_raw_clear (&raw);
+  _nms_session_raw_clear (&raw);
   if (!ok)
     return FALSE;
-  state_key = session_key (s, hash->valuestring, ":state");
-  dict_key = session_key (s, hash->valuestring, ":infodict");
+  state_key = _nms_session_key (s, hash->valuestring, ":state");
+  dict_key = _nms_session_key (s, hash->valuestring, ":infodict");
   v2 = v2_state (old, state);
   if (!absent (s->store, state_key, &fresh, error)
-      || (fresh && !session_write_json (s->store, state_key, NMS_VALUE_JSON, v2, error)))
+      || (fresh && !_nms_session_write_json (s->store, state_key, NMS_VALUE_JSON, v2, error)))
     return FALSE;
   return !cJSON_IsString (info) || write_bencode (s->store, dict_key, info->valuestring, error);
 }
@@ -569,7 +569,7 @@ migrate (Session *s, const char *backup, int *migrated, GError **error)
     if (!migrate_torrent (s, old, backup, entries, error))
       return FALSE;
   *migrated = cJSON_GetArraySize (entries);
-  return session_write_json (s->store, s->index_key, NMS_VALUE_JSON, index, error);
+  return _nms_session_write_json (s->store, s->index_key, NMS_VALUE_JSON, index, error);
 }
 
 gboolean
@@ -582,7 +582,7 @@ nms_session_migrate (NmsStore *store, const char *prefix, GString *out, GError *
 
   if (!nms_store_group_begin (store, error))
     return FALSE;
-  s = session_load (store, prefix, FALSE, error);
+  s = _nms_session_load (store, prefix, FALSE, error);
   ok = s != NULL;
   if (ok && s->index_raw.found && s->index == NULL)
     {

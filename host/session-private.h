@@ -45,27 +45,27 @@ typedef struct {
 
 typedef gboolean (*SessionTorrentFunc) (Session *s, SessionTorrent *t, gpointer user_data, GError **error);
 
-void     session_raw_clear   (SessionRaw *raw);
-gboolean session_read        (NmsStore *store, const char *key, SessionRaw *raw, GError **error);
-cJSON   *session_raw_json    (const SessionRaw *raw, const char **why);
-GBytes  *session_raw_bencode (const SessionRaw *raw, NmsBencodeDoc **doc, const char **why);
-gboolean session_write_json  (NmsStore *store, const char *key, NmsValueKind form, const cJSON *value, GError **error);
-char    *session_key         (const Session *s, const char *hash, const char *suffix);
+void     _nms_session_raw_clear   (SessionRaw *raw);
+gboolean _nms_session_read        (NmsStore *store, const char *key, SessionRaw *raw, GError **error);
+cJSON   *_nms_session_raw_json    (const SessionRaw *raw, const char **why);
+GBytes  *_nms_session_raw_bencode (const SessionRaw *raw, NmsBencodeDoc **doc, const char **why);
+gboolean _nms_session_write_json  (NmsStore *store, const char *key, NmsValueKind form, const cJSON *value, GError **error);
+char    *_nms_session_key         (const Session *s, const char *hash, const char *suffix);
 
-Session *session_open        (NmsStore *store, const char *prefix, gboolean for_check, GError **error);
-gboolean session_load_torrents (Session *s, SessionTorrentFunc each, gpointer user_data, GError **error);
-Session *session_load        (NmsStore *store, const char *prefix, gboolean for_check, GError **error);
-void     session_free        (Session *s);
-cJSON   *session_problem     (Session *s, const char *code, const char *hash, const char *key,
+Session *_nms_session_open        (NmsStore *store, const char *prefix, gboolean for_check, GError **error);
+gboolean _nms_session_load_torrents (Session *s, SessionTorrentFunc each, gpointer user_data, GError **error);
+Session *_nms_session_load        (NmsStore *store, const char *prefix, gboolean for_check, GError **error);
+void     _nms_session_free        (Session *s);
+cJSON   *_nms_session_problem     (Session *s, const char *code, const char *hash, const char *key,
                               const char *format, ...) G_GNUC_PRINTF (5, 6);
-void     session_problem_is_info (cJSON *problem);
-gboolean session_problem_counts  (const cJSON *problem);
-gboolean session_entry_is_file   (const cJSON *entry);
+void     _nms_session_problem_is_info (cJSON *problem);
+gboolean _nms_session_problem_counts  (const cJSON *problem);
+gboolean _nms_session_entry_is_file   (const cJSON *entry);
 
-SessionTorrent *session_torrent_read (Session *s, const char *hash, cJSON *entry, GError **error);
-void            session_torrent_free (gpointer t);
-gboolean        session_torrent_keys (NmsStore *store, const char *prefix, const char *hash,
+SessionTorrent *_nms_session_torrent_read (Session *s, const char *hash, cJSON *entry, GError **error);
+void            _nms_session_torrent_free (gpointer t);
+gboolean        _nms_session_torrent_keys (NmsStore *store, const char *prefix, const char *hash,
                                       GPtrArray *keys, GError **error);
-gboolean        session_collect_key  (const NmsItem *item, gpointer user_data, GError **error);
+gboolean        _nms_session_collect_key  (const NmsItem *item, gpointer user_data, GError **error);
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Session, session_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Session, _nms_session_free)

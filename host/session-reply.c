@@ -60,7 +60,7 @@ drop_written (SessionTorrent *t)
   g_clear_pointer (&t->torrentfile, g_bytes_unref);
   g_clear_pointer (&t->infodict, g_bytes_unref);
   g_clear_pointer (&t->state, cJSON_Delete);
-  session_raw_clear (&t->state_raw);
+  _nms_session_raw_clear (&t->state_raw);
 }
 
 static void
@@ -86,7 +86,7 @@ write_session (Session *s, gboolean with_index, SessionTorrentFunc write_item, G
       append_json (out, s->index);
     }
   g_string_append (out, ",\"torrents\":[");
-  if (!session_load_torrents (s, write_item, &r, error))
+  if (!_nms_session_load_torrents (s, write_item, &r, error))
     return FALSE;
   g_string_append (out, "],\"problems\":");
   append_json (out, s->problems);
@@ -115,7 +115,7 @@ restore_item (Session *s, SessionTorrent *t, gpointer user_data, GError **error)
 gboolean
 nms_session_restore (NmsStore *store, const char *prefix, GString *out, GError **error)
 {
-  g_autoptr(Session) s = session_open (store, prefix, FALSE, error);
+  g_autoptr(Session) s = _nms_session_open (store, prefix, FALSE, error);
 
   return s != NULL && write_session (s, TRUE, restore_item, out, error);
 }
@@ -190,7 +190,7 @@ summary_item (Session *s, SessionTorrent *t, gpointer user_data, GError **error)
 gboolean
 nms_session_summary (NmsStore *store, const char *prefix, GString *out, GError **error)
 {
-  g_autoptr(Session) s = session_open (store, prefix, FALSE, error);
+  g_autoptr(Session) s = _nms_session_open (store, prefix, FALSE, error);
 
   if (s == NULL)
     return FALSE;

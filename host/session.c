@@ -22,7 +22,7 @@ nms_session_is_info_hash (const char *text)
 }
 
 void
-session_raw_clear (SessionRaw *raw)
+_nms_session_raw_clear (SessionRaw *raw)
 {
   g_clear_pointer (&raw->value, g_bytes_unref);
   raw->found = FALSE;
@@ -40,9 +40,9 @@ keep_raw (const NmsItem *item, gpointer user_data, GError **error)
 }
 
 gboolean
-session_read (NmsStore *store, const char *key, SessionRaw *raw, GError **error)
+_nms_session_read (NmsStore *store, const char *key, SessionRaw *raw, GError **error)
 {
-  session_raw_clear (raw);
+  _nms_session_raw_clear (raw);
   return nms_store_get (store, key, strlen (key), keep_raw, raw, error);
 }
 
@@ -87,7 +87,7 @@ session_parse_json (const char *text, gsize len, const char **why)
  * when it decodes to a JSON object or array: the index and states are
  * objects, and any other string stays the string it is. */
 cJSON *
-session_raw_json (const SessionRaw *raw, const char **why)
+_nms_session_raw_json (const SessionRaw *raw, const char **why)
 {
   gsize len;
   const char *text = g_bytes_get_data (raw->value, &len);
@@ -135,7 +135,7 @@ session_raw_json (const SessionRaw *raw, const char **why)
  * returned; when they are not bencode it is NULL and the bytes are the
  * innermost layer, so that the caller's own parse says what is wrong. */
 GBytes *
-session_raw_bencode (const SessionRaw *raw, NmsBencodeDoc **doc, const char **why)
+_nms_session_raw_bencode (const SessionRaw *raw, NmsBencodeDoc **doc, const char **why)
 {
   g_autoptr(GBytes) bytes = NULL;
   guint layer;
@@ -192,7 +192,7 @@ session_raw_bencode (const SessionRaw *raw, NmsBencodeDoc **doc, const char **wh
 /* Writes value as JSON, or as bytes of its JSON text: the form the engine's
  * own writes of this session use. */
 gboolean
-session_write_json (NmsStore *store, const char *key, NmsValueKind form, const cJSON *value, GError **error)
+_nms_session_write_json (NmsStore *store, const char *key, NmsValueKind form, const cJSON *value, GError **error)
 {
   g_autoptr(GString) text = g_string_new (NULL);
   NmsItem item = { key, strlen (key), form, NULL, 0 };
@@ -206,13 +206,13 @@ session_write_json (NmsStore *store, const char *key, NmsValueKind form, const c
 }
 
 char *
-session_key (const Session *s, const char *hash, const char *suffix)
+_nms_session_key (const Session *s, const char *hash, const char *suffix)
 {
   return g_strconcat (s->prefix, "torrent:", hash, suffix, NULL);
 }
 
 cJSON *
-session_problem (Session *s, const char *code, const char *hash, const char *key, const char *format, ...)
+_nms_session_problem (Session *s, const char *code, const char *hash, const char *key, const char *format, ...)
 {
   cJSON *p = cJSON_CreateObject ();
   g_autofree char *reason = NULL;
@@ -233,13 +233,13 @@ session_problem (Session *s, const char *code, const char *hash, const char *key
 /* A finding that describes a normal state (a magnet still waiting for its
  * metadata): listed by check, but not a failure. */
 void
-session_problem_is_info (cJSON *problem)
+_nms_session_problem_is_info (cJSON *problem)
 {
   cJSON_ReplaceItemInObjectCaseSensitive (problem, "severity", cJSON_CreateString ("info"));
 }
 
 gboolean
-session_problem_counts (const cJSON *problem)
+_nms_session_problem_counts (const cJSON *problem)
 {
   const cJSON *severity = cJSON_GetObjectItemCaseSensitive (problem, "severity");
   return !cJSON_IsString (severity) || !g_str_equal (severity->valuestring, "info");
@@ -248,20 +248,20 @@ session_problem_counts (const cJSON *problem)
 /* The engine's restoreSession() takes an entry whose source is "file" to
  * its torrentfile, and any other to its magnet link. */
 gboolean
-session_entry_is_file (const cJSON *entry)
+_nms_session_entry_is_file (const cJSON *entry)
 {
   const cJSON *source = cJSON_GetObjectItemCaseSensitive (entry, "source");
   return cJSON_IsString (source) && g_str_equal (source->valuestring, "file");
 }
 
 void
-session_torrent_free (gpointer data)
+_nms_session_torrent_free (gpointer data)
 {
   SessionTorrent *t = data;
 
   g_free (t->hash);
   cJSON_Delete (t->state);
-  session_raw_clear (&t->state_raw);
+  _nms_session_raw_clear (&t->state_raw);
   g_clear_pointer (&t->torrentfile, g_bytes_unref);
   g_clear_pointer (&t->infodict, g_bytes_unref);
   nms_metainfo_clear (&t->meta);
@@ -269,13 +269,13 @@ session_torrent_free (gpointer data)
 }
 
 void
-session_free (Session *s)
+_nms_session_free (Session *s)
 {
   if (s == NULL)
     return;
   g_free (s->prefix);
   g_free (s->index_key);
-  session_raw_clear (&s->index_raw);
+  _nms_session_raw_clear (&s->index_raw);
   cJSON_Delete (s->index);
   g_clear_pointer (&s->torrents, g_ptr_array_unref);
   g_clear_pointer (&s->by_hash, g_hash_table_unref);
@@ -312,9 +312,9 @@ check_metadata (const NmsItem *item, gpointer user_data, GError **error)
   const guint8 *data;
 
   *r->stored = TRUE;
-  if ((bytes = session_raw_bencode (&raw, &doc, &why)) == NULL)
+  if ((bytes = _nms_session_raw_bencode (&raw, &doc, &why)) == NULL)
     {
-      session_problem (s, "bad-bencode", t->hash, r->key, "%s holds %s", r->key, why);
+      _nms_session_problem (s, "bad-bencode", t->hash, r->key, "%s holds %s", r->key, why);
       return TRUE;
     }
   data = g_bytes_get_data (bytes, &len);
@@ -322,12 +322,12 @@ check_metadata (const NmsItem *item, gpointer user_data, GError **error)
     doc = nms_bencode_parse (data, len, &bad);
   if (doc == NULL || !nms_bencode_read_metainfo (doc, r->source, s->verify, &meta, &bad))
     {
-      session_problem (s, "bad-bencode", t->hash, r->key, "%s: %s", r->key, bad->message);
+      _nms_session_problem (s, "bad-bencode", t->hash, r->key, "%s: %s", r->key, bad->message);
       return TRUE;
     }
   if (s->verify && g_ascii_strcasecmp (meta.info_hash, t->hash) != 0)
     {
-      session_problem (s, "hash-mismatch", t->hash, r->key, "%s: its info dictionary's SHA-1 is %s, not the "
+      _nms_session_problem (s, "hash-mismatch", t->hash, r->key, "%s: its info dictionary's SHA-1 is %s, not the "
                        "infohash it is filed under", r->key, meta.info_hash);
       nms_metainfo_clear (&meta);
       return TRUE;
@@ -352,7 +352,7 @@ static gboolean
 load_metadata (Session *s, SessionTorrent *t, const char *suffix, NmsMetainfoSource source,
                GBytes **out, gboolean *stored, gboolean *ok, GError **error)
 {
-  g_autofree char *key = session_key (s, t->hash, suffix);
+  g_autofree char *key = _nms_session_key (s, t->hash, suffix);
   MetadataRead r = { s, t, key, source, out, stored, ok };
 
   *stored = FALSE;
@@ -373,19 +373,19 @@ check_bitfield (Session *s, SessionTorrent *t, const char *state_key)
   t->bitfield_ok = FALSE;
   if (!cJSON_IsString (bf))
     {
-      session_problem (s, "bitfield-length", t->hash, state_key, "%s: \"bitfield\" is not a hex string", state_key);
+      _nms_session_problem (s, "bitfield-length", t->hash, state_key, "%s: \"bitfield\" is not a hex string", state_key);
       return;
     }
   len = strlen (bf->valuestring);
   for (i = 0; i < len; i++)
     if (!g_ascii_isxdigit (bf->valuestring[i]))
       {
-        session_problem (s, "bitfield-length", t->hash, state_key, "%s: \"bitfield\" is not hex", state_key);
+        _nms_session_problem (s, "bitfield-length", t->hash, state_key, "%s: \"bitfield\" is not hex", state_key);
         return;
       }
   if (t->has_meta && len != 2 * ((t->meta.piece_count + 7) / 8))
     {
-      session_problem (s, "bitfield-length", t->hash, state_key, "%s: the bitfield has %" G_GSIZE_FORMAT
+      _nms_session_problem (s, "bitfield-length", t->hash, state_key, "%s: the bitfield has %" G_GSIZE_FORMAT
                        " hex digits, but %" G_GUINT64_FORMAT " pieces need %" G_GUINT64_FORMAT, state_key, len,
                        t->meta.piece_count, 2 * ((t->meta.piece_count + 7) / 8));
       return;
@@ -396,10 +396,10 @@ check_bitfield (Session *s, SessionTorrent *t, const char *state_key)
 /* Reads one torrent's metadata and state, recording what is wrong with
  * them; NULL only when the store itself fails. */
 SessionTorrent *
-session_torrent_read (Session *s, const char *hash, cJSON *entry, GError **error)
+_nms_session_torrent_read (Session *s, const char *hash, cJSON *entry, GError **error)
 {
   SessionTorrent *t = g_new0 (SessionTorrent, 1);
-  g_autofree char *state_key = session_key (s, hash, ":state");
+  g_autofree char *state_key = _nms_session_key (s, hash, ":state");
   const char *why = NULL;
 
   t->hash = g_strdup (hash);
@@ -408,18 +408,18 @@ session_torrent_read (Session *s, const char *hash, cJSON *entry, GError **error
                       &t->torrentfile_ok, error)
       || !load_metadata (s, t, ":infodict", NMS_METAINFO_INFO_DICT, &t->infodict, &t->infodict_stored,
                          &t->infodict_ok, error)
-      || !session_read (s->store, state_key, &t->state_raw, error))
+      || !_nms_session_read (s->store, state_key, &t->state_raw, error))
     {
-      session_torrent_free (t);
+      _nms_session_torrent_free (t);
       return NULL;
     }
   if (t->state_raw.found)
     {
-      t->state = session_raw_json (&t->state_raw, &why);
+      t->state = _nms_session_raw_json (&t->state_raw, &why);
       if (t->state == NULL || !cJSON_IsObject (t->state))
         {
           g_clear_pointer (&t->state, cJSON_Delete);
-          session_problem (s, "bad-json", t->hash, state_key, "%s holds %s", state_key,
+          _nms_session_problem (s, "bad-json", t->hash, state_key, "%s holds %s", state_key,
                            why ? why : "JSON that is not an object");
         }
       else
@@ -437,50 +437,50 @@ load_torrent (Session *s, cJSON *entry, GError **error)
 
   if (!cJSON_IsString (hash) || !nms_session_is_info_hash (hash->valuestring))
     {
-      session_problem (s, "bad-entry", NULL, s->index_key, "%s holds an entry without a 40-digit hex \"infoHash\"",
+      _nms_session_problem (s, "bad-entry", NULL, s->index_key, "%s holds an entry without a 40-digit hex \"infoHash\"",
                        s->index_key);
       return TRUE;
     }
   if (g_hash_table_contains (s->by_hash, hash->valuestring))
     {
-      session_problem (s, "bad-entry", hash->valuestring, s->index_key, "%s lists %s twice", s->index_key,
+      _nms_session_problem (s, "bad-entry", hash->valuestring, s->index_key, "%s lists %s twice", s->index_key,
                        hash->valuestring);
       return TRUE;
     }
-  if ((t = session_torrent_read (s, hash->valuestring, entry, error)) == NULL)
+  if ((t = _nms_session_torrent_read (s, hash->valuestring, entry, error)) == NULL)
     return FALSE;
   g_ptr_array_add (s->torrents, t);
   g_hash_table_insert (s->by_hash, g_ascii_strdown (t->hash, -1), t);
   /* What the engine's restoreSession() would skip is a problem for
    * restore as much as for check; a magnet still waiting for its metadata
    * is normal, and only check lists it, as information. */
-  if (session_entry_is_file (entry))
+  if (_nms_session_entry_is_file (entry))
     {
       if (t->torrentfile_stored)
         ; /* a broken torrentfile is already reported */
       else if (t->infodict_ok)
-        session_problem (s, "no-metadata", t->hash, NULL, "%s is a file torrent without its torrentfile, which "
+        _nms_session_problem (s, "no-metadata", t->hash, NULL, "%s is a file torrent without its torrentfile, which "
                          "is all the engine restores a file torrent from, so it would skip it; its infodict is "
                          "sound", t->hash);
       else if (!t->infodict_stored)
-        session_problem (s, "no-metadata", t->hash, NULL, "%s is a file torrent with neither torrentfile nor "
+        _nms_session_problem (s, "no-metadata", t->hash, NULL, "%s is a file torrent with neither torrentfile nor "
                          "infodict, so it cannot be restored", t->hash);
     }
   else if (!cJSON_IsString (magnet))
-    session_problem (s, "bad-entry", t->hash, s->index_key, "%s lists %s as a magnet torrent without a "
+    _nms_session_problem (s, "bad-entry", t->hash, s->index_key, "%s lists %s as a magnet torrent without a "
                      "\"magnetUri\", which the engine needs to restore it, so it would skip it", s->index_key,
                      t->hash);
   else if (!t->torrentfile_stored && !t->infodict_stored && s->for_check)
-    session_problem_is_info (session_problem (s, "no-metadata", t->hash, NULL, "%s is a magnet still waiting for "
+    _nms_session_problem_is_info (_nms_session_problem (s, "no-metadata", t->hash, NULL, "%s is a magnet still waiting for "
                                               "its metadata; the engine fetches it from the magnet link", t->hash));
   return TRUE;
 }
 
 /* Reads the index. The torrents it lists are read by
- * session_load_torrents, one at a time, so that a caller can write each
+ * _nms_session_load_torrents, one at a time, so that a caller can write each
  * out and drop its bytes before the next is read. */
 Session *
-session_open (NmsStore *store, const char *prefix, gboolean for_check, GError **error)
+_nms_session_open (NmsStore *store, const char *prefix, gboolean for_check, GError **error)
 {
   g_autoptr(Session) s = g_new0 (Session, 1);
   const cJSON *version, *list;
@@ -492,20 +492,20 @@ session_open (NmsStore *store, const char *prefix, gboolean for_check, GError **
   s->keep_bytes = TRUE;
   s->prefix = g_strdup (prefix ? prefix : NMS_SESSION_DEFAULT_PREFIX);
   s->index_key = g_strconcat (s->prefix, "torrents", NULL);
-  s->torrents = g_ptr_array_new_with_free_func (session_torrent_free);
+  s->torrents = g_ptr_array_new_with_free_func (_nms_session_torrent_free);
   s->by_hash = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   s->problems = cJSON_CreateArray ();
 
-  if (!session_read (store, s->index_key, &s->index_raw, error))
+  if (!_nms_session_read (store, s->index_key, &s->index_raw, error))
     return NULL;
   if (!s->index_raw.found)
     return g_steal_pointer (&s);
-  s->index = session_raw_json (&s->index_raw, &why);
+  s->index = _nms_session_raw_json (&s->index_raw, &why);
   version = cJSON_GetObjectItemCaseSensitive (s->index, "version");
   list = cJSON_GetObjectItemCaseSensitive (s->index, "torrents");
   if (s->index == NULL || !cJSON_IsNumber (version) || !cJSON_IsArray (list))
     {
-      session_problem (s, "bad-json", NULL, s->index_key, "%s holds %s", s->index_key,
+      _nms_session_problem (s, "bad-json", NULL, s->index_key, "%s holds %s", s->index_key,
                        why ? why : "JSON without \"version\" and a \"torrents\" list");
       g_clear_pointer (&s->index, cJSON_Delete);
       return g_steal_pointer (&s);
@@ -513,13 +513,13 @@ session_open (NmsStore *store, const char *prefix, gboolean for_check, GError **
   s->version = version->valueint;
   if (s->version == 1)
     {
-      session_problem (s, "schema-v1", NULL, s->index_key, "%s is schema v1; run 'nmstore session migrate' "
+      _nms_session_problem (s, "schema-v1", NULL, s->index_key, "%s is schema v1; run 'nmstore session migrate' "
                        "(op sessionMigrate) to read it", s->index_key);
       return g_steal_pointer (&s);
     }
   if (s->version != 2)
     {
-      session_problem (s, "bad-json", NULL, s->index_key, "%s has version %d, which nmstore does not know",
+      _nms_session_problem (s, "bad-json", NULL, s->index_key, "%s has version %d, which nmstore does not know",
                        s->index_key, s->version);
       return g_steal_pointer (&s);
     }
@@ -530,7 +530,7 @@ session_open (NmsStore *store, const char *prefix, gboolean for_check, GError **
 /* Reads every torrent the index lists, calling each (when not NULL) after
  * each one that was read. */
 gboolean
-session_load_torrents (Session *s, SessionTorrentFunc each, gpointer user_data, GError **error)
+_nms_session_load_torrents (Session *s, SessionTorrentFunc each, gpointer user_data, GError **error)
 {
   cJSON *entry;
   guint before;
@@ -554,17 +554,17 @@ session_load_torrents (Session *s, SessionTorrentFunc each, gpointer user_data, 
 }
 
 Session *
-session_load (NmsStore *store, const char *prefix, gboolean for_check, GError **error)
+_nms_session_load (NmsStore *store, const char *prefix, gboolean for_check, GError **error)
 {
-  g_autoptr(Session) s = session_open (store, prefix, for_check, error);
+  g_autoptr(Session) s = _nms_session_open (store, prefix, for_check, error);
 
-  if (s == NULL || !session_load_torrents (s, NULL, NULL, error))
+  if (s == NULL || !_nms_session_load_torrents (s, NULL, NULL, error))
     return NULL;
   return g_steal_pointer (&s);
 }
 
 gboolean
-session_collect_key (const NmsItem *item, gpointer user_data, GError **error)
+_nms_session_collect_key (const NmsItem *item, gpointer user_data, GError **error)
 {
   GPtrArray *keys = user_data;
 
@@ -575,18 +575,18 @@ session_collect_key (const NmsItem *item, gpointer user_data, GError **error)
 /* Every key of one torrent: <prefix>torrent:<hash>:* and v1's
  * <prefix>torrent:<hash>. */
 gboolean
-session_torrent_keys (NmsStore *store, const char *prefix, const char *hash, GPtrArray *keys, GError **error)
+_nms_session_torrent_keys (NmsStore *store, const char *prefix, const char *hash, GPtrArray *keys, GError **error)
 {
   g_autofree char *v1 = g_strconcat (prefix, "torrent:", hash, NULL);
   g_autofree char *under = g_strconcat (v1, ":", NULL);
   SessionRaw raw = { 0 };
 
-  if (!session_read (store, v1, &raw, error))
+  if (!_nms_session_read (store, v1, &raw, error))
     return FALSE;
   if (raw.found)
     g_ptr_array_add (keys, g_strdup (v1));
-  session_raw_clear (&raw);
-  return nms_store_scan (store, under, FALSE, session_collect_key, keys, error);
+  _nms_session_raw_clear (&raw);
+  return nms_store_scan (store, under, FALSE, _nms_session_collect_key, keys, error);
 }
 
 /* Drops the entry for hash from the parsed index; TRUE when there was one. */
@@ -619,15 +619,15 @@ remove_torrent (NmsStore *store, const char *prefix, const char *hash, GPtrArray
   gboolean ok;
 
   *index_updated = FALSE;
-  ok = session_torrent_keys (store, prefix, hash, keys, error)
+  ok = _nms_session_torrent_keys (store, prefix, hash, keys, error)
        && nms_store_remove (store, (const char *const *) keys->pdata, keys->len, error)
-       && session_read (store, index_key, &raw, error);
-  if (ok && raw.found && (index = session_raw_json (&raw, &why)) != NULL && index_drop (index, hash))
+       && _nms_session_read (store, index_key, &raw, error);
+  if (ok && raw.found && (index = _nms_session_raw_json (&raw, &why)) != NULL && index_drop (index, hash))
     {
-      ok = session_write_json (store, index_key, raw.kind, index, error);
+      ok = _nms_session_write_json (store, index_key, raw.kind, index, error);
       *index_updated = ok;
     }
-  session_raw_clear (&raw);
+  _nms_session_raw_clear (&raw);
   return ok;
 }
 

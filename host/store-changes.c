@@ -184,7 +184,7 @@ change_set_merge (NmsChangeSet *into, const NmsChangeSet *from)
 
 /* Records that the running call moves key from before to after. */
 void
-nms_store_log_note (NmsStore *store, const char *key, gsize key_len,
+_nms_store_log_note (NmsStore *store, const char *key, gsize key_len,
                     const NmsValueRef *before, const NmsValueRef *after)
 {
   gboolean is_new;
@@ -263,7 +263,7 @@ step_int (NmsStore *store, sqlite3_stmt *s, gint64 *value, gboolean *found, cons
   if (*found)
     *value = sqlite3_column_int64 (s, 0);
   sqlite3_reset (s);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE || nms_store_fail (store, rc, doing, error);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE || _nms_store_fail (store, rc, doing, error);
 }
 
 static gboolean
@@ -301,7 +301,7 @@ static gboolean
 write_row (NmsStore *store, const NmsChangeSet *set, GError **error)
 {
   g_autoptr(GVariant) body = change_set_body (set);
-  const NmsStoreRecordClass *records = nms_store_records (store);
+  const NmsStoreRecordClass *records = _nms_store_records (store);
   gint64 now_ms = g_get_real_time () / 1000;
   sqlite3_stmt *s;
   gint64 seq;
@@ -315,7 +315,7 @@ write_row (NmsStore *store, const NmsChangeSet *set, GError **error)
   rc = sqlite3_step (s);
   sqlite3_reset (s);
   if (rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "record the change", error);
+    return _nms_store_fail (store, rc, "record the change", error);
   store->log.rows_pending = TRUE;
   seq = sqlite3_last_insert_rowid (store->db);
   if (!records->finish_change (store, seq, g_variant_get_data (body), g_variant_get_size (body), error))
@@ -324,7 +324,7 @@ write_row (NmsStore *store, const NmsChangeSet *set, GError **error)
 }
 
 void
-nms_store_log_call_begin (NmsStore *store)
+_nms_store_log_call_begin (NmsStore *store)
 {
   change_set_reset (store->log.call);
 }
@@ -332,7 +332,7 @@ nms_store_log_call_begin (NmsStore *store)
 /* A call that failed was rolled back, so what it noted never happened. A
  * call outside a request is a request of its own and writes its row. */
 gboolean
-nms_store_log_call_end (NmsStore *store, gboolean ok, GError **error)
+_nms_store_log_call_end (NmsStore *store, gboolean ok, GError **error)
 {
   if (ok && store->log.in_request)
     change_set_merge (store->log.request, store->log.call);
@@ -343,7 +343,7 @@ nms_store_log_call_end (NmsStore *store, gboolean ok, GError **error)
 }
 
 void
-nms_store_log_request_begin (NmsStore *store)
+_nms_store_log_request_begin (NmsStore *store)
 {
   g_return_if_fail (!store->log.in_request);
   store->log.in_request = TRUE;
@@ -351,7 +351,7 @@ nms_store_log_request_begin (NmsStore *store)
 
 /* Writes the request's row when keep; the request is over either way. */
 gboolean
-nms_store_log_request_end (NmsStore *store, gboolean keep, GError **error)
+_nms_store_log_request_end (NmsStore *store, gboolean keep, GError **error)
 {
   gboolean ok = !keep || write_row (store, store->log.request, error);
 
@@ -363,7 +363,7 @@ nms_store_log_request_end (NmsStore *store, gboolean keep, GError **error)
 /* Once the last subscriber is gone nobody can read the log, and a new one
  * starts at its head: the rows go, and the head stays where it was. */
 gboolean
-nms_store_log_truncate (NmsStore *store, GError **error)
+_nms_store_log_truncate (NmsStore *store, GError **error)
 {
   guint64 head, pruned;
   gint64 unused;
@@ -384,7 +384,7 @@ nms_store_log_truncate (NmsStore *store, GError **error)
 }
 
 gboolean
-nms_store_log_open (NmsStore *store, GError **error)
+_nms_store_log_open (NmsStore *store, GError **error)
 {
   int i, rc;
 
@@ -396,7 +396,7 @@ nms_store_log_open (NmsStore *store, GError **error)
       rc = sqlite3_prepare_v3 (store->db, log_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &store->log.stmts[i], NULL);
       if (rc != SQLITE_OK)
-        return nms_store_fail (store, rc, "prepare the change log's queries", error);
+        return _nms_store_fail (store, rc, "prepare the change log's queries", error);
     }
   {
     g_autofree char *bell_dir = g_build_filename (store->dir, BELL_DIR, NULL);
@@ -410,7 +410,7 @@ nms_store_log_open (NmsStore *store, GError **error)
 }
 
 void
-nms_store_log_close (NmsStore *store)
+_nms_store_log_close (NmsStore *store)
 {
   int i;
 
@@ -428,7 +428,7 @@ nms_store_log_close (NmsStore *store)
  * number, so that every subscriber, whatever its cursor, gets one overflow
  * event and re-reads. Runs inside the change's write transaction. */
 gboolean
-nms_store_log_forget (NmsStore *store, GError **error)
+_nms_store_log_forget (NmsStore *store, GError **error)
 {
   sqlite3_stmt *s = log_stmt (store, LOG_STMT_INSERT);
   gint64 seq, ignored;
@@ -440,7 +440,7 @@ nms_store_log_forget (NmsStore *store, GError **error)
   rc = sqlite3_step (s);
   sqlite3_reset (s);
   if (rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "mark the change log", error);
+    return _nms_store_fail (store, rc, "mark the change log", error);
   seq = sqlite3_last_insert_rowid (store->db);
   s = log_stmt (store, LOG_STMT_PRUNE);
   sqlite3_bind_int64 (s, 1, seq);
@@ -455,7 +455,7 @@ nms_store_log_forget (NmsStore *store, GError **error)
 }
 
 void
-nms_store_log_after_commit (NmsStore *store)
+_nms_store_log_after_commit (NmsStore *store)
 {
   g_autoptr(GError) error = NULL;
 
@@ -470,7 +470,7 @@ nms_store_log_after_commit (NmsStore *store)
 }
 
 void
-nms_store_log_after_rollback (NmsStore *store)
+_nms_store_log_after_rollback (NmsStore *store)
 {
   store->log.listening = NMS_LISTENING_UNKNOWN;
   store->log.rows_pending = FALSE;
@@ -523,7 +523,7 @@ change_side_sane (NmsStore *store, const NmsChange *change, const NmsValueRef *s
 {
   NmsItem item = { change->key, change->key_len, side->kind, side->value, side->value_len };
 
-  return nms_store_item_check (store, &item, side->present, NULL);
+  return _nms_store_item_check (store, &item, side->present, NULL);
 }
 
 static gboolean
@@ -533,7 +533,7 @@ visit_row (NmsStore *store, guint64 seq, const void *blob, gsize len,
   g_autoptr(GBytes) data = NULL;
   g_autofree guint8 *plain = NULL;
 
-  if (!nms_store_records (store)->open_change (store, seq, blob, len, &plain, &len, error))
+  if (!_nms_store_records (store)->open_change (store, seq, blob, len, &plain, &len, error))
     return FALSE;
   if (plain != NULL)
     blob = plain;
@@ -582,7 +582,7 @@ nms_store_changes_read (NmsStore *store, guint64 after, guint max_rows,
 
   /* Events stop while an encrypted origin is locked; the subscriber is
    * told to re-read, which answers E_LOCKED until it is unlocked. */
-  if (!nms_store_crypt_ready (store, error))
+  if (!_nms_store_crypt_ready (store, error))
     return FALSE;
   s = log_stmt (store, LOG_STMT_AFTER);
   sqlite3_bind_int64 (s, 1, (gint64) MIN (after, (guint64) G_MAXINT64));
@@ -591,7 +591,7 @@ nms_store_changes_read (NmsStore *store, guint64 after, guint max_rows,
     ok = visit_row (store, (guint64) sqlite3_column_int64 (s, 0), sqlite3_column_blob (s, 1),
                     (gsize) sqlite3_column_bytes (s, 1), visit, user_data, error);
   if (ok && rc != SQLITE_DONE)
-    ok = nms_store_fail (store, rc, "read the change log", error);
+    ok = _nms_store_fail (store, rc, "read the change log", error);
   sqlite3_reset (s);
   return ok;
 }

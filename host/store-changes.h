@@ -7,16 +7,16 @@
 #include "store-private.h"
 
 extern const char nms_store_log_schema_sql[];
-gboolean nms_store_log_open       (NmsStore *store, GError **error);
-void     nms_store_log_close      (NmsStore *store);
-void     nms_store_log_note       (NmsStore *store, const char *key, gsize key_len,
+gboolean _nms_store_log_open       (NmsStore *store, GError **error);
+void     _nms_store_log_close      (NmsStore *store);
+void     _nms_store_log_note       (NmsStore *store, const char *key, gsize key_len,
                                    const NmsValueRef *before, const NmsValueRef *after);
-void     nms_store_log_call_begin (NmsStore *store);
-gboolean nms_store_log_call_end   (NmsStore *store, gboolean ok, GError **error);
-void     nms_store_log_request_begin  (NmsStore *store);
-gboolean nms_store_log_request_end    (NmsStore *store, gboolean keep, GError **error);
-gboolean nms_store_log_forget         (NmsStore *store, GError **error);
-void     nms_store_log_after_commit   (NmsStore *store);
-void     nms_store_log_after_rollback (NmsStore *store);
+void     _nms_store_log_call_begin (NmsStore *store);
+gboolean _nms_store_log_call_end   (NmsStore *store, gboolean ok, GError **error);
+void     _nms_store_log_request_begin  (NmsStore *store);
+gboolean _nms_store_log_request_end    (NmsStore *store, gboolean keep, GError **error);
+gboolean _nms_store_log_forget         (NmsStore *store, GError **error);
+void     _nms_store_log_after_commit   (NmsStore *store);
+void     _nms_store_log_after_rollback (NmsStore *store);
 /* Empties the log once nobody subscribes (store-subscribers.c). */
-gboolean nms_store_log_truncate       (NmsStore *store, GError **error);
+gboolean _nms_store_log_truncate       (NmsStore *store, GError **error);

@@ -94,7 +94,7 @@ read_batch (NmsStore *store, sqlite3_stmt *s, const NmsCryptoKeys *from, gint64 
           NmsCryptoItem item = { 0 };
 
           if (sqlite3_column_bytes (s, 1) != NMS_CRYPTO_TOKEN_BYTES
-              || !nms_store_crypt_open (store, from, sqlite3_column_blob (s, 1), value, value_len, &item, NULL))
+              || !_nms_store_crypt_open (store, from, sqlite3_column_blob (s, 1), value, value_len, &item, NULL))
             {
               (*bad)++;
               continue;
@@ -114,7 +114,7 @@ read_batch (NmsStore *store, sqlite3_stmt *s, const NmsCryptoKeys *from, gint64 
   /* Done with this batch's read before its rows are rewritten. */
   sqlite3_reset (s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "read every item", error);
+    return _nms_store_fail (store, rc, "read every item", error);
   return TRUE;
 }
 
@@ -155,7 +155,7 @@ write_batch (NmsStore *store, sqlite3_stmt *s, const NmsCryptoKeys *to, GArray *
     }
   sqlite3_reset (s);
   if (rc != SQLITE_OK)
-    return nms_store_fail (store, rc, "write the converted items", error);
+    return _nms_store_fail (store, rc, "write the converted items", error);
   return TRUE;
 }
 
@@ -169,7 +169,7 @@ count_items (NmsStore *store, guint64 *n, GError **error)
   if (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
     *n = (guint64) sqlite3_column_int64 (s, 0);
   sqlite3_finalize (s);
-  return rc == SQLITE_ROW || nms_store_fail (store, rc, "count the items", error);
+  return rc == SQLITE_ROW || _nms_store_fail (store, rc, "count the items", error);
 }
 
 /* Every item from `from` to `to` (NULL: plaintext), in place, inside the
@@ -193,7 +193,7 @@ rewrite_all (NmsStore *store, const NmsCryptoKeys *from, const NmsCryptoKeys *to
   if (rc == SQLITE_OK)
     rc = sqlite3_prepare_v2 (store->db, "UPDATE items SET key = ?1, kind = ?2, size = ?3, value = ?4 WHERE id = ?5",
                              -1, &write, NULL);
-  ok = rc == SQLITE_OK || nms_store_fail (store, rc, "prepare the rewrite", error);
+  ok = rc == SQLITE_OK || _nms_store_fail (store, rc, "prepare the rewrite", error);
   while (ok)
     {
       guint64 before = seen;
@@ -226,7 +226,7 @@ set_envelope (NmsStore *store, const char *json, GError **error)
   int rc;
 
   if (json == NULL)
-    return nms_store_exec (store, "DELETE FROM meta WHERE name = 'crypto'", "remove the key record", error);
+    return _nms_store_exec (store, "DELETE FROM meta WHERE name = 'crypto'", "remove the key record", error);
   rc = sqlite3_prepare_v2 (store->db, "INSERT OR REPLACE INTO meta (name, value) VALUES ('crypto', ?1)", -1, &s, NULL);
   if (rc == SQLITE_OK)
     {
@@ -234,7 +234,7 @@ set_envelope (NmsStore *store, const char *json, GError **error)
       rc = sqlite3_step (s);
     }
   sqlite3_finalize (s);
-  return rc == SQLITE_DONE || nms_store_fail (store, rc, "record the key", error);
+  return rc == SQLITE_DONE || _nms_store_fail (store, rc, "record the key", error);
 }
 
 
@@ -260,40 +260,40 @@ convert (NmsStore *store, const NmsCryptoKeys *from, const NmsCryptoKeys *to, co
 {
   gboolean ok;
 
-  ok = nms_store_exec (store, "PRAGMA secure_delete = ON", "turn on secure delete", error)
+  ok = _nms_store_exec (store, "PRAGMA secure_delete = ON", "turn on secure delete", error)
        && rewrite_all (store, from, to, error)
        /* A new summary of the records as now written, or none. */
-       && nms_store_summary_rewrite (store, to, error)
+       && _nms_store_summary_rewrite (store, to, error)
        /* The change log holds values in the old form; subscribers are
         * told to re-read, as after a restore. */
-       && nms_store_log_forget (store, error)
+       && _nms_store_log_forget (store, error)
        && set_envelope (store, envelope_json, error)
-       && nms_store_exec (store, "INSERT OR REPLACE INTO meta (name, value) VALUES ('scrub_pending', 1)",
+       && _nms_store_exec (store, "INSERT OR REPLACE INTO meta (name, value) VALUES ('scrub_pending', 1)",
                           "mark the conversion", error);
   if (!ok)
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-      nms_store_log_after_rollback (store);
+      _nms_store_log_after_rollback (store);
       return FALSE;
     }
   nms_os_crash_point ("convert-before-commit");
-  if (!nms_store_exec (store, "COMMIT", "commit the conversion", error))
+  if (!_nms_store_exec (store, "COMMIT", "commit the conversion", error))
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-      nms_store_log_after_rollback (store);
+      _nms_store_log_after_rollback (store);
       return FALSE;
     }
-  nms_store_log_after_commit (store);
+  _nms_store_log_after_commit (store);
   /* This connection's own commit leaves data_version as it was, so the
    * names in memory would outlive the records they came from. */
-  nms_store_names_drop (store);
+  _nms_store_names_drop (store);
   /* Committed: from here on this process reads the new form. */
-  if (!nms_store_exec (store, "BEGIN DEFERRED", "read the new key record", error))
+  if (!_nms_store_exec (store, "BEGIN DEFERRED", "read the new key record", error))
     return FALSE;
-  ok = nms_store_crypt_refresh (store, error);
+  ok = _nms_store_crypt_refresh (store, error);
   sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
   nms_os_crash_point ("convert-before-scrub");
-  return ok && nms_store_scrub_after_commit (store);
+  return ok && _nms_store_scrub_after_commit (store);
 }
 
 /* Takes the write lock and checks the store is (not) encrypted, and
@@ -304,9 +304,9 @@ static gboolean
 begin_conversion (NmsStore *store, gboolean want_encrypted, const char *expect_json, GError **error)
 {
   g_return_val_if_fail (!store->in_batch, FALSE);
-  if (!nms_store_exec (store, "BEGIN IMMEDIATE", "lock the store for the conversion", error))
+  if (!_nms_store_exec (store, "BEGIN IMMEDIATE", "lock the store for the conversion", error))
     return FALSE;
-  if (!nms_store_crypt_refresh (store, error))
+  if (!_nms_store_crypt_refresh (store, error))
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
       return FALSE;
@@ -316,7 +316,7 @@ begin_conversion (NmsStore *store, gboolean want_encrypted, const char *expect_j
   if (store->crypt.envelope == NULL && store->crypt.why_damaged != NULL)
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-      return nms_store_crypt_ready (store, error);
+      return _nms_store_crypt_ready (store, error);
     }
   if (nms_store_encrypted (store) != want_encrypted)
     {
@@ -342,10 +342,10 @@ static gboolean
 open_data_key (NmsStore *store, const NmsCryptoSecret *passphrase, NmsCryptoEnvelope **envelope,
                NmsCryptoSecret **kek, NmsCryptoSecret **data_key, char **json, GError **error)
 {
-  if (!nms_store_crypt_refresh_now (store, error))
+  if (!_nms_store_crypt_refresh_now (store, error))
     return FALSE;
   if (store->crypt.envelope == NULL && store->crypt.why_damaged != NULL)
-    return nms_store_crypt_ready (store, error);
+    return _nms_store_crypt_ready (store, error);
   if (!nms_store_encrypted (store))
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "%s is not encrypted", store->path);
@@ -354,7 +354,7 @@ open_data_key (NmsStore *store, const NmsCryptoSecret *passphrase, NmsCryptoEnve
   *json = g_strdup (store->crypt.envelope_json);
   *envelope = nms_crypto_envelope_parse (*json, error);
   return *envelope != NULL
-         && (*kek = nms_store_crypt_load_kek (store, *envelope, passphrase, error)) != NULL
+         && (*kek = _nms_store_crypt_load_kek (store, *envelope, passphrase, error)) != NULL
          && (*data_key = nms_crypto_unwrap (*envelope, *kek, error)) != NULL;
 }
 
@@ -392,7 +392,7 @@ nms_store_encrypt (NmsStore *store, const NmsStoreKeySource *to, GError **error)
   g_autoptr(NmsCryptoKeys) keys = NULL;
   g_autofree char *json = NULL;
 
-  if (!nms_store_finish_earlier_scrub (store, error))
+  if (!_nms_store_finish_earlier_scrub (store, error))
     return FALSE;
   /* The slow part, Argon2id or the keyring, before the write lock. */
   if ((kek = new_kek (store, envelope, to, error)) == NULL)
@@ -413,9 +413,9 @@ nms_store_decrypt (NmsStore *store, GError **error)
   guint8 store_id[NMS_CRYPTO_STORE_ID_BYTES];
   NmsCryptoSource source;
 
-  if (!nms_store_finish_earlier_scrub (store, error) || !begin_conversion (store, TRUE, NULL, error))
+  if (!_nms_store_finish_earlier_scrub (store, error) || !begin_conversion (store, TRUE, NULL, error))
     return FALSE;
-  if (!nms_store_crypt_ready (store, error))
+  if (!_nms_store_crypt_ready (store, error))
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
       return FALSE;
@@ -447,7 +447,7 @@ nms_store_rekey (NmsStore *store, const NmsCryptoSecret *passphrase, GError **er
   g_autofree char *old_json = NULL;
   g_autofree char *json = NULL;
 
-  if (!nms_store_finish_earlier_scrub (store, error)
+  if (!_nms_store_finish_earlier_scrub (store, error)
       || !open_data_key (store, passphrase, &envelope, &kek, &old_key, &old_json, error))
     return FALSE;
   /* The same KEK wraps the new key: rekey changes what the records are
@@ -495,7 +495,7 @@ nms_store_rewrap (NmsStore *store, const NmsCryptoSecret *passphrase, const NmsS
   json = nms_crypto_envelope_to_json (envelope);
   if (!begin_conversion (store, TRUE, old_json, error))
     return FALSE;
-  if (!set_envelope (store, json, error) || !nms_store_exec (store, "COMMIT", "record the re-wrapped key", error))
+  if (!set_envelope (store, json, error) || !_nms_store_exec (store, "COMMIT", "record the re-wrapped key", error))
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
       return FALSE;
@@ -505,7 +505,7 @@ nms_store_rewrap (NmsStore *store, const NmsCryptoSecret *passphrase, const NmsS
   /* The old wrapped key would otherwise stay in the file's old pages; with
    * the old passphrase it still opens the same data key (which only a
    * rekey replaces). */
-  return nms_store_scrub_after_commit (store);
+  return _nms_store_scrub_after_commit (store);
 }
 
 /* Opens every record; counts the good and the damaged ones (logged by
@@ -521,11 +521,11 @@ nms_store_verify (NmsStore *store, guint *n_good, guint *n_bad, GError **error)
 
   *n_good = *n_bad = 0;
   if (!nms_store_check_integrity (store, error)
-      || !nms_store_exec (store, "BEGIN DEFERRED", "start reading", error))
+      || !_nms_store_exec (store, "BEGIN DEFERRED", "start reading", error))
     return FALSE;
-  if (!nms_store_crypt_refresh (store, error)
-      || (nms_store_encrypted (store) && !nms_store_summary_check (store, error))
-      || !nms_store_crypt_ready (store, error)
+  if (!_nms_store_crypt_refresh (store, error)
+      || (nms_store_encrypted (store) && !_nms_store_summary_check (store, error))
+      || !_nms_store_crypt_ready (store, error)
       || !count_items (store, &total, error))
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
@@ -539,7 +539,7 @@ nms_store_verify (NmsStore *store, guint *n_good, guint *n_bad, GError **error)
       if (!nms_store_encrypted (store))
         (*n_good)++;
       else if (sqlite3_column_bytes (s, 0) == NMS_CRYPTO_TOKEN_BYTES
-               && nms_store_crypt_open (store, store->crypt.keys, sqlite3_column_blob (s, 0),
+               && _nms_store_crypt_open (store, store->crypt.keys, sqlite3_column_blob (s, 0),
                                         sqlite3_column_blob (s, 1), (gsize) sqlite3_column_bytes (s, 1), &item, NULL))
         (*n_good)++;
       else
@@ -551,6 +551,6 @@ nms_store_verify (NmsStore *store, guint *n_good, guint *n_bad, GError **error)
   sqlite3_finalize (s);
   sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
   if (rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "read every record", error);
+    return _nms_store_fail (store, rc, "read every record", error);
   return TRUE;
 }

@@ -10,7 +10,7 @@
 
 /* Turns an SQLite failure into an NMS_ERROR a person can act on. */
 gboolean
-nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error)
+_nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error)
 {
   int primary = rc & 0xff;
   const char *detail = store->db ? sqlite3_errmsg (store->db) : sqlite3_errstr (rc);
@@ -75,14 +75,14 @@ nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error)
 }
 
 gboolean
-nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error)
+_nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error)
 {
   int rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
-  return rc == SQLITE_OK || nms_store_fail (store, rc, doing, error);
+  return rc == SQLITE_OK || _nms_store_fail (store, rc, doing, error);
 }
 
 sqlite3_stmt *
-nms_store_stmt (NmsStore *store, int which)
+_nms_store_stmt (NmsStore *store, int which)
 {
   sqlite3_stmt *s = store->stmts[which];
   sqlite3_reset (s);
@@ -91,14 +91,14 @@ nms_store_stmt (NmsStore *store, int which)
 }
 
 sqlite3_stmt *
-nms_store_lazy_stmt (NmsStore *store, sqlite3_stmt **slot, const char *sql, GError **error)
+_nms_store_lazy_stmt (NmsStore *store, sqlite3_stmt **slot, const char *sql, GError **error)
 {
   if (*slot == NULL)
     {
       int rc = sqlite3_prepare_v3 (store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
       if (rc != SQLITE_OK)
         {
-          nms_store_fail (store, rc, "prepare the encrypted store's queries", error);
+          _nms_store_fail (store, rc, "prepare the encrypted store's queries", error);
           return NULL;
         }
     }
@@ -110,15 +110,15 @@ nms_store_lazy_stmt (NmsStore *store, sqlite3_stmt **slot, const char *sql, GErr
 /* The byte counter the schema's triggers keep: the sum of the items'
  * size column, whatever form the records have. */
 gboolean
-nms_store_bytes_total (NmsStore *store, guint64 *total, GError **error)
+_nms_store_bytes_total (NmsStore *store, guint64 *total, GError **error)
 {
-  sqlite3_stmt *s = nms_store_stmt (store, STMT_TOTAL);
+  sqlite3_stmt *s = _nms_store_stmt (store, STMT_TOTAL);
   int rc = sqlite3_step (s);
   gint64 value = rc == SQLITE_ROW ? sqlite3_column_int64 (s, 0) : 0;
 
   sqlite3_reset (s);
   if (rc != SQLITE_ROW)
-    return rc == SQLITE_DONE ? (*total = 0, TRUE) : nms_store_fail (store, rc, "count the bytes in use", error);
+    return rc == SQLITE_DONE ? (*total = 0, TRUE) : _nms_store_fail (store, rc, "count the bytes in use", error);
   *total = value > 0 ? (guint64) value : 0;
   return TRUE;
 }
@@ -126,7 +126,7 @@ nms_store_bytes_total (NmsStore *store, guint64 *total, GError **error)
 /* Each mutating call runs in a savepoint inside a batch or a request, or
  * in its own write transaction otherwise, so that it is atomic either way. */
 gboolean
-nms_store_nested (NmsStore *store)
+_nms_store_nested (NmsStore *store)
 {
   return store->in_batch || store->log.in_request;
 }
@@ -155,13 +155,13 @@ nms_store_has_moved (NmsStore *store)
 gboolean
 nms_store_data_version (NmsStore *store, gint64 *version, GError **error)
 {
-  sqlite3_stmt *s = nms_store_stmt (store, STMT_DATA_VERSION);
+  sqlite3_stmt *s = _nms_store_stmt (store, STMT_DATA_VERSION);
   int rc = sqlite3_step (s);
 
   if (rc == SQLITE_ROW)
     *version = sqlite3_column_int64 (s, 0);
   sqlite3_reset (s);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE || nms_store_fail (store, rc, "read the store's data version", error);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE || _nms_store_fail (store, rc, "read the store's data version", error);
 }
 
 const char *

@@ -31,7 +31,7 @@ nms_store_key_source (NmsStore *store)
 }
 
 gboolean
-nms_store_crypt_ready (NmsStore *store, GError **error)
+_nms_store_crypt_ready (NmsStore *store, GError **error)
 {
   if (store->crypt.why_damaged != NULL)
     {
@@ -46,13 +46,13 @@ nms_store_crypt_ready (NmsStore *store, GError **error)
 
 /* The one place that tells plaintext records from sealed ones. */
 const NmsStoreRecordClass *
-nms_store_records (NmsStore *store)
+_nms_store_records (NmsStore *store)
 {
   return nms_store_encrypted (store) ? store->sealed_records : store->plain_records;
 }
 
 gboolean
-nms_store_crypt_open (NmsStore *store, const NmsCryptoKeys *keys, const guint8 *token, const guint8 *sealed,
+_nms_store_crypt_open (NmsStore *store, const NmsCryptoKeys *keys, const guint8 *token, const guint8 *sealed,
                       gsize sealed_len, NmsCryptoItem *item, GError **error)
 {
   g_autoptr(GError) local = NULL;
@@ -73,7 +73,7 @@ nms_store_crypt_open (NmsStore *store, const NmsCryptoKeys *keys, const guint8 *
 }
 
 guint64
-nms_store_crypt_records_opened (NmsStore *store)
+_nms_store_crypt_records_opened (NmsStore *store)
 {
   return store->crypt.records_opened;
 }

@@ -46,16 +46,16 @@ static const char *const key_stmt_sql[N_CRYPT_STMTS] = {
 static sqlite3_stmt *
 key_stmt (NmsStore *store, int which, GError **error)
 {
-  return nms_store_lazy_stmt (store, &store->crypt.stmts[which], key_stmt_sql[which], error);
+  return _nms_store_lazy_stmt (store, &store->crypt.stmts[which], key_stmt_sql[which], error);
 }
 
 void
-nms_store_crypt_clear (NmsStore *store)
+_nms_store_crypt_clear (NmsStore *store)
 {
   NmsStoreCrypt *crypt = &store->crypt;
   int i;
 
-  nms_store_names_drop (store);
+  _nms_store_names_drop (store);
   for (i = 0; i < N_CRYPT_STMTS; i++)
     g_clear_pointer (&crypt->stmts[i], sqlite3_finalize);
 
@@ -65,7 +65,7 @@ nms_store_crypt_clear (NmsStore *store)
   g_clear_pointer (&crypt->kek, nms_crypto_secret_free);
   g_clear_pointer (&crypt->why_locked, g_free);
   g_clear_pointer (&crypt->why_damaged, g_free);
-  nms_store_summary_close (store);
+  _nms_store_summary_close (store);
 }
 
 /* The caller's key provider (NmsStoreOptions.keys): keys come only
@@ -85,7 +85,7 @@ _nms_store_keys (NmsStore *store, GError **error)
 
 /* The KEK of envelope's source; a passphrase source needs passphrase. */
 NmsCryptoSecret *
-nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvelope *envelope,
+_nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvelope *envelope,
                           const NmsCryptoSecret *passphrase, GError **error)
 {
   const NmsStoreKeys *keys = _nms_store_keys (store, error);
@@ -98,7 +98,7 @@ nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvelope *envelope,
 static void
 set_locked (NmsStore *store, const char *why)
 {
-  nms_store_names_drop (store);
+  _nms_store_names_drop (store);
   g_clear_pointer (&store->crypt.keys, nms_crypto_keys_free);
   g_clear_pointer (&store->crypt.kek, nms_crypto_secret_free);
   /* Found with the keys; the next unlock looks again. */
@@ -121,7 +121,7 @@ open_with_kek (NmsStore *store, NmsCryptoSecret *kek, GError **error)
 
   if (data_key == NULL)
     return FALSE;
-  nms_store_names_drop (store);
+  _nms_store_names_drop (store);
   g_clear_pointer (&store->crypt.keys, nms_crypto_keys_free);
   store->crypt.keys = nms_crypto_keys_new (data_key, envelope->store_id, store->options.pad_block);
   g_clear_pointer (&store->crypt.kek, nms_crypto_secret_free);
@@ -147,7 +147,7 @@ same_passphrase_kek (const NmsCryptoEnvelope *was, const NmsCryptoEnvelope *now)
 static gboolean
 unlock_with (NmsStore *store, const NmsCryptoSecret *passphrase, GError **error)
 {
-  NmsCryptoSecret *kek = nms_store_crypt_load_kek (store, store->crypt.envelope, passphrase, error);
+  NmsCryptoSecret *kek = _nms_store_crypt_load_kek (store, store->crypt.envelope, passphrase, error);
 
   return kek != NULL && open_with_kek (store, kek, error);
 }
@@ -161,7 +161,7 @@ check_after_open (NmsStore *store, GError **error)
 {
   g_autoptr(GError) local = NULL;
 
-  if (nms_store_summary_check (store, &local) || g_error_matches (local, NMS_ERROR, NMS_ERROR_CORRUPT))
+  if (_nms_store_summary_check (store, &local) || g_error_matches (local, NMS_ERROR, NMS_ERROR_CORRUPT))
     return TRUE;
   g_propagate_error (error, g_steal_pointer (&local));
   return FALSE;
@@ -183,8 +183,8 @@ no_envelope (NmsStore *store, GError **error)
     sealed = sqlite3_column_int (s, 0) != 0;
   sqlite3_reset (s);
   if (rc != SQLITE_ROW)
-    return nms_store_fail (store, rc, "read the store's key record", error);
-  nms_store_names_drop (store);
+    return _nms_store_fail (store, rc, "read the store's key record", error);
+  _nms_store_names_drop (store);
   g_clear_pointer (&crypt->envelope_json, g_free);
   g_clear_pointer (&crypt->envelope, nms_crypto_envelope_free);
   g_clear_pointer (&crypt->keys, nms_crypto_keys_free);
@@ -209,7 +209,7 @@ no_envelope (NmsStore *store, GError **error)
  * re-wrapped it), else lock, and open again where that needs no person:
  * with the kept passphrase KEK (a rekey), or by key file or keyring. */
 gboolean
-nms_store_crypt_refresh (NmsStore *store, GError **error)
+_nms_store_crypt_refresh (NmsStore *store, GError **error)
 {
   NmsStoreCrypt *crypt = &store->crypt;
   sqlite3_stmt *s = key_stmt (store, CRYPT_STMT_ENVELOPE, error);
@@ -225,7 +225,7 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
     json = g_strdup ((const char *) sqlite3_column_text (s, 0));
   sqlite3_reset (s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "read the store's key record", error);
+    return _nms_store_fail (store, rc, "read the store's key record", error);
 
   if (json == NULL)
     return no_envelope (store, error);
@@ -243,7 +243,7 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
     }
   g_clear_pointer (&crypt->why_damaged, g_free);
   /* Whoever changed the key record may have rewritten the records too. */
-  nms_store_names_drop (store);
+  _nms_store_names_drop (store);
   envelope = nms_crypto_envelope_parse (json, error);
   if (envelope == NULL)
     return FALSE;
@@ -301,15 +301,15 @@ nms_store_crypt_refresh (NmsStore *store, GError **error)
 /* Reads the envelope afresh, in a transaction of its own unless a batch
  * already holds one. */
 gboolean
-nms_store_crypt_refresh_now (NmsStore *store, GError **error)
+_nms_store_crypt_refresh_now (NmsStore *store, GError **error)
 {
   gboolean ok;
 
   if (store->in_batch)
-    return nms_store_crypt_refresh (store, error);
-  if (!nms_store_exec (store, "BEGIN DEFERRED", "read the store's key record", error))
+    return _nms_store_crypt_refresh (store, error);
+  if (!_nms_store_exec (store, "BEGIN DEFERRED", "read the store's key record", error))
     return FALSE;
-  ok = nms_store_crypt_refresh (store, error);
+  ok = _nms_store_crypt_refresh (store, error);
   sqlite3_exec (store->db, ok ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
   return ok;
 }
@@ -318,7 +318,7 @@ nms_store_crypt_refresh_now (NmsStore *store, GError **error)
 gboolean
 nms_store_refresh_encryption (NmsStore *store, GError **error)
 {
-  return nms_store_crypt_refresh_now (store, error);
+  return _nms_store_crypt_refresh_now (store, error);
 }
 
 /* Opens the store's data key: with passphrase for a passphrase origin,
@@ -328,10 +328,10 @@ nms_store_unlock (NmsStore *store, const NmsCryptoSecret *passphrase, GError **e
 {
   gboolean ok;
 
-  if (!nms_store_crypt_refresh_now (store, error))
+  if (!_nms_store_crypt_refresh_now (store, error))
     return FALSE;
   if (store->crypt.envelope == NULL && store->crypt.why_damaged != NULL)
-    return nms_store_crypt_ready (store, error);
+    return _nms_store_crypt_ready (store, error);
   if (!nms_store_encrypted (store))
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "this origin is not encrypted, so there is nothing to unlock");
@@ -343,10 +343,10 @@ nms_store_unlock (NmsStore *store, const NmsCryptoSecret *passphrase, GError **e
    * they are read with: one transaction for both, in which the envelope is
    * read again (another process may have re-keyed since). */
   if (store->in_batch)
-    return nms_store_crypt_refresh (store, error) && nms_store_summary_check (store, error);
-  if (!nms_store_exec (store, "BEGIN DEFERRED", "read the store's records", error))
+    return _nms_store_crypt_refresh (store, error) && _nms_store_summary_check (store, error);
+  if (!_nms_store_exec (store, "BEGIN DEFERRED", "read the store's records", error))
     return FALSE;
-  ok = nms_store_crypt_refresh (store, error) && nms_store_summary_check (store, error);
+  ok = _nms_store_crypt_refresh (store, error) && _nms_store_summary_check (store, error);
   sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL);
   return ok;
 }

@@ -5,11 +5,11 @@
 
 #include "store-private.h"
 
-gboolean nms_store_crypt_refresh     (NmsStore *store, GError **error);
-gboolean nms_store_crypt_refresh_now (NmsStore *store, GError **error);
-void     nms_store_crypt_clear       (NmsStore *store);
+gboolean _nms_store_crypt_refresh     (NmsStore *store, GError **error);
+gboolean _nms_store_crypt_refresh_now (NmsStore *store, GError **error);
+void     _nms_store_crypt_clear       (NmsStore *store);
 /* The caller's key provider (NmsStoreOptions.keys), or an error saying
  * the store cannot be unlocked without one. */
 const NmsStoreKeys *_nms_store_keys (NmsStore *store, GError **error);
-NmsCryptoSecret *nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvelope *envelope,
+NmsCryptoSecret *_nms_store_crypt_load_kek (NmsStore *store, const NmsCryptoEnvelope *envelope,
                                            const NmsCryptoSecret *passphrase, GError **error);

@@ -63,18 +63,18 @@ nms_store_flush (NmsStore *store, GError **error)
 
   g_return_val_if_fail (!store->in_batch, FALSE);
   if (store->options.durability != NMS_DURABILITY_FULL
-      && !nms_store_exec (store, "PRAGMA synchronous = FULL", "make the next commit durable", error))
+      && !_nms_store_exec (store, "PRAGMA synchronous = FULL", "make the next commit durable", error))
     return FALSE;
-  ok = nms_store_exec (store, "BEGIN IMMEDIATE", "start the flush", error);
-  if (ok && !nms_store_exec (store, "UPDATE meta SET value = value + 1 WHERE name = 'flushes'", "flush", error))
+  ok = _nms_store_exec (store, "BEGIN IMMEDIATE", "start the flush", error);
+  if (ok && !_nms_store_exec (store, "UPDATE meta SET value = value + 1 WHERE name = 'flushes'", "flush", error))
     {
       sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
       ok = FALSE;
     }
   if (ok)
-    ok = nms_store_op_end (store, TRUE, error);
+    ok = _nms_store_op_end (store, TRUE, error);
   if (store->options.durability != NMS_DURABILITY_FULL)
-    nms_store_exec (store, "PRAGMA synchronous = NORMAL", "restore the durability", NULL);
+    _nms_store_exec (store, "PRAGMA synchronous = NORMAL", "restore the durability", NULL);
   return ok && nms_os_fsync_dir (store->dir, error);
 }
 
@@ -86,7 +86,7 @@ nms_store_check_integrity (NmsStore *store, GError **error)
   int rc = sqlite3_prepare_v2 (store->db, "PRAGMA integrity_check", -1, &s, NULL);
 
   if (rc != SQLITE_OK)
-    return nms_store_fail (store, rc, "check the store", error);
+    return _nms_store_fail (store, rc, "check the store", error);
   while ((rc = sqlite3_step (s)) == SQLITE_ROW)
     {
       const char *line = (const char *) sqlite3_column_text (s, 0);
@@ -95,7 +95,7 @@ nms_store_check_integrity (NmsStore *store, GError **error)
     }
   sqlite3_finalize (s);
   if (rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "check the store", error);
+    return _nms_store_fail (store, rc, "check the store", error);
   if (problems->len > 0)
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT, "%s failed its integrity check: %s",
@@ -180,7 +180,7 @@ nms_store_backup_into (NmsStore *store, const char *path, GError **error)
   char *sql;
   int rc;
 
-  g_return_val_if_fail (!nms_store_nested (store), FALSE);
+  g_return_val_if_fail (!_nms_store_nested (store), FALSE);
   if (!nms_os_dir_entries_safe (dir, error))
     return FALSE;
   if (g_mkdtemp_full (scratch, 0700) == NULL)
@@ -211,7 +211,7 @@ nms_store_backup_into (NmsStore *store, const char *path, GError **error)
   if (rc != SQLITE_OK)
     {
       remove_backup_scratch (scratch);
-      nms_store_fail (store, rc, "copy the store", error);
+      _nms_store_fail (store, rc, "copy the store", error);
       g_prefix_error (error, "backup to %s: ", path);
       return FALSE;
     }
@@ -284,7 +284,7 @@ copy_items (NmsStore *store, guint64 *n_items, GError **error)
   sqlite3_finalize (count);
   sqlite3_finalize (last);
   sqlite3_finalize (copy);
-  return rc == SQLITE_DONE || nms_store_fail (store, rc, "copy the backup's items", error);
+  return rc == SQLITE_DONE || _nms_store_fail (store, rc, "copy the backup's items", error);
 }
 
 /* Replaces every item with those of a backup file, in one write
@@ -301,7 +301,7 @@ nms_store_replace_from (NmsStore *store, const char *path, const char *origin_na
   gboolean ok;
   char *sql;
 
-  g_return_val_if_fail (!nms_store_nested (store), FALSE);
+  g_return_val_if_fail (!_nms_store_nested (store), FALSE);
   rc = sqlite3_open_v2 (path, &src, SQLITE_OPEN_READONLY, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_prepare_v2 (src, "SELECT (SELECT value FROM meta WHERE name = 'origin'), "
@@ -338,26 +338,26 @@ nms_store_replace_from (NmsStore *store, const char *path, const char *origin_na
   rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
   sqlite3_free (sql);
   if (rc != SQLITE_OK)
-    return nms_store_fail (store, rc, "open the backup", error);
-  ok = nms_store_op_begin_keyless (store, error)
-       && nms_store_exec (store, "DELETE FROM items", "remove the current items", error)
+    return _nms_store_fail (store, rc, "open the backup", error);
+  ok = _nms_store_op_begin_keyless (store, error)
+       && _nms_store_exec (store, "DELETE FROM items", "remove the current items", error)
        && copy_items (store, n_items, error);
   /* Subscribers cannot be told item by item; they are told to re-read. */
-  ok = ok && nms_store_log_forget (store, error);
+  ok = ok && _nms_store_log_forget (store, error);
   /* An encrypted backup's items are sealed under its own key: its
    * envelope comes along, and the store opens only with that key. */
   /* The summary of its records (store-summary.c) comes along with them. */
-  ok = ok && nms_store_exec (store, "DELETE FROM meta WHERE name IN ('crypto', 'summary')",
+  ok = ok && _nms_store_exec (store, "DELETE FROM meta WHERE name IN ('crypto', 'summary')",
                              "copy the backup's key record", error)
-       && nms_store_exec (store, "INSERT INTO meta (name, value) SELECT name, value FROM src.meta "
+       && _nms_store_exec (store, "INSERT INTO meta (name, value) SELECT name, value FROM src.meta "
                                  "WHERE name IN ('crypto', 'summary')", "copy the backup's key record", error);
   /* A backup from an older nmstore, or a damaged one: every plaintext
    * value is checked and brought to today's form. */
-  ok = ok && nms_store_items_canonicalize (store, TRUE, error);
-  ok = nms_store_op_end (store, ok, error) && ok;
+  ok = ok && _nms_store_items_canonicalize (store, TRUE, error);
+  ok = _nms_store_op_end (store, ok, error) && ok;
   /* Every record was replaced by this connection, which data_version does
    * not report to it; the backup's names are read again when asked for. */
-  nms_store_names_drop (store);
+  _nms_store_names_drop (store);
   sqlite3_exec (store->db, "DETACH src", NULL, NULL, NULL);
   return ok;
 }

@@ -2,7 +2,7 @@
 /* store-items.c: reading and writing items: get, prefix scans, set,
  * remove, clear, the byte count and the quota, for plaintext and sealed
  * records alike: what differs between them is behind store-record.h. Every
- * write runs inside nms_store_op_begin/end (store-txn.c) and, while anyone
+ * write runs inside _nms_store_op_begin/end (store-txn.c) and, while anyone
  * subscribes, notes its changes for the change log first. */
 #include "store-private.h"
 #include "store-txn.h"
@@ -17,7 +17,7 @@ gboolean
 nms_store_get (NmsStore *store, const char *key, gsize key_len,
                NmsStoreVisitFunc visit, gpointer user_data, GError **error)
 {
-  return nms_store_records (store)->get (store, key, key_len, visit, user_data, error);
+  return _nms_store_records (store)->get (store, key, key_len, visit, user_data, error);
 }
 
 /* Visits every item whose key starts with prefix (every item when prefix
@@ -26,7 +26,7 @@ gboolean
 nms_store_scan (NmsStore *store, const char *prefix, gboolean with_values,
                 NmsStoreVisitFunc visit, gpointer user_data, GError **error)
 {
-  return nms_store_records (store)->visit (store, prefix, with_values, visit, user_data, error);
+  return _nms_store_records (store)->visit (store, prefix, with_values, visit, user_data, error);
 }
 
 gboolean
@@ -36,15 +36,15 @@ nms_store_set (NmsStore *store, const NmsItem *items, gsize n_items, GError **er
   gboolean ok, logging = FALSE;
   gsize i;
 
-  if (!nms_store_op_begin (store, error))
+  if (!_nms_store_op_begin (store, error))
     return FALSE;
-  ok = nms_store_log_wanted (store, &logging, error)
-       && (store->options.quota_bytes == 0 || nms_store_bytes_total (store, &before, error));
+  ok = _nms_store_log_wanted (store, &logging, error)
+       && (store->options.quota_bytes == 0 || _nms_store_bytes_total (store, &before, error));
   for (i = 0; ok && i < n_items; i++)
     ok = nms_store_check_key (items[i].key, items[i].key_len, error);
   for (i = 0; ok && i < n_items; i++)
     {
-      const NmsStoreRecordClass *records = nms_store_records (store);
+      const NmsStoreRecordClass *records = _nms_store_records (store);
       const NmsItem *item = &items[i];
       NmsValueRef next = { TRUE, item->kind, item->value, item->value_len };
       gboolean changed;
@@ -60,7 +60,7 @@ nms_store_set (NmsStore *store, const NmsItem *items, gsize n_items, GError **er
     }
   if (ok && store->options.quota_bytes > 0)
     {
-      ok = nms_store_bytes_total (store, &after, error);
+      ok = _nms_store_bytes_total (store, &after, error);
       /* A store already over a lowered quota may still shrink. */
       if (ok && after > store->options.quota_bytes && after > before)
         {
@@ -71,7 +71,7 @@ nms_store_set (NmsStore *store, const NmsItem *items, gsize n_items, GError **er
           ok = FALSE;
         }
     }
-  return nms_store_op_end (store, ok, error) && ok;
+  return _nms_store_op_end (store, ok, error) && ok;
 }
 
 gboolean
@@ -80,12 +80,12 @@ nms_store_remove (NmsStore *store, const char *const *keys, gsize n_keys, GError
   gboolean ok, logging = FALSE;
   gsize i;
 
-  if (!nms_store_op_begin (store, error))
+  if (!_nms_store_op_begin (store, error))
     return FALSE;
-  ok = nms_store_log_wanted (store, &logging, error);
+  ok = _nms_store_log_wanted (store, &logging, error);
   for (i = 0; ok && i < n_keys; i++)
     {
-      const NmsStoreRecordClass *records = nms_store_records (store);
+      const NmsStoreRecordClass *records = _nms_store_records (store);
       const NmsValueRef absent = { 0 };
       gsize key_len = strlen (keys[i]);
       gboolean changed;
@@ -94,7 +94,7 @@ nms_store_remove (NmsStore *store, const char *const *keys, gsize n_keys, GError
         continue;
       ok = records->delete (store, keys[i], key_len, error);
     }
-  return nms_store_op_end (store, ok, error) && ok;
+  return _nms_store_op_end (store, ok, error) && ok;
 }
 
 static gboolean
@@ -103,7 +103,7 @@ note_removal (const NmsItem *item, gpointer user_data, GError **error)
   const NmsValueRef before = { TRUE, item->kind, item->value, item->value_len };
   const NmsValueRef absent = { 0 };
 
-  nms_store_log_note (user_data, item->key, item->key_len, &before, &absent);
+  _nms_store_log_note (user_data, item->key, item->key_len, &before, &absent);
   return TRUE;
 }
 
@@ -112,13 +112,13 @@ nms_store_clear (NmsStore *store, const char *prefix, GError **error)
 {
   gboolean ok, logging = FALSE;
 
-  if (!nms_store_op_begin (store, error))
+  if (!_nms_store_op_begin (store, error))
     return FALSE;
-  if (!nms_store_log_wanted (store, &logging, error)
+  if (!_nms_store_log_wanted (store, &logging, error)
       || (logging && !nms_store_scan (store, prefix, TRUE, note_removal, store, error)))
-    return nms_store_op_end (store, FALSE, error);
-  ok = nms_store_records (store)->clear (store, prefix, error);
-  return nms_store_op_end (store, ok, error) && ok;
+    return _nms_store_op_end (store, FALSE, error);
+  ok = _nms_store_records (store)->clear (store, prefix, error);
+  return _nms_store_op_end (store, ok, error) && ok;
 }
 
 /* Sums Chrome's byte count over keys that exist; keys == NULL means the
@@ -127,5 +127,5 @@ gboolean
 nms_store_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys,
                         guint64 *bytes, GError **error)
 {
-  return nms_store_records (store)->bytes_in_use (store, keys, n_keys, bytes, error);
+  return _nms_store_records (store)->bytes_in_use (store, keys, n_keys, bytes, error);
 }

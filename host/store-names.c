@@ -9,7 +9,7 @@
  * that getKeys and getBytesInUse of the whole store read it alone, a
  * prefix get opens only the records whose names match, and a prefix clear
  * deletes by token without opening any. A record that fails its check is
- * left out (and logged by token, by nms_store_crypt_open), as a scan left
+ * left out (and logged by token, by _nms_store_crypt_open), as a scan left
  * it out.
  *
  * It must never say what the file does not:
@@ -117,7 +117,7 @@ names_free (NmsStoreNames *names)
 }
 
 void
-nms_store_names_drop (NmsStore *store)
+_nms_store_names_drop (NmsStore *store)
 {
   g_clear_pointer (&store->crypt.names, names_free);
 }
@@ -127,17 +127,17 @@ nms_store_names_drop (NmsStore *store)
 static void
 on_rollback (void *data)
 {
-  nms_store_names_drop (data);
+  _nms_store_names_drop (data);
 }
 
 void
-nms_store_names_watch (NmsStore *store)
+_nms_store_names_watch (NmsStore *store)
 {
   sqlite3_rollback_hook (store->db, on_rollback, store);
 }
 
 void
-nms_store_names_unwatch (NmsStore *store)
+_nms_store_names_unwatch (NmsStore *store)
 {
   if (store->db != NULL)
     sqlite3_rollback_hook (store->db, NULL, NULL);
@@ -162,7 +162,7 @@ names_put (NmsStoreNames *names, const guint8 *token, const char *name, gsize na
 }
 
 void
-nms_store_names_put (NmsStore *store, const guint8 *token, const char *name, gsize name_len, guint8 kind,
+_nms_store_names_put (NmsStore *store, const guint8 *token, const char *name, gsize name_len, guint8 kind,
                      guint64 value_bytes)
 {
   if (store->crypt.names != NULL)
@@ -170,7 +170,7 @@ nms_store_names_put (NmsStore *store, const guint8 *token, const char *name, gsi
 }
 
 void
-nms_store_names_remove (NmsStore *store, const guint8 *token)
+_nms_store_names_remove (NmsStore *store, const guint8 *token)
 {
   NmsStoreNames *names = store->crypt.names;
 
@@ -180,7 +180,7 @@ nms_store_names_remove (NmsStore *store, const guint8 *token)
 
 /* Every item is gone (a whole clear in this connection). */
 void
-nms_store_names_remove_all (NmsStore *store)
+_nms_store_names_remove_all (NmsStore *store)
 {
   NmsStoreNames *names = store->crypt.names;
 
@@ -209,7 +209,7 @@ build (NmsStore *store, gint64 data_version, GError **error)
           g_warning ("%s: an item of an encrypted origin has no token; it is left out", store->path);
           continue;
         }
-      if (!nms_store_crypt_open (store, store->crypt.keys, token, sqlite3_column_blob (s, 1),
+      if (!_nms_store_crypt_open (store, store->crypt.keys, token, sqlite3_column_blob (s, 1),
                                  (gsize) sqlite3_column_bytes (s, 1), &item, NULL))
         continue;
       names_put (names, token, item.name, item.name_len, item.kind,
@@ -220,9 +220,9 @@ build (NmsStore *store, gint64 data_version, GError **error)
   if (rc != SQLITE_DONE)
     {
       names_free (names);
-      return nms_store_fail (store, rc, "list the items", error);
+      return _nms_store_fail (store, rc, "list the items", error);
     }
-  nms_store_names_drop (store);
+  _nms_store_names_drop (store);
   store->crypt.names = names;
   return TRUE;
 }
@@ -234,10 +234,10 @@ names_ready (NmsStore *store, GError **error)
 {
   gint64 version;
 
-  if (!nms_store_crypt_ready (store, error) || !nms_store_data_version (store, &version, error))
+  if (!_nms_store_crypt_ready (store, error) || !nms_store_data_version (store, &version, error))
     return NULL;
   if (store->crypt.names != NULL && store->crypt.names->data_version != version)
-    nms_store_names_drop (store);
+    _nms_store_names_drop (store);
   if (store->crypt.names == NULL && !build (store, version, error))
     return NULL;
   return store->crypt.names;
@@ -294,7 +294,7 @@ names_range (NmsStore *store, const char *prefix, Entry *const **first, guint *n
 /* Visits the names that start with prefix, without values; visit must
  * not write to the store. */
 gboolean
-nms_store_names_visit (NmsStore *store, const char *prefix, NmsStoreVisitFunc visit, gpointer user_data,
+_nms_store_names_visit (NmsStore *store, const char *prefix, NmsStoreVisitFunc visit, gpointer user_data,
                        GError **error)
 {
   Entry *const *first;
@@ -317,7 +317,7 @@ nms_store_names_visit (NmsStore *store, const char *prefix, NmsStoreVisitFunc vi
  * names: a copy, so the caller may change the store while it walks them.
  * Tokens are in the file already; they are not secret. */
 gboolean
-nms_store_names_tokens (NmsStore *store, const char *prefix, GArray **tokens, GError **error)
+_nms_store_names_tokens (NmsStore *store, const char *prefix, GArray **tokens, GError **error)
 {
   Entry *const *first;
   guint i, n;
@@ -332,7 +332,7 @@ nms_store_names_tokens (NmsStore *store, const char *prefix, GArray **tokens, GE
 
 /* Chrome's byte count of the whole store, from the names alone. */
 gboolean
-nms_store_names_bytes (NmsStore *store, guint64 *bytes, GError **error)
+_nms_store_names_bytes (NmsStore *store, guint64 *bytes, GError **error)
 {
   NmsStoreNames *names = names_ready (store, error);
   GHashTableIter iter;
@@ -354,7 +354,7 @@ nms_store_names_bytes (NmsStore *store, guint64 *bytes, GError **error)
 /* Chrome's count for one item by token: FALSE in *known when the cache
  * has no such name (no item, or a damaged one: the caller reads it). */
 gboolean
-nms_store_names_item_bytes (NmsStore *store, const guint8 *token, gboolean *known, guint64 *bytes,
+_nms_store_names_item_bytes (NmsStore *store, const guint8 *token, gboolean *known, guint64 *bytes,
                             GError **error)
 {
   NmsStoreNames *names = names_ready (store, error);

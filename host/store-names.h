@@ -8,16 +8,16 @@
  * store's transactions and store-sealed.c. put and the removes edit the cache only when there is
  * one; visit, tokens and the byte counts build it when needed, and so
  * need the store unlocked and the caller's transaction. */
-void     nms_store_names_watch      (NmsStore *store);
-void     nms_store_names_unwatch    (NmsStore *store);
-void     nms_store_names_drop       (NmsStore *store);
-void     nms_store_names_put        (NmsStore *store, const guint8 *token, const char *name, gsize name_len,
+void     _nms_store_names_watch      (NmsStore *store);
+void     _nms_store_names_unwatch    (NmsStore *store);
+void     _nms_store_names_drop       (NmsStore *store);
+void     _nms_store_names_put        (NmsStore *store, const guint8 *token, const char *name, gsize name_len,
                                      guint8 kind, guint64 value_bytes);
-void     nms_store_names_remove     (NmsStore *store, const guint8 *token);
-void     nms_store_names_remove_all (NmsStore *store);
-gboolean nms_store_names_visit      (NmsStore *store, const char *prefix, NmsStoreVisitFunc visit,
+void     _nms_store_names_remove     (NmsStore *store, const guint8 *token);
+void     _nms_store_names_remove_all (NmsStore *store);
+gboolean _nms_store_names_visit      (NmsStore *store, const char *prefix, NmsStoreVisitFunc visit,
                                      gpointer user_data, GError **error);
-gboolean nms_store_names_tokens     (NmsStore *store, const char *prefix, GArray **tokens, GError **error);
-gboolean nms_store_names_bytes      (NmsStore *store, guint64 *bytes, GError **error);
-gboolean nms_store_names_item_bytes (NmsStore *store, const guint8 *token, gboolean *known, guint64 *bytes,
+gboolean _nms_store_names_tokens     (NmsStore *store, const char *prefix, GArray **tokens, GError **error);
+gboolean _nms_store_names_bytes      (NmsStore *store, guint64 *bytes, GError **error);
+gboolean _nms_store_names_item_bytes (NmsStore *store, const guint8 *token, gboolean *known, guint64 *bytes,
                                      GError **error);

@@ -58,7 +58,7 @@ plain_get (NmsStore *store, const char *key, gsize key_len,
   int rc;
   gboolean ok = TRUE;
 
-  s = nms_store_stmt (store, STMT_GET);
+  s = _nms_store_stmt (store, STMT_GET);
   sqlite3_bind_text (s, 1, key, (int) key_len, SQLITE_STATIC);
   rc = sqlite3_step (s);
   if (rc == SQLITE_ROW)
@@ -68,11 +68,11 @@ plain_get (NmsStore *store, const char *key, gsize key_len,
         {
           item.value = sqlite3_column_blob (s, 1);
           item.value_len = (gsize) sqlite3_column_bytes (s, 1);
-          ok = nms_store_item_check (store, &item, TRUE, error) && visit (&item, user_data, error);
+          ok = _nms_store_item_check (store, &item, TRUE, error) && visit (&item, user_data, error);
         }
     }
   else if (rc != SQLITE_DONE)
-    ok = nms_store_fail (store, rc, "read an item", error);
+    ok = _nms_store_fail (store, rc, "read an item", error);
   sqlite3_reset (s);
   return ok;
 }
@@ -89,7 +89,7 @@ plain_visit (NmsStore *store, const char *prefix, gboolean with_values,
   gboolean ok = TRUE;
   int rc;
 
-  s = nms_store_stmt (store, which);
+  s = _nms_store_stmt (store, which);
   if (ranged)
     bind_prefix (s, prefix, &upper);
   while (ok && (rc = sqlite3_step (s)) == SQLITE_ROW)
@@ -104,10 +104,10 @@ plain_visit (NmsStore *store, const char *prefix, gboolean with_values,
           item.value = sqlite3_column_blob (s, 2);
           item.value_len = (gsize) sqlite3_column_bytes (s, 2);
         }
-      ok = ok && nms_store_item_check (store, &item, with_values, error) && visit (&item, user_data, error);
+      ok = ok && _nms_store_item_check (store, &item, with_values, error) && visit (&item, user_data, error);
     }
   if (ok && rc != SQLITE_DONE)
-    ok = nms_store_fail (store, rc, "list the items", error);
+    ok = _nms_store_fail (store, rc, "list the items", error);
   sqlite3_reset (s);
   return ok;
 }
@@ -131,7 +131,7 @@ plain_note_change (NmsStore *store, const char *key, gsize key_len, const NmsVal
   gboolean ok = TRUE;
   int rc;
 
-  s = nms_store_stmt (store, STMT_GET);
+  s = _nms_store_stmt (store, STMT_GET);
   sqlite3_bind_text (s, 1, key, (int) key_len, SQLITE_STATIC);
   rc = sqlite3_step (s);
   if (rc == SQLITE_ROW)
@@ -142,10 +142,10 @@ plain_note_change (NmsStore *store, const char *key, gsize key_len, const NmsVal
       before.value_len = (gsize) sqlite3_column_bytes (s, 1);
     }
   else if (rc != SQLITE_DONE)
-    ok = nms_store_fail (store, rc, "read an item's current value", error);
+    ok = _nms_store_fail (store, rc, "read an item's current value", error);
   *changed = ok && !value_ref_equal (&before, after);
   if (*changed)
-    nms_store_log_note (store, key, key_len, &before, after);
+    _nms_store_log_note (store, key, key_len, &before, after);
   sqlite3_reset (s);
   return ok;
 }
@@ -153,7 +153,7 @@ plain_note_change (NmsStore *store, const char *key, gsize key_len, const NmsVal
 static gboolean
 plain_put (NmsStore *store, const NmsItem *item, GError **error)
 {
-  sqlite3_stmt *s = nms_store_stmt (store, STMT_UPSERT);
+  sqlite3_stmt *s = _nms_store_stmt (store, STMT_UPSERT);
   int rc;
 
   sqlite3_bind_text (s, 1, item->key, (int) item->key_len, SQLITE_STATIC);
@@ -162,26 +162,26 @@ plain_put (NmsStore *store, const NmsItem *item, GError **error)
   sqlite3_bind_blob64 (s, 4, item->value_len ? item->value : (const void *) "", item->value_len, SQLITE_STATIC);
   rc = sqlite3_step (s);
   sqlite3_reset (s);
-  return rc == SQLITE_DONE || nms_store_fail (store, rc, "write an item", error);
+  return rc == SQLITE_DONE || _nms_store_fail (store, rc, "write an item", error);
 }
 
 static gboolean
 plain_delete (NmsStore *store, const char *key, gsize key_len, GError **error)
 {
-  sqlite3_stmt *s = nms_store_stmt (store, STMT_DELETE);
+  sqlite3_stmt *s = _nms_store_stmt (store, STMT_DELETE);
   int rc;
 
   sqlite3_bind_text (s, 1, key, (int) key_len, SQLITE_STATIC);
   rc = sqlite3_step (s);
   sqlite3_reset (s);
-  return rc == SQLITE_DONE || nms_store_fail (store, rc, "remove an item", error);
+  return rc == SQLITE_DONE || _nms_store_fail (store, rc, "remove an item", error);
 }
 
 static gboolean
 plain_clear (NmsStore *store, const char *prefix, GError **error)
 {
   gboolean ranged = prefix != NULL && *prefix != '\0';
-  sqlite3_stmt *s = nms_store_stmt (store, ranged ? STMT_CLEAR_RANGE : STMT_CLEAR);
+  sqlite3_stmt *s = _nms_store_stmt (store, ranged ? STMT_CLEAR_RANGE : STMT_CLEAR);
   g_autofree char *upper = NULL;
   int rc;
 
@@ -189,7 +189,7 @@ plain_clear (NmsStore *store, const char *prefix, GError **error)
     bind_prefix (s, prefix, &upper);
   rc = sqlite3_step (s);
   sqlite3_reset (s);
-  return rc == SQLITE_DONE || nms_store_fail (store, rc, "clear items", error);
+  return rc == SQLITE_DONE || _nms_store_fail (store, rc, "clear items", error);
 }
 
 /* The size column is Chrome's count, kept summed by the schema's triggers. */
@@ -200,10 +200,10 @@ plain_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys, guin
   gsize i;
 
   if (keys == NULL)
-    return nms_store_bytes_total (store, bytes, error);
+    return _nms_store_bytes_total (store, bytes, error);
   for (i = 0; i < n_keys; i++)
     {
-      sqlite3_stmt *s = nms_store_stmt (store, STMT_SIZE_OF);
+      sqlite3_stmt *s = _nms_store_stmt (store, STMT_SIZE_OF);
       int rc;
 
       sqlite3_bind_text (s, 1, keys[i], -1, SQLITE_STATIC);
@@ -212,7 +212,7 @@ plain_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys, guin
         sum += (guint64) sqlite3_column_int64 (s, 0);
       sqlite3_reset (s);
       if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return nms_store_fail (store, rc, "count the bytes in use", error);
+        return _nms_store_fail (store, rc, "count the bytes in use", error);
     }
   *bytes = sum;
   return TRUE;
@@ -248,7 +248,7 @@ pragma_int (NmsStore *store, const char *sql, gint64 *value, GError **error)
   if (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
     *value = sqlite3_column_int64 (s, 0);
   sqlite3_finalize (s);
-  return rc == SQLITE_ROW || nms_store_fail (store, rc, "read the file's page counts", error);
+  return rc == SQLITE_ROW || _nms_store_fail (store, rc, "read the file's page counts", error);
 }
 
 /* After a decrypt: writes zeros over every page on the free list, where
@@ -265,7 +265,7 @@ plain_wipe_free_space (NmsStore *store, GError **error)
   sqlite3_stmt *s = NULL;
   int rc;
 
-  if (!nms_store_exec (store, "BEGIN IMMEDIATE", "lock the store for the rewrite", error))
+  if (!_nms_store_exec (store, "BEGIN IMMEDIATE", "lock the store for the rewrite", error))
     return FALSE;
   if (!pragma_int (store, "PRAGMA freelist_count", &free_pages, error)
       || !pragma_int (store, "PRAGMA page_size", &page_size, error))
@@ -273,8 +273,8 @@ plain_wipe_free_space (NmsStore *store, GError **error)
   if (free_pages > 0)
     {
       /* Zeros laid over zeros need not be zeroed again when dropped. */
-      if (!nms_store_exec (store, "PRAGMA secure_delete = FAST", "keep the zeroed pages as they are", error)
-          || !nms_store_exec (store, "CREATE TABLE nmstore_scrub (b BLOB)", "make room for the rewrite", error))
+      if (!_nms_store_exec (store, "PRAGMA secure_delete = FAST", "keep the zeroed pages as they are", error)
+          || !_nms_store_exec (store, "CREATE TABLE nmstore_scrub (b BLOB)", "make room for the rewrite", error))
         goto fail;
       rc = sqlite3_prepare_v2 (store->db, "INSERT INTO nmstore_scrub VALUES (zeroblob (?1))", -1, &s, NULL);
       if (rc == SQLITE_OK)
@@ -285,15 +285,15 @@ plain_wipe_free_space (NmsStore *store, GError **error)
       sqlite3_finalize (s);
       if (rc != SQLITE_DONE)
         {
-          nms_store_fail (store, rc, "write zeros over the free pages", error);
+          _nms_store_fail (store, rc, "write zeros over the free pages", error);
           goto fail;
         }
-      if (!nms_store_exec (store, "DROP TABLE nmstore_scrub", "finish the rewrite", error)
-          || !nms_store_exec (store, "PRAGMA secure_delete = ON", "turn on secure delete", error))
+      if (!_nms_store_exec (store, "DROP TABLE nmstore_scrub", "finish the rewrite", error)
+          || !_nms_store_exec (store, "PRAGMA secure_delete = ON", "turn on secure delete", error))
         goto fail;
     }
-  if (!nms_store_exec (store, "DELETE FROM meta WHERE name = 'scrub_pending'", "finish the rewrite", error)
-      || !nms_store_exec (store, "COMMIT", "commit the rewrite", error))
+  if (!_nms_store_exec (store, "DELETE FROM meta WHERE name = 'scrub_pending'", "finish the rewrite", error)
+      || !_nms_store_exec (store, "COMMIT", "commit the rewrite", error))
     goto fail;
   return TRUE;
 
@@ -344,7 +344,7 @@ rewrite_free (gpointer data)
  * rewritten the next time each is written. Runs inside the caller's
  * transaction. */
 gboolean
-nms_store_items_canonicalize (NmsStore *store, gboolean strict, GError **error)
+_nms_store_items_canonicalize (NmsStore *store, gboolean strict, GError **error)
 {
   g_autoptr(GPtrArray) rewrites = g_ptr_array_new_with_free_func (rewrite_free);
   g_autoptr(GString) text = g_string_new (NULL);
@@ -406,7 +406,7 @@ nms_store_items_canonicalize (NmsStore *store, gboolean strict, GError **error)
     }
   sqlite3_finalize (s);
   if (rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "read the items to bring them up to date", error);
+    return _nms_store_fail (store, rc, "read the items to bring them up to date", error);
 
   rc = sqlite3_prepare_v2 (store->db, "UPDATE items SET value = coalesce (?2, value), size = ?3 WHERE key = ?1",
                            -1, &s, NULL);
@@ -431,5 +431,5 @@ nms_store_items_canonicalize (NmsStore *store, gboolean strict, GError **error)
       rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
     }
   sqlite3_finalize (s);
-  return rc == SQLITE_OK || nms_store_fail (store, rc, "bring the items up to date", error);
+  return rc == SQLITE_OK || _nms_store_fail (store, rc, "bring the items up to date", error);
 }

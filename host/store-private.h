@@ -106,7 +106,7 @@ typedef struct {
   NmsCryptoSecret   *kek;           /* a passphrase origin's, while unlocked: opens a rekey */
   char              *why_locked;    /* for E_LOCKED's message */
   NmsStoreNames     *names;         /* NULL: not built, or dropped */
-  guint64            records_opened; /* by nms_store_crypt_open, for the tests */
+  guint64            records_opened; /* by _nms_store_crypt_open, for the tests */
   /* Set: every data op answers E_CORRUPT with it. The records do not match
    * their summary, or the key record is gone from a store that holds
    * sealed records (store-summary.c); damaged_version is data_version
@@ -143,12 +143,12 @@ struct _NmsStore {
 };
 
 /* store-core.c: the bottom of the store, below every part of it. */
-gboolean nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error);
-sqlite3_stmt *nms_store_stmt (NmsStore *store, int which);
-gboolean nms_store_nested (NmsStore *store);
-gboolean nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error);
+gboolean _nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error);
+sqlite3_stmt *_nms_store_stmt (NmsStore *store, int which);
+gboolean _nms_store_nested (NmsStore *store);
+gboolean _nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error);
 /* A statement prepared on its first use into *slot (the encrypted store's:
  * a plaintext store needs few of them), reset for this one. */
-sqlite3_stmt *nms_store_lazy_stmt (NmsStore *store, sqlite3_stmt **slot, const char *sql, GError **error);
+sqlite3_stmt *_nms_store_lazy_stmt (NmsStore *store, sqlite3_stmt **slot, const char *sql, GError **error);
 /* The byte counter the schema's triggers keep. */
-gboolean nms_store_bytes_total (NmsStore *store, guint64 *total, GError **error);
+gboolean _nms_store_bytes_total (NmsStore *store, guint64 *total, GError **error);

@@ -4,10 +4,10 @@
  * (store-items.c) and the change log (store-changes.c) are written once
  * for both. Two implementations: store-plain.c and store-sealed.c. The
  * store is given both at open (store.c) and picks the one in use from its
- * key record (nms_store_records). Not installed.
+ * key record (_nms_store_records). Not installed.
  *
  * Every call runs inside the caller's transaction; the ones that read or
- * write a record need the store ready (nms_store_crypt_ready), which the
+ * write a record need the store ready (_nms_store_crypt_ready), which the
  * store's op_begin has checked. */
 #pragma once
 
@@ -55,9 +55,9 @@ extern const NmsStoreRecordClass nms_store_sealed_records;
 /* The implementation for the store's records as its key record is now
  * (store-crypt-state.c): the only place the items and the change log
  * learn whether the store is encrypted. */
-const NmsStoreRecordClass *nms_store_records (NmsStore *store);
+const NmsStoreRecordClass *_nms_store_records (NmsStore *store);
 
 /* store-plain.c, besides its records: plaintext items to their canonical
  * text and count, for an old file's upgrade (store.c) and a restore
  * (store-files.c). */
-gboolean nms_store_items_canonicalize (NmsStore *store, gboolean strict, GError **error);
+gboolean _nms_store_items_canonicalize (NmsStore *store, gboolean strict, GError **error);

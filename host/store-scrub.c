@@ -20,7 +20,7 @@
 static gboolean
 mark_scrub_pending (NmsStore *store)
 {
-  return nms_store_exec (store, "INSERT OR REPLACE INTO meta (name, value) VALUES ('scrub_pending', 1)",
+  return _nms_store_exec (store, "INSERT OR REPLACE INTO meta (name, value) VALUES ('scrub_pending', 1)",
                          "remember the unfinished rewrite", NULL);
 }
 
@@ -32,7 +32,7 @@ nms_store_scrub (NmsStore *store, GError **error)
   int rc = SQLITE_OK, busy = 1, attempt, wait_ms = SCRUB_FIRST_WAIT_MS;
 
   g_return_val_if_fail (!store->in_batch, FALSE);
-  if (!nms_store_exec (store, "PRAGMA secure_delete = ON", "turn on secure delete", error))
+  if (!_nms_store_exec (store, "PRAGMA secure_delete = ON", "turn on secure delete", error))
     return FALSE;
   /* An encrypted store's live rows are sealed, so VACUUM may build its
    * copy in a temporary file (where SQLite's temporary files go, unlinked
@@ -42,7 +42,7 @@ nms_store_scrub (NmsStore *store, GError **error)
    * in the clear would put its plaintext there: its free pages are zeroed
    * in place instead. Each record implementation does its own
    * (wipe_free_space). */
-  if (!nms_store_records (store)->wipe_free_space (store, error))
+  if (!_nms_store_records (store)->wipe_free_space (store, error))
     return FALSE;
   for (attempt = 0; attempt < SCRUB_CHECKPOINT_ATTEMPTS; attempt++, wait_ms *= 2)
     {
@@ -63,7 +63,7 @@ nms_store_scrub (NmsStore *store, GError **error)
         {
           sqlite3_busy_timeout (store->db, (int) store->options.busy_timeout_ms);
           mark_scrub_pending (store);
-          return nms_store_fail (store, rc, "empty the WAL", error);
+          return _nms_store_fail (store, rc, "empty the WAL", error);
         }
     }
   sqlite3_busy_timeout (store->db, (int) store->options.busy_timeout_ms);
@@ -86,7 +86,7 @@ nms_store_scrub (NmsStore *store, GError **error)
  * failure of the command. It is remembered (scrub_pending stays set) and
  * reported through nms_store_scrub_note. */
 gboolean
-nms_store_scrub_after_commit (NmsStore *store)
+_nms_store_scrub_after_commit (NmsStore *store)
 {
   g_autoptr(GError) local = NULL;
 
@@ -115,7 +115,7 @@ nms_store_scrub_if_pending (NmsStore *store, GError **error)
     pending = TRUE;
   sqlite3_finalize (s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "check for an unfinished conversion", error);
+    return _nms_store_fail (store, rc, "check for an unfinished conversion", error);
   if (!pending)
     return TRUE;
   g_message ("%s: finishing an interrupted conversion (rewriting the file)", store->path);
@@ -126,7 +126,7 @@ nms_store_scrub_if_pending (NmsStore *store, GError **error)
  * still hold up is no reason to refuse; the new conversion rewrites the
  * file anyway. */
 gboolean
-nms_store_finish_earlier_scrub (NmsStore *store, GError **error)
+_nms_store_finish_earlier_scrub (NmsStore *store, GError **error)
 {
   g_autoptr(GError) local = NULL;
 

@@ -8,5 +8,5 @@
 /* The rewrite after a committed conversion (a rewrite that cannot finish
  * yet is a note, not a failure), and an earlier conversion's unfinished
  * one, before a new conversion. */
-gboolean nms_store_scrub_after_commit   (NmsStore *store);
-gboolean nms_store_finish_earlier_scrub (NmsStore *store, GError **error);
+gboolean _nms_store_scrub_after_commit   (NmsStore *store);
+gboolean _nms_store_finish_earlier_scrub (NmsStore *store, GError **error);

@@ -32,7 +32,7 @@ static const char *const sealed_stmt_sql[N_CRYPT_STMTS] = {
 static sqlite3_stmt *
 sealed_stmt (NmsStore *store, int which, GError **error)
 {
-  return nms_store_lazy_stmt (store, &store->crypt.stmts[which], sealed_stmt_sql[which], error);
+  return _nms_store_lazy_stmt (store, &store->crypt.stmts[which], sealed_stmt_sql[which], error);
 }
 
 const char *
@@ -91,7 +91,7 @@ visit_one (NmsStore *store, sqlite3_stmt *s, const SealedRecord *r, guint64 inde
   if (rc != SQLITE_ROW)
     {
       sqlite3_reset (s);
-      return nms_store_fail (store, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read a sealed record again", error);
+      return _nms_store_fail (store, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "read a sealed record again", error);
     }
   ok = visit (sqlite3_column_blob (s, 0), sqlite3_column_blob (s, 1), (gsize) sqlite3_column_bytes (s, 1), index,
               n_records, user_data, error);
@@ -116,7 +116,7 @@ nms_store_sealed_scan (NmsStore *store, const char *prefix, NmsStoreSealedFunc v
       g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "this origin is not encrypted, so it has no sealed records");
       return FALSE;
     }
-  if (!nms_store_crypt_ready (store, error))
+  if (!_nms_store_crypt_ready (store, error))
     return FALSE;
   rc = sqlite3_prepare_v2 (store->db, "SELECT key, value, id FROM items", -1, &s, NULL);
   for (rc = rc == SQLITE_OK ? sqlite3_step (s) : rc; rc == SQLITE_ROW; rc = sqlite3_step (s))
@@ -126,10 +126,10 @@ nms_store_sealed_scan (NmsStore *store, const char *prefix, NmsStoreSealedFunc v
       SealedRecord r = { 0 };
       NmsCryptoItem plain = { 0 };
 
-      /* nms_store_crypt_open logs a damaged record by token; like every
+      /* _nms_store_crypt_open logs a damaged record by token; like every
        * listing, an export leaves it out. */
       if (sqlite3_column_bytes (s, 0) != NMS_CRYPTO_TOKEN_BYTES
-          || !nms_store_crypt_open (store, store->crypt.keys, sqlite3_column_blob (s, 0), sealed, sealed_len,
+          || !_nms_store_crypt_open (store, store->crypt.keys, sqlite3_column_blob (s, 0), sealed, sealed_len,
                                     &plain, NULL))
         continue;
       if (prefix_len == 0 || (plain.name_len >= prefix_len && memcmp (plain.name, prefix, prefix_len) == 0))
@@ -143,7 +143,7 @@ nms_store_sealed_scan (NmsStore *store, const char *prefix, NmsStoreSealedFunc v
     }
   sqlite3_finalize (s);
   if (rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "list the sealed records", error);
+    return _nms_store_fail (store, rc, "list the sealed records", error);
 
   g_array_sort (records, compare_records);
   /* Names are not needed past this point: wipe them before handing out
@@ -156,7 +156,7 @@ nms_store_sealed_scan (NmsStore *store, const char *prefix, NmsStoreSealedFunc v
     }
   rc = sqlite3_prepare_v2 (store->db, "SELECT key, value FROM items WHERE id = ?1", -1, &s, NULL);
   if (rc != SQLITE_OK)
-    return nms_store_fail (store, rc, "read the sealed records", error);
+    return _nms_store_fail (store, rc, "read the sealed records", error);
   for (i = 0; i < records->len; i++)
     if (!visit_one (store, s, &g_array_index (records, SealedRecord, i), i, records->len, visit, user_data, error))
       break;
@@ -182,11 +182,11 @@ read_token (NmsStore *store, const guint8 *token, NmsCryptoItem *plain, gboolean
   if (rc == SQLITE_ROW)
     {
       *found = TRUE;
-      *damaged = !nms_store_crypt_open (store, store->crypt.keys, token, sqlite3_column_blob (s, 0),
+      *damaged = !_nms_store_crypt_open (store, store->crypt.keys, token, sqlite3_column_blob (s, 0),
                                         (gsize) sqlite3_column_bytes (s, 0), plain, NULL);
     }
   else if (rc != SQLITE_DONE)
-    ok = nms_store_fail (store, rc, "read an item", error);
+    ok = _nms_store_fail (store, rc, "read an item", error);
   /* Reset before the caller visits: a visitor may read the store. */
   sqlite3_reset (s);
   return ok;
@@ -202,7 +202,7 @@ read_record (NmsStore *store, const char *key, gsize key_len, NmsCryptoItem *pla
   gboolean damaged;
 
   *found = FALSE;
-  if (!nms_store_crypt_ready (store, error))
+  if (!_nms_store_crypt_ready (store, error))
     return FALSE;
   nms_crypto_token (store->crypt.keys, key, key_len, token);
   if (!read_token (store, token, plain, found, &damaged, error))
@@ -245,8 +245,8 @@ sealed_visit (NmsStore *store, const char *prefix, gboolean with_values, NmsStor
   guint i;
 
   if (!with_values)
-    return nms_store_names_visit (store, prefix, visit, user_data, error);
-  if (!nms_store_names_tokens (store, prefix, &tokens, error))
+    return _nms_store_names_visit (store, prefix, visit, user_data, error);
+  if (!_nms_store_names_tokens (store, prefix, &tokens, error))
     return FALSE;
   for (i = 0; i < tokens->len; i++)
     {
@@ -307,7 +307,7 @@ sealed_note_change (NmsStore *store, const char *key, gsize key_len, const NmsVa
   if (local != NULL)
     *changed = TRUE;
   if (*changed)
-    nms_store_log_note (store, key, key_len, &before, after);
+    _nms_store_log_note (store, key, key_len, &before, after);
   nms_crypto_item_clear (&plain);
   return TRUE;
 }
@@ -325,7 +325,7 @@ sealed_put (NmsStore *store, const NmsItem *item, GError **error)
   sqlite3_stmt *s;
   int rc;
 
-  if (!nms_store_summary_forget (store, token, error)
+  if (!_nms_store_summary_forget (store, token, error)
       || (s = sealed_stmt (store, CRYPT_STMT_UPSERT, error)) == NULL)
     return FALSE;
   sqlite3_bind_blob (s, 1, token, sizeof token, SQLITE_STATIC);
@@ -334,10 +334,10 @@ sealed_put (NmsStore *store, const NmsItem *item, GError **error)
   rc = sqlite3_step (s);
   sqlite3_reset (s);
   if (rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "write an item", error);
-  if (nms_store_summary_kept (store))
-    nms_store_summary_note (store, token, sealed, sealed_len, sealed_len, TRUE);
-  nms_store_names_put (store, token, item->key, item->key_len, (guint8) item->kind,
+    return _nms_store_fail (store, rc, "write an item", error);
+  if (_nms_store_summary_kept (store))
+    _nms_store_summary_note (store, token, sealed, sealed_len, sealed_len, TRUE);
+  _nms_store_names_put (store, token, item->key, item->key_len, (guint8) item->kind,
                        nms_store_value_bytes (item->kind, item->value, item->value_len));
   return TRUE;
 }
@@ -348,15 +348,15 @@ delete_token (NmsStore *store, const guint8 *token, GError **error)
   sqlite3_stmt *s;
   int rc;
 
-  if (!nms_store_summary_forget (store, token, error)
+  if (!_nms_store_summary_forget (store, token, error)
       || (s = sealed_stmt (store, CRYPT_STMT_DELETE, error)) == NULL)
     return FALSE;
   sqlite3_bind_blob (s, 1, token, NMS_CRYPTO_TOKEN_BYTES, SQLITE_STATIC);
   rc = sqlite3_step (s);
   sqlite3_reset (s);
   if (rc != SQLITE_DONE)
-    return nms_store_fail (store, rc, "remove an item", error);
-  nms_store_names_remove (store, token);
+    return _nms_store_fail (store, rc, "remove an item", error);
+  _nms_store_names_remove (store, token);
   return TRUE;
 }
 
@@ -381,17 +381,17 @@ sealed_clear (NmsStore *store, const char *prefix, GError **error)
 
   if (prefix == NULL || *prefix == '\0')
     {
-      sqlite3_stmt *s = nms_store_stmt (store, STMT_CLEAR);
+      sqlite3_stmt *s = _nms_store_stmt (store, STMT_CLEAR);
       int rc = sqlite3_step (s);
 
       sqlite3_reset (s);
       if (rc != SQLITE_DONE)
-        return nms_store_fail (store, rc, "clear items", error);
-      nms_store_names_remove_all (store);
-      nms_store_summary_cleared (store);
+        return _nms_store_fail (store, rc, "clear items", error);
+      _nms_store_names_remove_all (store);
+      _nms_store_summary_cleared (store);
       return TRUE;
     }
-  if (!nms_store_names_tokens (store, prefix, &tokens, error))
+  if (!_nms_store_names_tokens (store, prefix, &tokens, error))
     return FALSE;
   for (i = 0; i < tokens->len; i++)
     if (!delete_token (store, (const guint8 *) tokens->data + (gsize) i * NMS_CRYPTO_TOKEN_BYTES, error))
@@ -410,7 +410,7 @@ sealed_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys, gui
   gsize i;
 
   if (keys == NULL)
-    return nms_store_names_bytes (store, bytes, error);
+    return _nms_store_names_bytes (store, bytes, error);
   for (i = 0; i < n_keys; i++)
     {
       guint8 token[NMS_CRYPTO_TOKEN_BYTES];
@@ -418,10 +418,10 @@ sealed_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys, gui
       gboolean known, found;
       guint64 one;
 
-      if (!nms_store_crypt_ready (store, error))
+      if (!_nms_store_crypt_ready (store, error))
         return FALSE;
       nms_crypto_token (store->crypt.keys, keys[i], strlen (keys[i]), token);
-      if (!nms_store_names_item_bytes (store, token, &known, &one, error))
+      if (!_nms_store_names_item_bytes (store, token, &known, &one, error))
         return FALSE;
       if (known)
         {
@@ -456,7 +456,7 @@ sealed_finish_change (NmsStore *store, gint64 seq, const void *body, gsize body_
   sqlite3_stmt *s;
   int rc;
 
-  if (!nms_store_crypt_ready (store, error))
+  if (!_nms_store_crypt_ready (store, error))
     return FALSE;
   memcpy (binding, &le, sizeof binding);
   sealed = nms_crypto_seal (store->crypt.keys, NMS_CRYPTO_USE_CHANGE, binding, sizeof binding,
@@ -467,7 +467,7 @@ sealed_finish_change (NmsStore *store, gint64 seq, const void *body, gsize body_
   sqlite3_bind_blob64 (s, 2, sealed, sealed_len, SQLITE_STATIC);
   rc = sqlite3_step (s);
   sqlite3_reset (s);
-  return rc == SQLITE_DONE || nms_store_fail (store, rc, "seal the change", error);
+  return rc == SQLITE_DONE || _nms_store_fail (store, rc, "seal the change", error);
 }
 
 static gboolean
@@ -494,9 +494,9 @@ sealed_open_change (NmsStore *store, guint64 seq, const void *blob, gsize len, g
 static gboolean
 sealed_wipe_free_space (NmsStore *store, GError **error)
 {
-  return nms_store_exec (store, "PRAGMA temp_store = FILE", "keep temporary data in a file", error)
-         && nms_store_exec (store, "VACUUM", "rewrite the store's file", error)
-         && nms_store_exec (store, "DELETE FROM meta WHERE name = 'scrub_pending'", "finish the rewrite", error);
+  return _nms_store_exec (store, "PRAGMA temp_store = FILE", "keep temporary data in a file", error)
+         && _nms_store_exec (store, "VACUUM", "rewrite the store's file", error)
+         && _nms_store_exec (store, "DELETE FROM meta WHERE name = 'scrub_pending'", "finish the rewrite", error);
 }
 
 const NmsStoreRecordClass nms_store_sealed_records = {

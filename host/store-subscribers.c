@@ -55,11 +55,11 @@ step_bool (NmsStore *store, sqlite3_stmt *s, gboolean *value, const char *doing,
 
   *value = rc == SQLITE_ROW && sqlite3_column_int (s, 0) != 0;
   sqlite3_reset (s);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE || nms_store_fail (store, rc, doing, error);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE || _nms_store_fail (store, rc, doing, error);
 }
 
 gboolean
-nms_store_subscribers_open (NmsStore *store, GError **error)
+_nms_store_subscribers_open (NmsStore *store, GError **error)
 {
   int i, rc;
 
@@ -68,13 +68,13 @@ nms_store_subscribers_open (NmsStore *store, GError **error)
       rc = sqlite3_prepare_v3 (store->db, sub_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &store->log.sub_stmts[i], NULL);
       if (rc != SQLITE_OK)
-        return nms_store_fail (store, rc, "prepare the subscribers' queries", error);
+        return _nms_store_fail (store, rc, "prepare the subscribers' queries", error);
     }
   return TRUE;
 }
 
 void
-nms_store_subscribers_close (NmsStore *store)
+_nms_store_subscribers_close (NmsStore *store)
 {
   int i;
 
@@ -83,7 +83,7 @@ nms_store_subscribers_close (NmsStore *store)
 }
 
 gboolean
-nms_store_subscribers_any (NmsStore *store, gboolean *any, GError **error)
+_nms_store_subscribers_any (NmsStore *store, gboolean *any, GError **error)
 {
   return step_bool (store, sub_stmt (store, SUB_STMT_ANY), any, "check for subscribers", error);
 }
@@ -105,7 +105,7 @@ list_dead (NmsStore *store, GArray *dead, GError **error)
         g_array_append_val (dead, id);
     }
   sqlite3_reset (s);
-  return rc == SQLITE_DONE || nms_store_fail (store, rc, "list the subscribers", error);
+  return rc == SQLITE_DONE || _nms_store_fail (store, rc, "list the subscribers", error);
 }
 
 static gboolean
@@ -117,7 +117,7 @@ delete_row (NmsStore *store, gint64 id, GError **error)
   sqlite3_bind_int64 (s, 1, id);
   rc = sqlite3_step (s);
   sqlite3_reset (s);
-  return rc == SQLITE_DONE || nms_store_fail (store, rc, "remove a subscriber", error);
+  return rc == SQLITE_DONE || _nms_store_fail (store, rc, "remove a subscriber", error);
 }
 
 /* Inside a write: removes the rows of dead processes and, when nobody is
@@ -143,12 +143,12 @@ truncate_if_alone (NmsStore *store, GError **error)
 {
   gboolean any;
 
-  if (!nms_store_subscribers_any (store, &any, error))
+  if (!_nms_store_subscribers_any (store, &any, error))
     return FALSE;
   if (any)
     return TRUE;
   store->log.listening = NMS_LISTENING_NO;
-  return nms_store_log_truncate (store, error);
+  return _nms_store_log_truncate (store, error);
 }
 
 /* Registers a subscriber of this process. *cursor is the newest log row
@@ -165,7 +165,7 @@ nms_store_subscribe (NmsStore *store, gint64 *id, guint64 *cursor, GError **erro
   gboolean ok;
   int rc;
 
-  if (!nms_store_op_begin (store, error))
+  if (!_nms_store_op_begin (store, error))
     return FALSE;
   ok = delete_dead (store, &n_dead, error);
   if (ok)
@@ -176,7 +176,7 @@ nms_store_subscribe (NmsStore *store, gint64 *id, guint64 *cursor, GError **erro
       sqlite3_bind_int64 (s, 3, g_get_real_time () / 1000);
       rc = sqlite3_step (s);
       sqlite3_reset (s);
-      ok = rc == SQLITE_DONE || nms_store_fail (store, rc, "register a subscriber", error);
+      ok = rc == SQLITE_DONE || _nms_store_fail (store, rc, "register a subscriber", error);
     }
   if (ok)
     {
@@ -189,7 +189,7 @@ nms_store_subscribe (NmsStore *store, gint64 *id, guint64 *cursor, GError **erro
     store->log.listening = NMS_LISTENING_YES;
   if (n_dead > 0)
     g_info ("removed %u subscriptions of host processes that are gone", n_dead);
-  return nms_store_op_end (store, ok, error) && ok;
+  return _nms_store_op_end (store, ok, error) && ok;
 }
 
 /* Removes registration id; removing one that is already gone is no error. */
@@ -198,10 +198,10 @@ nms_store_unsubscribe (NmsStore *store, gint64 id, GError **error)
 {
   gboolean ok;
 
-  if (!nms_store_op_begin (store, error))
+  if (!_nms_store_op_begin (store, error))
     return FALSE;
   ok = delete_row (store, id, error) && truncate_if_alone (store, error);
-  return nms_store_op_end (store, ok, error) && ok;
+  return _nms_store_op_end (store, ok, error) && ok;
 }
 
 /* Whether registration id still exists. Read inside the transaction that
@@ -230,22 +230,22 @@ nms_store_forget_dead_subscribers (NmsStore *store, guint *n_removed, GError **e
     return FALSE;
   if (dead->len == 0)
     return TRUE;
-  if (!nms_store_op_begin (store, error))
+  if (!_nms_store_op_begin (store, error))
     return FALSE;
   ok = delete_dead (store, n_removed, error) && truncate_if_alone (store, error);
-  return nms_store_op_end (store, ok, error) && ok;
+  return _nms_store_op_end (store, ok, error) && ok;
 }
 
 /* For the writes (store-items.c): whether their transaction logs. */
 gboolean
-nms_store_log_wanted (NmsStore *store, gboolean *yes, GError **error)
+_nms_store_log_wanted (NmsStore *store, gboolean *yes, GError **error)
 {
   g_return_val_if_fail (!sqlite3_get_autocommit (store->db), FALSE);
   if (store->log.listening == NMS_LISTENING_UNKNOWN)
     {
       gboolean any;
 
-      if (!nms_store_subscribers_any (store, &any, error))
+      if (!_nms_store_subscribers_any (store, &any, error))
         return FALSE;
       store->log.listening = any ? NMS_LISTENING_YES : NMS_LISTENING_NO;
     }

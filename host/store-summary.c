@@ -19,7 +19,7 @@
  * Concurrency: several host processes write one origin, each write in its
  * own transaction under SQLite's write lock. The summary is read, changed
  * and written back inside that same transaction, at the end of each store
- * call (nms_store_op_end), and never cached across transactions, so two
+ * call (_nms_store_op_end), and never cached across transactions, so two
  * writers cannot both start from the same summary. A call that fails is
  * rolled back with its summary; the pending change of a call is dropped
  * with it.
@@ -80,7 +80,7 @@ summary_stmt (NmsStore *store, int which, GError **error)
       int rc = sqlite3_prepare_v3 (store->db, summary_sql[which], -1, SQLITE_PREPARE_PERSISTENT, s, NULL);
       if (rc != SQLITE_OK)
         {
-          nms_store_fail (store, rc, "prepare the summary's queries", error);
+          _nms_store_fail (store, rc, "prepare the summary's queries", error);
           return NULL;
         }
     }
@@ -90,7 +90,7 @@ summary_stmt (NmsStore *store, int which, GError **error)
 }
 
 void
-nms_store_summary_close (NmsStore *store)
+_nms_store_summary_close (NmsStore *store)
 {
   gsize i;
 
@@ -101,7 +101,7 @@ nms_store_summary_close (NmsStore *store)
 /* Whether this origin keeps a summary: its envelope says so, and the
  * envelope's format is authenticated (crypto.h). */
 gboolean
-nms_store_summary_kept (NmsStore *store)
+_nms_store_summary_kept (NmsStore *store)
 {
   return store->crypt.envelope != NULL && store->crypt.envelope->format >= NMS_CRYPTO_ENVELOPE_FORMAT_SUMMARY;
 }
@@ -157,7 +157,7 @@ read_summary (NmsStore *store, Summary *out, gboolean *found, GError **error)
         }
     }
   else if (rc != SQLITE_DONE)
-    ok = nms_store_fail (store, rc, "read the summary of the records", error);
+    ok = _nms_store_fail (store, rc, "read the summary of the records", error);
   sqlite3_reset (s);
   return ok;
 }
@@ -180,7 +180,7 @@ write_summary (NmsStore *store, const NmsCryptoKeys *keys, Summary *summary, GEr
   sqlite3_bind_blob (s, 1, b, sizeof b, SQLITE_STATIC);
   rc = sqlite3_step (s);
   sqlite3_reset (s);
-  return rc == SQLITE_DONE || nms_store_fail (store, rc, "record the summary of the records", error);
+  return rc == SQLITE_DONE || _nms_store_fail (store, rc, "record the summary of the records", error);
 }
 
 static gboolean
@@ -215,12 +215,12 @@ compute (NmsStore *store, const NmsCryptoKeys *keys, Summary *summary, GError **
       summary->n_records++;
     }
   sqlite3_reset (s);
-  return rc == SQLITE_DONE || nms_store_fail (store, rc, "read every record for the summary", error);
+  return rc == SQLITE_DONE || _nms_store_fail (store, rc, "read every record for the summary", error);
 }
 
 /* The running store call's change to the summary starts empty. */
 void
-nms_store_summary_begin (NmsStore *store)
+_nms_store_summary_begin (NmsStore *store)
 {
   NmsStoreCrypt *crypt = &store->crypt;
 
@@ -232,11 +232,11 @@ nms_store_summary_begin (NmsStore *store)
 
 /* The running call removed every record (a whole clear). */
 void
-nms_store_summary_cleared (NmsStore *store)
+_nms_store_summary_cleared (NmsStore *store)
 {
-  if (!nms_store_summary_kept (store))
+  if (!_nms_store_summary_kept (store))
     return;
-  nms_store_summary_begin (store);
+  _nms_store_summary_begin (store);
   store->crypt.summary_cleared = TRUE;
   store->crypt.summary_dirty = TRUE;
 }
@@ -245,7 +245,7 @@ nms_store_summary_cleared (NmsStore *store)
  * record of token whose first head_len bytes are head, of sealed_len
  * bytes in all. */
 void
-nms_store_summary_note (NmsStore *store, const guint8 *token, const guint8 *head, gsize head_len,
+_nms_store_summary_note (NmsStore *store, const guint8 *token, const guint8 *head, gsize head_len,
                         guint64 sealed_len, gboolean add)
 {
   NmsStoreCrypt *crypt = &store->crypt;
@@ -263,46 +263,46 @@ nms_store_summary_note (NmsStore *store, const guint8 *token, const guint8 *head
 
 /* Before a record of token is replaced or removed: takes its digest out. */
 gboolean
-nms_store_summary_forget (NmsStore *store, const guint8 *token, GError **error)
+_nms_store_summary_forget (NmsStore *store, const guint8 *token, GError **error)
 {
   sqlite3_stmt *s;
   int rc;
 
-  if (!nms_store_summary_kept (store))
+  if (!_nms_store_summary_kept (store))
     return TRUE;
   if ((s = summary_stmt (store, SQL_HEAD, error)) == NULL)
     return FALSE;
   sqlite3_bind_blob (s, 1, token, NMS_CRYPTO_TOKEN_BYTES, SQLITE_STATIC);
   rc = sqlite3_step (s);
   if (rc == SQLITE_ROW)
-    nms_store_summary_note (store, token, sqlite3_column_blob (s, 0), (gsize) sqlite3_column_bytes (s, 0),
+    _nms_store_summary_note (store, token, sqlite3_column_blob (s, 0), (gsize) sqlite3_column_bytes (s, 0),
                             (guint64) sqlite3_column_int64 (s, 1), FALSE);
   sqlite3_reset (s);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE || nms_store_fail (store, rc, "read a record for the summary", error);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE || _nms_store_fail (store, rc, "read a record for the summary", error);
 }
 
 /* Ends the running store call: when it succeeded and changed records,
  * applies its change to the summary, in the call's own transaction. */
 gboolean
-nms_store_summary_end (NmsStore *store, gboolean ok, GError **error)
+_nms_store_summary_end (NmsStore *store, gboolean ok, GError **error)
 {
   NmsStoreCrypt *crypt = &store->crypt;
   Summary summary = { 0 };
   gboolean found;
 
-  if (!ok || !crypt->summary_dirty || !nms_store_summary_kept (store))
+  if (!ok || !crypt->summary_dirty || !_nms_store_summary_kept (store))
     {
-      nms_store_summary_begin (store);
+      _nms_store_summary_begin (store);
       return ok;
     }
   if (!read_summary (store, &summary, &found, error))
     {
-      nms_store_summary_begin (store);
+      _nms_store_summary_begin (store);
       return FALSE;
     }
   if (!found || !mac_ok (crypt->keys, &summary))
     {
-      nms_store_summary_begin (store);
+      _nms_store_summary_begin (store);
       g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
                    "the summary of %s's records is %s: the file was changed outside nmstore, so nothing is "
                    "written to it; run nmstore verify, then restore a backup", store->path,
@@ -317,7 +317,7 @@ nms_store_summary_end (NmsStore *store, gboolean ok, GError **error)
   nms_crypto_sum_add (summary.sum, crypt->summary_delta);
   summary.n_records = (guint64) ((gint64) summary.n_records + crypt->summary_count_delta);
   summary.counter++;
-  nms_store_summary_begin (store);
+  _nms_store_summary_begin (store);
   return write_summary (store, crypt->keys, &summary, error);
 }
 
@@ -325,14 +325,14 @@ nms_store_summary_end (NmsStore *store, gboolean ok, GError **error)
  * clear): a new summary of them, or none. Inside the conversion's
  * transaction. */
 gboolean
-nms_store_summary_rewrite (NmsStore *store, const NmsCryptoKeys *keys, GError **error)
+_nms_store_summary_rewrite (NmsStore *store, const NmsCryptoKeys *keys, GError **error)
 {
   Summary old = { 0 }, summary;
   g_autoptr(GError) local = NULL;
   gboolean found = FALSE;
 
   if (keys == NULL)
-    return nms_store_exec (store, "DELETE FROM meta WHERE name = 'summary'", "remove the summary", error);
+    return _nms_store_exec (store, "DELETE FROM meta WHERE name = 'summary'", "remove the summary", error);
   /* The counter goes on from the old summary, if it reads at all; it is
    * a sequence, not a secret. */
   if (!read_summary (store, &old, &found, &local) && !g_error_matches (local, NMS_ERROR, NMS_ERROR_CORRUPT))
@@ -414,13 +414,13 @@ check_in_transaction (NmsStore *store, GError **error)
  * own, so that the summary and the records are one snapshot. Sets or
  * clears why_damaged; FALSE with E_CORRUPT when they differ. */
 gboolean
-nms_store_summary_check (NmsStore *store, GError **error)
+_nms_store_summary_check (NmsStore *store, GError **error)
 {
   gboolean own = sqlite3_get_autocommit (store->db), ok;
 
-  if (store->crypt.keys == NULL || !nms_store_summary_kept (store))
+  if (store->crypt.keys == NULL || !_nms_store_summary_kept (store))
     return TRUE;
-  if (own && !nms_store_exec (store, "BEGIN DEFERRED", "start reading the records", error))
+  if (own && !_nms_store_exec (store, "BEGIN DEFERRED", "start reading the records", error))
     return FALSE;
   ok = check_in_transaction (store, error);
   if (own)

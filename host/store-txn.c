@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* store-txn.c: the store's transactions: a batch (nms_store_begin), a
  * request (nms_store_changes_begin), a group, and the one atomic write
- * every mutating call runs in (nms_store_op_begin/end). Each start reads
+ * every mutating call runs in (_nms_store_op_begin/end). Each start reads
  * the key record afresh (store-crypt.c) and each end tells the change log
  * (store-changes.c) and the summary (store-summary.c) how it went.
  *
@@ -35,7 +35,7 @@ rollback_transaction (NmsStore *store)
 {
   if (!sqlite3_get_autocommit (store->db))
     sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
-  nms_store_log_after_rollback (store);
+  _nms_store_log_after_rollback (store);
 }
 
 static gboolean
@@ -45,10 +45,10 @@ commit_transaction (NmsStore *store, GError **error)
 
   if (rc == SQLITE_OK)
     {
-      nms_store_log_after_commit (store);
+      _nms_store_log_after_commit (store);
       return TRUE;
     }
-  nms_store_fail (store, rc, "commit", error);
+  _nms_store_fail (store, rc, "commit", error);
   rollback_transaction (store);
   return FALSE;
 }
@@ -64,13 +64,13 @@ savepoint_end (NmsStore *store, int release, int undo, gboolean ok, GError **err
     {
       /* The rollback hook does not see this, and the undone writes may
        * have edited the names in memory. */
-      nms_store_names_drop (store);
+      _nms_store_names_drop (store);
       control (store, undo);
       control (store, release);
       return FALSE;
     }
   rc = control (store, release);
-  return rc == SQLITE_OK || nms_store_fail (store, rc, "finish a write", error);
+  return rc == SQLITE_OK || _nms_store_fail (store, rc, "finish a write", error);
 }
 
 gboolean
@@ -81,10 +81,10 @@ nms_store_begin (NmsStore *store, gboolean write, GError **error)
   g_return_val_if_fail (!store->in_batch && !store->log.in_request, FALSE);
   rc = control (store, write ? STMT_BEGIN_WRITE : STMT_BEGIN_READ);
   if (rc != SQLITE_OK)
-    return nms_store_fail (store, rc, "start a transaction", error);
+    return _nms_store_fail (store, rc, "start a transaction", error);
   /* The transaction's first read: what it sees of the envelope is what
    * its items are. */
-  if (!nms_store_crypt_refresh (store, error))
+  if (!_nms_store_crypt_refresh (store, error))
     {
       rollback_transaction (store);
       return FALSE;
@@ -121,16 +121,16 @@ nms_store_changes_begin (NmsStore *store, GError **error)
   int rc = control (store, own ? STMT_BEGIN_WRITE : STMT_SAVEPOINT_REQUEST);
 
   if (rc != SQLITE_OK)
-    return nms_store_fail (store, rc, "start a write", error);
+    return _nms_store_fail (store, rc, "start a write", error);
   if (own)
     store->log.listening = NMS_LISTENING_UNKNOWN;
-  if (own && !nms_store_crypt_refresh (store, error))
+  if (own && !_nms_store_crypt_refresh (store, error))
     {
       rollback_transaction (store);
       return FALSE;
     }
   store->log.request_owns_transaction = own;
-  nms_store_log_request_begin (store);
+  _nms_store_log_request_begin (store);
   return TRUE;
 }
 
@@ -143,7 +143,7 @@ nms_store_changes_end (NmsStore *store, gboolean keep, GError **error)
   gboolean ok;
 
   g_return_val_if_fail (store->log.in_request, FALSE);
-  ok = nms_store_log_request_end (store, keep, error) && keep;
+  ok = _nms_store_log_request_end (store, keep, error) && keep;
   if (own)
     {
       if (ok)
@@ -187,30 +187,30 @@ nms_store_group_end (NmsStore *store, gboolean ok, GError **error)
 static gboolean
 op_begin (NmsStore *store, gboolean needs_key, GError **error)
 {
-  int rc = control (store, nms_store_nested (store) ? STMT_SAVEPOINT : STMT_BEGIN_WRITE);
+  int rc = control (store, _nms_store_nested (store) ? STMT_SAVEPOINT : STMT_BEGIN_WRITE);
 
   if (rc != SQLITE_OK)
-    return nms_store_fail (store, rc, "start a write", error);
-  if (!nms_store_nested (store))
+    return _nms_store_fail (store, rc, "start a write", error);
+  if (!_nms_store_nested (store))
     store->log.listening = NMS_LISTENING_UNKNOWN;
   /* Under the write lock, so that no encrypt or decrypt slips in between
    * reading the envelope and writing in its form. */
-  if ((!nms_store_nested (store) && !nms_store_crypt_refresh (store, error))
-      || (needs_key && !nms_store_crypt_ready (store, error)))
+  if ((!_nms_store_nested (store) && !_nms_store_crypt_refresh (store, error))
+      || (needs_key && !_nms_store_crypt_ready (store, error)))
     {
-      if (nms_store_nested (store))
+      if (_nms_store_nested (store))
         savepoint_end (store, STMT_RELEASE, STMT_UNDO, FALSE, NULL);
       else
         rollback_transaction (store);
       return FALSE;
     }
-  nms_store_summary_begin (store);
-  nms_store_log_call_begin (store);
+  _nms_store_summary_begin (store);
+  _nms_store_log_call_begin (store);
   return TRUE;
 }
 
 gboolean
-nms_store_op_begin (NmsStore *store, GError **error)
+_nms_store_op_begin (NmsStore *store, GError **error)
 {
   return op_begin (store, TRUE, error);
 }
@@ -219,26 +219,26 @@ nms_store_op_begin (NmsStore *store, GError **error)
  * (restore): it needs no key, so a locked origin can be restored, even by
  * someone who no longer knows its current passphrase. */
 gboolean
-nms_store_op_begin_keyless (NmsStore *store, GError **error)
+_nms_store_op_begin_keyless (NmsStore *store, GError **error)
 {
   return op_begin (store, FALSE, error);
 }
 
 gboolean
-nms_store_op_end (NmsStore *store, gboolean ok, GError **error)
+_nms_store_op_end (NmsStore *store, gboolean ok, GError **error)
 {
   /* An encrypted store's summary of its records changes with them, in
    * the same transaction (store-summary.c). */
-  ok = nms_store_summary_end (store, ok, error);
-  ok = nms_store_log_call_end (store, ok, error);
-  if (nms_store_nested (store))
+  ok = _nms_store_summary_end (store, ok, error);
+  ok = _nms_store_log_call_end (store, ok, error);
+  if (_nms_store_nested (store))
     {
       int rc;
 
       if (!ok)
         return savepoint_end (store, STMT_RELEASE, STMT_UNDO, FALSE, error);
       rc = control (store, STMT_RELEASE);
-      return rc == SQLITE_OK || nms_store_fail (store, rc, "finish a write", error);
+      return rc == SQLITE_OK || _nms_store_fail (store, rc, "finish a write", error);
     }
   if (!ok)
     {

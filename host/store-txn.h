@@ -7,8 +7,8 @@
 
 /* One atomic write: a savepoint inside a batch or request, else its own
  * write transaction. */
-gboolean nms_store_op_begin (NmsStore *store, GError **error);
+gboolean _nms_store_op_begin (NmsStore *store, GError **error);
 /* For a write that moves records as they are stored and reads none
  * (restore): it needs no key. */
-gboolean nms_store_op_begin_keyless (NmsStore *store, GError **error);
-gboolean nms_store_op_end   (NmsStore *store, gboolean ok, GError **error);
+gboolean _nms_store_op_begin_keyless (NmsStore *store, GError **error);
+gboolean _nms_store_op_end   (NmsStore *store, gboolean ok, GError **error);

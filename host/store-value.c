@@ -52,7 +52,7 @@ nms_store_item_bytes (NmsValueKind kind, gsize key_len, const guint8 *value, gsi
  * bytes that are not UTF-8, or text such as `1},"ok":false` that would
  * forge a reply). Sealed items need none: their AEAD tag vouches for them. */
 gboolean
-nms_store_item_check (NmsStore *store, const NmsItem *item, gboolean with_value, GError **error)
+_nms_store_item_check (NmsStore *store, const NmsItem *item, gboolean with_value, GError **error)
 {
   g_autoptr(GError) local = NULL;
   g_autofree char *shown = NULL;

@@ -6,4 +6,4 @@
 #include "store-private.h"
 
 /* The cheap check of a plaintext item read from the file. */
-gboolean nms_store_item_check (NmsStore *store, const NmsItem *item, gboolean with_value, GError **error);
+gboolean _nms_store_item_check (NmsStore *store, const NmsItem *item, gboolean with_value, GError **error);

@@ -100,9 +100,9 @@ open_db (NmsStore *store, GError **error)
   int i;
 
   if (rc != SQLITE_OK)
-    return nms_store_fail (store, rc, "open the store", error);
+    return _nms_store_fail (store, rc, "open the store", error);
   sqlite3_extended_result_codes (store->db, 1);
-  nms_store_names_watch (store);
+  _nms_store_names_watch (store);
   sqlite3_busy_timeout (store->db, (int) store->options.busy_timeout_ms);
   sqlite3_db_config (store->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
   sqlite3_db_config (store->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
@@ -118,21 +118,21 @@ open_db (NmsStore *store, GError **error)
            && g_get_monotonic_time () < deadline)
       g_usleep (1000);
     if (rc != SQLITE_OK)
-      return nms_store_fail (store, rc, "switch the store to WAL mode", error);
+      return _nms_store_fail (store, rc, "switch the store to WAL mode", error);
   }
-  if (!nms_store_exec (store, store->options.durability == NMS_DURABILITY_FULL
+  if (!_nms_store_exec (store, store->options.durability == NMS_DURABILITY_FULL
                       ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
              "set the durability", error))
     return FALSE;
   {
     g_autofree char *limit = g_strdup_printf ("PRAGMA journal_size_limit = %d", WAL_SIZE_LIMIT);
-    if (!nms_store_exec (store, limit, "limit the WAL size", error))
+    if (!_nms_store_exec (store, limit, "limit the WAL size", error))
       return FALSE;
   }
 
   /* Two hosts may create the same store at once: the schema is made under
    * the write lock, and made only once. */
-  if (!nms_store_exec (store, "BEGIN IMMEDIATE", "lock the new store", error))
+  if (!_nms_store_exec (store, "BEGIN IMMEDIATE", "lock the new store", error))
     return FALSE;
   {
     sqlite3_stmt *s = NULL;
@@ -146,12 +146,12 @@ open_db (NmsStore *store, GError **error)
     sqlite3_finalize (s);
     if (rc != SQLITE_OK)
       {
-        nms_store_exec (store, "ROLLBACK", "roll back", NULL);
-        return nms_store_fail (store, rc, "read the store's schema version", error);
+        _nms_store_exec (store, "ROLLBACK", "roll back", NULL);
+        return _nms_store_fail (store, rc, "read the store's schema version", error);
       }
     if (version > NMS_STORE_SCHEMA)
       {
-        nms_store_exec (store, "ROLLBACK", "roll back", NULL);
+        _nms_store_exec (store, "ROLLBACK", "roll back", NULL);
         g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
                      "%s has schema version %d, newer than this nmstore understands (%d); upgrade nmstore",
                      store->path, version, NMS_STORE_SCHEMA);
@@ -163,21 +163,21 @@ open_db (NmsStore *store, GError **error)
     if (version < NMS_STORE_SCHEMA)
       {
         g_autofree char *user_version = g_strdup_printf ("PRAGMA user_version = %d", NMS_STORE_SCHEMA);
-        if ((version < 1 && !nms_store_exec (store, schema_sql, "create the store's tables", error))
-            || (version < 2 && !nms_store_exec (store, nms_store_log_schema_sql, "add the change log", error))
-            || (version < 3 && !nms_store_exec (store, nms_store_subscribers_schema_sql,
+        if ((version < 1 && !_nms_store_exec (store, schema_sql, "create the store's tables", error))
+            || (version < 2 && !_nms_store_exec (store, nms_store_log_schema_sql, "add the change log", error))
+            || (version < 3 && !_nms_store_exec (store, nms_store_subscribers_schema_sql,
                                                 "add the subscribers table", error))
-            || (version >= 1 && version < 4 && !nms_store_items_canonicalize (store, FALSE, error))
-            || (version < 4 && !nms_store_exec (store, items_schema_sql, "add the items' checks", error))
-            || !nms_store_exec (store, user_version, "record the schema version", error))
+            || (version >= 1 && version < 4 && !_nms_store_items_canonicalize (store, FALSE, error))
+            || (version < 4 && !_nms_store_exec (store, items_schema_sql, "add the items' checks", error))
+            || !_nms_store_exec (store, user_version, "record the schema version", error))
           {
-            nms_store_exec (store, "ROLLBACK", "roll back", NULL);
+            _nms_store_exec (store, "ROLLBACK", "roll back", NULL);
             return FALSE;
           }
       }
-    if (!nms_store_exec (store, "COMMIT", "create the store", error))
+    if (!_nms_store_exec (store, "COMMIT", "create the store", error))
       {
-        nms_store_exec (store, "ROLLBACK", "roll back", NULL);
+        _nms_store_exec (store, "ROLLBACK", "roll back", NULL);
         return FALSE;
       }
   }
@@ -187,10 +187,10 @@ open_db (NmsStore *store, GError **error)
     {
       rc = sqlite3_prepare_v3 (store->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &store->stmts[i], NULL);
       if (rc != SQLITE_OK)
-        return nms_store_fail (store, rc, "prepare the store's queries", error);
+        return _nms_store_fail (store, rc, "prepare the store's queries", error);
     }
-  return nms_store_log_open (store, error) && nms_store_subscribers_open (store, error)
-         && nms_store_crypt_refresh (store, error);
+  return _nms_store_log_open (store, error) && _nms_store_subscribers_open (store, error)
+         && _nms_store_crypt_refresh (store, error);
 }
 
 /* Opens (creating when needed) the store in directory dir. origin_name is
@@ -214,7 +214,7 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
     store->options.changes_keep_seconds = NMS_STORE_CHANGES_KEEP_SECONDS;
   store->log.bell_fd = -1;
   /* Set here, at the top, so that the parts below choose between them
-   * (nms_store_records) without calling up into either. */
+   * (_nms_store_records) without calling up into either. */
   store->plain_records = &nms_store_plain_records;
   store->sealed_records = &nms_store_sealed_records;
   store->dir = g_strdup (dir);
@@ -253,7 +253,7 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
 
       sql = g_strdup_printf ("INSERT OR IGNORE INTO meta (name, value) VALUES ('origin', %s)", quoted);
       sqlite3_free (quoted);
-      if (!nms_store_exec (store, sql, "record the store's origin", error))
+      if (!_nms_store_exec (store, sql, "record the store's origin", error))
         return NULL;
       /* The new file's directory entry must itself reach the disk, and so
        * must the origin directory's entry in the data root (and the data
@@ -288,10 +288,10 @@ nms_store_free (NmsStore *store)
 
   if (store == NULL)
     return;
-  nms_store_log_close (store);
-  nms_store_subscribers_close (store);
-  nms_store_names_unwatch (store);
-  nms_store_crypt_clear (store);
+  _nms_store_log_close (store);
+  _nms_store_subscribers_close (store);
+  _nms_store_names_unwatch (store);
+  _nms_store_crypt_clear (store);
   for (i = 0; store->stmts != NULL && i < N_STMTS; i++)
     sqlite3_finalize (store->stmts[i]);
   g_free (store->stmts);

@@ -296,10 +296,10 @@ test_names_lock_unlock (void **state)
   /* Written while locked, by someone else. */
   nmt_store_set_ok (other, "c", "3");
   assert_true (nms_store_unlock (store, NULL, &error));
-  opened = nms_store_crypt_records_opened (store);
+  opened = _nms_store_crypt_records_opened (store);
   assert_keys (store, NULL, "a,b,c");
   /* Built again from the records: the lock dropped the names. */
-  assert_int_equal (nms_store_crypt_records_opened (store) - opened, 3);
+  assert_int_equal (_nms_store_crypt_records_opened (store) - opened, 3);
 }
 
 /* Flips one byte of key's sealed record, through a connection of its own. */
@@ -415,32 +415,32 @@ test_names_prefix_get_opens_only_matches (void **state)
     }
   assert_true (nms_store_set (store, (const NmsItem *) batch->data, batch->len, &error));
 
-  opened = nms_store_crypt_records_opened (store);
+  opened = _nms_store_crypt_records_opened (store);
   n = 0;
   assert_true (nms_store_scan (store, NULL, FALSE, count_visit, &n, &error));
   assert_int_equal (n, 150);
-  assert_int_equal (nms_store_crypt_records_opened (store) - opened, 150);
+  assert_int_equal (_nms_store_crypt_records_opened (store) - opened, 150);
 
-  opened = nms_store_crypt_records_opened (store);
+  opened = _nms_store_crypt_records_opened (store);
   n = 0;
   assert_true (nms_store_scan (store, NULL, FALSE, count_visit, &n, &error));
   assert_int_equal (n, 150);
   assert_true (nms_store_bytes_in_use (store, NULL, 0, &bytes, &error));
   assert_true (nms_store_bytes_in_use (store, one, 1, &bytes, &error));
   assert_int_equal (bytes, nms_store_item_bytes (NMS_VALUE_JSON, strlen (one[0]), (const guint8 *) "123", 3));
-  assert_int_equal (nms_store_crypt_records_opened (store) - opened, 0);
+  assert_int_equal (_nms_store_crypt_records_opened (store) - opened, 0);
 
   assert_items (store, "t:007:", "t:007:resume=\"v\",t:007:state=\"v\",t:007:torrentfile=\"v\"");
-  assert_int_equal (nms_store_crypt_records_opened (store) - opened, 3);
+  assert_int_equal (_nms_store_crypt_records_opened (store) - opened, 3);
 
-  opened = nms_store_crypt_records_opened (store);
+  opened = _nms_store_crypt_records_opened (store);
   assert_true (nms_store_clear (store, "t:008:", &error));
-  assert_int_equal (nms_store_crypt_records_opened (store) - opened, 0);
+  assert_int_equal (_nms_store_crypt_records_opened (store) - opened, 0);
   n = 0;
   assert_true (nms_store_scan (store, NULL, FALSE, count_visit, &n, &error));
   assert_int_equal (n, 147);
   assert_keys (store, "t:008", "");
-  assert_int_equal (nms_store_crypt_records_opened (store) - opened, 0);
+  assert_int_equal (_nms_store_crypt_records_opened (store) - opened, 0);
 }
 
 /* Converting or restoring through this very handle rewrites the records
