@@ -2,9 +2,9 @@
 /* main.c: one executable, two fronts. A browser starts nmstore with an
  * extension origin (Chromium) or a manifest path and add-on id (Firefox)
  * and gets the host; a person gets the command line. */
-#include "nmstore/cli.h"
-#include "nmstore/crypto.h"
-#include "nmstore/os.h"
+#include "cli/cli.h"
+#include "crypto/crypto.h"
+#include "base/os.h"
 
 #include <stdio.h>
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # browsers.cmake: the macOS and Windows installer scripts, filled in from
-# the browser table in host/browsers.c by nmstore-browsers (a build tool,
+# the browser table in host/admin/browsers.c by nmstore-browsers (a build tool,
 # never installed). Those scripts run where nmstore cannot be asked which
 # folders or registry keys to write, so the build writes them in; the
 # Linux packages run `nmstore install --system --browser all` instead.

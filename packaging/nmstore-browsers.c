@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* nmstore-browsers: a build-time tool, never installed. It writes the
- * browser table (host/browsers.c) into the macOS and Windows installer
+ * browser table (host/admin/browsers.c) into the macOS and Windows installer
  * scripts, which run where no nmstore can be asked, and prints the table
  * for the test that holds the README's table to it.
  *
  *   nmstore-browsers fill TEMPLATE OUTPUT [MODE]   (MODE: octal, e.g. 755)
  *   nmstore-browsers table */
-#include "install-private.h"
+#include "admin/install-private.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
 ; build-windows\dist, then run: iscc packaging\windows\nmstore.iss
 ; The build (in build-windows) also writes register.ps1 from
 ; register.ps1.in, filling in the registry keys of the browser table in
-; host/browsers.c (packaging/browsers.cmake).
+; host/admin/browsers.c (packaging/browsers.cmake).
 ;
 ; A per-user install (no administrator rights) writes only HKCU keys,
 ; through register.ps1, and removes them on uninstall.

@@ -11,6 +11,7 @@
 #   deps.sh BUILD symbols   "A B symbol" per line
 #   deps.sh BUILD cycles    each group of files that call each other, one per line
 #   deps.sh BUILD check     the cycles, and exit 1 if there is any
+#   deps.sh BUILD layers    each call that breaks tests/arch/layers.txt, and exit 1 if any does
 set -eu
 build=$1
 mode=${2:-check}
@@ -51,6 +52,33 @@ cycles() {
     }' | while read -r line; do printf '%s\n' "$line" | tr ' ' '\n' | sort | tr '\n' ' ' | sed 's/ $//'; echo; done | sort
 }
 
+# A file's folder is its layer; layers.txt ranks them and names the files
+# only some others may call.
+layers() {
+  edges | awk -v rules="$(dirname "$0")/layers.txt" '
+    BEGIN {
+      while ((getline line < rules) > 0) {
+        n = split(line, w, " ")
+        if (w[1] == "layer") rank[w[2]] = w[3]
+        else if (w[1] == "only") { only[w[2]] = 1; for (i = 3; i <= n; i++) allowed[w[2], i - 2] = w[i]; nallowed[w[2]] = n - 2 }
+      }
+    }
+    {
+      split($1, a, "/"); split($2, b, "/")
+      if (!(a[1] in rank) || !(b[1] in rank)) { print "no layer for " (a[1] in rank ? $2 : $1) " in layers.txt"; bad = 1; next }
+      if (a[1] != b[1] && rank[a[1]] <= rank[b[1]]) { print $1 " (" a[1] ", rank " rank[a[1]] ") calls " $2 " (" b[1] ", rank " rank[b[1]] ")"; bad = 1 }
+      if ($2 in only) {
+        ok = 0
+        for (i = 1; i <= nallowed[$2]; i++) {
+          pat = allowed[$2, i]
+          if (pat == $1 || (pat ~ /\/\*$/ && index($1, substr(pat, 1, length(pat) - 1)) == 1)) ok = 1
+        }
+        if (!ok) { print $1 " calls " $2 ", which only " nallowed[$2] " rule(s) in layers.txt allow"; bad = 1 }
+      }
+    }
+    END { exit bad }'
+}
+
 case $mode in
   edges) edges ;;
   symbols) symbols ;;
@@ -63,5 +91,12 @@ case $mode in
       exit 1
     fi
     echo "no cycles among $(find "$objdir" -name '*.c.o' | wc -l) source files" ;;
-  *) echo "deps.sh: unknown mode $mode (edges, symbols, cycles, check)" >&2; exit 2 ;;
+  layers)
+    if ! out=$(layers); then
+      echo "calls that break tests/arch/layers.txt (move the code down, or pass a callback up):"
+      printf '%s\n' "$out"
+      exit 1
+    fi
+    echo "every call among $(find "$objdir" -name '*.c.o' | wc -l) source files keeps to tests/arch/layers.txt" ;;
+  *) echo "deps.sh: unknown mode $mode (edges, symbols, cycles, check, layers)" >&2; exit 2 ;;
 esac

@@ -6,9 +6,9 @@
  * transactions of a few megabytes, so the file is a real store (schema,
  * byte counter, summary) and the generator's own memory stays small.
  * For tests/bench/large-store-memory.sh. */
-#include "nmstore/config.h"
-#include "nmstore/origin.h"
-#include "nmstore/store.h"
+#include "config/config.h"
+#include "base/origin.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * after a tab, Chrome's byte count of it; or "!" and the error. The
  * browser-side tests compare it with JavaScript's own JSON.stringify. */
 #define _GNU_SOURCE /* getline */
-#include "nmstore/json.h"
+#include "json/json.h"
 
 #include <stdio.h>
 #include <string.h>

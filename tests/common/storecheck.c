@@ -3,7 +3,7 @@
  * JSON writes through the store layer for its unit tests. */
 #include "storecheck.h"
 #include "harness.h"
-#include "nmstore/keysource.h"
+#include "config/keysource.h"
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>

@@ -8,7 +8,7 @@
 
 #include <glib.h>
 
-#include "nmstore/store.h"
+#include "store/store.h"
 
 /* One item as it lies in the file: kind 0 is compact JSON text, kind 1
  * raw bytes (what {"$bytes":...} decodes to). */

@@ -12,9 +12,9 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 #include <glib.h>
 
-#include "nmstore/config.h"
-#include "nmstore/origin.h"
-#include "nmstore/proto.h"
+#include "config/config.h"
+#include "base/origin.h"
+#include "proto/proto.h"
 
 /* The protocol over a real SQLite store in a new temporary directory, for
  * the targets that dispatch requests. */

@@ -2,7 +2,7 @@
 /* fuzz_bencode.c: libFuzzer target for the bencode decoder and the
  * metainfo reader, which read whatever bytes an extension stored. */
 #include "fuzz.h"
-#include "nmstore/bencode.h"
+#include "session/bencode.h"
 
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)

@@ -7,7 +7,7 @@
  * yields must lie inside what was written, and the chunk frames of any
  * text must each fit a browser message and concatenate back to it. */
 #include "fuzz.h"
-#include "nmstore/frame.h"
+#include "wire/frame.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>

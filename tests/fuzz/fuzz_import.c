@@ -7,11 +7,11 @@
  * corpus/import/sealed (a key file of 32 '*' bytes), so that mutations of
  * it reach the list MAC and the records' own checks. */
 #include "fuzz.h"
-#include "nmstore/archive.h"
-#include "nmstore/config.h"
-#include "nmstore/crypto.h"
-#include "nmstore/origin.h"
-#include "nmstore/proto.h"
+#include "archive/archive.h"
+#include "config/config.h"
+#include "crypto/crypto.h"
+#include "base/origin.h"
+#include "proto/proto.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>

@@ -9,9 +9,9 @@
  * key of the seed in corpus/import_file/sealed (a key file of 32 '*'
  * bytes), so that mutations of it reach the list MAC and the records. */
 #include "fuzz.h"
-#include "nmstore/archive.h"
-#include "nmstore/crypto.h"
-#include "nmstore/store.h"
+#include "archive/archive.h"
+#include "crypto/crypto.h"
+#include "store/store.h"
 
 #include <glib/gstdio.h>
 #include <string.h>

@@ -6,8 +6,8 @@
  * (json-scan.c) is held to the cJSON one: what it accepts, cJSON accepts,
  * with the same canonical text; what cJSON rejects, it rejects. */
 #include "fuzz.h"
-#include "nmstore/error.h"
-#include "nmstore/json.h"
+#include "base/error.h"
+#include "json/json.h"
 
 #include <string.h>
 

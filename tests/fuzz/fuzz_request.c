@@ -9,9 +9,9 @@
  * across inputs, so later inputs run against what earlier ones wrote. To
  * cover new ops, add requests for them to corpus/request/. */
 #include "fuzz.h"
-#include "nmstore/config.h"
-#include "nmstore/origin.h"
-#include "nmstore/proto.h"
+#include "config/config.h"
+#include "base/origin.h"
+#include "proto/proto.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>

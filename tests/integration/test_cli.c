@@ -5,7 +5,7 @@
  * --help and --version succeed. */
 #include "harness.h"
 
-#include "nmstore/store.h"
+#include "store/store.h"
 
 #include <glib/gstdio.h>
 #include <string.h>

@@ -4,9 +4,9 @@
  * of them by nmstore's own decoder. Needs mktorrent (tests/run.sh installs
  * it); without it the whole suite is skipped, and says so. */
 #include "harness.h"
-#include "nmstore/base64.h"
-#include "nmstore/bencode.h"
-#include "nmstore/session.h"
+#include "base/base64.h"
+#include "session/bencode.h"
+#include "session/session.h"
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>

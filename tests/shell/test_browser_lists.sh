@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # test_browser_lists.sh NMSTORE-BROWSERS SOURCE-DIR BUILD-DIR: the browser
-# table in host/browsers.c is the one list of browsers. Fails when a copy
+# table in host/admin/browsers.c is the one list of browsers. Fails when a copy
 # drifts from it or comes back:
 #  - the README's "Installing" table has one row per browser, in the
 #    table's order, each giving the table's user folder (its source
@@ -31,32 +31,32 @@ awk '/^\| browser \| `--user`/ { on = 1; next } on && !/^\|/ { exit } on' "$top/
 sed -E 's/^\| ([^ |]+) \|.*/\1/' "$scratch/readme-rows" > "$scratch/readme-names"
 if ! diff -u "$scratch/names" "$scratch/readme-names" > "$scratch/names.diff"; then
   cat "$scratch/names.diff" >&2
-  fail "the README's browser table (left: host/browsers.c, right: README.md) differs; give each browser of the table a row, in its order, with its folders and sources"
+  fail "the README's browser table (left: host/admin/browsers.c, right: README.md) differs; give each browser of the table a row, in its order, with its folders and sources"
 fi
 while IFS=$'\t' read -r name _family user _macos _windows flatpak; do
   row=$(grep -m1 "^| $name |" "$scratch/readme-rows")
   user_col=$(printf '%s\n' "$row" | awk -F' [|] ' '{ print $2 }')
   case "$user_col" in
     *"\`$user\`"*) ;;
-    *) fail "README.md's row for $name does not give its user folder \`$user\` (host/browsers.c) in its --user column: $user_col" ;;
+    *) fail "README.md's row for $name does not give its user folder \`$user\` (host/admin/browsers.c) in its --user column: $user_col" ;;
   esac
   if [ "$flatpak" != - ] && ! grep -qF "\`$flatpak\`" "$top/README.md"; then
-    fail "README.md does not name $name's Flatpak \`$flatpak\` (host/browsers.c) among the Flatpak browsers"
+    fail "README.md does not name $name's Flatpak \`$flatpak\` (host/admin/browsers.c) among the Flatpak browsers"
   fi
 done < "$scratch/table.tsv"
 
 # No copy in the packaging sources.
 for f in "$top"/packaging/linux/*.in; do
   if grep -nE -- '--browser +[a-z-]+,' "$f"; then
-    fail "$f lists browsers; use --browser all so that the table in host/browsers.c decides"
+    fail "$f lists browsers; use --browser all so that the table in host/admin/browsers.c decides"
   fi
 done
 while IFS=$'\t' read -r name _family _user macos windows _flatpak; do
   if [ "$macos" != - ] && grep -qF "$macos" "$top/packaging/macos/postinstall.in"; then
-    fail "packaging/macos/postinstall.in names $name's folder \"$macos\"; the build fills it in from host/browsers.c"
+    fail "packaging/macos/postinstall.in names $name's folder \"$macos\"; the build fills it in from host/admin/browsers.c"
   fi
   if [ "$windows" != - ] && grep -qF "$windows" "$top/packaging/windows/register.ps1.in"; then
-    fail "packaging/windows/register.ps1.in names $name's key \"$windows\"; the build fills it in from host/browsers.c"
+    fail "packaging/windows/register.ps1.in names $name's key \"$windows\"; the build fills it in from host/admin/browsers.c"
   fi
 done < "$scratch/table.tsv"
 

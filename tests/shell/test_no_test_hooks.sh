@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # test_no_test_hooks.sh NMSTORE NMSTORE_TEST: the hook that lets a test kill
-# nmstore at a named point (NMSTORE_CRASH_AT, host/os.c) is compiled only
+# nmstore at a named point (NMSTORE_CRASH_AT, host/base/os.c) is compiled only
 # into nmstore-test, which the crash tests run; the nmstore that is built
 # for installing and packaging does not read it. The string is looked for
 # in both, so that the check is seen to find it where it is.

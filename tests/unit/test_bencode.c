@@ -3,7 +3,7 @@
  * every non-canonical or hostile form with an error, and reads a torrent's
  * facts and infohash from hand-built metainfo. */
 #include "harness.h"
-#include "nmstore/bencode.h"
+#include "session/bencode.h"
 
 #include <string.h>
 

@@ -4,10 +4,10 @@
  * errors that name the file a person has to fix. */
 #include "harness.h"
 
-#include "nmstore/config.h"
-#include "nmstore/error.h"
-#include "nmstore/origin.h"
-#include "nmstore/store.h"
+#include "config/config.h"
+#include "base/error.h"
+#include "base/origin.h"
+#include "store/store.h"
 
 #include <glib/gstdio.h>
 #include <string.h>

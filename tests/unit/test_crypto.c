@@ -4,10 +4,10 @@
  * record is caught, passphrases and key files open only their store, and
  * re-wrapping keeps the data key. */
 #include "harness.h"
-#include "nmstore/config.h"
-#include "nmstore/crypto.h"
-#include "nmstore/error.h"
-#include "nmstore/keysource.h"
+#include "config/config.h"
+#include "crypto/crypto.h"
+#include "base/error.h"
+#include "config/keysource.h"
 
 #include <glib/gstdio.h>
 #include <sodium.h>

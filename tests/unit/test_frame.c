@@ -5,8 +5,8 @@
  * browser message into chunk frames. */
 #include "harness.h"
 
-#include "nmstore/error.h"
-#include "nmstore/frame.h"
+#include "base/error.h"
+#include "wire/frame.h"
 
 #include <string.h>
 

@@ -6,8 +6,8 @@
  * texts are written out here by hand or checked against cJSON's reader,
  * not computed with the module's own rules. */
 #include "harness.h"
-#include "nmstore/hex.h"
-#include "nmstore/json.h"
+#include "base/hex.h"
+#include "json/json.h"
 
 #include <string.h>
 

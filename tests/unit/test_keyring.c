@@ -4,9 +4,9 @@
  * (dbus-run-session), with HOME in a temporary directory so that no real
  * keyring is touched. The program re-runs itself inside that session. */
 #include "harness.h"
-#include "nmstore/crypto.h"
-#include "nmstore/error.h"
-#include "nmstore/keysource.h"
+#include "crypto/crypto.h"
+#include "base/error.h"
+#include "config/keysource.h"
 
 #include <sodium.h>
 #include <string.h>

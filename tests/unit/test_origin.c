@@ -4,8 +4,8 @@
  * derived from it, which must never be able to leave the data root. */
 #include "harness.h"
 
-#include "nmstore/error.h"
-#include "nmstore/origin.h"
+#include "base/error.h"
+#include "base/origin.h"
 
 #include <string.h>
 

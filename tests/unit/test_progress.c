@@ -5,7 +5,7 @@
 #define _GNU_SOURCE
 #include "harness.h"
 
-#include "nmstore/progress.h"
+#include "base/progress.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -6,13 +6,13 @@
  * a browser can send (NUL escapes, $bytes, duplicates, depth, numbers). */
 #include "harness.h"
 
-#include "nmstore/config.h"
-#include "nmstore/error.h"
-#include "nmstore/frame.h"
-#include "nmstore/origin.h"
-#include "nmstore/crypto.h"
-#include "nmstore/proto.h"
-#include "nmstore/store.h"
+#include "config/config.h"
+#include "base/error.h"
+#include "wire/frame.h"
+#include "base/origin.h"
+#include "crypto/crypto.h"
+#include "proto/proto.h"
+#include "store/store.h"
 
 #include <string.h>
 

@@ -8,10 +8,10 @@
 #define _GNU_SOURCE
 #include "harness.h"
 
-#include "nmstore/config.h"
-#include "nmstore/crypto.h"
-#include "nmstore/origin.h"
-#include "nmstore/proto.h"
+#include "config/config.h"
+#include "crypto/crypto.h"
+#include "base/origin.h"
+#include "proto/proto.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -7,8 +7,8 @@
 #include "harness.h"
 #include "storecheck.h"
 
-#include "nmstore/error.h"
-#include "nmstore/store.h"
+#include "base/error.h"
+#include "store/store.h"
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>

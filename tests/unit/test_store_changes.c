@@ -5,8 +5,8 @@
  * no-op writes record nothing, pruning, and the upgrade of a version-1
  * store. */
 #include "harness.h"
-#include "nmstore/error.h"
-#include "nmstore/store.h"
+#include "base/error.h"
+#include "store/store.h"
 
 #include <sqlite3.h>
 #include <string.h>

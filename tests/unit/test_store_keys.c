@@ -7,9 +7,9 @@
 #include "harness.h"
 #include "storecheck.h"
 
-#include "nmstore/error.h"
-#include "nmstore/keysource.h"
-#include "nmstore/store.h"
+#include "base/error.h"
+#include "config/keysource.h"
+#include "store/store.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_store_names.c: an encrypted origin's names in memory
- * (host/store-names.c) against a real SQLite file: getKeys, prefix get,
+ * (host/store/store-names.c) against a real SQLite file: getKeys, prefix get,
  * prefix clear and getBytesInUse after this handle's own writes, after
  * another handle's writes (data_version), after writes that were rolled
  * back, across lock and unlock, with a damaged record, and that after the
@@ -8,11 +8,11 @@
 #include "harness.h"
 #include "storecheck.h"
 
-#include "nmstore/error.h"
-#include "nmstore/store.h"
+#include "base/error.h"
+#include "store/store.h"
 /* For the count of records opened and the keys' tokens. */
-#include "../../host/store-private.h"
-#include "../../host/store-crypt-state.h"
+#include "../../host/store/store-private.h"
+#include "../../host/store/store-crypt-state.h"
 
 #include <sqlite3.h>
 #include <string.h>

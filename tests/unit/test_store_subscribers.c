@@ -6,9 +6,9 @@
  * processes removed while live ones stay. */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
-#include "nmstore/error.h"
-#include "nmstore/os.h"
-#include "nmstore/store.h"
+#include "base/error.h"
+#include "base/os.h"
+#include "store/store.h"
 
 #include <sqlite3.h>
 #include <string.h>

@@ -224,7 +224,7 @@ test('reached before, then the binary moved: "installed but broken" (never "not 
   page = await openStatusPage(context);
   const p = await problem(page);
   // What Chromium says for a manifest whose program is missing; the
-  // doctor's hint (host/doctor.c) quotes this.
+  // doctor's hint (host/admin/doctor.c) quotes this.
   assert.equal(p.raw, 'Specified native messaging host not found.');
   assert.equal(p.title, 'nmstore is installed but broken');
   assert.doesNotMatch(await text(page, 'body'), /not installed/i);

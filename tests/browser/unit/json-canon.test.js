@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// json-canon.test.js: the host's value format (host/json.c) against
+// json-canon.test.js: the host's value format (host/json/json.c) against
 // JavaScript itself. Numbers and strings go through JSON.stringify here,
 // through nmstore's canonical writer there (tests/common/json-canon.c), and
 // the two texts must be the same: the shortest round-trip digits with

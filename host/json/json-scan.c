@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: MIT */
+/* json-scan.c: the value format (json.h) read straight from text, with no
+ * tree: the canonical text of a value, the cheap check of a stored value
+ * before it goes into a reply, and the members of a request's objects.
+ *
+ * Why not cJSON here: a cJSON tree costs about 80 bytes a value, so a
+ * 64 MiB array of zeros would take 2.7 GiB. Reading the text once and
+ * writing the canonical form as it goes keeps a value's cost near its own
+ * size. The grammar is RFC 8259's, strictly; the fuzzer (fuzz_json) holds
+ * this reader to json.c's cJSON-based one: whatever this accepts, that
+ * accepts too, with the same canonical text. */
+#include "json/json.h"
+#include "base/error.h"
+
+#include <string.h>
+
+/* cJSON's nesting limit, so that both readers agree on what is too deep. */
+#define MAX_DEPTH 1000
+
+typedef struct {
+  const guint8 *start;
+  const guint8 *p;
+  const guint8 *end;
+  guint         depth;
+  gsize         values;  /* every value read, containers included */
+  GError      **error;
+  /* Told after each array element how far the scan has got, so that a
+   * caller reading a large mapped file can hand back the pages behind. */
+  NmsJsonPassedFunc passed;
+  gpointer          passed_data;
+} Scan;
+
+/* Offsets into one object's buffers: 32 bits are enough, since no text
+ * read here is 4 GiB (scan_begin), and a member then costs 16 bytes. */
+typedef struct {
+  guint32 name_at, name_len;
+  guint32 value_at, value_len;
+} Entry;
+
+static gboolean
+fail (Scan *s, const char *what)
+{
+  g_set_error (s->error, NMS_ERROR, NMS_ERROR_JSON, "the text is not valid JSON: %s (near byte %" G_GSIZE_FORMAT ")",
+               what, (gsize) (s->p - s->start));
+  return FALSE;
+}
+
+static void
+skip_space (Scan *s)
+{
+  while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+    s->p++;
+}
+
+static int
+hex4 (const guint8 *p)
+{
+  int v = 0;
+
+  for (int i = 0; i < 4; i++)
+    {
+      int d = g_ascii_xdigit_value ((char) p[i]);
+      if (d < 0)
+        return -1;
+      v = v * 16 + d;
+    }
+  return v;
+}
+
+/* A string, its bytes decoded into bytes when that is not NULL. The text
+ * was checked as UTF-8 (without NUL) by the caller. A lone surrogate
+ * escape is U+FFFD, as Chrome stores it. */
+static gboolean
+scan_string (Scan *s, GString *bytes)
+{
+  const guint8 *run;
+
+  s->p++; /* the opening quote */
+  run = s->p;
+  for (;;)
+    {
+      guint8 c;
+
+      if (s->p >= s->end)
+        return fail (s, "a string is not closed");
+      c = *s->p;
+      if (c == '"')
+        break;
+      if (c < 0x20)
+        return fail (s, "a control character inside a string must be escaped");
+      if (c != '\\')
+        {
+          s->p++;
+          continue;
+        }
+      if (bytes != NULL)
+        g_string_append_len (bytes, (const char *) run, s->p - run);
+      if (s->end - s->p < 2)
+        return fail (s, "an escape is cut short");
+      switch (s->p[1])
+        {
+        case '"':  c = '"'; break;
+        case '\\': c = '\\'; break;
+        case '/':  c = '/'; break;
+        case 'b':  c = '\b'; break;
+        case 'f':  c = '\f'; break;
+        case 'n':  c = '\n'; break;
+        case 'r':  c = '\r'; break;
+        case 't':  c = '\t'; break;
+        case 'u':
+          {
+            gunichar u;
+            int unit = s->end - s->p >= 6 ? hex4 (s->p + 2) : -1, low;
+
+            if (unit < 0)
+              return fail (s, "a \\u escape needs four hex digits");
+            s->p += 6;
+            u = (gunichar) unit;
+            if (unit >= 0xD800 && unit <= 0xDBFF)
+              {
+                low = s->end - s->p >= 6 && s->p[0] == '\\' && s->p[1] == 'u' ? hex4 (s->p + 2) : -1;
+                if (low >= 0xDC00 && low <= 0xDFFF)
+                  {
+                    u = 0x10000 + (((gunichar) unit - 0xD800) << 10) + ((gunichar) low - 0xDC00);
+                    s->p += 6;
+                  }
+                else
+                  u = 0xFFFD;
+              }
+            else if (unit >= 0xDC00 && unit <= 0xDFFF)
+              u = 0xFFFD;
+            if (bytes != NULL)
+              {
+                char utf8[6];
+                g_string_append_len (bytes, utf8, g_unichar_to_utf8 (u, utf8));
+              }
+            run = s->p;
+            continue;
+          }
+        default:
+          return fail (s, "an unknown escape in a string");
+        }
+      if (bytes != NULL)
+        g_string_append_c (bytes, (char) c);
+      s->p += 2;
+      run = s->p;
+    }
+  if (bytes != NULL)
+    g_string_append_len (bytes, (const char *) run, s->p - run);
+  s->p++; /* the closing quote */
+  return TRUE;
+}
+
+static gboolean
+digits (Scan *s)
+{
+  const guint8 *from = s->p;
+
+  while (s->p < s->end && g_ascii_isdigit (*s->p))
+    s->p++;
+  return s->p > from;
+}
+
+static gboolean
+scan_number (Scan *s, GString *out)
+{
+  const guint8 *from = s->p;
+
+  if (*s->p == '-')
+    s->p++;
+  if (s->p < s->end && *s->p == '0')
+    s->p++;
+  else if (!digits (s))
+    return fail (s, "a number needs digits");
+  if (s->p < s->end && *s->p == '.')
+    {
+      s->p++;
+      if (!digits (s))
+        return fail (s, "a number needs digits after its point");
+    }
+  if (s->p < s->end && (*s->p == 'e' || *s->p == 'E'))
+    {
+      s->p++;
+      if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+        s->p++;
+      if (!digits (s))
+        return fail (s, "a number needs digits in its exponent");
+    }
+  if (out != NULL)
+    {
+      /* The text is not NUL-terminated where the frame ends. */
+      g_autofree char *copy = g_strndup ((const char *) from, (gsize) (s->p - from));
+      nms_json_append_number (out, g_ascii_strtod (copy, NULL));
+    }
+  return TRUE;
+}
+
+static gboolean
+scan_word (Scan *s, const char *word, GString *out)
+{
+  gsize n = strlen (word);
+
+  if ((gsize) (s->end - s->p) < n || memcmp (s->p, word, n) != 0)
+    return fail (s, "an unexpected character");
+  s->p += n;
+  if (out != NULL)
+    g_string_append_len (out, word, (gssize) n);
+  return TRUE;
+}
+
+static gboolean scan_value (Scan *s, GString *out);
+
+static gboolean
+scan_array (Scan *s, GString *out)
+{
+  gboolean first = TRUE;
+
+  s->p++;
+  if (out != NULL)
+    g_string_append_c (out, '[');
+  skip_space (s);
+  if (s->p < s->end && *s->p == ']')
+    {
+      s->p++;
+      if (out != NULL)
+        g_string_append_c (out, ']');
+      return TRUE;
+    }
+  for (;;)
+    {
+      if (!first && out != NULL)
+        g_string_append_c (out, ',');
+      first = FALSE;
+      if (!scan_value (s, out))
+        return FALSE;
+      if (s->passed != NULL)
+        s->passed ((const char *) s->p, s->passed_data);
+      if (s->p >= s->end)
+        return fail (s, "an array is not closed");
+      if (*s->p == ']')
+        break;
+      if (*s->p != ',')
+        return fail (s, "an array's elements need a comma between them");
+      s->p++;
+    }
+  s->p++;
+  if (out != NULL)
+    g_string_append_c (out, ']');
+  return TRUE;
+}
+
+static int
+entry_cmp (gconstpointer a, gconstpointer b, gpointer names)
+{
+  const Entry *x = a, *y = b;
+  const char *base = ((GString *) names)->str;
+  int c = memcmp (base + x->name_at, base + y->name_at, MIN (x->name_len, y->name_len));
+
+  return c != 0 ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
+}
+
+/* Members are read into names and values, then written sorted by their
+ * names' bytes (Chrome's order). */
+static gboolean
+scan_object (Scan *s, GString *out)
+{
+  g_autoptr(GString) names = out ? g_string_new (NULL) : NULL;
+  g_autoptr(GString) values = out ? g_string_new (NULL) : NULL;
+  g_autoptr(GArray) entries = out ? g_array_new (FALSE, FALSE, sizeof (Entry)) : NULL;
+  gboolean sorted = TRUE;
+
+  s->p++;
+  skip_space (s);
+  if (s->p < s->end && *s->p == '}')
+    s->p++;
+  else
+    for (;;)
+      {
+        Entry e = { 0 };
+
+        skip_space (s);
+        if (s->p >= s->end || *s->p != '"')
+          return fail (s, "an object's member needs a name in quotes");
+        if (out != NULL)
+          e.name_at = (guint32) names->len;
+        if (!scan_string (s, names))
+          return FALSE;
+        skip_space (s);
+        if (s->p >= s->end || *s->p != ':')
+          return fail (s, "a member's name needs a colon after it");
+        s->p++;
+        if (out != NULL)
+          {
+            e.name_len = (guint32) (names->len - e.name_at);
+            e.value_at = (guint32) values->len;
+          }
+        if (!scan_value (s, values))
+          return FALSE;
+        if (out != NULL)
+          {
+            e.value_len = (guint32) (values->len - e.value_at);
+            if (entries->len > 0 && entry_cmp (&g_array_index (entries, Entry, entries->len - 1), &e, names) >= 0)
+              sorted = FALSE;
+            g_array_append_val (entries, e);
+          }
+        if (s->p >= s->end)
+          return fail (s, "an object is not closed");
+        if (*s->p == '}')
+          {
+            s->p++;
+            break;
+          }
+        if (*s->p != ',')
+          return fail (s, "an object's members need a comma between them");
+        s->p++;
+      }
+  if (out == NULL)
+    return TRUE;
+
+  /* Text from JSON.stringify of a sorted object, or from nmstore itself,
+   * is in order already, and sorting would cost a copy of the entries. */
+  if (!sorted)
+    g_array_sort_with_data (entries, entry_cmp, names);
+  g_string_append_c (out, '{');
+  for (guint i = 0; i < entries->len; i++)
+    {
+      const Entry *e = &g_array_index (entries, Entry, i);
+
+      if (i > 0 && entry_cmp (e - 1, e, names) == 0)
+        {
+          g_autofree char *shown = g_utf8_make_valid (names->str + e->name_at, (gssize) e->name_len);
+          g_set_error (s->error, NMS_ERROR, NMS_ERROR_REQUEST,
+                       "an object names the member \"%s\" twice (no JavaScript value does)", shown);
+          return FALSE;
+        }
+      if (i > 0)
+        g_string_append_c (out, ',');
+      nms_json_append_string (out, names->str + e->name_at, e->name_len);
+      g_string_append_c (out, ':');
+      g_string_append_len (out, values->str + e->value_at, (gssize) e->value_len);
+    }
+  g_string_append_c (out, '}');
+  return TRUE;
+}
+
+static gboolean
+scan_value (Scan *s, GString *out)
+{
+  gboolean ok;
+
+  skip_space (s);
+  if (s->p >= s->end)
+    return fail (s, "a value is missing");
+  s->values++;
+  switch (*s->p)
+    {
+    case '{':
+    case '[':
+      if (s->depth >= MAX_DEPTH)
+        return fail (s, "nesting deeper than 1000");
+      s->depth++;
+      ok = *s->p == '{' ? scan_object (s, out) : scan_array (s, out);
+      s->depth--;
+      break;
+    case '"':
+      if (out == NULL)
+        ok = scan_string (s, NULL);
+      else
+        {
+          g_autoptr(GString) bytes = g_string_new (NULL);
+          ok = scan_string (s, bytes);
+          if (ok)
+            nms_json_append_string (out, bytes->str, bytes->len);
+        }
+      break;
+    case 't':
+      ok = scan_word (s, "true", out);
+      break;
+    case 'f':
+      ok = scan_word (s, "false", out);
+      break;
+    case 'n':
+      ok = scan_word (s, "null", out);
+      break;
+    default:
+      ok = *s->p == '-' || g_ascii_isdigit (*s->p) ? scan_number (s, out) : fail (s, "an unexpected character");
+      break;
+    }
+  skip_space (s);
+  return ok;
+}
+
+static gboolean
+scan_begin_checked (Scan *s, const char *text, gsize len, gboolean check_utf8, GError **error)
+{
+  const char *bad = NULL;
+
+  memset (s, 0, sizeof *s);
+  if (len >= G_MAXUINT32)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "a JSON text of %" G_GSIZE_FORMAT " bytes is larger than "
+                   "nmstore reads (4 GiB)", len);
+      return FALSE;
+    }
+  /* An empty file maps to NULL, and NULL + 0 is undefined behaviour
+   * (the import_file fuzzer found it). */
+  if (text == NULL)
+    text = "";
+  s->start = s->p = (const guint8 *) text;
+  s->end = s->p + len;
+  s->error = error;
+  /* NUL is not valid here: g_utf8_validate_len stops at it. */
+  if (check_utf8 && !g_utf8_validate_len (text, len, &bad))
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
+                   "the text is not valid UTF-8, or holds a raw NUL (first bad byte at offset %" G_GSIZE_FORMAT ")",
+                   (gsize) (bad - text));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+scan_whole (Scan *s, GString *out)
+{
+  if (!scan_value (s, out))
+    return FALSE;
+  return s->p == s->end || fail (s, "more text after the value");
+}
+
+static gboolean
+scan_begin (Scan *s, const char *text, gsize len, GError **error)
+{
+  return scan_begin_checked (s, text, len, TRUE, error);
+}
+
+gboolean
+nms_json_canonicalize (const char *text, gsize len, GString *out, GError **error)
+{
+  Scan s;
+  gsize at = out->len;
+
+  if (!scan_begin (&s, text, len, error))
+    return FALSE;
+  if (scan_whole (&s, out))
+    return TRUE;
+  g_string_truncate (out, at);
+  return FALSE;
+}
+
+gboolean
+nms_json_check (const char *text, gsize len, gsize *n_values, GError **error)
+{
+  Scan s;
+
+  if (!scan_begin (&s, text, len, error) || !scan_whole (&s, NULL))
+    return FALSE;
+  if (n_values != NULL)
+    *n_values = s.values;
+  return TRUE;
+}
+
+static gboolean each_member (Scan *s, NmsJsonMemberFunc visit, gpointer user_data);
+
+gboolean
+nms_json_each_member (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data, GError **error)
+{
+  Scan s;
+
+  return scan_begin (&s, text, len, error) && each_member (&s, visit, user_data);
+}
+
+gboolean
+nms_json_each_member_utf8 (const char *text, gsize len, NmsJsonMemberFunc visit, NmsJsonPassedFunc passed,
+                           gpointer user_data, GError **error)
+{
+  Scan s;
+
+  if (!scan_begin_checked (&s, text, len, FALSE, error))
+    return FALSE;
+  s.passed = passed;
+  s.passed_data = user_data;
+  return each_member (&s, visit, user_data);
+}
+
+static gboolean
+each_member (Scan *sp, NmsJsonMemberFunc visit, gpointer user_data)
+{
+  g_autoptr(GString) name = g_string_new (NULL);
+  GError **error = sp->error;
+  Scan s = *sp;
+
+  skip_space (&s);
+  if (s.p >= s.end || *s.p != '{')
+    return fail (&s, "an object was expected");
+  s.p++;
+  skip_space (&s);
+  if (s.p < s.end && *s.p == '}')
+    {
+      s.p++;
+      skip_space (&s);
+      return s.p == s.end || fail (&s, "more text after the value");
+    }
+  for (;;)
+    {
+      const guint8 *value;
+
+      skip_space (&s);
+      if (s.p >= s.end || *s.p != '"')
+        return fail (&s, "an object's member needs a name in quotes");
+      g_string_truncate (name, 0);
+      if (!scan_string (&s, name))
+        return FALSE;
+      skip_space (&s);
+      if (s.p >= s.end || *s.p != ':')
+        return fail (&s, "a member's name needs a colon after it");
+      s.p++;
+      skip_space (&s);
+      value = s.p;
+      s.depth = 1;
+      if (!scan_value (&s, NULL))
+        return FALSE;
+      if (!visit (name->str, name->len, (const char *) value, (gsize) (s.p - value), user_data, error))
+        return FALSE;
+      if (s.p >= s.end)
+        return fail (&s, "an object is not closed");
+      if (*s.p == '}')
+        break;
+      if (*s.p != ',')
+        return fail (&s, "an object's members need a comma between them");
+      s.p++;
+    }
+  s.p++;
+  skip_space (&s);
+  return s.p == s.end || fail (&s, "more text after the value");
+}
+
+gboolean
+nms_json_each_element_utf8 (const char *text, gsize len, NmsJsonElementFunc visit, NmsJsonPassedFunc passed,
+                            gpointer user_data, GError **error)
+{
+  guint64 index = 0;
+  Scan s;
+
+  if (!scan_begin_checked (&s, text, len, FALSE, error))
+    return FALSE;
+  s.passed = passed;
+  s.passed_data = user_data;
+  skip_space (&s);
+  if (s.p >= s.end || *s.p != '[')
+    return fail (&s, "an array was expected");
+  s.p++;
+  skip_space (&s);
+  if (s.p < s.end && *s.p == ']')
+    s.p++;
+  else
+    for (;;)
+      {
+        const guint8 *value;
+
+        skip_space (&s);
+        value = s.p;
+        s.depth = 1;
+        if (!scan_value (&s, NULL))
+          return FALSE;
+        if (!visit ((const char *) value, (gsize) (s.p - value), index++, user_data, error))
+          return FALSE;
+        if (s.p >= s.end)
+          return fail (&s, "an array is not closed");
+        if (*s.p == ']')
+          {
+            s.p++;
+            break;
+          }
+        if (*s.p != ',')
+          return fail (&s, "an array's elements need a comma between them");
+        s.p++;
+      }
+  skip_space (&s);
+  return s.p == s.end || fail (&s, "more text after the value");
+}

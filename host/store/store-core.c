@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* store-core.c: the bottom of the store, which every other part of it
+ * uses and which uses none of them: turning SQLite's failures into errors
+ * a person can act on, running SQL and the prepared statements, the byte
+ * counter, and what the connection says of itself. */
+#include "store-private.h"
+#include "base/error.h"
+
+#include <errno.h>
+
+/* Turns an SQLite failure into an NMS_ERROR a person can act on. */
+gboolean
+_nms_store_fail (NmsStore *store, int rc, const char *doing, GError **error)
+{
+  int primary = rc & 0xff;
+  const char *detail = store->db ? sqlite3_errmsg (store->db) : sqlite3_errstr (rc);
+  const char *path = store->path ? store->path : "(unknown)";
+  /* SQLite reports ENOSPC as SQLITE_FULL but EFBIG (a file size limit) and
+   * EDQUOT as a write error, and often no longer knows the OS error by the
+   * time it reports; when it does, that tells the person what to do. */
+  int os_error = store->db ? sqlite3_system_errno (store->db) : 0;
+  g_autofree char *with_os_error = NULL;
+
+  if (primary == SQLITE_IOERR && (os_error == ENOSPC || os_error == EFBIG || os_error == EDQUOT))
+    primary = SQLITE_FULL;
+  /* Whether the last failure was for want of space (the reserve). */
+  store->full = FALSE;
+  if (os_error != 0 && primary != SQLITE_FULL)
+    detail = with_os_error = g_strdup_printf ("%s: %s", detail, g_strerror (os_error));
+
+  switch (primary)
+    {
+    case SQLITE_FULL:
+      store->full = TRUE;
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
+                   "cannot %s: the disk holding %s is full or the file is at its size limit; "
+                   "free some space and try again", doing, path);
+      break;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_CANTOPEN:
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
+                   "cannot %s: %s cannot be written or opened (%s); check that the directory exists, "
+                   "belongs to you and is writable", doing, path, detail);
+      break;
+    case SQLITE_IOERR:
+      if (rc == SQLITE_IOERR_WRITE && os_error == 0)
+        store->full = TRUE;
+      if (rc == SQLITE_IOERR_WRITE && os_error == 0)
+        g_set_error (error, NMS_ERROR, NMS_ERROR_IO,
+                     "cannot %s: writing %s failed (%s); the disk may be full or the file at its size limit: "
+                     "free some space, or check the disk, and try again", doing, path, detail);
+      else
+        g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "cannot %s: I/O error on %s (%s)", doing, path, detail);
+      break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      g_set_error (error, NMS_ERROR, NMS_ERROR_CORRUPT,
+                   "cannot %s: %s is damaged (%s); restore it from a backup", doing, path, detail);
+      break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      g_set_error (error, NMS_ERROR, NMS_ERROR_BUSY,
+                   "cannot %s: another process kept %s locked for over %u ms", doing, path,
+                   store->options.busy_timeout_ms);
+      break;
+    case SQLITE_TOOBIG:
+      g_set_error (error, NMS_ERROR, NMS_ERROR_TOO_LARGE, "cannot %s: the value is too large (%s)", doing, detail);
+      break;
+    default:
+      g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL, "cannot %s in %s: %s", doing, path, detail);
+      break;
+    }
+  return FALSE;
+}
+
+gboolean
+_nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error)
+{
+  int rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
+  return rc == SQLITE_OK || _nms_store_fail (store, rc, doing, error);
+}
+
+sqlite3_stmt *
+_nms_store_stmt (NmsStore *store, int which)
+{
+  sqlite3_stmt *s = store->stmts[which];
+  sqlite3_reset (s);
+  sqlite3_clear_bindings (s);
+  return s;
+}
+
+sqlite3_stmt *
+_nms_store_lazy_stmt (NmsStore *store, sqlite3_stmt **slot, const char *sql, GError **error)
+{
+  if (*slot == NULL)
+    {
+      int rc = sqlite3_prepare_v3 (store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+      if (rc != SQLITE_OK)
+        {
+          _nms_store_fail (store, rc, "prepare the encrypted store's queries", error);
+          return NULL;
+        }
+    }
+  sqlite3_reset (*slot);
+  sqlite3_clear_bindings (*slot);
+  return *slot;
+}
+
+/* The byte counter the schema's triggers keep: the sum of the items'
+ * size column, whatever form the records have. */
+gboolean
+_nms_store_bytes_total (NmsStore *store, guint64 *total, GError **error)
+{
+  sqlite3_stmt *s = _nms_store_stmt (store, STMT_TOTAL);
+  int rc = sqlite3_step (s);
+  gint64 value = rc == SQLITE_ROW ? sqlite3_column_int64 (s, 0) : 0;
+
+  sqlite3_reset (s);
+  if (rc != SQLITE_ROW)
+    return rc == SQLITE_DONE ? (*total = 0, TRUE) : _nms_store_fail (store, rc, "count the bytes in use", error);
+  *total = value > 0 ? (guint64) value : 0;
+  return TRUE;
+}
+
+/* Each mutating call runs in a savepoint inside a batch or a request, or
+ * in its own write transaction otherwise, so that it is atomic either way. */
+gboolean
+_nms_store_nested (NmsStore *store)
+{
+  return store->in_batch || store->log.in_request;
+}
+
+const char *
+nms_store_path (NmsStore *store)
+{
+  return store->path;
+}
+
+/* TRUE when the file at the store's path is no longer the one this handle
+ * has open (deleted, or replaced by another): what is written through the
+ * handle would go to a file that nobody will ever read again. */
+gboolean
+nms_store_has_moved (NmsStore *store)
+{
+  int moved = 0;
+
+  if (sqlite3_file_control (store->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK)
+    return FALSE;
+  return moved != 0;
+}
+
+/* Changes whenever another connection commits; a cheap way to tell a
+ * spurious wake-up from a real one without reading the log. */
+gboolean
+nms_store_data_version (NmsStore *store, gint64 *version, GError **error)
+{
+  sqlite3_stmt *s = _nms_store_stmt (store, STMT_DATA_VERSION);
+  int rc = sqlite3_step (s);
+
+  if (rc == SQLITE_ROW)
+    *version = sqlite3_column_int64 (s, 0);
+  sqlite3_reset (s);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE || _nms_store_fail (store, rc, "read the store's data version", error);
+}
+
+const char *
+nms_store_engine_version (void)
+{
+  return sqlite3_libversion ();
+}
