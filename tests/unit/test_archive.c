@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_archive.c: the archive functions (host/archive*.c) called directly
+/* test_archive.c: the archive functions (host/archive/) called directly
  * on real SQLite stores in a temporary folder: an export imported into a
  * fresh store gives back every item byte for byte; a damaged or hostile
  * export is refused with an error that says what is wrong, and nothing of
@@ -9,10 +9,10 @@
 #include "harness.h"
 #include "storecheck.h"
 
-#include "nmstore/archive.h"
-#include "nmstore/error.h"
-#include "nmstore/json.h"
-#include "nmstore/store.h"
+#include "archive/archive.h"
+#include "base/error.h"
+#include "json/json.h"
+#include "store/store.h"
 
 #include <string.h>
 

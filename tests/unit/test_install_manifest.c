@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* test_install_manifest.c: the install functions (host/install.c,
- * host/browsers.c) called directly, in a private HOME and system root
+/* test_install_manifest.c: the install functions (host/admin/install.c,
+ * host/admin/browsers.c) called directly, in a private HOME and system root
  * (NMSTORE_SYSTEM_ROOT), so that nothing is written outside a temporary
  * folder: the manifest each family gets, the merge that keeps ids an
  * earlier install allowed, the refusal of bad ids and paths, and that the
@@ -9,8 +9,8 @@
  * (test_install.c) covers the same through `nmstore install`. */
 #include "harness.h"
 
-#include "nmstore/error.h"
-#include "nmstore/install.h"
+#include "base/error.h"
+#include "admin/install.h"
 #include "nmstore/version.h"
 
 #include <string.h>

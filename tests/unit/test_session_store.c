@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_session_store.c: the session functions (host/session*.c) called
+/* test_session_store.c: the session functions (host/session/) called
  * directly on a real store that holds the engine's keys in the forms the
  * engine writes them: the index and states as JSON, a .torrent file as a
  * base64 JSON string (the real extension's adapter), an info dictionary
@@ -10,10 +10,10 @@
 #include "harness.h"
 #include "storecheck.h"
 
-#include "nmstore/base64.h"
-#include "nmstore/error.h"
-#include "nmstore/session.h"
-#include "nmstore/store.h"
+#include "base/base64.h"
+#include "base/error.h"
+#include "session/session.h"
+#include "store/store.h"
 
 #include <string.h>
 
