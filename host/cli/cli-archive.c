@@ -11,6 +11,7 @@
 #include "base/origin.h"
 #include "base/progress.h"
 #include "session/session.h"   /* g_autoptr for cJSON */
+#include "config/store-origin.h"
 #include "store/store.h"
 
 #include <sodium.h>

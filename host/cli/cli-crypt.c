@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/origin.h"
 #include "base/progress.h"
+#include "config/store-origin.h"
 #include "store/store.h"
 
 #include <stdio.h>

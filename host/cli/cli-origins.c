@@ -10,6 +10,7 @@
 #include "crypto/crypto.h"
 #include "base/error.h"
 #include "base/origin.h"
+#include "config/store-origin.h"
 #include "store/store.h"
 
 #include <cjson/cJSON.h>

@@ -24,16 +24,12 @@
 #include <glib.h>
 
 #include "crypto/crypto.h"
+#include "store/store.h"
 #include "base/origin.h"
 
 G_BEGIN_DECLS
 
 #define NMS_CONFIG_FILE_NAME "nmstore.conf"
-
-typedef enum {
-  NMS_DURABILITY_NORMAL,  /* survives a crash of the host or the browser */
-  NMS_DURABILITY_FULL,    /* survives power loss after every write */
-} NmsDurability;
 
 typedef struct {
   char          *root;

@@ -4,7 +4,7 @@
  * so that a setting of nmstore.conf cannot reach some of them and not
  * others. It is also where they give the store its keys: the store
  * calls keysource only through the provider put in its options here. */
-#include "store/store.h"
+#include "config/store-origin.h"
 #include "config/keysource.h"
 
 void

@@ -6,6 +6,7 @@
  * into proto.c or across into another op file. */
 #include "proto-common.h"
 #include "base/error.h"
+#include "config/store-origin.h"
 #include "json/json.h"
 
 gboolean

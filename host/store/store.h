@@ -22,7 +22,6 @@
 
 #include <glib.h>
 
-#include "config/config.h"
 #include "crypto/crypto.h"
 #include "base/progress.h"
 
@@ -76,6 +75,11 @@ typedef struct {
   gpointer           user_data;
 } NmsStoreKeys;
 
+typedef enum {
+  NMS_DURABILITY_NORMAL,  /* survives a crash of the host or the browser */
+  NMS_DURABILITY_FULL,    /* survives power loss after every write */
+} NmsDurability;
+
 typedef struct {
   NmsDurability durability;
   guint64       quota_bytes;     /* 0: unlimited */
@@ -112,12 +116,6 @@ typedef gboolean (*NmsStoreVisitFunc) (const NmsItem *item, gpointer user_data, 
 
 NmsStore   *nms_store_open         (const char *dir, const char *origin_name,
                                     const NmsStoreOptions *options, GError **error);
-/* The options that the data root's config sets (durability, quota, the
- * change log's bounds, padding): the one place they are read from it. */
-void        nms_store_options_from_config (const NmsConfig *config, NmsStoreOptions *options);
-/* origin's store under the config's data root, with those options: how
- * the protocol and every command open an origin's store. */
-NmsStore   *nms_store_open_origin  (const NmsConfig *config, const NmsOrigin *origin, GError **error);
 void        nms_store_free         (NmsStore *store);
 const char *nms_store_path         (NmsStore *store);
 gboolean    nms_store_has_moved    (NmsStore *store);

@@ -11,7 +11,7 @@
 #   deps.sh BUILD symbols   "A B symbol" per line
 #   deps.sh BUILD cycles    each group of files that call each other, one per line
 #   deps.sh BUILD check     the cycles, and exit 1 if there is any
-#   deps.sh BUILD layers    each call that breaks tests/arch/layers.txt, and exit 1 if any does
+#   deps.sh BUILD layers    each call or #include that breaks tests/arch/layers.txt, and exit 1 if any does
 set -eu
 build=$1
 mode=${2:-check}
@@ -79,6 +79,23 @@ layers() {
     END { exit bad }'
 }
 
+# The same ranks for the #include lines of host/: a header of a higher
+# layer would let a lower one see its types, even without a call.
+includes() {
+  src=$(cd "$(dirname "$0")/../../host" && pwd)
+  (cd "$src" && for f in */*.c */*.h; do
+     sed -n 's/^#include "\([a-z]*\)\/.*/\1/p' "$f" | while read -r to; do echo "$f $to"; done
+   done) | awk -v rules="$(dirname "$0")/layers.txt" '
+    BEGIN { while ((getline line < rules) > 0) { split(line, w, " "); if (w[1] == "layer") rank[w[2]] = w[3] } }
+    {
+      split($1, a, "/")
+      if ($2 == "nmstore") next   # the generated version.h
+      if (!($2 in rank)) { print $1 " includes from " $2 "/, which has no layer in layers.txt"; bad = 1; next }
+      if (a[1] != $2 && rank[a[1]] <= rank[$2]) { print $1 " (" a[1] ", rank " rank[a[1]] ") includes a header of " $2 "/ (rank " rank[$2] ")"; bad = 1 }
+    }
+    END { exit bad }'
+}
+
 case $mode in
   edges) edges ;;
   symbols) symbols ;;
@@ -92,11 +109,11 @@ case $mode in
     fi
     echo "no cycles among $(find "$objdir" -name '*.c.o' | wc -l) source files" ;;
   layers)
-    if ! out=$(layers); then
+    if ! out=$(r=0; layers || r=1; includes || r=1; exit $r); then
       echo "calls that break tests/arch/layers.txt (move the code down, or pass a callback up):"
       printf '%s\n' "$out"
       exit 1
     fi
-    echo "every call among $(find "$objdir" -name '*.c.o' | wc -l) source files keeps to tests/arch/layers.txt" ;;
+    echo "every call and #include among $(find "$objdir" -name '*.c.o' | wc -l) source files keeps to tests/arch/layers.txt" ;;
   *) echo "deps.sh: unknown mode $mode (edges, symbols, cycles, check, layers)" >&2; exit 2 ;;
 esac

@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "base/error.h"
 #include "base/origin.h"
+#include "config/store-origin.h"
 #include "store/store.h"
 
 #include <glib/gstdio.h>
