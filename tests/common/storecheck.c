@@ -279,3 +279,23 @@ nmt_store_edit (const char *db_path, const char *sql, const void *blob, gsize le
     }
   sqlite3_close (db);
 }
+
+static gboolean
+append_key (const NmsItem *item, gpointer user_data, GError **error)
+{
+  GString *out = user_data;
+
+  g_string_append_printf (out, "%s%.*s", out->len ? "," : "", (int) item->key_len, item->key);
+  return TRUE;
+}
+
+char *
+nmt_store_keys (NmsStore *store, const char *prefix)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (!nms_store_scan (store, prefix, FALSE, append_key, out, &error))
+    fail_msg ("getKeys: %s", error->message);
+  return g_strdup (out->str);
+}

@@ -43,3 +43,6 @@ NmsStore   *nmt_store_open        (const char *dir, guint64 quota);
  * when the store refuses it. */
 gboolean    nmt_store_set_json    (NmsStore *store, const char *key, const char *json, GError **error);
 void        nmt_store_set_ok      (NmsStore *store, const char *key, const char *json);
+/* getKeys of prefix (all when NULL) through nms_store_scan, as "a,b,c";
+ * fails the test if the scan fails. */
+char       *nmt_store_keys        (NmsStore *store, const char *prefix);

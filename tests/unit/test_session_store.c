@@ -142,26 +142,6 @@ teardown (void **state)
   return 0;
 }
 
-static gboolean
-append_key (const NmsItem *item, gpointer user_data, GError **error)
-{
-  GString *out = user_data;
-
-  g_string_append_printf (out, "%s%.*s", out->len ? "," : "", (int) item->key_len, item->key);
-  return TRUE;
-}
-
-static char *
-keys_of (NmsStore *store)
-{
-  g_autoptr(GString) out = g_string_new (NULL);
-  g_autoptr(GError) error = NULL;
-
-  if (!nms_store_scan (store, NULL, FALSE, append_key, out, &error))
-    fail_msg ("getKeys: %s", error->message);
-  return g_strdup (out->str);
-}
-
 /* A call's reply members, wrapped into the object the protocol sends. */
 static cJSON *
 reply_of (GString *out)
@@ -267,7 +247,7 @@ test_remove_takes_exactly_its_keys (void **state)
   assert_string_equal (cJSON_GetArrayItem (removed, 0)->valuestring, fs);
   assert_string_equal (cJSON_GetArrayItem (removed, 1)->valuestring, fk);
 
-  keys = keys_of (f->store);
+  keys = nmt_store_keys (f->store, NULL);
   expected = g_strconcat ("session:torrent:", f->magnet.hash, ":infodict,session:torrent:", f->magnet.hash,
                           ":state,session:torrents,settings", NULL);
   assert_string_equal (keys, expected);
@@ -294,7 +274,7 @@ test_remove_refuses_what_is_not_a_hash (void **state)
   Fixture *f = *state;
   g_autoptr(GString) out = g_string_new (NULL);
   g_autoptr(GError) error = NULL;
-  g_autofree char *before = keys_of (f->store), *after = NULL;
+  g_autofree char *before = nmt_store_keys (f->store, NULL), *after = NULL;
   g_autofree char *short_hash = g_strndup (f->file.hash, 39);
 
   assert_false (nms_session_remove_torrent (f->store, NULL, "../settings", out, &error));
@@ -303,7 +283,7 @@ test_remove_refuses_what_is_not_a_hash (void **state)
   g_clear_error (&error);
   assert_false (nms_session_remove_torrent (f->store, NULL, short_hash, out, &error));
   assert_int_equal (out->len, 0);
-  after = keys_of (f->store);
+  after = nmt_store_keys (f->store, NULL);
   assert_string_equal (after, before);
   assert_true (nms_session_is_info_hash (f->file.hash));
   assert_false (nms_session_is_info_hash (short_hash));
@@ -346,7 +326,7 @@ test_check_finds_missing_metadata_and_bad_entries (void **state)
   put_index (f, extra);
   assert_true (nms_store_remove (f->store, gone, 1, &error));
   put_bytes (f->store, fk, f->magnet.torrent);
-  keys_before = keys_of (f->store);
+  keys_before = nmt_store_keys (f->store, NULL);
 
   if (!nms_session_check (f->store, NULL, FALSE, out, &error))
     fail_msg ("check: %s", error->message);
@@ -359,7 +339,7 @@ test_check_finds_missing_metadata_and_bad_entries (void **state)
   assert_int_equal (cJSON_GetObjectItem (reply, "problems")->valueint, 3);
   assert_false (cJSON_IsTrue (cJSON_GetObjectItem (reply, "repaired")));
   /* Without repair, check writes nothing. */
-  keys_after = keys_of (f->store);
+  keys_after = nmt_store_keys (f->store, NULL);
   assert_string_equal (keys_after, keys_before);
 
   /* Repair leaves a session with only the magnet's waiting to report. */

@@ -53,15 +53,6 @@ teardown (void **state)
 }
 
 static gboolean
-append_key (const NmsItem *item, gpointer user_data, GError **error)
-{
-  GString *out = user_data;
-
-  g_string_append_printf (out, "%s%.*s", out->len ? "," : "", (int) item->key_len, item->key);
-  return TRUE;
-}
-
-static gboolean
 append_item (const NmsItem *item, gpointer user_data, GError **error)
 {
   GString *out = user_data;
@@ -69,18 +60,6 @@ append_item (const NmsItem *item, gpointer user_data, GError **error)
   g_string_append_printf (out, "%s%.*s=%.*s", out->len ? "," : "", (int) item->key_len, item->key,
                           (int) item->value_len, (const char *) item->value);
   return TRUE;
-}
-
-/* getKeys (of prefix, or all) as "a,b,c". */
-static char *
-keys_of (NmsStore *store, const char *prefix)
-{
-  g_autoptr(GString) out = g_string_new (NULL);
-  g_autoptr(GError) error = NULL;
-
-  if (!nms_store_scan (store, prefix, FALSE, append_key, out, &error))
-    fail_msg ("getKeys: %s", error->message);
-  return g_strdup (out->str);
 }
 
 /* get of a prefix as "a=1,b=2". */
@@ -107,7 +86,7 @@ bytes_of (NmsStore *store)
 }
 
 #define assert_keys(store, prefix, expected) \
-  do { g_autofree char *got_ = keys_of (store, prefix); assert_string_equal (got_, expected); } while (0)
+  do { g_autofree char *got_ = nmt_store_keys (store, prefix); assert_string_equal (got_, expected); } while (0)
 #define assert_items(store, prefix, expected) \
   do { g_autofree char *got_ = items_of (store, prefix); assert_string_equal (got_, expected); } while (0)
 
@@ -285,7 +264,7 @@ test_names_lock_unlock (void **state)
   nms_store_lock (store);
   /* The names are as secret as the keys, and go with them. */
   assert_null (store->crypt.names);
-  assert_false (nms_store_scan (store, NULL, FALSE, append_key, out, &error));
+  assert_false (nms_store_scan (store, NULL, FALSE, append_item, out, &error));
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_LOCKED));
   g_clear_error (&error);
   assert_false (nms_store_bytes_in_use (store, NULL, 0, &bytes, &error));
