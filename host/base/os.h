@@ -3,7 +3,9 @@
  *
  * Every call that is POSIX-only (or that needs a different spelling on
  * Windows) lives behind this header, so that the rest of nmstore is plain
- * C11 plus GLib and a Windows port touches one file. */
+ * C11 plus GLib and a Windows port touches these two files: os.c (process
+ * and stdio) and os-files.c (private files and folders). One header for
+ * both, so that no caller has to know which half a call lives in. */
 #pragma once
 
 #include <glib.h>

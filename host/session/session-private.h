@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* session-private.h: what session.c (reading, restore, summary, removal)
- * shares with session-fix.c (check, repair and migration). Not installed. */
+/* session-private.h: what the files of host/session/ share: session-forms.c
+ * (one key's value in its forms), session.c (reading the session, removal),
+ * session-reply.c (restore, summary) and session-fix.c (check, repair and
+ * migration). Not installed. */
 #pragma once
 
 #include "session/bencode.h"
@@ -45,11 +47,14 @@ typedef struct {
 
 typedef gboolean (*SessionTorrentFunc) (Session *s, SessionTorrent *t, gpointer user_data, GError **error);
 
+/* session-forms.c */
 void     _nms_session_raw_clear   (SessionRaw *raw);
 gboolean _nms_session_read        (NmsStore *store, const char *key, SessionRaw *raw, GError **error);
 cJSON   *_nms_session_raw_json    (const SessionRaw *raw, const char **why);
 GBytes  *_nms_session_raw_bencode (const SessionRaw *raw, NmsBencodeDoc **doc, const char **why);
 gboolean _nms_session_write_json  (NmsStore *store, const char *key, NmsValueKind form, const cJSON *value, GError **error);
+
+/* session.c */
 char    *_nms_session_key         (const Session *s, const char *hash, const char *suffix);
 
 Session *_nms_session_open        (NmsStore *store, const char *prefix, gboolean for_check, GError **error);
