@@ -304,7 +304,7 @@ static gboolean
 begin_conversion (NmsStore *store, gboolean want_encrypted, const char *expect_json, GError **error)
 {
   g_return_val_if_fail (!store->in_batch, FALSE);
-  if (!_nms_store_exec (store, "BEGIN IMMEDIATE", "lock the store for the conversion", error))
+  if (!_nms_store_exec_eager (store, "BEGIN IMMEDIATE", "lock the store for the conversion", error))
     return FALSE;
   if (!_nms_store_crypt_refresh (store, error))
     {

@@ -81,6 +81,38 @@ _nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **e
   return rc == SQLITE_OK || _nms_store_fail (store, rc, doing, error);
 }
 
+/* SQLite's own busy handler sleeps ever longer between tries, up to
+ * 100 ms; writers that commit back to back hold the lock nearly all the
+ * time, and free it only for moments, which a sleeper that long keeps
+ * missing. A conversion is one person's command that must get its turn,
+ * so it polls every millisecond until the same busy timeout. */
+typedef struct {
+  gint64 deadline;
+} LockWait;
+
+static int
+poll_for_lock (void *user_data, int attempt)
+{
+  LockWait *wait = user_data;
+
+  if (g_get_monotonic_time () >= wait->deadline)
+    return 0;
+  g_usleep (1000);
+  return 1;
+}
+
+gboolean
+_nms_store_exec_eager (NmsStore *store, const char *sql, const char *doing, GError **error)
+{
+  LockWait wait = { g_get_monotonic_time () + (gint64) store->options.busy_timeout_ms * 1000 };
+  int rc;
+
+  sqlite3_busy_handler (store->db, poll_for_lock, &wait);
+  rc = sqlite3_exec (store->db, sql, NULL, NULL, NULL);
+  sqlite3_busy_timeout (store->db, (int) store->options.busy_timeout_ms);
+  return rc == SQLITE_OK || _nms_store_fail (store, rc, doing, error);
+}
+
 sqlite3_stmt *
 _nms_store_stmt (NmsStore *store, int which)
 {

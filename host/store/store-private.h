@@ -147,6 +147,10 @@ gboolean _nms_store_fail (NmsStore *store, int rc, const char *doing, GError **e
 sqlite3_stmt *_nms_store_stmt (NmsStore *store, int which);
 gboolean _nms_store_nested (NmsStore *store);
 gboolean _nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error);
+/* The same, for one person's command that must get the lock between
+ * writers committing back to back: polls for it every millisecond (until
+ * the busy timeout) instead of SQLite's ever longer sleeps. */
+gboolean _nms_store_exec_eager (NmsStore *store, const char *sql, const char *doing, GError **error);
 /* A statement prepared on its first use into *slot (the encrypted store's:
  * a plaintext store needs few of them), reset for this one. */
 sqlite3_stmt *_nms_store_lazy_stmt (NmsStore *store, sqlite3_stmt **slot, const char *sql, GError **error);
