@@ -329,7 +329,8 @@ test_hello (void **state)
   Fixture *f = *state;
   cJSON *reply = call (f->proto, "{\"id\":\"h\",\"op\":\"hello\"}");
   const cJSON *limits = cJSON_GetObjectItemCaseSensitive (reply, "limits");
-  static const char *const limit_names[] = { "maxRequestBytes", "maxResponseBytes", "maxKeyBytes", "quotaBytes", NULL };
+  static const char *const limit_names[] = { "maxRequestBytes", "maxResponseBytes", "maxKeyBytes", "maxBatchRequests",
+                                              "quotaBytes", NULL };
 
   assert_ok (reply);
   assert_id (reply, "\"h\"");
@@ -344,8 +345,52 @@ test_hello (void **state)
   assert_true (cJSON_GetObjectItemCaseSensitive (limits, "maxRequestBytes")->valuedouble == 64.0 * 1024 * 1024);
   assert_true (cJSON_GetObjectItemCaseSensitive (limits, "maxResponseBytes")->valuedouble == 1024.0 * 1024);
   assert_true (cJSON_GetObjectItemCaseSensitive (limits, "maxKeyBytes")->valuedouble == NMS_STORE_MAX_KEY_BYTES);
+  assert_true (cJSON_GetObjectItemCaseSensitive (limits, "maxBatchRequests")->valuedouble == 1000);
   assert_true (cJSON_IsNull (cJSON_GetObjectItemCaseSensitive (limits, "quotaBytes")));
   cJSON_Delete (reply);
+}
+
+/* Each of a batch's replies is, byte for byte, the reply its request gets
+ * alone: the same requests run one by one on a second fresh store. */
+static void
+test_batch_replies_are_standalone (void **state)
+{
+  Fixture *f = *state;
+  Fixture *alone = fixture_new (0);
+  static const char *const requests[] = {
+    "{\"id\":1,\"op\":\"set\",\"items\":{\"a\":1.50,\"b\":{\"z\":1,\"y\":[\"\\u0000\",1e21]},\"c\":{\"$bytes\":\"AAEC\"}}}",
+    "{\"id\":\"g\",\"op\":\"get\",\"keys\":[\"c\",\"b\",\"a\",\"none\"]}",
+    "{\"op\":\"get\",\"keys\":{\"b\":{\"x\":2},\"d\":[]}}",
+    "{\"id\":2.5,\"op\":\"getKeys\",\"prefix\":\"\"}",
+    "{\"id\":3,\"op\":\"remove\",\"keys\":5}",
+    "{\"id\":4,\"op\":\"nope\"}",
+    "{\"id\":5,\"op\":\"set\",\"items\":{\"x\\u0000\":1}}",
+    "{\"id\":6,\"op\":\"get\",\"id\":7}",
+    "{\"id\":[1],\"op\":\"get\"}",
+    "{\"id\":8,\"op\":\"getBytesInUse\",\"keys\":[\"a\",\"b\"]}",
+    "{\"id\":9,\"op\":\"flush\"}",
+    "{\"id\":10,\"op\":\"remove\",\"keys\":[\"a\"]}",
+    "{\"id\":11,\"op\":\"get\"}",
+  };
+  g_autoptr(GString) batch = g_string_new ("{\"id\":\"b\",\"op\":\"batch\",\"requests\":[");
+  g_autoptr(GString) expected = g_string_new ("{\"id\":\"b\",\"ok\":true,\"replies\":[");
+  g_autofree char *got = NULL;
+  gsize i;
+
+  for (i = 0; i < G_N_ELEMENTS (requests); i++)
+    {
+      g_autofree char *text = call_text (alone->proto, requests[i]);
+
+      g_string_append (batch, i > 0 ? ", " : "");
+      g_string_append (batch, requests[i]);
+      g_string_append (expected, i > 0 ? "," : "");
+      g_string_append (expected, text);
+    }
+  g_string_append (batch, "]}");
+  g_string_append (expected, "]}");
+  got = call_text (f->proto, batch->str);
+  assert_string_equal (got, expected->str);
+  fixture_free (alone);
 }
 
 static void
@@ -1552,6 +1597,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_hello, setup, teardown),
     cmocka_unit_test (test_hello_with_quota),
+    cmocka_unit_test_setup_teardown (test_batch_replies_are_standalone, setup, teardown),
     cmocka_unit_test_setup_teardown (test_write_ops_reply_shape, setup, teardown),
     cmocka_unit_test_setup_teardown (test_get_forms, setup, teardown),
     cmocka_unit_test_setup_teardown (test_get_exact_text, setup, teardown),
