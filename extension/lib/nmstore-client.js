@@ -567,7 +567,7 @@ export const FALLBACK_OPS = Object.freeze([...FALLBACK.keys()]);
 export const HOST_ONLY_OPS = Object.freeze([
   'hello', 'subscribe', 'unsubscribe',
   'sessionRestore', 'sessionSummary', 'sessionRemoveTorrent', 'sessionMigrate', 'sessionCheck',
-  'unlock', 'lock',
+  'unlock', 'lock', 'batch',
 ]);
 
 // ---------------------------------------------------------------------------

@@ -113,7 +113,7 @@ nms_proto_store (NmsProto *proto)
 
 const NmsOpDef nms_proto_crypt_ops[] = {
   /* name      run        writes uses_store barrier secret */
-  { "unlock",  op_unlock, FALSE, TRUE,  TRUE,   TRUE },
+  { "unlock",  op_unlock, FALSE, TRUE,  TRUE,   TRUE, .alone = TRUE },
   { "lock",    op_lock,   FALSE, TRUE,  TRUE,   FALSE },
   { NULL }
 };

@@ -99,8 +99,8 @@ _nms_proto_events_free (NmsProto *proto)
 
 const NmsOpDef nms_proto_events_ops[] = {
   /* name          run             writes uses_store barrier */
-  { "subscribe",   op_subscribe,   TRUE,  TRUE,  TRUE },
-  { "unsubscribe", op_unsubscribe, TRUE,  FALSE, TRUE },
+  { "subscribe",   op_subscribe,   TRUE,  TRUE,  TRUE, .alone = TRUE },
+  { "unsubscribe", op_unsubscribe, TRUE,  FALSE, TRUE, .alone = TRUE },
   { NULL }
 };
 

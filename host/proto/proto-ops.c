@@ -103,8 +103,9 @@ op_hello (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   g_string_append_printf (result, "\"protocol\":%d,\"origin\":", NMS_PROTOCOL_VERSION);
   nms_json_append_cstring (result, proto->origin->canonical);
   g_string_append_printf (result, ",\"limits\":{\"maxRequestBytes\":%u,\"maxResponseBytes\":%u,"
-                          "\"maxKeyBytes\":%u,\"quotaBytes\":",
-                          NMS_FRAME_MAX_REQUEST_BYTES, NMS_FRAME_MAX_MESSAGE_BYTES, NMS_STORE_MAX_KEY_BYTES);
+                          "\"maxKeyBytes\":%u,\"maxBatchRequests\":%u,\"quotaBytes\":",
+                          NMS_FRAME_MAX_REQUEST_BYTES, NMS_FRAME_MAX_MESSAGE_BYTES, NMS_STORE_MAX_KEY_BYTES,
+                          NMS_PROTO_MAX_BATCH_REQUESTS);
   if (proto->config->quota_bytes > 0)
     g_string_append_printf (result, "%" G_GUINT64_FORMAT "}", proto->config->quota_bytes);
   else
@@ -346,7 +347,7 @@ op_flush (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 
 const NmsOpDef nms_proto_core_ops[] = {
   /* name            run                   writes uses_store barrier */
-  { "hello",         op_hello,             FALSE, FALSE, FALSE },
+  { "hello",         op_hello,             FALSE, FALSE, FALSE, .alone = TRUE },
   { "get",           op_get,               FALSE, TRUE,  FALSE },
   { "getKeys",       op_get_keys,          FALSE, TRUE,  FALSE },
   { "set",           op_set,               TRUE,  TRUE,  FALSE },

@@ -13,6 +13,14 @@
 
 /* The longest id, as JSON text, that a reply will echo. */
 #define NMS_PROTO_MAX_ID_BYTES 1024
+/* The most requests one batch op may carry (hello's maxBatchRequests):
+ * their replies are held until the batch commits. */
+#define NMS_PROTO_MAX_BATCH_REQUESTS 1000u
+/* Once the replies held for one read pass this many bytes, the inner
+ * requests of a batch that have not run yet are refused (E_TOO_LARGE), so
+ * that a batch of many large reads cannot hold gigabytes until it commits
+ * (docs/PROTOCOL.md, "batch"). */
+#define NMS_PROTO_BATCH_HELD_BYTES (64u * 1024u * 1024u)
 
 /* This port's subscription to change events (proto-events.c). */
 typedef struct {
@@ -48,6 +56,11 @@ typedef struct {
   const char *items;   /* the text of "items" when it is an object, read by op_set
                           itself; root then holds {} in its place */
   gsize      items_len;
+  const char *requests; /* the text of "requests" when it is an array, which a batch
+                           splits into requests of their own; root then holds [] */
+  gsize      requests_len;
+  GPtrArray *replies;  /* a batch's: each inner request's whole reply (GString), in
+                          order, handed over by proto.c once they have committed */
 } NmsRequest;
 
 typedef gboolean (*NmsOpFunc) (NmsProto *proto, NmsRequest *req, GString *result, GError **error);
@@ -60,6 +73,9 @@ typedef struct {
   gboolean    barrier;    /* runs alone, after the batch before it commits */
   gboolean    secret;     /* the request carries a secret: its frame is wiped once handled */
   gboolean    frees;      /* only deletes: on a full disk it may use the store's reserve */
+  gboolean    alone;      /* refused inside a batch: it must come in a frame of its own */
+  gboolean    carries;    /* the batch op: its "requests" run first, as requests of their
+                             own, and run() then writes their replies */
 } NmsOpDef;
 
 /* Op tables end with an entry whose name is NULL. */
@@ -67,8 +83,13 @@ extern const NmsOpDef nms_proto_core_ops[];
 extern const NmsOpDef nms_proto_session_ops[];
 extern const NmsOpDef nms_proto_events_ops[];
 extern const NmsOpDef nms_proto_crypt_ops[];
+extern const NmsOpDef nms_proto_batch_ops[];
 
+/* The op tables (proto-table.c). */
 const NmsOpDef *_nms_proto_find_op (const char *name);
+/* Every op's name as a JSON array, in table order: hello lists them, so
+ * that the extension's own list is checked against this one. */
+void            _nms_proto_append_op_names (GString *out);
 void            _nms_proto_events_free (NmsProto *proto);
 
 /* Requests that carry a secret (proto-crypt.c). A frame that mentions

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* proto.c: parsing requests, running batches under one commit, and
- * formatting replies. The operations themselves are in proto-ops.c and
- * the other op files; what they and this file share is in proto-common.c. */
+/* proto.c: running batches under one commit, and formatting replies.
+ * Parsing a request is in proto-parse.c, the op tables in proto-table.c;
+ * the operations themselves are in proto-ops.c and the other op files,
+ * and what they and this file share is in proto-common.c. A batch op's
+ * inner requests are parsed and run here, as requests of the read they
+ * came in (proto-batch.c splits them and writes the reply). */
+#include "proto-batch.h"
+#include "proto-parse.h"
 #include "proto-common.h"
 #include "base/error.h"
 #include "wire/frame.h"
@@ -10,7 +15,8 @@
 #include <sodium.h>
 #include <string.h>
 
-typedef struct {
+typedef struct _Slot Slot;
+struct _Slot {
   NmsRequest      req;
   const NmsOpDef *op;
   char           *id_json;
@@ -19,7 +25,18 @@ typedef struct {
   gsize           head;    /* where the op's members start in result */
   gboolean        secret;  /* may hold a passphrase: wiped however it ends */
   GLogLevelFlags  log_level; /* the failure is to be logged at this level; 0: not */
-} Slot;
+  NmsProtoInput   input;   /* the request's text (inside its batch's, for an inner one) */
+  Slot           *inner;   /* a batch's requests, each a request of its own */
+  gsize           n_inner;
+  gboolean        in_batch; /* one of a batch's requests */
+  gsize           held;    /* the bytes of result counted in Run.held */
+};
+
+/* One call's run: what its replies hold until they are handed out. */
+typedef struct {
+  NmsProto *proto;
+  gsize     held;
+} Run;
 
 /* Each kind of failure (op and error code) is logged this many times by
  * a port, then once in every FAILURE_LOG_EVERY: an extension that retries
@@ -27,52 +44,18 @@ typedef struct {
 #define FAILURE_LOG_FIRST 3
 #define FAILURE_LOG_EVERY 1000
 
-/* Each group of operations keeps its table in its own file; a new group
- * adds its table here. */
-static const NmsOpDef *const op_tables[] = {
-  nms_proto_core_ops,
-  nms_proto_session_ops,
-  nms_proto_events_ops,
-  nms_proto_crypt_ops,
-};
-
-const NmsOpDef *
-_nms_proto_find_op (const char *name)
-{
-  gsize t;
-  const NmsOpDef *op;
-
-  for (t = 0; t < G_N_ELEMENTS (op_tables); t++)
-    for (op = op_tables[t]; op->name != NULL; op++)
-      if (strcmp (op->name, name) == 0)
-        return op;
-  return NULL;
-}
-
-/* Every op's name as a JSON array, in table order: hello lists them, so
- * that the extension's own list is checked against this one. */
-static void
-nms_proto_append_op_names (GString *out)
-{
-  gsize t;
-  const NmsOpDef *op;
-  gboolean first = TRUE;
-
-  g_string_append_c (out, '[');
-  for (t = 0; t < G_N_ELEMENTS (op_tables); t++)
-    for (op = op_tables[t]; op->name != NULL; op++)
-      {
-        if (!first)
-          g_string_append_c (out, ',');
-        nms_json_append_cstring (out, op->name);
-        first = FALSE;
-      }
-  g_string_append_c (out, ']');
-}
+static void slot_done (Slot *slot);
 
 static void
 slot_clear (Slot *slot)
 {
+  gsize i;
+
+  for (i = 0; i < slot->n_inner; i++)
+    slot_done (&slot->inner[i]);
+  g_free (slot->inner);
+  if (slot->req.replies != NULL)
+    g_ptr_array_unref (slot->req.replies);
   if (slot->secret)
     _nms_proto_wipe_tree (slot->req.root);
   cJSON_Delete (slot->req.root);
@@ -82,187 +65,6 @@ slot_clear (Slot *slot)
   g_clear_error (&slot->error);
   if (slot->result != NULL)
     g_string_free (slot->result, TRUE);
-}
-
-char *
-_nms_proto_print_value (NmsRequest *req, const cJSON *value, gsize *len)
-{
-  GString *out = g_string_new (NULL);
-
-  nms_json_write (out, value, req->stuffed);
-  *len = out->len;
-  return g_string_free (out, FALSE);
-}
-
-/* The first member name used twice in object itself, or NULL. A hash set
- * keeps a request with many members linear. */
-static const char *
-duplicate_in_object (const cJSON *object)
-{
-  g_autoptr(GHashTable) seen = NULL;
-  const cJSON *child;
-
-  if (!cJSON_IsObject (object) || object->child == NULL || object->child->next == NULL)
-    return NULL;
-  seen = g_hash_table_new (g_str_hash, g_str_equal);
-  for (child = object->child; child != NULL; child = child->next)
-    if (!g_hash_table_add (seen, child->string))
-      return child->string;
-  return NULL;
-}
-
-/* The same, for any object nested anywhere in value. JavaScript cannot
- * produce such an object, and storing one would keep text that JSON.parse
- * reads differently from what was counted. */
-static const char *
-duplicate_in_tree (const cJSON *value)
-{
-  const char *dup = duplicate_in_object (value);
-  const cJSON *child;
-
-  /* cJSON's nesting limit (1000) bounds this recursion. */
-  for (child = value->child; dup == NULL && child != NULL; child = child->next)
-    if (cJSON_IsObject (child) || cJSON_IsArray (child))
-      dup = duplicate_in_tree (child);
-  return dup;
-}
-
-typedef struct {
-  const char *value;  /* the "items" member's value, when it is an object */
-  gsize       len;
-  guint       seen;   /* how many "items" members */
-} ItemsSpan;
-
-static gboolean
-find_items (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
-            GError **error)
-{
-  ItemsSpan *span = user_data;
-
-  if (name_len == 5 && memcmp (name, "items", 5) == 0 && span->seen++ == 0 && value[0] == '{')
-    {
-      span->value = value;
-      span->len = value_len;
-    }
-  return TRUE;
-}
-
-/* The request without the values of its "items", which op_set reads
- * from the text itself (json-scan.c): a value then costs about its own
- * size, where a cJSON tree of an array of a million zeros would cost 80 MB.
- * What is left is parsed into a tree, within a budget of values that
- * keeps any request under 4 times its size plus 32 MiB. */
-static gboolean
-parse_envelope (Slot *slot, NmsProtoInput *input, NmsJson *doc, GError **error)
-{
-  const char *text = (const char *) input->data;
-  ItemsSpan span = { 0 };
-  g_autoptr(GString) envelope = NULL;
-  gsize values = 0, budget = (2 * input->len + 16 * 1024 * 1024) / 100;
-  gboolean ok;
-
-  if (input->len > 0 && text[0] == '{'
-      && !nms_json_each_member (text, input->len, find_items, &span, error))
-    return FALSE;
-  if (span.seen == 1 && span.value != NULL)
-    {
-      envelope = g_string_sized_new (input->len - span.len + 2);
-      g_string_append_len (envelope, text, span.value - text);
-      g_string_append (envelope, "{}");
-      g_string_append_len (envelope, span.value + span.len, (gssize) (input->len - (gsize) (span.value - text) - span.len));
-      slot->req.items = span.value;
-      slot->req.items_len = span.len;
-    }
-  if (nms_json_check (envelope ? envelope->str : text, envelope ? envelope->len : input->len, &values, NULL)
-      && values > budget)
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST,
-                   "the request holds %" G_GSIZE_FORMAT " values outside \"items\", more than the %" G_GSIZE_FORMAT
-                   " a request of %" G_GSIZE_FORMAT " bytes may hold; split it into several requests",
-                   values, budget, input->len);
-      return FALSE;
-    }
-  if (envelope == NULL)
-    return nms_json_parse (input->data, input->len, doc, error);
-  ok = nms_json_parse ((guint8 *) envelope->str, envelope->len, doc, error);
-  sodium_memzero (envelope->str, envelope->len);
-  return ok;
-}
-
-static gboolean
-parse_request (Slot *slot, NmsProtoInput *input)
-{
-  NmsJson doc;
-  const cJSON *op, *id;
-  const char *dup;
-  GError **error = &slot->error;
-
-  if (!parse_envelope (slot, input, &doc, error))
-    {
-      if ((*error)->code == NMS_ERROR_JSON)
-        g_prefix_error (error, "the request: ");
-      return FALSE;
-    }
-  slot->req.root = doc.root;
-  slot->req.stuffed = doc.stuffed;
-  if (!cJSON_IsObject (slot->req.root))
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "a request must be a JSON object");
-      return FALSE;
-    }
-
-  /* A repeated top-level member may be the id itself: echo none. */
-  if ((dup = duplicate_in_object (slot->req.root)) != NULL)
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "the request names the member \"%s\" twice", dup);
-      return FALSE;
-    }
-
-  id = cJSON_GetObjectItemCaseSensitive (slot->req.root, "id");
-  if (id != NULL && !cJSON_IsNull (id))
-    {
-      gsize len;
-      g_autofree char *text = NULL;
-
-      if (!cJSON_IsString (id) && !cJSON_IsNumber (id))
-        {
-          g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "\"id\" must be a string or a number");
-          return FALSE;
-        }
-      text = _nms_proto_print_value (&slot->req, id, &len);
-      if (len > NMS_PROTO_MAX_ID_BYTES)
-        {
-          g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "\"id\" is longer than %d bytes",
-                       NMS_PROTO_MAX_ID_BYTES);
-          return FALSE;
-        }
-      g_free (slot->id_json);
-      slot->id_json = g_steal_pointer (&text);
-    }
-
-  /* Nested ones after the id, so that this error reply carries it. */
-  if ((dup = duplicate_in_tree (slot->req.root)) != NULL)
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "the request names the member \"%s\" twice in one object", dup);
-      return FALSE;
-    }
-
-  op = cJSON_GetObjectItemCaseSensitive (slot->req.root, "op");
-  if (!cJSON_IsString (op))
-    {
-      g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST,
-                   op == NULL ? "the request has no \"op\"" : "\"op\" must be a string");
-      return FALSE;
-    }
-  slot->op = _nms_proto_find_op (op->valuestring);
-  if (slot->op == NULL)
-    {
-      g_autoptr(GString) name = g_string_new (NULL);
-      nms_json_append_cstring (name, op->valuestring);
-      g_set_error (error, NMS_ERROR, NMS_ERROR_UNKNOWN_OP, "unknown op %s", name->str);
-      return FALSE;
-    }
-  return TRUE;
 }
 
 void
@@ -293,7 +95,7 @@ nms_proto_new (const NmsConfig *config, const NmsOrigin *origin)
   proto->origin = nms_origin_copy (origin);
   proto->failures_logged = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   names = g_string_new (NULL);
-  nms_proto_append_op_names (names);
+  _nms_proto_append_op_names (names);
   proto->op_names = g_string_free (names, FALSE);
   _nms_proto_ensure_store (proto);
   return proto;
@@ -335,11 +137,15 @@ run_request (NmsProto *proto, Slot *slot)
 }
 
 static void
-run_slot (NmsProto *proto, Slot *slot)
+run_slot (Run *run, Slot *slot)
 {
+  NmsProto *proto = run->proto;
+
   if (slot->op == NULL)
     return; /* a parse error, already in slot->error */
   g_clear_error (&slot->error);
+  run->held -= slot->held;
+  slot->held = 0;
   /* The op appends its members after the reply's head, so that a large
    * reply (a restore) is never copied to put the head in front of it. */
   if (slot->result != NULL)
@@ -349,6 +155,16 @@ run_slot (NmsProto *proto, Slot *slot)
       slot->result = g_string_new (NULL);
       g_string_printf (slot->result, "{\"id\":%s,\"ok\":true,", slot->id_json ? slot->id_json : "null");
       slot->head = slot->result->len;
+    }
+  if (slot->in_batch && run->held > NMS_PROTO_BATCH_HELD_BYTES)
+    {
+      /* Every request of a batch after this one is refused too, so that
+       * what ran is a prefix the caller can continue from. */
+      g_set_error (&slot->error, NMS_ERROR, NMS_ERROR_TOO_LARGE,
+                   "this request did not run: the replies before it already hold more than %u MiB; "
+                   "send it and the batch's requests after it again, in another batch",
+                   NMS_PROTO_BATCH_HELD_BYTES / (1024u * 1024u));
+      return;
     }
   if (slot->op->uses_store && proto->store == NULL)
     {
@@ -364,8 +180,7 @@ run_slot (NmsProto *proto, Slot *slot)
        * reserve's room is given to this delete, once. */
       g_clear_error (&slot->error);
       g_string_truncate (slot->result, slot->head);
-      if (run_request (proto, slot))
-        return;
+      run_request (proto, slot);
     }
   if (slot->error != NULL)
     /* Logged by log_failures once the batch's transactions are over: a
@@ -373,16 +188,21 @@ run_slot (NmsProto *proto, Slot *slot)
      * origin's write lock and stall every other port. */
     slot->log_level = slot->error->code == NMS_ERROR_IO || slot->error->code == NMS_ERROR_CORRUPT
                       || slot->error->code == NMS_ERROR_INTERNAL ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_DEBUG;
+  else
+    {
+      slot->held = slot->result->len;
+      run->held += slot->held;
+    }
 }
 
 static void
-log_failures (NmsProto *proto, Slot *slots, gsize n)
+log_failures (NmsProto *proto, Slot **slots, gsize n)
 {
   gsize i;
 
   for (i = 0; i < n; i++)
     {
-      Slot *slot = &slots[i];
+      Slot *slot = slots[i];
       g_autofree char *kind = NULL;
       guint seen;
 
@@ -409,46 +229,47 @@ log_failures (NmsProto *proto, Slot *slots, gsize n)
  * every slot is run again in a transaction of its own, so that each reply
  * says exactly what happened to that request. */
 static void
-run_group (NmsProto *proto, Slot *slots, gsize from, gsize to)
+run_group (Run *run, Slot **slots, gsize from, gsize to)
 {
+  NmsProto *proto = run->proto;
   gboolean needs_store = FALSE, writes = FALSE;
   g_autoptr(GError) error = NULL;
   gsize i;
 
   for (i = from; i < to; i++)
-    if (slots[i].op != NULL && slots[i].op->uses_store)
+    if (slots[i]->op != NULL && slots[i]->op->uses_store)
       {
         needs_store = TRUE;
-        writes |= slots[i].op->writes;
+        writes |= slots[i]->op->writes;
       }
   if (!needs_store || proto->store == NULL)
     {
       for (i = from; i < to; i++)
-        run_slot (proto, &slots[i]);
+        run_slot (run, slots[i]);
       return;
     }
 
   if (!nms_store_begin (proto->store, writes, &error))
     {
       for (i = from; i < to; i++)
-        if (slots[i].op != NULL && slots[i].op->uses_store)
+        if (slots[i]->op != NULL && slots[i]->op->uses_store)
           {
-            g_clear_error (&slots[i].error);
-            slots[i].error = g_error_copy (error);
+            g_clear_error (&slots[i]->error);
+            slots[i]->error = g_error_copy (error);
           }
         else
-          run_slot (proto, &slots[i]);
+          run_slot (run, slots[i]);
       return;
     }
   for (i = from; i < to; i++)
-    run_slot (proto, &slots[i]);
+    run_slot (run, slots[i]);
   if (nms_store_commit (proto->store, &error))
     return;
 
   g_warning ("a batch of %" G_GSIZE_FORMAT " requests failed to commit (%s); retrying them one by one",
              to - from, error->message);
   for (i = from; i < to; i++)
-    run_slot (proto, &slots[i]);
+    run_slot (run, slots[i]);
 }
 
 char *
@@ -465,72 +286,148 @@ nms_proto_error_reply (const char *id_json, const GError *error, gsize *len)
   return g_string_free (out, FALSE);
 }
 
-static void
-emit_slot (Slot *slot, NmsProtoReplyFunc emit, gpointer user_data)
+/* The slot's whole reply, once: its error reply, or its result closed. */
+static GString *
+finish_reply (Slot *slot)
 {
-  const char *id_json = slot->id_json ? slot->id_json : "null";
-  g_autofree char *text = NULL;
-  gsize len;
-
   if (slot->error != NULL)
     {
-      text = nms_proto_error_reply (id_json, slot->error, &len);
-      emit (id_json, text, len, user_data);
-      return;
+      gsize len;
+      g_autofree char *text = nms_proto_error_reply (slot->id_json ? slot->id_json : "null", slot->error, &len);
+
+      if (slot->result != NULL)
+        g_string_free (slot->result, TRUE);
+      slot->result = g_string_new_len (text, (gssize) len);
+      return slot->result;
     }
   /* No members: the comma after "ok":true goes. */
   if (slot->result->len == slot->head)
     g_string_truncate (slot->result, slot->head - 1);
   g_string_append_c (slot->result, '}');
-  emit (id_json, slot->result->str, slot->result->len, user_data);
+  return slot->result;
+}
+
+static void
+reply_free (gpointer reply)
+{
+  if (reply != NULL)
+    g_string_free (reply, TRUE);
+}
+
+/* Parses one request; an inner request of a batch shares its batch's
+ * budget of values. */
+static void
+parse_slot (Slot *slot, NmsProtoInput *input, gsize *budget)
+{
+  slot->input = *input;
+  slot->secret = _nms_proto_secret_frame (input->data, input->len);
+  if (!_nms_proto_parse_request (input, slot->in_batch, budget, &slot->req, &slot->id_json, &slot->op, &slot->error))
+    slot->op = NULL;
+  else if (slot->op->secret && !slot->secret)
+    {
+      slot->secret = TRUE;
+      _nms_proto_secret_guard ();
+    }
+}
+
+/* A batch's requests, each parsed as a request of its own. One that must
+ * come alone gets its own error and does not run. */
+static void
+split_batch (Slot *slot, gsize *budget)
+{
+  g_autoptr(GArray) texts = g_array_new (FALSE, FALSE, sizeof (NmsProtoInput));
+  gsize i;
+
+  if (!_nms_proto_batch_split (&slot->req, texts, &slot->error))
+    {
+      slot->op = NULL;
+      return;
+    }
+  slot->n_inner = texts->len;
+  slot->inner = g_new0 (Slot, texts->len);
+  for (i = 0; i < texts->len; i++)
+    {
+      Slot *inner = &slot->inner[i];
+
+      inner->in_batch = TRUE;
+      parse_slot (inner, &g_array_index (texts, NmsProtoInput, i), budget);
+      if (inner->op != NULL && inner->op->alone)
+        {
+          g_set_error (&inner->error, NMS_ERROR, NMS_ERROR_REQUEST,
+                       "%s cannot be sent inside a batch; send it on its own, in a frame of its own",
+                       inner->op->name);
+          inner->op = NULL;
+        }
+    }
 }
 
 /* Parses and runs a batch; each slot keeps its result or its error until
- * the caller has handed it out and cleared it. */
+ * the caller has handed it out and cleared it. A batch op's requests run
+ * in its place, as requests of this read: in its transaction, a savepoint
+ * each, cut by barriers like the others. */
 static Slot *
 run_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs)
 {
   Slot *slots = g_new0 (Slot, n_inputs);
-  gsize i, from = 0;
+  g_autoptr(GPtrArray) order = g_ptr_array_new ();  /* the slots that run, in order */
+  Run run = { proto, 0 };
+  gsize i, j, from = 0;
 
   for (i = 0; i < n_inputs; i++)
     {
-      slots[i].secret = _nms_proto_secret_frame (inputs[i].data, inputs[i].len);
-      if (!parse_request (&slots[i], &inputs[i]))
-        slots[i].op = NULL;
-      else if (slots[i].op->secret && !slots[i].secret)
-        {
-          slots[i].secret = TRUE;
-          _nms_proto_secret_guard ();
-        }
+      gsize budget = _nms_proto_envelope_budget (inputs[i].len);
+
+      parse_slot (&slots[i], &inputs[i], &budget);
+      if (slots[i].op != NULL && slots[i].op->carries)
+        split_batch (&slots[i], &budget);
+      if (slots[i].op != NULL && slots[i].op->carries)
+        for (j = 0; j < slots[i].n_inner; j++)
+          g_ptr_array_add (order, &slots[i].inner[j]);
+      else
+        g_ptr_array_add (order, &slots[i]);
     }
   _nms_proto_ensure_store (proto);
 
   /* A barrier (flush) must see everything before it committed, so the
    * batch is cut into groups around it. */
-  for (i = 0; i <= n_inputs; i++)
+  for (i = 0; i <= order->len; i++)
     {
-      if (i < n_inputs && (slots[i].op == NULL || !slots[i].op->barrier))
+      Slot *slot = i < order->len ? order->pdata[i] : NULL;
+
+      if (slot != NULL && (slot->op == NULL || !slot->op->barrier))
         continue;
-      run_group (proto, slots, from, i);
-      if (i < n_inputs)
-        run_slot (proto, &slots[i]);
+      run_group (&run, (Slot **) order->pdata, from, i);
+      if (slot != NULL)
+        run_slot (&run, slot);
       from = i + 1;
     }
 
-  /* Every transaction of the batch has ended: logging may block now. */
-  log_failures (proto, slots, n_inputs);
+  /* Every transaction has ended: a batch op now writes its requests'
+   * replies, and logging may block. */
+  for (i = 0; i < n_inputs; i++)
+    if (slots[i].op != NULL && slots[i].op->carries)
+      {
+        slots[i].req.replies = g_ptr_array_new_full (slots[i].n_inner, reply_free);
+        for (j = 0; j < slots[i].n_inner; j++)
+          {
+            g_ptr_array_add (slots[i].req.replies, finish_reply (&slots[i].inner[j]));
+            slots[i].inner[j].result = NULL;
+          }
+        run_slot (&run, &slots[i]);
+      }
+  log_failures (proto, (Slot **) order->pdata, order->len);
   return slots;
 }
 
 /* The frame sits in the reader's buffer until later frames reuse it; an
- * unlock's passphrase should not wait that long. */
+ * unlock's passphrase should not wait that long. An inner request's text
+ * is part of its batch's frame. */
 static void
-slot_done (Slot *slot, NmsProtoInput *input)
+slot_done (Slot *slot)
 {
-  if (slot->secret)
-    sodium_memzero (input->data, input->len);
   slot_clear (slot);
+  if (slot->secret)
+    sodium_memzero (slot->input.data, slot->input.len);
 }
 
 void
@@ -542,8 +439,10 @@ nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
 
   for (i = 0; i < n_inputs; i++)
     {
-      emit_slot (&slots[i], emit, user_data);
-      slot_done (&slots[i], &inputs[i]);
+      GString *reply = finish_reply (&slots[i]);
+
+      emit (slots[i].id_json ? slots[i].id_json : "null", reply->str, reply->len, user_data);
+      slot_done (&slots[i]);
     }
   g_free (slots);
 }
@@ -566,7 +465,7 @@ nms_proto_run_one (NmsProto *proto, NmsProtoInput *input, gsize *len, GError **e
       g_string_append_c (out, '}');
       *len = out->len;
     }
-  slot_done (slot, input);
+  slot_done (slot);
   g_free (slot);
   return out != NULL ? g_string_free (out, FALSE) : NULL;
 }

@@ -67,6 +67,7 @@ test_hello (void **state)
   nmt_assert_json (nmt_member (limits, "maxRequestBytes"), "67108864");
   nmt_assert_json (nmt_member (limits, "maxResponseBytes"), "1048576");
   nmt_assert_json (nmt_member (limits, "maxKeyBytes"), "8192");
+  nmt_assert_json (nmt_member (limits, "maxBatchRequests"), "1000");
   assert_true (cJSON_IsNull (nmt_member (limits, "quotaBytes")));
 
   /* Every op once, each answered by this host (the extension's list is
@@ -87,6 +88,7 @@ test_hello (void **state)
     assert_true (g_hash_table_contains (seen, "sessionRestore"));
     assert_true (g_hash_table_contains (seen, "subscribe"));
     assert_true (g_hash_table_contains (seen, "unlock"));
+    assert_true (g_hash_table_contains (seen, "batch"));
     assert_int_equal (g_hash_table_size (seen), cJSON_GetArraySize (ops));
   }
 

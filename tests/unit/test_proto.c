@@ -329,7 +329,8 @@ test_hello (void **state)
   Fixture *f = *state;
   cJSON *reply = call (f->proto, "{\"id\":\"h\",\"op\":\"hello\"}");
   const cJSON *limits = cJSON_GetObjectItemCaseSensitive (reply, "limits");
-  static const char *const limit_names[] = { "maxRequestBytes", "maxResponseBytes", "maxKeyBytes", "quotaBytes", NULL };
+  static const char *const limit_names[] = { "maxRequestBytes", "maxResponseBytes", "maxKeyBytes", "maxBatchRequests",
+                                              "quotaBytes", NULL };
 
   assert_ok (reply);
   assert_id (reply, "\"h\"");
@@ -344,6 +345,7 @@ test_hello (void **state)
   assert_true (cJSON_GetObjectItemCaseSensitive (limits, "maxRequestBytes")->valuedouble == 64.0 * 1024 * 1024);
   assert_true (cJSON_GetObjectItemCaseSensitive (limits, "maxResponseBytes")->valuedouble == 1024.0 * 1024);
   assert_true (cJSON_GetObjectItemCaseSensitive (limits, "maxKeyBytes")->valuedouble == NMS_STORE_MAX_KEY_BYTES);
+  assert_true (cJSON_GetObjectItemCaseSensitive (limits, "maxBatchRequests")->valuedouble == 1000);
   assert_true (cJSON_IsNull (cJSON_GetObjectItemCaseSensitive (limits, "quotaBytes")));
   cJSON_Delete (reply);
 }
