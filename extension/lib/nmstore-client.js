@@ -104,6 +104,8 @@ export function hostUnreachableError(why, ext, broken) {
  * @property {number} attempts  how many times it was sent
  * @property {Pending[]} [members]  a batch frame: the requests it carries,
  *   each settled by its own reply, in order
+ * @property {number} [values]  queued: what it counts against a batch's
+ *   budget of values (batchValues)
  */
 
 /** @typedef {(changes: Record<string, {oldValue?: any, newValue?: any}>, areaName: string, info?: {overflow: boolean}) => void} ChangeListener */
@@ -598,49 +600,95 @@ const SETTLE_TURNS = 8;
 const BATCH_OVERHEAD_BYTES = 64;
 
 /**
- * An upper bound of the UTF-8 length of JSON.stringify(v), or Infinity once
- * it passes limit, or when v is something whose JSON cannot be bounded here
- * (a toJSON method, a BigInt, nesting past 200): such a request is sent
- * alone, where it fails or succeeds exactly as it does today. The walk stops
- * at limit, so a large value costs no more than a small one.
- * @param {any} v
- * @param {number} limit
- * @param {number} [depth]
- * @returns {number}
+ * The values of a batch's requests outside their "items" (which the host
+ * reads as text) share one budget, the frame's: at least 16 MiB / 100 =
+ * 167,772 (docs/PROTOCOL.md, "What a request may cost"). A batch stays
+ * under this, with room for its own envelope, so that no request is refused
+ * there that would pass alone.
  */
-export function jsonBytesAtMost(v, limit, depth = 0) {
-  if (depth > 200) return Infinity;
+const BATCH_MAX_VALUES = 160000;
+
+/**
+ * @typedef {object} Measure
+ * @property {number} bytes  an upper bound of the UTF-8 length of the JSON
+ * @property {number} values  of values and member names, outside "items"
+ * @property {number} limit  of bytes
+ */
+
+/**
+ * Adds v's JSON to m; false once m.bytes passes m.limit, or when v is
+ * something whose JSON cannot be bounded here (a toJSON method, a BigInt,
+ * nesting past 200). The walk stops at the limit, so a large value costs no
+ * more than a small one.
+ * @param {any} v
+ * @param {Measure} m
+ * @param {number} depth
+ * @param {boolean} count  false inside "items"
+ * @returns {boolean}
+ */
+function measure(v, m, depth, count) {
+  if (depth > 200) return false;
+  if (count) m.values++;
   switch (typeof v) {
     case 'string': {
-      let n = 2;
-      for (let i = 0; i < v.length && n <= limit; i++) {
+      m.bytes += 2;
+      for (let i = 0; i < v.length && m.bytes <= m.limit; i++) {
         const c = v.charCodeAt(i);
-        if (c < 0x20) n += 6; // \u00XX at most
-        else if (c < 0x80) n += c === 0x22 || c === 0x5c ? 2 : 1;
-        else if (c < 0x800) n += 2;
-        else if (c < 0xd800 || c > 0xdfff) n += 3;
-        else n += 6; // a pair is 4 bytes; a lone surrogate is written \udXXX
+        if (c < 0x20) m.bytes += 6; // \u00XX at most
+        else if (c < 0x80) m.bytes += c === 0x22 || c === 0x5c ? 2 : 1;
+        else if (c < 0x800) m.bytes += 2;
+        else if (c < 0xd800 || c > 0xdfff) m.bytes += 3;
+        else m.bytes += 6; // a pair is 4 bytes; a lone surrogate is written \udXXX
       }
-      return n <= limit ? n : Infinity;
+      return m.bytes <= m.limit;
     }
-    case 'number': return 24; // -1.7976931348623157e+308, or null
-    case 'boolean': return 5;
+    case 'number': m.bytes += 24; return m.bytes <= m.limit; // -1.7976931348623157e+308, or null
+    case 'boolean': m.bytes += 5; return m.bytes <= m.limit;
     case 'object': break;
-    case 'bigint': return Infinity; // JSON.stringify throws: let _send say so
-    default: return 4; // undefined, a function, a symbol: left out, or null
+    case 'bigint': return false; // JSON.stringify throws: let _send say so
+    default: m.bytes += 4; return m.bytes <= m.limit; // undefined, a function, a symbol: left out, or null
   }
-  if (v === null) return 4;
-  if (typeof v.toJSON === 'function') return Infinity;
-  let n = 2;
+  if (v === null) { m.bytes += 4; return m.bytes <= m.limit; }
+  if (typeof v.toJSON === 'function') return false;
+  m.bytes += 2;
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length && n <= limit; i++) n += 1 + jsonBytesAtMost(v[i], limit - n, depth + 1);
+    for (let i = 0; i < v.length; i++) {
+      m.bytes += 1;
+      if (!measure(v[i], m, depth + 1, count)) return false;
+    }
   } else {
     for (const k of Object.keys(v)) {
-      n += 2 + jsonBytesAtMost(k, limit - n, depth + 1) + jsonBytesAtMost(v[k], limit - n, depth + 1);
-      if (n > limit) break;
+      m.bytes += 2;
+      if (!measure(k, m, depth + 1, count) || !measure(v[k], m, depth + 1, count && !(depth === 0 && k === 'items'))) return false;
     }
   }
-  return n <= limit ? n : Infinity;
+  return m.bytes <= m.limit;
+}
+
+/**
+ * An upper bound of the UTF-8 length of JSON.stringify(v), or Infinity once
+ * it passes limit, or when v is something whose JSON cannot be bounded here
+ * (see measure): such a request is sent alone, where it fails or succeeds
+ * exactly as it does without coalescing.
+ * @param {any} v
+ * @param {number} limit
+ * @returns {number}
+ */
+export function jsonBytesAtMost(v, limit) {
+  const m = { bytes: 0, values: 0, limit };
+  return measure(v, m, 0, false) ? m.bytes : Infinity;
+}
+
+/**
+ * The values a request counts against a batch's budget (BATCH_MAX_VALUES),
+ * or -1 when it is to be sent alone: it may be over
+ * COALESCE_MAX_REQUEST_BYTES, or cannot be measured.
+ * @param {Record<string, any>} msg
+ * @returns {number}
+ */
+export function batchValues(msg) {
+  const m = { bytes: 0, values: 0, limit: COALESCE_MAX_REQUEST_BYTES };
+  return measure(msg, m, 0, true) ? m.values : -1;
 }
 
 export class NmstoreClient {
@@ -975,8 +1023,7 @@ export class NmstoreClient {
   _enqueue(p) {
     if (this._batchSize() < 2) {
       this._send(p);
-    } else if (NEVER_BATCHED.has(p.op) ||
-        jsonBytesAtMost({ ...p.params, id: p.id, op: p.op }, COALESCE_MAX_REQUEST_BYTES) > COALESCE_MAX_REQUEST_BYTES) {
+    } else if (NEVER_BATCHED.has(p.op) || (p.values = batchValues({ ...p.params, id: p.id, op: p.op })) < 0) {
       this._flushQueue();
       this._send(p);
     } else {
@@ -987,7 +1034,8 @@ export class NmstoreClient {
 
   /**
    * Sends what was queued, in the order it was made: batch frames of at
-   * most _batchSize() requests, a single request alone.
+   * most _batchSize() requests and BATCH_MAX_VALUES values, a single
+   * request alone.
    */
   _flushQueue() {
     const queue = this._queue;
@@ -997,11 +1045,21 @@ export class NmstoreClient {
       for (const p of queue) this._send(p);
       return;
     }
-    for (let i = 0; i < queue.length; i += most) {
-      const run = queue.slice(i, i + most);
+    /** @type {Pending[]} */
+    let run = [];
+    let values = 0;
+    const sendRun = () => {
       if (run.length === 1) this._send(run[0]);
-      else this._sendBatch(run);
+      else if (run.length > 1) this._sendBatch(run);
+      run = [];
+      values = 0;
+    };
+    for (const p of queue) {
+      if (run.length === most || values + (p.values ?? 0) > BATCH_MAX_VALUES) sendRun();
+      run.push(p);
+      values += p.values ?? 0;
     }
+    sendRun();
   }
 
   /**
@@ -1122,7 +1180,21 @@ export class NmstoreClient {
       else p.reject(hostError(p.op, msg.error));
       return;
     }
+    /** @type {any[]} */
     const replies = msg.ok && Array.isArray(msg.replies) ? msg.replies : [];
+    // Once the replies the host holds pass 64 MiB, it answers the rest of
+    // a batch E_TOO_LARGE without running them (docs/PROTOCOL.md, Batch):
+    // those are sent again, the first alone, where that never happens, so
+    // that each round runs at least one. Requests sent after the batch have
+    // then run before them.
+    const deferred = replies.findIndex((/** @type {any} */ r) => r?.ok === false && r.error?.code === 'E_TOO_LARGE');
+    const settled = deferred < 0 ? members : members.slice(0, deferred);
+    if (deferred >= 0) {
+      const again = members.slice(deferred);
+      for (const m of again) m.attempts--; // they did not run
+      this._send(again[0]);
+      for (const m of again.slice(1)) this._enqueue(m);
+    }
     const one = (/** @type {Pending} */ m, /** @type {number} */ i) => {
       const r = replies[i];
       if (!msg.ok) {
@@ -1140,9 +1212,9 @@ export class NmstoreClient {
     // turns between two requests keep the promises the client and
     // NativeSessionStore return settling in request order.
     (async () => {
-      for (let i = 0; i < members.length; i++) {
+      for (let i = 0; i < settled.length; i++) {
         if (i > 0) for (let turn = 0; turn < SETTLE_TURNS; turn++) await null;
-        one(members[i], i);
+        one(settled[i], i);
       }
     })();
   }

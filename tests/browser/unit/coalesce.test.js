@@ -7,7 +7,7 @@
 // same results against the real host: coalesce-host.test.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NmstoreClient, jsonBytesAtMost } from '../../../extension/lib/nmstore-client.js';
+import { NmstoreClient, jsonBytesAtMost, batchValues } from '../../../extension/lib/nmstore-client.js';
 import { NativeSessionStore } from '../../../extension/lib/native-session-store.js';
 import { FakeHost, FakeArea, wiring } from './fake.js';
 
@@ -105,6 +105,25 @@ test('a batch carries at most hello\'s maxBatchRequests, and a large request goe
   await Promise.all([c.set({ s1: 1 }), c.set({ s2: 2 }), c.set({ big }), c.set({ s3: 3 }), c.get('big')]);
   assert.deepEqual(frames(host), ['batch:2', 'set', 'batch:2']);
   assert.equal(host.items.get('big'), big);
+});
+
+test('a batch stays within the smallest frame\'s budget of values, so none is refused there', async () => {
+  const host = new FakeHost({ ops: ['batch'] });
+  const c = wiring(NmstoreClient, host);
+  await c.ready();
+  const keys = Array.from({ length: 20000 }, (_, i) => String(i % 10)); // about 80 KB of JSON: over the size limit
+  const small = keys.slice(0, 14000); // about 56 KB: coalesced, about 14,000 values each
+  await Promise.all(Array.from({ length: 25 }, () => c.get(small)));
+  const batches = host.received.filter((r) => r.op === 'batch');
+  assert.ok(batches.length >= 3, `${batches.length} batches`);
+  for (const b of batches) {
+    const values = b.requests.reduce((n, r) => n + batchValues(r), 0);
+    assert.ok(values <= 160000, `a batch of ${b.requests.length} holds ${values} values`);
+  }
+  assert.equal(batches.reduce((n, b) => n + b.requests.length, 0), 25);
+  host.received.length = 0;
+  await Promise.all([c.get('a'), c.get(keys), c.get('b')]);
+  assert.deepEqual(frames(host), ['get', 'get', 'get'], 'a request over 64 KiB goes alone, in its place');
 });
 
 test('a chunked batch reply is reassembled and shared out', async () => {
