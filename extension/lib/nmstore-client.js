@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // nmstore-client.js: NmstoreClient, a chrome.storage.local-shaped client for
 // the org.nmstore.host native-messaging host. It owns the port: request ids,
-// chunk reassembly, reconnection with one retry, change events, and the
+// the requests of one task coalesced into one batch frame, chunk
+// reassembly, reconnection with one retry, change events, and the
 // fallback to chrome.storage.local when the host was never installed. Values
 // are converted with Chrome's own rules (toChromeValue) before they are sent,
 // so the host stores what chrome.storage.local would.
@@ -79,6 +80,9 @@ export function hostUnreachableError(why, ext, broken) {
  *   this profile reached the host; default IndexedDB (see indexedDbReachedStore)
  * @property {import('./host-errors.js').Extension} [extension]  whose id the
  *   fixes name; default this extension (chrome.runtime)
+ * @property {boolean} [coalesce]  default true: the requests made in one task
+ *   go to the host as one `batch` frame when it has that op (see
+ *   NmstoreClient._enqueue); false sends every request in a frame of its own
  */
 
 /**
@@ -98,9 +102,24 @@ export function hostUnreachableError(why, ext, broken) {
  * @property {(reply: any) => void} resolve
  * @property {(err: Error) => void} reject
  * @property {number} attempts  how many times it was sent
+ * @property {Pending[]} [members]  a batch frame: the requests it carries,
+ *   each settled by its own reply, in order
+ * @property {number} [values]  queued: what it counts against a batch's
+ *   budget of values (batchValues)
  */
 
 /** @typedef {(changes: Record<string, {oldValue?: any, newValue?: any}>, areaName: string, info?: {overflow: boolean}) => void} ChangeListener */
+
+/**
+ * The rejection for a host's error reply.
+ * @param {string} op
+ * @param {{code?: string, message?: string} | null | undefined} error
+ */
+function hostError(op, error) {
+  /** @type {{code?: string, message?: string}} */
+  const e = error ?? {};
+  return new NmstoreError(e.code ?? 'E_INTERNAL', `nmstore ${op}: ${e.message ?? 'the host gave no message'}`, op);
+}
 
 /** @returns {any} the extension's chrome namespace, or undefined outside an extension */
 function chromeApi() {
@@ -553,6 +572,125 @@ export const HOST_ONLY_OPS = Object.freeze([
   'unlock', 'lock', 'batch',
 ]);
 
+// ---------------------------------------------------------------------------
+// Coalescing: the requests made in one task travel as one `batch` frame.
+
+/**
+ * The ops the host refuses inside a batch (docs/PROTOCOL.md, `batch`): each
+ * goes in a frame of its own, after the requests queued before it.
+ */
+const NEVER_BATCHED = new Set(['batch', 'hello', 'unlock', 'subscribe', 'unsubscribe']);
+
+/**
+ * A request whose JSON may be longer than this goes in a frame of its own.
+ * A frame costs about the same whatever its size, so coalescing only pays
+ * for small requests; and 1000 requests of at most 64 KiB always fit in one
+ * 64 MiB frame, so a batch never needs its size measured exactly.
+ */
+const COALESCE_MAX_REQUEST_BYTES = 64 * 1024;
+
+/**
+ * Microtask turns between the settling of two requests of one batch: more
+ * than the .then and await steps any promise the client or
+ * NativeSessionStore returns adds to the request's own (_settle).
+ */
+const SETTLE_TURNS = 8;
+
+/** What a batch frame adds to the requests it carries, at most. */
+const BATCH_OVERHEAD_BYTES = 64;
+
+/**
+ * The values of a batch's requests outside their "items" (which the host
+ * reads as text) share one budget, the frame's: at least 16 MiB / 100 =
+ * 167,772 (docs/PROTOCOL.md, "What a request may cost"). A batch stays
+ * under this, with room for its own envelope, so that no request is refused
+ * there that would pass alone.
+ */
+const BATCH_MAX_VALUES = 160000;
+
+/**
+ * @typedef {object} Measure
+ * @property {number} bytes  an upper bound of the UTF-8 length of the JSON
+ * @property {number} values  of values and member names, outside "items"
+ * @property {number} limit  of bytes
+ */
+
+/**
+ * Adds v's JSON to m; false once m.bytes passes m.limit, or when v is
+ * something whose JSON cannot be bounded here (a toJSON method, a BigInt,
+ * nesting past 200). The walk stops at the limit, so a large value costs no
+ * more than a small one.
+ * @param {any} v
+ * @param {Measure} m
+ * @param {number} depth
+ * @param {boolean} count  false inside "items"
+ * @returns {boolean}
+ */
+function measure(v, m, depth, count) {
+  if (depth > 200) return false;
+  if (count) m.values++;
+  switch (typeof v) {
+    case 'string': {
+      m.bytes += 2;
+      for (let i = 0; i < v.length && m.bytes <= m.limit; i++) {
+        const c = v.charCodeAt(i);
+        if (c < 0x20) m.bytes += 6; // \u00XX at most
+        else if (c < 0x80) m.bytes += c === 0x22 || c === 0x5c ? 2 : 1;
+        else if (c < 0x800) m.bytes += 2;
+        else if (c < 0xd800 || c > 0xdfff) m.bytes += 3;
+        else m.bytes += 6; // a pair is 4 bytes; a lone surrogate is written \udXXX
+      }
+      return m.bytes <= m.limit;
+    }
+    case 'number': m.bytes += 24; return m.bytes <= m.limit; // -1.7976931348623157e+308, or null
+    case 'boolean': m.bytes += 5; return m.bytes <= m.limit;
+    case 'object': break;
+    case 'bigint': return false; // JSON.stringify throws: let _send say so
+    default: m.bytes += 4; return m.bytes <= m.limit; // undefined, a function, a symbol: left out, or null
+  }
+  if (v === null) { m.bytes += 4; return m.bytes <= m.limit; }
+  if (typeof v.toJSON === 'function') return false;
+  m.bytes += 2;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      m.bytes += 1;
+      if (!measure(v[i], m, depth + 1, count)) return false;
+    }
+  } else {
+    for (const k of Object.keys(v)) {
+      m.bytes += 2;
+      if (!measure(k, m, depth + 1, count) || !measure(v[k], m, depth + 1, count && !(depth === 0 && k === 'items'))) return false;
+    }
+  }
+  return m.bytes <= m.limit;
+}
+
+/**
+ * An upper bound of the UTF-8 length of JSON.stringify(v), or Infinity once
+ * it passes limit, or when v is something whose JSON cannot be bounded here
+ * (see measure): such a request is sent alone, where it fails or succeeds
+ * exactly as it does without coalescing.
+ * @param {any} v
+ * @param {number} limit
+ * @returns {number}
+ */
+export function jsonBytesAtMost(v, limit) {
+  const m = { bytes: 0, values: 0, limit };
+  return measure(v, m, 0, false) ? m.bytes : Infinity;
+}
+
+/**
+ * The values a request counts against a batch's budget (BATCH_MAX_VALUES),
+ * or -1 when it is to be sent alone: it may be over
+ * COALESCE_MAX_REQUEST_BYTES, or cannot be measured.
+ * @param {Record<string, any>} msg
+ * @returns {number}
+ */
+export function batchValues(msg) {
+  const m = { bytes: 0, values: 0, limit: COALESCE_MAX_REQUEST_BYTES };
+  return measure(msg, m, 0, true) ? m.values : -1;
+}
+
 export class NmstoreClient {
   /** @param {ClientOptions} [options] */
   constructor(options = {}) {
@@ -582,8 +720,11 @@ export class NmstoreClient {
     /** @type {Connection | null} */
     this._conn = null;
     this._nextId = 1;
-    /** @type {Map<number, Pending>} sent and not yet answered, in id order */
+    /** @type {Map<number, Pending>} frames sent and not yet answered, in the order sent */
     this._pending = new Map();
+    this._coalesce = options.coalesce ?? true;
+    /** @type {Pending[]} made in this task, sent at its end (_flushQueue) */
+    this._queue = [];
     /** @type {Map<any, string[]>} chunk parts by reply id */
     this._chunks = new Map();
     /** @type {string[] | null} parts of a chunked event */
@@ -812,7 +953,8 @@ export class NmstoreClient {
     this._conn = null;
     this._chunks.clear();
     this._eventChunks = null;
-    const inFlight = [...this._pending.values()].sort((a, b) => a.id - b.id);
+    // A batch's requests are retried one by one, each with its own count.
+    const inFlight = [...this._pending.values()].flatMap((p) => p.members ?? [p]).sort((a, b) => a.id - b.id);
     this._pending.clear();
     const retry = inFlight.filter((p) => p.attempts < 2);
     for (const p of inFlight) {
@@ -831,7 +973,7 @@ export class NmstoreClient {
         this._subscribed = this._startEvents(true);
       }
       for (const p of retry) {
-        if (conn.mode === 'native') this._send(p);
+        if (conn.mode === 'native') this._enqueue(p);
         else this._runFallback(p.op, p.params).then(p.resolve, p.reject);
       }
     }, (err) => {
@@ -845,9 +987,106 @@ export class NmstoreClient {
 
   /** @param {Error} err */
   _failAll(err) {
-    const all = [...this._pending.values()];
+    // Those still queued would otherwise go out at the end of this task,
+    // on a new port: rejected too, as when each was sent at once.
+    const all = [...this._pending.values(), ...this._queue];
     this._pending.clear();
+    this._queue = [];
     for (const p of all) p.reject(err);
+  }
+
+  /**
+   * How many requests one batch frame may carry, or 0 when requests go one
+   * by one: coalescing is off, or the host has no `batch` op (an older host).
+   * @returns {number}
+   */
+  _batchSize() {
+    const hello = this._conn?.mode === 'native' ? this._conn.hello : null;
+    if (!this._coalesce || !Array.isArray(hello?.ops) || !hello.ops.includes('batch')) return 0;
+    const limits = hello.limits ?? {};
+    const most = Number.isInteger(limits.maxBatchRequests) ? limits.maxBatchRequests : 1000;
+    const frame = Number.isInteger(limits.maxRequestBytes) ? limits.maxRequestBytes : 64 * 1024 * 1024;
+    // So many that their frame, however large each is, stays within the host's limit.
+    return Math.min(most, Math.floor((frame - BATCH_OVERHEAD_BYTES) / (COALESCE_MAX_REQUEST_BYTES + 1)));
+  }
+
+  /**
+   * Sends p, or queues it with the other requests made in this task: they
+   * go out together in a microtask, as one `batch` frame when there are
+   * two or more (_flushQueue). A request that may not go in a batch (an op
+   * the host refuses there, or a large one) is sent at once, after those
+   * queued before it; one the browser cannot send is so rejected at once,
+   * as before. Requests keep their order on the wire, so each still gets
+   * the reply it would get alone, in the same order.
+   * @param {Pending} p
+   */
+  _enqueue(p) {
+    if (this._batchSize() < 2) {
+      this._send(p);
+    } else if (NEVER_BATCHED.has(p.op) || (p.values = batchValues({ ...p.params, id: p.id, op: p.op })) < 0) {
+      this._flushQueue();
+      this._send(p);
+    } else {
+      this._queue.push(p);
+      if (this._queue.length === 1) queueMicrotask(() => this._flushQueue());
+    }
+  }
+
+  /**
+   * Sends what was queued, in the order it was made: batch frames of at
+   * most _batchSize() requests and BATCH_MAX_VALUES values, a single
+   * request alone.
+   */
+  _flushQueue() {
+    const queue = this._queue;
+    this._queue = [];
+    const most = this._batchSize();
+    if (queue.length < 2 || most < 2 || !this._port) {
+      for (const p of queue) this._send(p);
+      return;
+    }
+    /** @type {Pending[]} */
+    let run = [];
+    let values = 0;
+    const sendRun = () => {
+      if (run.length === 1) this._send(run[0]);
+      else if (run.length > 1) this._sendBatch(run);
+      run = [];
+      values = 0;
+    };
+    for (const p of queue) {
+      if (run.length === most || values + (p.values ?? 0) > BATCH_MAX_VALUES) sendRun();
+      run.push(p);
+      values += p.values ?? 0;
+    }
+    sendRun();
+  }
+
+  /**
+   * One frame for several requests: {"op": "batch", "requests": [...]},
+   * each request as it would be sent alone, its own id included, so that
+   * its reply is the one it would get alone.
+   * @param {Pending[]} members
+   */
+  _sendBatch(members) {
+    const port = /** @type {PortLike} */ (this._port);
+    const id = this._nextId++;
+    this._pending.set(id, {
+      id, op: 'batch', params: {}, attempts: 1, members,
+      resolve: () => {}, // _settle answers each member from the reply
+      reject: (err) => { for (const m of members) m.reject(err); },
+    });
+    try {
+      port.postMessage({ id, op: 'batch', requests: members.map((m) => ({ ...m.params, id: m.id, op: m.op })) });
+    } catch {
+      // A closed port, or a message the browser refuses: each request on
+      // its own meets the same and is answered as it was before coalescing
+      // (_send waits for onDisconnect, or rejects what cannot be sent).
+      this._pending.delete(id);
+      for (const m of members) this._send(m);
+      return;
+    }
+    for (const m of members) m.attempts++;
   }
 
   /** @param {Pending} p */
@@ -924,12 +1163,60 @@ export class NmstoreClient {
     }
     if (!p) return;
     this._pending.delete(p.id);
-    if (msg.ok) {
-      p.resolve(msg);
-    } else {
-      const e = msg.error ?? {};
-      p.reject(new NmstoreError(e.code ?? 'E_INTERNAL', `nmstore ${p.op}: ${e.message ?? 'the host gave no message'}`, p.op));
+    this._settle(p, msg);
+  }
+
+  /**
+   * Resolves or rejects a request with its reply; a batch, each of its
+   * requests with its own reply, in order. A batch refused as a whole (or
+   * an id-null reply to it) rejects each request with the host's error.
+   * @param {Pending} p
+   * @param {any} msg
+   */
+  _settle(p, msg) {
+    const members = p.members;
+    if (!members) {
+      if (msg.ok) p.resolve(msg);
+      else p.reject(hostError(p.op, msg.error));
+      return;
     }
+    /** @type {any[]} */
+    const replies = msg.ok && Array.isArray(msg.replies) ? msg.replies : [];
+    // Once the replies the host holds pass 64 MiB, it answers the rest of
+    // a batch E_TOO_LARGE without running them (docs/PROTOCOL.md, Batch):
+    // those are sent again, the first alone, where that never happens, so
+    // that each round runs at least one. Requests sent after the batch have
+    // then run before them.
+    const deferred = replies.findIndex((/** @type {any} */ r) => r?.ok === false && r.error?.code === 'E_TOO_LARGE');
+    const settled = deferred < 0 ? members : members.slice(0, deferred);
+    if (deferred >= 0) {
+      const again = members.slice(deferred);
+      for (const m of again) m.attempts--; // they did not run
+      this._send(again[0]);
+      for (const m of again.slice(1)) this._enqueue(m);
+    }
+    const one = (/** @type {Pending} */ m, /** @type {number} */ i) => {
+      const r = replies[i];
+      if (!msg.ok) {
+        m.reject(hostError(m.op, msg.error));
+      } else if (r !== null && typeof r === 'object') {
+        this._settle(m, r);
+      } else {
+        m.reject(new NmstoreError('E_INTERNAL', `nmstore ${m.op}: the host's batch reply holds ${replies.length} ` +
+          `replies for ${members.length} requests; this is a bug in nmstore: please report it with its version`, m.op));
+      }
+    };
+    // Replies one frame each arrive in tasks of their own, so every promise
+    // of the one before had settled. Settled all at once, a request() (no
+    // .then of its own) would overtake an earlier get(): a few microtask
+    // turns between two requests keep the promises the client and
+    // NativeSessionStore return settling in request order.
+    (async () => {
+      for (let i = 0; i < settled.length; i++) {
+        if (i > 0) for (let turn = 0; turn < SETTLE_TURNS; turn++) await null;
+        one(settled[i], i);
+      }
+    })();
   }
 
   /**
@@ -1016,7 +1303,10 @@ export class NmstoreClient {
 
   /**
    * Sends any op to the host and resolves to its whole reply object.
-   * Rejects with an NmstoreError carrying the host's code. In fallback mode
+   * Rejects with an NmstoreError carrying the host's code. Requests made in
+   * the same task travel together as one batch frame (unless the client was
+   * made with coalesce: false); each still gets exactly its own reply.
+   * In fallback mode
    * only the chrome.storage.local-shaped ops work; others reject with
    * E_HOST_NOT_FOUND.
    * @param {string} op
@@ -1037,7 +1327,7 @@ export class NmstoreClient {
    */
   _post(op, params) {
     return new Promise((resolve, reject) => {
-      this._send({ id: this._nextId++, op, params, resolve, reject, attempts: 0 });
+      this._enqueue({ id: this._nextId++, op, params, resolve, reject, attempts: 0 });
     });
   }
 

@@ -10,13 +10,19 @@ export class FakeHost {
   /**
    * @param {object} [o]
    * @param {boolean} [o.notFound]  connectNative fails as when no manifest exists
-   * @param {string[]} [o.ops]  extra ops it knows: 'subscribe', 'sessionRestore'
+   * @param {string[]} [o.ops]  extra ops it knows: 'subscribe', 'sessionRestore',
+   *   'batch' (then hello lists its ops and limits, as the real host does)
    * @param {number} [o.chunkSize]  replies longer than this are chunked
+   * @param {number} [o.maxBatchRequests]  hello's limit, default 1000
+   * @param {boolean} [o.tasks]  deliver each message in a task of its own
+   *   (setImmediate), as Chrome does, rather than at once
    */
   constructor(o = {}) {
     this.notFound = !!o.notFound;
     this.ops = new Set(o.ops ?? []);
     this.chunkSize = o.chunkSize ?? Infinity;
+    this.maxBatchRequests = o.maxBatchRequests ?? 1000;
+    this.tasks = !!o.tasks;
     /** @type {Map<string, any>} */
     this.items = new Map();
     /** every request received, across ports */
@@ -74,16 +80,20 @@ export class FakeHost {
 
   send(port, msg) {
     if (!port.alive) return;
+    const deliver = (frame) => {
+      if (!this.tasks) for (const fn of port.msgListeners) fn(frame);
+      else setImmediate(() => { if (port.alive) for (const fn of port.msgListeners) fn(frame); });
+    };
     const text = JSON.stringify(msg);
     if (text.length <= this.chunkSize) {
-      for (const fn of port.msgListeners) fn(wire(msg));
+      deliver(wire(msg));
       return;
     }
     const n = Math.ceil(text.length / this.chunkSize);
     for (let i = 0; i < n; i++) {
       const frame = { id: 'event' in msg ? null : msg.id, chunk: i, chunks: n, part: text.slice(i * this.chunkSize, (i + 1) * this.chunkSize) };
       if ('event' in msg) frame.event = msg.event;
-      for (const fn of port.msgListeners) fn(frame);
+      deliver(frame);
     }
   }
 
@@ -94,21 +104,41 @@ export class FakeHost {
 
   answer(port, req) {
     let reply;
-    try {
-      reply = { id: req.id, ok: true, ...this.run(port, req) };
-    } catch (e) {
-      reply = { id: req.id, ok: false, error: { code: e.code, message: e.message } };
+    if (req.op === 'batch' && this.ops.has('batch')) {
+      // The wire format of docs/PROTOCOL.md: one reply per request, in order.
+      const refused = new Set(['batch', 'hello', 'unlock', 'subscribe', 'unsubscribe']);
+      const replies = req.requests.map((r) => (refused.has(r.op)
+        ? { id: r.id ?? null, ok: false, error: { code: 'E_REQUEST', message: `"${r.op}" cannot be sent in a batch; send it on its own` } }
+        : this.reply(port, { ...r, id: r.id ?? null })));
+      reply = { id: req.id, ok: true, replies };
+    } else {
+      reply = this.reply(port, req);
     }
     if (this.tamper) reply = this.tamper(req, reply);
     this.send(port, reply);
+  }
+
+  reply(port, req) {
+    try {
+      return { id: req.id, ok: true, ...this.run(port, req) };
+    } catch (e) {
+      return { id: req.id, ok: false, error: { code: e.code, message: e.message } };
+    }
   }
 
   run(port, req) {
     const err = (code, message) => Object.assign(new Error(message), { code });
     const keysOf = (k) => (typeof k === 'string' ? [k] : k);
     switch (req.op) {
-      case 'hello':
-        return { name: 'org.nmstore.host', version: '0.0.0-fake', protocol: 1, origin: 'chrome-extension://fake/', store: '/fake/store.db', encrypted: false, locked: false };
+      case 'hello': {
+        const hello = { name: 'org.nmstore.host', version: '0.0.0-fake', protocol: 1, origin: 'chrome-extension://fake/', store: '/fake/store.db', encrypted: false, locked: false };
+        if (!this.ops.has('batch')) return hello;
+        return {
+          ...hello,
+          limits: { maxRequestBytes: 64 * 1024 * 1024, maxResponseBytes: 1024 * 1024, maxBatchRequests: this.maxBatchRequests },
+          ops: ['hello', 'get', 'getKeys', 'set', 'remove', 'clear', 'getBytesInUse', 'flush', ...this.ops],
+        };
+      }
       case 'get': {
         const items = {};
         if (typeof req.prefix === 'string') {
