@@ -10,6 +10,7 @@
  * this reader to json.c's cJSON-based one: whatever this accepts, that
  * accepts too, with the same canonical text. */
 #include "json/json.h"
+#include "json/json-private.h"
 #include "base/error.h"
 
 #include <string.h>
@@ -28,6 +29,9 @@ typedef struct {
    * caller reading a large mapped file can hand back the pages behind. */
   NmsJsonPassedFunc passed;
   gpointer          passed_data;
+  /* When not NULL, each_member hands visit a member's canonical text,
+   * written here, rather than its text as it stands. */
+  GString          *canonical;
 } Scan;
 
 /* Offsets into one object's buffers: 32 bits are enough, since no text
@@ -81,18 +85,15 @@ scan_string (Scan *s, GString *bytes)
     {
       guint8 c;
 
+      s->p = _nms_json_plain_run (s->p, s->end);
       if (s->p >= s->end)
         return fail (s, "a string is not closed");
       c = *s->p;
       if (c == '"')
         break;
-      if (c < 0x20)
-        return fail (s, "a control character inside a string must be escaped");
+      /* The run stopped at a control character or a backslash. */
       if (c != '\\')
-        {
-          s->p++;
-          continue;
-        }
+        return fail (s, "a control character inside a string must be escaped");
       if (bytes != NULL)
         g_string_append_len (bytes, (const char *) run, s->p - run);
       if (s->end - s->p < 2)
@@ -148,6 +149,21 @@ scan_string (Scan *s, GString *bytes)
   if (bytes != NULL)
     g_string_append_len (bytes, (const char *) run, s->p - run);
   s->p++; /* the closing quote */
+  return TRUE;
+}
+
+/* A string without escapes is its own canonical text: none of its bytes
+ * is one the writer escapes (json-write.c), so it is copied whole rather
+ * than decoded and written again. FALSE, with nothing read, otherwise. */
+static gboolean
+plain_string (Scan *s, GString *out)
+{
+  const guint8 *close = _nms_json_plain_run (s->p + 1, s->end);
+
+  if (close >= s->end || *close != '"')
+    return FALSE;
+  g_string_append_len (out, (const char *) s->p, close + 1 - s->p);
+  s->p = close + 1;
   return TRUE;
 }
 
@@ -365,6 +381,8 @@ scan_value (Scan *s, GString *out)
     case '"':
       if (out == NULL)
         ok = scan_string (s, NULL);
+      else if (plain_string (s, out))
+        ok = TRUE;
       else
         {
           g_autoptr(GString) bytes = g_string_new (NULL);
@@ -410,7 +428,7 @@ scan_begin_checked (Scan *s, const char *text, gsize len, gboolean check_utf8, G
   s->end = s->p + len;
   s->error = error;
   /* NUL is not valid here: g_utf8_validate_len stops at it. */
-  if (check_utf8 && !g_utf8_validate_len (text, len, &bad))
+  if (check_utf8 && !_nms_json_is_utf8 (text, len, &bad))
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
                    "the text is not valid UTF-8, or holds a raw NUL (first bad byte at offset %" G_GSIZE_FORMAT ")",
@@ -483,6 +501,19 @@ nms_json_each_member_utf8 (const char *text, gsize len, NmsJsonMemberFunc visit,
   return each_member (&s, visit, user_data);
 }
 
+gboolean
+nms_json_each_member_canonical (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data,
+                                GError **error)
+{
+  g_autoptr(GString) canonical = g_string_sized_new (len);
+  Scan s;
+
+  if (!scan_begin_checked (&s, text, len, FALSE, error))
+    return FALSE;
+  s.canonical = canonical;
+  return each_member (&s, visit, user_data);
+}
+
 static gboolean
 each_member (Scan *sp, NmsJsonMemberFunc visit, gpointer user_data)
 {
@@ -518,9 +549,13 @@ each_member (Scan *sp, NmsJsonMemberFunc visit, gpointer user_data)
       skip_space (&s);
       value = s.p;
       s.depth = 1;
-      if (!scan_value (&s, NULL))
+      if (s.canonical != NULL)
+        g_string_truncate (s.canonical, 0);
+      if (!scan_value (&s, s.canonical))
         return FALSE;
-      if (!visit (name->str, name->len, (const char *) value, (gsize) (s.p - value), user_data, error))
+      if (s.canonical != NULL
+          ? !visit (name->str, name->len, s.canonical->str, s.canonical->len, user_data, error)
+          : !visit (name->str, name->len, (const char *) value, (gsize) (s.p - value), user_data, error))
         return FALSE;
       if (s.p >= s.end)
         return fail (&s, "an object is not closed");

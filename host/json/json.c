@@ -12,6 +12,7 @@
  * the first of such a pair, so nms_json_string() reads it back without
  * doubt. Texts without \u0000, nearly all of them, are parsed as they are. */
 #include "json/json.h"
+#include "json/json-private.h"
 #include "base/error.h"
 
 #include <math.h>
@@ -23,28 +24,10 @@
 static const char mark[] = "\xEF\xBF\xBF";
 #define MARK_LEN 3
 
-/* The length of the leading run of ASCII bytes other than NUL. Requests
- * are mostly ASCII, and eight bytes at a time this costs a small part of
- * what g_utf8_validate_len does byte by byte, so that only the rest of the
- * text goes through it. */
-static gsize
-ascii_prefix (const guint8 *text, gsize len)
+gboolean
+nms_json_is_utf8 (const char *text, gsize len, const char **bad)
 {
-  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101);
-  const guint64 highs = G_GUINT64_CONSTANT (0x8080808080808080);
-  gsize i = 0;
-
-  for (; i + 8 <= len; i += 8)
-    {
-      guint64 w;
-      memcpy (&w, text + i, sizeof w);
-      /* A byte with its high bit set, or a zero byte, ends the run. */
-      if ((w & highs) != 0 || ((w - ones) & ~w & highs) != 0)
-        break;
-    }
-  while (i < len && text[i] != 0 && text[i] < 0x80)
-    i++;
-  return i;
+  return _nms_json_is_utf8 (text, len, bad);
 }
 
 /* The code unit of a \uXXXX escape at p (p[0] is the backslash), or -1. */
@@ -172,7 +155,6 @@ gboolean
 nms_json_parse (guint8 *text, gsize len, NmsJson *doc, GError **error)
 {
   const char *bad = NULL;
-  gsize ascii;
 
   doc->root = NULL;
   doc->stuffed = FALSE;
@@ -181,8 +163,7 @@ nms_json_parse (guint8 *text, gsize len, NmsJson *doc, GError **error)
       g_set_error (error, NMS_ERROR, NMS_ERROR_JSON, "the text is empty");
       return FALSE;
     }
-  ascii = ascii_prefix (text, len);
-  if (ascii < len && !g_utf8_validate_len ((const char *) text + ascii, len - ascii, &bad))
+  if (!_nms_json_is_utf8 ((const char *) text, len, &bad))
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_JSON,
                    "the text is not valid UTF-8 (first bad byte at offset %" G_GSIZE_FORMAT ")",

@@ -32,6 +32,10 @@ typedef struct {
  * Rewrites lone surrogate escapes in text to \uFFFD in place. E_JSON for
  * text that is not UTF-8 or not JSON. */
 gboolean nms_json_parse          (guint8 *text, gsize len, NmsJson *doc, GError **error);
+/* Whether text is UTF-8 without NUL, as every frame must be: what
+ * g_utf8_validate_len checks (setting *bad likewise), with the ASCII runs
+ * that make up most requests and replies skipped eight bytes at a time. */
+gboolean nms_json_is_utf8        (const char *text, gsize len, const char **bad);
 /* The same for text that must not change; it is copied when needed. */
 gboolean nms_json_parse_const    (const char *text, gsize len, NmsJson *doc, GError **error);
 void     nms_json_clear          (NmsJson *doc);
@@ -112,6 +116,12 @@ gboolean nms_json_each_member    (const char *text, gsize len, NmsJsonMemberFunc
 typedef void (*NmsJsonPassedFunc) (const char *at, gpointer user_data);
 gboolean nms_json_each_member_utf8 (const char *text, gsize len, NmsJsonMemberFunc visit,
                                     NmsJsonPassedFunc passed, gpointer user_data, GError **error);
+/* The same again, but visit is given each value's canonical text (as
+ * nms_json_canonicalize writes it): a request's "items", whose values are
+ * then read once rather than checked and then canonicalized. The value's
+ * text is valid only during the call. */
+gboolean nms_json_each_member_canonical (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data,
+                                         GError **error);
 /* Calls visit with each element's text of the array that text is, under
  * the same condition. */
 typedef gboolean (*NmsJsonElementFunc) (const char *value, gsize value_len, guint64 index, gpointer user_data,

@@ -223,7 +223,7 @@ chunker_new (char *head, const char *json, gsize len, gsize max_message, GError 
   /* Chrome drops the port on a frame that is not UTF-8 JSON: such text is
    * a bug upstream (every stored value is checked before it goes into a
    * reply), and is refused here rather than sent. */
-  if (!g_utf8_validate_len (json, len, NULL))
+  if (!nms_json_is_utf8 (json, len, NULL))
     {
       g_free (head);
       chunker->head = NULL;

@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+/* test_json_runs.c: the JSON module's fast paths, held to byte-by-byte
+ * answers written out here.
+ *
+ * The readers skip plain bytes sixteen or eight at a time (json-private.h)
+ * and copy an unescaped string whole. A mistake there shows only when the
+ * byte that matters sits at one offset in a word, or in the tail after the
+ * last whole word. So every case below is tried with that byte at every
+ * position of strings from 0 to 80 bytes long, which covers every offset
+ * in a 16-byte block, in an 8-byte word and in the tail. */
+#include "harness.h"
+#include "json/json.h"
+
+#include <string.h>
+
+#define MAX_LEN 80
+
+/* "<pad a's><middle><pad a's>" with before + after a's, quoted. */
+static GString *
+quoted (gsize before, const char *middle, gsize after)
+{
+  GString *s = g_string_new ("\"");
+
+  for (gsize i = 0; i < before; i++)
+    g_string_append_c (s, 'a');
+  g_string_append (s, middle);
+  for (gsize i = 0; i < after; i++)
+    g_string_append_c (s, 'a');
+  g_string_append_c (s, '"');
+  return s;
+}
+
+/* Canonical text of text, by both readers that produce it: alone, and as
+ * the value of a member read by nms_json_each_member_canonical. */
+static gboolean
+member_value (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
+              GError **error)
+{
+  (void) name, (void) name_len, (void) error;
+  g_string_assign (user_data, "");
+  g_string_append_len (user_data, value, (gssize) value_len);
+  return TRUE;
+}
+
+static char *
+canonical_or_error (const char *text, gsize len, GError **error)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GString) object = g_string_new ("{\"k\":");
+  g_autoptr(GString) member = g_string_new (NULL);
+  g_autoptr(GError) member_error = NULL;
+  gboolean ok = nms_json_canonicalize (text, len, out, error);
+  gboolean member_ok;
+
+  g_string_append_len (object, text, (gssize) len);
+  g_string_append_c (object, '}');
+  member_ok = nms_json_each_member_canonical (object->str, object->len, member_value, member, &member_error);
+  assert_int_equal (ok, member_ok);
+  if (!ok)
+    return NULL;
+  assert_string_equal (out->str, member->str);
+  return g_strdup (out->str);
+}
+
+/* A character that needs no escape comes back as it went in, wherever it
+ * sits; one that must be escaped comes back escaped; a raw control
+ * character is refused at its own offset. */
+static void
+test_string_every_offset (void **state)
+{
+  static const struct {
+    const char *in, *out;  /* out NULL: refused */
+  } cases[] = {
+    { "\\\"", "\\\"" },
+    { "\\\\", "\\\\" },
+    { "\\n", "\\n" },
+    { "\\u0001", "\\u0001" },
+    { "\\u00e9", "\xC3\xA9" },
+    { "\\/", "/" },
+    { "\xC3\xA9", "\xC3\xA9" },
+    { "\xE2\x80\xA8", "\xE2\x80\xA8" },
+    { "<", "<" },
+    { "\x7F", "\x7F" },
+    { " ", " " },
+    { "\x01", NULL },
+    { "\x1F", NULL },
+    { "\t", NULL },
+  };
+
+  (void) state;
+  for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
+    for (gsize len = 0; len <= MAX_LEN; len++)
+      for (gsize at = 0; at <= len; at++)
+        {
+          g_autoptr(GString) in = quoted (at, cases[c].in, len - at);
+          g_autoptr(GError) error = NULL;
+          g_autofree char *got = canonical_or_error (in->str, in->len, &error);
+
+          if (cases[c].out == NULL)
+            {
+              g_autofree char *where = g_strdup_printf ("near byte %" G_GSIZE_FORMAT ")", at + 1);
+
+              assert_null (got);
+              assert_non_null (strstr (error->message, "control character"));
+              assert_non_null (strstr (error->message, where));
+              assert_false (nms_json_check (in->str, in->len, NULL, NULL));
+            }
+          else
+            {
+              g_autoptr(GString) want = quoted (at, cases[c].out, len - at);
+
+              assert_non_null (got);
+              assert_string_equal (got, want->str);
+              assert_true (nms_json_check (in->str, in->len, NULL, NULL));
+            }
+        }
+}
+
+/* An unclosed string is refused however long its plain run is. */
+static void
+test_string_not_closed (void **state)
+{
+  (void) state;
+  for (gsize len = 0; len <= MAX_LEN; len++)
+    {
+      g_autoptr(GString) in = quoted (len, "", 0);
+      g_autoptr(GError) error = NULL;
+
+      g_string_truncate (in, in->len - 1);
+      assert_null (canonical_or_error (in->str, in->len, &error));
+      assert_non_null (strstr (error->message, "not closed"));
+    }
+}
+
+/* Chrome's count, done here byte by byte: the text's length, plus 5 for
+ * each '<' (written \u003C) and 3 for each U+2028 or U+2029 inside a
+ * string. The texts below hold no numbers and no escapes. */
+static guint64
+chrome_length_by_hand (const char *text, gsize len)
+{
+  guint64 total = len;
+
+  for (gsize i = 0; i < len; i++)
+    if (text[i] == '<')
+      total += 5;
+    else if (i + 2 < len && memcmp (text + i, "\xE2\x80\xA8", 3) == 0)
+      total += 3;
+    else if (i + 2 < len && memcmp (text + i, "\xE2\x80\xA9", 3) == 0)
+      total += 3;
+  return total;
+}
+
+static void
+test_chrome_length_every_offset (void **state)
+{
+  static const char *const middles[] = {
+    "<", "\xE2\x80\xA8", "\xE2\x80\xA9", "\xE2\x80\xAA", "\xE2\x82\xAC", "\\\"", "\\\\", "<<", "\\\"<",
+  };
+
+  (void) state;
+  for (gsize m = 0; m < G_N_ELEMENTS (middles); m++)
+    for (gsize len = 0; len <= MAX_LEN; len++)
+      for (gsize at = 0; at <= len; at++)
+        {
+          g_autoptr(GString) text = quoted (at, middles[m], len - at);
+          guint64 want = chrome_length_by_hand (text->str, text->len);
+
+          assert_int_equal (nms_json_chrome_length (text->str, text->len), want);
+        }
+}
+
+/* A bad byte or a NUL is found at its own offset, after any run of ASCII. */
+static void
+test_utf8_every_offset (void **state)
+{
+  static const struct {
+    const char *bytes;
+    gsize       len;
+    gboolean    valid;
+  } cases[] = {
+    { "\xFF", 1, FALSE },
+    { "\0", 1, FALSE },
+    { "\x80", 1, FALSE },
+    { "\xC3", 1, FALSE },  /* cut short */
+    { "\xC3\xA9", 2, TRUE },
+    { "\xF0\x9F\x98\x80", 4, TRUE },
+    { "\xED\xA0\x80", 3, FALSE },  /* a surrogate */
+    { "\x7F", 1, TRUE },
+  };
+
+  (void) state;
+  for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
+    for (gsize len = 0; len <= MAX_LEN; len++)
+      for (gsize at = 0; at <= len; at++)
+        {
+          g_autoptr(GString) text = g_string_new (NULL);
+          const char *bad = NULL;
+
+          for (gsize i = 0; i < at; i++)
+            g_string_append_c (text, 'a');
+          g_string_append_len (text, cases[c].bytes, (gssize) cases[c].len);
+          for (gsize i = at; i < len; i++)
+            g_string_append_c (text, 'a');
+          assert_int_equal (nms_json_is_utf8 (text->str, text->len, &bad), cases[c].valid);
+          if (!cases[c].valid)
+            assert_ptr_equal (bad, text->str + at);
+        }
+}
+
+/* Integers are written without printf now: both signs, the ends of the
+ * exact range, and the first number past it (written by the general
+ * path, exactly). */
+static void
+test_integers (void **state)
+{
+  static const struct {
+    double      value;
+    const char *text;
+  } cases[] = {
+    { 1, "1" },
+    { -1, "-1" },
+    { 10, "10" },
+    { -100, "-100" },
+    { 1763700000000.0, "1763700000000" },
+    { 9007199254740991.0, "9007199254740991" },
+    { -9007199254740991.0, "-9007199254740991" },
+    { 9007199254740992.0, "9007199254740992" },
+    { 1e21, "1e+21" },
+    { 123456789012345680000.0, "123456789012345680000" },
+  };
+
+  (void) state;
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GString) out = g_string_new (NULL);
+
+      nms_json_append_number (out, cases[i].value);
+      assert_string_equal (out->str, cases[i].text);
+    }
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_string_every_offset),
+    cmocka_unit_test (test_string_not_closed),
+    cmocka_unit_test (test_chrome_length_every_offset),
+    cmocka_unit_test (test_utf8_every_offset),
+    cmocka_unit_test (test_integers),
+  };
+
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
