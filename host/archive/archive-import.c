@@ -24,22 +24,15 @@
 #define IMPORT_DROP_BYTES  (16u << 20)
 #define SEALED_FORMAT      "nmstore-sealed-export"
 
-gboolean
-nms_archive_value_from_json (const char *value, gsize value_len, NmsValueKind *kind, guint8 **data,
-                             gsize *data_len, GError **error)
+/* Takes text, a value's canonical text: bytes for exactly the form
+ * nmstore writes back; anything else that looks like it is ordinary JSON,
+ * as Chrome stores it. */
+static void
+value_from_canonical (GString *text, NmsValueKind *kind, guint8 **data, gsize *data_len)
 {
-  GString *text = g_string_sized_new (value_len);
-  guint8 *bytes = NULL;
   gsize len = 0;
+  guint8 *bytes = nms_json_read_bytes (text->str, text->len, &len);
 
-  if (!nms_json_canonicalize (value, value_len, text, error))
-    {
-      g_string_free (text, TRUE);
-      return FALSE;
-    }
-  /* Only the exact form nmstore writes back is kept as bytes; anything
-   * else that looks like it is ordinary JSON, as Chrome stores it. */
-  bytes = nms_json_read_bytes (text->str, text->len, &len);
   if (bytes != NULL)
     {
       *kind = NMS_VALUE_BYTES;
@@ -53,6 +46,20 @@ nms_archive_value_from_json (const char *value, gsize value_len, NmsValueKind *k
     }
   *data = bytes;
   *data_len = len;
+}
+
+gboolean
+nms_archive_value_from_json (const char *value, gsize value_len, NmsValueKind *kind, guint8 **data,
+                             gsize *data_len, GError **error)
+{
+  GString *text = g_string_sized_new (value_len);
+
+  if (!nms_json_canonicalize (value, value_len, text, error))
+    {
+      g_string_free (text, TRUE);
+      return FALSE;
+    }
+  value_from_canonical (text, kind, data, data_len);
   return TRUE;
 }
 
@@ -82,7 +89,9 @@ nms_archive_add_member (const char *name, gsize name_len, const char *value, gsi
         g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "set: \"items\" names a key twice");
       return FALSE;
     }
-  if (!nms_archive_value_from_json (value, value_len, &item.kind, &data, &item.value_len, error))
+  if (set->canonical)
+    value_from_canonical (g_string_new_len (value, (gssize) value_len), &item.kind, &data, &item.value_len);
+  else if (!nms_archive_value_from_json (value, value_len, &item.kind, &data, &item.value_len, error))
     {
       /* A file of many items says which one; a request's error is its own. */
       if (set->from_file)

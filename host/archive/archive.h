@@ -51,6 +51,9 @@ typedef struct {
   GHashTable *seen;      /* every key added: g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) */
   GPtrArray  *values;    /* the values, owned: g_ptr_array_new_with_free_func (g_free) */
   gboolean    from_file; /* a mapped export: names checked again as UTF-8, errors say which key */
+  /* The values come as canonical text already: a request's items, read
+   * by nms_json_each_member_canonical, so they are not read again. */
+  gboolean    canonical;
 } NmsArchiveItems;
 
 /* Adds one member (user_data: an NmsArchiveItems; a member function of

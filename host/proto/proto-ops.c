@@ -280,12 +280,14 @@ op_set (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
   g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GArray) list = g_array_new (FALSE, FALSE, sizeof (NmsItem));
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  NmsArchiveItems set = { list, seen, values, FALSE };
+  NmsArchiveItems set = { list, seen, values, FALSE, TRUE };
 
-  /* The request's parser left an object's text here (proto.c). */
+  /* The request's parser left an object's text here (proto-parse.c), cut
+   * from a frame it checked whole, as UTF-8 and as JSON: the values are
+   * read once more, to their canonical text, and no more. */
   if (req->items == NULL)
     return _nms_proto_bad_param (error, "set", "\"items\" must be an object of key to value");
-  if (!nms_json_each_member (req->items, req->items_len, nms_archive_add_member, &set, error))
+  if (!nms_json_each_member_canonical (req->items, req->items_len, nms_archive_add_member, &set, error))
     {
       if ((*error)->code == NMS_ERROR_JSON)
         g_prefix_error (error, "set: ");

@@ -19,16 +19,32 @@ _nms_proto_print_value (NmsRequest *req, const cJSON *value, gsize *len)
   return g_string_free (out, FALSE);
 }
 
+/* Objects up to this many members are checked pair by pair: a request's
+ * envelope has three or four, and a hash set for them cost more than the
+ * rest of its parsing. */
+#define DUP_PAIRWISE_MAX 8
+
 /* The first member name used twice in object itself, or NULL. A hash set
- * keeps a request with many members linear. */
+ * keeps an object with many members linear. */
 static const char *
 duplicate_in_object (const cJSON *object)
 {
   g_autoptr(GHashTable) seen = NULL;
-  const cJSON *child;
+  const cJSON *child, *other;
+  guint n = 0;
 
   if (!cJSON_IsObject (object) || object->child == NULL || object->child->next == NULL)
     return NULL;
+  for (child = object->child; child != NULL && n <= DUP_PAIRWISE_MAX; child = child->next)
+    n++;
+  if (n <= DUP_PAIRWISE_MAX)
+    {
+      for (child = object->child; child != NULL; child = child->next)
+        for (other = object->child; other != child; other = other->next)
+          if (strcmp (other->string, child->string) == 0)
+            return child->string;
+      return NULL;
+    }
   seen = g_hash_table_new (g_str_hash, g_str_equal);
   for (child = object->child; child != NULL; child = child->next)
     if (!g_hash_table_add (seen, child->string))
@@ -36,19 +52,24 @@ duplicate_in_object (const cJSON *object)
   return NULL;
 }
 
-/* The same, for any object nested anywhere in value. JavaScript cannot
- * produce such an object, and storing one would keep text that JSON.parse
- * reads differently from what was counted. */
+/* The same, for any object nested anywhere below value (value itself is
+ * checked first, on its own). JavaScript cannot produce such an object,
+ * and storing one would keep text that JSON.parse reads differently from
+ * what was counted. */
 static const char *
-duplicate_in_tree (const cJSON *value)
+duplicate_below (const cJSON *value)
 {
-  const char *dup = duplicate_in_object (value);
+  const char *dup = NULL;
   const cJSON *child;
 
   /* cJSON's nesting limit (1000) bounds this recursion. */
   for (child = value->child; dup == NULL && child != NULL; child = child->next)
     if (cJSON_IsObject (child) || cJSON_IsArray (child))
-      dup = duplicate_in_tree (child);
+      {
+        dup = duplicate_in_object (child);
+        if (dup == NULL)
+          dup = duplicate_below (child);
+      }
   return dup;
 }
 
@@ -105,8 +126,10 @@ parse_envelope (NmsRequest *req, gboolean in_batch, NmsProtoInput *input, NmsJso
   gsize values = 0, n = 0, c;
   gboolean ok;
 
+  /* A batch's request is cut from a frame that was checked whole. */
   if (input->len > 0 && text[0] == '{'
-      && !nms_json_each_member (text, input->len, find_cuts, cuts, error))
+      && !(in_batch ? nms_json_each_member_utf8 (text, input->len, find_cuts, NULL, cuts, error)
+                    : nms_json_each_member (text, input->len, find_cuts, cuts, error)))
     return FALSE;
   for (c = 0; cuts[c].name != NULL; c++)
     if (cuts[c].seen == 1 && cuts[c].value != NULL)
@@ -215,7 +238,7 @@ _nms_proto_parse_request (NmsProtoInput *input, gboolean in_batch, gsize *budget
     }
 
   /* Nested ones after the id, so that this error reply carries it. */
-  if ((dup = duplicate_in_tree (req->root)) != NULL)
+  if ((dup = duplicate_below (req->root)) != NULL)
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_REQUEST, "the request names the member \"%s\" twice in one object", dup);
       return FALSE;

@@ -297,7 +297,7 @@ test_add_member_refuses_duplicates_and_bad_keys (void **state)
   g_autoptr(GArray) items = g_array_new (FALSE, TRUE, sizeof (NmsItem));
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func (g_free);
-  NmsArchiveItems set = { items, seen, values, TRUE };
+  NmsArchiveItems set = { items, seen, values, TRUE, FALSE };
   g_autoptr(GError) error = NULL;
   g_autofree char *long_key = g_strnfill (NMS_STORE_MAX_KEY_BYTES + 1, 'k');
   const NmsItem *it;
