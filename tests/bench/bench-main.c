@@ -2,10 +2,11 @@
 /* bench-main.c: nmstore-bench, the host benchmark's command line.
  *
  *   nmstore-bench [--out DIR] [--quick] [--rounds N] [--only GROUP] [--wrapper CMD]
- *                 [--nmstore PATH] [--echo PATH]
+ *                 [--nmstore PATH] [--echo PATH] [--floor PATH]
  *   nmstore-bench --validate DIR/results.json
  *
- * Runs every workload once, alternating the host and the echo peer, and
+ * Runs every workload once, alternating the host, the floor peer (for the
+ * sets and gets of W1-W3) and the echo peer, and
  * writes results.json, results.md and chart.dat into DIR. --quick uses
  * tiny counts: it proves the benchmark still runs, not how fast anything
  * is. */
@@ -81,8 +82,10 @@ describe (BenchReport *report, const BenchConfig *config, gboolean quick)
   cJSON_AddNumberToObject (counts, "scaling_keys_large", config->large_keys);
   cJSON_AddNumberToObject (counts, "bulk_frames_of_1MiB", config->bulk_frames);
   cJSON_AddStringToObject (c, "method",
-                           "each figure is the median over rounds that alternate the host and the echo peer, "
-                           "each round a fresh process; the echo peer is sent the same requests, padded to the "
+                           "each figure is the median over rounds that alternate the host, the floor peer "
+                           "(W1-W3) and the echo peer, each round a fresh process; the floor peer is sent the "
+                           "host's frames and commits each item with one prepared upsert into a WAL, "
+                           "synchronous=NORMAL SQLite database shaped like the host's; the echo peer is sent the same requests, padded to the "
                            "size of the host's replies where those are larger");
 }
 
@@ -126,15 +129,17 @@ remove_tree (const char *path)
 int
 main (int argc, char **argv)
 {
-  g_autofree char *out = NULL, *nmstore = NULL, *echo = NULL, *validate = NULL, *wrapper = NULL, *only = NULL;
+  g_autofree char *out = NULL, *nmstore = NULL, *echo = NULL, *floor = NULL, *validate = NULL, *wrapper = NULL;
+  g_autofree char *only = NULL;
   gboolean quick = FALSE, keep = FALSE;
   gint rounds = 0;
   GOptionEntry entries[] = {
     { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "Directory for the results (default: .)", "DIR" },
     { "quick", 0, 0, G_OPTION_ARG_NONE, &quick, "Tiny counts: checks that the benchmark runs", NULL },
-    { "rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "Host/echo rounds per figure", "N" },
+    { "rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "Host/floor/echo rounds per figure", "N" },
     { "nmstore", 0, 0, G_OPTION_ARG_FILENAME, &nmstore, "The nmstore binary", "PATH" },
     { "echo", 0, 0, G_OPTION_ARG_FILENAME, &echo, "The echo peer binary", "PATH" },
+    { "floor", 0, 0, G_OPTION_ARG_FILENAME, &floor, "The floor peer binary", "PATH" },
     { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Run one group: sets (W1, W2), gets (W3), restore (W4), scale (W5, W6, RSS) or encrypted (W7)", "GROUP" },
     { "wrapper", 0, 0, G_OPTION_ARG_STRING, &wrapper, "Run each host under this command, e.g. \"valgrind --tool=callgrind\"", "CMD" },
     { "keep-scratch", 0, 0, G_OPTION_ARG_NONE, &keep, "Keep the stores the benchmark made", NULL },
@@ -186,6 +191,7 @@ main (int argc, char **argv)
     }
   config.nmstore = g_strdup (nmstore ? nmstore : NMSTORE_BENCH_HOST_BIN);
   config.echo = g_strdup (echo ? echo : NMSTORE_BENCH_ECHO_BIN);
+  config.floor = g_strdup (floor ? floor : NMSTORE_BENCH_FLOOR_BIN);
   config.scratch = g_dir_make_tmp ("nmstore-bench-XXXXXX", &error);
   if (config.scratch == NULL)
     {
@@ -206,6 +212,7 @@ main (int argc, char **argv)
     g_print ("stores kept in %s\n", config.scratch);
   g_free (config.nmstore);
   g_free (config.echo);
+  g_free (config.floor);
   g_free (config.scratch);
   g_strfreev (config.wrapper);
   if (!ok)
