@@ -319,9 +319,9 @@ is_number_or_null (const cJSON *x)
 gboolean
 bench_report_validate (const char *path, GError **error)
 {
-  static const char *const needed[] = { "W1", "W2", "W3", "W4a", "W4b", "W5", "W6", "RSS" };
+  static const char *const needed[] = { "W1", "W2", "W2b", "W3", "W3b", "W4a", "W4b", "W5", "W6", "RSS" };
   /* The workloads measured against the floor peer: each needs a floor. */
-  static const char *const floored[] = { "W1", "W2", "W3" };
+  static const char *const floored[] = { "W1", "W2", "W2b", "W3", "W3b" };
   gboolean has_floor[G_N_ELEMENTS (floored)] = { FALSE };
   g_autofree char *text = NULL;
   cJSON *root;

@@ -335,7 +335,7 @@ bench_work_sets (const BenchConfig *config, BenchReport *report, GError **error)
   bench_row_set_target (row, 0.8, BENCH_ON_FLOOR);
   bench_row_set_label (row, "W2 set x64");
   bench_work_rss_row (report, "W2", &rss2);
-  return TRUE;
+  return bench_batch_sets (config, report, home, data, &p, error);
 }
 
 gboolean
@@ -400,5 +400,5 @@ bench_work_gets (const BenchConfig *config, BenchReport *report, GError **error)
   bench_row_set_target (row, 0.8, BENCH_ON_FLOOR);
   bench_row_set_label (row, "W3 get x64");
   bench_work_rss_row (report, "W3", &rss);
-  return TRUE;
+  return bench_batch_gets (config, report, home, key, state, &p, error);
 }

@@ -76,6 +76,13 @@ gboolean     bench_work_sets        (const BenchConfig *config, BenchReport *rep
 gboolean     bench_work_gets        (const BenchConfig *config, BenchReport *report, GError **error);
 gboolean     bench_work_scale       (const BenchConfig *config, BenchReport *report, GError **error);
 gboolean     bench_work_restore     (const BenchConfig *config, BenchReport *report, GError **error);
+/* W2b and W3b (bench-batch.c): the same requests in batch frames, and their
+ * speed-up over the unbatched figures of W2 and W3 (`unbatched`). */
+gboolean     bench_batch_sets       (const BenchConfig *config, BenchReport *report, const char *home,
+                                     BenchData *data, const BenchPair *unbatched, GError **error);
+gboolean     bench_batch_gets       (const BenchConfig *config, BenchReport *report, const char *home,
+                                     const char *key, const char *value, const BenchPair *unbatched,
+                                     GError **error);
 gboolean     bench_work_encrypted   (const BenchConfig *config, BenchReport *report, GError **error);
 
 G_END_DECLS

@@ -164,6 +164,9 @@ typedef struct {
   guint  seq_ops;      /* sequential requests per round */
   guint  pipe_ops;     /* pipelined requests per round */
   guint  window;       /* pipelined requests in flight */
+  guint  batch_ops;    /* W2b, W3b: requests per round, sent in batches */
+  guint  batch_size;   /* requests per batch frame */
+  guint  batch_window; /* batch frames in flight */
   guint  torrents;     /* W4 */
   gsize  torrentfile_avg;
   guint  starts;       /* W5 */
