@@ -62,8 +62,8 @@ measure (const BenchConfig *config, BenchReport *report, const char *const homes
   g_autofree char *figure = NULL;
   gdouble ratio;
 
-  if (!bench_work_alternate (config, homes[0], host, echo, window, rate, &rss, &plain, error)
-      || !bench_work_alternate (config, homes[1], host, echo, window, rate, &rss, &enc, error))
+  if (!bench_work_alternate (config, homes[0], host, NULL, echo, window, rate, &rss, &plain, error)
+      || !bench_work_alternate (config, homes[1], host, NULL, echo, window, rate, &rss, &enc, error))
     return FALSE;
   /* As a cost: above 1 is slower than plaintext, for either unit. */
   ratio = rate ? plain.host / enc.host : enc.host / plain.host;

@@ -2,10 +2,11 @@
 /* bench-main.c: nmstore-bench, the host benchmark's command line.
  *
  *   nmstore-bench [--out DIR] [--quick] [--rounds N] [--only GROUP] [--wrapper CMD]
- *                 [--nmstore PATH] [--echo PATH]
+ *                 [--nmstore PATH] [--echo PATH] [--floor PATH]
  *   nmstore-bench --validate DIR/results.json
  *
- * Runs every workload once, alternating the host and the echo peer, and
+ * Runs every workload once, alternating the host, the floor peer (for the
+ * sets and gets of W1-W3 and their batched W2b and W3b) and the echo peer, and
  * writes results.json, results.md and chart.dat into DIR. --quick uses
  * tiny counts: it proves the benchmark still runs, not how fast anything
  * is. */
@@ -72,6 +73,9 @@ describe (BenchReport *report, const BenchConfig *config, gboolean quick)
   cJSON_AddNumberToObject (counts, "sequential_requests_per_round", config->seq_ops);
   cJSON_AddNumberToObject (counts, "pipelined_requests_per_round", config->pipe_ops);
   cJSON_AddNumberToObject (counts, "in_flight", config->window);
+  cJSON_AddNumberToObject (counts, "batched_requests_per_round", config->batch_ops);
+  cJSON_AddNumberToObject (counts, "requests_per_batch", config->batch_size);
+  cJSON_AddNumberToObject (counts, "batches_in_flight", config->batch_window);
   cJSON_AddNumberToObject (counts, "state_bytes", (double) config->state_bytes);
   cJSON_AddNumberToObject (counts, "torrents", config->torrents);
   cJSON_AddNumberToObject (counts, "torrentfile_average_bytes", (double) config->torrentfile_avg);
@@ -81,8 +85,11 @@ describe (BenchReport *report, const BenchConfig *config, gboolean quick)
   cJSON_AddNumberToObject (counts, "scaling_keys_large", config->large_keys);
   cJSON_AddNumberToObject (counts, "bulk_frames_of_1MiB", config->bulk_frames);
   cJSON_AddStringToObject (c, "method",
-                           "each figure is the median over rounds that alternate the host and the echo peer, "
-                           "each round a fresh process; the echo peer is sent the same requests, padded to the "
+                           "each figure is the median over rounds that alternate the host, the floor peer "
+                           "(W1-W3b) and the echo peer, each round a fresh process; the floor peer is sent the "
+                           "host's frames and commits each item with one prepared upsert into a WAL, "
+                           "synchronous=NORMAL SQLite database shaped like the host's (a batch in one "
+                           "transaction); the echo peer is sent the same requests, padded to the "
                            "size of the host's replies where those are larger");
 }
 
@@ -126,16 +133,18 @@ remove_tree (const char *path)
 int
 main (int argc, char **argv)
 {
-  g_autofree char *out = NULL, *nmstore = NULL, *echo = NULL, *validate = NULL, *wrapper = NULL, *only = NULL;
+  g_autofree char *out = NULL, *nmstore = NULL, *echo = NULL, *floor = NULL, *validate = NULL, *wrapper = NULL;
+  g_autofree char *only = NULL;
   gboolean quick = FALSE, keep = FALSE;
   gint rounds = 0;
   GOptionEntry entries[] = {
     { "out", 0, 0, G_OPTION_ARG_FILENAME, &out, "Directory for the results (default: .)", "DIR" },
     { "quick", 0, 0, G_OPTION_ARG_NONE, &quick, "Tiny counts: checks that the benchmark runs", NULL },
-    { "rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "Host/echo rounds per figure", "N" },
+    { "rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "Host/floor/echo rounds per figure", "N" },
     { "nmstore", 0, 0, G_OPTION_ARG_FILENAME, &nmstore, "The nmstore binary", "PATH" },
     { "echo", 0, 0, G_OPTION_ARG_FILENAME, &echo, "The echo peer binary", "PATH" },
-    { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Run one group: sets (W1, W2), gets (W3), restore (W4), scale (W5, W6, RSS) or encrypted (W7)", "GROUP" },
+    { "floor", 0, 0, G_OPTION_ARG_FILENAME, &floor, "The floor peer binary", "PATH" },
+    { "only", 0, 0, G_OPTION_ARG_STRING, &only, "Run one group: sets (W1, W2, W2b), gets (W3, W3b), restore (W4), scale (W5, W6, RSS) or encrypted (W7)", "GROUP" },
     { "wrapper", 0, 0, G_OPTION_ARG_STRING, &wrapper, "Run each host under this command, e.g. \"valgrind --tool=callgrind\"", "CMD" },
     { "keep-scratch", 0, 0, G_OPTION_ARG_NONE, &keep, "Keep the stores the benchmark made", NULL },
     { "validate", 0, 0, G_OPTION_ARG_FILENAME, &validate, "Only check that FILE is well-formed results", "FILE" },
@@ -146,6 +155,7 @@ main (int argc, char **argv)
   g_autoptr(BenchReport) report = NULL;
   BenchConfig config = {
     .rounds = 9, .seq_ops = 2000, .pipe_ops = 5000, .window = 64,
+    .batch_ops = 2000, .batch_size = 100, .batch_window = 4,
     .torrents = 1000, .torrentfile_avg = 40 * 1024, .starts = 30, .start_keys = 10000,
     .small_keys = 100, .large_keys = 100000, .bulk_frames = 64, .state_bytes = 2560,
   };
@@ -173,6 +183,7 @@ main (int argc, char **argv)
   if (quick)
     {
       config.rounds = 2, config.seq_ops = 20, config.pipe_ops = 200, config.torrents = 10;
+      config.batch_ops = 200;
       config.starts = 2, config.start_keys = 200, config.small_keys = 10, config.large_keys = 600;
       config.bulk_frames = 4;
     }
@@ -186,6 +197,7 @@ main (int argc, char **argv)
     }
   config.nmstore = g_strdup (nmstore ? nmstore : NMSTORE_BENCH_HOST_BIN);
   config.echo = g_strdup (echo ? echo : NMSTORE_BENCH_ECHO_BIN);
+  config.floor = g_strdup (floor ? floor : NMSTORE_BENCH_FLOOR_BIN);
   config.scratch = g_dir_make_tmp ("nmstore-bench-XXXXXX", &error);
   if (config.scratch == NULL)
     {
@@ -206,6 +218,7 @@ main (int argc, char **argv)
     g_print ("stores kept in %s\n", config.scratch);
   g_free (config.nmstore);
   g_free (config.echo);
+  g_free (config.floor);
   g_free (config.scratch);
   g_strfreev (config.wrapper);
   if (!ok)

@@ -3,11 +3,14 @@
  * results.json (for programs), results.md (for the README) and chart.dat
  * (for gnuplot), and the check that a results.json is well formed.
  *
- * A ratio is always the host's figure over the echo peer's, in the unit of
- * the row. The chart instead shows every charted row as a cost relative to
+ * A ratio is always the host's figure over a peer's, in the unit of the
+ * row: over the echo peer's (the pipe's limit) and, where it was measured,
+ * over the floor peer's (the pipe plus SQLite committing the same rows), so
+ * a latency's ratio is best low and a rate's best high, as the row's sense
+ * says. The chart instead shows every charted row as a cost relative to
  * the echo peer (latency over latency, or rate of the echo over rate of
  * the host), so that 1 is the pipe's limit and higher is worse on every
- * bar. */
+ * bar, with the floor's cost on the same scale beside it. */
 #include "bench.h"
 
 #include <math.h>
@@ -59,6 +62,7 @@ bench_report_add (BenchReport *report, const char *workload, const char *figure,
   row->unit = g_strdup (unit);
   row->value = value;
   row->echo = echo;
+  row->floor = NAN;
   row->sense = sense;
   row->target = NAN;
   g_ptr_array_add (report->rows, row);
@@ -67,10 +71,18 @@ bench_report_add (BenchReport *report, const char *workload, const char *figure,
 }
 
 void
-bench_row_set_target (BenchRow *row, gdouble target, gboolean on_ratio)
+bench_row_set_target (BenchRow *row, gdouble target, BenchTargetOn on)
 {
   row->target = target;
-  row->target_on_ratio = on_ratio;
+  row->target_on = on;
+}
+
+void
+bench_row_set_floor (BenchRow *row, gdouble floor)
+{
+  row->floor = floor;
+  g_print ("%-4s %-90s %12.2f %-5s ÷ floor %.2f\n", row->workload, "  the floor peer (echo + SQLite)", floor,
+           row->unit, floor > 0 ? row->value / floor : NAN);
 }
 
 void
@@ -88,18 +100,31 @@ bench_report_skip (BenchReport *report, const char *workload, const char *why)
 }
 
 static gdouble
+ratio_to (const BenchRow *row, gdouble other)
+{
+  if (isnan (other) || other <= 0)
+    return NAN;
+  return row->value / other;
+}
+
+static gdouble
 row_ratio (const BenchRow *row)
 {
-  if (isnan (row->echo) || row->echo <= 0)
-    return NAN;
-  return row->value / row->echo;
+  return ratio_to (row, row->echo);
+}
+
+static gdouble
+floor_ratio (const BenchRow *row)
+{
+  return ratio_to (row, row->floor);
 }
 
 /* TRUE, FALSE, or -1 when the row has no target. */
 static int
 row_met (const BenchRow *row)
 {
-  gdouble x = row->target_on_ratio ? row_ratio (row) : row->value;
+  gdouble x = row->target_on == BENCH_ON_ECHO ? row_ratio (row)
+              : row->target_on == BENCH_ON_FLOOR ? floor_ratio (row) : row->value;
 
   if (isnan (row->target) || isnan (x))
     return -1;
@@ -113,8 +138,10 @@ target_text (const BenchRow *row)
 
   if (isnan (row->target))
     return g_strdup ("");
-  if (row->target_on_ratio)
+  if (row->target_on == BENCH_ON_ECHO)
     return g_strdup_printf ("%s %g× echo", op, row->target);
+  if (row->target_on == BENCH_ON_FLOOR)
+    return g_strdup_printf ("%s %g× floor", op, row->target);
   return g_strdup_printf ("%s %g %s", op, row->target, row->unit);
 }
 
@@ -160,6 +187,8 @@ report_json (BenchReport *report)
       cJSON_AddItemToObject (r, "value", number_or_null (row->value));
       cJSON_AddItemToObject (r, "echo", number_or_null (row->echo));
       cJSON_AddItemToObject (r, "ratio", number_or_null (row_ratio (row)));
+      cJSON_AddItemToObject (r, "floor", number_or_null (row->floor));
+      cJSON_AddItemToObject (r, "floor_ratio", number_or_null (floor_ratio (row)));
       cJSON_AddStringToObject (r, "better", row->sense == BENCH_LOWER_IS_BETTER ? "lower" : "higher");
       cJSON_AddStringToObject (r, "target", target);
       cJSON_AddItemToObject (r, "met", met < 0 ? cJSON_CreateNull () : cJSON_CreateBool (met));
@@ -185,19 +214,22 @@ report_markdown (BenchReport *report)
                           cJSON_GetStringValue (cJSON_GetObjectItem (m, "kernel")),
                           cJSON_GetStringValue (cJSON_GetObjectItem (c, "load_before")),
                           cJSON_GetStringValue (cJSON_GetObjectItem (c, "load_after")));
-  g_string_append (md, "| workload | figure | value | unit | echo peer | ratio | target | met? |\n"
-                       "|---|---|---:|---|---:|---:|---|---|\n");
+  g_string_append (md, "| workload | figure | value | unit | echo peer | ÷ echo "
+                       "| floor (echo+SQLite) | ÷ floor | target | met? |\n"
+                       "|---|---|---:|---|---:|---:|---:|---:|---|---|\n");
   for (i = 0; i < report->rows->len; i++)
     {
       const BenchRow *row = report->rows->pdata[i];
       g_autofree char *value = format_number (row->value);
       g_autofree char *echo = format_number (row->echo);
       g_autofree char *ratio = format_number (row_ratio (row));
+      g_autofree char *floor = format_number (row->floor);
+      g_autofree char *fratio = format_number (floor_ratio (row));
       g_autofree char *target = target_text (row);
       int met = row_met (row);
 
-      g_string_append_printf (md, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", row->workload, row->figure,
-                              value, row->unit, echo, isnan (row_ratio (row)) ? "–" : ratio, target,
+      g_string_append_printf (md, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", row->workload,
+                              row->figure, value, row->unit, echo, ratio, floor, fratio, target,
                               met < 0 ? "" : met ? "yes" : "**no**");
     }
   for (i = 0; i < report->skipped->len; i++)
@@ -205,32 +237,50 @@ report_markdown (BenchReport *report)
   return g_string_free (md, FALSE);
 }
 
+/* A figure of the row as a cost relative to the echo peer: 1 is the
+ * pipe's limit, higher is worse, whichever way the row's unit goes. */
+static gdouble
+cost_vs_echo (const BenchRow *row, gdouble figure)
+{
+  gdouble ratio = isnan (row->echo) || row->echo <= 0 ? NAN : figure / row->echo;
+
+  return row->sense == BENCH_LOWER_IS_BETTER ? ratio : 1.0 / ratio;
+}
+
+static void
+append_number (GString *dat, gdouble x)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (isnan (x) || isinf (x))
+    g_string_append (dat, " NaN");
+  else
+    g_string_append_printf (dat, " %s", g_ascii_formatd (buf, sizeof buf, "%.4f", x));
+}
+
 static char *
 chart_data (BenchReport *report)
 {
-  GString *dat = g_string_new ("# label cost_vs_echo target_cost_vs_echo\n");
+  GString *dat = g_string_new ("# label cost_vs_echo target_cost_vs_echo floor_cost_vs_echo\n");
   guint i;
 
   for (i = 0; i < report->rows->len; i++)
     {
       const BenchRow *row = report->rows->pdata[i];
-      gdouble ratio = row_ratio (row), cost, target = NAN;
-      char buf[2][G_ASCII_DTOSTR_BUF_SIZE];
+      gdouble cost = cost_vs_echo (row, row->value), target = NAN;
 
-      if (row->label == NULL)
+      if (row->label == NULL || isnan (cost))
         continue;
-      /* Targets on absolute values are drawn against the echo peer's
-       * figure in the same run, so that every bar shares one scale. */
+      /* Every target is drawn on the same scale as the bars: the figure
+       * that would just meet it, relative to the echo peer in this run. */
       if (!isnan (row->target))
-        target = row->target_on_ratio ? row->target : row->target / row->echo;
-      cost = row->sense == BENCH_LOWER_IS_BETTER ? ratio : 1.0 / ratio;
-      if (row->sense == BENCH_HIGHER_IS_BETTER && !isnan (target))
-        target = 1.0 / target;
-      if (isnan (cost))
-        continue;
-      g_ascii_formatd (buf[0], sizeof buf[0], "%.4f", cost);
-      g_ascii_formatd (buf[1], sizeof buf[1], "%.4f", target);
-      g_string_append_printf (dat, "\"%s\" %s %s\n", row->label, buf[0], isnan (target) ? "NaN" : buf[1]);
+        target = cost_vs_echo (row, row->target_on == BENCH_ON_VALUE ? row->target
+                                    : row->target * (row->target_on == BENCH_ON_ECHO ? row->echo : row->floor));
+      g_string_append_printf (dat, "\"%s\"", row->label);
+      append_number (dat, cost);
+      append_number (dat, target);
+      append_number (dat, cost_vs_echo (row, row->floor));
+      g_string_append_c (dat, '\n');
     }
   return g_string_free (dat, FALSE);
 }
@@ -269,7 +319,10 @@ is_number_or_null (const cJSON *x)
 gboolean
 bench_report_validate (const char *path, GError **error)
 {
-  static const char *const needed[] = { "W1", "W2", "W3", "W4a", "W4b", "W5", "W6", "RSS" };
+  static const char *const needed[] = { "W1", "W2", "W2b", "W3", "W3b", "W4a", "W4b", "W5", "W6", "RSS" };
+  /* The workloads measured against the floor peer: each needs a floor. */
+  static const char *const floored[] = { "W1", "W2", "W2b", "W3", "W3b" };
+  gboolean has_floor[G_N_ELEMENTS (floored)] = { FALSE };
   g_autofree char *text = NULL;
   cJSON *root;
   const cJSON *rows, *row, *skipped, *machine;
@@ -291,6 +344,7 @@ bench_report_validate (const char *path, GError **error)
     {
       const cJSON *w = cJSON_GetObjectItem (row, "workload"), *v = cJSON_GetObjectItem (row, "value");
       const cJSON *met = cJSON_GetObjectItem (row, "met");
+      const cJSON *floor = cJSON_GetObjectItem (row, "floor"), *fratio = cJSON_GetObjectItem (row, "floor_ratio");
 
       if (!ok)
         break;
@@ -299,11 +353,18 @@ bench_report_validate (const char *path, GError **error)
           || !isfinite (v->valuedouble) || v->valuedouble < 0
           || !is_number_or_null (cJSON_GetObjectItem (row, "echo"))
           || !is_number_or_null (cJSON_GetObjectItem (row, "ratio"))
+          || !is_number_or_null (floor) || !is_number_or_null (fratio)
+          || cJSON_IsNull (floor) != cJSON_IsNull (fratio)
+          || (cJSON_IsNumber (floor) && floor->valuedouble <= 0)
           || !(cJSON_IsBool (met) || cJSON_IsNull (met)))
-        ok = invalid (error, path, "a row is not {workload, figure, unit, value >= 0, echo, ratio, met}");
+        ok = invalid (error, path, "a row is not {workload, figure, unit, value >= 0, echo, ratio, "
+                                   "floor > 0 and floor_ratio (both numbers or both null), met}");
       for (i = 0; ok && i < G_N_ELEMENTS (needed); i++)
         if (strcmp (w->valuestring, needed[i]) == 0)
           seen[i] = TRUE;
+      for (i = 0; ok && i < G_N_ELEMENTS (floored); i++)
+        if (strcmp (w->valuestring, floored[i]) == 0 && cJSON_IsNumber (floor))
+          has_floor[i] = TRUE;
       if (ok && strcmp (w->valuestring, "W7") == 0)
         w7 = TRUE;
     }
@@ -314,6 +375,12 @@ bench_report_validate (const char *path, GError **error)
     if (!seen[i])
       {
         g_autofree char *what = g_strdup_printf ("no row for %s", needed[i]);
+        ok = invalid (error, path, what);
+      }
+  for (i = 0; ok && i < G_N_ELEMENTS (floored); i++)
+    if (!has_floor[i])
+      {
+        g_autofree char *what = g_strdup_printf ("no row of %s has the floor peer's figure", floored[i]);
         ok = invalid (error, path, what);
       }
   if (ok && !w7)

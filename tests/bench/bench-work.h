@@ -17,6 +17,7 @@ typedef struct {
 typedef enum {
   BENCH_HOST,
   BENCH_ECHO,
+  BENCH_FLOOR,  /* sent the host's frames; its RSS is not kept */
 } BenchSide;
 
 BenchPeer   *bench_work_start       (const BenchConfig *config, BenchSide side, const char *home, GError **error);
@@ -40,12 +41,21 @@ gboolean     bench_work_populate    (const BenchConfig *config, const char *home
 typedef struct {
   gdouble host;
   gdouble echo;
+  gdouble floor;  /* NAN when the floor peer was not run */
 } BenchPair;
 
+/* Rounds of host, floor (when floor_frames is not NULL; it is sent the
+ * host's frames as a rule) and echo over the same requests. */
 gboolean     bench_work_alternate   (const BenchConfig *config, const char *home,
-                                     const BenchFrames *host_frames, const BenchFrames *echo_frames,
+                                     const BenchFrames *host_frames, const BenchFrames *floor_frames,
+                                     const BenchFrames *echo_frames,
                                      guint window, gboolean rate, BenchRss *rss, BenchPair *out,
                                      GError **error);
+/* Sets key through a fresh peer of `side`, gets it back, and checks that
+ * the value is exactly `value`; the get's reply goes to *reply when asked. */
+gboolean     bench_work_check_get   (const BenchConfig *config, BenchSide side, const char *home,
+                                     const char *set, const char *get, const char *key, const char *value,
+                                     cJSON **reply, GError **error);
 char        *bench_work_new_home    (const BenchConfig *config, const char *name);
 void         bench_work_rss_row     (BenchReport *report, const char *workload, const BenchRss *rss);
 char        *bench_work_state_key   (guint i);
@@ -66,6 +76,13 @@ gboolean     bench_work_sets        (const BenchConfig *config, BenchReport *rep
 gboolean     bench_work_gets        (const BenchConfig *config, BenchReport *report, GError **error);
 gboolean     bench_work_scale       (const BenchConfig *config, BenchReport *report, GError **error);
 gboolean     bench_work_restore     (const BenchConfig *config, BenchReport *report, GError **error);
+/* W2b and W3b (bench-batch.c): the same requests in batch frames, and their
+ * speed-up over the unbatched figures of W2 and W3 (`unbatched`). */
+gboolean     bench_batch_sets       (const BenchConfig *config, BenchReport *report, const char *home,
+                                     BenchData *data, const BenchPair *unbatched, GError **error);
+gboolean     bench_batch_gets       (const BenchConfig *config, BenchReport *report, const char *home,
+                                     const char *key, const char *value, const BenchPair *unbatched,
+                                     GError **error);
 gboolean     bench_work_encrypted   (const BenchConfig *config, BenchReport *report, GError **error);
 
 G_END_DECLS

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* bench.h: the host benchmark's shared pieces.
  *
- * The driver talks to a peer (the nmstore host, or the echo peer that is
- * the pipe's limit) exactly as a browser does: the peer's stdin and stdout
+ * The driver talks to a peer (the nmstore host, the echo peer that is the
+ * pipe's limit, or the floor peer that is the pipe plus SQLite's own commit
+ * of the same rows) exactly as a browser does: the peer's stdin and stdout
  * are pipes, and both carry 32-bit native-order length-prefixed frames.
  * bench-peer.c owns processes and the exchange of frames, bench-data.c the
  * synthetic session data, bench-work.c the workloads, bench-report.c the
@@ -111,17 +112,23 @@ typedef enum {
   BENCH_HIGHER_IS_BETTER,
 } BenchSense;
 
+/* What a row's target is on. */
+typedef enum {
+  BENCH_ON_VALUE,  /* the value itself, in the row's unit */
+  BENCH_ON_ECHO,   /* value ÷ echo */
+  BENCH_ON_FLOOR,  /* value ÷ floor */
+} BenchTargetOn;
+
 typedef struct {
   char      *workload;    /* "W1" */
   char      *figure;      /* what was measured, for a person */
   char      *unit;
   gdouble    value;
   gdouble    echo;        /* the echo peer's figure, or NAN */
+  gdouble    floor;       /* the floor peer's figure, or NAN */
   BenchSense sense;
-  /* The target, if any: on the ratio to the echo (target_on_ratio) or on
-   * the value itself; NAN when there is none. */
-  gdouble    target;
-  gboolean   target_on_ratio;
+  gdouble    target;      /* NAN when there is none */
+  BenchTargetOn target_on;
   char      *label;       /* a short name for the chart; NULL: not charted */
 } BenchRow;
 
@@ -135,7 +142,8 @@ BenchReport *bench_report_new     (void);
 void         bench_report_free    (BenchReport *report);
 BenchRow    *bench_report_add     (BenchReport *report, const char *workload, const char *figure,
                                    const char *unit, gdouble value, gdouble echo, BenchSense sense);
-void         bench_row_set_target (BenchRow *row, gdouble target, gboolean on_ratio);
+void         bench_row_set_target (BenchRow *row, gdouble target, BenchTargetOn on);
+void         bench_row_set_floor  (BenchRow *row, gdouble floor);
 void         bench_row_set_label  (BenchRow *row, const char *label);
 void         bench_report_skip    (BenchReport *report, const char *workload, const char *why);
 /* Writes results.json, results.md and chart.dat into dir. */
@@ -150,11 +158,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BenchReport, bench_report_free)
 typedef struct {
   char  *nmstore;      /* the host binary */
   char  *echo;         /* the echo peer binary */
+  char  *floor;        /* the floor peer binary */
   char  *scratch;      /* a temporary directory for the stores */
-  guint  rounds;       /* host and echo alternate this many times per workload */
+  guint  rounds;       /* host, floor and echo alternate this many times per workload */
   guint  seq_ops;      /* sequential requests per round */
   guint  pipe_ops;     /* pipelined requests per round */
   guint  window;       /* pipelined requests in flight */
+  guint  batch_ops;    /* W2b, W3b: requests per round, sent in batches */
+  guint  batch_size;   /* requests per batch frame */
+  guint  batch_window; /* batch frames in flight */
   guint  torrents;     /* W4 */
   gsize  torrentfile_avg;
   guint  starts;       /* W5 */

@@ -22,7 +22,7 @@ out=$(mktemp -d /tmp/nmstore-profile-XXXXXX)
 nmt_apt_install valgrind
 
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j"$(nproc)" --target nmstore nmstore-bench nmstore-bench-echo >/dev/null
+cmake --build "$build" -j"$(nproc)" --target nmstore nmstore-bench nmstore-bench-echo nmstore-bench-floor >/dev/null
 "$build/tests/bench/nmstore-bench" --only "$group" --rounds 1 --out "$out" \
   --wrapper "valgrind -q --tool=callgrind --callgrind-out-file=$out/callgrind.out.%p" "$@"
 for f in "$out"/callgrind.out.*; do

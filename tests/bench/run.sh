@@ -3,7 +3,7 @@
 # tests/bench/run.sh: the host benchmark and the in-browser benchmark,
 # with one command.
 #
-# Builds nmstore, the driver and the echo peer in their own Release build
+# Builds nmstore, the driver, the echo peer and the floor peer in their own Release build
 # directory (build-bench/), installs what is missing with apt-get (gnuplot
 # and chromium among it, and playwright-core with npm ci when
 # tests/browser/node_modules is missing), runs every host workload and
@@ -27,7 +27,7 @@ nmt_apt_install build-essential cmake pkg-config libglib2.0-dev libcjson-dev lib
 echo "== configuring a Release build in $build"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 echo "== building"
-cmake --build "$build" -j"$(nproc)" --target nmstore nmstore-bench nmstore-bench-echo
+cmake --build "$build" -j"$(nproc)" --target nmstore nmstore-bench nmstore-bench-echo nmstore-bench-floor
 mkdir -p "$out"
 
 echo "== running (load average now: $(cut -d' ' -f1-3 /proc/loadavg))"
