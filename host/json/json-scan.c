@@ -177,6 +177,23 @@ digits (Scan *s)
   return s->p > from;
 }
 
+/* Whether the number text [from, to) is an integer of at most 15 digits
+ * other than -0: JSON's grammar already refused leading zeros. Most
+ * numbers in a request are such (sizes, times, counters), and they skip
+ * strtod and the shortest-digits search. */
+static gboolean
+short_integer (const guint8 *from, const guint8 *to)
+{
+  const guint8 *digits = from < to && *from == '-' ? from + 1 : from;
+
+  if (to - digits < 1 || to - digits > 15 || (digits[0] == '0' && digits != from))
+    return FALSE;
+  for (const guint8 *p = digits; p < to; p++)
+    if (!g_ascii_isdigit (*p))
+      return FALSE;
+  return TRUE;
+}
+
 static gboolean
 scan_number (Scan *s, GString *out)
 {
@@ -202,12 +219,20 @@ scan_number (Scan *s, GString *out)
       if (!digits (s))
         return fail (s, "a number needs digits in its exponent");
     }
-  if (out != NULL)
+  if (out == NULL)
+    return TRUE;
+  if (short_integer (from, s->p))
     {
-      /* The text is not NUL-terminated where the frame ends. */
-      g_autofree char *copy = g_strndup ((const char *) from, (gsize) (s->p - from));
-      nms_json_append_number (out, g_ascii_strtod (copy, NULL));
+      /* Its own canonical text: a double holds it exactly, and
+       * Number.prototype.toString writes the same digits back. */
+      g_string_append_len (out, (const char *) from, s->p - from);
+      return TRUE;
     }
+  {
+    /* The text is not NUL-terminated where the frame ends. */
+    g_autofree char *copy = g_strndup ((const char *) from, (gsize) (s->p - from));
+    nms_json_append_number (out, g_ascii_strtod (copy, NULL));
+  }
   return TRUE;
 }
 

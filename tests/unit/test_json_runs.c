@@ -239,6 +239,44 @@ test_integers (void **state)
     }
 }
 
+/* Numbers read from a request: an integer of up to 15 digits is copied as
+ * it stands, everything else goes through the double, as JavaScript reads
+ * it. The expected texts are what JSON.stringify(JSON.parse(text)) gives. */
+static void
+test_number_texts (void **state)
+{
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+    { "0", "0" },
+    { "-0", "0" },
+    { "-0.0", "0" },
+    { "-5", "-5" },
+    { "7", "7" },
+    { "123456789012345", "123456789012345" },
+    { "-123456789012345", "-123456789012345" },
+    { "1234567890123456", "1234567890123456" },
+    { "12345678901234567", "12345678901234568" },
+    { "9007199254740993", "9007199254740992" },
+    { "1.0", "1" },
+    { "1e2", "100" },
+    { "1E+2", "100" },
+    { "0.1", "0.1" },
+    { "1e21", "1e+21" },
+    { "[1,-0,22]", "[1,0,22]" },
+  };
+
+  (void) state;
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *got = canonical_or_error (cases[i].in, strlen (cases[i].in), &error);
+
+      assert_non_null (got);
+      assert_string_equal (got, cases[i].out);
+    }
+}
+
 int
 main (void)
 {
@@ -248,6 +286,7 @@ main (void)
     cmocka_unit_test (test_chrome_length_every_offset),
     cmocka_unit_test (test_utf8_every_offset),
     cmocka_unit_test (test_integers),
+    cmocka_unit_test (test_number_texts),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
