@@ -572,6 +572,60 @@ test_schema_3_values_brought_up_to_date (void **state)
   assert_int_equal (bytes_total (store), (1 + 34 + 5) + (1 + 12) + 5 + (3 + 17));
 }
 
+/* How many rows one statement changed, triggers included. */
+static int
+raw_changes (sqlite3 *raw, const char *sql)
+{
+  int before = sqlite3_total_changes (raw);
+
+  assert_int_equal (sqlite3_exec (raw, sql, NULL, NULL, NULL), SQLITE_OK);
+  return sqlite3_total_changes (raw) - before;
+}
+
+/* Schema 5: a value rewritten at the same size leaves the byte counter's
+ * row alone, so a commit writes one page, not two; a file of schema 4
+ * gets the narrower trigger when it is opened, and the count stays exact
+ * through growing, shrinking and same-size writes. */
+static void
+test_schema_4_counter_skips_same_size (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *db = g_build_filename (f->dir, NMS_STORE_FILE_NAME, NULL);
+  g_autoptr(NmsStore) store = NULL;
+  sqlite3 *raw = NULL;
+
+  {
+    g_autoptr(NmsStore) first = nmt_store_open (f->dir, 0);
+    nmt_store_set_ok (first, "a", "12");
+  }
+  /* Back to schema 4's trigger, which fired for every write of size. */
+  assert_int_equal (sqlite3_open (db, &raw), SQLITE_OK);
+  assert_int_equal (sqlite3_exec (raw,
+    "DROP TRIGGER items_bytes_update;"
+    "CREATE TRIGGER items_bytes_update AFTER UPDATE OF size ON items BEGIN"
+    "  UPDATE meta SET value = value - OLD.size + NEW.size WHERE name = 'bytes_in_use'; END;"
+    "PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal (raw_changes (raw, "UPDATE items SET size = size WHERE key = 'a'"), 2);
+  sqlite3_close (raw);
+
+  store = nmt_store_open (f->dir, 0);
+  assert_int_equal (sqlite3_open (db, &raw), SQLITE_OK);
+  assert_int_equal (raw_changes (raw, "UPDATE items SET size = size WHERE key = 'a'"), 1);
+  assert_int_equal (raw_changes (raw, "UPDATE items SET size = size + 0 WHERE key = 'a'"), 1);
+  sqlite3_close (raw);
+
+  assert_int_equal (bytes_total (store), 1 + 2);
+  nmt_store_set_ok (store, "a", "34");
+  assert_int_equal (bytes_total (store), 1 + 2);
+  nmt_store_set_ok (store, "a", "1234");
+  assert_int_equal (bytes_total (store), 1 + 4);
+  nmt_store_set_ok (store, "a", "5");
+  assert_int_equal (bytes_total (store), 1 + 1);
+  nmt_store_set_ok (store, "b", "[1,2]");
+  nmt_store_set_ok (store, "b", "[3,4]");
+  assert_int_equal (bytes_total (store), (1 + 1) + (1 + 5));
+}
+
 static void
 test_open_dir_is_a_file (void **state)
 {
@@ -1447,6 +1501,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_open_not_a_database, setup, teardown),
     cmocka_unit_test_setup_teardown (test_open_newer_schema_refused, setup, teardown),
     cmocka_unit_test_setup_teardown (test_schema_3_values_brought_up_to_date, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_schema_4_counter_skips_same_size, setup, teardown),
     cmocka_unit_test_setup_teardown (test_open_dir_is_a_file, setup, teardown),
     cmocka_unit_test_setup_teardown (test_set_get_overwrite, setup, teardown),
     cmocka_unit_test_setup_teardown (test_set_many_in_one_call, setup, teardown),
