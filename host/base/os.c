@@ -124,10 +124,19 @@ nms_os_readable_now (int fd)
   return r > 0 && (pfd.revents & (POLLIN | POLLHUP)) != 0;
 }
 
+/* The source may recurse: GLib takes a source that may not out of the
+ * poll set while it runs and puts it back after, and each of those steps
+ * signals the loop's wakeup fd, so every request cost four extra system
+ * calls (two eventfd writes, a poll that wakes, a read). The callbacks
+ * never run a nested loop, so nothing can call them again while they run. */
 guint
 nms_os_add_input_watch (int fd, NmsOsInputFunc func, gpointer user_data)
 {
-  return g_unix_fd_add (fd, G_IO_IN | G_IO_HUP | G_IO_ERR, func, user_data);
+  g_autoptr(GSource) source = g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+
+  g_source_set_can_recurse (source, TRUE);
+  g_source_set_callback (source, (GSourceFunc) (void (*) (void)) func, user_data, NULL);
+  return g_source_attach (source, NULL);
 }
 
 void
