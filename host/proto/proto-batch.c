@@ -66,8 +66,15 @@ _nms_proto_batch_split (NmsRequest *req, GArray *inputs, GError **error)
 static gboolean
 op_batch (NmsProto *proto, NmsRequest *req, GString *result, GError **error)
 {
+  gsize at = result->len, need = result->len + 16;
   guint i;
 
+  /* Room for every reply at once: the batch's reply may be tens of
+   * megabytes, and growing it by doubling copied it several times. */
+  for (i = 0; req->replies != NULL && i < req->replies->len; i++)
+    need += ((GString *) g_ptr_array_index (req->replies, i))->len + 1;
+  g_string_set_size (result, need);
+  g_string_truncate (result, at);
   g_string_append (result, "\"replies\":[");
   for (i = 0; req->replies != NULL && i < req->replies->len; i++)
     {

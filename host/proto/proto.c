@@ -152,8 +152,10 @@ run_slot (Run *run, Slot *slot)
     g_string_truncate (slot->result, slot->head);
   else
     {
-      slot->result = g_string_new (NULL);
-      g_string_printf (slot->result, "{\"id\":%s,\"ok\":true,", slot->id_json ? slot->id_json : "null");
+      slot->result = g_string_sized_new (128);
+      g_string_append (slot->result, "{\"id\":");
+      g_string_append (slot->result, slot->id_json ? slot->id_json : "null");
+      g_string_append (slot->result, ",\"ok\":true,");
       slot->head = slot->result->len;
     }
   if (slot->in_batch && run->held > NMS_PROTO_BATCH_HELD_BYTES)
