@@ -68,8 +68,18 @@ nms_json_escaped_length (const char *text, gsize len)
   const guint8 *p = (const guint8 *) text, *end = p + len;
   gsize total = 0;
 
-  for (; p < end; p++)
-    total += escaped_bytes[*p];
+  /* A reply of tens of megabytes is mostly base64: plain runs count as
+   * their length, found many bytes at a time. */
+  while (p < end)
+    {
+      const guint8 *run = _nms_json_plain_run (p, end);
+
+      total += (gsize) (run - p);
+      if (run == end)
+        break;
+      total += escaped_bytes[*run];
+      p = run + 1;
+    }
   return total;
 }
 

@@ -169,6 +169,29 @@ test_chrome_length_every_offset (void **state)
         }
 }
 
+/* The chunker's count of what a string becomes when escaped agrees with
+ * the escaper, wherever the bytes that grow sit. */
+static void
+test_escaped_length_every_offset (void **state)
+{
+  static const char *const middles[] = { "\"", "\\", "\n", "\x01", "\x1F", "\xC3\xA9", "<", "\"\\" };
+
+  (void) state;
+  for (gsize m = 0; m < G_N_ELEMENTS (middles); m++)
+    for (gsize len = 0; len <= MAX_LEN; len++)
+      for (gsize at = 0; at <= len; at++)
+        {
+          g_autoptr(GString) text = quoted (at, middles[m], len - at);
+          g_autoptr(GString) out = g_string_new (NULL);
+          /* Without the quotes quoted() put around it. */
+          const char *inner = text->str + 1;
+          gsize inner_len = text->len - 2;
+
+          nms_json_append_string (out, inner, inner_len);
+          assert_int_equal (nms_json_escaped_length (inner, inner_len), out->len - 2);
+        }
+}
+
 /* A bad byte or a NUL is found at its own offset, after any run of ASCII. */
 static void
 test_utf8_every_offset (void **state)
@@ -284,6 +307,7 @@ main (void)
     cmocka_unit_test (test_string_every_offset),
     cmocka_unit_test (test_string_not_closed),
     cmocka_unit_test (test_chrome_length_every_offset),
+    cmocka_unit_test (test_escaped_length_every_offset),
     cmocka_unit_test (test_utf8_every_offset),
     cmocka_unit_test (test_integers),
     cmocka_unit_test (test_number_texts),
