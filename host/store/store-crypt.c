@@ -35,12 +35,14 @@
 
 /* The key record's statements; the sealed records' are store-sealed.c's. */
 static const char *const key_stmt_sql[N_CRYPT_STMTS] = {
-  [CRYPT_STMT_ENVELOPE] = "SELECT value FROM meta WHERE name = 'crypto'",
-  /* BLOBs sort after all text in the key's index, so the second half is
-   * one index seek, not a scan: this runs at the start of every
-   * transaction of a plaintext store. */
-  [CRYPT_STMT_SEALED_SIGNS] = ("SELECT EXISTS (SELECT 1 FROM meta WHERE name = 'summary') "
-                               "OR EXISTS (SELECT 1 FROM items WHERE key >= x'')"),
+  /* The key record, and whether the file shows signs of sealed records
+   * (for when the record is missing), in one step: this runs at the start
+   * of every transaction, and was two statements. BLOBs sort after all
+   * text in the key's index, so the last test is one index seek, not a
+   * scan. */
+  [CRYPT_STMT_ENVELOPE] = ("SELECT (SELECT value FROM meta WHERE name = 'crypto'), "
+                           "EXISTS (SELECT 1 FROM meta WHERE name = 'summary') "
+                           "OR EXISTS (SELECT 1 FROM items WHERE key >= x'')"),
 };
 
 static sqlite3_stmt *
@@ -170,20 +172,10 @@ check_after_open (NmsStore *store, GError **error)
 /* No key record: a plaintext store, unless the file still shows that it
  * was encrypted (see the top of this file). */
 static gboolean
-no_envelope (NmsStore *store, GError **error)
+no_envelope (NmsStore *store, gboolean sealed)
 {
   NmsStoreCrypt *crypt = &store->crypt;
-  sqlite3_stmt *s = key_stmt (store, CRYPT_STMT_SEALED_SIGNS, error);
-  gboolean sealed = FALSE;
-  int rc;
 
-  if (s == NULL)
-    return FALSE;
-  if ((rc = sqlite3_step (s)) == SQLITE_ROW)
-    sealed = sqlite3_column_int (s, 0) != 0;
-  sqlite3_reset (s);
-  if (rc != SQLITE_ROW)
-    return _nms_store_fail (store, rc, "read the store's key record", error);
   _nms_store_names_drop (store);
   g_clear_pointer (&crypt->envelope_json, g_free);
   g_clear_pointer (&crypt->envelope, nms_crypto_envelope_free);
@@ -217,18 +209,22 @@ _nms_store_crypt_refresh (NmsStore *store, GError **error)
   g_autoptr(NmsCryptoEnvelope) envelope = NULL;
   g_autoptr(NmsCryptoSecret) kek = NULL;
   g_autoptr(GError) local = NULL;
+  gboolean sealed = FALSE;
   int rc;
 
   if (s == NULL)
     return FALSE;
   if ((rc = sqlite3_step (s)) == SQLITE_ROW)
-    json = g_strdup ((const char *) sqlite3_column_text (s, 0));
+    {
+      json = g_strdup ((const char *) sqlite3_column_text (s, 0));
+      sealed = sqlite3_column_int (s, 1) != 0;
+    }
   sqlite3_reset (s);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+  if (rc != SQLITE_ROW)
     return _nms_store_fail (store, rc, "read the store's key record", error);
 
   if (json == NULL)
-    return no_envelope (store, error);
+    return no_envelope (store, sealed);
   if (g_strcmp0 (json, crypt->envelope_json) == 0)
     {
       gint64 version;
