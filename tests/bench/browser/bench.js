@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
-// bench.js: the in-browser benchmark (issue 9, item 2). In one page of one
-// browser session it runs W1-W4 and the torrent list through three stores:
-// NativeSessionStore over the real host, chrome.storage.local, and the echo
-// peer registered as a second native host (the pipe's floor). Rounds
-// alternate the stores so that a busy machine slows all three alike.
+// bench.js: the in-browser benchmark (issue 9, item 2; issue 17). In one
+// page of one browser session it runs W1-W4 and the torrent list through
+// three stores: NativeSessionStore over the real host (coalescing, as an
+// author uses it, and with coalesce: false beside it), chrome.storage.local
+// (call by call, and in its best pattern, one call of everything), and the
+// echo peer registered as a second native host (the pipe's floor). Rounds
+// alternate the stores so that a busy machine slows all of them alike.
+// The data is in bench-data.js, the measuring in bench-measure.js.
 // tests/bench/browser/run.js calls globalThis.nmstoreBench.run(config) and
 // reads the JSON it resolves to; nothing here judges the figures.
 // Not part of the extension people install: run.js adds this page to a
@@ -11,6 +14,9 @@
 import { NmstoreClient } from './lib/nmstore-client.js';
 import { NativeSessionStore, bytesToBase64, base64ToBytes } from './lib/native-session-store.js';
 import { makeState, makeSession, rng, bdecode, progressOf } from './bench-data.js';
+import {
+  MB, EchoPeer, interleave, figure, perCall, rate, once, sum, perItem, framesOf, echoPlan, replyBytes, wireBytes, median,
+} from './bench-measure.js';
 
 /**
  * @typedef {object} BenchConfig
@@ -24,26 +30,11 @@ import { makeState, makeSession, rng, bdecode, progressOf } from './bench-data.j
  * @property {string} [echoHost]  the echo peer's native host name
  */
 
-/**
- * @typedef {object} Figure
- * @property {string} id  e.g. "W1"
- * @property {string} key  e.g. "W1.set": the id and the figure's name in it
- * @property {string} label  what was measured
- * @property {string} unit  "ms", "msg/s" or "MB/s"
- * @property {Record<string, number>} value  median over rounds, by store
- * @property {Record<string, number[]>} rounds  every round's figure, by store
- * @property {Record<string, string>} [how]  what each store did, where it differs
- */
-
 /** @type {BenchConfig} */
 const DEFAULTS = {
   rounds: 5, bulkRounds: 3, sequential: 500, inFlight: 2000, torrents: 1000,
   stateBytes: 2560, torrentfileAvg: 40960, echoHost: 'org.nmstore.echo',
 };
-
-/** Chrome refuses a message from a native host larger than this. */
-const MAX_HOST_MESSAGE = 1024 * 1024;
-const MB = 1000 * 1000;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -53,228 +44,6 @@ const statusEl = /** @type {HTMLElement} */ (document.getElementById('status'));
 function say(text) {
   statusEl.textContent = text;
   console.log(`[bench] ${text}`);
-}
-
-/** @param {number[]} xs */
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-// ----------------------------------------------------------- the echo peer
-
-/**
- * The echo peer over a bare port: ids and a map of waiting promises, the
- * least any client needs to match replies to requests. Anything more is
- * what NmstoreClient costs, and that is part of what is measured.
- */
-class EchoPeer {
-  /** @param {string} hostName */
-  constructor(hostName) {
-    this.hostName = hostName;
-    /** @type {Map<number, (msg: any) => void>} */
-    this.waiting = new Map();
-    this.nextId = 1;
-    /** @type {string | null} */
-    this.closed = null;
-    this.port = chrome.runtime.connectNative(hostName);
-    this.port.onMessage.addListener((/** @type {any} */ msg) => {
-      const done = this.waiting.get(msg.id);
-      if (done) { this.waiting.delete(msg.id); done(msg); }
-    });
-    this.port.onDisconnect.addListener(() => {
-      this.closed = chrome.runtime.lastError?.message ?? 'the echo peer closed the port';
-      for (const done of this.waiting.values()) done(null);
-      this.waiting.clear();
-    });
-  }
-
-  /**
-   * Sends msg (its id replaced) and resolves when it comes back.
-   * @param {Record<string, any>} msg
-   * @returns {Promise<any>}
-   */
-  send(msg) {
-    if (this.closed) return Promise.reject(new Error(`${this.hostName}: ${this.closed}`));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, (reply) => reply ? resolve(reply) : reject(new Error(`${this.hostName}: ${this.closed}`)));
-      this.port.postMessage({ ...msg, id });
-    });
-  }
-
-  /**
-   * A message whose JSON text is `bytes` long (give or take the digits of
-   * its id), to stand in for a host request or reply of that size.
-   * @param {number} bytes
-   */
-  static sized(bytes) {
-    const bare = JSON.stringify({ op: 'echo', pad: '', id: 100000 }).length;
-    return { op: 'echo', pad: 'x'.repeat(Math.max(0, bytes - bare)) };
-  }
-
-  /**
-   * Stands in for a reply of `wireBytes`: one frame when it fits in a native
-   * message, else as many frames of 1 MiB as the host's chunks take, all in
-   * flight at once as the host sends them.
-   * @param {number} wireBytes
-   */
-  async bulk(wireBytes) {
-    if (wireBytes <= MAX_HOST_MESSAGE) { await this.send(EchoPeer.sized(wireBytes)); return; }
-    const full = EchoPeer.sized(MAX_HOST_MESSAGE - 16);
-    const n = Math.ceil(wireBytes / (MAX_HOST_MESSAGE - 16));
-    const sends = [];
-    for (let i = 0; i < n; i++) sends.push(this.send(full));
-    await Promise.all(sends);
-  }
-
-  /**
-   * Sends every message at once and resolves when all came back.
-   * @param {Record<string, any>[]} msgs
-   */
-  async all(msgs) { await Promise.all(msgs.map((m) => this.send(m))); }
-
-  close() { this.port.disconnect(); }
-}
-
-// --------------------------------------------------------------- measuring
-
-/**
- * Runs each store's round function `rounds` times, rotating which store
- * goes first, and returns every round's figure by store.
- * @param {number} rounds
- * @param {Record<string, () => Promise<number>>} byStore
- */
-async function interleave(rounds, byStore) {
-  const names = Object.keys(byStore);
-  /** @type {Record<string, number[]>} */
-  const out = Object.fromEntries(names.map((n) => [n, []]));
-  for (let r = 0; r < rounds; r++) {
-    for (let k = 0; k < names.length; k++) {
-      const name = names[(r + k) % names.length];
-      out[name].push(await byStore[name]());
-    }
-  }
-  return out;
-}
-
-/**
- * @param {string} key  the figure's id, a dot and its name within the id
- *   ("W2.inFlight"): what run.js finds it by
- * @param {string} label
- * @param {string} unit
- * @param {Record<string, number[]>} rounds
- * @param {Record<string, string>} [how]
- * @returns {Figure}
- */
-function figure(key, label, unit, rounds, how) {
-  /** @type {Record<string, number>} */
-  const value = {};
-  for (const [k, v] of Object.entries(rounds)) value[k] = median(v);
-  const id = key.split('.')[0];
-  return how ? { id, key, label, unit, value, rounds, how } : { id, key, label, unit, value, rounds };
-}
-
-/** Milliseconds per call over n sequential calls of fn(i). */
-async function perCall(/** @type {number} */ n, /** @type {(i: number) => Promise<any>} */ fn) {
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) await fn(i);
-  return (performance.now() - t0) / n;
-}
-
-/** Calls per second with n calls of fn(i) in flight at once. */
-async function rate(/** @type {number} */ n, /** @type {(i: number) => Promise<any>} */ fn) {
-  const t0 = performance.now();
-  const calls = [];
-  for (let i = 0; i < n; i++) calls.push(fn(i));
-  await Promise.all(calls);
-  return n / ((performance.now() - t0) / 1000);
-}
-
-/** Milliseconds one call of fn takes. */
-async function once(/** @type {() => Promise<any>} */ fn) {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
-
-/** @param {number[]} xs */
-function sum(xs) { return xs.reduce((a, b) => a + b, 0); }
-
-/** Items per second when one call of fn moves n items. */
-async function perItem(/** @type {number} */ n, /** @type {() => Promise<any>} */ fn) {
-  return n / ((await once(fn)) / 1000);
-}
-
-/**
- * @typedef {object} Frames  what crossed a client's port, as JSON text lengths
- * @property {number[]} sent
- * @property {number[]} received  chunk frames each on their own
- */
-
-/**
- * Runs fn once with the client's port watched, outside any timing: every
- * frame the page sent to the host and every frame it got back. It tells
- * how many frames the client really sent (the coalescing check) and what
- * the echo peer must move to stand in for the same traffic.
- * @param {NmstoreClient} client  connected
- * @param {() => Promise<any>} fn
- * @returns {Promise<Frames>}
- */
-async function framesOf(client, fn) {
-  const port = /** @type {any} */ (client)._port;
-  if (!port) throw new Error('framesOf: the client is not connected; await its ready() first');
-  /** @type {Frames} */
-  const frames = { sent: [], received: [] };
-  const own = Object.prototype.hasOwnProperty.call(port, 'postMessage');
-  const post = port.postMessage;
-  port.postMessage = (/** @type {any} */ msg) => {
-    frames.sent.push(JSON.stringify(msg).length);
-    return post.call(port, msg);
-  };
-  const listen = (/** @type {any} */ msg) => { frames.received.push(JSON.stringify(msg).length); };
-  port.onMessage.addListener(listen);
-  try {
-    await fn();
-  } finally {
-    if (own) port.postMessage = post; else delete port.postMessage;
-    port.onMessage.removeListener(listen);
-  }
-  return frames;
-}
-
-/**
- * The echo peer's stand-in for some traffic: the frames of the direction
- * that carried more bytes, each cut at what a native host may send back
- * (1 MiB). The echo sends every byte both ways, so it moves at least what
- * the host's pipe moved, in as many frames or more.
- * @param {Frames} frames
- */
-function echoPlan(frames) {
-  const side = sum(frames.sent) >= sum(frames.received) ? frames.sent : frames.received;
-  const most = MAX_HOST_MESSAGE - 16;
-  const sizes = [];
-  for (const b of side) {
-    let left = b;
-    for (; left > most; left -= most) sizes.push(most);
-    sizes.push(left);
-  }
-  return sizes.map((b) => EchoPeer.sized(b));
-}
-
-/** The JSON text length of a reply as the host sent it. */
-function replyBytes(/** @type {any} */ reply) {
-  return JSON.stringify(reply).length;
-}
-
-/**
- * What crosses the pipe for a reply of `bytes`: the text itself, or, when
- * it is chunked, its text as escaped JSON strings inside the chunk frames.
- * @param {any} reply
- */
-function wireBytes(reply) {
-  const text = JSON.stringify(reply);
-  return text.length <= MAX_HOST_MESSAGE ? text.length : JSON.stringify(text).length;
 }
 
 /**
@@ -359,7 +128,7 @@ async function fillCsl(data) {
  * @param {BenchConfig} config
  * @param {Stores} stores
  * @param {Record<string, any>} checks  what the driver validates
- * @returns {Promise<Figure[]>}
+ * @returns {Promise<import('./bench-measure.js').Figure[]>}
  */
 async function smallValues(config, stores, checks) {
   const { sessions, plain, echo } = stores;
@@ -512,7 +281,7 @@ async function perKeyRestore(get) {
  * @param {EchoPeer} echo
  * @param {boolean} withFiles  W4b and the list, or W4a
  * @param {Record<string, any>} checks  what the driver validates
- * @returns {Promise<Figure[]>}
+ * @returns {Promise<import('./bench-measure.js').Figure[]>}
  */
 async function restores(config, sessions, echo, withFiles, checks) {
   const id = withFiles ? 'W4b' : 'W4a';
@@ -650,7 +419,7 @@ async function restores(config, sessions, echo, withFiles, checks) {
  * @param {import('./bench-data.js').SessionData} data
  * @param {number} rounds
  * @param {Record<string, any>} checks
- * @returns {Promise<Figure[]>}
+ * @returns {Promise<import('./bench-measure.js').Figure[]>}
  */
 async function torrentList(sessions, echo, data, rounds, checks) {
   say('list: the status page\'s torrent list');

@@ -338,7 +338,7 @@ export function markdown(/** @type {any} */ r) {
 function extensionCopy(/** @type {string} */ root) {
   const dir = join(root, 'extension');
   cpSync(join(TOP, 'extension'), dir, { recursive: true });
-  for (const page of ['bench.html', 'bench.js', 'bench-data.js']) cpSync(join(here, page), join(dir, page));
+  for (const page of ['bench.html', 'bench.js', 'bench-data.js', 'bench-measure.js']) cpSync(join(here, page), join(dir, page));
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
   manifest.permissions = [...new Set([...(manifest.permissions ?? []), 'unlimitedStorage'])];
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
