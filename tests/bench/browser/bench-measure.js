@@ -103,6 +103,69 @@ export class EchoPeer {
   close() { this.port.disconnect(); }
 }
 
+/**
+ * The pipe one way (pipe-peer.mjs): moves the frames a workload moved, each
+ * in its own direction, with no work done on them. Its time is the least
+ * any native host can take for that traffic here.
+ */
+export class PipePeer {
+  /** @param {string} hostName */
+  constructor(hostName) {
+    this.hostName = hostName;
+    /** @type {Map<number, {left: number, done: (ok: boolean) => void}>} */
+    this.waiting = new Map();
+    this.nextId = 1;
+    /** @type {string | null} */
+    this.closed = null;
+    this.port = chrome.runtime.connectNative(hostName);
+    this.port.onMessage.addListener((/** @type {any} */ msg) => {
+      const w = this.waiting.get(msg.id);
+      if (w && --w.left === 0) { this.waiting.delete(msg.id); w.done(true); }
+    });
+    this.port.onDisconnect.addListener(() => {
+      this.closed = chrome.runtime.lastError?.message ?? 'the pipe peer closed the port';
+      for (const w of this.waiting.values()) w.done(false);
+      this.waiting.clear();
+    });
+  }
+
+  /**
+   * Sends a frame of `bytes` asking for frames of the sizes in want, and
+   * resolves once they all came (at once when it wants none).
+   * @param {number} bytes
+   * @param {number[]} want
+   * @returns {Promise<void>}
+   */
+  _send(bytes, want) {
+    if (this.closed) return Promise.reject(new Error(`${this.hostName}: ${this.closed}`));
+    const id = this.nextId++;
+    // "want" before "pad": the peer parses only what comes before the pad.
+    const bare = JSON.stringify({ id, want, pad: '' }).length;
+    const msg = { id, want, pad: 'x'.repeat(Math.max(0, bytes - bare)) };
+    if (!want.length) { this.port.postMessage(msg); return Promise.resolve(); }
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { left: want.length, done: (ok) => ok ? resolve() : reject(new Error(`${this.hostName}: ${this.closed}`)) });
+      this.port.postMessage(msg);
+    });
+  }
+
+  /**
+   * The traffic of `frames`, all in flight: each sent frame's size, and the
+   * received frames asked for one by one with them (the n-th with the n-th,
+   * the rest with the last one sent). Frames are answered in order, so the
+   * last one's answers mean that all were moved.
+   * @param {Frames} frames
+   */
+  async move(frames) {
+    const { sent, received } = frames;
+    const calls = sent.map((b, i) => this._send(b,
+      i < sent.length - 1 ? (i < received.length ? [received[i]] : []) : received.slice(i).length ? received.slice(i) : [16]));
+    await Promise.all(calls);
+  }
+
+  close() { this.port.disconnect(); }
+}
+
 // --------------------------------------------------------------- measuring
 
 /**

@@ -15,7 +15,7 @@ import { NmstoreClient } from './lib/nmstore-client.js';
 import { NativeSessionStore, bytesToBase64, base64ToBytes } from './lib/native-session-store.js';
 import { makeState, makeSession, rng, bdecode, progressOf } from './bench-data.js';
 import {
-  MB, EchoPeer, interleave, figure, perCall, rate, once, sum, perItem, framesOf, echoPlan, replyBytes, wireBytes, median,
+  MB, EchoPeer, PipePeer, interleave, figure, perCall, rate, once, sum, perItem, framesOf, echoPlan, replyBytes, wireBytes, median,
 } from './bench-measure.js';
 
 /**
@@ -28,12 +28,14 @@ import {
  * @property {number} stateBytes  size of a session state's JSON text
  * @property {number} torrentfileAvg  average .torrent size in W4b and the list
  * @property {string} [echoHost]  the echo peer's native host name
+ * @property {string} [pipeHost]  the one-way pipe peer's native host name
  */
 
 /** @type {BenchConfig} */
 const DEFAULTS = {
   rounds: 5, bulkRounds: 3, sequential: 500, inFlight: 2000, torrents: 1000,
   stateBytes: 2560, torrentfileAvg: 40960, echoHost: 'org.nmstore.echo',
+  pipeHost: 'org.nmstore.pipe',
 };
 
 const enc = new TextEncoder();
@@ -117,6 +119,9 @@ async function fillCsl(data) {
  * @property {NativeSessionStore} plain  over a client made with coalesce: false,
  *   its own host process on the same store
  * @property {EchoPeer} echo
+ * @property {PipePeer} pipe  the host's frames each way, no work: the least
+ *   any host can take (only in the rows the targets against
+ *   chrome.storage.local use)
  * @property {number} batchMax  the most requests one batch frame carries (hello's limits)
  */
 
@@ -131,7 +136,7 @@ async function fillCsl(data) {
  * @returns {Promise<import('./bench-measure.js').Figure[]>}
  */
 async function smallValues(config, stores, checks) {
-  const { sessions, plain, echo } = stores;
+  const { sessions, plain, echo, pipe } = stores;
   const figures = [];
   const rand = rng(7);
   const state = makeState(rand, config.stateBytes);
@@ -179,10 +184,12 @@ async function smallValues(config, stores, checks) {
     host: () => setEach(sessions),
     chromeStorage: () => rate(n, (i) => chrome.storage.local.set({ [cslKeys[i]]: state })),
     echo: () => perItem(n, () => echo.all(echoSets)),
+    pipe: () => perItem(n, () => pipe.move(setFrames)),
   }), {
     host: `NativeSessionStore.set per key, ${n} calls in one task, coalesced into ${setFrames.sent.length} batch frame(s)`,
     chromeStorage: `chrome.storage.local.set per key, ${n} calls in one task`,
     echo: `the batch frames' ${(sum(setFrames.sent) / MB).toFixed(2)} MB in ${echoSets.length} frame(s) of at most 1 MiB, echoed`,
+    pipe: 'the same frames to the peer, its replies back, each as long as the host\'s',
   }));
   figures.push(figure('W2.oneByOne', `${n} sets of a session state in flight, coalescing off`, 'msg/s', await interleave(config.rounds, {
     host: () => setEach(plain),
@@ -232,10 +239,12 @@ async function smallValues(config, stores, checks) {
     host: () => getEach(sessions),
     chromeStorage: () => rate(n, (i) => chrome.storage.local.get(cslKeys[i])),
     echo: () => perItem(n, () => echo.all(echoGets)),
+    pipe: () => perItem(n, () => pipe.move(getFrames)),
   }), {
     host: `NativeSessionStore.get of ${n} keys, ${n} calls in one task, coalesced into ${getFrames.sent.length} batch frame(s)`,
     chromeStorage: `chrome.storage.local.get per key, ${n} calls in one task`,
     echo: `the batch replies' ${(sum(getFrames.received) / MB).toFixed(2)} MB in ${echoGets.length} frame(s) of at most 1 MiB, echoed`,
+    pipe: 'the same frames to the peer, its replies back, each as long as the host\'s',
   }));
   figures.push(figure('W3.oneByOne', `${n} gets of a ${stateBytes.length}-byte value in flight, coalescing off`, 'msg/s', await interleave(config.rounds, {
     host: () => getEach(plain),
@@ -277,13 +286,13 @@ async function perKeyRestore(get) {
 
 /**
  * @param {BenchConfig} config
- * @param {NativeSessionStore} sessions
- * @param {EchoPeer} echo
+ * @param {Stores} stores
  * @param {boolean} withFiles  W4b and the list, or W4a
  * @param {Record<string, any>} checks  what the driver validates
  * @returns {Promise<import('./bench-measure.js').Figure[]>}
  */
-async function restores(config, sessions, echo, withFiles, checks) {
+async function restores(config, stores, withFiles, checks) {
+  const { sessions, echo, pipe } = stores;
   const id = withFiles ? 'W4b' : 'W4a';
   const rounds = withFiles ? config.bulkRounds : config.rounds;
   say(`${id}: making ${config.torrents} torrents`);
@@ -316,6 +325,7 @@ async function restores(config, sessions, echo, withFiles, checks) {
   const echoMessages = echoSizes.map((b) => EchoPeer.sized(b));
   const restoreReply = await sessions.client.request('sessionRestore', { prefix: sessions.prefix });
   const restoreWire = wireBytes(restoreReply);
+  const restoreFrames = await framesOf(sessions.client, () => sessions.restoreSession());
 
   // What the restores return, checked once outside the timing.
   const restored = await sessions.restoreSession();
@@ -368,13 +378,15 @@ async function restores(config, sessions, echo, withFiles, checks) {
     host: () => once(() => sessions.restoreSession()),
     chromeStorage: () => once(cslByKeys),
     echo: () => once(() => echo.bulk(restoreWire)),
+    pipe: () => once(() => pipe.move(restoreFrames)),
     chromeStorageAll: () => once(cslEverything),
   });
   figures.push(figure(`${id}.oneTrip`, `restore ${n} torrents in one round trip`, 'ms',
-    { host: one.host, chromeStorage: one.chromeStorage, echo: one.echo }, {
+    { host: one.host, chromeStorage: one.chromeStorage, echo: one.echo, pipe: one.pipe }, {
       host: 'NativeSessionStore.restoreSession() (sessionRestore)',
       chromeStorage: 'chrome.storage.local.get of the index, then one get of every key',
       echo: `the restore reply's ${(restoreWire / MB).toFixed(2)} MB, in 1 MiB frames`,
+      pipe: `the request's and the reply's ${restoreFrames.received.length} frames, each one way`,
     }));
   figures.push(figure(`${id}.everything`, `restore ${n} torrents by one get(null) of everything`, 'ms',
     { chromeStorage: one.chromeStorageAll }, {
@@ -388,10 +400,11 @@ async function restores(config, sessions, echo, withFiles, checks) {
     const cslBest = median(one.chromeStorage) <= median(one.chromeStorageAll) ? one.chromeStorage : one.chromeStorageAll;
     const mbps = (/** @type {number[]} */ times) => times.map((ms) => restoreWire / MB / (ms / 1000));
     figures.push(figure(`${id}.mbps`, `restore reply bytes per second (${(restoreWire / MB).toFixed(1)} MB on the pipe)`, 'MB/s',
-      { host: mbps(one.host), chromeStorage: mbps(cslBest), echo: mbps(one.echo) }, {
+      { host: mbps(one.host), chromeStorage: mbps(cslBest), echo: mbps(one.echo), pipe: mbps(one.pipe) }, {
         host: 'the reply\'s bytes over the restoreSession() time',
         chromeStorage: `the same bytes over the time of its faster pattern (${cslBest === one.chromeStorage ? 'index, then every key' : 'get(null)'})`,
-        echo: 'the same bytes in 1 MiB frames, in flight: the pipe\'s limit',
+        echo: 'the same bytes in 1 MiB frames, in flight, both ways: the pipe\'s limit as issue 9 set it',
+        pipe: 'the reply\'s frames from the peer, one way: the least any host could take',
       }));
     // The same reply without NativeSessionStore's work on it (base64 to
     // bytes per .torrent), to tell the pipe and host from the page's own
@@ -403,7 +416,7 @@ async function restores(config, sessions, echo, withFiles, checks) {
       host: "client.request('sessionRestore'): chunks joined and parsed, no bytes decoded",
       echo: 'as above',
     }));
-    figures.push(...await torrentList(sessions, echo, data, rounds, checks));
+    figures.push(...await torrentList(stores, data, rounds, checks));
   }
   await sessions.clear();
   await chrome.storage.local.clear();
@@ -414,14 +427,14 @@ async function restores(config, sessions, echo, withFiles, checks) {
  * How long a status page needs to show the list of torrents (name, size,
  * progress): from the host's sessionSummary, against reading and
  * bencode-decoding everything from chrome.storage.local.
- * @param {NativeSessionStore} sessions
- * @param {EchoPeer} echo
+ * @param {Stores} stores
  * @param {import('./bench-data.js').SessionData} data
  * @param {number} rounds
  * @param {Record<string, any>} checks
  * @returns {Promise<import('./bench-measure.js').Figure[]>}
  */
-async function torrentList(sessions, echo, data, rounds, checks) {
+async function torrentList(stores, data, rounds, checks) {
+  const { sessions, echo, pipe } = stores;
   say('list: the status page\'s torrent list');
   const fromHost = async () => {
     const s = await sessions.client.request('sessionSummary', { prefix: sessions.prefix });
@@ -448,6 +461,7 @@ async function torrentList(sessions, echo, data, rounds, checks) {
   };
   const summaryReply = await sessions.client.request('sessionSummary', { prefix: sessions.prefix });
   const summaryWire = wireBytes(summaryReply);
+  const listFrames = await framesOf(sessions.client, fromHost);
 
   // Both ways must show the same list, or the comparison means nothing.
   const a = await fromHost(), b = await fromCsl();
@@ -459,10 +473,12 @@ async function torrentList(sessions, echo, data, rounds, checks) {
     host: () => once(fromHost),
     chromeStorage: () => once(fromCsl),
     echo: () => once(() => echo.bulk(summaryWire)),
+    pipe: () => once(() => pipe.move(listFrames)),
   }), {
     host: 'sessionSummary, then the table',
     chromeStorage: 'get index, states and .torrent files, bencode-decode each, then the table',
     echo: `the summary reply's ${(summaryWire / 1000).toFixed(0)} kB, echoed`,
+    pipe: 'the request and the summary reply, each one way',
   })];
 }
 
@@ -486,15 +502,19 @@ async function run(overrides = {}) {
   await plain.ready();
   const echo = new EchoPeer(/** @type {string} */ (config.echoHost));
   await echo.send({ op: 'hello' });
+  const pipe = new PipePeer(/** @type {string} */ (config.pipeHost));
+  await pipe.move({ sent: [100], received: [100] });
   const batchMax = conn.hello?.limits?.maxBatchRequests ?? 1000;
+  const stores = { sessions, plain, echo, pipe, batchMax };
   /** @type {Record<string, any>} */
   const checks = {};
   const figures = [
-    ...await smallValues(config, { sessions, plain, echo, batchMax }, checks),
-    ...await restores(config, sessions, echo, false, checks),
-    ...await restores(config, sessions, echo, true, checks),
+    ...await smallValues(config, stores, checks),
+    ...await restores(config, stores, false, checks),
+    ...await restores(config, stores, true, checks),
   ];
   echo.close();
+  pipe.close();
   plainClient.disconnect();
   client.disconnect();
   say('done');

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { runBench, validate, markdown, compareWith, TOP, TARGETS, EXPECTED } from './run.js';
+import { spawn } from 'node:child_process';
+import { runBench, validate, markdown, compareWith, judge, TOP, TARGETS, EXPECTED } from './run.js';
 
 const build = process.env.NMT_BUILD ?? join(TOP, 'build-dev');
 
@@ -62,7 +63,7 @@ test('the validator rejects results with a figure missing, a figure that is not 
 
   const noEcho = goodResults();
   delete noEcho.figures[1].value.echo;
-  assert.match(validate(noEcho).join('\n'), /W2\.inFlight: stores chromeStorage, host, expected host, chromeStorage, echo/);
+  assert.match(validate(noEcho).join('\n'), /W2\.inFlight: stores chromeStorage, host, pipe, expected host, chromeStorage, echo, pipe/);
 
   const problems = goodResults();
   problems.checks.W4b.problems = 2;
@@ -101,4 +102,57 @@ test('the comparison with the last run says which of nmstore\'s figures got wors
   assert.deepEqual([row('W1.set')?.factor, row('W1.set')?.asGood], [0.5, false]);
   assert.deepEqual([row('W2.inFlight')?.factor, row('W2.inFlight')?.asGood], [2, true]);
   assert.equal(row('W2.oneByOne'), undefined);
+});
+
+test('a target is called out of reach only where the pipe peer was a floor: no faster than nmstore', () => {
+  const r = goodResults();
+  const w2 = r.figures.find((f) => f.key === 'W2.inFlight');
+  if (!w2) throw new Error('no W2.inFlight');
+  // nmstore 2×, the pipe alone 4× chrome.storage.local: both short of 15×.
+  Object.assign(w2.value, { host: 2, chromeStorage: 1, pipe: 4 });
+  let t = judge(r).targets[0];
+  assert.deepEqual([t.met, t.pipe.floor, t.pipe.met], [false, true, false]);
+  assert.match(markdown({ ...r, machine: { cores: 2, cpu: 'x', kernel: 'y', date: 'z', loadBefore: [], loadAfter: [] } }),
+    /2,000 sets in flight .*: the pipe alone gives 4 msg\/s against chrome.storage.local's 1 msg\/s, 4× where the goal is ≥ 15×: missed by 3.75×/);
+  // The peer slower than nmstore is no floor: nothing is claimed from it.
+  w2.value.pipe = 1.5;
+  t = judge(r).targets[0];
+  assert.equal(t.pipe.floor, false);
+  assert.doesNotMatch(markdown({ ...r, machine: { cores: 2, cpu: 'x', kernel: 'y', date: 'z', loadBefore: [], loadAfter: [] } }),
+    /2,000 sets in flight .*: the pipe alone gives/);
+});
+
+test('the pipe peer answers each frame with exactly the frames it asks for, large frames unparsed past their pad', { timeout: 20000 }, async () => {
+  const peer = spawn(process.execPath, [join(TOP, 'tests/bench/browser/pipe-peer.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const frame = (/** @type {object} */ m) => {
+    const body = Buffer.from(JSON.stringify(m));
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(body.length);
+    return Buffer.concat([head, body]);
+  };
+  /** @type {any[]} */
+  const got = [];
+  /** @type {number[]} */
+  const lengths = [];
+  let buf = Buffer.alloc(0);
+  const done = new Promise((resolve) => peer.stdout.on('data', (c) => {
+    buf = Buffer.concat([buf, c]);
+    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32LE(0)) {
+      const len = buf.readUInt32LE(0);
+      lengths.push(len);
+      got.push(JSON.parse(buf.subarray(4, 4 + len).toString()));
+      buf = buf.subarray(4 + len);
+    }
+    if (got.length >= 3) resolve(null);
+  }));
+  // A small frame wanting nothing; one of 2 MB (its pad not parsed), split
+  // across two writes, wanting one frame; a small one wanting two.
+  const big = frame({ id: 2, want: [300], pad: 'x'.repeat(2e6) });
+  peer.stdin.write(Buffer.concat([frame({ id: 1, want: [], pad: 'x' }), big.subarray(0, 1000)]));
+  peer.stdin.write(Buffer.concat([big.subarray(1000), frame({ id: 3, want: [50, 1048000], pad: '' })]));
+  await done;
+  peer.stdin.end();
+  await new Promise((resolve) => peer.on('exit', resolve));
+  assert.deepEqual(got.map((m) => [m.id, m.k, m.of]), [[2, 0, 1], [3, 0, 2], [3, 1, 2]], 'nothing for the frame that wants nothing');
+  assert.deepEqual(lengths, [300, 50, 1048000]);
 });
