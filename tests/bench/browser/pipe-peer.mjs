@@ -20,23 +20,49 @@
 import { Buffer } from 'node:buffer';
 
 const SMALL = 64 * 1024;
-/** Pad text by length, built once: the same sizes come again every round. */
+/** Pads by length, built once: the same sizes come again every round. */
 const pads = new Map();
 
-function frame(/** @type {object} */ msg) {
-  const body = Buffer.from(JSON.stringify(msg), 'utf8');
-  const head = Buffer.alloc(4);
-  head.writeUInt32LE(body.length, 0);
-  return [head, body];
+/**
+ * What is waiting to be written. Small frames go out together; a large
+ * pad is written as it is, never copied, so that a 56 MB reply streams
+ * to the browser frame by frame as the host's chunks do. Writes to a pipe
+ * are synchronous in Node on Linux, as the echo peer's are.
+ * @type {Buffer[]}
+ */
+const pending = [];
+let pendingBytes = 0;
+
+function flush() {
+  if (!pending.length) return;
+  process.stdout.write(pending.length === 1 ? pending[0] : Buffer.concat(pending));
+  pending.length = 0;
+  pendingBytes = 0;
 }
 
-/** {"id":N,"k":K,"of":M,"pad":"xxx"} whose JSON text is `bytes` long (or as short as it gets). */
+function put(/** @type {Buffer} */ b) {
+  if (b.length >= SMALL) {
+    flush();
+    process.stdout.write(b);
+    return;
+  }
+  pending.push(b);
+  pendingBytes += b.length;
+  if (pendingBytes >= SMALL) flush();
+}
+
+/** A frame {"id":N,"k":K,"of":M,"pad":"xxx"} whose JSON text is `bytes` long (or as short as it gets). */
 function sized(/** @type {number} */ id, /** @type {number} */ k, /** @type {number} */ of, /** @type {number} */ bytes) {
-  const bare = JSON.stringify({ id, k, of, pad: '' }).length;
-  const n = Math.max(0, bytes - bare);
+  const prefix = `{"id":${id},"k":${k},"of":${of},"pad":"`;
+  const n = Math.max(0, bytes - prefix.length - 2);
   let pad = pads.get(n);
-  if (pad === undefined) { pad = 'x'.repeat(n); pads.set(n, pad); }
-  return { id, k, of, pad };
+  if (pad === undefined) { pad = Buffer.alloc(n, 'x'); pads.set(n, pad); }
+  const head = Buffer.alloc(4 + prefix.length);
+  head.writeUInt32LE(prefix.length + n + 2, 0);
+  head.write(prefix, 4, 'latin1');
+  put(head);
+  put(pad);
+  put(Buffer.from('"}', 'latin1'));
 }
 
 /** The wanted sizes of a frame, parsing no more of it than comes before its pad. */
@@ -48,11 +74,11 @@ function wantOf(/** @type {Buffer} */ body) {
   return JSON.parse(body.toString('utf8'));
 }
 
-/** @param {Buffer} body @param {Buffer[]} out */
-function answer(body, out) {
+/** @param {Buffer} body */
+function answer(body) {
   const msg = wantOf(body);
   const want = Array.isArray(msg.want) ? msg.want : [];
-  want.forEach((/** @type {number} */ b, /** @type {number} */ k) => out.push(...frame(sized(msg.id, k, want.length, b))));
+  want.forEach((/** @type {number} */ b, /** @type {number} */ k) => sized(msg.id, k, want.length, b));
 }
 
 /** What arrived and is not yet a whole frame, and how much a whole one needs. */
@@ -65,21 +91,19 @@ process.stdin.on('data', (/** @type {Buffer} */ chunk) => {
   if (have < need) return;
   // Joined once a frame is whole, not on every chunk of a large one.
   const buf = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-  /** @type {Buffer[]} */
-  const out = [];
   let at = 0;
   for (;;) {
     if (buf.length - at < 4) { need = 4; break; }
     const len = buf.readUInt32LE(at);
     if (buf.length - at - 4 < len) { need = 4 + len; break; }
-    answer(buf.subarray(at + 4, at + 4 + len), out);
+    answer(buf.subarray(at + 4, at + 4 + len));
     at += 4 + len;
   }
   const rest = buf.subarray(at);
   parts = rest.length ? [rest] : [];
   have = rest.length;
-  // Everything whole that arrived answered with one write, as the host and
-  // the echo peer do.
-  if (out.length) process.stdout.write(Buffer.concat(out));
+  // The small answers to everything whole that arrived in one write, as
+  // the host and the echo peer answer.
+  flush();
 });
 process.stdin.on('end', () => process.exit(0));
