@@ -39,54 +39,6 @@ _nms_json_word_has (guint64 w, guint8 b)
   return _nms_json_word_has_zero (w ^ (b * _NMS_JSON_ONES)) != 0;
 }
 
-/* Whether no byte of w is below 0x20 (a control character), '"' or '\\'.
- * Each term is the zero-byte test above (for the control characters, its
- * form for any bound up to 0x80), and all three share one mask and one
- * branch. */
-static inline gboolean
-_nms_json_word_is_plain (guint64 w)
-{
-  guint64 quote = w ^ ('"' * _NMS_JSON_ONES), slash = w ^ ('\\' * _NMS_JSON_ONES);
-
-  return ((((w - 0x20 * _NMS_JSON_ONES) & ~w) | ((quote - _NMS_JSON_ONES) & ~quote)
-           | ((slash - _NMS_JSON_ONES) & ~slash)) & _NMS_JSON_HIGHS) == 0;
-}
-
-/* The first byte at or after p that is '"', '\\' or a control character,
- * or end: the plain run of a string, which is copied or skipped whole. */
-static inline const guint8 *
-_nms_json_plain_run (const guint8 *p, const guint8 *end)
-{
-  guint64 w;
-
-#ifdef _NMS_JSON_SSE2
-  const __m128i quote = _mm_set1_epi8 ('"'), slash = _mm_set1_epi8 ('\\'), ctl = _mm_set1_epi8 (0x1F);
-
-  while (end - p >= 16)
-    {
-      __m128i x = _mm_loadu_si128 ((const __m128i *) (const void *) p);
-      /* min (x, 0x1F) == x exactly when x <= 0x1F, unsigned. */
-      __m128i hit = _mm_or_si128 (_mm_or_si128 (_mm_cmpeq_epi8 (x, quote), _mm_cmpeq_epi8 (x, slash)),
-                                  _mm_cmpeq_epi8 (_mm_min_epu8 (x, ctl), x));
-      int mask = _mm_movemask_epi8 (hit);
-
-      if (mask != 0)
-        return p + __builtin_ctz ((unsigned) mask);
-      p += 16;
-    }
-#endif
-  while (end - p >= 8)
-    {
-      memcpy (&w, p, sizeof w);
-      if (!_nms_json_word_is_plain (w))
-        break;
-      p += 8;
-    }
-  while (p < end && *p >= 0x20 && *p != '"' && *p != '\\')
-    p++;
-  return p;
-}
-
 /* The length of the leading run of ASCII bytes other than NUL. */
 static inline gsize
 _nms_json_ascii_prefix (const guint8 *text, gsize len)
@@ -116,24 +68,39 @@ _nms_json_ascii_prefix (const guint8 *text, gsize len)
   return i;
 }
 
-/* The first byte at or after p that is one of a, b, c or d, or end: what
- * Chrome's count of a string must look at (json-write.c). */
+/* Whether any byte of w is below 0x20 (a control character): the test
+ * above in its form for any bound up to 0x80. */
+static inline gboolean
+_nms_json_word_has_control (guint64 w)
+{
+  return ((w - 0x20 * _NMS_JSON_ONES) & ~w & _NMS_JSON_HIGHS) != 0;
+}
+
+/* The first byte at or after p that is a, b, c or d, or (when controls is
+ * set) below 0x20; end if none is. Sixteen bytes at a time, then eight,
+ * then one: the word tests only decide how far to skip, and the last loop
+ * finds the byte itself. Always inlined with constant arguments, so each
+ * caller gets its own comparisons. */
 static inline const guint8 *
-_nms_json_find_any4 (const guint8 *p, const guint8 *end, guint8 a, guint8 b, guint8 c, guint8 d)
+_nms_json_find (const guint8 *p, const guint8 *end, gboolean controls, guint8 a, guint8 b, guint8 c, guint8 d)
 {
   guint64 w;
 
 #ifdef _NMS_JSON_SSE2
   const __m128i va = _mm_set1_epi8 ((char) a), vb = _mm_set1_epi8 ((char) b);
-  const __m128i vc = _mm_set1_epi8 ((char) c), vd = _mm_set1_epi8 ((char) d);
+  const __m128i vc = _mm_set1_epi8 ((char) c), vd = _mm_set1_epi8 ((char) d), ctl = _mm_set1_epi8 (0x1F);
 
   while (end - p >= 16)
     {
       __m128i x = _mm_loadu_si128 ((const __m128i *) (const void *) p);
       __m128i hit = _mm_or_si128 (_mm_or_si128 (_mm_cmpeq_epi8 (x, va), _mm_cmpeq_epi8 (x, vb)),
                                   _mm_or_si128 (_mm_cmpeq_epi8 (x, vc), _mm_cmpeq_epi8 (x, vd)));
-      int mask = _mm_movemask_epi8 (hit);
+      int mask;
 
+      /* min (x, 0x1F) == x exactly when x <= 0x1F, unsigned. */
+      if (controls)
+        hit = _mm_or_si128 (hit, _mm_cmpeq_epi8 (_mm_min_epu8 (x, ctl), x));
+      mask = _mm_movemask_epi8 (hit);
       if (mask != 0)
         return p + __builtin_ctz ((unsigned) mask);
       p += 16;
@@ -143,13 +110,28 @@ _nms_json_find_any4 (const guint8 *p, const guint8 *end, guint8 a, guint8 b, gui
     {
       memcpy (&w, p, sizeof w);
       if (_nms_json_word_has (w, a) || _nms_json_word_has (w, b) || _nms_json_word_has (w, c)
-          || _nms_json_word_has (w, d))
+          || _nms_json_word_has (w, d) || (controls && _nms_json_word_has_control (w)))
         break;
       p += 8;
     }
-  while (p < end && *p != a && *p != b && *p != c && *p != d)
+  while (p < end && *p != a && *p != b && *p != c && *p != d && !(controls && *p < 0x20))
     p++;
   return p;
+}
+
+/* The first byte at or after p that is '"', '\\' or a control character,
+ * or end: the plain run of a string, which is copied or skipped whole. */
+static inline const guint8 *
+_nms_json_plain_run (const guint8 *p, const guint8 *end)
+{
+  return _nms_json_find (p, end, TRUE, '"', '\\', '"', '\\');
+}
+
+/* The first byte at or after p that is one of a, b, c or d, or end. */
+static inline const guint8 *
+_nms_json_find_any4 (const guint8 *p, const guint8 *end, guint8 a, guint8 b, guint8 c, guint8 d)
+{
+  return _nms_json_find (p, end, FALSE, a, b, c, d);
 }
 
 /* What nms_json_is_utf8 (json.h) checks, for this module's own readers,
