@@ -30,30 +30,55 @@ export function median(xs) {
 // ----------------------------------------------------------- the echo peer
 
 /**
- * The echo peer over a bare port: ids and a map of waiting promises, the
- * least any client needs to match replies to requests. Anything more is
- * what NmstoreClient costs, and that is part of what is measured.
+ * A native host over a bare port: ids and a map of what waits on each,
+ * the least any client needs to match replies to requests. Anything more
+ * is what NmstoreClient costs, and that is part of what is measured. A
+ * subclass says what a reply does (onReply) and what a dropped port does
+ * to what still waits (release).
  */
-export class EchoPeer {
-  /** @param {string} hostName */
-  constructor(hostName) {
+class BarePeer {
+  /**
+   * @param {string} hostName
+   * @param {string} what  the peer, for the message when it drops the port
+   */
+  constructor(hostName, what) {
     this.hostName = hostName;
-    /** @type {Map<number, (msg: any) => void>} */
+    /** @type {Map<number, any>} */
     this.waiting = new Map();
     this.nextId = 1;
     /** @type {string | null} */
     this.closed = null;
     this.port = chrome.runtime.connectNative(hostName);
-    this.port.onMessage.addListener((/** @type {any} */ msg) => {
-      const done = this.waiting.get(msg.id);
-      if (done) { this.waiting.delete(msg.id); done(msg); }
-    });
+    this.port.onMessage.addListener((/** @type {any} */ msg) => this.onReply(msg));
     this.port.onDisconnect.addListener(() => {
-      this.closed = chrome.runtime.lastError?.message ?? 'the echo peer closed the port';
-      for (const done of this.waiting.values()) done(null);
+      this.closed = chrome.runtime.lastError?.message ?? `the ${what} closed the port`;
+      for (const w of this.waiting.values()) this.release(w);
       this.waiting.clear();
     });
   }
+
+  /** @param {any} msg */
+  onReply(msg) { void msg; }
+
+  /** @param {any} waiter */
+  release(waiter) { void waiter; }
+
+  close() { this.port.disconnect(); }
+}
+
+/** The echo peer: every message comes back as it went. */
+export class EchoPeer extends BarePeer {
+  /** @param {string} hostName */
+  constructor(hostName) { super(hostName, 'echo peer'); }
+
+  /** @param {any} msg */
+  onReply(msg) {
+    const done = this.waiting.get(msg.id);
+    if (done) { this.waiting.delete(msg.id); done(msg); }
+  }
+
+  /** @param {(msg: any) => void} done */
+  release(done) { done(null); }
 
   /**
    * Sends msg (its id replaced) and resolves when it comes back.
@@ -64,7 +89,7 @@ export class EchoPeer {
     if (this.closed) return Promise.reject(new Error(`${this.hostName}: ${this.closed}`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, (reply) => reply ? resolve(reply) : reject(new Error(`${this.hostName}: ${this.closed}`)));
+      this.waiting.set(id, (/** @type {any} */ reply) => reply ? resolve(reply) : reject(new Error(`${this.hostName}: ${this.closed}`)));
       this.port.postMessage({ ...msg, id });
     });
   }
@@ -99,8 +124,6 @@ export class EchoPeer {
    * @param {Record<string, any>[]} msgs
    */
   async all(msgs) { await Promise.all(msgs.map((m) => this.send(m))); }
-
-  close() { this.port.disconnect(); }
 }
 
 /**
@@ -108,26 +131,18 @@ export class EchoPeer {
  * in its own direction, with no work done on them. Its time is the least
  * any native host can take for that traffic here.
  */
-export class PipePeer {
+export class PipePeer extends BarePeer {
   /** @param {string} hostName */
-  constructor(hostName) {
-    this.hostName = hostName;
-    /** @type {Map<number, {left: number, done: (ok: boolean) => void}>} */
-    this.waiting = new Map();
-    this.nextId = 1;
-    /** @type {string | null} */
-    this.closed = null;
-    this.port = chrome.runtime.connectNative(hostName);
-    this.port.onMessage.addListener((/** @type {any} */ msg) => {
-      const w = this.waiting.get(msg.id);
-      if (w && --w.left === 0) { this.waiting.delete(msg.id); w.done(true); }
-    });
-    this.port.onDisconnect.addListener(() => {
-      this.closed = chrome.runtime.lastError?.message ?? 'the pipe peer closed the port';
-      for (const w of this.waiting.values()) w.done(false);
-      this.waiting.clear();
-    });
+  constructor(hostName) { super(hostName, 'pipe peer'); }
+
+  /** @param {any} msg */
+  onReply(msg) {
+    const w = this.waiting.get(msg.id);
+    if (w && --w.left === 0) { this.waiting.delete(msg.id); w.done(true); }
   }
+
+  /** @param {{left: number, done: (ok: boolean) => void}} w */
+  release(w) { w.done(false); }
 
   /**
    * Sends a frame of `bytes` asking for frames of the sizes in want, and
@@ -144,7 +159,7 @@ export class PipePeer {
     const msg = { id, want, pad: 'x'.repeat(Math.max(0, bytes - bare)) };
     if (!want.length) { this.port.postMessage(msg); return Promise.resolve(); }
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { left: want.length, done: (ok) => ok ? resolve() : reject(new Error(`${this.hostName}: ${this.closed}`)) });
+      this.waiting.set(id, { left: want.length, done: (/** @type {boolean} */ ok) => ok ? resolve() : reject(new Error(`${this.hostName}: ${this.closed}`)) });
       this.port.postMessage(msg);
     });
   }
@@ -162,8 +177,6 @@ export class PipePeer {
       i < sent.length - 1 ? (i < received.length ? [received[i]] : []) : received.slice(i).length ? received.slice(i) : [16]));
     await Promise.all(calls);
   }
-
-  close() { this.port.disconnect(); }
 }
 
 // --------------------------------------------------------------- measuring
