@@ -299,3 +299,26 @@ nmt_store_keys (NmsStore *store, const char *prefix)
     fail_msg ("getKeys: %s", error->message);
   return g_strdup (out->str);
 }
+
+int
+nmt_store_home_setup (void **state)
+{
+  NmtStoreHome *f = g_new0 (NmtStoreHome, 1);
+
+  f->home = nmt_make_home ();
+  f->dir = g_build_filename (f->home, "chromium-abcdefghijklmnopabcdefghijklmnop", NULL);
+  *state = f;
+  return 0;
+}
+
+int
+nmt_store_home_teardown (void **state)
+{
+  NmtStoreHome *f = *state;
+
+  nmt_remove_tree (f->home);
+  g_free (f->home);
+  g_free (f->dir);
+  g_free (f);
+  return 0;
+}

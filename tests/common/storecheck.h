@@ -39,6 +39,17 @@ void        nmt_stored_item_free  (gpointer item);
 /* A store in dir for NMT_ORIGIN, durability normal, with quota (0: none);
  * fails the test when it cannot be opened. */
 NmsStore   *nmt_store_open        (const char *dir, guint64 quota);
+
+/* The store unit suites' cmocka fixture: a new temporary home, and the
+ * folder (not yet made) of one Chromium origin's store in it. setup puts
+ * an NmtStoreHome in *state; teardown removes the home and frees it. */
+typedef struct {
+  char *home;
+  char *dir;
+} NmtStoreHome;
+
+int nmt_store_home_setup    (void **state);
+int nmt_store_home_teardown (void **state);
 /* One JSON value written with nms_store_set; the _ok form fails the test
  * when the store refuses it. */
 gboolean    nmt_store_set_json    (NmsStore *store, const char *key, const char *json, GError **error);

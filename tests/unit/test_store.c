@@ -19,10 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-typedef struct {
-  char *home;
-  char *dir;
-} Fixture;
+typedef NmtStoreHome Fixture;
 
 /* A JSON string of exactly n bytes with its quotes (n >= 2): its byte
  * count is its length, as a long integer's would not be (Chrome counts an
@@ -36,28 +33,6 @@ json_string (gsize n, char fill)
   return s;
 }
 
-static int
-setup (void **state)
-{
-  Fixture *f = g_new0 (Fixture, 1);
-
-  f->home = nmt_make_home ();
-  f->dir = g_build_filename (f->home, "chromium-abcdefghijklmnopabcdefghijklmnop", NULL);
-  *state = f;
-  return 0;
-}
-
-static int
-teardown (void **state)
-{
-  Fixture *f = *state;
-
-  nmt_remove_tree (f->home);
-  g_free (f->home);
-  g_free (f->dir);
-  g_free (f);
-  return 0;
-}
 
 static gboolean
 remove_one (NmsStore *store, const char *key, GError **error)
@@ -1490,48 +1465,48 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown (test_open_creates_private_dir_and_file, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_open_tightens_loose_file, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_open_refuses_loose_folder, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_open_refuses_odd_store_file, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_open_creates_private_dir_and_file, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_open_tightens_loose_file, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_open_refuses_loose_folder, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_open_refuses_odd_store_file, nmt_store_home_setup, nmt_store_home_teardown),
     cmocka_unit_test (test_backup_partial_file_not_hijacked),
-    cmocka_unit_test_setup_teardown (test_backup_refuses_unsafe_folder, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_open_private_under_loose_umask, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_open_records_origin, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_open_not_a_database, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_open_newer_schema_refused, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_schema_3_values_brought_up_to_date, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_schema_4_counter_skips_same_size, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_open_dir_is_a_file, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_set_get_overwrite, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_set_many_in_one_call, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_bytes_value_roundtrip, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_large_value, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_remove, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_clear_all, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_scan_byte_order, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_scan_prefixes, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_scan_prefix_differs_after_prefix, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_scan_visitor_stops, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_clear_prefixes, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_backup_refuses_unsafe_folder, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_open_private_under_loose_umask, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_open_records_origin, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_open_not_a_database, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_open_newer_schema_refused, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_schema_3_values_brought_up_to_date, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_schema_4_counter_skips_same_size, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_open_dir_is_a_file, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_set_get_overwrite, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_set_many_in_one_call, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_bytes_value_roundtrip, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_large_value, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_remove, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_clear_all, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_scan_byte_order, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_scan_prefixes, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_scan_prefix_differs_after_prefix, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_scan_visitor_stops, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_clear_prefixes, nmt_store_home_setup, nmt_store_home_teardown),
     cmocka_unit_test (test_item_bytes_rule),
-    cmocka_unit_test_setup_teardown (test_bytes_in_use_exact, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_bytes_in_use_matches_sum, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_quota_refuses_and_writes_nothing, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_quota_shrinking_allowed_when_over, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_batch_failed_set_leaves_others, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_batch_rollback_discards_all, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_batch_invisible_until_commit, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_read_batch, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_bytes_in_use_exact, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_bytes_in_use_matches_sum, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_quota_refuses_and_writes_nothing, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_quota_shrinking_allowed_when_over, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_batch_failed_set_leaves_others, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_batch_rollback_discards_all, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_batch_invisible_until_commit, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_read_batch, nmt_store_home_setup, nmt_store_home_teardown),
     cmocka_unit_test (test_check_key),
-    cmocka_unit_test_setup_teardown (test_empty_key_stored, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_max_key_stored, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_set_refuses_bad_keys, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_reopen_sees_data, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_flush_and_integrity, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_two_handles_see_each_other, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_two_handles_share_quota, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_writer_waits_then_reports_busy, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_empty_key_stored, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_max_key_stored, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_set_refuses_bad_keys, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_reopen_sees_data, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_flush_and_integrity, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_two_handles_see_each_other, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_two_handles_share_quota, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_writer_waits_then_reports_busy, nmt_store_home_setup, nmt_store_home_teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

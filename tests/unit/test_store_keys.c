@@ -13,10 +13,7 @@
 
 #include <string.h>
 
-typedef struct {
-  char *home;
-  char *dir;
-} Fixture;
+typedef NmtStoreHome Fixture;
 
 /* What a counting provider saw; it passes every call on to keysource's. */
 typedef struct {
@@ -30,25 +27,8 @@ typedef struct {
 static int
 setup (void **state)
 {
-  Fixture *f = g_new0 (Fixture, 1);
-
   assert_true (nms_crypto_init (NULL));
-  f->home = nmt_make_home ();
-  f->dir = g_build_filename (f->home, "chromium-abcdefghijklmnopabcdefghijklmnop", NULL);
-  *state = f;
-  return 0;
-}
-
-static int
-teardown (void **state)
-{
-  Fixture *f = *state;
-
-  nmt_remove_tree (f->home);
-  g_free (f->home);
-  g_free (f->dir);
-  g_free (f);
-  return 0;
+  return nmt_store_home_setup (state);
 }
 
 static void
@@ -242,9 +222,9 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown (test_no_provider_stays_locked, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_provider_is_called, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_rewrap_forgets_old_source, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_no_provider_stays_locked, setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_provider_is_called, setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_rewrap_forgets_old_source, setup, nmt_store_home_teardown),
     cmocka_unit_test (test_key_file_path),
   };
 

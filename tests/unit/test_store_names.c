@@ -17,38 +17,23 @@
 #include <sqlite3.h>
 #include <string.h>
 
-typedef struct {
-  char *home;
-  char *dir;
-} Fixture;
+typedef NmtStoreHome Fixture;
 
+/* A home whose origin's store is encrypted with a key file. */
 static int
 setup (void **state)
 {
-  Fixture *f = g_new0 (Fixture, 1);
   NmsStoreKeySource to = { .source = NMS_CRYPTO_SOURCE_KEY_FILE };
   g_autoptr(GError) error = NULL;
   g_autoptr(NmsStore) store = NULL;
+  Fixture *f;
 
   assert_true (nms_crypto_init (NULL));
-  f->home = nmt_make_home ();
-  f->dir = g_build_filename (f->home, "chromium-abcdefghijklmnopabcdefghijklmnop", NULL);
+  nmt_store_home_setup (state);
+  f = *state;
   store = nmt_store_open (f->dir, 0);
   if (!nms_store_encrypt (store, &to, &error))
     fail_msg ("cannot encrypt the store: %s", error->message);
-  *state = f;
-  return 0;
-}
-
-static int
-teardown (void **state)
-{
-  Fixture *f = *state;
-
-  nmt_remove_tree (f->home);
-  g_free (f->home);
-  g_free (f->dir);
-  g_free (f);
   return 0;
 }
 
@@ -460,14 +445,14 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown (test_names_follow_own_writes, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_names_byte_order, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_names_see_other_connection, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_names_rollback_leaves_no_phantom, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_names_lock_unlock, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_names_damaged_record, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_names_prefix_get_opens_only_matches, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_names_after_decrypt_and_restore, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_names_follow_own_writes, setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_names_byte_order, setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_names_see_other_connection, setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_names_rollback_leaves_no_phantom, setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_names_lock_unlock, setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_names_damaged_record, setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_names_prefix_get_opens_only_matches, setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_names_after_decrypt_and_restore, setup, nmt_store_home_teardown),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
