@@ -454,12 +454,22 @@ _nms_store_log_forget (NmsStore *store, GError **error)
   return TRUE;
 }
 
+/* A transaction began on a snapshot with data_version: what was known of
+ * the subscribers still holds if no other connection has committed since
+ * it was found out. */
+void
+_nms_store_log_snapshot (NmsStore *store, gint64 data_version)
+{
+  if (store->log.listening_version != data_version)
+    store->log.listening = NMS_LISTENING_UNKNOWN;
+  store->log.listening_version = data_version;
+}
+
 void
 _nms_store_log_after_commit (NmsStore *store)
 {
   g_autoptr(GError) error = NULL;
 
-  store->log.listening = NMS_LISTENING_UNKNOWN;
   if (!store->log.rows_pending)
     return;
   store->log.rows_pending = FALSE;

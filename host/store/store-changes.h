@@ -16,6 +16,7 @@ gboolean _nms_store_log_call_end   (NmsStore *store, gboolean ok, GError **error
 void     _nms_store_log_request_begin  (NmsStore *store);
 gboolean _nms_store_log_request_end    (NmsStore *store, gboolean keep, GError **error);
 gboolean _nms_store_log_forget         (NmsStore *store, GError **error);
+void     _nms_store_log_snapshot       (NmsStore *store, gint64 data_version);
 void     _nms_store_log_after_commit   (NmsStore *store);
 void     _nms_store_log_after_rollback (NmsStore *store);
 /* Empties the log once nobody subscribes (store-subscribers.c). */

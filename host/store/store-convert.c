@@ -225,6 +225,7 @@ set_envelope (NmsStore *store, const char *json, GError **error)
   sqlite3_stmt *s = NULL;
   int rc;
 
+  _nms_store_crypt_forget (store);
   if (json == NULL)
     return _nms_store_exec (store, "DELETE FROM meta WHERE name = 'crypto'", "remove the key record", error);
   rc = sqlite3_prepare_v2 (store->db, "INSERT OR REPLACE INTO meta (name, value) VALUES ('crypto', ?1)", -1, &s, NULL);

@@ -7,6 +7,8 @@
 
 gboolean _nms_store_crypt_refresh     (NmsStore *store, GError **error);
 gboolean _nms_store_crypt_refresh_now (NmsStore *store, GError **error);
+gboolean _nms_store_crypt_refresh_at  (NmsStore *store, gint64 data_version, GError **error);
+void     _nms_store_crypt_forget      (NmsStore *store);
 void     _nms_store_crypt_clear       (NmsStore *store);
 /* The caller's key provider (NmsStoreOptions.keys), or an error saying
  * the store cannot be unlocked without one. */

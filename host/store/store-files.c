@@ -3,6 +3,7 @@
  * acknowledged durable (flush), SQLite's integrity check, a consistent hot
  * copy (backup) and putting one back (restore). */
 #include "store-private.h"
+#include "store-crypt.h"
 #include "store-txn.h"
 #include "store-changes.h"
 #include "store-names.h"
@@ -355,9 +356,11 @@ nms_store_replace_from (NmsStore *store, const char *path, const char *origin_na
    * value is checked and brought to today's form. */
   ok = ok && _nms_store_items_canonicalize (store, TRUE, error);
   ok = _nms_store_op_end (store, ok, error) && ok;
-  /* Every record was replaced by this connection, which data_version does
-   * not report to it; the backup's names are read again when asked for. */
+  /* Every record and the key record were replaced by this connection,
+   * which data_version does not report to it: the backup's names are read
+   * again when asked for, and its key record by the next transaction. */
   _nms_store_names_drop (store);
+  _nms_store_crypt_forget (store);
   sqlite3_exec (store->db, "DETACH src", NULL, NULL, NULL);
   return ok;
 }

@@ -62,7 +62,10 @@ enum {
 
 /* Whether the open write transaction must log: unknown until its first
  * write asks, then fixed, because its write lock keeps every other
- * process from subscribing or unsubscribing until it ends. */
+ * process from subscribing or unsubscribing until it ends. The answer
+ * also holds for later transactions while data_version stays the same:
+ * only another connection's commit can change the subscribers behind this
+ * connection's back (this one's own changes set the answer as they go). */
 typedef enum {
   NMS_LISTENING_UNKNOWN = 0,
   NMS_LISTENING_NO,
@@ -73,6 +76,7 @@ typedef struct {
   sqlite3_stmt *stmts[N_LOG_STMTS];
   sqlite3_stmt *sub_stmts[N_SUB_STMTS];
   NmsListening  listening;
+  gint64        listening_version; /* the data_version that listening is for */
   NmsChangeSet *call;          /* the running store call's changes */
   NmsChangeSet *request;       /* the running request's changes; reused */
   gboolean      in_request;    /* between changes_begin and changes_end */
@@ -83,8 +87,10 @@ typedef struct {
 } NmsChangeLog;
 
 /* An encrypted store's state in this process. The envelope is re-read at
- * the start of every transaction, because another process (the CLI's
- * encrypt, decrypt, passwd or rekey) may have changed it. */
+ * the start of every transaction in which another connection may have
+ * changed it (the CLI's encrypt, decrypt, passwd or rekey): whenever
+ * data_version differs from the last read's, or this connection changed
+ * the key record itself. */
 enum {
   CRYPT_STMT_GET,
   CRYPT_STMT_UPSERT,
@@ -112,6 +118,10 @@ typedef struct {
    * when that was found, so it is looked at again only after a change. */
   char              *why_damaged;
   gint64             damaged_version;
+  /* The key record was last read in a snapshot with this data_version,
+   * and this connection has not written it since. */
+  gboolean           checked;
+  gint64             checked_version;
   /* The running store call's change to the summary (store-summary.c). */
   sqlite3_stmt      *summary_stmts[4];
   guint8             summary_delta[NMS_CRYPTO_SUM_BYTES];

@@ -36,6 +36,30 @@ rollback_transaction (NmsStore *store)
   if (!sqlite3_get_autocommit (store->db))
     sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
   _nms_store_log_after_rollback (store);
+  _nms_store_crypt_forget (store);
+}
+
+/* The first reads of a transaction just begun: its data_version, then the
+ * key record (what the transaction sees of it is what its items are) and
+ * whether anyone listens, each read again only if another connection has
+ * committed since this one last looked. Rolls back on failure. */
+static gboolean
+snapshot_begun (NmsStore *store, GError **error)
+{
+  gint64 version;
+
+  if (!nms_store_data_version (store, &version, error))
+    {
+      rollback_transaction (store);
+      return FALSE;
+    }
+  _nms_store_log_snapshot (store, version);
+  if (!_nms_store_crypt_refresh_at (store, version, error))
+    {
+      rollback_transaction (store);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -82,15 +106,9 @@ nms_store_begin (NmsStore *store, gboolean write, GError **error)
   rc = control (store, write ? STMT_BEGIN_WRITE : STMT_BEGIN_READ);
   if (rc != SQLITE_OK)
     return _nms_store_fail (store, rc, "start a transaction", error);
-  /* The transaction's first read: what it sees of the envelope is what
-   * its items are. */
-  if (!_nms_store_crypt_refresh (store, error))
-    {
-      rollback_transaction (store);
-      return FALSE;
-    }
+  if (!snapshot_begun (store, error))
+    return FALSE;
   store->in_batch = TRUE;
-  store->log.listening = NMS_LISTENING_UNKNOWN;
   return TRUE;
 }
 
@@ -122,13 +140,8 @@ nms_store_changes_begin (NmsStore *store, GError **error)
 
   if (rc != SQLITE_OK)
     return _nms_store_fail (store, rc, "start a write", error);
-  if (own)
-    store->log.listening = NMS_LISTENING_UNKNOWN;
-  if (own && !_nms_store_crypt_refresh (store, error))
-    {
-      rollback_transaction (store);
-      return FALSE;
-    }
+  if (own && !snapshot_begun (store, error))
+    return FALSE;
   store->log.request_owns_transaction = own;
   _nms_store_log_request_begin (store);
   return TRUE;
@@ -191,12 +204,11 @@ op_begin (NmsStore *store, gboolean needs_key, GError **error)
 
   if (rc != SQLITE_OK)
     return _nms_store_fail (store, rc, "start a write", error);
-  if (!_nms_store_nested (store))
-    store->log.listening = NMS_LISTENING_UNKNOWN;
   /* Under the write lock, so that no encrypt or decrypt slips in between
    * reading the envelope and writing in its form. */
-  if ((!_nms_store_nested (store) && !_nms_store_crypt_refresh (store, error))
-      || (needs_key && !_nms_store_crypt_ready (store, error)))
+  if (!_nms_store_nested (store) && !snapshot_begun (store, error))
+    return FALSE;
+  if (needs_key && !_nms_store_crypt_ready (store, error))
     {
       if (_nms_store_nested (store))
         savepoint_end (store, STMT_RELEASE, STMT_UNDO, FALSE, NULL);

@@ -441,6 +441,75 @@ test_names_after_decrypt_and_restore (void **state)
   assert_items (store, "d", "d=4");
 }
 
+/* Rows of items whose key is text: a name in the clear. */
+static int
+clear_names (const char *dir)
+{
+  g_autofree char *db = g_build_filename (dir, NMS_STORE_FILE_NAME, NULL);
+  sqlite3 *raw = NULL;
+  sqlite3_stmt *s = NULL;
+  int n = -1;
+
+  assert_int_equal (sqlite3_open_v2 (db, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal (sqlite3_prepare_v2 (raw, "SELECT count(*) FROM items WHERE typeof (key) = 'text'", -1, &s, NULL),
+                    SQLITE_OK);
+  if (sqlite3_step (s) == SQLITE_ROW)
+    n = sqlite3_column_int (s, 0);
+  sqlite3_finalize (s);
+  sqlite3_close (raw);
+  return n;
+}
+
+/* A handle reads the key record again only when data_version says another
+ * connection committed, which it never says of the handle's own commits.
+ * So a key record brought by a restore through this very handle, or
+ * changed by another handle, must still rule the next write: a stale
+ * "plaintext" would write names and values in the clear into an
+ * encrypted store. */
+static void
+test_key_record_after_restore_and_other_handle (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
+  g_autoptr(NmsStore) other = nmt_store_open (f->dir, 0);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sealed = g_build_filename (f->home, "sealed.db", NULL);
+  g_autofree char *plain = g_build_filename (f->home, "plain.db", NULL);
+  NmsStoreKeySource to = { .source = NMS_CRYPTO_SOURCE_KEY_FILE };
+  guint64 n_items = 0;
+
+  nmt_store_set_ok (store, "a", "1");
+  assert_true (nms_store_backup_into (store, sealed, &error));
+  assert_true (nms_store_decrypt (store, &error));
+  nmt_store_set_ok (store, "b", "2");
+  assert_true (nms_store_backup_into (store, plain, &error));
+  nmt_store_set_ok (store, "c", "3");
+  assert_int_equal (clear_names (f->dir), 3);
+
+  /* This handle has just read the store as plaintext. */
+  assert_true (nms_store_replace_from (store, sealed, NMT_ORIGIN, &n_items, &error));
+  nmt_store_set_ok (store, "d", "4");
+  assert_true (nms_store_encrypted (store));
+  assert_int_equal (clear_names (f->dir), 0);
+  assert_items (store, NULL, "a=1,d=4");
+
+  /* Back to plaintext the same way. */
+  assert_true (nms_store_replace_from (store, plain, NMT_ORIGIN, &n_items, &error));
+  nmt_store_set_ok (store, "e", "5");
+  assert_false (nms_store_encrypted (store));
+  assert_int_equal (clear_names (f->dir), 3);
+
+  /* Another handle encrypts and decrypts between this one's writes. */
+  assert_true (nms_store_encrypt (other, &to, &error));
+  nmt_store_set_ok (store, "f", "6");
+  assert_true (nms_store_encrypted (store));
+  assert_int_equal (clear_names (f->dir), 0);
+  assert_true (nms_store_decrypt (other, &error));
+  nmt_store_set_ok (store, "g", "7");
+  assert_false (nms_store_encrypted (store));
+  assert_items (store, NULL, "a=1,b=2,e=5,f=6,g=7");
+}
+
 int
 main (void)
 {
@@ -453,6 +522,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_names_damaged_record, setup, nmt_store_home_teardown),
     cmocka_unit_test_setup_teardown (test_names_prefix_get_opens_only_matches, setup, nmt_store_home_teardown),
     cmocka_unit_test_setup_teardown (test_names_after_decrypt_and_restore, setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_key_record_after_restore_and_other_handle, setup, nmt_store_home_teardown),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
