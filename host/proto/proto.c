@@ -229,22 +229,28 @@ log_failures (NmsProto *proto, Slot **slots, gsize n)
 
 /* Runs slots[from..to) in one transaction. If the commit itself fails,
  * every slot is run again in a transaction of its own, so that each reply
- * says exactly what happened to that request. */
+ * says exactly what happened to that request. A lone write request (every
+ * sequential set) is already a transaction of its own (run_request), so it
+ * is run as one: the batch's transaction would only wrap it in a
+ * savepoint it does not need. */
 static void
 run_group (Run *run, Slot **slots, gsize from, gsize to)
 {
   NmsProto *proto = run->proto;
-  gboolean needs_store = FALSE, writes = FALSE;
+  gboolean writes = FALSE;
+  guint n_store = 0;
+  Slot *last = NULL;
   g_autoptr(GError) error = NULL;
   gsize i;
 
   for (i = from; i < to; i++)
     if (slots[i]->op != NULL && slots[i]->op->uses_store)
       {
-        needs_store = TRUE;
+        n_store++;
+        last = slots[i];
         writes |= slots[i]->op->writes;
       }
-  if (!needs_store || proto->store == NULL)
+  if (n_store == 0 || proto->store == NULL || (n_store == 1 && last->op->writes))
     {
       for (i = from; i < to; i++)
         run_slot (run, slots[i]);
