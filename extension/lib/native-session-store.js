@@ -3,7 +3,7 @@
 // ISessionStore over NmstoreClient, with restoreSession() and the one-time
 // move of session keys from the chrome.storage.local fallback to the host.
 // Drop-in file: it imports only nmstore-client.js.
-import { NmstoreClient, NmstoreError } from './nmstore-client.js';
+import { NmstoreClient, NmstoreError, wellFormed } from './nmstore-client.js';
 
 /**
  * @typedef {object} IndexEntry  one entry of the engine's torrent index
@@ -307,7 +307,11 @@ export class NativeSessionStore {
   async set(key, value) {
     if (!(value instanceof Uint8Array)) throw new TypeError(`NativeSessionStore.set("${key}"): the value must be a Uint8Array; use setJson for other values`);
     if (!this._settled) await this.ready();
-    await this.client.set({ [this._k(key)]: { $bytes: bytesToBase64(value) } });
+    // The value is made here, of plain strings, so client.set's conversion
+    // (a walk that asks of every object whether it is an ArrayBuffer, at
+    // the price of an exception) could change nothing in it but a lone
+    // surrogate in the key: a sixth of what 2,000 sets in flight cost.
+    await this.client.request('set', { items: { [wellFormed(this._k(key))]: { $bytes: bytesToBase64(value) } } });
   }
 
   /** @param {string} key */

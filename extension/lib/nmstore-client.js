@@ -590,6 +590,16 @@ const NEVER_BATCHED = new Set(['batch', 'hello', 'unlock', 'subscribe', 'unsubsc
 const COALESCE_MAX_REQUEST_BYTES = 64 * 1024;
 
 /**
+ * The most requests one batch frame carries, below the host's own limit:
+ * the host starts on the first frame while the browser still serializes
+ * and pipes the rest, and the replies come back in as many pieces. 2,000
+ * gets in flight took 215 ms in frames of 1,000 and 165 ms in frames of
+ * 100 (2,000 sets: 135 and 120 ms); from 50 to 200 it made no difference
+ * beyond the noise, and each frame costs Chrome about 0.1 ms.
+ */
+export const COALESCE_FRAME_REQUESTS = 100;
+
+/**
  * Microtask turns between the settling of two requests of one batch: more
  * than the .then and await steps any promise the client or
  * NativeSessionStore returns adds to the request's own (_settle).
@@ -615,6 +625,9 @@ const BATCH_MAX_VALUES = 160000;
  * @property {number} limit  of bytes
  */
 
+/** A string whose JSON is itself between quotes, a byte a character. */
+const JSON_PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7f]*$/;
+
 /**
  * Adds v's JSON to m; false once m.bytes passes m.limit, or when v is
  * something whose JSON cannot be bounded here (a toJSON method, a BigInt,
@@ -632,6 +645,12 @@ function measure(v, m, depth, count) {
   switch (typeof v) {
     case 'string': {
       m.bytes += 2;
+      // Each character is a byte at least: a longer string cannot fit.
+      if (v.length > m.limit - m.bytes) { m.bytes += v.length; return false; }
+      // Printable ASCII but '"' and '\\' (base64, most keys): a byte each,
+      // found by the regular expression engine, six times faster here than
+      // the loop below over a 3.5 KB $bytes value.
+      if (JSON_PLAIN.test(v)) { m.bytes += v.length; return m.bytes <= m.limit; }
       for (let i = 0; i < v.length && m.bytes <= m.limit; i++) {
         const c = v.charCodeAt(i);
         if (c < 0x20) m.bytes += 6; // \u00XX at most
@@ -1007,7 +1026,8 @@ export class NmstoreClient {
     const most = Number.isInteger(limits.maxBatchRequests) ? limits.maxBatchRequests : 1000;
     const frame = Number.isInteger(limits.maxRequestBytes) ? limits.maxRequestBytes : 64 * 1024 * 1024;
     // So many that their frame, however large each is, stays within the host's limit.
-    return Math.min(most, Math.floor((frame - BATCH_OVERHEAD_BYTES) / (COALESCE_MAX_REQUEST_BYTES + 1)));
+    return Math.min(most, COALESCE_FRAME_REQUESTS,
+      Math.floor((frame - BATCH_OVERHEAD_BYTES) / (COALESCE_MAX_REQUEST_BYTES + 1)));
   }
 
   /**

@@ -11,7 +11,7 @@
 // reads the JSON it resolves to; nothing here judges the figures.
 // Not part of the extension people install: run.js adds this page to a
 // temporary copy of extension/, beside the lib/ it imports from.
-import { NmstoreClient } from './lib/nmstore-client.js';
+import { NmstoreClient, COALESCE_FRAME_REQUESTS } from './lib/nmstore-client.js';
 import { NativeSessionStore, bytesToBase64, base64ToBytes } from './lib/native-session-store.js';
 import { makeState, makeSession, rng, bdecode, progressOf } from './bench-data.js';
 import {
@@ -122,7 +122,7 @@ async function fillCsl(data) {
  * @property {PipePeer} pipe  the host's frames each way, no work: the least
  *   any host can take (only in the rows the targets against
  *   chrome.storage.local use)
- * @property {number} batchMax  the most requests one batch frame carries (hello's limits)
+ * @property {number} batchMax  the most requests one batch frame carries (hello's limit, or the client's own if lower)
  */
 
 /**
@@ -504,7 +504,7 @@ async function run(overrides = {}) {
   await echo.send({ op: 'hello' });
   const pipe = new PipePeer(/** @type {string} */ (config.pipeHost));
   await pipe.move({ sent: [100], received: [100] });
-  const batchMax = conn.hello?.limits?.maxBatchRequests ?? 1000;
+  const batchMax = Math.min(conn.hello?.limits?.maxBatchRequests ?? 1000, COALESCE_FRAME_REQUESTS);
   const stores = { sessions, plain, echo, pipe, batchMax };
   /** @type {Record<string, any>} */
   const checks = {};

@@ -39,7 +39,7 @@ function goodResults() {
       value: Object.fromEntries(stores.map((s) => [s, 1])), rounds: Object.fromEntries(stores.map((s) => [s, [1]])),
     })),
     checks: {
-      coalesce: { calls: 2000, batchMax: 1000, setFrames: 2, setFramesOff: 2000, getFrames: 2, getFramesOff: 2000 },
+      coalesce: { calls: 2000, batchMax: 100, setFrames: 20, setFramesOff: 2000, getFrames: 20, getFramesOff: 2000 },
       W3: { keys: 2000, host: 2000, chromeStorage: 2000 },
       W4a: { torrents: 3, restored: 3, problems: 0, via: 'sessionRestore', perKeyStatesHost: 3, perKeyStatesChromeStorage: 3, cslByKeysStates: 3, cslEverythingStates: 3 },
       W4b: { torrents: 3, restored: 3, problems: 0, via: 'sessionRestore', perKeyStatesHost: 3, perKeyStatesChromeStorage: 3, cslByKeysStates: 3, cslEverythingStates: 3 },
@@ -75,7 +75,7 @@ test('the validator rejects results with a figure missing, a figure that is not 
 
   const uncoalesced = goodResults();
   uncoalesced.checks.coalesce.setFrames = 2000;
-  assert.match(validate(uncoalesced).join('\n'), /2000 sets in one task went in 2000 frames, not 2 batch frames/);
+  assert.match(validate(uncoalesced).join('\n'), /2000 sets in one task went in 2000 frames, not 20 batch frames/);
 
   const coalescedAnyway = goodResults();
   coalescedAnyway.checks.coalesce.getFramesOff = 2;

@@ -7,7 +7,7 @@
 // same results against the real host: coalesce-host.test.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NmstoreClient, jsonBytesAtMost, batchValues } from '../../../extension/lib/nmstore-client.js';
+import { NmstoreClient, jsonBytesAtMost, batchValues, COALESCE_FRAME_REQUESTS } from '../../../extension/lib/nmstore-client.js';
 import { NativeSessionStore } from '../../../extension/lib/native-session-store.js';
 import { FakeHost, FakeArea, wiring } from './fake.js';
 
@@ -105,6 +105,20 @@ test('a batch carries at most hello\'s maxBatchRequests, and a large request goe
   await Promise.all([c.set({ s1: 1 }), c.set({ s2: 2 }), c.set({ big }), c.set({ s3: 3 }), c.get('big')]);
   assert.deepEqual(frames(host), ['batch:2', 'set', 'batch:2']);
   assert.equal(host.items.get('big'), big);
+});
+
+test('a batch carries at most the client\'s own COALESCE_FRAME_REQUESTS when the host allows more', async () => {
+  const host = new FakeHost({ ops: ['batch'], maxBatchRequests: 1000 });
+  const c = wiring(NmstoreClient, host);
+  await c.ready();
+  const n = 2 * COALESCE_FRAME_REQUESTS + 7;
+  const sets = [];
+  for (let i = 0; i < n; i++) sets.push(c.set({ [`k${i}`]: i }));
+  await Promise.all(sets);
+  assert.deepEqual(frames(host), [`batch:${COALESCE_FRAME_REQUESTS}`, `batch:${COALESCE_FRAME_REQUESTS}`, 'batch:7']);
+  const got = await c.get(null);
+  assert.equal(Object.keys(got).length, n);
+  for (let i = 0; i < n; i++) assert.equal(got[`k${i}`], i);
 });
 
 test('a batch stays within the smallest frame\'s budget of values, so none is refused there', async () => {

@@ -22,6 +22,12 @@ test('get/set carry bytes as {"$bytes"} under the prefix', async () => {
   assert.deepEqual(await s.get('torrent:x:torrentfile'), bytes);
   assert.equal(await s.get('nothing'), null);
   await assert.rejects(s.set('k', /** @type {any} */ ('text')), TypeError);
+  // set() skips client.set's conversion of the value it makes itself; the
+  // key still becomes what Chrome would make of it.
+  await s.set('lone:\ud800', enc('x'));
+  assert.deepEqual(host.items.get('session:lone:\ufffd'), { $bytes: 'eA==' });
+  assert.equal(host.items.has('session:lone:\ud800'), false);
+  assert.deepEqual(await s.get('lone:\ufffd'), enc('x'));
 });
 
 test('keys, delete, clear and getMulti stay inside the prefix', async () => {
