@@ -5,7 +5,8 @@
 # port, then the end-to-end tests in Debian's Chromium with the real
 # extension and the host built in $NMT_BUILD, then a smoke run of the
 # in-browser benchmark page with tiny counts (its results' shape only; the
-# echo peer, nmstore-bench-echo, comes from the same build).
+# echo and floor peers, nmstore-bench-echo and nmstore-bench-floor, come
+# from the same build).
 set -euo pipefail
 top=${NMT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=tests/lib.sh

@@ -66,10 +66,16 @@ class BarePeer {
   close() { this.port.disconnect(); }
 }
 
-/** The echo peer: every message comes back as it went. */
+/**
+ * The echo peer: every message comes back as it went. Also any peer that
+ * answers each message with one reply of the same id: the floor peer.
+ */
 export class EchoPeer extends BarePeer {
-  /** @param {string} hostName */
-  constructor(hostName) { super(hostName, 'echo peer'); }
+  /**
+   * @param {string} hostName
+   * @param {string} [label]  for errors
+   */
+  constructor(hostName, label = 'echo peer') { super(hostName, label); }
 
   /** @param {any} msg */
   onReply(msg) {

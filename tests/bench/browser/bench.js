@@ -4,7 +4,10 @@
 // three stores: NativeSessionStore over the real host (coalescing, as an
 // author uses it, and with coalesce: false beside it), chrome.storage.local
 // (call by call, and in its best pattern, one call of everything), and the
-// echo peer registered as a second native host (the pipe's floor). Rounds
+// peers registered as native hosts beside it: the echo peer and the one-way
+// pipe peer (the pipe's floor), and for the in-flight rows the floor peer
+// (the pipe and SQLite's: nmstore-bench-floor committing the same batch
+// frames). Rounds
 // alternate the stores so that a busy machine slows all of them alike.
 // The data is in bench-data.js, the measuring in bench-measure.js.
 // tests/bench/browser/run.js calls globalThis.nmstoreBench.run(config) and
@@ -29,13 +32,14 @@ import {
  * @property {number} torrentfileAvg  average .torrent size in W4b and the list
  * @property {string} [echoHost]  the echo peer's native host name
  * @property {string} [pipeHost]  the one-way pipe peer's native host name
+ * @property {string} [floorHost]  the floor peer's native host name
  */
 
 /** @type {BenchConfig} */
 const DEFAULTS = {
   rounds: 5, bulkRounds: 3, sequential: 500, inFlight: 2000, torrents: 1000,
   stateBytes: 2560, torrentfileAvg: 40960, echoHost: 'org.nmstore.echo',
-  pipeHost: 'org.nmstore.pipe',
+  pipeHost: 'org.nmstore.pipe', floorHost: 'org.nmstore.floor',
 };
 
 const enc = new TextEncoder();
@@ -114,6 +118,25 @@ async function fillCsl(data) {
 // ------------------------------------------------------------ the workloads
 
 /**
+ * Requests as the client would coalesce them: batch frames of at most
+ * `most`, each request with its own id.
+ * @param {Record<string, any>[]} requests
+ * @param {number} most
+ */
+function floorBatches(requests, most) {
+  const out = [];
+  for (let i = 0; i < requests.length; i += most) {
+    out.push({ op: 'batch', requests: requests.slice(i, i + most).map((r, j) => ({ ...r, id: i + j + 1 })) });
+  }
+  return out;
+}
+
+/** How many of the batch replies' requests came back ok. */
+function okRequests(/** @type {any[]} */ replies) {
+  return replies.flatMap((r) => (r?.ok ? r.replies ?? [] : [])).filter((x) => x?.ok === true).length;
+}
+
+/**
  * @typedef {object} Stores
  * @property {NativeSessionStore} sessions  over a client that coalesces (the default)
  * @property {NativeSessionStore} plain  over a client made with coalesce: false,
@@ -122,6 +145,9 @@ async function fillCsl(data) {
  * @property {PipePeer} pipe  the host's frames each way, no work: the least
  *   any host can take (only in the rows the targets against
  *   chrome.storage.local use)
+ * @property {EchoPeer} floor  the floor peer (nmstore-bench-floor): the same
+ *   batch frames, parsed with cJSON and committed to SQLite with one upsert
+ *   each, nothing else: the least any host backed by SQLite can take
  * @property {number} batchMax  the most requests one batch frame carries (hello's limit, or the client's own if lower)
  */
 
@@ -136,7 +162,7 @@ async function fillCsl(data) {
  * @returns {Promise<import('./bench-measure.js').Figure[]>}
  */
 async function smallValues(config, stores, checks) {
-  const { sessions, plain, echo, pipe } = stores;
+  const { sessions, plain, echo, pipe, floor } = stores;
   const figures = [];
   const rand = rng(7);
   const state = makeState(rand, config.stateBytes);
@@ -180,16 +206,22 @@ async function smallValues(config, stores, checks) {
   const setOneFrames = await framesOf(sessions.client, () => sessions.client.set(hostItems));
   checks.coalesce = { calls: n, batchMax: stores.batchMax, setFrames: setFrames.sent.length, setFramesOff: setFramesOff.sent.length };
   const echoSets = echoPlan(setFrames), echoSetsOff = echoPlan(setFramesOff), echoSetOne = echoPlan(setOneFrames);
+  // The floor peer gets the batch frames the client sends, made once here:
+  // its figure is the pipe and SQLite's, without the client's own work.
+  const floorSets = floorBatches(keys.map((k) => ({ op: 'set', items: { [sessions.prefix + k]: { $bytes: bytesToBase64(stateBytes) } } })), stores.batchMax);
+  checks.floor = { sets: n, setsOk: okRequests(await Promise.all(floorSets.map((m) => floor.send(m)))) };
   figures.push(figure('W2.inFlight', `${n} sets of a session state in flight`, 'msg/s', await interleave(config.rounds, {
     host: () => setEach(sessions),
     chromeStorage: () => rate(n, (i) => chrome.storage.local.set({ [cslKeys[i]]: state })),
     echo: () => perItem(n, () => echo.all(echoSets)),
     pipe: () => perItem(n, () => pipe.move(setFrames)),
+    floor: () => perItem(n, () => floor.all(floorSets)),
   }), {
     host: `NativeSessionStore.set per key, ${n} calls in one task, coalesced into ${setFrames.sent.length} batch frame(s)`,
     chromeStorage: `chrome.storage.local.set per key, ${n} calls in one task`,
     echo: `the batch frames' ${(sum(setFrames.sent) / MB).toFixed(2)} MB in ${echoSets.length} frame(s) of at most 1 MiB, echoed`,
     pipe: 'the same frames to the peer, its replies back, each as long as the host\'s',
+    floor: `the same ${floorSets.length} batch frames, made once, to nmstore-bench-floor: cJSON, then one upsert per item in one transaction per frame`,
   }));
   figures.push(figure('W2.oneByOne', `${n} sets of a session state in flight, coalescing off`, 'msg/s', await interleave(config.rounds, {
     host: () => setEach(plain),
@@ -235,16 +267,23 @@ async function smallValues(config, stores, checks) {
   const getOneFrames = await framesOf(sessions.client, () => sessions.getMulti(keys));
   Object.assign(checks.coalesce, { getFrames: getFrames.sent.length, getFramesOff: getFramesOff.sent.length });
   const echoGets = echoPlan(getFrames), echoGetsOff = echoPlan(getFramesOff), echoGetOne = echoPlan(getOneFrames);
+  const floorGets = floorBatches(keys.map((k) => ({ op: 'get', keys: [sessions.prefix + k] })), stores.batchMax);
+  const floorGot = await Promise.all(floorGets.map((m) => floor.send(m)));
+  checks.floor.gets = n;
+  checks.floor.getsOk = okRequests(floorGot);
+  checks.floor.getsFound = floorGot.flatMap((r) => r.replies ?? []).filter((r) => Object.keys(r.items ?? {}).length === 1).length;
   figures.push(figure('W3.inFlight', `${n} gets of a ${stateBytes.length}-byte value in flight`, 'msg/s', await interleave(config.rounds, {
     host: () => getEach(sessions),
     chromeStorage: () => rate(n, (i) => chrome.storage.local.get(cslKeys[i])),
     echo: () => perItem(n, () => echo.all(echoGets)),
     pipe: () => perItem(n, () => pipe.move(getFrames)),
+    floor: () => perItem(n, () => floor.all(floorGets)),
   }), {
     host: `NativeSessionStore.get of ${n} keys, ${n} calls in one task, coalesced into ${getFrames.sent.length} batch frame(s)`,
     chromeStorage: `chrome.storage.local.get per key, ${n} calls in one task`,
     echo: `the batch replies' ${(sum(getFrames.received) / MB).toFixed(2)} MB in ${echoGets.length} frame(s) of at most 1 MiB, echoed`,
     pipe: 'the same frames to the peer, its replies back, each as long as the host\'s',
+    floor: `the same ${floorGets.length} batch frames, made once, to nmstore-bench-floor: cJSON, then one SELECT per key`,
   }));
   figures.push(figure('W3.oneByOne', `${n} gets of a ${stateBytes.length}-byte value in flight, coalescing off`, 'msg/s', await interleave(config.rounds, {
     host: () => getEach(plain),
@@ -504,8 +543,10 @@ async function run(overrides = {}) {
   await echo.send({ op: 'hello' });
   const pipe = new PipePeer(/** @type {string} */ (config.pipeHost));
   await pipe.move({ sent: [100], received: [100] });
+  const floor = new EchoPeer(/** @type {string} */ (config.floorHost), 'floor peer');
+  await floor.send({ op: 'batch', requests: [{ id: 1, op: 'set', items: { warm: 1 } }] });
   const batchMax = Math.min(conn.hello?.limits?.maxBatchRequests ?? 1000, COALESCE_FRAME_REQUESTS);
-  const stores = { sessions, plain, echo, pipe, batchMax };
+  const stores = { sessions, plain, echo, pipe, floor, batchMax };
   /** @type {Record<string, any>} */
   const checks = {};
   const figures = [
@@ -515,6 +556,7 @@ async function run(overrides = {}) {
   ];
   echo.close();
   pipe.close();
+  floor.close();
   plainClient.disconnect();
   client.disconnect();
   say('done');

@@ -11,7 +11,7 @@ import { runBench, validate, markdown, compareWith, judge, TOP, TARGETS, EXPECTE
 
 const build = process.env.NMT_BUILD ?? join(TOP, 'build-dev');
 
-test('the bench page runs every workload through the three stores and its results are well formed', { timeout: 180000 }, async (t) => {
+test('the bench page runs every workload through the stores and peers and its results are well formed', { timeout: 180000 }, async (t) => {
   const results = await runBench({ build, quick: true, log: (s) => t.diagnostic(s) });
   assert.deepEqual(validate(results), []);
   assert.equal(results.host.mode, 'native', 'measured against the host, not a fallback');
@@ -26,7 +26,7 @@ test('the bench page runs every workload through the three stores and its result
   const md = markdown(results);
   assert.equal(md.split('\n').filter((l) => /^\| (W\d\w?|list) \| /.test(l)).length, results.figures.length + results.previous.rows.length,
     'one table row per figure, and one per figure compared with the last run');
-  assert.equal(md.split('\n').filter((l) => /\| (met|\*\*missed\*\*, by [^|]*) \| [^|]* \|$/.test(l)).length, TARGETS.length + 1,
+  assert.equal(md.split('\n').filter((l) => /\| (met|\*\*missed\*\*, by [^|]*) \| [^|]* \| [^|]* \|$/.test(l)).length, TARGETS.length + 1,
     'every target is marked met or missed, and so is the comparison with the last run');
 });
 
@@ -41,6 +41,7 @@ function goodResults() {
     checks: {
       coalesce: { calls: 2000, batchMax: 100, setFrames: 20, setFramesOff: 2000, getFrames: 20, getFramesOff: 2000 },
       W3: { keys: 2000, host: 2000, chromeStorage: 2000 },
+      floor: { sets: 2000, setsOk: 2000, gets: 2000, getsOk: 2000, getsFound: 2000 },
       W4a: { torrents: 3, restored: 3, problems: 0, via: 'sessionRestore', perKeyStatesHost: 3, perKeyStatesChromeStorage: 3, cslByKeysStates: 3, cslEverythingStates: 3 },
       W4b: { torrents: 3, restored: 3, problems: 0, via: 'sessionRestore', perKeyStatesHost: 3, perKeyStatesChromeStorage: 3, cslByKeysStates: 3, cslEverythingStates: 3 },
       list: { torrents: 3, rowsHost: 3, rowsChromeStorage: 3, same: true },
@@ -63,7 +64,7 @@ test('the validator rejects results with a figure missing, a figure that is not 
 
   const noEcho = goodResults();
   delete noEcho.figures[1].value.echo;
-  assert.match(validate(noEcho).join('\n'), /W2\.inFlight: stores chromeStorage, host, pipe, expected host, chromeStorage, echo, pipe/);
+  assert.match(validate(noEcho).join('\n'), /W2\.inFlight: stores chromeStorage, floor, host, pipe, expected host, chromeStorage, echo, pipe, floor/);
 
   const problems = goodResults();
   problems.checks.W4b.problems = 2;
@@ -84,6 +85,10 @@ test('the validator rejects results with a figure missing, a figure that is not 
   const reads = goodResults();
   reads.checks.W3.chromeStorage = 1999;
   assert.match(validate(reads).join('\n'), /W3: the reads found 2000 \(host\) and 1999/);
+
+  const floorMissed = goodResults();
+  floorMissed.checks.floor.getsFound = 1999;
+  assert.match(validate(floorMissed).join('\n'), /floor peer: of 2000 sets 2000 were ok, of 2000 gets 2000 were ok and 1999 found their value/);
 
   const lists = goodResults();
   lists.checks.list.same = false;
