@@ -623,6 +623,8 @@ const BATCH_MAX_VALUES = 160000;
  * @property {number} bytes  an upper bound of the UTF-8 length of the JSON
  * @property {number} values  of values and member names, outside "items"
  * @property {number} limit  of bytes
+ * @property {boolean} [loose]  strings counted at six bytes a character,
+ *   unread
  */
 
 /** A string whose JSON is itself between quotes, a byte a character. */
@@ -645,6 +647,8 @@ function measure(v, m, depth, count) {
   switch (typeof v) {
     case 'string': {
       m.bytes += 2;
+      // Six bytes a character at most (\uXXXX): a bound without a read.
+      if (m.loose) { m.bytes += 6 * v.length; return m.bytes <= m.limit; }
       // Each character is a byte at least: a longer string cannot fit.
       if (v.length > m.limit - m.bytes) { m.bytes += v.length; return false; }
       // Printable ASCII but '"' and '\\' (base64, most keys): a byte each,
@@ -706,6 +710,12 @@ export function jsonBytesAtMost(v, limit) {
  * @returns {number}
  */
 export function batchValues(msg) {
+  // First with every string taken at its most (six bytes a character),
+  // reading none: a request of a 3.5 KB $bytes value fits so, and only one
+  // near the limit is read character by character. The count of values
+  // does not depend on the strings, so either pass gives the same one.
+  const loose = { bytes: 0, values: 0, limit: COALESCE_MAX_REQUEST_BYTES, loose: true };
+  if (measure(msg, loose, 0, true)) return loose.values;
   const m = { bytes: 0, values: 0, limit: COALESCE_MAX_REQUEST_BYTES };
   return measure(msg, m, 0, true) ? m.values : -1;
 }

@@ -121,6 +121,18 @@ test('a batch carries at most the client\'s own COALESCE_FRAME_REQUESTS when the
   for (let i = 0; i < n; i++) assert.equal(got[`k${i}`], i);
 });
 
+test('a request over a sixth of 64 KiB is measured exactly, and coalesced when under it', async () => {
+  const host = new FakeHost({ ops: ['batch'] });
+  const c = wiring(NmstoreClient, host);
+  await c.ready();
+  const near = 'x'.repeat(60 * 1024); // six bytes a character would be 360 KiB
+  await Promise.all([c.set({ a: 1 }), c.set({ near }), c.set({ b: 2 })]);
+  assert.deepEqual(frames(host), ['batch:3']);
+  assert.equal(host.items.get('near'), near);
+  assert.equal(batchValues({ op: 'set', id: 1, items: { near } }), batchValues({ op: 'set', id: 1, items: { near: 'x' } }));
+  assert.equal(batchValues({ op: 'set', id: 1, items: { over: 'x'.repeat(65 * 1024) } }), -1);
+});
+
 test('a batch stays within the smallest frame\'s budget of values, so none is refused there', async () => {
   const host = new FakeHost({ ops: ['batch'] });
   const c = wiring(NmstoreClient, host);
