@@ -181,6 +181,25 @@ test_passphrase_of_run_unlock_wiped (void **state)
   assert_false (memory_holds (NEEDLE));
 }
 
+/* Inside a batch: the batch's frame is searched for a secret's words, and
+ * a malformed unlock in it, or one refused there, is wiped with it as one
+ * sent alone would be. (Its requests are searched again only when the
+ * frame holds the words: they are slices of it.) */
+static void
+test_passphrase_inside_batch_wiped (void **state)
+{
+  Fixture *f = *state;
+
+  assert_false (memory_holds (NEEDLE));
+  assert_non_null (strstr (send_frame (f, "{\"id\":1,\"op\":\"batch\",\"requests\":[{\"id\":2,\"op\":\"set\",\"items\":{\"a\":1}},"
+                                          "{\"id\":3,\"op\":\"unlock\",\"passphrase\":\"" PASSPHRASE "\",\"passphrase\":\""
+                                          PASSPHRASE "\"}]}"), "twice"));
+  assert_false (memory_holds (NEEDLE));
+  assert_non_null (strstr (send_frame (f, "{\"id\":4,\"op\":\"batch\",\"requests\":[{\"id\":5,\"op\":\"unlock\",\"passphrase\":\""
+                                          PASSPHRASE "\"}]}"), "cannot be sent inside a batch"));
+  assert_false (memory_holds (NEEDLE));
+}
+
 int
 main (void)
 {
@@ -189,6 +208,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_passphrase_of_duplicate_member_wiped, setup, teardown),
     cmocka_unit_test_setup_teardown (test_passphrase_of_array_id_wiped, setup, teardown),
     cmocka_unit_test_setup_teardown (test_passphrase_of_run_unlock_wiped, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_passphrase_inside_batch_wiped, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
