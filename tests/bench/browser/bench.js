@@ -183,10 +183,12 @@ async function smallValues(config, stores, checks) {
     host: () => perCall(config.sequential, () => sessions.set(key, stateBytes)),
     chromeStorage: () => perCall(config.sequential, () => chrome.storage.local.set({ [CSL + key]: state })),
     echo: () => perCall(config.sequential, () => echo.send(setRequest)),
+    floor: () => perCall(config.sequential, () => floor.send(setRequest)),
   }), {
     host: 'NativeSessionStore.set(key, Uint8Array)',
     chromeStorage: 'chrome.storage.local.set({key: state})',
     echo: "the host's set request, echoed",
+    floor: "the host's set request, made once, committed by nmstore-bench-floor",
   }));
 
   say('W2: writes in flight');
