@@ -1043,7 +1043,7 @@ export class NmstoreClient {
   /**
    * Sends p, or queues it with the other requests made in this task: they
    * go out together in a microtask, as one `batch` frame when there are
-   * two or more (_flushQueue). A request that may not go in a batch (an op
+   * two or more (_flushQueue), or as soon as they fill one. A request that may not go in a batch (an op
    * the host refuses there, or a large one) is sent at once, after those
    * queued before it; one the browser cannot send is so rejected at once,
    * as before. Requests keep their order on the wire, so each still gets
@@ -1059,6 +1059,10 @@ export class NmstoreClient {
     } else {
       this._queue.push(p);
       if (this._queue.length === 1) queueMicrotask(() => this._flushQueue());
+      // A full frame goes at once: the browser and the host work on it
+      // while this task makes the rest (2,000 sets in one task spent 30 ms
+      // making requests before the first byte left).
+      else if (this._queue.length >= this._batchSize()) this._flushQueue();
     }
   }
 

@@ -121,6 +121,20 @@ test('a batch carries at most the client\'s own COALESCE_FRAME_REQUESTS when the
   for (let i = 0; i < n; i++) assert.equal(got[`k${i}`], i);
 });
 
+test('a full batch frame leaves at once, before the task that fills it ends', async () => {
+  const host = new FakeHost({ ops: ['batch'], maxBatchRequests: 3 });
+  const c = wiring(NmstoreClient, host);
+  await c.ready();
+  const gets = [];
+  for (let i = 0; i < 7; i++) {
+    gets.push(c.get(`k${i}`));
+    // Still inside the task: the frames that are full are on the wire.
+    assert.deepEqual(frames(host), Array(Math.floor((i + 1) / 3)).fill('batch:3'));
+  }
+  await Promise.all(gets);
+  assert.deepEqual(frames(host), ['batch:3', 'batch:3', 'get']);
+});
+
 test('a request over a sixth of 64 KiB is measured exactly, and coalesced when under it', async () => {
   const host = new FakeHost({ ops: ['batch'] });
   const c = wiring(NmstoreClient, host);
