@@ -1191,7 +1191,7 @@ verdict (Explorer *x, const char *digest, GPtrArray *files, const Observation *o
                                   kept, kept, x->opt->origin);
         }
     }
-  if (x->opt->stop_after_failures && x->res->failures >= x->opt->stop_after_failures)
+  if (x->opt->stop_after_lost && x->res->lost >= x->opt->stop_after_lost)
     g_atomic_int_set (&x->stop, 1);
 }
 

@@ -56,7 +56,7 @@ typedef struct {
   GPtrArray  *snapshots;
   guint       states_per_cut;   /* states built at each cut point (at least 2: synced only, everything) */
   guint       max_cuts;         /* 0: every cut point; else this many, chosen at random over the whole log */
-  guint       stop_after_failures; /* 0: never stop early */
+  guint       stop_after_lost;     /* stop once this many lost writes are seen (0: never stop early) */
   guint       max_distinct;        /* 0: no limit on the states opened */
   guint       jobs;                /* states opened at once (0: one per processor) */
   guint32     seed;
