@@ -235,16 +235,17 @@ serve_buffered (Host *host)
 }
 
 /* Reads what is waiting, without blocking after the first read. Returns
- * FALSE at end of input. */
+ * FALSE at end of input. A read from a pipe that leaves room in the buffer
+ * has taken everything there was, so only a full one asks whether more is
+ * waiting: a lone request then costs no extra poll. */
 static gboolean
 read_waiting (Host *host)
 {
-  gsize total = 0;
+  gsize total = 0, space, n;
 
   do
     {
       g_autoptr(GError) error = NULL;
-      gsize space, n;
       guint8 *buf = nms_frame_reader_reserve (host->reader, &space);
 
       if (!nms_os_read (STDIN_FD, buf, space, &n, &error))
@@ -259,7 +260,7 @@ read_waiting (Host *host)
       nms_frame_reader_advance (host->reader, n);
       total += n;
     }
-  while (total < BATCH_READ_LIMIT && nms_os_readable_now (STDIN_FD));
+  while (total < BATCH_READ_LIMIT && n == space && nms_os_readable_now (STDIN_FD));
   return TRUE;
 }
 
