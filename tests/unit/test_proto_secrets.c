@@ -13,6 +13,7 @@
 #include "base/origin.h"
 #include "proto/proto.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -200,6 +201,52 @@ test_passphrase_inside_batch_wiped (void **state)
   assert_false (memory_holds (NEEDLE));
 }
 
+/* Whether the protocol left the frame (len bytes, wiped after) holding
+ * the passphrase, checked while it is still in its buffer, as a frame
+ * stays in the reader's until later ones reuse it: once freed, its chunk
+ * may be reused before the scan and hide a frame that was never wiped. */
+static gboolean
+frame_kept_secret (Fixture *f, char *frame, gsize len)
+{
+  NmsProtoInput input = { (guint8 *) frame, len };
+  gboolean kept;
+
+  nms_proto_handle_batch (f->proto, &input, 1, emit, f->replies);
+  kept = memory_holds (NEEDLE);
+  sodium_memzero (frame, len);
+  return kept;
+}
+
+/* The words are found wherever they are in the frame: after a raw NUL
+ * (the frame is refused before it is parsed, and wiped all the same), and
+ * after a long base64 value, whose many "u" and "p" begin no word. */
+static void
+test_passphrase_after_nul_and_base64_wiped (void **state)
+{
+  Fixture *f = *state;
+  static const char with_nul[] = "{\"x\":\"\0\",\"op\":\"unlock\",\"passphrase\":\"" PASSPHRASE "\"}";
+  /* Sized once, so that growing it leaves no copy behind. */
+  g_autoptr(GString) frame = g_string_sized_new (16384);
+  guint8 raw[6000];
+
+  assert_false (memory_holds (NEEDLE));
+  {
+    g_autofree char *copy = g_memdup2 (with_nul, sizeof with_nul - 1);
+    assert_false (frame_kept_secret (f, copy, sizeof with_nul - 1));
+  }
+
+  g_string_append (frame, "{\"id\":1,\"op\":\"batch\",\"requests\":[{\"op\":\"set\",\"items\":{\"k\":{\"$bytes\":\"");
+  for (gsize i = 0; i < sizeof raw; i++)
+    raw[i] = (guint8) (i * 7919u >> 3);
+  {
+    g_autofree char *b64 = g_base64_encode (raw, sizeof raw);
+    g_string_append (frame, b64);
+  }
+  g_string_append (frame, "\"}}},{\"op\":\"unlock\",\"passphrase\":\"" PASSPHRASE "\"}]}");
+  assert_false (frame_kept_secret (f, frame->str, frame->len));
+  assert_non_null (strstr (g_ptr_array_index (f->replies, f->replies->len - 1), "cannot be sent inside a batch"));
+}
+
 int
 main (void)
 {
@@ -209,6 +256,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_passphrase_of_array_id_wiped, setup, teardown),
     cmocka_unit_test_setup_teardown (test_passphrase_of_run_unlock_wiped, setup, teardown),
     cmocka_unit_test_setup_teardown (test_passphrase_inside_batch_wiped, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_passphrase_after_nul_and_base64_wiped, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
