@@ -299,6 +299,26 @@ async function shrink(start, cls, budget) {
  * @param {{label: string, count?: number, shrinkBudget?: number, maxShrinks?: number}} o
  */
 async function runList(ops, o) {
+  // The test's timeout cannot stop a run inside the page: a second run
+  // started then would share both stores with it and report differences
+  // that are only the two runs' ops interleaved.
+  if (running) throw new Error(`${o.label}: the run "${running}" is still going in this page (its test timed out?)`);
+  running = o.label;
+  try {
+    return await runListAlone(ops, o);
+  } finally {
+    running = null;
+  }
+}
+
+/** @type {string | null} the label of the run in progress */
+let running = null;
+
+/**
+ * @param {Op[] | ((state: Record<string, any>, i: number) => Op)} ops
+ * @param {{label: string, count?: number, shrinkBudget?: number, maxShrinks?: number}} o
+ */
+async function runListAlone(ops, o) {
   await resetBoth();
   const count = Array.isArray(ops) ? ops.length : (o.count ?? 0);
   /** @type {any[]} */
