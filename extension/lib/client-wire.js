@@ -65,7 +65,7 @@ export const COALESCE_FRAME_REQUESTS = 100;
 /**
  * Microtask turns between the settling of two requests of one batch: more
  * than the .then and await steps any promise the client or
- * NativeSessionStore returns adds to the request's own (_settle).
+ * NativeSessionStore returns adds to the request's own (settle).
  */
 const SETTLE_TURNS = 8;
 
@@ -131,7 +131,7 @@ function measure(v, m, depth, count) {
     case 'number': m.bytes += 24; return m.bytes <= m.limit; // -1.7976931348623157e+308, or null
     case 'boolean': m.bytes += 5; return m.bytes <= m.limit;
     case 'object': break;
-    case 'bigint': return false; // JSON.stringify throws: let _send say so
+    case 'bigint': return false; // JSON.stringify throws: let send say so
     default: m.bytes += 4; return m.bytes <= m.limit; // undefined, a function, a symbol: left out, or null
   }
   if (v === null) { m.bytes += 4; return m.bytes <= m.limit; }
@@ -261,7 +261,7 @@ export class ClientWire {
   /**
    * Sends p, or queues it with the other requests made in this task: they
    * go out together in a microtask, as one `batch` frame when there are
-   * two or more (_flushQueue), or as soon as they fill one. A request that may not go in a batch (an op
+   * two or more (flushQueue), or as soon as they fill one. A request that may not go in a batch (an op
    * the host refuses there, or a large one) is sent at once, after those
    * queued before it; one the browser cannot send is so rejected at once,
    * as before. Requests keep their order on the wire, so each still gets
@@ -325,7 +325,7 @@ export class ClientWire {
     const id = this.nextId++;
     this.pending.set(id, {
       id, op: 'batch', params: {}, attempts: 1, members,
-      resolve: () => {}, // _settle answers each member from the reply
+      resolve: () => {}, // settle answers each member from the reply
       reject: (err) => { for (const m of members) m.reject(err); },
     });
     try {
@@ -333,7 +333,7 @@ export class ClientWire {
     } catch {
       // A closed port, or a message the browser refuses: each request on
       // its own meets the same and is answered as it was before coalescing
-      // (_send waits for onDisconnect, or rejects what cannot be sent).
+      // (send waits for onDisconnect, or rejects what cannot be sent).
       this.pending.delete(id);
       for (const m of members) this.send(m);
       return;
