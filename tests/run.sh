@@ -35,9 +35,13 @@ cmake --build "$NMT_BUILD" -j"$NMT_JOBS"
 echo "== running the core suite"
 (cd "$NMT_BUILD" && ctest --output-on-failure -j"$NMT_JOBS")
 
+echo "== the build and the core suite took $SECONDS s"
 for stage in "$top"/tests/stages/[0-9]*.sh; do
   [ -e "$stage" ] || continue
   echo "== stage $(basename "$stage")"
+  started=$SECONDS
   bash "$stage"
+  # Each stage's time, so that a suite nearing CI's budget shows where.
+  echo "== stage $(basename "$stage") took $((SECONDS - started)) s"
 done
-echo "== all tests passed"
+echo "== all tests passed in $SECONDS s"
