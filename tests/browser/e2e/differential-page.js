@@ -294,6 +294,9 @@ async function shrink(start, cls, budget) {
 // ---------------------------------------------------------------------------
 // Running a list of ops, recording differences.
 
+/** @type {string | null} the label of the run in progress */
+let running = null;
+
 /**
  * @param {Op[] | ((state: Record<string, any>, i: number) => Op)} ops
  * @param {{label: string, count?: number, shrinkBudget?: number, maxShrinks?: number}} o
@@ -310,9 +313,6 @@ async function runList(ops, o) {
     running = null;
   }
 }
-
-/** @type {string | null} the label of the run in progress */
-let running = null;
 
 /**
  * @param {Op[] | ((state: Record<string, any>, i: number) => Op)} ops
