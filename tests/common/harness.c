@@ -172,23 +172,37 @@ nmt_encrypt_origin (const char *home, const char *origin)
     fail_msg ("cannot encrypt %s: %s", origin, err);
 }
 
-/* Encrypts with NMT_PASSPHRASE. Argon2id at its cheapest, through a
- * config written for the conversion alone when the suite has none, so the
- * suite's own data root is as it left it. */
+/* Encrypts with NMT_PASSPHRASE, Argon2id at its cheapest: the conversion
+ * alone reads a config that adds those limits to the suite's own, which is
+ * put back as it was after. Without them, a suite that wrote its own
+ * nmstore.conf got the moderate default: 256 MiB, 12 s for the conversion
+ * and again for each unlock under valgrind. The store records its limits,
+ * so the hosts that unlock it later use them too. */
 void
 nmt_encrypt_origin_passphrase (const char *home, const char *origin)
 {
   const char *args[] = { "encrypt", "--origin", origin, "--passphrase", "--passphrase-fd", "0", NULL };
+  const char *cheapest = "[crypto]\npwhash_opslimit = 1\npwhash_memlimit = 8192\n";
   g_autofree char *conf = g_build_filename (home, "nmstore.conf", NULL);
-  gboolean own_conf = !g_file_test (conf, G_FILE_TEST_EXISTS);
+  g_autofree char *suite_conf = NULL;
+  g_autofree char *with_limits = NULL;
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   int status;
 
-  if (own_conf)
-    nmt_write_file (conf, "[crypto]\npwhash_opslimit = 1\npwhash_memlimit = 8192\n");
+  if (g_file_get_contents (conf, &suite_conf, NULL, NULL))
+    {
+      /* A suite that sets the limits itself keeps its own. */
+      if (strstr (suite_conf, "pwhash_") != NULL)
+        with_limits = g_strdup (suite_conf);
+      else
+        with_limits = g_strconcat (suite_conf, "\n", cheapest, NULL);
+    }
+  nmt_write_file (conf, with_limits != NULL ? with_limits : cheapest);
   status = nmt_run_cli (home, args, NMT_PASSPHRASE "\n", &out, &err);
-  if (own_conf)
+  if (suite_conf != NULL)
+    nmt_write_file (conf, suite_conf);
+  else
     g_unlink (conf);
   if (status != 0 && strstr (err, "already encrypted") == NULL)
     fail_msg ("cannot encrypt %s: %s", origin, err);
