@@ -303,10 +303,19 @@ test_request_at_limit (void **state)
   NmtFixture *f = *state;
   const gsize limit = 64u * 1024u * 1024u;
   const char *json = "{\"id\":\"big\",\"op\":\"hello\"}";
-  g_autofree char *frame = g_malloc (limit);
+  g_autofree char *frame = NULL;
   cJSON *reply;
 
+  /* Under a wrapper (valgrind) the 64 MiB frame alone took a minute, most
+   * of the suite's time there; the limit's own line runs for every frame,
+   * and this exact size runs natively and under ASan and UBSan. */
+  if (nmt_host_wrapped ())
+    {
+      print_message ("the 64 MiB frame: skipped under NMT_HOST_WRAPPER\n");
+      return;
+    }
   /* Whitespace after the JSON keeps the request cheap to serve. */
+  frame = g_malloc (limit);
   memset (frame, ' ', limit);
   memcpy (frame, json, strlen (json));
   assert_true (nmt_host_send_frame (f->host, frame, limit));
