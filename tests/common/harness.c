@@ -185,20 +185,18 @@ nmt_encrypt_origin_passphrase (const char *home, const char *origin)
   const char *cheapest = "[crypto]\npwhash_opslimit = 1\npwhash_memlimit = 8192\n";
   g_autofree char *conf = g_build_filename (home, "nmstore.conf", NULL);
   g_autofree char *suite_conf = NULL;
-  g_autofree char *with_limits = NULL;
+  g_autofree char *with_limits = NULL;  /* NULL: the suite's config as it is */
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   int status;
 
-  if (g_file_get_contents (conf, &suite_conf, NULL, NULL))
-    {
-      /* A suite that sets the limits itself keeps its own. */
-      if (strstr (suite_conf, "pwhash_") != NULL)
-        with_limits = g_strdup (suite_conf);
-      else
-        with_limits = g_strconcat (suite_conf, "\n", cheapest, NULL);
-    }
-  nmt_write_file (conf, with_limits != NULL ? with_limits : cheapest);
+  /* A suite that sets the limits itself keeps its own. */
+  if (!g_file_get_contents (conf, &suite_conf, NULL, NULL))
+    with_limits = g_strdup (cheapest);
+  else if (strstr (suite_conf, "pwhash_") == NULL)
+    with_limits = g_strconcat (suite_conf, "\n", cheapest, NULL);
+  if (with_limits != NULL)
+    nmt_write_file (conf, with_limits);
   status = nmt_run_cli (home, args, NMT_PASSPHRASE "\n", &out, &err);
   if (suite_conf != NULL)
     nmt_write_file (conf, suite_conf);
