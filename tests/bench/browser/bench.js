@@ -7,7 +7,9 @@
 // peers registered as native hosts beside it: the echo peer and the one-way
 // pipe peer (the pipe's floor), and for the in-flight rows the floor peer
 // (the pipe and SQLite's: nmstore-bench-floor committing the same batch
-// frames). Rounds
+// frames), and nmstore's host alone, sent the floor peer's frames over a
+// bare port: with the floor peer, it splits what nmstore spends into the
+// host's part and the page's (client and NativeSessionStore). Rounds
 // alternate the stores so that a busy machine slows all of them alike.
 // The data is in bench-data.js, the measuring in bench-measure.js.
 // tests/bench/browser/run.js calls globalThis.nmstoreBench.run(config) and
@@ -148,6 +150,9 @@ function okRequests(/** @type {any[]} */ replies) {
  * @property {EchoPeer} floor  the floor peer (nmstore-bench-floor): the same
  *   batch frames, parsed with cJSON and committed to SQLite with one upsert
  *   each, nothing else: the least any host backed by SQLite can take
+ * @property {EchoPeer} hostAlone  nmstore's host over a bare port, sent
+ *   the floor peer's frames: nmstore without its page-side work, its own
+ *   host process on the same store
  * @property {number} batchMax  the most requests one batch frame carries (hello's limit, or the client's own if lower)
  */
 
@@ -162,7 +167,7 @@ function okRequests(/** @type {any[]} */ replies) {
  * @returns {Promise<import('./bench-measure.js').Figure[]>}
  */
 async function smallValues(config, stores, checks) {
-  const { sessions, plain, echo, pipe, floor } = stores;
+  const { sessions, plain, echo, pipe, floor, hostAlone } = stores;
   const figures = [];
   const rand = rng(7);
   const state = makeState(rand, config.stateBytes);
@@ -184,11 +189,13 @@ async function smallValues(config, stores, checks) {
     chromeStorage: () => perCall(config.sequential, () => chrome.storage.local.set({ [CSL + key]: state })),
     echo: () => perCall(config.sequential, () => echo.send(setRequest)),
     floor: () => perCall(config.sequential, () => floor.send(setRequest)),
+    hostAlone: () => perCall(config.sequential, () => hostAlone.send(setRequest)),
   }), {
     host: 'NativeSessionStore.set(key, Uint8Array)',
     chromeStorage: 'chrome.storage.local.set({key: state})',
     echo: "the host's set request, echoed",
     floor: "the host's set request, made once, committed by nmstore-bench-floor",
+    hostAlone: "the same request, made once, to nmstore over a bare port",
   }));
 
   say('W2: writes in flight');
@@ -212,18 +219,21 @@ async function smallValues(config, stores, checks) {
   // its figure is the pipe and SQLite's, without the client's own work.
   const floorSets = floorBatches(keys.map((k) => ({ op: 'set', items: { [sessions.prefix + k]: { $bytes: bytesToBase64(stateBytes) } } })), stores.batchMax);
   checks.floor = { sets: n, setsOk: okRequests(await Promise.all(floorSets.map((m) => floor.send(m)))) };
+  checks.hostAlone = { sets: n, setsOk: okRequests(await Promise.all(floorSets.map((m) => hostAlone.send(m)))) };
   figures.push(figure('W2.inFlight', `${n} sets of a session state in flight`, 'msg/s', await interleave(config.rounds, {
     host: () => setEach(sessions),
     chromeStorage: () => rate(n, (i) => chrome.storage.local.set({ [cslKeys[i]]: state })),
     echo: () => perItem(n, () => echo.all(echoSets)),
     pipe: () => perItem(n, () => pipe.move(setFrames)),
     floor: () => perItem(n, () => floor.all(floorSets)),
+    hostAlone: () => perItem(n, () => hostAlone.all(floorSets)),
   }), {
     host: `NativeSessionStore.set per key, ${n} calls in one task, coalesced into ${setFrames.sent.length} batch frame(s)`,
     chromeStorage: `chrome.storage.local.set per key, ${n} calls in one task`,
     echo: `the batch frames' ${(sum(setFrames.sent) / MB).toFixed(2)} MB in ${echoSets.length} frame(s) of at most 1 MiB, echoed`,
     pipe: 'the same frames to the peer, its replies back, each as long as the host\'s',
     floor: `the same ${floorSets.length} batch frames, made once, to nmstore-bench-floor: cJSON, then one upsert per item in one transaction per frame`,
+    hostAlone: `the floor peer's ${floorSets.length} batch frames to nmstore over a bare port`,
   }));
   figures.push(figure('W2.oneByOne', `${n} sets of a session state in flight, coalescing off`, 'msg/s', await interleave(config.rounds, {
     host: () => setEach(plain),
@@ -274,18 +284,24 @@ async function smallValues(config, stores, checks) {
   checks.floor.gets = n;
   checks.floor.getsOk = okRequests(floorGot);
   checks.floor.getsFound = floorGot.flatMap((r) => r.replies ?? []).filter((r) => Object.keys(r.items ?? {}).length === 1).length;
+  const aloneGot = await Promise.all(floorGets.map((m) => hostAlone.send(m)));
+  checks.hostAlone.gets = n;
+  checks.hostAlone.getsOk = okRequests(aloneGot);
+  checks.hostAlone.getsFound = aloneGot.flatMap((r) => r.replies ?? []).filter((r) => Object.keys(r.items ?? {}).length === 1).length;
   figures.push(figure('W3.inFlight', `${n} gets of a ${stateBytes.length}-byte value in flight`, 'msg/s', await interleave(config.rounds, {
     host: () => getEach(sessions),
     chromeStorage: () => rate(n, (i) => chrome.storage.local.get(cslKeys[i])),
     echo: () => perItem(n, () => echo.all(echoGets)),
     pipe: () => perItem(n, () => pipe.move(getFrames)),
     floor: () => perItem(n, () => floor.all(floorGets)),
+    hostAlone: () => perItem(n, () => hostAlone.all(floorGets)),
   }), {
     host: `NativeSessionStore.get of ${n} keys, ${n} calls in one task, coalesced into ${getFrames.sent.length} batch frame(s)`,
     chromeStorage: `chrome.storage.local.get per key, ${n} calls in one task`,
     echo: `the batch replies' ${(sum(getFrames.received) / MB).toFixed(2)} MB in ${echoGets.length} frame(s) of at most 1 MiB, echoed`,
     pipe: 'the same frames to the peer, its replies back, each as long as the host\'s',
     floor: `the same ${floorGets.length} batch frames, made once, to nmstore-bench-floor: cJSON, then one SELECT per key`,
+    hostAlone: `the floor peer's ${floorGets.length} batch frames to nmstore over a bare port`,
   }));
   figures.push(figure('W3.oneByOne', `${n} gets of a ${stateBytes.length}-byte value in flight, coalescing off`, 'msg/s', await interleave(config.rounds, {
     host: () => getEach(plain),
@@ -547,8 +563,13 @@ async function run(overrides = {}) {
   await pipe.move({ sent: [100], received: [100] });
   const floor = new EchoPeer(/** @type {string} */ (config.floorHost), 'floor peer');
   await floor.send({ op: 'batch', requests: [{ id: 1, op: 'set', items: { warm: 1 } }] });
+  // nmstore without the client: a third host process on the same store, as
+  // the uncoalesced client's is a second.
+  const hostAlone = new EchoPeer(client.hostName, 'nmstore over a bare port');
+  const aloneHello = await hostAlone.send({ op: 'hello' });
+  if (!aloneHello?.ok) throw new Error(`nmstore over a bare port: hello failed: ${JSON.stringify(aloneHello)}`);
   const batchMax = Math.min(conn.hello?.limits?.maxBatchRequests ?? 1000, COALESCE_FRAME_REQUESTS);
-  const stores = { sessions, plain, echo, pipe, floor, batchMax };
+  const stores = { sessions, plain, echo, pipe, floor, hostAlone, batchMax };
   /** @type {Record<string, any>} */
   const checks = {};
   const figures = [
@@ -559,6 +580,7 @@ async function run(overrides = {}) {
   echo.close();
   pipe.close();
   floor.close();
+  hostAlone.close();
   plainClient.disconnect();
   client.disconnect();
   say('done');
