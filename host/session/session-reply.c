@@ -120,29 +120,53 @@ nms_session_restore (NmsStore *store, const char *prefix, GString *out, GError *
   return s != NULL && write_session (s, TRUE, restore_item, out, error);
 }
 
+/* The set bits of each hex digit's value, by the digit. */
+static const guint8 digit_bits[256] = {
+  ['0'] = 0, ['1'] = 1, ['2'] = 1, ['3'] = 2, ['4'] = 1, ['5'] = 2, ['6'] = 2, ['7'] = 3,
+  ['8'] = 1, ['9'] = 2, ['a'] = 2, ['b'] = 3, ['c'] = 2, ['d'] = 3, ['e'] = 3, ['f'] = 4,
+  ['A'] = 2, ['B'] = 3, ['C'] = 2, ['D'] = 3, ['E'] = 3, ['F'] = 4,
+};
+
 /* Share of pieces held, from the bitfield's set bits among the first
- * piece_count; spare bits in the last byte do not count. */
+ * piece_count (the first piece is the first byte's high bit); spare bits
+ * in the last byte do not count. The caller checked the bitfield: hex
+ * digits only, as many as piece_count needs (check_bitfield). Whole bytes
+ * are counted a digit at a time: bit by bit, this loop was a sixth of a
+ * 1,000-torrent summary's instructions. */
 static double
 progress_of (const char *hex, guint64 piece_count)
 {
   guint64 have = 0, bit = 0;
   gsize i;
 
-  for (i = 0; hex[i] != '\0' && hex[i + 1] != '\0' && bit < piece_count; i += 2)
+  for (i = 0; hex[i] != '\0' && hex[i + 1] != '\0' && bit + 8 <= piece_count; i += 2, bit += 8)
+    have += digit_bits[(guchar) hex[i]] + digit_bits[(guchar) hex[i + 1]];
+  if (bit < piece_count && hex[i] != '\0' && hex[i + 1] != '\0')
     {
       guint byte = (guint) (g_ascii_xdigit_value (hex[i]) << 4 | g_ascii_xdigit_value (hex[i + 1]));
       int b;
-      for (b = 7; b >= 0 && bit < piece_count; b--, bit++)
+      for (b = 7; bit < piece_count; b--, bit++)
         have += (byte >> b) & 1;
     }
   return piece_count > 0 ? (double) have / (double) piece_count : 0.0;
+}
+
+/* ,"name": where name is one of this file's member names (plain ASCII,
+ * nothing to escape), appended as it stands: printf would parse its
+ * format again for each member of each torrent. */
+static void
+append_name (GString *out, const char *name)
+{
+  g_string_append (out, ",\"");
+  g_string_append (out, name);
+  g_string_append (out, "\":");
 }
 
 /* ,"name":value, with value a member of from (null when it has none). */
 static void
 append_member_of (GString *out, const char *name, const cJSON *from, const char *member)
 {
-  g_string_append_printf (out, ",\"%s\":", name);
+  append_name (out, name);
   append_json (out, cJSON_GetObjectItemCaseSensitive (from, member));
 }
 
@@ -150,7 +174,7 @@ append_member_of (GString *out, const char *name, const cJSON *from, const char 
 static void
 append_number_member (GString *out, const char *name, gboolean known, double value)
 {
-  g_string_append_printf (out, ",\"%s\":", name);
+  append_name (out, name);
   if (known)
     nms_json_append_number (out, value);
   else

@@ -162,6 +162,9 @@ key_of (const char *hash, const char *suffix)
 static cJSON *
 state_for (guint i, guint64 pieces)
 {
+  /* Every hex digit, in both cases, so that the summary's progress is
+   * counted from each of them. */
+  static const char *const pairs[] = { "ff", "0f", "12", "34", "56", "78", "9a", "bc", "de", "AB", "CD", "EF" };
   cJSON *s = cJSON_CreateObject ();
   g_autoptr(GString) bf = g_string_new (NULL);
   guint64 b;
@@ -169,7 +172,7 @@ state_for (guint i, guint64 pieces)
   cJSON_AddStringToObject (s, "userState", i % 3 ? "active" : "stopped");
   cJSON_AddNumberToObject (s, "queuePosition", i);
   for (b = 0; b < (pieces + 7) / 8; b++)
-    g_string_append (bf, b % 2 ? "0f" : "ff");
+    g_string_append (bf, pairs[b % G_N_ELEMENTS (pairs)]);
   cJSON_AddStringToObject (s, "bitfield", bf->str);
   cJSON_AddNumberToObject (s, "uploaded", i * 1000.0);
   cJSON_AddNumberToObject (s, "downloaded", i * 3000.0 + 1);
@@ -347,6 +350,11 @@ test_summary_real_torrents (void **state)
   g_ptr_array_add (list, make_torrent (dir, 15));
   g_ptr_array_add (list, make_torrent (big, 15));
   assert_true (g_bytes_get_size (((Torrent *) list->pdata[2])->torrent) > 1024 * 1024);
+  /* More pieces than state_for's twelve digit pairs cover, and not a
+   * multiple of 8: progress counts whole bytes of the bitfield, every hex
+   * digit among them, and then the first bits of the last byte. */
+  g_ptr_array_add (list, single_file_torrent (9001, 4000000));
+  assert_true (((Torrent *) list->pdata[3])->pieces > 8 * 12 && ((Torrent *) list->pdata[3])->pieces % 8 != 0);
 
   cJSON_AddNumberToObject (index, "version", 2);
   entries = cJSON_AddArrayToObject (index, "torrents");
@@ -375,20 +383,23 @@ test_summary_real_torrents (void **state)
   cJSON_ArrayForEach (t, member (reply, "torrents"))
     {
       Torrent *tr = list->pdata[i++];
+      /* The state it was written with (i is now one past its index). */
+      g_autoptr(cJSON) st = state_for (i, tr->pieces);
+      const char *bf = member (st, "bitfield")->valuestring;
       guint64 have = 0, p;
 
       assert_string_equal (member (t, "name")->valuestring, tr->name);
       assert_true (member (t, "totalSize")->valuedouble == (double) tr->size);
       assert_true (member (t, "pieceCount")->valuedouble == (double) tr->pieces);
       assert_true (member (t, "fileCount")->valuedouble == (double) tr->files);
-      /* state_for sets bytes ff,0f,ff,0f...: 8 then 4 pieces of each 16 */
+      /* Bit by bit: piece p is bit 3 - p % 4 of hex digit p / 4. */
       for (p = 0; p < tr->pieces; p++)
-        have += (p / 8) % 2 == 0 ? 1 : (p % 8) >= 4;
+        have += (guint64) (g_ascii_xdigit_value (bf[p / 4]) >> (3 - p % 4)) & 1;
       assert_true (fabs (member (t, "progress")->valuedouble - (double) have / (double) tr->pieces) < 1e-9);
       assert_string_equal (member (t, "source")->valuestring, "file");
       assert_true (member (t, "uploaded")->valuedouble == i * 1000.0);
     }
-  assert_int_equal (i, 3);
+  assert_int_equal (i, 4);
   assert_int_equal (((Torrent *) list->pdata[1])->files, 5);
   assert_int_equal (((Torrent *) list->pdata[2])->files, 5500);
 
