@@ -6,7 +6,9 @@
  * trips per torrent. The session op sessionRestore returns all of it in
  * one reply. W4a stores index and states only, W4b adds .torrent files
  * averaging 40 KB. The restore is measured only when the host knows the
- * op; the per-key figures are measured either way. */
+ * op; the per-key figures are measured either way. W4b also times
+ * sessionSummary, what a status page's torrent list asks for: each
+ * torrent's name, size and progress, read from its .torrent and state. */
 #include "bench-work.h"
 
 #include <math.h>
@@ -172,11 +174,57 @@ typedef struct {
   gdouble   restore_bytes;  /* the restore reply's wire bytes */
   gdouble   per_key_bytes;
   gboolean  restored;
+  BenchPair summary_ms;     /* W4b only: one sessionSummary */
 } Restore;
 
+/* Times one request that answers a whole session (op is sessionRestore or
+ * sessionSummary), host against the echo peer sent a reply as long. An
+ * untimed first pass checks that it answered every torrent without a
+ * problem: a figure of a failed call would mean nothing. *bytes, unless
+ * NULL, is the reply's length on the wire. */
 static gboolean
-measure (const BenchConfig *config, const char *home, GPtrArray *hashes, guint expect_found, BenchRss *rss,
-         Restore *out, GError **error)
+measure_session_op (const BenchConfig *config, const char *home, const char *op, guint torrents, BenchRss *rss,
+                    BenchPair *ms, gdouble *bytes, GError **error)
+{
+  g_autoptr(GPtrArray) one = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(BenchFrames) host = NULL, echo = NULL;
+  BenchExchange x;
+  cJSON *reply;
+  const cJSON *problems;
+
+  g_ptr_array_add (one, g_strdup_printf ("{\"id\":1,\"op\":\"%s\",\"prefix\":\"session:\"}", op));
+  host = bench_work_host_frames (one);
+  if (!bench_work_run (config, BENCH_HOST, home, host, 1, BENCH_KEEP_SIZES | BENCH_KEEP_REPLIES, &x, rss, error))
+    return FALSE;
+  reply = x.replies->len ? cJSON_Parse (x.replies->pdata[0]) : NULL;
+  if (bytes != NULL)
+    *bytes = (gdouble) x.bytes_in;
+  echo = bench_work_echo_frames (one, x.reply_sizes);
+  bench_exchange_clear (&x);
+  problems = cJSON_GetObjectItem (reply, "problems");
+  if (!cJSON_IsTrue (cJSON_GetObjectItem (reply, "ok")) || cJSON_GetArraySize (problems) > 0
+      || (guint) cJSON_GetArraySize (cJSON_GetObjectItem (reply, "torrents")) != torrents)
+    {
+      g_autofree char *first = problems && problems->child ? cJSON_PrintUnformatted (problems->child) : NULL;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "W4: %s answered ok:%s with %d of %u torrents and %d problems with the benchmark's data (first: %s)",
+                   op, cJSON_IsTrue (cJSON_GetObjectItem (reply, "ok")) ? "true" : "false",
+                   cJSON_GetArraySize (cJSON_GetObjectItem (reply, "torrents")), torrents,
+                   cJSON_GetArraySize (problems), first ? first : "none");
+      cJSON_Delete (reply);
+      return FALSE;
+    }
+  cJSON_Delete (reply);
+  if (!bench_work_alternate (config, home, host, NULL, echo, 1, FALSE, rss, ms, error))
+    return FALSE;
+  ms->host /= 1e3;
+  ms->echo /= 1e3;
+  return TRUE;
+}
+
+static gboolean
+measure (const BenchConfig *config, const char *home, GPtrArray *hashes, guint expect_found, gboolean with_files,
+         BenchRss *rss, Restore *out, GError **error)
 {
   g_autoptr(GPtrArray) per_key = per_key_requests (hashes);
   g_autoptr(BenchFrames) per_key_host = bench_work_host_frames (per_key);
@@ -207,39 +255,14 @@ measure (const BenchConfig *config, const char *home, GPtrArray *hashes, guint e
 
   if (!probe_restore (config, home, &out->restored, error))
     return FALSE;
-  if (out->restored)
-    {
-      g_autoptr(GPtrArray) one = g_ptr_array_new_with_free_func (g_free);
-      g_autoptr(BenchFrames) host = NULL, echo = NULL;
-      cJSON *reply;
-      const cJSON *ok, *problems;
-
-      g_ptr_array_add (one, g_strdup ("{\"id\":1,\"op\":\"sessionRestore\",\"prefix\":\"session:\"}"));
-      host = bench_work_host_frames (one);
-      if (!bench_work_run (config, BENCH_HOST, home, host, 1, BENCH_KEEP_SIZES | BENCH_KEEP_REPLIES, &x, rss, error))
-        return FALSE;
-      reply = x.replies->len ? cJSON_Parse (x.replies->pdata[0]) : NULL;
-      ok = cJSON_GetObjectItem (reply, "ok");
-      out->restore_bytes = (gdouble) x.bytes_in;
-      echo = bench_work_echo_frames (one, x.reply_sizes);
-      bench_exchange_clear (&x);
-      problems = cJSON_GetObjectItem (reply, "problems");
-      if (!cJSON_IsTrue (ok) || cJSON_GetArraySize (problems) > 0)
-        {
-          g_autofree char *first = problems && problems->child ? cJSON_PrintUnformatted (problems->child) : NULL;
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                       "W4: sessionRestore answered ok:%s with %d problems with the benchmark's data (first: %s)",
-                       cJSON_IsTrue (ok) ? "true" : "false", cJSON_GetArraySize (problems), first ? first : "none");
-          cJSON_Delete (reply);
-          return FALSE;
-        }
-      cJSON_Delete (reply);
-      if (!bench_work_alternate (config, home, host, NULL, echo, 1, FALSE, rss, &out->restore_ms, error))
-        return FALSE;
-      out->restore_ms.host /= 1e3;
-      out->restore_ms.echo /= 1e3;
-    }
-  return TRUE;
+  if (!out->restored)
+    return TRUE;
+  if (!measure_session_op (config, home, "sessionRestore", hashes->len, rss, &out->restore_ms, &out->restore_bytes,
+                           error))
+    return FALSE;
+  /* A summary of torrents without metadata has no name or size to show. */
+  return !with_files
+         || measure_session_op (config, home, "sessionSummary", hashes->len, rss, &out->summary_ms, NULL, error);
 }
 
 /* The pipe's bulk limit: the echo peer bouncing 1 MiB frames, in bytes
@@ -290,8 +313,8 @@ bench_work_restore (const BenchConfig *config, BenchReport *report, GError **err
   if (!bench_work_populate (config, home_a, 1 + config->torrents, make_session_item, a, error)
       || !bench_work_populate (config, home_b, 1 + 2 * config->torrents, make_session_item, b, error))
     return FALSE;
-  if (!measure (config, home_a, a->hashes, 1 + config->torrents, &rss_a, &ra, error)
-      || !measure (config, home_b, b->hashes, 1 + 2 * config->torrents, &rss_b, &rb, error)
+  if (!measure (config, home_a, a->hashes, 1 + config->torrents, FALSE, &rss_a, &ra, error)
+      || !measure (config, home_b, b->hashes, 1 + 2 * config->torrents, TRUE, &rss_b, &rb, error)
       || !bulk_limit (config, &bulk, error))
     return FALSE;
 
@@ -320,6 +343,10 @@ bench_work_restore (const BenchConfig *config, BenchReport *report, GError **err
                               rb.restore_bytes / (rb.restore_ms.host / 1e3) / MB, bulk / MB, BENCH_HIGHER_IS_BETTER);
       bench_row_set_target (row, 0.8, BENCH_ON_ECHO);
       bench_row_set_label (row, "W4b restore");
+      row = bench_report_add (report, "W4b",
+                              "the torrent list: one sessionSummary of 1,000 torrents (name, size, progress)", "ms",
+                              rb.summary_ms.host, rb.summary_ms.echo, BENCH_LOWER_IS_BETTER);
+      bench_row_set_label (row, "W4b summary");
     }
   bench_work_rss_row (report, "W4b", &rss_b);
 
