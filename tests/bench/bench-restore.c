@@ -191,6 +191,8 @@ measure_session_op (const BenchConfig *config, const char *home, const char *op,
   BenchExchange x;
   cJSON *reply;
   const cJSON *problems;
+  gboolean ok;
+  int n;
 
   g_ptr_array_add (one, g_strdup_printf ("{\"id\":1,\"op\":\"%s\",\"prefix\":\"session:\"}", op));
   host = bench_work_host_frames (one);
@@ -202,15 +204,14 @@ measure_session_op (const BenchConfig *config, const char *home, const char *op,
   echo = bench_work_echo_frames (one, x.reply_sizes);
   bench_exchange_clear (&x);
   problems = cJSON_GetObjectItem (reply, "problems");
-  if (!cJSON_IsTrue (cJSON_GetObjectItem (reply, "ok")) || cJSON_GetArraySize (problems) > 0
-      || (guint) cJSON_GetArraySize (cJSON_GetObjectItem (reply, "torrents")) != torrents)
+  ok = cJSON_IsTrue (cJSON_GetObjectItem (reply, "ok"));
+  n = cJSON_GetArraySize (cJSON_GetObjectItem (reply, "torrents"));
+  if (!ok || cJSON_GetArraySize (problems) > 0 || (guint) n != torrents)
     {
       g_autofree char *first = problems && problems->child ? cJSON_PrintUnformatted (problems->child) : NULL;
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                    "W4: %s answered ok:%s with %d of %u torrents and %d problems with the benchmark's data (first: %s)",
-                   op, cJSON_IsTrue (cJSON_GetObjectItem (reply, "ok")) ? "true" : "false",
-                   cJSON_GetArraySize (cJSON_GetObjectItem (reply, "torrents")), torrents,
-                   cJSON_GetArraySize (problems), first ? first : "none");
+                   op, ok ? "true" : "false", n, torrents, cJSON_GetArraySize (problems), first ? first : "none");
       cJSON_Delete (reply);
       return FALSE;
     }

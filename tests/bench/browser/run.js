@@ -146,6 +146,11 @@ function judgeTarget(results, t) {
   const metBy = (/** @type {number} */ r) => t.op === '<=' ? r <= t.goal : r >= t.goal;
   // By how much: the factor between the goal and what was measured.
   const missBy = (/** @type {number} */ r) => metBy(r) ? null : t.op === '<=' ? r / t.goal : t.goal / r;
+  /** What value would give against the same reference and goal. */
+  const reach = (/** @type {number} */ value) => {
+    const r = ratioOf(value);
+    return { ratio: r, met: metBy(r), missedBy: missBy(r), value };
+  };
   const ratio = ratioOf(fa.value[t.a[1]]);
   const refLabel = `${storeName(ref.store)}${ref.name ? ` (${ref.name})` : ''}`;
   const values = [[storeName(t.a[1]), fa.value[t.a[1]]], [refLabel, ref.value]];
@@ -155,23 +160,16 @@ function judgeTarget(results, t) {
     const better = (/** @type {number} */ x, /** @type {number} */ y) => lowerIsBetter(unit) ? x <= y : x >= y;
     const by = better(fa.value.pipe, fa.value.echo) ? 'pipe' : 'echo';
     const value = fa.value[by];
-    const r = ratioOf(value);
     // A floor only where nmstore did not beat it: else the peers' own
     // cost showed, and nothing is claimed from it.
-    out.pipe = { ratio: r, met: metBy(r), missedBy: missBy(r), value, by, floor: better(value, fa.value.host) };
+    out.pipe = { ...reach(value), by, floor: better(value, fa.value.host) };
   }
   // The floor peer commits the same frames to SQLite and does nothing else:
   // where even it misses, no host backed by SQLite meets the target here.
-  if (t.a[1] === 'host' && fa.value.floor) {
-    const r = ratioOf(fa.value.floor);
-    out.floorPeer = { ratio: r, met: metBy(r), missedBy: missBy(r), value: fa.value.floor };
-  }
+  if (t.a[1] === 'host' && fa.value.floor) out.floorPeer = reach(fa.value.floor);
   // nmstore's host sent the floor peer's frames: what nmstore reaches
   // without the page's work (the client, NativeSessionStore, their values).
-  if (t.a[1] === 'host' && fa.value.hostAlone) {
-    const r = ratioOf(fa.value.hostAlone);
-    out.hostAlone = { ratio: r, met: metBy(r), missedBy: missBy(r), value: fa.value.hostAlone };
-  }
+  if (t.a[1] === 'host' && fa.value.hostAlone) out.hostAlone = reach(fa.value.hostAlone);
   return out;
 }
 
