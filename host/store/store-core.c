@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* store-core.c: the bottom of the store, which every other part of it
  * uses and which uses none of them: turning SQLite's failures into errors
- * a person can act on, running SQL and the prepared statements, the byte
- * counter, and what the connection says of itself. */
+ * a person can act on, running SQL and the prepared statements, and what
+ * the connection says of itself. */
 #include "store-private.h"
 #include "base/error.h"
 
@@ -137,22 +137,6 @@ _nms_store_lazy_stmt (NmsStore *store, sqlite3_stmt **slot, const char *sql, GEr
   sqlite3_reset (*slot);
   sqlite3_clear_bindings (*slot);
   return *slot;
-}
-
-/* The byte counter the schema's triggers keep: the sum of the items'
- * size column, whatever form the records have. */
-gboolean
-_nms_store_bytes_total (NmsStore *store, guint64 *total, GError **error)
-{
-  sqlite3_stmt *s = _nms_store_stmt (store, STMT_TOTAL);
-  int rc = sqlite3_step (s);
-  gint64 value = rc == SQLITE_ROW ? sqlite3_column_int64 (s, 0) : 0;
-
-  sqlite3_reset (s);
-  if (rc != SQLITE_ROW)
-    return rc == SQLITE_DONE ? (*total = 0, TRUE) : _nms_store_fail (store, rc, "count the bytes in use", error);
-  *total = value > 0 ? (guint64) value : 0;
-  return TRUE;
 }
 
 /* Each mutating call runs in a savepoint inside a batch or a request, or

@@ -6,6 +6,7 @@
  * subscribes, notes its changes for the change log first. */
 #include "store-private.h"
 #include "store-txn.h"
+#include "store-bytes.h"
 #include "store-changes.h"
 #include "store-subscribers.h"
 #include "store-record.h"
@@ -127,5 +128,19 @@ gboolean
 nms_store_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys,
                         guint64 *bytes, GError **error)
 {
-  return _nms_store_records (store)->bytes_in_use (store, keys, n_keys, bytes, error);
+  gboolean ok;
+
+  /* The protocol asks inside its batch's transaction; the command line
+   * asks outside any, and the count must see one snapshot. */
+  if (!sqlite3_get_autocommit (store->db))
+    return _nms_store_records (store)->bytes_in_use (store, keys, n_keys, bytes, error);
+  if (!nms_store_begin (store, FALSE, error))
+    return FALSE;
+  ok = _nms_store_records (store)->bytes_in_use (store, keys, n_keys, bytes, error);
+  if (!ok)
+    {
+      nms_store_rollback (store);
+      return FALSE;
+    }
+  return nms_store_commit (store, error);
 }

@@ -6,6 +6,7 @@
 #include "store-private.h"
 #include "store-value.h"
 #include "store-changes.h"
+#include "store-bytes.h"
 #include "store-record.h"
 #include "base/error.h"
 #include "json/json.h"
@@ -192,7 +193,7 @@ plain_clear (NmsStore *store, const char *prefix, GError **error)
   return rc == SQLITE_DONE || _nms_store_fail (store, rc, "clear items", error);
 }
 
-/* The size column is Chrome's count, kept summed by the schema's triggers. */
+/* The size column is Chrome's count; store-bytes.c keeps its sum. */
 static gboolean
 plain_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys, guint64 *bytes, GError **error)
 {

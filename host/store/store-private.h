@@ -22,6 +22,7 @@ enum {
   STMT_SCAN_KEYS_RANGE,
   STMT_SIZE_OF,
   STMT_TOTAL,
+  STMT_RECOUNT,
   STMT_CLEAR,
   STMT_CLEAR_RANGE,
   STMT_BEGIN_WRITE,
@@ -163,5 +164,3 @@ gboolean _nms_store_exec_eager (NmsStore *store, const char *sql, const char *do
 /* A statement prepared on its first use into *slot (the encrypted store's:
  * a plaintext store needs few of them), reset for this one. */
 sqlite3_stmt *_nms_store_lazy_stmt (NmsStore *store, sqlite3_stmt **slot, const char *sql, GError **error);
-/* The byte counter the schema's triggers keep. */
-gboolean _nms_store_bytes_total (NmsStore *store, guint64 *total, GError **error);

@@ -489,13 +489,13 @@ sealed_open_change (NmsStore *store, guint64 seq, const void *blob, gsize len, g
 }
 
 /* After an encrypt: the live rows are sealed, so VACUUM may build its copy
- * in a temporary file (unlinked at once) without plaintext reaching it,
- * and drops the free space inside pages too (see store-scrub.c). */
+ * in a temporary file (unlinked at once; temp_store is FILE from open,
+ * store.c) without plaintext reaching it, and drops the free space inside
+ * pages too (see store-scrub.c). */
 static gboolean
 sealed_wipe_free_space (NmsStore *store, GError **error)
 {
-  return _nms_store_exec (store, "PRAGMA temp_store = FILE", "keep temporary data in a file", error)
-         && _nms_store_exec (store, "VACUUM", "rewrite the store's file", error)
+  return _nms_store_exec (store, "VACUUM", "rewrite the store's file", error)
          && _nms_store_exec (store, "DELETE FROM meta WHERE name = 'scrub_pending'", "finish the rewrite", error);
 }
 

@@ -19,6 +19,7 @@
 #include "store-subscribers.h"
 #include "store-crypt.h"
 #include "store-names.h"
+#include "store-bytes.h"
 #include "store-record.h"
 #include "base/error.h"
 #include "base/os.h"
@@ -43,7 +44,10 @@ static const char *const stmt_sql[N_STMTS] = {
   [STMT_SCAN_KEYS] = "SELECT key FROM items ORDER BY key",
   [STMT_SCAN_KEYS_RANGE] = "SELECT key FROM items WHERE key >= ?1 AND key < ?2 ORDER BY key",
   [STMT_SIZE_OF] = "SELECT size FROM items WHERE key = ?1",
-  [STMT_TOTAL] = "SELECT value FROM meta WHERE name = 'bytes_in_use'",
+  /* This connection's counter (store-bytes.c). */
+  [STMT_TOTAL] = "SELECT total, version FROM temp.nms_bytes",
+  [STMT_RECOUNT] = "UPDATE temp.nms_bytes SET total = (SELECT coalesce (sum (size), 0) FROM main.items), "
+                   "version = ?1 RETURNING total",
   [STMT_CLEAR] = "DELETE FROM items",
   [STMT_CLEAR_RANGE] = "DELETE FROM items WHERE key >= ?1 AND key < ?2",
   /* Transaction control runs for every request of a batch, so it is
@@ -74,8 +78,8 @@ static const char items_schema_sql[] =
   "  WHEN NEW.kind NOT IN (0, 1) OR typeof (NEW.size) != 'integer' OR NEW.size < 0"
   "  BEGIN SELECT RAISE (ABORT, 'an item with an unknown kind or a negative size'); END;";
 
-/* The byte counter is kept by triggers so that every path that changes
- * items, now or later, keeps getBytesInUse and the quota exact. */
+/* The size column is Chrome's count of each item; their sum, the bytes in
+ * use, is kept by each connection for itself (store-bytes.c). */
 static const char schema_sql[] =
   "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
   "CREATE TABLE IF NOT EXISTS items ("
@@ -84,20 +88,15 @@ static const char schema_sql[] =
   "  kind  INTEGER NOT NULL,"
   "  size  INTEGER NOT NULL,"
   "  value BLOB NOT NULL);"
-  "CREATE TRIGGER IF NOT EXISTS items_bytes_insert AFTER INSERT ON items BEGIN"
-  "  UPDATE meta SET value = value + NEW.size WHERE name = 'bytes_in_use'; END;"
-  "CREATE TRIGGER IF NOT EXISTS items_bytes_delete AFTER DELETE ON items BEGIN"
-  "  UPDATE meta SET value = value - OLD.size WHERE name = 'bytes_in_use'; END;"
-  "INSERT OR IGNORE INTO meta (name, value) VALUES ('bytes_in_use', 0), ('flushes', 0);";
+  "INSERT OR IGNORE INTO meta (name, value) VALUES ('flushes', 0);";
 
-/* The counter's update trigger fires only when a size changes: a torrent's
- * state is rewritten every few seconds at the same size, and an UPDATE of
- * meta that changes nothing still dirties its page, so each commit wrote
- * two pages to the WAL rather than one (schema 5). */
-static const char bytes_update_sql[] =
+/* Schemas 1 to 5 kept the sum in meta, by triggers: one more page in
+ * every commit that changed a size. Schema 6 drops them, and the row. */
+static const char drop_counter_sql[] =
+  "DROP TRIGGER IF EXISTS items_bytes_insert;"
+  "DROP TRIGGER IF EXISTS items_bytes_delete;"
   "DROP TRIGGER IF EXISTS items_bytes_update;"
-  "CREATE TRIGGER items_bytes_update AFTER UPDATE OF size ON items WHEN OLD.size IS NOT NEW.size BEGIN"
-  "  UPDATE meta SET value = value - OLD.size + NEW.size WHERE name = 'bytes_in_use'; END;";
+  "DELETE FROM meta WHERE name = 'bytes_in_use';";
 
 static gboolean
 open_db (NmsStore *store, GError **error)
@@ -166,8 +165,8 @@ open_db (NmsStore *store, GError **error)
       }
     /* Each step brings the previous version up to date, under the same
      * write lock, so a version-1 file gains the change log, a version-2
-     * file the subscribers table and a version-4 file the narrower
-     * trigger, in place. */
+     * file the subscribers table and a version-5 file loses the byte
+     * counter, in place. */
     if (version < NMS_STORE_SCHEMA)
       {
         g_autofree char *user_version = g_strdup_printf ("PRAGMA user_version = %d", NMS_STORE_SCHEMA);
@@ -177,8 +176,8 @@ open_db (NmsStore *store, GError **error)
                                                 "add the subscribers table", error))
             || (version >= 1 && version < 4 && !_nms_store_items_canonicalize (store, FALSE, error))
             || (version < 4 && !_nms_store_exec (store, items_schema_sql, "add the items' checks", error))
-            || (version < 5 && !_nms_store_exec (store, bytes_update_sql, "narrow the byte counter's trigger",
-                                                error))
+            || (version >= 1 && version < 6 && !_nms_store_exec (store, drop_counter_sql,
+                                                                 "remove the byte counter from the file", error))
             || !_nms_store_exec (store, user_version, "record the schema version", error))
           {
             _nms_store_exec (store, "ROLLBACK", "roll back", NULL);
@@ -192,6 +191,13 @@ open_db (NmsStore *store, GError **error)
       }
   }
 
+  /* Temporary data is kept in files (unlinked at once), as Debian's SQLite
+   * does by default, whatever another build's default: VACUUM after an
+   * encrypt builds its copy there (store-sealed.c). Set before the counter
+   * is made, because changing temp_store drops every TEMP table. */
+  if (!_nms_store_exec (store, "PRAGMA temp_store = FILE", "keep temporary data in a file", error)
+      || !_nms_store_bytes_open (store, error))
+    return FALSE;
   store->stmts = g_new0 (sqlite3_stmt *, N_STMTS);
   for (i = 0; i < N_STMTS; i++)
     {

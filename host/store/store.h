@@ -31,8 +31,9 @@ G_BEGIN_DECLS
 #define NMS_STORE_MAX_KEY_BYTES 8192u
 /* 2 added the change log, 3 the subscribers table, 4 canonical values
  * (json.h) with Chrome's count, 5 a byte counter that leaves meta alone
- * when a size does not change; older files are upgraded in place. */
-#define NMS_STORE_SCHEMA        5
+ * when a size does not change, 6 no byte counter in the file at all
+ * (store-bytes.c); older files are upgraded in place. */
+#define NMS_STORE_SCHEMA        6
 /* The change log keeps at most this many rows, none older than this. */
 #define NMS_STORE_CHANGES_KEEP_ROWS    10000u
 #define NMS_STORE_CHANGES_KEEP_SECONDS 60u

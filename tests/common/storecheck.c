@@ -137,7 +137,7 @@ GHashTable *
 nmt_store_snapshot (const char *db_path, char **problem)
 {
   g_autoptr(GHashTable) items = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, nmt_stored_item_free);
-  g_autofree char *check = NULL, *table = NULL, *counted = NULL, *summed = NULL;
+  g_autofree char *check = NULL, *table = NULL;
   char *scratch = NULL;
   sqlite3 *db;
   sqlite3_stmt *s = NULL;
@@ -151,7 +151,7 @@ nmt_store_snapshot (const char *db_path, char **problem)
       return NULL;
     }
   sqlite3_busy_timeout (db, 30000);
-  /* One read transaction, so the three reads see one state. */
+  /* One read transaction, so the reads see one state. */
   sqlite3_exec (db, "BEGIN", NULL, NULL, NULL);
   check = single_text (db, "PRAGMA integrity_check");
   if (check == NULL || strcmp (check, "ok") != 0)
@@ -164,20 +164,23 @@ nmt_store_snapshot (const char *db_path, char **problem)
   table = single_text (db, "SELECT name FROM sqlite_master WHERE name = 'items'");
   if (table == NULL)
     goto out;
-  counted = single_text (db, "SELECT value FROM meta WHERE name = 'bytes_in_use'");
-  summed = single_text (db, "SELECT coalesce(sum(size), 0) FROM items");
-  if (counted == NULL || summed == NULL || strcmp (counted, summed) != 0)
+  /* The quota and getBytesInUse add up the size column, so each row's
+   * must be Chrome's count of its key and value. */
+  rc = sqlite3_prepare_v2 (db, "SELECT key, kind, value, size FROM items", -1, &s, NULL);
+  while (s != NULL && *problem == NULL && (rc = sqlite3_step (s)) == SQLITE_ROW)
     {
-      *problem = g_strdup_printf ("the byte counter says %s but the items add up to %s",
-                                  counted ? counted : "nothing", summed ? summed : "nothing");
-      goto out;
+      const char *key = (const char *) sqlite3_column_text (s, 0);
+      int kind = sqlite3_column_int (s, 1);
+      const guint8 *value = sqlite3_column_blob (s, 2);
+      gsize len = (gsize) sqlite3_column_bytes (s, 2);
+      guint64 count = nms_store_item_bytes (kind == 1 ? NMS_VALUE_BYTES : NMS_VALUE_JSON, strlen (key), value, len);
+
+      if ((guint64) sqlite3_column_int64 (s, 3) != count)
+        *problem = g_strdup_printf ("the size of \"%s\" says %lld but its key and value count %" G_GUINT64_FORMAT,
+                                    key, (long long) sqlite3_column_int64 (s, 3), count);
+      g_hash_table_insert (items, g_strdup (key), nmt_stored_item_new (kind, value, len));
     }
-  rc = sqlite3_prepare_v2 (db, "SELECT key, kind, value FROM items", -1, &s, NULL);
-  while (s != NULL && (rc = sqlite3_step (s)) == SQLITE_ROW)
-    g_hash_table_insert (items, g_strdup ((const char *) sqlite3_column_text (s, 0)),
-                         nmt_stored_item_new (sqlite3_column_int (s, 1), sqlite3_column_blob (s, 2),
-                                              (gsize) sqlite3_column_bytes (s, 2)));
-  if (rc != SQLITE_DONE)
+  if (*problem == NULL && rc != SQLITE_DONE)
     *problem = g_strdup_printf ("cannot read the items of %s: %s", db_path, sqlite3_errmsg (db));
   sqlite3_finalize (s);
 out:
@@ -236,6 +239,17 @@ nmt_store_set_ok (NmsStore *store, const char *key, const char *json)
 
   if (!nmt_store_set_json (store, key, json, &error))
     fail_msg ("set \"%s\" failed: %s", key, error->message);
+}
+
+guint64
+nmt_store_bytes_total (NmsStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 bytes = G_MAXUINT64;
+
+  if (!nms_store_bytes_in_use (store, NULL, 0, &bytes, &error))
+    fail_msg ("bytes_in_use failed: %s", error->message);
+  return bytes;
 }
 
 NmsStore *

@@ -19,9 +19,9 @@ typedef struct {
 
 /* The path of origin's store.db under home (the only one there). */
 char       *nmt_store_find_db     (const char *home);
-/* Runs PRAGMA integrity_check and checks the byte counter against the
- * items, then returns every item, key -> NmtStoredItem. NULL with *problem
- * set when the file fails either check. */
+/* Runs PRAGMA integrity_check and checks each item's size column against
+ * its key and value, then returns every item, key -> NmtStoredItem. NULL
+ * with *problem set when the file fails either check. */
 GHashTable *nmt_store_snapshot    (const char *db_path, char **problem);
 /* Only PRAGMA integrity_check, for files whose items the test cannot read
  * itself (an encrypted origin's tokens and sealed records). *n_rows gets
@@ -54,6 +54,8 @@ int nmt_store_home_teardown (void **state);
  * when the store refuses it. */
 gboolean    nmt_store_set_json    (NmsStore *store, const char *key, const char *json, GError **error);
 void        nmt_store_set_ok      (NmsStore *store, const char *key, const char *json);
+/* getBytesInUse of every item; fails the test if the store cannot say. */
+guint64     nmt_store_bytes_total (NmsStore *store);
 /* getKeys of prefix (all when NULL) through nms_store_scan, as "a,b,c";
  * fails the test if the scan fails. */
 char       *nmt_store_keys        (NmsStore *store, const char *prefix);

@@ -9,7 +9,7 @@
  * replies that made it into the pipes are collected (a reply that reached
  * the browser is an acknowledgement), and the file is opened read-only with
  * SQLite itself:
- *   - PRAGMA integrity_check says ok and the byte counter matches the items;
+ *   - PRAGMA integrity_check says ok and each item's size is its count;
  *   - each writer's keys equal the model after some prefix of its requests
  *     that contains every acknowledged one (a host applies requests in
  *     order, so anything else is a lost or reordered write);
