@@ -239,6 +239,27 @@ nms_os_fopen_private_append (const char *path, GError **error)
   return f;
 }
 
+/* An existing file, opened only to be asked about later (not a link). */
+int
+nms_os_open_to_watch (const char *path, GError **error)
+{
+  int fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+
+  if (fd < 0)
+    _nms_os_set_errno_error (error, errno, "cannot open", path);
+  return fd;
+}
+
+/* TRUE when the file open as fd has no name left: deleted, or replaced by
+ * another file renamed over its name. FALSE when fstat fails too. */
+gboolean
+nms_os_file_unlinked (int fd)
+{
+  GStatBuf st;
+
+  return fstat (fd, &st) == 0 && st.st_nlink == 0;
+}
+
 /* Sets fd's file times to now. File monitors report it as an attribute
  * change, which GLib's inotify backend delivers at once; a plain write is
  * a "modification", which it batches for up to 100 ms after the first. */

@@ -37,6 +37,8 @@ guint    nms_os_user_id              (void);
 char    *nms_os_executable_path      (void);
 int      nms_os_open_private_file    (const char *path, GError **error);
 gboolean nms_os_poke_file            (int fd, GError **error);
+int      nms_os_open_to_watch        (const char *path, GError **error);
+gboolean nms_os_file_unlinked        (int fd);
 void     nms_os_close                (int fd);
 gboolean nms_os_write_new_private_file (const char *path, const void *data, gsize len, GError **error);
 gboolean nms_os_read_private_file    (const char *path, void *buf, gsize size, gsize *n_read, GError **error);

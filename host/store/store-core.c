@@ -5,6 +5,7 @@
  * the connection says of itself. */
 #include "store-private.h"
 #include "base/error.h"
+#include "base/os.h"
 
 #include <errno.h>
 
@@ -155,15 +156,45 @@ nms_store_path (NmsStore *store)
 
 /* TRUE when the file at the store's path is no longer the one this handle
  * has open (deleted, or replaced by another): what is written through the
- * handle would go to a file that nobody will ever read again. */
+ * handle would go to a file that nobody will ever read again.
+ *
+ * Both leave the file this handle opened with no name: a deletion unlinks
+ * it, and a replacement renames another file over its name. An fstat()
+ * of it says so for a third of what SQLite's own check costs, a stat() of
+ * the whole path, and the host asks before every batch (5-7% of a set's
+ * time). What it does not see is the file renamed away or hard-linked
+ * elsewhere first: writes then go on into that file, where the person who
+ * moved it put them. */
 gboolean
 nms_store_has_moved (NmsStore *store)
 {
   int moved = 0;
 
+  if (store->file_fd >= 0)
+    return nms_os_file_unlinked (store->file_fd);
   if (sqlite3_file_control (store->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK)
     return FALSE;
   return moved != 0;
+}
+
+/* Opens the file that SQLite has just opened, by the same path; SQLite's
+ * check that the path still names SQLite's file, made after, ties the two
+ * to one file. */
+gboolean
+_nms_store_watch_file (NmsStore *store, GError **error)
+{
+  int moved = 0;
+
+  store->file_fd = nms_os_open_to_watch (store->path, error);
+  if (store->file_fd < 0)
+    return FALSE;
+  if (sqlite3_file_control (store->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_IO, "%s was replaced while it was being opened; try again",
+                   store->path);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* Changes whenever another connection commits; a cheap way to tell a

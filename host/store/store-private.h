@@ -135,6 +135,7 @@ struct _NmsStore {
   sqlite3        *db;
   char           *dir;
   char           *path;
+  int             file_fd;            /* the file SQLite opened, to see it unlinked (store-core.c) */
   NmsStoreOptions options;
   sqlite3_stmt  **stmts;
   gboolean        in_batch;
@@ -157,6 +158,9 @@ gboolean _nms_store_fail (NmsStore *store, int rc, const char *doing, GError **e
 sqlite3_stmt *_nms_store_stmt (NmsStore *store, int which);
 gboolean _nms_store_nested (NmsStore *store);
 gboolean _nms_store_exec (NmsStore *store, const char *sql, const char *doing, GError **error);
+/* Right after SQLite opens the file: keeps it open too, for
+ * nms_store_has_moved. */
+gboolean _nms_store_watch_file (NmsStore *store, GError **error);
 /* The same, for one person's command that must get the lock between
  * writers committing back to back: polls for it every millisecond (until
  * the busy timeout) instead of SQLite's ever longer sleeps. */

@@ -107,6 +107,8 @@ open_db (NmsStore *store, GError **error)
 
   if (rc != SQLITE_OK)
     return _nms_store_fail (store, rc, "open the store", error);
+  if (!_nms_store_watch_file (store, error))
+    return FALSE;
   sqlite3_extended_result_codes (store->db, 1);
   _nms_store_names_watch (store);
   sqlite3_busy_timeout (store->db, (int) store->options.busy_timeout_ms);
@@ -229,6 +231,7 @@ nms_store_open (const char *dir, const char *origin_name, const NmsStoreOptions 
   if (store->options.changes_keep_seconds == 0)
     store->options.changes_keep_seconds = NMS_STORE_CHANGES_KEEP_SECONDS;
   store->log.bell_fd = -1;
+  store->file_fd = -1;
   /* Set here, at the top, so that the parts below choose between them
    * (_nms_store_records) without calling up into either. */
   store->plain_records = &nms_store_plain_records;
@@ -313,6 +316,8 @@ nms_store_free (NmsStore *store)
   g_free (store->stmts);
   if (store->db != NULL)
     sqlite3_close_v2 (store->db);
+  if (store->file_fd >= 0)
+    nms_os_close (store->file_fd);
   g_free (store->scrub_note);
   g_free (store->dir);
   g_free (store->path);

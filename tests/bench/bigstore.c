@@ -4,7 +4,7 @@
  * large torrent session: per torrent a ~2.5 KB JSON state and a torrent
  * file of 100 KB to 1 MB as bytes. It writes through the store module, in
  * transactions of a few megabytes, so the file is a real store (schema,
- * byte counter, summary) and the generator's own memory stays small.
+ * sizes, summary) and the generator's own memory stays small.
  * For tests/bench/large-store-memory.sh. */
 #include "config/config.h"
 #include "base/origin.h"

@@ -329,6 +329,62 @@ test_store_deleted_under_host (void **state)
   nmt_remove_tree (home);
 }
 
+/* Another store file renamed over the store's while a host has it open
+ * (a person putting a backup back by hand). The host must serve the file
+ * now at the path, not the one it had open, which no longer has a name. */
+static void
+test_store_replaced_under_host (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autofree char *other_home = nmt_make_home ();
+  g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
+  g_autofree char *db = NULL, *other_db = NULL;
+  cJSON *r;
+
+  r = nmt_host_call (host, "{\"id\":1,\"op\":\"set\",\"items\":{\"before\":1}}");
+  nmt_assert_ok (r);
+  cJSON_Delete (r);
+  {
+    g_autoptr(NmtHost) other = nmt_host_start (other_home, NMT_ORIGIN);
+
+    r = nmt_host_call (other, "{\"id\":1,\"op\":\"set\",\"items\":{\"restored\":2}}");
+    nmt_assert_ok (r);
+    cJSON_Delete (r);
+    nmt_host_close_input (other);
+    assert_int_equal (nmt_host_wait (other), 0);
+  }
+  db = nmt_store_find_db (home);
+  other_db = nmt_store_find_db (other_home);
+  assert_non_null (db);
+  assert_non_null (other_db);
+  /* The old file's WAL and index go with it: they belong to that file. */
+  for (gsize i = 1; i < 3; i++)
+    {
+      const char *suffixes[] = { "", "-wal", "-shm" };
+      g_autofree char *path = g_strconcat (db, suffixes[i], NULL);
+      g_unlink (path);
+    }
+  assert_int_equal (g_rename (other_db, db), 0);
+
+  r = nmt_host_call (host, "{\"id\":2,\"op\":\"set\",\"items\":{\"after\":3}}");
+  nmt_assert_ok (r);
+  cJSON_Delete (r);
+  r = nmt_host_call (host, "{\"id\":3,\"op\":\"get\"}");
+  nmt_assert_ok (r);
+  {
+    g_autofree char *items = cJSON_PrintUnformatted (cJSON_GetObjectItem (r, "items"));
+    assert_string_equal (items, "{\"after\":3,\"restored\":2}");
+  }
+  cJSON_Delete (r);
+  nmt_host_close_input (host);
+  assert_int_equal (nmt_host_wait (host), 0);
+
+  assert_file_has (home, (const char *[]) { "after", "restored", NULL }, TRUE);
+  assert_file_has (home, (const char *[]) { "before", NULL }, FALSE);
+  nmt_remove_tree (home);
+  nmt_remove_tree (other_home);
+}
+
 int
 main (void)
 {
@@ -337,6 +393,7 @@ main (void)
     cmocka_unit_test_teardown (test_read_only_root, unmount_if_mounted),
     cmocka_unit_test_teardown (test_deletes_on_a_full_disk, unmount_if_mounted),
     cmocka_unit_test (test_store_deleted_under_host),
+    cmocka_unit_test (test_store_replaced_under_host),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
