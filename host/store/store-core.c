@@ -131,7 +131,7 @@ _nms_store_lazy_stmt (NmsStore *store, sqlite3_stmt **slot, const char *sql, GEr
       int rc = sqlite3_prepare_v3 (store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
       if (rc != SQLITE_OK)
         {
-          _nms_store_fail (store, rc, "prepare the encrypted store's queries", error);
+          _nms_store_fail (store, rc, "prepare the store's queries", error);
           return NULL;
         }
     }

@@ -21,8 +21,6 @@ enum {
   STMT_SCAN_KEYS,
   STMT_SCAN_KEYS_RANGE,
   STMT_SIZE_OF,
-  STMT_TOTAL,
-  STMT_RECOUNT,
   STMT_CLEAR,
   STMT_CLEAR_RANGE,
   STMT_BEGIN_WRITE,
@@ -136,6 +134,8 @@ struct _NmsStore {
   char           *dir;
   char           *path;
   int             file_fd;            /* the file SQLite opened, to see it unlinked (store-core.c) */
+  gboolean        bytes_counted;      /* this connection keeps the sum of sizes (store-bytes.c) */
+  sqlite3_stmt   *bytes_stmts[3];     /* store-bytes.c's, prepared on first use */
   NmsStoreOptions options;
   sqlite3_stmt  **stmts;
   gboolean        in_batch;

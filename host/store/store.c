@@ -44,10 +44,6 @@ static const char *const stmt_sql[N_STMTS] = {
   [STMT_SCAN_KEYS] = "SELECT key FROM items ORDER BY key",
   [STMT_SCAN_KEYS_RANGE] = "SELECT key FROM items WHERE key >= ?1 AND key < ?2 ORDER BY key",
   [STMT_SIZE_OF] = "SELECT size FROM items WHERE key = ?1",
-  /* This connection's counter (store-bytes.c). */
-  [STMT_TOTAL] = "SELECT total, version FROM temp.nms_bytes",
-  [STMT_RECOUNT] = "UPDATE temp.nms_bytes SET total = (SELECT coalesce (sum (size), 0) FROM main.items), "
-                   "version = ?1 RETURNING total",
   [STMT_CLEAR] = "DELETE FROM items",
   [STMT_CLEAR_RANGE] = "DELETE FROM items WHERE key >= ?1 AND key < ?2",
   /* Transaction control runs for every request of a batch, so it is
@@ -313,6 +309,8 @@ nms_store_free (NmsStore *store)
   _nms_store_crypt_clear (store);
   for (i = 0; store->stmts != NULL && i < N_STMTS; i++)
     sqlite3_finalize (store->stmts[i]);
+  for (i = 0; i < (int) G_N_ELEMENTS (store->bytes_stmts); i++)
+    sqlite3_finalize (store->bytes_stmts[i]);
   g_free (store->stmts);
   if (store->db != NULL)
     sqlite3_close_v2 (store->db);

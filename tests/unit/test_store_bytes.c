@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* test_store_bytes.c: the bytes in use and the quota (host/store/
  * store-bytes.c) against a real SQLite file: that a write commits its
- * item's page alone, with no counter page beside it; and that the sum each
- * connection keeps stays exact when another connection commits (another
- * host of the origin, the command line) and when this one rolls back. */
+ * item's page alone, with no counter page beside it; and that the sum
+ * stays exact when another connection commits (another host of the
+ * origin, the command line) and when this one rolls back, both where the
+ * connection keeps it (a store with a quota) and where it counts it from
+ * the items each time (without one). */
 #include "harness.h"
 #include "storecheck.h"
 
@@ -14,6 +16,9 @@
 #include <sqlite3.h>
 
 typedef NmtStoreHome Fixture;
+
+/* A quota no test reaches: the connection keeps the sum. */
+#define ROOMY (G_GUINT64_CONSTANT (1) << 30)
 
 static void
 remove_ok (NmsStore *store, const char *key)
@@ -37,13 +42,11 @@ file_size (const char *path)
  * item's. Schemas up to 5 also wrote the counter's page in meta, and
  * committing that second page cost as much again as the first. */
 static void
-test_size_change_commits_one_page (void **state)
+one_page_per_set (Fixture *f, guint64 quota)
 {
-  Fixture *f = *state;
   g_autofree char *db = g_build_filename (f->dir, NMS_STORE_FILE_NAME, NULL);
   g_autofree char *wal = g_strconcat (db, "-wal", NULL);
-  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
-  g_autoptr(GError) error = NULL;
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, quota);
   sqlite3 *raw = NULL;
   int page_size = 0;
   int i;
@@ -74,16 +77,27 @@ test_size_change_commits_one_page (void **state)
   assert_int_equal (nmt_store_bytes_total (store), 5 + 26);
 }
 
+static void
+test_size_change_commits_one_page (void **state)
+{
+  one_page_per_set (*state, 0);
+}
+
+static void
+test_size_change_commits_one_page_with_quota (void **state)
+{
+  one_page_per_set (*state, ROOMY);
+}
+
 /* Another connection's commits reach this one's sum, and this one's own
  * writes after them count from there. A connection that kept its sum
  * without asking SQLite whether others had committed would go on
  * reporting what it last counted. */
 static void
-test_other_connections_counted (void **state)
+other_connections_counted (Fixture *f, guint64 quota)
 {
-  Fixture *f = *state;
-  g_autoptr(NmsStore) a = nmt_store_open (f->dir, 0);
-  g_autoptr(NmsStore) b = nmt_store_open (f->dir, 0);
+  g_autoptr(NmsStore) a = nmt_store_open (f->dir, quota);
+  g_autoptr(NmsStore) b = nmt_store_open (f->dir, quota);
 
   assert_int_equal (nmt_store_bytes_total (a), 0);
   nmt_store_set_ok (b, "k", "\"12345\"");                 /* 1 + 7 */
@@ -106,6 +120,18 @@ test_other_connections_counted (void **state)
   assert_int_equal (nmt_store_bytes_total (a), 3);
 }
 
+static void
+test_other_connections_counted (void **state)
+{
+  other_connections_counted (*state, ROOMY);
+}
+
+static void
+test_other_connections_counted_without_quota (void **state)
+{
+  other_connections_counted (*state, 0);
+}
+
 /* A batch that counted the bytes after another connection's commit, then
  * wrote, then rolled back: the count it made is undone with its writes,
  * and the next ask counts again. */
@@ -113,8 +139,8 @@ static void
 test_rolled_back_count_counted_again (void **state)
 {
   Fixture *f = *state;
-  g_autoptr(NmsStore) a = nmt_store_open (f->dir, 0);
-  g_autoptr(NmsStore) b = nmt_store_open (f->dir, 0);
+  g_autoptr(NmsStore) a = nmt_store_open (f->dir, ROOMY);
+  g_autoptr(NmsStore) b = nmt_store_open (f->dir, ROOMY);
   g_autoptr(GError) error = NULL;
 
   nmt_store_set_ok (a, "a", "1");                         /* 1 + 1 */
@@ -166,7 +192,11 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_size_change_commits_one_page, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_size_change_commits_one_page_with_quota, nmt_store_home_setup,
+                                     nmt_store_home_teardown),
     cmocka_unit_test_setup_teardown (test_other_connections_counted, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_other_connections_counted_without_quota, nmt_store_home_setup,
+                                     nmt_store_home_teardown),
     cmocka_unit_test_setup_teardown (test_rolled_back_count_counted_again, nmt_store_home_setup,
                                      nmt_store_home_teardown),
     cmocka_unit_test_setup_teardown (test_quota_counts_other_connections, nmt_store_home_setup,
