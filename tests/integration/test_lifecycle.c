@@ -412,10 +412,40 @@ test_stdout_only_frames (void **state)
   nmt_remove_tree (home);
 }
 
+/* A host start loads only what serving a port needs: libsecret (and the
+ * libgcrypt and libgpg-error it pulls in) is loaded when the desktop
+ * keyring is used, so linking it again would slow every start. */
+static void
+test_start_loads_no_keyring_library (void **state)
+{
+  g_autofree char *home = nmt_make_home ();
+  g_autoptr(NmtHost) host = nmt_host_start (home, NMT_ORIGIN);
+  g_autofree char *maps_path = NULL;
+  g_autofree char *maps = NULL;
+  cJSON *r;
+
+  r = nmt_host_call (host, "{\"id\":1,\"op\":\"hello\"}");
+  nmt_assert_ok (r);
+  cJSON_Delete (r);
+  r = nmt_host_call (host, "{\"id\":2,\"op\":\"set\",\"items\":{\"a\":1}}");
+  nmt_assert_ok (r);
+  cJSON_Delete (r);
+  maps_path = g_strdup_printf ("/proc/%d/maps", nmt_host_pid (host));
+  assert_true (g_file_get_contents (maps_path, &maps, NULL, NULL));
+  /* The check can see a library: libsqlite3 is mapped. */
+  assert_non_null (strstr (maps, "libsqlite3"));
+  if (strstr (maps, "libsecret") != NULL || strstr (maps, "libgcrypt") != NULL)
+    fail_msg ("the host mapped the keyring's libraries at start:\n%s", maps);
+  nmt_host_close_input (host);
+  assert_int_equal (nmt_host_wait (host), 0);
+  nmt_remove_tree (home);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_start_loads_no_keyring_library),
     cmocka_unit_test (test_restart),
     cmocka_unit_test (test_restart_durability_full),
     cmocka_unit_test (test_sigterm_idle),

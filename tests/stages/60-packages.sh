@@ -42,6 +42,10 @@ lintian --display-info --fail-on error "$deb" 2>&1 | tee "$scratch/lintian.txt" 
 if grep -E "no-manual-page|binary-without-manpage|manpage|groff-message" "$scratch/lintian.txt"; then
   fail "lintian has something to say about the man page of $deb"
 fi
+# libsecret is loaded when the keyring is used, never at start: the
+# package recommends it and does not depend on it.
+dpkg-deb -f "$deb" Recommends | grep -q "libsecret-1-0" || fail "$deb does not recommend libsecret-1-0"
+if dpkg-deb -f "$deb" Depends | grep -q libsecret; then fail "$deb depends on libsecret"; fi
 dpkg-deb -c "$deb" | awk '{ print $6 }' > "$scratch/deb.txt"
 for f in ./usr/share/man/man1/nmstore.1.gz ./usr/share/bash-completion/completions/nmstore \
          ./usr/share/zsh/vendor-completions/_nmstore; do
@@ -152,6 +156,7 @@ rpm -qp --requires "$rpm" > "$scratch/requires.txt"
 for lib in libglib-2.0.so.0 libsodium.so libsqlite3.so.0 libcjson.so.1; do
   grep -q "^$lib" "$scratch/requires.txt" || fail "the rpm does not require $lib"
 done
+if grep -q '^libsecret' "$scratch/requires.txt"; then fail "the rpm requires libsecret, which it loads only when used"; fi
 if grep -Eq '^(libglib2\.0|libsodium[0-9]|libsqlite3-0|libcjson1|libsecret-1-0)( |$)' "$scratch/requires.txt"; then
   fail "the rpm requires a Debian package name"
 fi
