@@ -285,6 +285,40 @@ test_deletes_on_a_full_disk (void **state)
   nmt_remove_tree (top);
 }
 
+/* Removes the store's file and its WAL and index (from 0), or only those
+ * two (from 1), as a person resetting or replacing it would. */
+static void
+unlink_store (const char *db, gsize from)
+{
+  const char *suffixes[] = { "", "-wal", "-shm" };
+
+  for (gsize i = from; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *path = g_strconcat (db, suffixes[i], NULL);
+      g_unlink (path);
+    }
+}
+
+/* After the store was swapped under host: one more write, then every
+ * item must be items_json, and the host must end cleanly. */
+static void
+write_and_read_back (NmtHost *host, const char *set, const char *items_json)
+{
+  cJSON *r = nmt_host_call (host, set);
+
+  nmt_assert_ok (r);
+  cJSON_Delete (r);
+  r = nmt_host_call (host, "{\"id\":3,\"op\":\"get\"}");
+  nmt_assert_ok (r);
+  {
+    g_autofree char *items = cJSON_PrintUnformatted (cJSON_GetObjectItem (r, "items"));
+    assert_string_equal (items, items_json);
+  }
+  cJSON_Delete (r);
+  nmt_host_close_input (host);
+  assert_int_equal (nmt_host_wait (host), 0);
+}
+
 /* A person deletes the store (to reset it, or by accident) while a host
  * has it open. The host must not go on acknowledging writes into the
  * deleted file, where they would vanish at exit: it opens the store at
@@ -302,25 +336,8 @@ test_store_deleted_under_host (void **state)
   cJSON_Delete (r);
   db = nmt_store_find_db (home);
   assert_non_null (db);
-  for (gsize i = 0; i < 3; i++)
-    {
-      const char *suffixes[] = { "", "-wal", "-shm" };
-      g_autofree char *path = g_strconcat (db, suffixes[i], NULL);
-      g_unlink (path);
-    }
-
-  r = nmt_host_call (host, "{\"id\":2,\"op\":\"set\",\"items\":{\"after\":2}}");
-  nmt_assert_ok (r);
-  cJSON_Delete (r);
-  r = nmt_host_call (host, "{\"id\":3,\"op\":\"get\"}");
-  nmt_assert_ok (r);
-  {
-    g_autofree char *items = cJSON_PrintUnformatted (cJSON_GetObjectItem (r, "items"));
-    assert_string_equal (items, "{\"after\":2}");
-  }
-  cJSON_Delete (r);
-  nmt_host_close_input (host);
-  assert_int_equal (nmt_host_wait (host), 0);
+  unlink_store (db, 0);
+  write_and_read_back (host, "{\"id\":2,\"op\":\"set\",\"items\":{\"after\":2}}", "{\"after\":2}");
 
   /* The acknowledged write is in the file at the store's path. */
   assert_true (g_file_test (db, G_FILE_TEST_EXISTS));
@@ -358,26 +375,10 @@ test_store_replaced_under_host (void **state)
   assert_non_null (db);
   assert_non_null (other_db);
   /* The old file's WAL and index go with it: they belong to that file. */
-  for (gsize i = 1; i < 3; i++)
-    {
-      const char *suffixes[] = { "", "-wal", "-shm" };
-      g_autofree char *path = g_strconcat (db, suffixes[i], NULL);
-      g_unlink (path);
-    }
+  unlink_store (db, 1);
   assert_int_equal (g_rename (other_db, db), 0);
-
-  r = nmt_host_call (host, "{\"id\":2,\"op\":\"set\",\"items\":{\"after\":3}}");
-  nmt_assert_ok (r);
-  cJSON_Delete (r);
-  r = nmt_host_call (host, "{\"id\":3,\"op\":\"get\"}");
-  nmt_assert_ok (r);
-  {
-    g_autofree char *items = cJSON_PrintUnformatted (cJSON_GetObjectItem (r, "items"));
-    assert_string_equal (items, "{\"after\":3,\"restored\":2}");
-  }
-  cJSON_Delete (r);
-  nmt_host_close_input (host);
-  assert_int_equal (nmt_host_wait (host), 0);
+  write_and_read_back (host, "{\"id\":2,\"op\":\"set\",\"items\":{\"after\":3}}",
+                       "{\"after\":3,\"restored\":2}");
 
   assert_file_has (home, (const char *[]) { "after", "restored", NULL }, TRUE);
   assert_file_has (home, (const char *[]) { "before", NULL }, FALSE);
