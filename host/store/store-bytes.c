@@ -35,8 +35,8 @@ enum {
 static const char *const bytes_stmt_sql[] = {
   [BYTES_SUM] = "SELECT coalesce (sum (size), 0) FROM main.items",
   [BYTES_KEPT] = "SELECT total, version FROM temp.nms_bytes",
-  [BYTES_RECOUNT] = "UPDATE temp.nms_bytes SET total = (SELECT coalesce (sum (size), 0) FROM main.items), "
-                    "version = ?1 RETURNING total",
+  [BYTES_RECOUNT] = ("UPDATE temp.nms_bytes SET total = (SELECT coalesce (sum (size), 0) FROM main.items), "
+                     "version = ?1 RETURNING total"),
 };
 
 /* TEMP triggers may name a TEMP table of their own unqualified: it is
