@@ -75,7 +75,7 @@ static const char items_schema_sql[] =
   "  BEGIN SELECT RAISE (ABORT, 'an item with an unknown kind or a negative size'); END;";
 
 /* The size column is Chrome's count of each item; their sum, the bytes in
- * use, is kept by each connection for itself (store-bytes.c). */
+ * use, is never kept in the file (store-bytes.c). */
 static const char schema_sql[] =
   "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
   "CREATE TABLE IF NOT EXISTS items ("
