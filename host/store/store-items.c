@@ -123,24 +123,12 @@ nms_store_clear (NmsStore *store, const char *prefix, GError **error)
 }
 
 /* Sums Chrome's byte count over keys that exist; keys == NULL means the
- * whole store. The caller passes each key once. */
+ * whole store. The caller passes each key once, and holds a transaction
+ * (nms_store_begin), so that the sum is of one snapshot. */
 gboolean
 nms_store_bytes_in_use (NmsStore *store, const char *const *keys, gsize n_keys,
                         guint64 *bytes, GError **error)
 {
-  gboolean ok;
-
-  /* The protocol asks inside its batch's transaction; the command line
-   * asks outside any, and the count must see one snapshot. */
-  if (!sqlite3_get_autocommit (store->db))
-    return _nms_store_records (store)->bytes_in_use (store, keys, n_keys, bytes, error);
-  if (!nms_store_begin (store, FALSE, error))
-    return FALSE;
-  ok = _nms_store_records (store)->bytes_in_use (store, keys, n_keys, bytes, error);
-  if (!ok)
-    {
-      nms_store_rollback (store);
-      return FALSE;
-    }
-  return nms_store_commit (store, error);
+  g_return_val_if_fail (!sqlite3_get_autocommit (store->db), FALSE);
+  return _nms_store_records (store)->bytes_in_use (store, keys, n_keys, bytes, error);
 }

@@ -241,15 +241,44 @@ nmt_store_set_ok (NmsStore *store, const char *key, const char *json)
     fail_msg ("set \"%s\" failed: %s", key, error->message);
 }
 
-guint64
-nmt_store_bytes_total (NmsStore *store)
+/* As the command line asks: in a read transaction of its own. */
+gboolean
+nmt_store_read_bytes (NmsStore *store, const char *const *keys, gsize n_keys, guint64 *bytes,
+                      GError **error)
+{
+  if (!nms_store_begin (store, FALSE, error))
+    return FALSE;
+  if (!nms_store_bytes_in_use (store, keys, n_keys, bytes, error))
+    {
+      nms_store_rollback (store);
+      return FALSE;
+    }
+  return nms_store_commit (store, error);
+}
+
+static guint64
+bytes_total_or_fail (NmsStore *store, gboolean own_read)
 {
   g_autoptr(GError) error = NULL;
   guint64 bytes = G_MAXUINT64;
+  gboolean ok = own_read ? nmt_store_read_bytes (store, NULL, 0, &bytes, &error)
+                         : nms_store_bytes_in_use (store, NULL, 0, &bytes, &error);
 
-  if (!nms_store_bytes_in_use (store, NULL, 0, &bytes, &error))
+  if (!ok)
     fail_msg ("bytes_in_use failed: %s", error->message);
   return bytes;
+}
+
+guint64
+nmt_store_bytes_total (NmsStore *store)
+{
+  return bytes_total_or_fail (store, TRUE);
+}
+
+guint64
+nmt_store_bytes_in_batch (NmsStore *store)
+{
+  return bytes_total_or_fail (store, FALSE);
 }
 
 NmsStore *

@@ -54,8 +54,15 @@ int nmt_store_home_teardown (void **state);
  * when the store refuses it. */
 gboolean    nmt_store_set_json    (NmsStore *store, const char *key, const char *json, GError **error);
 void        nmt_store_set_ok      (NmsStore *store, const char *key, const char *json);
-/* getBytesInUse of every item; fails the test if the store cannot say. */
+/* getBytesInUse of keys (all when NULL) in a read transaction of its
+ * own, as the command line asks. */
+gboolean    nmt_store_read_bytes  (NmsStore *store, const char *const *keys, gsize n_keys,
+                                   guint64 *bytes, GError **error);
+/* getBytesInUse of every item, in a read transaction of its own or, for
+ * the _in_batch form, in the caller's; fails the test if the store
+ * cannot say. */
 guint64     nmt_store_bytes_total (NmsStore *store);
+guint64     nmt_store_bytes_in_batch (NmsStore *store);
 /* getKeys of prefix (all when NULL) through nms_store_scan, as "a,b,c";
  * fails the test if the scan fails. */
 char       *nmt_store_keys        (NmsStore *store, const char *prefix);

@@ -122,7 +122,7 @@ bytes_of (NmsStore *store, const char *const *keys, gsize n)
   g_autoptr(GError) error = NULL;
   guint64 bytes = G_MAXUINT64;
 
-  if (!nms_store_bytes_in_use (store, keys, n, &bytes, &error))
+  if (!nmt_store_read_bytes (store, keys, n, &bytes, &error))
     fail_msg ("bytes_in_use failed: %s", error->message);
   return bytes;
 }

@@ -148,9 +148,9 @@ test_rolled_back_count_counted_again (void **state)
   nmt_store_set_ok (b, "b", "22");                        /* 1 + 2 */
 
   assert_true (nms_store_begin (a, TRUE, &error));
-  assert_int_equal (nmt_store_bytes_total (a), 5);
+  assert_int_equal (nmt_store_bytes_in_batch (a), 5);
   nmt_store_set_ok (a, "c", "333");                       /* 1 + 3 */
-  assert_int_equal (nmt_store_bytes_total (a), 9);
+  assert_int_equal (nmt_store_bytes_in_batch (a), 9);
   nms_store_rollback (a);
   assert_int_equal (nmt_store_bytes_total (a), 5);
 
@@ -158,7 +158,7 @@ test_rolled_back_count_counted_again (void **state)
   assert_true (nms_store_begin (a, TRUE, &error));
   nmt_store_set_ok (a, "c", "333");
   remove_ok (a, "a");
-  assert_int_equal (nmt_store_bytes_total (a), 7);
+  assert_int_equal (nmt_store_bytes_in_batch (a), 7);
   nms_store_rollback (a);
   assert_int_equal (nmt_store_bytes_total (a), 5);
   nmt_store_set_ok (a, "a", "4444");                      /* 1 + 4 */

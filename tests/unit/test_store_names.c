@@ -65,7 +65,7 @@ bytes_of (NmsStore *store)
   g_autoptr(GError) error = NULL;
   guint64 bytes = 0;
 
-  if (!nms_store_bytes_in_use (store, NULL, 0, &bytes, &error))
+  if (!nmt_store_read_bytes (store, NULL, 0, &bytes, &error))
     fail_msg ("getBytesInUse: %s", error->message);
   return bytes;
 }
@@ -252,7 +252,7 @@ test_names_lock_unlock (void **state)
   assert_false (nms_store_scan (store, NULL, FALSE, append_item, out, &error));
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_LOCKED));
   g_clear_error (&error);
-  assert_false (nms_store_bytes_in_use (store, NULL, 0, &bytes, &error));
+  assert_false (nmt_store_read_bytes (store, NULL, 0, &bytes, &error));
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_LOCKED));
   g_clear_error (&error);
   assert_string_equal (out->str, "");
@@ -335,7 +335,7 @@ test_names_damaged_record (void **state)
   assert_false (nms_store_get (store, "t:bad", 5, count_visit, &n, &error));
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_CORRUPT));
   g_clear_error (&error);
-  assert_false (nms_store_bytes_in_use (store, victim, 1, &bytes, &error));
+  assert_false (nmt_store_read_bytes (store, victim, 1, &bytes, &error));
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_CORRUPT));
   g_clear_error (&error);
   assert_int_equal (n, 0);
@@ -389,8 +389,8 @@ test_names_prefix_get_opens_only_matches (void **state)
   n = 0;
   assert_true (nms_store_scan (store, NULL, FALSE, count_visit, &n, &error));
   assert_int_equal (n, 150);
-  assert_true (nms_store_bytes_in_use (store, NULL, 0, &bytes, &error));
-  assert_true (nms_store_bytes_in_use (store, one, 1, &bytes, &error));
+  assert_true (nmt_store_read_bytes (store, NULL, 0, &bytes, &error));
+  assert_true (nmt_store_read_bytes (store, one, 1, &bytes, &error));
   assert_int_equal (bytes, nms_store_item_bytes (NMS_VALUE_JSON, strlen (one[0]), (const guint8 *) "123", 3));
   assert_int_equal (_nms_store_crypt_records_opened (store) - opened, 0);
 
