@@ -193,7 +193,7 @@ struct _NmsFrameChunker {
   const char *json;
   gsize       len;
   gsize       offset; /* where the next part starts */
-  GArray     *cuts;   /* Cut; empty when the message fits in one frame */
+  GArray     *cuts;   /* Cut; NULL when the message fits in one frame */
   gsize       max_message;
   guint       next;   /* the next frame to append */
   gboolean    whole_done;
@@ -235,9 +235,10 @@ chunker_new (char *head, const char *json, gsize len, gsize max_message, GError 
   chunker->json = json;
   chunker->len = len;
   chunker->max_message = max_message;
-  chunker->cuts = g_array_new (FALSE, FALSE, sizeof (Cut));
+  /* Nearly every message fits in one frame, and needs no plan. */
   if (len <= max_message)
     return g_steal_pointer (&chunker);
+  chunker->cuts = g_array_new (FALSE, FALSE, sizeof (Cut));
   if (overhead + 64 > max_message)
     {
       g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL,
@@ -265,7 +266,7 @@ NmsFrameChunker *
 nms_frame_chunker_new_message (const char *id_json, const char *json, gsize len, gsize max_message_bytes,
                                GError **error)
 {
-  return chunker_new (g_strdup_printf ("\"id\":%s", id_json), json, len, max_message_bytes, error);
+  return chunker_new (g_strconcat ("\"id\":", id_json, NULL), json, len, max_message_bytes, error);
 }
 
 /* For an event (a message without an id). Its chunk frames carry
@@ -275,7 +276,8 @@ NmsFrameChunker *
 nms_frame_chunker_new_event (const char *event, const char *json, gsize len, gsize max_message_bytes,
                              GError **error)
 {
-  return chunker_new (g_strdup_printf ("\"id\":null,\"event\":\"%s\"", event), json, len, max_message_bytes, error);
+  return chunker_new (g_strconcat ("\"id\":null,\"event\":\"", event, "\"", NULL), json, len, max_message_bytes,
+                     error);
 }
 
 /* Appends the next frame to out: the whole message, or its next chunk
@@ -287,7 +289,7 @@ nms_frame_chunker_next (NmsFrameChunker *chunker, GByteArray *out)
   gsize envelope;
   Cut cut;
 
-  if (chunker->cuts->len == 0)
+  if (chunker->cuts == NULL)
     {
       if (chunker->whole_done)
         return FALSE;
