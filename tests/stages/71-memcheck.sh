@@ -18,7 +18,8 @@
 # suites whose lines others run too: smoke, text_checks, cli and lifecycle
 # in plaintext and with a key file (their passphrase variants run every line
 # of those), crash, crash_loop, concurrency and many_processes (kill and
-# race loops), and, as before, memory_bounds (a 64 MiB request), the
+# race loops), events (every line it runs, events_subscribers and the
+# others run too), and, as before, memory_bounds (a 64 MiB request), the
 # events_multi load tests and session (1,000 real torrents).
 set -euo pipefail
 . "$NMT_TOP/tests/lib.sh"
