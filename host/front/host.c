@@ -24,8 +24,9 @@
 /* Read at most this much before serving it, so that a flood of requests
  * still gets replies at a steady pace. */
 #define BATCH_READ_LIMIT (8u * 1024u * 1024u)
-/* Serve at most this many requests per batch. Replies are held until their
- * batch commits, so without a cap a burst of small reads of a large value
+/* Take at most this many frames from the buffer at a time (proto.c serves
+ * them in transactions of at most as many requests). Replies are held
+ * until their transaction commits, so without a cap a burst of small reads of a large value
  * (thousands of them in one pipe-full) would hold every reply in memory at
  * once: a browser that stops reading would grow the host by gigabytes
  * instead of blocking it. A batch op carries up to 1000 requests in one
@@ -201,6 +202,7 @@ serve_buffered (Host *host)
   g_autoptr(GArray) inputs = g_array_new (FALSE, FALSE, sizeof (NmsProtoInput));
   NmsFrameStatus status = NMS_FRAME_NEED_MORE;
   NmsProtoInput input;
+  gsize served;
 
   /* Frames stay where they are in the reader's buffer until release, so
    * later batches can still point into it. */
@@ -210,9 +212,14 @@ serve_buffered (Host *host)
       while (inputs->len < BATCH_MAX_REQUESTS
              && (status = nms_frame_reader_next (host->reader, &input.data, &input.len)) == NMS_FRAME_READY)
         g_array_append_val (inputs, input);
-      if (inputs->len > 0)
-        nms_proto_handle_batch (host->proto, (NmsProtoInput *) inputs->data, inputs->len, emit_reply, host);
-      flush_output (host);
+      /* proto.c serves them in groups, each written out as soon as it
+       * has committed. */
+      for (served = 0; served < inputs->len;)
+        {
+          served += nms_proto_handle_batch (host->proto, &g_array_index (inputs, NmsProtoInput, served),
+                                            inputs->len - served, emit_reply, host);
+          flush_output (host);
+        }
     }
   while (inputs->len == BATCH_MAX_REQUESTS);
 

@@ -38,6 +38,15 @@ typedef struct {
   gsize     held;
 } Run;
 
+/* The most requests that share one transaction (a batch op's entries
+ * counted each, and the first input always taken whole): their replies
+ * wait for its commit. Requests that arrive together are served in such
+ * groups, each written out once it commits, so that a client that sent
+ * several batch frames gets the first one's replies while the host runs
+ * the next, instead of all of them at the end. A commit costs about what
+ * one request does, so larger groups saved nothing. */
+#define GROUP_REQUESTS 32u
+
 /* Each kind of failure (op and error code) is logged this many times by
  * a port, then once in every FAILURE_LOG_EVERY: an extension that retries
  * a failing write in a loop must not fill the disk or the browser's log. */
@@ -372,19 +381,20 @@ split_batch (Slot *slot, gsize *budget)
     }
 }
 
-/* Parses and runs a batch; each slot keeps its result or its error until
- * the caller has handed it out and cleared it. A batch op's requests run
- * in its place, as requests of this read: in its transaction, a savepoint
- * each, cut by barriers like the others. */
+/* Parses and runs the first inputs, as many as make GROUP_REQUESTS
+ * requests (*n_run of them, at least one); each slot keeps its result or
+ * its error until the caller has handed it out and cleared it. A batch
+ * op's requests run in its place, as requests of this read: in its
+ * transaction, a savepoint each, cut by barriers like the others. */
 static Slot *
-run_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs)
+run_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs, gsize *n_run)
 {
   Slot *slots = g_new0 (Slot, n_inputs);
   g_autoptr(GPtrArray) order = g_ptr_array_new ();  /* the slots that run, in order */
   Run run = { proto, 0 };
   gsize i, j, from = 0;
 
-  for (i = 0; i < n_inputs; i++)
+  for (i = 0; i < n_inputs && order->len < GROUP_REQUESTS; i++)
     {
       gsize budget = _nms_proto_envelope_budget (inputs[i].len);
 
@@ -397,6 +407,7 @@ run_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs)
       else
         g_ptr_array_add (order, &slots[i]);
     }
+  *n_run = i;
   _nms_proto_ensure_store (proto);
 
   /* A barrier (flush) must see everything before it committed, so the
@@ -415,7 +426,7 @@ run_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs)
 
   /* Every transaction has ended: a batch op now writes its requests'
    * replies, and logging may block. */
-  for (i = 0; i < n_inputs; i++)
+  for (i = 0; i < *n_run; i++)
     if (slots[i].op != NULL && slots[i].op->carries)
       {
         slots[i].req.replies = g_ptr_array_new_full (slots[i].n_inner, reply_free);
@@ -441,14 +452,17 @@ slot_done (Slot *slot)
     sodium_memzero (slot->input.data, slot->input.len);
 }
 
-void
+gsize
 nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
                         NmsProtoReplyFunc emit, gpointer user_data)
 {
-  Slot *slots = run_batch (proto, inputs, n_inputs);
-  gsize i;
+  gsize i, n_run;
+  Slot *slots;
 
-  for (i = 0; i < n_inputs; i++)
+  if (n_inputs == 0)
+    return 0;
+  slots = run_batch (proto, inputs, n_inputs, &n_run);
+  for (i = 0; i < n_run; i++)
     {
       GString *reply = finish_reply (&slots[i]);
 
@@ -456,12 +470,14 @@ nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
       slot_done (&slots[i]);
     }
   g_free (slots);
+  return n_run;
 }
 
 char *
 nms_proto_run_one (NmsProto *proto, NmsProtoInput *input, gsize *len, GError **error)
 {
-  Slot *slot = run_batch (proto, input, 1);
+  gsize n_run;
+  Slot *slot = run_batch (proto, input, 1, &n_run);
   GString *out = NULL;
 
   if (slot->error != NULL)

@@ -41,7 +41,11 @@ void      nms_proto_free         (NmsProto *proto);
 /* The command line's progress line, for requests that walk a whole
  * session (sessionCheck); NULL: none. */
 void      nms_proto_set_progress (NmsProto *proto, NmsProgressFunc progress, gpointer user_data);
-void      nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
+/* Serves the first of inputs (the frames that arrived together) in one
+ * transaction, emits their replies once it committed, and returns how
+ * many it served: all of them, or as many as make 32 requests (a batch's
+ * entries counted each), at least one. The caller passes the rest again. */
+gsize     nms_proto_handle_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs,
                                   NmsProtoReplyFunc emit, gpointer user_data);
 char     *nms_proto_error_reply  (const char *id_json, const GError *error, gsize *len);
 /* For the command line: runs one request as a batch of one, and returns

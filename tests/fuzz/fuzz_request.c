@@ -70,7 +70,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         n++;
         start = i + 1;
       }
-  nms_proto_handle_batch (proto, inputs, n, check_reply, &replies);
+  for (gsize served = 0; served < n;)
+    served += nms_proto_handle_batch (proto, inputs + served, n - served, check_reply, &replies);
   g_assert (replies.n == n);
   return 0;
 }

@@ -109,7 +109,9 @@ run_raw (NmsProto *proto, const char *const *data, const gsize *lens, gsize n)
       inputs[i].data = g_memdup2 (data[i], lens[i] ? lens[i] : 1);
       inputs[i].len = lens[i];
     }
-  nms_proto_handle_batch (proto, inputs, n, emit, r);
+  /* The host serves what arrived together in groups, each in one call. */
+  for (i = 0; i < n;)
+    i += nms_proto_handle_batch (proto, inputs + i, n - i, emit, r);
   for (i = 0; i < n; i++)
     g_free (inputs[i].data);
   g_free (inputs);
@@ -348,6 +350,74 @@ test_hello (void **state)
   assert_true (cJSON_GetObjectItemCaseSensitive (limits, "maxBatchRequests")->valuedouble == 1000);
   assert_true (cJSON_IsNull (cJSON_GetObjectItemCaseSensitive (limits, "quotaBytes")));
   cJSON_Delete (reply);
+}
+
+/* Frames that arrive together are served in groups of 32 requests, a
+ * batch's entries counted each, and the first frame always whole: each
+ * group's replies go out once it committed, while the next group runs. */
+static gsize
+serve_some (NmsProto *proto, GPtrArray *texts, gsize from, Replies *r)
+{
+  g_autofree NmsProtoInput *inputs = g_new0 (NmsProtoInput, texts->len);
+  gsize i, before = r->texts->len, served;
+
+  for (i = from; i < texts->len; i++)
+    {
+      inputs[i].data = texts->pdata[i];
+      inputs[i].len = strlen (texts->pdata[i]);
+    }
+  served = nms_proto_handle_batch (proto, inputs + from, texts->len - from, emit, r);
+  /* One reply for each frame it served, and none for the others. */
+  assert_int_equal (r->texts->len - before, served);
+  return served;
+}
+
+static char *
+batch_of_gets (guint n)
+{
+  GString *batch = g_string_new ("{\"op\":\"batch\",\"requests\":[");
+  guint i;
+
+  for (i = 0; i < n; i++)
+    g_string_append_printf (batch, "%s{\"id\":%u,\"op\":\"get\",\"keys\":\"k\"}", i ? "," : "", i);
+  g_string_append (batch, "]}");
+  return g_string_free (batch, FALSE);
+}
+
+static void
+test_served_in_groups (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr(Replies) r = g_new0 (Replies, 1);
+  g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+  guint i;
+
+  r->ids = g_ptr_array_new_with_free_func (g_free);
+  r->texts = g_ptr_array_new_with_free_func (g_free);
+
+  for (i = 0; i < 40; i++)
+    g_ptr_array_add (texts, g_strdup_printf ("{\"id\":%u,\"op\":\"get\",\"keys\":\"k\"}", i));
+  assert_int_equal (serve_some (f->proto, texts, 0, r), 32);
+  assert_int_equal (serve_some (f->proto, texts, 32, r), 8);
+  assert_string_equal (r->ids->pdata[39], "39");
+
+  /* A batch of 40 closes the group it is in; one of 20 does not. */
+  g_ptr_array_set_size (texts, 0);
+  g_ptr_array_add (texts, g_strdup ("{\"id\":\"a\",\"op\":\"get\"}"));
+  g_ptr_array_add (texts, batch_of_gets (40));
+  g_ptr_array_add (texts, g_strdup ("{\"id\":\"b\",\"op\":\"get\"}"));
+  g_ptr_array_add (texts, batch_of_gets (20));
+  g_ptr_array_add (texts, batch_of_gets (20));
+  assert_int_equal (serve_some (f->proto, texts, 0, r), 2);
+  assert_int_equal (serve_some (f->proto, texts, 2, r), 3);
+  assert_string_equal (r->ids->pdata[r->ids->len - 3], "\"b\"");
+
+  /* The first frame is served whatever it holds. */
+  g_ptr_array_set_size (texts, 0);
+  g_ptr_array_add (texts, batch_of_gets (1000));
+  g_ptr_array_add (texts, batch_of_gets (2));
+  assert_int_equal (serve_some (f->proto, texts, 0, r), 1);
+  assert_int_equal (serve_some (f->proto, texts, 1, r), 1);
 }
 
 /* Each of a batch's replies is, byte for byte, the reply its request gets
@@ -1598,6 +1668,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_hello, setup, teardown),
     cmocka_unit_test (test_hello_with_quota),
     cmocka_unit_test_setup_teardown (test_batch_replies_are_standalone, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_served_in_groups, setup, teardown),
     cmocka_unit_test_setup_teardown (test_write_ops_reply_shape, setup, teardown),
     cmocka_unit_test_setup_teardown (test_get_forms, setup, teardown),
     cmocka_unit_test_setup_teardown (test_get_exact_text, setup, teardown),
