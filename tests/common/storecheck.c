@@ -343,6 +343,127 @@ nmt_store_keys (NmsStore *store, const char *prefix)
   return g_strdup (out->str);
 }
 
+/* A JSON string of exactly n bytes with its quotes (n >= 2): its byte
+ * count is its length, as a long integer's would not be (Chrome counts an
+ * integer past 32 bits as a double, with ".0"). */
+char *
+nmt_json_string_of (gsize n, char fill)
+{
+  char *s = g_strnfill (n, fill);
+
+  s[0] = s[n - 1] = '"';
+  return s;
+}
+
+gboolean
+nmt_store_remove_one (NmsStore *store, const char *key, GError **error)
+{
+  const char *keys[] = { key };
+
+  return nms_store_remove (store, keys, 1, error);
+}
+
+void
+nmt_store_remove_ok (NmsStore *store, const char *key)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!nmt_store_remove_one (store, key, &error))
+    fail_msg ("remove \"%s\" failed: %s", key, error->message);
+}
+
+typedef struct {
+  gboolean     found;
+  NmsValueKind kind;
+  GByteArray  *value;
+} Got;
+
+static gboolean
+got_visit (const NmsItem *item, gpointer user_data, GError **error)
+{
+  Got *got = user_data;
+
+  got->found = TRUE;
+  got->kind = item->kind;
+  g_byte_array_append (got->value, item->value_len ? item->value : (const guint8 *) "", (guint) item->value_len);
+  return TRUE;
+}
+
+GBytes *
+nmt_store_raw_value (NmsStore *store, const char *key, gsize key_len, NmsValueKind *kind)
+{
+  g_autoptr(GError) error = NULL;
+  Got got = { FALSE, 0, g_byte_array_new () };
+
+  if (!nms_store_get (store, key, key_len, got_visit, &got, &error))
+    fail_msg ("get failed: %s", error->message);
+  if (kind != NULL)
+    *kind = got.kind;
+  if (!got.found)
+    {
+      g_byte_array_unref (got.value);
+      return NULL;
+    }
+  return g_byte_array_free_to_bytes (got.value);
+}
+
+char *
+nmt_store_value (NmsStore *store, const char *key, gsize key_len, NmsValueKind *kind)
+{
+  g_autoptr(GBytes) raw = nmt_store_raw_value (store, key, key_len, kind);
+  gsize len;
+  const guint8 *data;
+  char *text;
+
+  if (raw == NULL)
+    return NULL;
+  /* Bytes may hold NULs: copied whole, with one more after them. */
+  data = g_bytes_get_data (raw, &len);
+  text = g_malloc (len + 1);
+  if (len > 0)
+    memcpy (text, data, len);
+  text[len] = '\0';
+  return text;
+}
+
+void
+nmt_store_assert_value (NmsStore *store, const char *key, const char *want)
+{
+  NmsValueKind kind = NMS_VALUE_BYTES;
+  g_autofree char *value = nmt_store_value (store, key, strlen (key), &kind);
+
+  if (want == NULL)
+    {
+      if (value != NULL)
+        fail_msg ("\"%s\" is present (%s), expected absent", key, value);
+      return;
+    }
+  if (value == NULL)
+    fail_msg ("\"%s\" is absent, expected %s", key, want);
+  assert_int_equal (kind, NMS_VALUE_JSON);
+  assert_string_equal (value, want);
+}
+
+static gboolean
+collect_key (const NmsItem *item, gpointer user_data, GError **error)
+{
+  g_ptr_array_add (user_data, g_strndup (item->key, item->key_len));
+  assert_int_equal (strlen (g_ptr_array_index ((GPtrArray *) user_data, ((GPtrArray *) user_data)->len - 1)),
+                    item->key_len);
+  return TRUE;
+}
+
+GPtrArray *
+nmt_store_scan_keys (NmsStore *store, const char *prefix, gboolean with_values)
+{
+  g_autoptr(GError) error = NULL;
+  GPtrArray *keys = g_ptr_array_new_with_free_func (g_free);
+
+  if (!nms_store_scan (store, prefix, with_values, collect_key, keys, &error))
+    fail_msg ("scan failed: %s", error->message);
+  return keys;
+}
+
 int
 nmt_store_home_setup (void **state)
 {

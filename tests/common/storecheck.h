@@ -63,6 +63,20 @@ gboolean    nmt_store_read_bytes  (NmsStore *store, const char *const *keys, gsi
  * cannot say. */
 guint64     nmt_store_bytes_total (NmsStore *store);
 guint64     nmt_store_bytes_in_batch (NmsStore *store);
+/* A JSON string of exactly n bytes, quotes included (n >= 2), filled
+ * with fill. */
+char       *nmt_json_string_of    (gsize n, char fill);
+/* remove of one key; the _ok form fails the test when it fails. */
+gboolean    nmt_store_remove_one  (NmsStore *store, const char *key, GError **error);
+void        nmt_store_remove_ok   (NmsStore *store, const char *key);
+/* The value of key as its bytes, or as a string ("" for none), or NULL
+ * when absent; fails the test when the get fails. assert_value: that key
+ * holds the JSON text want, or is absent when want is NULL. */
+GBytes     *nmt_store_raw_value   (NmsStore *store, const char *key, gsize key_len, NmsValueKind *kind);
+char       *nmt_store_value       (NmsStore *store, const char *key, gsize key_len, NmsValueKind *kind);
+void        nmt_store_assert_value (NmsStore *store, const char *key, const char *want);
+/* The keys under prefix (all when NULL), in the scan's order. */
+GPtrArray  *nmt_store_scan_keys   (NmsStore *store, const char *prefix, gboolean with_values);
 /* getKeys of prefix (all when NULL) through nms_store_scan, as "a,b,c";
  * fails the test if the scan fails. */
 char       *nmt_store_keys        (NmsStore *store, const char *prefix);

@@ -5,7 +5,8 @@
  * stays exact when another connection commits (another host of the
  * origin, the command line) and when this one rolls back, both where the
  * connection keeps it (a store with a quota) and where it counts it from
- * the items each time (without one). */
+ * the items each time (without one); Chrome's count of each item, and the
+ * quota's refusals. */
 #include "harness.h"
 #include "storecheck.h"
 
@@ -19,16 +20,6 @@ typedef NmtStoreHome Fixture;
 
 /* A quota no test reaches: the connection keeps the sum. */
 #define ROOMY (G_GUINT64_CONSTANT (1) << 30)
-
-static void
-remove_ok (NmsStore *store, const char *key)
-{
-  g_autoptr(GError) error = NULL;
-  const char *keys[] = { key };
-
-  if (!nms_store_remove (store, keys, 1, &error))
-    fail_msg ("remove \"%s\" failed: %s", key, error->message);
-}
 
 static gint64
 file_size (const char *path)
@@ -107,7 +98,7 @@ other_connections_counted (Fixture *f, guint64 quota)
   assert_int_equal (nmt_store_bytes_total (b), 10);
   nmt_store_set_ok (b, "j", "[1,2,3]");                   /* 1 + 7 */
   assert_int_equal (nmt_store_bytes_total (a), 16);
-  remove_ok (b, "k");
+  nmt_store_remove_ok (b, "k");
   assert_int_equal (nmt_store_bytes_total (a), 8);
   {
     g_autoptr(GError) error = NULL;
@@ -157,7 +148,7 @@ test_rolled_back_count_counted_again (void **state)
   /* And the same with no other commit in between. */
   assert_true (nms_store_begin (a, TRUE, &error));
   nmt_store_set_ok (a, "c", "333");
-  remove_ok (a, "a");
+  nmt_store_remove_ok (a, "a");
   assert_int_equal (nmt_store_bytes_in_batch (a), 7);
   nms_store_rollback (a);
   assert_int_equal (nmt_store_bytes_total (a), 5);
@@ -181,10 +172,219 @@ test_quota_counts_other_connections (void **state)
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
   g_clear_error (&error);
   nmt_store_set_ok (a, "y", "1");                         /* 10: at the quota */
-  remove_ok (b, "k");
+  nmt_store_remove_ok (b, "k");
   nmt_store_set_ok (a, "w", "12345");                     /* 4 + 6: at the quota */
   assert_int_equal (nmt_store_bytes_total (a), 10);
   assert_int_equal (nmt_store_bytes_total (b), 10);
+}
+
+static guint64
+bytes_of (NmsStore *store, const char *const *keys, gsize n)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 bytes = G_MAXUINT64;
+
+  if (!nmt_store_read_bytes (store, keys, n, &bytes, &error))
+    fail_msg ("bytes_in_use failed: %s", error->message);
+  return bytes;
+}
+
+/* ---- bytes in use ----------------------------------------------------- */
+
+static void
+test_item_bytes_rule (void **state)
+{
+  gsize n;
+
+  const char *text = "[1,\"ab\"]";
+
+  assert_int_equal (nms_store_item_bytes (NMS_VALUE_JSON, 3, (const guint8 *) text, strlen (text)), 3 + strlen (text));
+  /* Chrome's writer: "<" as \u003C, 2^31 as the double 2147483648.0. */
+  text = "{\"a\":\"<\",\"b\":2147483648,\"c\":-2147483648}";
+  assert_int_equal (nms_store_item_bytes (NMS_VALUE_JSON, 1, (const guint8 *) text, strlen (text)),
+                    1 + strlen (text) + 5 + 2);
+  /* Bytes count as {"$bytes":"<base64>"}. */
+  for (n = 0; n < 40; n++)
+    {
+      g_autofree guchar *data = g_malloc0 (n + 1);
+      g_autofree char *b64 = g_base64_encode (data, n);
+      g_autofree char *json = g_strdup_printf ("{\"$bytes\":\"%s\"}", b64);
+
+      assert_int_equal (nms_store_item_bytes (NMS_VALUE_BYTES, 5, data, n), 5 + strlen (json));
+    }
+}
+
+static void
+test_bytes_in_use_exact (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
+  guint8 blob[7] = { 0, 1, 2, 3, 4, 5, 6 };
+  NmsItem bytes_item = { "bin", 3, NMS_VALUE_BYTES, blob, sizeof blob };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *b64 = g_base64_encode (blob, sizeof blob);
+  g_autofree char *bytes_json = g_strdup_printf ("{\"$bytes\":\"%s\"}", b64);
+  const char *one[] = { "caf\xC3\xA9" };
+  const char *some[] = { "bin", "missing", "n" };
+  const char *none[] = { "missing" };
+  guint64 bin_bytes = 3 + strlen (bytes_json);
+
+  assert_int_equal (nmt_store_bytes_total (store), 0);
+  nmt_store_set_ok (store, "caf\xC3\xA9", "\"\xE2\x82\xAC\"");       /* 5 + 5 */
+  nmt_store_set_ok (store, "n", "12345");                            /* 1 + 5 */
+  assert_true (nms_store_set (store, &bytes_item, 1, &error));
+  assert_int_equal (bytes_of (store, one, 1), 10);
+  assert_int_equal (bytes_of (store, some, G_N_ELEMENTS (some)), bin_bytes + 6);
+  assert_int_equal (bytes_of (store, none, 1), 0);
+  assert_int_equal (bytes_of (store, NULL, 0), 10 + 6 + bin_bytes);
+  assert_int_equal (nmt_store_bytes_total (store), 10 + 6 + bin_bytes);
+
+  /* Overwrites move the counter both ways. */
+  nmt_store_set_ok (store, "n", "1");
+  assert_int_equal (nmt_store_bytes_total (store), 10 + 2 + bin_bytes);
+  nmt_store_set_ok (store, "n", "[1,2,3,4,5,6,7,8,9]");
+  assert_int_equal (nmt_store_bytes_total (store), 10 + 20 + bin_bytes);
+  nmt_store_set_ok (store, "bin", "0");
+  assert_int_equal (nmt_store_bytes_total (store), 10 + 20 + 4);
+  assert_true (nmt_store_remove_one (store, "caf\xC3\xA9", &error));
+  assert_int_equal (nmt_store_bytes_total (store), 20 + 4);
+  assert_true (nms_store_clear (store, "n", &error));
+  assert_int_equal (nmt_store_bytes_total (store), 4);
+}
+
+static void
+test_bytes_in_use_matches_sum (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
+  g_autoptr(GPtrArray) keys = NULL;
+  guint64 want = 0;
+  guint i;
+
+  /* Random writes, overwrites and removes; the kept total must always be
+   * the sum of the items. */
+  g_autoptr(GRand) rand = g_rand_new_with_seed (1234);
+  for (i = 0; i < 500; i++)
+    {
+      g_autofree char *key = g_strdup_printf ("k%u", g_rand_int_range (rand, 0, 40));
+      g_autoptr(GError) error = NULL;
+
+      if (g_rand_int_range (rand, 0, 4) == 0)
+        assert_true (nmt_store_remove_one (store, key, &error));
+      else
+        {
+          /* A string: its count is its length (a long integer would count
+           * as Chrome's double, with ".0"). */
+          g_autofree char *digits = g_strnfill ((gsize) g_rand_int_range (rand, 1, 300), '7');
+          g_autofree char *json = g_strdup_printf ("\"%s\"", digits);
+          nmt_store_set_ok (store, key, json);
+        }
+    }
+  keys = nmt_store_scan_keys (store, NULL, FALSE);
+  for (i = 0; i < keys->len; i++)
+    {
+      g_autofree char *value = nmt_store_value (store, keys->pdata[i], strlen (keys->pdata[i]), NULL);
+      want += strlen (keys->pdata[i]) + strlen (value);
+    }
+  assert_int_equal (nmt_store_bytes_total (store), want);
+  assert_int_equal (bytes_of (store, (const char *const *) keys->pdata, keys->len), want);
+}
+
+/* ---- quota ------------------------------------------------------------ */
+
+static void
+test_quota_refuses_and_writes_nothing (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 100);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *v49 = nmt_json_string_of (49, '1');
+  g_autofree char *v50 = nmt_json_string_of (50, '2');
+  NmsItem pair[] = {
+    { "c", 1, NMS_VALUE_JSON, (const guint8 *) "3", 1 },
+    { "d", 1, NMS_VALUE_JSON, (const guint8 *) v50, 50 },
+  };
+
+  nmt_store_set_ok (store, "a", v49);                  /* 50 */
+  assert_false (nmt_store_set_json (store, "b", v50, &error)); /* would be 101 */
+  assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
+  assert_true (strlen (error->message) > 0);
+  g_clear_error (&error);
+  nmt_store_assert_value (store, "b", NULL);
+  assert_int_equal (nmt_store_bytes_total (store), 50);
+
+  /* Nothing of a multi-item write that goes over. */
+  assert_false (nms_store_set (store, pair, G_N_ELEMENTS (pair), &error));
+  assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
+  g_clear_error (&error);
+  nmt_store_assert_value (store, "c", NULL);
+  nmt_store_assert_value (store, "d", NULL);
+  assert_int_equal (nmt_store_bytes_total (store), 50);
+
+  /* Exactly at the quota is allowed. */
+  nmt_store_set_ok (store, "b", v49);
+  assert_int_equal (nmt_store_bytes_total (store), 100);
+  assert_false (nmt_store_set_json (store, "e", "1", &error));
+  assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
+  g_clear_error (&error);
+  /* Growing an existing item over the quota is refused too. */
+  assert_false (nmt_store_set_json (store, "a", v50, &error));
+  assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
+  g_clear_error (&error);
+  nmt_store_assert_value (store, "a", v49);
+  assert_int_equal (nmt_store_bytes_total (store), 100);
+}
+
+static void
+test_quota_shrinking_allowed_when_over (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *v99 = nmt_json_string_of (99, '9');
+  g_autofree char *v89 = nmt_json_string_of (89, '8');
+  g_autofree char *v10 = nmt_json_string_of (10, '1');
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
+    nmt_store_set_ok (store, "a", v99);
+    nmt_store_set_ok (store, "b", v99);
+    assert_int_equal (nmt_store_bytes_total (store), 200);
+  }
+  {
+    /* The quota was lowered below what is stored. */
+    g_autoptr(NmsStore) store = nmt_store_open (f->dir, 150);
+
+    /* Growth is refused, even by one byte, and even for a new key. */
+    assert_false (nmt_store_set_json (store, "c", "1", &error));
+    assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
+    g_clear_error (&error);
+    /* A shrinking write is allowed though the store stays over quota. */
+    nmt_store_set_ok (store, "a", v89);
+    nmt_store_assert_value (store, "a", v89);
+    assert_int_equal (nmt_store_bytes_total (store), 190);
+    /* Still over it, growing back is refused. */
+    assert_false (nmt_store_set_json (store, "a", v99, &error));
+    assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_QUOTA));
+    g_clear_error (&error);
+    assert_int_equal (nmt_store_bytes_total (store), 190);
+    /* Several items shrinking in one write. */
+    {
+      NmsItem pair[] = {
+        { "b", 1, NMS_VALUE_JSON, (const guint8 *) v89, 89 },
+        { "a", 1, NMS_VALUE_JSON, (const guint8 *) v10, 10 },
+      };
+      assert_true (nms_store_set (store, pair, G_N_ELEMENTS (pair), &error));
+    }
+    assert_int_equal (nmt_store_bytes_total (store), 101);
+    nmt_store_set_ok (store, "b", v99);
+    assert_int_equal (nmt_store_bytes_total (store), 111);
+    /* Now under quota, growing up to it works again. */
+    nmt_store_set_ok (store, "c", "1");
+    assert_int_equal (nmt_store_bytes_total (store), 113);
+    /* Removing is always allowed. */
+    assert_true (nmt_store_remove_one (store, "b", &error));
+    assert_int_equal (nmt_store_bytes_total (store), 13);
+  }
 }
 
 int
@@ -201,6 +401,11 @@ main (void)
                                      nmt_store_home_teardown),
     cmocka_unit_test_setup_teardown (test_quota_counts_other_connections, nmt_store_home_setup,
                                      nmt_store_home_teardown),
+    cmocka_unit_test (test_item_bytes_rule),
+    cmocka_unit_test_setup_teardown (test_bytes_in_use_exact, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_bytes_in_use_matches_sum, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_quota_refuses_and_writes_nothing, nmt_store_home_setup, nmt_store_home_teardown),
+    cmocka_unit_test_setup_teardown (test_quota_shrinking_allowed_when_over, nmt_store_home_setup, nmt_store_home_teardown),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
