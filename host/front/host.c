@@ -26,11 +26,11 @@
 #define BATCH_READ_LIMIT (8u * 1024u * 1024u)
 /* Take at most this many frames from the buffer at a time (proto.c serves
  * them in transactions of at most as many requests). Replies are held
- * until their transaction commits, so without a cap a burst of small reads of a large value
- * (thousands of them in one pipe-full) would hold every reply in memory at
- * once: a browser that stops reading would grow the host by gigabytes
- * instead of blocking it. A batch op carries up to 1000 requests in one
- * frame; proto.c bounds what their replies hold instead
+ * until their transaction commits, so without a cap a burst of small reads
+ * of a large value (thousands of them in one pipe-full) would hold every
+ * reply in memory at once: a browser that stops reading would grow the
+ * host by gigabytes instead of blocking it. A batch op carries up to 1000
+ * requests in one frame; proto.c bounds what their replies hold instead
  * (NMS_PROTO_BATCH_HELD_BYTES). */
 #define BATCH_MAX_REQUESTS 32u
 /* Output is written out once this much waits, so that a large reply's

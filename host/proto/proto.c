@@ -43,8 +43,9 @@ typedef struct {
  * wait for its commit. Requests that arrive together are served in such
  * groups, each written out once it commits, so that a client that sent
  * several batch frames gets the first one's replies while the host runs
- * the next, instead of all of them at the end. A commit costs about what
- * one request does, so larger groups saved nothing. */
+ * the next, instead of all of them at the end. Larger groups saved
+ * nothing measurable: twenty batch frames of 100 sets took as long in
+ * twenty transactions as in one. */
 #define GROUP_REQUESTS 32u
 
 /* Each kind of failure (op and error code) is logged this many times by
