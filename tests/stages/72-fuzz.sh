@@ -6,13 +6,13 @@
 # input that caused it is written to tests/fuzz/regressions/<target>/, where
 # committing it makes every ordinary ctest replay it.
 #
-#   NMT_FUZZ_SECONDS=N   time per target (default 40: a smoke run in CI that
+#   NMT_FUZZ_SECONDS=N   time per target (default 25: a smoke run in CI that
 #                        keeps the suite inside 30 minutes; fuzz longer by hand)
 set -euo pipefail
 . "$NMT_TOP/tests/lib.sh"
 nmt_apt_install clang libclang-rt-14-dev
 
-seconds=${NMT_FUZZ_SECONDS:-40}
+seconds=${NMT_FUZZ_SECONDS:-25}
 build="$NMT_TOP/build-fuzz"
 CC=clang cmake -S "$NMT_TOP" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DNMSTORE_BUILD_TESTS=OFF -DNMSTORE_FUZZ=ON -DNMSTORE_SANITIZE=address,undefined \
