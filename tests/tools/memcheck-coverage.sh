@@ -8,8 +8,9 @@
 #
 # Prints the lines only suites outside the list run (empty: the list is
 # complete), and each listed suite's lines that no other listed suite runs
-# (none: a candidate to leave out). Only the nmstore processes count, not
-# the test binaries, which link the same library.
+# (none: a candidate to leave out). With DROP="suite ...", also the lines
+# the list would no longer run without those suites. Only the nmstore
+# processes count, not the test binaries, which link the same library.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build="$top/build-coverage"
@@ -63,6 +64,14 @@ console.log(missed.length ? `missed by the list:\n  ${missed.join('\n  ')}` : 't
 for (const [n, set] of Object.entries(lines)) {
   const runs = missed.filter((l) => set.has(l)).length;
   if (runs && !listed.includes(n)) console.log(`  ${n} runs ${runs} of the missed lines`);
+}
+// DROP="a b": the lines of host/ the list would stop running without them.
+const drop = (process.env.DROP || '').split(/\s+/).filter(Boolean);
+if (drop.length) {
+  const kept = union(listed.filter((n) => !drop.includes(n)));
+  const lost = [...chosen].filter((l) => !kept.has(l)).sort();
+  console.log(`without ${drop.join(', ')} the list would run ${lost.length} line(s) fewer:`);
+  for (const l of lost) console.log(`  ${l}`);
 }
 for (const n of listed) {
   const others = union(listed.filter((o) => o !== n));
