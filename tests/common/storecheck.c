@@ -453,6 +453,13 @@ collect_key (const NmsItem *item, gpointer user_data, GError **error)
   return TRUE;
 }
 
+gboolean
+nmt_store_count_visit (const NmsItem *item, gpointer user_data, GError **error)
+{
+  (*(guint *) user_data)++;
+  return TRUE;
+}
+
 GPtrArray *
 nmt_store_scan_keys (NmsStore *store, const char *prefix, gboolean with_values)
 {

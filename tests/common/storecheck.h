@@ -75,6 +75,9 @@ void        nmt_store_remove_ok   (NmsStore *store, const char *key);
 GBytes     *nmt_store_raw_value   (NmsStore *store, const char *key, gsize key_len, NmsValueKind *kind);
 char       *nmt_store_value       (NmsStore *store, const char *key, gsize key_len, NmsValueKind *kind);
 void        nmt_store_assert_value (NmsStore *store, const char *key, const char *want);
+/* An NmsStoreVisitFunc that counts the items it sees in the guint at
+ * user_data: for checks that care how many, not which. */
+gboolean    nmt_store_count_visit (const NmsItem *item, gpointer user_data, GError **error);
 /* The keys under prefix (all when NULL), in the scan's order. */
 GPtrArray  *nmt_store_scan_keys   (NmsStore *store, const char *prefix, gboolean with_values);
 /* getKeys of prefix (all when NULL) through nms_store_scan, as "a,b,c";

@@ -293,13 +293,6 @@ tamper (NmsStore *store, const char *key)
   sqlite3_close (db);
 }
 
-static gboolean
-count_visit (const NmsItem *item, gpointer user_data, GError **error)
-{
-  (*(guint *) user_data)++;
-  return TRUE;
-}
-
 /* Counts the warnings about a damaged record, and fails on any that
  * names the key: records are logged by token. */
 static void
@@ -332,7 +325,7 @@ test_names_damaged_record (void **state)
   assert_items (store, "t:", "t:good=1");
   assert_int_equal (bytes_of (store), json_bytes ("t:good", "1", NULL));
 
-  assert_false (nms_store_get (store, "t:bad", 5, count_visit, &n, &error));
+  assert_false (nms_store_get (store, "t:bad", 5, nmt_store_count_visit, &n, &error));
   assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_CORRUPT));
   g_clear_error (&error);
   assert_false (nmt_store_read_bytes (store, victim, 1, &bytes, &error));
@@ -381,13 +374,13 @@ test_names_prefix_get_opens_only_matches (void **state)
 
   opened = _nms_store_crypt_records_opened (store);
   n = 0;
-  assert_true (nms_store_scan (store, NULL, FALSE, count_visit, &n, &error));
+  assert_true (nms_store_scan (store, NULL, FALSE, nmt_store_count_visit, &n, &error));
   assert_int_equal (n, 150);
   assert_int_equal (_nms_store_crypt_records_opened (store) - opened, 150);
 
   opened = _nms_store_crypt_records_opened (store);
   n = 0;
-  assert_true (nms_store_scan (store, NULL, FALSE, count_visit, &n, &error));
+  assert_true (nms_store_scan (store, NULL, FALSE, nmt_store_count_visit, &n, &error));
   assert_int_equal (n, 150);
   assert_true (nmt_store_read_bytes (store, NULL, 0, &bytes, &error));
   assert_true (nmt_store_read_bytes (store, one, 1, &bytes, &error));
@@ -401,7 +394,7 @@ test_names_prefix_get_opens_only_matches (void **state)
   assert_true (nms_store_clear (store, "t:008:", &error));
   assert_int_equal (_nms_store_crypt_records_opened (store) - opened, 0);
   n = 0;
-  assert_true (nms_store_scan (store, NULL, FALSE, count_visit, &n, &error));
+  assert_true (nms_store_scan (store, NULL, FALSE, nmt_store_count_visit, &n, &error));
   assert_int_equal (n, 147);
   assert_keys (store, "t:008", "");
   assert_int_equal (_nms_store_crypt_records_opened (store) - opened, 0);

@@ -21,13 +21,6 @@
 
 typedef NmtStoreHome Fixture;
 
-static gboolean
-count_visit (const NmsItem *item, gpointer user_data, GError **error)
-{
-  (*(guint *) user_data)++;
-  return TRUE;
-}
-
 static mode_t
 mode_of (const char *path)
 {
@@ -408,7 +401,7 @@ test_schema_3_values_brought_up_to_date (void **state)
     g_autoptr(GError) error = NULL;
     guint visited = 0;
 
-    assert_false (nms_store_get (store, "bad", 3, count_visit, &visited, &error));
+    assert_false (nms_store_get (store, "bad", 3, nmt_store_count_visit, &visited, &error));
     assert_int_equal (visited, 0);
     assert_true (g_error_matches (error, NMS_ERROR, NMS_ERROR_CORRUPT));
     assert_non_null (strstr (error->message, "\"bad\""));
