@@ -211,6 +211,25 @@ nms_store_data_version (NmsStore *store, gint64 *version, GError **error)
   return rc == SQLITE_ROW || rc == SQLITE_DONE || _nms_store_fail (store, rc, "read the store's data version", error);
 }
 
+/* SQLite keeps a process-wide count of its memory, behind a global mutex
+ * taken on every allocation and free: 2% of a sequential get's
+ * instructions and 3% of a set's (callgrind), for a figure nmstore never
+ * reads. */
+gboolean
+nms_store_init (GError **error)
+{
+  int rc = sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
+
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (error, NMS_ERROR, NMS_ERROR_INTERNAL,
+                   "SQLite %s refused its settings (%s): they must come before it is first used",
+                   sqlite3_libversion (), sqlite3_errstr (rc));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 const char *
 nms_store_engine_version (void)
 {

@@ -116,6 +116,9 @@ typedef gboolean (*NmsStoreChangesFunc) (guint64 seq, const NmsChange *changes, 
 /* Called once per item found; returning FALSE stops the walk with *error. */
 typedef gboolean (*NmsStoreVisitFunc) (const NmsItem *item, gpointer user_data, GError **error);
 
+/* Once per process, before any store is opened and before any thread:
+ * SQLite's process-wide settings. Stores work without it, only slower. */
+gboolean    nms_store_init         (GError **error);
 NmsStore   *nms_store_open         (const char *dir, const char *origin_name,
                                     const NmsStoreOptions *options, GError **error);
 void        nms_store_free         (NmsStore *store);

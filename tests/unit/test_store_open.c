@@ -50,6 +50,20 @@ test_open_creates_private_dir_and_file (void **state)
   assert_int_equal (mode_of (db), 0600);
 }
 
+/* nms_store_init, which main() calls before anything else here as the
+ * host does, turns off SQLite's memory count: with it on, a store that
+ * holds a value has memory counted. */
+static void
+test_init_stops_memory_count (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr(NmsStore) store = nmt_store_open (f->dir, 0);
+
+  nmt_store_set_ok (store, "k", "[1,2,3]");
+  assert_int_equal (sqlite3_memory_used (), 0);
+  assert_int_equal (sqlite3_memory_highwater (FALSE), 0);
+}
+
 /* A store file of ours that is looser than 0600 is tightened: it sits in
  * a folder that kept others out. */
 static void
@@ -499,6 +513,7 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (test_init_stops_memory_count, nmt_store_home_setup, nmt_store_home_teardown),
     cmocka_unit_test_setup_teardown (test_open_creates_private_dir_and_file, nmt_store_home_setup, nmt_store_home_teardown),
     cmocka_unit_test_setup_teardown (test_open_tightens_loose_file, nmt_store_home_setup, nmt_store_home_teardown),
     cmocka_unit_test_setup_teardown (test_open_refuses_loose_folder, nmt_store_home_setup, nmt_store_home_teardown),
@@ -513,5 +528,9 @@ main (void)
     cmocka_unit_test_setup_teardown (test_schema_5_counter_leaves_the_file, nmt_store_home_setup, nmt_store_home_teardown),
     cmocka_unit_test_setup_teardown (test_open_dir_is_a_file, nmt_store_home_setup, nmt_store_home_teardown),
   };
+  g_autoptr(GError) error = NULL;
+
+  if (!nms_store_init (&error))
+    g_error ("%s", error->message);
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
