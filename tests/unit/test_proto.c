@@ -114,6 +114,23 @@ test_get_exact_text (void **state)
   assert_string_equal (reply, "{\"id\":7,\"ok\":true,\"items\":{\"k\":{\"x\":[1,\"two\"]}}}");
 }
 
+/* A member's name may be written with escapes, and a request's text may
+ * hold "items" or "requests" as a value: the parser, which skips looking
+ * for the members it cuts out when the text cannot name them
+ * (proto-parse.c), must still find them. */
+static void
+test_member_names_spelled_with_escapes (void **state)
+{
+  Fixture *f = *state;
+  g_autofree char *reply = NULL;
+
+  nmt_proto_call_ok (f->proto, "{\"op\":\"set\",\"ite\\u006ds\":{\"k\":[1],\"items\":\"requests\"}}");
+  nmt_proto_assert_items (f->proto, "{\"op\":\"g\\u0065t\",\"k\\u0065ys\":\"k\"}", "{\"k\":[1]}");
+  nmt_proto_assert_items (f->proto, "{\"op\":\"get\",\"keys\":[\"items\"]}", "{\"items\":\"requests\"}");
+  reply = nmt_proto_call_text (f->proto, "{\"id\":3,\"op\":\"batch\",\"r\\u0065quests\":[{\"id\":4,\"op\":\"get\",\"keys\":\"k\"}]}");
+  assert_string_equal (reply, "{\"id\":3,\"ok\":true,\"replies\":[{\"id\":4,\"ok\":true,\"items\":{\"k\":[1]}}]}");
+}
+
 /* The session ops write their members as text (session-reply.c,
  * session-fix.c): exactly the canonical text, members sorted, that get
  * would give, with strings escaped as JSON.stringify escapes them. */
@@ -406,6 +423,7 @@ main (void)
     cmocka_unit_test (test_hello_with_quota),
     cmocka_unit_test_setup_teardown (test_write_ops_reply_shape, nmt_proto_setup, nmt_proto_teardown),
     cmocka_unit_test_setup_teardown (test_get_forms, nmt_proto_setup, nmt_proto_teardown),
+    cmocka_unit_test_setup_teardown (test_member_names_spelled_with_escapes, nmt_proto_setup, nmt_proto_teardown),
     cmocka_unit_test_setup_teardown (test_get_exact_text, nmt_proto_setup, nmt_proto_teardown),
     cmocka_unit_test_setup_teardown (test_session_reply_exact_text, nmt_proto_setup, nmt_proto_teardown),
     cmocka_unit_test_setup_teardown (test_get_keys_sorted, nmt_proto_setup, nmt_proto_teardown),
