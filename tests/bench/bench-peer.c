@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -117,8 +118,21 @@ bench_exchange_clear (BenchExchange *x)
   memset (x, 0, sizeof *x);
 }
 
+/* In the child, before exec: onto the one CPU in user_data (its number
+ * plus one). A failure leaves it where the scheduler puts it, as --no-pin
+ * would; the results say where peers were meant to run. */
+static void
+pin_child (gpointer user_data)
+{
+  cpu_set_t one;
+
+  CPU_ZERO (&one);
+  CPU_SET (GPOINTER_TO_INT (user_data) - 1, &one);
+  (void) sched_setaffinity (0, sizeof one, &one);
+}
+
 BenchPeer *
-bench_peer_start (const char *const *argv, const char *home, GError **error)
+bench_peer_start (const char *const *argv, const char *home, int peer_cpu, GError **error)
 {
   g_auto(GStrv) envp = g_get_environ ();
   BenchPeer *peer;
@@ -128,7 +142,8 @@ bench_peer_start (const char *const *argv, const char *home, GError **error)
   if (home != NULL)
     envp = g_environ_setenv (envp, "NMSTORE_HOME", home, TRUE);
   envp = g_environ_setenv (envp, "NMSTORE_LOG", "error", FALSE);
-  if (!g_spawn_async_with_pipes (NULL, (char **) argv, envp, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, NULL, NULL,
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv, envp, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
+                                 peer_cpu >= 0 ? pin_child : NULL, GINT_TO_POINTER (peer_cpu + 1),
                                  &pid, &to_fd, &from_fd, NULL, error))
     return NULL;
   peer = g_new0 (BenchPeer, 1);

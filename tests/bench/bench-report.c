@@ -205,6 +205,7 @@ report_markdown (BenchReport *report)
   GString *md = g_string_new (NULL);
   const cJSON *c = report->conditions;
   const cJSON *m = cJSON_GetObjectItem (c, "machine");
+  const cJSON *pinned = cJSON_GetObjectItem (c, "pinned");
   guint i;
 
   g_string_append_printf (md, "Measured %s on %s (%d cores, Linux %s); load average %s before, %s after.\n\n",
@@ -214,6 +215,12 @@ report_markdown (BenchReport *report)
                           cJSON_GetStringValue (cJSON_GetObjectItem (m, "kernel")),
                           cJSON_GetStringValue (cJSON_GetObjectItem (c, "load_before")),
                           cJSON_GetStringValue (cJSON_GetObjectItem (c, "load_after")));
+  if (cJSON_IsObject (pinned))
+    g_string_append_printf (md, "The benchmark ran on CPU %d and every peer on CPU %d.\n\n",
+                            (int) cJSON_GetNumberValue (cJSON_GetObjectItem (pinned, "bench_cpu")),
+                            (int) cJSON_GetNumberValue (cJSON_GetObjectItem (pinned, "peer_cpu")));
+  else
+    g_string_append (md, "The benchmark and its peers ran where the scheduler put them.\n\n");
   g_string_append (md, "| workload | figure | value | unit | echo peer | ÷ echo "
                        "| floor (echo+SQLite) | ÷ floor | target | met? |\n"
                        "|---|---|---:|---|---:|---:|---:|---:|---|---|\n");

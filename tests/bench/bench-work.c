@@ -24,14 +24,14 @@ bench_work_start (const BenchConfig *config, BenchSide side, const char *home, G
   guint i;
 
   if (side == BENCH_FLOOR)
-    return bench_peer_start (floor_argv, home, error);
+    return bench_peer_start (floor_argv, home, config->peer_cpu, error);
   if (side == BENCH_ECHO || config->wrapper == NULL)
-    return bench_peer_start (side == BENCH_HOST ? host_argv : echo_argv, home, error);
+    return bench_peer_start (side == BENCH_HOST ? host_argv : echo_argv, home, config->peer_cpu, error);
   for (i = 0; config->wrapper[i] != NULL; i++)
     g_ptr_array_add (argv, config->wrapper[i]);
   for (i = 0; i < G_N_ELEMENTS (host_argv); i++)
     g_ptr_array_add (argv, (gpointer) host_argv[i]);
-  return bench_peer_start ((const char *const *) argv->pdata, home, error);
+  return bench_peer_start ((const char *const *) argv->pdata, home, config->peer_cpu, error);
 }
 
 gboolean

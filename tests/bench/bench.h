@@ -67,7 +67,8 @@ typedef enum {
   BENCH_KEEP_REPLIES = 1 << 1,  /* fill replies, reassembling chunks */
 } BenchKeep;
 
-BenchPeer *bench_peer_start    (const char *const *argv, const char *home, GError **error);
+/* peer_cpu: the CPU the peer runs on, or -1 to leave it to the scheduler. */
+BenchPeer *bench_peer_start    (const char *const *argv, const char *home, int peer_cpu, GError **error);
 pid_t      bench_peer_pid      (BenchPeer *peer);
 /* Sends every group of frames with at most `window` groups in flight. */
 gboolean   bench_peer_exchange (BenchPeer *peer, const BenchFrames *frames, guint window,
@@ -176,6 +177,7 @@ typedef struct {
   guint  bulk_frames;  /* 1 MiB frames for the bulk limit */
   gsize  state_bytes;
   char **wrapper;      /* runs each host under this command (valgrind), or NULL */
+  int    peer_cpu;     /* every peer runs on this CPU, or -1 (bench-main.c, pin) */
   char  *only;         /* run only this group: sets, gets, restore or scale */
 } BenchConfig;
 
