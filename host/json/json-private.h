@@ -77,12 +77,13 @@ _nms_json_word_has_control (guint64 w)
 }
 
 /* The first byte at or after p that is a, b, c or d, or (when controls is
- * set) below 0x20; end if none is. Sixteen bytes at a time, then eight,
+ * set) below 0x20, or (when high is set) 0x80 or above; end if none is. Sixteen bytes at a time, then eight,
  * then one: the word tests only decide how far to skip, and the last loop
  * finds the byte itself. Always inlined with constant arguments, so each
  * caller gets its own comparisons. */
 static inline const guint8 *
-_nms_json_find (const guint8 *p, const guint8 *end, gboolean controls, guint8 a, guint8 b, guint8 c, guint8 d)
+_nms_json_find (const guint8 *p, const guint8 *end, gboolean controls, gboolean high, guint8 a, guint8 b, guint8 c,
+                guint8 d)
 {
   guint64 w;
 
@@ -100,6 +101,9 @@ _nms_json_find (const guint8 *p, const guint8 *end, gboolean controls, guint8 a,
       /* min (x, 0x1F) == x exactly when x <= 0x1F, unsigned. */
       if (controls)
         hit = _mm_or_si128 (hit, _mm_cmpeq_epi8 (_mm_min_epu8 (x, ctl), x));
+      /* The mask takes each byte's top bit: x's own is set from 0x80. */
+      if (high)
+        hit = _mm_or_si128 (hit, x);
       mask = _mm_movemask_epi8 (hit);
       if (mask != 0)
         return p + __builtin_ctz ((unsigned) mask);
@@ -110,11 +114,12 @@ _nms_json_find (const guint8 *p, const guint8 *end, gboolean controls, guint8 a,
     {
       memcpy (&w, p, sizeof w);
       if (_nms_json_word_has (w, a) || _nms_json_word_has (w, b) || _nms_json_word_has (w, c)
-          || _nms_json_word_has (w, d) || (controls && _nms_json_word_has_control (w)))
+          || _nms_json_word_has (w, d) || (controls && _nms_json_word_has_control (w))
+          || (high && (w & _NMS_JSON_HIGHS) != 0))
         break;
       p += 8;
     }
-  while (p < end && *p != a && *p != b && *p != c && *p != d && !(controls && *p < 0x20))
+  while (p < end && *p != a && *p != b && *p != c && *p != d && !(controls && *p < 0x20) && !(high && *p >= 0x80))
     p++;
   return p;
 }
@@ -124,14 +129,22 @@ _nms_json_find (const guint8 *p, const guint8 *end, gboolean controls, guint8 a,
 static inline const guint8 *
 _nms_json_plain_run (const guint8 *p, const guint8 *end)
 {
-  return _nms_json_find (p, end, TRUE, '"', '\\', '"', '\\');
+  return _nms_json_find (p, end, TRUE, FALSE, '"', '\\', '"', '\\');
+}
+
+/* The same, stopping at a byte of 0x80 or above too: for a reader that
+ * checks a string's UTF-8 as it goes, rather than the whole text before. */
+static inline const guint8 *
+_nms_json_ascii_run (const guint8 *p, const guint8 *end)
+{
+  return _nms_json_find (p, end, TRUE, TRUE, '"', '\\', '"', '\\');
 }
 
 /* The first byte at or after p that is one of a, b, c or d, or end. */
 static inline const guint8 *
 _nms_json_find_any4 (const guint8 *p, const guint8 *end, guint8 a, guint8 b, guint8 c, guint8 d)
 {
-  return _nms_json_find (p, end, FALSE, a, b, c, d);
+  return _nms_json_find (p, end, FALSE, FALSE, a, b, c, d);
 }
 
 /* What nms_json_is_utf8 (json.h) checks, for this module's own readers,

@@ -32,6 +32,9 @@ typedef struct {
   /* When not NULL, each_member hands visit a member's canonical text,
    * written here, rather than its text as it stands. */
   GString          *canonical;
+  /* The text's UTF-8 is checked as its strings are read (scan_begin_lazy),
+   * not all before: only what lies before p has been. */
+  gboolean          utf8_lazy;
 } Scan;
 
 /* Offsets into one object's buffers: 32 bits are enough, since no text
@@ -42,11 +45,59 @@ typedef struct {
 } Entry;
 
 static gboolean
+utf8_error (Scan *s, const char *bad)
+{
+  g_set_error (s->error, NMS_ERROR, NMS_ERROR_JSON,
+               "the text is not valid UTF-8, or holds a raw NUL (first bad byte at offset %" G_GSIZE_FORMAT ")",
+               (gsize) (bad - (const char *) s->start));
+  return FALSE;
+}
+
+/* Whether text read lazily (scan_begin_lazy) is UTF-8 where it has not
+ * been read yet; FALSE, with the error of its first bad byte, if not. A
+ * text's failure is then the one it has when its UTF-8 is checked first:
+ * the same error whichever way it was read. */
+static gboolean
+rest_is_utf8 (Scan *s)
+{
+  const char *bad = NULL;
+
+  if (!s->utf8_lazy || _nms_json_is_utf8 ((const char *) s->p, (gsize) (s->end - s->p), &bad))
+    return TRUE;
+  return utf8_error (s, bad);
+}
+
+static gboolean
 fail (Scan *s, const char *what)
 {
+  if (!rest_is_utf8 (s))
+    return FALSE;
   g_set_error (s->error, NMS_ERROR, NMS_ERROR_JSON, "the text is not valid JSON: %s (near byte %" G_GSIZE_FORMAT ")",
                what, (gsize) (s->p - s->start));
   return FALSE;
+}
+
+/* The end of a string's plain run from p: its first '"', '\\' or control
+ * character, or the end of the text. Read lazily, each run of bytes of
+ * 0x80 and above on the way is checked as UTF-8 (no character of UTF-8
+ * has a byte below 0x80 but one of its own, so each such run holds whole
+ * characters); NULL at the first that is not. */
+static const guint8 *
+string_run (const Scan *s, const guint8 *p)
+{
+  if (!s->utf8_lazy)
+    return _nms_json_plain_run (p, s->end);
+  for (;;)
+    {
+      const guint8 *high = _nms_json_ascii_run (p, s->end);
+
+      if (high >= s->end || *high < 0x80)
+        return high;
+      for (p = high; p < s->end && *p >= 0x80; p++)
+        ;
+      if (!g_utf8_validate_len ((const char *) high, (gsize) (p - high), NULL))
+        return NULL;
+    }
 }
 
 static void
@@ -72,8 +123,8 @@ hex4 (const guint8 *p)
 }
 
 /* A string, its bytes decoded into bytes when that is not NULL. The text
- * was checked as UTF-8 (without NUL) by the caller. A lone surrogate
- * escape is U+FFFD, as Chrome stores it. */
+ * was checked as UTF-8 (without NUL) by the caller, or is checked here
+ * (string_run). A lone surrogate escape is U+FFFD, as Chrome stores it. */
 static gboolean
 scan_string (Scan *s, GString *bytes)
 {
@@ -83,9 +134,12 @@ scan_string (Scan *s, GString *bytes)
   run = s->p;
   for (;;)
     {
+      const guint8 *stop = string_run (s, s->p);
       guint8 c;
 
-      s->p = _nms_json_plain_run (s->p, s->end);
+      if (stop == NULL)
+        return fail (s, "a string is not UTF-8 text");
+      s->p = stop;
       if (s->p >= s->end)
         return fail (s, "a string is not closed");
       c = *s->p;
@@ -158,9 +212,9 @@ scan_string (Scan *s, GString *bytes)
 static gboolean
 plain_string (Scan *s, GString *out)
 {
-  const guint8 *close = _nms_json_plain_run (s->p + 1, s->end);
+  const guint8 *close = string_run (s, s->p + 1);
 
-  if (close >= s->end || *close != '"')
+  if (close == NULL || close >= s->end || *close != '"')
     return FALSE;
   g_string_append_len (out, (const char *) s->p, close + 1 - s->p);
   s->p = close + 1;
@@ -369,7 +423,11 @@ scan_object (Scan *s, GString *out)
 
       if (i > 0 && entry_cmp (e - 1, e, names) == 0)
         {
-          g_autofree char *shown = g_utf8_make_valid (names->str + e->name_at, (gssize) e->name_len);
+          g_autofree char *shown = NULL;
+
+          if (!rest_is_utf8 (s))
+            return FALSE;
+          shown = g_utf8_make_valid (names->str + e->name_at, (gssize) e->name_len);
           g_set_error (s->error, NMS_ERROR, NMS_ERROR_REQUEST,
                        "an object names the member \"%s\" twice (no JavaScript value does)", shown);
           return FALSE;
@@ -471,10 +529,18 @@ scan_whole (Scan *s, GString *out)
   return s->p == s->end || fail (s, "more text after the value");
 }
 
+/* The text's UTF-8 is checked string by string as it is read, rather than
+ * in a pass of its own before: a stored value read into a reply, or a
+ * request, was read twice so (the check of a 2.5 KB state cost a third
+ * more). Outside its strings, no byte of 0x80 or above, nor NUL, is valid
+ * JSON: the reading refuses them there anyway. */
 static gboolean
-scan_begin (Scan *s, const char *text, gsize len, GError **error)
+scan_begin_lazy (Scan *s, const char *text, gsize len, GError **error)
 {
-  return scan_begin_checked (s, text, len, TRUE, error);
+  if (!scan_begin_checked (s, text, len, FALSE, error))
+    return FALSE;
+  s->utf8_lazy = TRUE;
+  return TRUE;
 }
 
 gboolean
@@ -483,7 +549,7 @@ nms_json_canonicalize (const char *text, gsize len, GString *out, GError **error
   Scan s;
   gsize at = out->len;
 
-  if (!scan_begin (&s, text, len, error))
+  if (!scan_begin_lazy (&s, text, len, error))
     return FALSE;
   if (scan_whole (&s, out))
     return TRUE;
@@ -496,7 +562,7 @@ nms_json_check (const char *text, gsize len, gsize *n_values, GError **error)
 {
   Scan s;
 
-  if (!scan_begin (&s, text, len, error) || !scan_whole (&s, NULL))
+  if (!scan_begin_lazy (&s, text, len, error) || !scan_whole (&s, NULL))
     return FALSE;
   if (n_values != NULL)
     *n_values = s.values;
@@ -510,7 +576,7 @@ nms_json_each_member (const char *text, gsize len, NmsJsonMemberFunc visit, gpoi
 {
   Scan s;
 
-  return scan_begin (&s, text, len, error) && each_member (&s, visit, user_data);
+  return scan_begin_lazy (&s, text, len, error) && each_member (&s, visit, user_data);
 }
 
 gboolean

@@ -102,7 +102,9 @@ gboolean nms_json_canonicalize   (const char *text, gsize len, GString *out, GEr
 gboolean nms_json_check          (const char *text, gsize len, gsize *n_values, GError **error);
 /* Calls visit with each member of the object that text is: its name's
  * bytes (which may hold U+0000) and its value's text, checked but not
- * parsed. */
+ * parsed. The text is checked as it is read, so visit may have seen the
+ * first members of a text that is then refused: a visitor only takes note
+ * of what it is shown until this returns TRUE. */
 typedef gboolean (*NmsJsonMemberFunc) (const char *name, gsize name_len, const char *value, gsize value_len,
                                        gpointer user_data, GError **error);
 gboolean nms_json_each_member    (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data,

@@ -4,7 +4,8 @@
  * to the same canonical form, and merging a value with itself must give
  * the value back. The text reader
  * (json-scan.c) is held to the cJSON one: what it accepts, cJSON accepts,
- * with the same canonical text; what cJSON rejects, it rejects. */
+ * with the same canonical text; what cJSON rejects, it rejects; and a
+ * text that is not UTF-8 it refuses for its first bad byte. */
 #include "fuzz.h"
 #include "base/error.h"
 #include "json/json.h"
@@ -29,8 +30,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   NmsJson doc, again;
   gboolean scan_ok = nms_json_canonicalize ((const char *) data, size, scanned, &scan_error);
 
+  const char *bad = NULL;
+
   g_assert (scan_ok == nms_json_check ((const char *) data, size, NULL, NULL)
             || g_error_matches (scan_error, NMS_ERROR, NMS_ERROR_REQUEST));
+  /* The text reader checks UTF-8 string by string as it reads; a text that
+   * is not UTF-8 is still refused for its first bad byte, before any other
+   * fault, as when its UTF-8 was checked first. */
+  if (!nms_json_is_utf8 ((const char *) data, size, &bad))
+    {
+      g_autofree char *want = g_strdup_printf ("(first bad byte at offset %" G_GSIZE_FORMAT ")",
+                                               (gsize) (bad - (const char *) data));
+
+      g_assert (!scan_ok && strstr (scan_error->message, want) != NULL);
+    }
   if (!nms_json_parse_const ((const char *) data, size, &doc, NULL))
     {
       g_assert (!scan_ok);

@@ -230,6 +230,126 @@ test_utf8_every_offset (void **state)
         }
 }
 
+/* The readers without a visitor check a text's UTF-8 string by string as
+ * they read it (json-scan.c), not in a pass of their own first; yet each
+ * gives the answer and the error that the pass first would give: a bad
+ * byte inside a string found at its own offset, wherever it sits in the
+ * run, and a bad byte anywhere reported before any other fault. */
+static gboolean
+count_member (const char *name, gsize name_len, const char *value, gsize value_len, gpointer user_data,
+              GError **error)
+{
+  (void) name, (void) name_len, (void) value, (void) value_len, (void) error;
+  (*(guint *) user_data)++;
+  return TRUE;
+}
+
+static void
+assert_refused_at (const char *text, gsize len, gsize offset)
+{
+  g_autoptr(GError) check_error = NULL, canonical_error = NULL, member_error = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GString) object = g_string_new ("{\"k\":");
+  guint members = 0;
+  g_autofree char *want = g_strdup_printf ("not valid UTF-8, or holds a raw NUL (first bad byte at offset %"
+                                           G_GSIZE_FORMAT ")", offset);
+
+  assert_false (nms_json_check (text, len, NULL, &check_error));
+  assert_non_null (strstr (check_error->message, want));
+  assert_false (nms_json_canonicalize (text, len, out, &canonical_error));
+  assert_non_null (strstr (canonical_error->message, want));
+  assert_int_equal (out->len, 0);
+
+  /* As a member's value, after one member: that member may have been
+   * shown to the visitor, but the text is refused all the same. */
+  g_string_append_len (object, text, (gssize) len);
+  g_string_append_c (object, '}');
+  g_free (want);
+  want = g_strdup_printf ("(first bad byte at offset %" G_GSIZE_FORMAT ")", offset + 5);
+  assert_false (nms_json_each_member (object->str, object->len, count_member, &members, &member_error));
+  assert_non_null (strstr (member_error->message, want));
+}
+
+static void
+test_utf8_in_strings_every_offset (void **state)
+{
+  static const struct {
+    const char *bytes;
+    gsize       len;
+    gssize      bad;  /* the bad byte's offset in bytes; -1: valid */
+  } cases[] = {
+    { "\xFF", 1, 0 },
+    { "\0", 1, 0 },
+    { "\x80", 1, 0 },
+    { "\xC3", 1, 0 },              /* cut short by the closing quote */
+    { "\xC3\xA9", 2, -1 },
+    { "\xC3\xA9\xC3", 3, 2 },      /* a good character, then a cut one */
+    { "\xC3\xA9" "a" "\xE2\x82\xAC", 6, -1 },
+    { "\xF0\x9F\x98\x80", 4, -1 },
+    { "\xF0\x9F\x98", 3, 0 },
+    { "\xED\xA0\x80", 3, 0 },      /* a surrogate */
+    { "\xC0\xAF", 2, 0 },          /* an overlong '/' */
+    { "\xF4\x90\x80\x80", 4, 0 }, /* past U+10FFFF */
+  };
+
+  (void) state;
+  for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
+    for (gsize len = 0; len <= MAX_LEN; len++)
+      for (gsize at = 0; at <= len; at++)
+        {
+          g_autoptr(GString) text = g_string_new ("\"");
+          g_autoptr(GString) out = g_string_new (NULL);
+
+          for (gsize i = 0; i < at; i++)
+            g_string_append_c (text, 'a');
+          g_string_append_len (text, cases[c].bytes, (gssize) cases[c].len);
+          for (gsize i = at; i < len; i++)
+            g_string_append_c (text, 'a');
+          g_string_append_c (text, '"');
+          if (cases[c].bad < 0)
+            {
+              assert_true (nms_json_check (text->str, text->len, NULL, NULL));
+              assert_true (nms_json_canonicalize (text->str, text->len, out, NULL));
+              assert_string_equal (out->str, text->str);
+            }
+          else
+            assert_refused_at (text->str, text->len, 1 + at + (gsize) cases[c].bad);
+        }
+}
+
+/* A text with another fault before its bad byte is refused for the byte,
+ * as when its UTF-8 is checked first; one whose bytes are all good gets
+ * the other fault. */
+static void
+test_utf8_before_other_faults (void **state)
+{
+  static const struct {
+    const char *text;
+    gsize       bad;
+  } refused[] = {
+    { "[1,,\"\xFF\"]", 5 },              /* a missing value */
+    { "[\xFF]", 1 },                      /* outside any string */
+    { "{\"a\":1,\"a\":2,\"b\":\"\xC3\"}", 18 }, /* a member named twice */
+    { "\"abc\\q\xFF\"", 6 },             /* an unknown escape */
+    { "[\"\x01\xFF\"]", 3 },              /* a raw control character, then a bad byte */
+    { "[1] \xE9", 4 },                     /* text after the value */
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  const char *twice;
+
+  (void) state;
+  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+    assert_refused_at (refused[i].text, strlen (refused[i].text), refused[i].bad);
+  /* Good UTF-8 outside a string is still not JSON. */
+  assert_false (nms_json_check ("[\xC3\xA9]", 4, NULL, &error));
+  assert_non_null (strstr (error->message, "not valid JSON"));
+  g_clear_error (&error);
+  twice = "{\"\xC3\xA9\":1,\"\xC3\xA9\":2}";
+  assert_false (nms_json_canonicalize (twice, strlen (twice), out, &error));
+  assert_non_null (strstr (error->message, "twice"));
+}
+
 /* Integers are written without printf now: both signs, the ends of the
  * exact range, and the first number past it (written by the general
  * path, exactly). */
@@ -309,6 +429,8 @@ main (void)
     cmocka_unit_test (test_chrome_length_every_offset),
     cmocka_unit_test (test_escaped_length_every_offset),
     cmocka_unit_test (test_utf8_every_offset),
+    cmocka_unit_test (test_utf8_in_strings_every_offset),
+    cmocka_unit_test (test_utf8_before_other_faults),
     cmocka_unit_test (test_integers),
     cmocka_unit_test (test_number_texts),
   };
