@@ -25,7 +25,7 @@ nmt_apt_install libsecret-1-dev gnome-keyring dbus-daemon
 # The man page is built with help2man and checked with man (shell_manpage);
 # the zsh completion is parsed by zsh (shell_completion).
 nmt_apt_install help2man man-db zsh
-# integration_test_session makes real .torrent files with mktorrent.
+# The session suites make real .torrent files with mktorrent.
 nmt_apt_install mktorrent
 
 echo "== configuring in $NMT_BUILD"
