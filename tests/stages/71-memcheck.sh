@@ -20,7 +20,7 @@
 # of those; lifecycle's has left too, below), crash, crash_loop, concurrency and many_processes (kill and
 # race loops), events (every line it runs, events_subscribers and the
 # others run too), and, as before, memory_bounds (a 64 MiB request), the
-# events_multi load tests and session (1,000 real torrents).
+# events_multi load tests and the session suites (1,000 real torrents).
 #
 # To keep the suite inside 30 minutes on a slow hour, three suites left
 # the list although a few lines run only in them: chunking (one line, the
