@@ -3,7 +3,7 @@
  * it, or a tree of it, in memory.
  *
  * The file is mapped and walked once by the tree-less member reader of
- * json-scan.c; the pages already walked are handed back to the kernel as
+ * json-walk.c; the pages already walked are handed back to the kernel as
  * it goes, so the process keeps a few megabytes of the file, not all of
  * it. Items go to the store in batches of a few megabytes, all inside one
  * write transaction: the import is still all or nothing. */

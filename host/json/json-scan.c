@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* json-scan.c: the value format (json.h) read straight from text, with no
- * tree: the canonical text of a value, the cheap check of a stored value
- * before it goes into a reply, and the members of a request's objects.
+ * tree: the canonical text of a value, and the cheap check of a stored
+ * value before it goes into a reply. json-walk.c reads with the same steps
+ * (json-scan-private.h) to hand a text's members or elements to a visitor.
  *
  * Why not cJSON here: a cJSON tree costs about 80 bytes a value, so a
  * 64 MiB array of zeros would take 2.7 GiB. Reading the text once and
@@ -11,6 +12,7 @@
  * accepts too, with the same canonical text. */
 #include "json/json.h"
 #include "json/json-private.h"
+#include "json/json-scan-private.h"
 #include "base/error.h"
 
 #include <string.h>
@@ -18,24 +20,7 @@
 /* cJSON's nesting limit, so that both readers agree on what is too deep. */
 #define MAX_DEPTH 1000
 
-typedef struct {
-  const guint8 *start;
-  const guint8 *p;
-  const guint8 *end;
-  guint         depth;
-  gsize         values;  /* every value read, containers included */
-  GError      **error;
-  /* Told after each array element how far the scan has got, so that a
-   * caller reading a large mapped file can hand back the pages behind. */
-  NmsJsonPassedFunc passed;
-  gpointer          passed_data;
-  /* When not NULL, each_member hands visit a member's canonical text,
-   * written here, rather than its text as it stands. */
-  GString          *canonical;
-  /* The text's UTF-8 is checked as its strings are read (scan_begin_lazy),
-   * not all before: only what lies before p has been. */
-  gboolean          utf8_lazy;
-} Scan;
+typedef _NmsJsonScan Scan;
 
 /* Offsets into one object's buffers: 32 bits are enough, since no text
  * read here is 4 GiB (scan_begin), and a member then costs 16 bytes. */
@@ -98,13 +83,6 @@ string_run (const Scan *s, const guint8 *p)
       if (!g_utf8_validate_len ((const char *) high, (gsize) (p - high), NULL))
         return NULL;
     }
-}
-
-static void
-skip_space (Scan *s)
-{
-  while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-    s->p++;
 }
 
 static int
@@ -313,7 +291,7 @@ scan_array (Scan *s, GString *out)
   s->p++;
   if (out != NULL)
     g_string_append_c (out, '[');
-  skip_space (s);
+  _nms_json_scan_skip_space (s);
   if (s->p < s->end && *s->p == ']')
     {
       s->p++;
@@ -365,7 +343,7 @@ scan_object (Scan *s, GString *out)
   gboolean sorted = TRUE;
 
   s->p++;
-  skip_space (s);
+  _nms_json_scan_skip_space (s);
   if (s->p < s->end && *s->p == '}')
     s->p++;
   else
@@ -373,14 +351,14 @@ scan_object (Scan *s, GString *out)
       {
         Entry e = { 0 };
 
-        skip_space (s);
+        _nms_json_scan_skip_space (s);
         if (s->p >= s->end || *s->p != '"')
           return fail (s, "an object's member needs a name in quotes");
         if (out != NULL)
           e.name_at = (guint32) names->len;
         if (!scan_string (s, names))
           return FALSE;
-        skip_space (s);
+        _nms_json_scan_skip_space (s);
         if (s->p >= s->end || *s->p != ':')
           return fail (s, "a member's name needs a colon after it");
         s->p++;
@@ -447,7 +425,7 @@ scan_value (Scan *s, GString *out)
 {
   gboolean ok;
 
-  skip_space (s);
+  _nms_json_scan_skip_space (s);
   if (s->p >= s->end)
     return fail (s, "a value is missing");
   s->values++;
@@ -487,7 +465,7 @@ scan_value (Scan *s, GString *out)
       ok = *s->p == '-' || g_ascii_isdigit (*s->p) ? scan_number (s, out) : fail (s, "an unexpected character");
       break;
     }
-  skip_space (s);
+  _nms_json_scan_skip_space (s);
   return ok;
 }
 
@@ -569,139 +547,27 @@ nms_json_check (const char *text, gsize len, gsize *n_values, GError **error)
   return TRUE;
 }
 
-static gboolean each_member (Scan *s, NmsJsonMemberFunc visit, gpointer user_data);
-
+/* The steps json-walk.c reads a text with (json-scan-private.h). */
 gboolean
-nms_json_each_member (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data, GError **error)
+_nms_json_scan_begin (Scan *s, const char *text, gsize len, gboolean check_utf8, GError **error)
 {
-  Scan s;
-
-  return scan_begin_lazy (&s, text, len, error) && each_member (&s, visit, user_data);
+  return check_utf8 ? scan_begin_lazy (s, text, len, error) : scan_begin_checked (s, text, len, FALSE, error);
 }
 
 gboolean
-nms_json_each_member_utf8 (const char *text, gsize len, NmsJsonMemberFunc visit, NmsJsonPassedFunc passed,
-                           gpointer user_data, GError **error)
+_nms_json_scan_fail (Scan *s, const char *what)
 {
-  Scan s;
-
-  if (!scan_begin_checked (&s, text, len, FALSE, error))
-    return FALSE;
-  s.passed = passed;
-  s.passed_data = user_data;
-  return each_member (&s, visit, user_data);
+  return fail (s, what);
 }
 
 gboolean
-nms_json_each_member_canonical (const char *text, gsize len, NmsJsonMemberFunc visit, gpointer user_data,
-                                GError **error)
+_nms_json_scan_string (Scan *s, GString *bytes)
 {
-  g_autoptr(GString) canonical = g_string_sized_new (len);
-  Scan s;
-
-  if (!scan_begin_checked (&s, text, len, FALSE, error))
-    return FALSE;
-  s.canonical = canonical;
-  return each_member (&s, visit, user_data);
-}
-
-static gboolean
-each_member (Scan *sp, NmsJsonMemberFunc visit, gpointer user_data)
-{
-  g_autoptr(GString) name = g_string_new (NULL);
-  GError **error = sp->error;
-  Scan s = *sp;
-
-  skip_space (&s);
-  if (s.p >= s.end || *s.p != '{')
-    return fail (&s, "an object was expected");
-  s.p++;
-  skip_space (&s);
-  if (s.p < s.end && *s.p == '}')
-    {
-      s.p++;
-      skip_space (&s);
-      return s.p == s.end || fail (&s, "more text after the value");
-    }
-  for (;;)
-    {
-      const guint8 *value;
-
-      skip_space (&s);
-      if (s.p >= s.end || *s.p != '"')
-        return fail (&s, "an object's member needs a name in quotes");
-      g_string_truncate (name, 0);
-      if (!scan_string (&s, name))
-        return FALSE;
-      skip_space (&s);
-      if (s.p >= s.end || *s.p != ':')
-        return fail (&s, "a member's name needs a colon after it");
-      s.p++;
-      skip_space (&s);
-      value = s.p;
-      s.depth = 1;
-      if (s.canonical != NULL)
-        g_string_truncate (s.canonical, 0);
-      if (!scan_value (&s, s.canonical))
-        return FALSE;
-      if (s.canonical != NULL
-          ? !visit (name->str, name->len, s.canonical->str, s.canonical->len, user_data, error)
-          : !visit (name->str, name->len, (const char *) value, (gsize) (s.p - value), user_data, error))
-        return FALSE;
-      if (s.p >= s.end)
-        return fail (&s, "an object is not closed");
-      if (*s.p == '}')
-        break;
-      if (*s.p != ',')
-        return fail (&s, "an object's members need a comma between them");
-      s.p++;
-    }
-  s.p++;
-  skip_space (&s);
-  return s.p == s.end || fail (&s, "more text after the value");
+  return scan_string (s, bytes);
 }
 
 gboolean
-nms_json_each_element_utf8 (const char *text, gsize len, NmsJsonElementFunc visit, NmsJsonPassedFunc passed,
-                            gpointer user_data, GError **error)
+_nms_json_scan_value (Scan *s, GString *out)
 {
-  guint64 index = 0;
-  Scan s;
-
-  if (!scan_begin_checked (&s, text, len, FALSE, error))
-    return FALSE;
-  s.passed = passed;
-  s.passed_data = user_data;
-  skip_space (&s);
-  if (s.p >= s.end || *s.p != '[')
-    return fail (&s, "an array was expected");
-  s.p++;
-  skip_space (&s);
-  if (s.p < s.end && *s.p == ']')
-    s.p++;
-  else
-    for (;;)
-      {
-        const guint8 *value;
-
-        skip_space (&s);
-        value = s.p;
-        s.depth = 1;
-        if (!scan_value (&s, NULL))
-          return FALSE;
-        if (!visit ((const char *) value, (gsize) (s.p - value), index++, user_data, error))
-          return FALSE;
-        if (s.p >= s.end)
-          return fail (&s, "an array is not closed");
-        if (*s.p == ']')
-          {
-            s.p++;
-            break;
-          }
-        if (*s.p != ',')
-          return fail (&s, "an array's elements need a comma between them");
-        s.p++;
-      }
-  skip_space (&s);
-  return s.p == s.end || fail (&s, "more text after the value");
+  return scan_value (s, out);
 }

@@ -3,7 +3,8 @@
  * through cJSON with the two things cJSON cannot do itself (U+0000 inside
  * strings, lone surrogate escapes), the canonical writer of a tree (members
  * sorted), and Chrome's merge of get's defaults. The exact text of strings
- * and numbers is json-write.c's; reading text without a tree, json-scan.c's.
+ * and numbers is json-write.c's; reading text without a tree, json-scan.c's
+ * and json-walk.c's.
  *
  * Stuffing. cJSON keeps strings NUL-terminated, so a \u0000 escape would
  * cut its string short. A text holding one is rewritten before parsing:

@@ -89,8 +89,8 @@ void     nms_json_append_number  (GString *out, double value);
  * has neither a fraction nor an exponent. */
 guint64  nms_json_chrome_length  (const char *canonical, gsize len);
 
-/* From text, without a tree (json-scan.c): a value costs about its own
- * size, where a cJSON tree costs about 80 bytes a value. Strict RFC 8259
+/* From text, without a tree (json-scan.c, json-walk.c): a value costs about
+ * its size, where a cJSON tree costs about 80 bytes a value. Strict RFC 8259
  * JSON in UTF-8, nested at most 1000 deep. */
 
 /* Appends the canonical text of the one value in text (white space around

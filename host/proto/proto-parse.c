@@ -130,7 +130,7 @@ _nms_proto_envelope_budget (gsize len)
 }
 
 /* The request without the values of its "items", which op_set reads
- * from the text itself (json-scan.c): a value then costs about its own
+ * from the text itself (json-walk.c): a value then costs about its own
  * size, where a cJSON tree of an array of a million zeros would cost 80 MB.
  * A batch's "requests" are kept as text too, each parsed as a request of
  * its own. What is left is parsed into a tree, within a budget of values
