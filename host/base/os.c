@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* os.c: the POSIX implementation of the operating-system seam (os.h),
- * process and stdio side: the host's stdio, watches, signals, processes,
+ * process and stdio side: the host's stdio, watches, processes,
  * descriptors, the passphrase prompt and the crash points of the tests.
  * The private files and folders side is in os-files.c. nmstore-test
  * recompiles this file with NMSTORE_TEST_HOOKS (tests/CMakeLists.txt), so
@@ -65,29 +65,46 @@ nms_os_private_umask (void)
   umask (077);
 }
 
+/* One read(2). On EINTR it reads again when restart is set; otherwise it
+ * fails as when nothing could be read without waiting. */
+static gboolean
+read_once (int fd, void *buf, gsize len, gboolean restart, gsize *n_read, GError **error)
+{
+  ssize_t n;
+
+  do
+    n = read (fd, buf, len);
+  while (n < 0 && errno == EINTR && restart);
+  if (n >= 0)
+    {
+      *n_read = (gsize) n;
+      return TRUE;
+    }
+  *n_read = 0;
+  if (errno == EAGAIN || errno == EINTR)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "no input ready");
+      return FALSE;
+    }
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+               "cannot read from the browser: %s", g_strerror (errno));
+  return FALSE;
+}
+
 gboolean
 nms_os_read (int fd, void *buf, gsize len, gsize *n_read, GError **error)
 {
-  for (;;)
-    {
-      ssize_t n = read (fd, buf, len);
-      if (n >= 0)
-        {
-          *n_read = (gsize) n;
-          return TRUE;
-        }
-      if (errno == EINTR)
-        continue;
-      if (errno == EAGAIN)
-        {
-          *n_read = 0;
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "no input ready");
-          return FALSE;
-        }
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
-                   "cannot read from the browser: %s", g_strerror (errno));
-      return FALSE;
-    }
+  return read_once (fd, buf, len, TRUE, n_read, error);
+}
+
+/* A read that may wait for the browser. A signal that interrupts it (a
+ * stop watch's nudge, os-stop.c) ends it like a descriptor with nothing to
+ * read, G_IO_ERROR_WOULD_BLOCK, so that the caller looks at its loop
+ * before it waits again. */
+gboolean
+nms_os_read_input (int fd, void *buf, gsize len, gsize *n_read, GError **error)
+{
+  return read_once (fd, buf, len, FALSE, n_read, error);
 }
 
 gboolean
@@ -137,13 +154,6 @@ nms_os_add_input_watch (int fd, NmsOsInputFunc func, gpointer user_data)
   g_source_set_can_recurse (source, TRUE);
   g_source_set_callback (source, (GSourceFunc) (void (*) (void)) func, user_data, NULL);
   return g_source_attach (source, NULL);
-}
-
-void
-nms_os_add_termination_watch (GSourceFunc func, gpointer user_data)
-{
-  g_unix_signal_add (SIGTERM, func, user_data);
-  g_unix_signal_add (SIGINT, func, user_data);
 }
 
 /* Both: a core_pattern that pipes to a program (systemd-coredump) may

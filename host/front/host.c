@@ -51,6 +51,7 @@ typedef struct {
   gboolean        done;
   GFileMonitor   *bell;       /* while subscribed */
   guint           resume_id;  /* continues a poll that stopped early */
+  NmsOsStopWatch *stop;       /* SIGTERM and SIGINT */
 } Host;
 
 static void
@@ -199,29 +200,27 @@ send_events (Host *host)
 static gboolean
 serve_buffered (Host *host)
 {
-  g_autoptr(GArray) inputs = g_array_new (FALSE, FALSE, sizeof (NmsProtoInput));
+  NmsProtoInput inputs[BATCH_MAX_REQUESTS];
   NmsFrameStatus status = NMS_FRAME_NEED_MORE;
-  NmsProtoInput input;
-  gsize served;
+  gsize n, served;
 
   /* Frames stay where they are in the reader's buffer until release, so
    * later batches can still point into it. */
   do
     {
-      g_array_set_size (inputs, 0);
-      while (inputs->len < BATCH_MAX_REQUESTS
-             && (status = nms_frame_reader_next (host->reader, &input.data, &input.len)) == NMS_FRAME_READY)
-        g_array_append_val (inputs, input);
+      n = 0;
+      while (n < BATCH_MAX_REQUESTS
+             && (status = nms_frame_reader_next (host->reader, &inputs[n].data, &inputs[n].len)) == NMS_FRAME_READY)
+        n++;
       /* proto.c serves them in groups, each written out as soon as it
        * has committed. */
-      for (served = 0; served < inputs->len;)
+      for (served = 0; served < n;)
         {
-          served += nms_proto_handle_batch (host->proto, &g_array_index (inputs, NmsProtoInput, served),
-                                            inputs->len - served, emit_reply, host);
+          served += nms_proto_handle_batch (host->proto, &inputs[served], n - served, emit_reply, host);
           flush_output (host);
         }
     }
-  while (inputs->len == BATCH_MAX_REQUESTS);
+  while (n == BATCH_MAX_REQUESTS);
 
   if (status == NMS_FRAME_OVERSIZED)
     {
@@ -241,10 +240,11 @@ serve_buffered (Host *host)
   return status != NMS_FRAME_OVERSIZED;
 }
 
-/* Reads what is waiting, without blocking after the first read. Returns
- * FALSE at end of input. A read from a pipe that leaves room in the buffer
- * has taken everything there was, so only a full one asks whether more is
- * waiting: a lone request then costs no extra poll. */
+/* Reads what is waiting, without blocking after the first read (which
+ * waits when nothing is). Returns FALSE at end of input. A read from a pipe
+ * that leaves room in the buffer has taken everything there was, so only a
+ * full one asks whether more is waiting: a lone request then costs no
+ * extra poll. A read that a stop signal interrupts has read nothing. */
 static gboolean
 read_waiting (Host *host)
 {
@@ -255,7 +255,7 @@ read_waiting (Host *host)
       g_autoptr(GError) error = NULL;
       guint8 *buf = nms_frame_reader_reserve (host->reader, &space);
 
-      if (!nms_os_read (STDIN_FD, buf, space, &n, &error))
+      if (!nms_os_read_input (STDIN_FD, buf, space, &n, &error))
         {
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
             return TRUE;
@@ -286,22 +286,41 @@ end_of_input (Host *host)
     finish (host, 0);
 }
 
+/* Whether nothing but the input needs the loop: no bell to watch, no
+ * events left to send, no stop to run. */
+static gboolean
+only_input_waits (Host *host)
+{
+  return host->bell == NULL && host->resume_id == 0 && !nms_os_stop_watch_fired (host->stop);
+}
+
+/* The loop found input waiting, so the first read takes it at once. Then,
+ * while nothing else needs the loop, the host waits for the next request
+ * in read itself instead of going back to the loop's poll: a request that
+ * comes alone then costs one system call and one loop iteration less (the
+ * sequential gets of tests/bench took 3 to 4 µs less, of 30 to 40). A stop
+ * signal interrupts that read (os-stop.c). */
 static gboolean
 on_input (int fd, GIOCondition condition, gpointer user_data)
 {
   Host *host = user_data;
-  gboolean more = read_waiting (host);
 
-  if (!serve_buffered (host))
+  do
     {
-      finish (host, 1);
-      return G_SOURCE_REMOVE;
+      gboolean more = read_waiting (host);
+
+      if (!serve_buffered (host))
+        {
+          finish (host, 1);
+          return G_SOURCE_REMOVE;
+        }
+      if (!more)
+        {
+          end_of_input (host);
+          return G_SOURCE_REMOVE;
+        }
     }
-  if (!more)
-    {
-      end_of_input (host);
-      return G_SOURCE_REMOVE;
-    }
+  while (only_input_waits (host));
   return G_SOURCE_CONTINUE;
 }
 
@@ -325,6 +344,7 @@ on_terminate (gpointer user_data)
 int
 nms_host_run (const NmsConfig *config, const NmsOrigin *origin)
 {
+  g_autoptr(GError) error = NULL;
   Host host = { 0 };
 
   host.proto = nms_proto_new (config, origin);
@@ -332,10 +352,19 @@ nms_host_run (const NmsConfig *config, const NmsOrigin *origin)
   host.loop = g_main_loop_new (NULL, FALSE);
   host.out = g_byte_array_new ();
 
-  g_info ("serving %s from %s", origin->canonical, config->root);
-  nms_os_add_input_watch (STDIN_FD, on_input, &host);
-  nms_os_add_termination_watch (on_terminate, &host);
-  g_main_loop_run (host.loop);
+  host.stop = nms_os_stop_watch_new (on_terminate, &host, &error);
+  if (host.stop == NULL)
+    {
+      g_warning ("cannot serve %s: %s", origin->canonical, error->message);
+      host.exit_status = 1;
+    }
+  else
+    {
+      g_info ("serving %s from %s", origin->canonical, config->root);
+      nms_os_add_input_watch (STDIN_FD, on_input, &host);
+      g_main_loop_run (host.loop);
+    }
+  g_clear_pointer (&host.stop, nms_os_stop_watch_free);
   while (g_source_remove_by_user_data (&host))
     ;
   if (host.bell != NULL)

@@ -391,7 +391,7 @@ static Slot *
 run_batch (NmsProto *proto, NmsProtoInput *inputs, gsize n_inputs, gsize *n_run)
 {
   Slot *slots = g_new0 (Slot, n_inputs);
-  g_autoptr(GPtrArray) order = g_ptr_array_new ();  /* the slots that run, in order */
+  g_autoptr(GPtrArray) order = g_ptr_array_sized_new (MIN (n_inputs, GROUP_REQUESTS)); /* the slots that run, in order */
   Run run = { proto, 0 };
   gsize i, j, from = 0;
 
